@@ -1,0 +1,1 @@
+"""blockgemm-catalog generator: model shapes -> tuning / benchmark tasks -> site_data -> pages."""

@@ -1,0 +1,45 @@
+"""Command line entry point: ``python -m generator <command>``.
+
+Each command lives in its own module exposing ``add_parser(subparsers)`` and ``run(args) -> int``;
+this file only wires them together and turns expected failures into one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from generator.errors import UserError
+
+# command name -> module implementing it
+COMMANDS = {
+    "tune": "generator.tune_cli",
+    "bench": "generator.bench_cli",
+    "shapes": "generator.shapes_cli",
+    "install-configs": "generator.bundles_cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m generator",
+        description="Tune, benchmark and catalog block-scaled 8-bit GEMM kernels.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        importlib.import_module(module).add_parser(sub, name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished tasks are saved; rerun to resume", file=sys.stderr)
+        return 130

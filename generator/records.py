@@ -1,0 +1,246 @@
+"""Record schema for everything under ``site_data/``.
+
+Why a schema: the tuner, the benchmark sweeps and the site renderer run at different times on
+different machines, and the only thing they share is JSON on disk. Every file is validated
+against these pydantic models when it is written *and* when it is read, so a corrupt or
+hand-edited file fails loudly with the file name and the field, instead of rendering wrong
+numbers.
+
+Layout of ``site_data/`` (``<dev>`` is the device name as vLLM spells it, e.g.
+``NVIDIA_H100_80GB_HBM3``)::
+
+    models/<model-id>.json                      ModelFile     (bundled model definitions)
+    devices/<dev>/device.json                   DeviceFile    (provenance + measured ceilings)
+    devices/<dev>/tuning/<key>.json             TuneFile      (one kernel x dtype x shape)
+    devices/<dev>/configs/vllm/*.json           drop-in vLLM config files
+    devices/<dev>/configs/sglang/*.json         drop-in SGLang config files
+    devices/<dev>/configs/a16w8/*.json          our own format for the batched A16W8 kernel
+    devices/<dev>/bench/<sweep>.json            BenchFile     (one sweep of one run)
+    devices/<dev>/checks/pruning.json           PruningCheck  (pruned vs exhaustive winners)
+    devices/<dev>/checks/tune_time.json         TuneTimeCheck (wall time of the default tune)
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from generator.errors import UserError
+
+SCHEMA_VERSION = 1
+
+
+class Status(str, enum.Enum):
+    """Outcome of one measured (kernel or provider, config, shape) point.
+
+    Only ``ok`` rows are ever published as fast; every other status is shown as such.
+    """
+
+    OK = "ok"
+    INCORRECT = "incorrect"  # ran, but the relative error exceeds the bound for its dtype
+    UNSUPPORTED = "unsupported"  # the library refused the shape / dtype (e.g. cuBLAS at M=1)
+    OUT_OF_RESOURCES = "out_of_resources"  # shared memory / registers exceeded at launch
+    COMPILE_ERROR = "compile_error"
+    ERROR = "error"  # anything else; the message says what
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Provenance(_Record):
+    """Where and with what a measurement was taken. Stored with every file of real data."""
+
+    gpu_name: str  # torch.cuda.get_device_name(), e.g. "NVIDIA H100 80GB HBM3"
+    device_name: str  # vLLM's spelling, e.g. "NVIDIA_H100_80GB_HBM3"
+    sm_count: int
+    gpu_count: int = 1  # GPUs that took part in the run
+    memory_gib: float
+    driver: str
+    cuda: str
+    torch: str
+    triton: str
+    git_sha: str
+    date: datetime
+
+
+class Ceilings(_Record):
+    """Device ceilings measured at the start of a run; rooflines are computed from these."""
+
+    copy_gbps: float = Field(gt=0)  # device-to-device copy, bytes read + written per second / 1e9
+    bf16_tflops: float = Field(gt=0)  # best of a large cuBLAS bf16 matmul
+    fp8_tflops: float = Field(gt=0)  # best of a large cuBLAS fp8 (tensor-wise) matmul
+    int8_tops: float | None = None
+
+
+class Measurement(_Record):
+    """One timed point. Latencies are medians (and 20th / 80th percentiles) of graph replays."""
+
+    config: dict[str, int] | None = None  # kernel config (None for library providers)
+    status: Status
+    latency_us: float | None = None  # median
+    p20_us: float | None = None
+    p80_us: float | None = None
+    tflops: float | None = None
+    rel_error: float | None = None  # ||out - ref||_F / ||ref||_F against the fp32 reference
+    message: str | None = None
+
+
+class TuneRecord(_Record):
+    """The tuning result for one (kernel, dtypes, shape, M)."""
+
+    M: int = Field(ge=1)
+    winner: Measurement | None = None  # None if no config was both correct and launchable
+    runners_up: list[Measurement] = []  # next best correct configs, fastest first
+    default: Measurement  # the kernel's default config (vLLM's), for speedup-over-default
+    status_counts: dict[Status, int] = {}
+    configs_in_space: int
+    configs_pruned: int
+    configs_timed: int
+    wall_s: float
+
+
+class TuneFile(_Record):
+    """All tuned batch sizes for one kernel x dtype x weight shape on one device."""
+
+    schema_version: int = SCHEMA_VERSION
+    kernel: str  # e.g. "w8a8_block", "a16w8_batched"
+    input_type: str  # "fp8" | "int8" | "bf16"
+    out_dtype: str  # "bfloat16" | "float16" | "float32"
+    block_n: int
+    block_k: int
+    N: int
+    K: int
+    B: int = 1  # batch of the batched kernel; 1 otherwise
+    exhaustive: bool = False
+    provenance: Provenance
+    records: list[TuneRecord]  # sorted by M
+
+
+class BenchRow(_Record):
+    """One provider at one shape in a benchmark sweep."""
+
+    provider: str
+    sweep: str  # "model" | "square" | "range" | "mla" | ...
+    model: str | None = None
+    layer: str | None = None
+    tp: int | None = None
+    M: int
+    N: int
+    K: int
+    B: int = 1
+    measurement: Measurement
+    gbps: float | None = None
+    roofline_pct: float | None = None  # percent of min(compute ceiling, bandwidth ceiling) time
+    reference_tflops: float | None = None  # external reference figure (e.g. MI350X), if any
+    reference_label: str | None = None
+
+
+class BenchFile(_Record):
+    schema_version: int = SCHEMA_VERSION
+    sweep: str
+    provenance: Provenance
+    ceilings: Ceilings
+    rows: list[BenchRow]
+
+
+class DeviceFile(_Record):
+    schema_version: int = SCHEMA_VERSION
+    provenance: Provenance
+    ceilings: Ceilings | None = None
+
+
+class PruningPoint(_Record):
+    kernel: str
+    N: int
+    K: int
+    M: int
+    B: int = 1
+    pruned_us: float
+    exhaustive_us: float
+    pruned_config: dict[str, int]
+    exhaustive_config: dict[str, int]
+    pruned_timed: int
+    exhaustive_timed: int
+
+
+class PruningCheck(_Record):
+    schema_version: int = SCHEMA_VERSION
+    provenance: Provenance
+    points: list[PruningPoint]
+    geomean_ratio: float  # geometric mean of pruned_us / exhaustive_us (1.0 = same speed)
+
+
+class TuneTimeCheck(_Record):
+    schema_version: int = SCHEMA_VERSION
+    provenance: Provenance
+    description: str
+    tasks: int
+    wall_s: float
+    compile_s: float
+
+
+class ModelFile(_Record):
+    """A bundled model definition: the config.json fields that decide GEMM shapes."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    hf_name: str
+    source: str  # where the numbers come from
+    config: dict[str, Any]
+
+
+class SiteDataError(UserError):
+    """A site_data file is missing, not JSON, or does not match its schema."""
+
+
+M_ = TypeVar("M_", bound=BaseModel)
+
+
+def load(path: str | os.PathLike[str], model: type[M_]) -> M_:
+    """Read and validate one JSON file; errors name the file and the offending field."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SiteDataError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SiteDataError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise SiteDataError(f"{path}: field '{where}': {first['msg']}") from None
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write to a temp file in the same directory, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: str | os.PathLike[str], record: BaseModel) -> None:
+    """Validate (pydantic already did on construction) and write atomically as indented JSON."""
+    atomic_write_text(path, record.model_dump_json(indent=1, exclude_none=True) + "\n")
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=4) + "\n")
