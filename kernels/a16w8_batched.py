@@ -1,0 +1,181 @@
+"""Batched A16W8 block-scaled GEMM: bf16/fp16 activations x FP8 block-scaled weights.
+
+    Y[b, m, n] = sum_k X[b, m, k] * W[b, n, k] * Ws[b, n // bn, k // bk]
+
+X (B, M, K) bf16/fp16, W (B, N, K) float8_e4m3fn, Ws (B, ceil(N/bn), ceil(K/bk)) fp32, Y (B, M, N).
+This is DeepSeek-R1's absorbed MLA attention (B = heads / TP; (N, K) = (512, 128) for
+q_nope x W_UK and (128, 512) for attn_out x W_UV). Every e4m3 value is exact in bf16 and fp16,
+so the weights are widened in registers and the dot runs on 16-bit tensor cores with fp32
+accumulation; the weight scale is applied per K tile, as in the W8A8 kernel.
+
+The weights are read in their stored (B, N, K) layout through strides: no per-call copy or
+transpose (the AITER reference wrapper copied them on every call, which at M = 1 costs more
+than the GEMM itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.tiling import grouped_tile_ids, split_config, validate_config
+from kernels.validation import (
+    FP8_DTYPE,
+    check_devices,
+    check_dtype,
+    check_inner_contiguous,
+    check_ndim,
+    check_out,
+    check_out_dtype,
+    check_shape,
+    interpreting,
+)
+
+
+def default_a16w8_config(block_n: int = 128, block_k: int = 128) -> dict[str, int]:
+    """Fallback when no tuned table exists: vLLM's W8A8 default, which is valid here too."""
+    return {
+        "BLOCK_SIZE_M": 64,
+        "BLOCK_SIZE_N": block_n,
+        "BLOCK_SIZE_K": block_k,
+        "GROUP_SIZE_M": 32,
+        "num_warps": 4,
+        "num_stages": 2,
+    }
+
+
+@triton.jit
+def _a16w8_batched_kernel(
+    # Pointers
+    x_ptr, w_ptr, y_ptr, w_scale_ptr,
+    # Sizes
+    M, N, K,
+    # Quantization block of the weight scales
+    group_n, group_k,
+    # Strides
+    stride_xb, stride_xm, stride_xk,
+    stride_wb, stride_wn, stride_wk,
+    stride_yb, stride_ym, stride_yn,
+    stride_sb, stride_sn, stride_sk,
+    # Meta-parameters
+    BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
+    GROUP_SIZE_M: tl.constexpr,
+    WIDEN_DOT_TO_FP32: tl.constexpr,
+):
+    # Axis 0 walks the output tiles of one batch in grouped order; axis 1 is the batch.
+    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+    batch = tl.program_id(1).to(tl.int64)
+    x_ptr += batch * stride_xb
+    w_ptr += batch * stride_wb
+    y_ptr += batch * stride_yb
+    w_scale_ptr += batch * stride_sb
+
+    offs_m = (pid_m * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)) % M
+    offs_n = (pid_n * BLOCK_SIZE_N + tl.arange(0, BLOCK_SIZE_N)) % N
+    offs_k = tl.arange(0, BLOCK_SIZE_K)
+    x_ptrs = x_ptr + offs_m[:, None] * stride_xm + offs_k[None, :] * stride_xk
+    w_ptrs = w_ptr + offs_k[:, None] * stride_wk + offs_n[None, :] * stride_wn
+    w_scale_ptrs = w_scale_ptr + (offs_n // group_n) * stride_sn
+
+    # acc[m, n] += (X_tile @ widen(W_tile))[m, n] * Ws[b, n // bn, k0 // bk]
+    acc = tl.zeros((BLOCK_SIZE_M, BLOCK_SIZE_N), dtype=tl.float32)
+    for k in range(0, tl.cdiv(K, BLOCK_SIZE_K)):
+        k_remaining = K - k * BLOCK_SIZE_K
+        x = tl.load(x_ptrs, mask=offs_k[None, :] < k_remaining, other=0.0)
+        w = tl.load(w_ptrs, mask=offs_k[:, None] < k_remaining, other=0.0)
+        w_s = tl.load(w_scale_ptrs + ((k * BLOCK_SIZE_K) // group_k) * stride_sk)
+        if WIDEN_DOT_TO_FP32:
+            # CPU interpreter only (triton 3.6 computes bf16 dots wrongly there). Same result:
+            # bf16 x e4m3 products are exact in fp32, and the GPU accumulates in fp32 too.
+            part = tl.dot(x.to(tl.float32), w.to(tl.float32))
+        else:
+            part = tl.dot(x, w.to(x.dtype))
+        acc += part * w_s[None, :]
+        x_ptrs += BLOCK_SIZE_K * stride_xk
+        w_ptrs += BLOCK_SIZE_K * stride_wk
+
+    y = acc.to(y_ptr.dtype.element_ty)
+    offs_ym = pid_m * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)
+    offs_yn = pid_n * BLOCK_SIZE_N + tl.arange(0, BLOCK_SIZE_N)
+    y_ptrs = y_ptr + offs_ym[:, None] * stride_ym + offs_yn[None, :] * stride_yn
+    tl.store(y_ptrs, y, mask=(offs_ym[:, None] < M) & (offs_yn[None, :] < N))
+
+
+def a16w8_batched_matmul(
+    X: torch.Tensor,
+    W: torch.Tensor,
+    Ws: torch.Tensor,
+    block_size: tuple[int, int] = (128, 128),
+    out_dtype: torch.dtype | None = None,
+    config: Mapping[str, int] | None = None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Y = X @ (W * Ws)^T batched over the leading dimension.
+
+    Args:
+        X: (B, M, K) bfloat16 or float16, K unit-stride (any batch / row strides).
+        W: (B, N, K) float8_e4m3fn, K unit-stride, used in place.
+        Ws: (B, ceil(N / bn), ceil(K / bk)) float32 weight scales.
+        block_size: [bn, bk] of the weight quantization.
+        out_dtype: defaults to X's dtype.
+        config: vLLM-style config dict (same keys as the W8A8 kernel); ``None`` = default.
+        out: optional preallocated (B, M, N) output.
+    """
+    check_ndim("X", X, 3)
+    check_ndim("W", W, 3)
+    check_dtype("X", X, (torch.bfloat16, torch.float16))
+    check_dtype("W", W, (FP8_DTYPE,))
+    check_dtype("Ws", Ws, (torch.float32,))
+    out_dtype = X.dtype if out_dtype is None else out_dtype
+    check_out_dtype(out_dtype)
+    if len(block_size) != 2 or min(block_size) < 16:
+        raise ValueError(f"block_size: expected [block_n, block_k] >= 16, got {list(block_size)}")
+    block_n, block_k = (int(v) for v in block_size)
+    Bt, M, K = X.shape
+    Bw, N, K_w = W.shape
+    if Bw != Bt:
+        raise ValueError(f"W: batch {Bw} != X's batch {Bt}")
+    if K_w != K:
+        raise ValueError(f"W: shape {tuple(W.shape)} has K={K_w}, X has K={K}")
+    if min(Bt, M, N, K) < 1:
+        raise ValueError(f"X/W: empty problem B={Bt}, M={M}, N={N}, K={K}")
+    if Bt > 65535:
+        raise ValueError(f"X: batch {Bt} exceeds the grid limit 65535")
+    check_shape("Ws", Ws, (Bt, triton.cdiv(N, block_n), triton.cdiv(K, block_k)))
+    check_inner_contiguous("X", X)
+    check_inner_contiguous("W", W)
+    check_devices(X=X, W=W, Ws=Ws)
+    cfg = validate_config(config if config is not None else default_a16w8_config(block_n, block_k),
+                          block_k)
+    check_out(out, (Bt, M, N), out_dtype, X.device)
+    Y = out if out is not None else torch.empty((Bt, M, N), dtype=out_dtype, device=X.device)
+
+    meta, launch = split_config(cfg)
+    grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), Bt)
+    _a16w8_batched_kernel[grid](
+        X, W, Y, Ws,
+        M, N, K,
+        block_n, block_k,
+        X.stride(0), X.stride(1), X.stride(2),
+        W.stride(0), W.stride(1), W.stride(2),
+        Y.stride(0), Y.stride(1), Y.stride(2),
+        Ws.stride(0), Ws.stride(1), Ws.stride(2),
+        **meta, **launch,
+        WIDEN_DOT_TO_FP32=interpreting() and X.dtype == torch.bfloat16,
+    )
+    return Y
+
+
+def a16w8_batched_flops(B: int, M: int, N: int, K: int) -> int:
+    return 2 * B * M * N * K
+
+
+def a16w8_batched_bytes(B: int, M: int, N: int, K: int, act_bytes: int = 2,
+                        block_size: tuple[int, int] = (128, 128)) -> int:
+    """Fewest bytes: X and Y in 16 bits, W in 8 bits, scales in fp32, each touched once."""
+    bn, bk = block_size
+    scales = 4 * B * (-(-N // bn)) * (-(-K // bk))
+    return B * (M * K * act_bytes + N * K + M * N * act_bytes) + scales

@@ -1,0 +1,193 @@
+"""Quantization helpers: per-token-group activations, per-block weights, and their inverses.
+
+Activations are quantized at run time, per token and per group of ``group_size`` (128) columns:
+
+    scale[m, g] = max(amax(x[m, g*G:(g+1)*G]), eps) / QMAX
+    q[m, k]     = clamp(x[m, k] / scale[m, k // G], -QMAX, QMAX)     (FP8 e4m3: QMAX = 448)
+    q[m, k]     = clamp(round(x[m, k] / scale[m, k // G]), -128, 127) (INT8:      QMAX = 127)
+
+Weights are quantized offline per ``bn x bk`` block the same way. The dequantize functions
+give the fp32 values the GEMM kernels must reproduce, which is what ``kernels.reference`` uses.
+
+INT8 rounds half away from zero (vLLM's Triton path truncates, losing half a step of accuracy).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.validation import (
+    FP8_DTYPE,
+    check_devices,
+    check_dtype,
+    check_inner_contiguous,
+    interpreting,
+)
+
+FP8_MAX = 448.0  # largest finite float8_e4m3fn
+INT8_MAX = 127.0
+SCALE_EPS = 1e-10  # floor of amax, so an all-zero group gets a finite scale
+
+
+def _qmax(dtype: torch.dtype) -> float:
+    if dtype == FP8_DTYPE:
+        return FP8_MAX
+    if dtype == torch.int8:
+        return INT8_MAX
+    raise ValueError(f"dtype: quantized dtype must be float8_e4m3fn or int8, got {dtype}")
+
+
+@triton.jit
+def _round_to_e4m3_grid(y):
+    """Round fp32 values in [-448, 448] to the nearest e4m3 value (ties to even), in fp32.
+
+    Used only under the CPU interpreter, whose fp32 -> e4m3 cast of triton 3.6 rounds wrongly
+    (124.3 -> 64, 100 -> 104); after this the cast is exact. On GPUs the hardware cast is used.
+    """
+    a = tl.abs(y)
+    exponent = tl.floor(tl.log2(tl.maximum(a, 0.015625)))  # subnormals share 2^-6's spacing
+    step = tl.exp2(exponent - 3.0)  # 3 mantissa bits
+    v = a / step
+    f = tl.floor(v)
+    frac = v - f
+    f_is_odd = (f - 2.0 * tl.floor(f * 0.5)) == 1.0
+    r = tl.where((frac > 0.5) | ((frac == 0.5) & f_is_odd), f + 1.0, f) * step
+    return tl.where(y < 0, -r, r)
+
+
+@triton.jit
+def _per_token_group_quant_kernel(
+    # Pointers
+    x_ptr, q_ptr, s_ptr,
+    # Sizes
+    K, GROUP,
+    # Strides
+    stride_xm, stride_qm, stride_sm, stride_sg,
+    # Quantization constants
+    eps, qmax,
+    # Meta-parameters
+    IS_INT8: tl.constexpr, BLOCK: tl.constexpr, ROUND_IN_FP32: tl.constexpr,
+):
+    """One program quantizes one group of one row (one token)."""
+    row = tl.program_id(0)
+    group = tl.program_id(1)
+    offs = tl.arange(0, BLOCK)
+    cols = group * GROUP + offs
+    mask = (offs < GROUP) & (cols < K)
+    x = tl.load(x_ptr + row * stride_xm + cols, mask=mask, other=0.0).to(tl.float32)
+
+    scale = tl.maximum(tl.max(tl.abs(x), axis=0), eps) / qmax
+    y = tl.div_rn(x, scale)
+    if IS_INT8:
+        y = tl.where(y >= 0, tl.floor(y + 0.5), tl.ceil(y - 0.5))  # round half away from zero
+        y = tl.minimum(tl.maximum(y, -qmax - 1.0), qmax)
+    else:
+        y = tl.minimum(tl.maximum(y, -qmax), qmax)
+        if ROUND_IN_FP32:
+            y = _round_to_e4m3_grid(y)
+    tl.store(q_ptr + row * stride_qm + cols, y.to(q_ptr.dtype.element_ty), mask=mask)
+    tl.store(s_ptr + row * stride_sm + group * stride_sg, scale)
+
+
+def per_token_group_quant(
+    x: torch.Tensor,
+    group_size: int = 128,
+    dtype: torch.dtype = FP8_DTYPE,
+    column_major_scales: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quantize a (M, K) fp16/bf16/fp32 tensor per token and group; returns (q, scales).
+
+    ``scales`` is (M, ceil(K / group_size)) fp32, row-major for the Triton kernels, or with
+    column-major strides (1, M) when ``column_major_scales`` (the layout cuBLASLt's block-wise
+    FP8 expects).
+    """
+    check_dtype("x", x, (torch.float16, torch.bfloat16, torch.float32))
+    if x.dim() != 2:
+        raise ValueError(f"x: expected a 2-D tensor, got shape {tuple(x.shape)}")
+    check_inner_contiguous("x", x)
+    check_devices(x=x)
+    if group_size < 1:
+        raise ValueError(f"group_size: must be >= 1, got {group_size}")
+    qmax = _qmax(dtype)
+    M, K = x.shape
+    groups = triton.cdiv(K, group_size)
+    q = torch.empty((M, K), dtype=dtype, device=x.device)
+    if column_major_scales:
+        s = torch.empty((groups, M), dtype=torch.float32, device=x.device).t()
+    else:
+        s = torch.empty((M, groups), dtype=torch.float32, device=x.device)
+    if M == 0 or K == 0:
+        return q, s
+    _per_token_group_quant_kernel[(M, groups)](
+        x, q, s,
+        K, group_size,
+        x.stride(0), q.stride(0), s.stride(0), s.stride(1),
+        SCALE_EPS, qmax,
+        IS_INT8=dtype == torch.int8, BLOCK=triton.next_power_of_2(group_size),
+        ROUND_IN_FP32=interpreting() and dtype == FP8_DTYPE,
+    )
+    return q, s
+
+
+def _quantize_values(x: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """x / scale, rounded and clamped to the quantized range, in the target dtype."""
+    qmax = _qmax(dtype)
+    y = x / scale
+    if dtype == torch.int8:
+        y = torch.sign(y) * torch.floor(y.abs() + 0.5)
+        return y.clamp(-qmax - 1.0, qmax).to(torch.int8)
+    return y.clamp(-qmax, qmax).to(dtype)
+
+
+def per_token_group_quant_reference(
+    x: torch.Tensor, group_size: int = 128, dtype: torch.dtype = FP8_DTYPE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain-torch twin of :func:`per_token_group_quant` (the oracle its tests compare with)."""
+    qmax = _qmax(dtype)
+    M, K = x.shape
+    groups = -(-K // group_size)
+    xf = torch.nn.functional.pad(x.float(), (0, groups * group_size - K))
+    xg = xf.view(M, groups, group_size)
+    scale = xg.abs().amax(dim=-1).clamp(min=SCALE_EPS) / qmax
+    q = _quantize_values(xg, scale[..., None], dtype).view(M, groups * group_size)[:, :K]
+    return q.contiguous(), scale
+
+
+def quantize_weight_blockwise(
+    w: torch.Tensor, block_size: tuple[int, int] = (128, 128), dtype: torch.dtype = FP8_DTYPE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quantize a (..., N, K) weight per ``bn x bk`` block; returns (q, scales).
+
+    Scales are (..., ceil(N/bn), ceil(K/bk)) fp32, the layout of DeepSeek / Qwen FP8 checkpoints.
+    Ragged edge blocks are padded with zeros for the amax only. Leading batch dims are kept, so
+    the batched A16W8 weights (B, N, K) quantize with the same function.
+    """
+    qmax = _qmax(dtype)
+    bn, bk = block_size
+    *lead, N, K = w.shape
+    nb, kb = -(-N // bn), -(-K // bk)
+    wf = torch.nn.functional.pad(w.float(), (0, kb * bk - K, 0, nb * bn - N))
+    blocks = wf.reshape(*lead, nb, bn, kb, bk)
+    scale = blocks.abs().amax(dim=(-3, -1)).clamp(min=SCALE_EPS) / qmax  # (..., nb, kb)
+    q = _quantize_values(blocks, scale[..., :, None, :, None], dtype)
+    q = q.reshape(*lead, nb * bn, kb * bk)[..., :N, :K].contiguous()
+    return q, scale.contiguous()
+
+
+def dequantize_token_groups(q: torch.Tensor, scales: torch.Tensor, group_size: int = 128
+                            ) -> torch.Tensor:
+    """fp32 values of per-token-group quantized activations (M, K)."""
+    K = q.shape[-1]
+    return q.float() * scales.float().repeat_interleave(group_size, dim=-1)[..., :K]
+
+
+def dequantize_weight_blocks(q: torch.Tensor, scales: torch.Tensor,
+                             block_size: tuple[int, int] = (128, 128)) -> torch.Tensor:
+    """fp32 values of block-quantized weights (..., N, K)."""
+    bn, bk = block_size
+    N, K = q.shape[-2:]
+    s = scales.float().repeat_interleave(bn, dim=-2)[..., :N, :]
+    s = s.repeat_interleave(bk, dim=-1)[..., :K]
+    return q.float() * s

@@ -1,0 +1,50 @@
+"""Test setup: without a CUDA GPU, run the Triton kernels in Triton's CPU interpreter.
+
+``TRITON_INTERPRET`` is read when a kernel is decorated, so it must be set before anything
+imports ``kernels``; conftest.py is imported first by pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+import pytest
+import torch
+
+HAS_CUDA = torch.cuda.is_available()
+if not HAS_CUDA:
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+# Small-shape kernel tests run on the GPU when there is one, else in the interpreter.
+DEVICE = "cuda" if HAS_CUDA else "cpu"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords and not HAS_CUDA:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def device() -> str:
+    return DEVICE
+
+
+# Fresh random data every session; the seed is printed so a failure can be replayed with
+# BLOCKGEMM_SEED=<seed>.
+SESSION_SEED = int(os.environ.get("BLOCKGEMM_SEED", int.from_bytes(os.urandom(4), "little")))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    mode = "CUDA" if HAS_CUDA else "TRITON_INTERPRET=1 (CPU)"
+    return f"blockgemm: kernels on {mode}; BLOCKGEMM_SEED={SESSION_SEED}"
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> torch.Generator:
+    """A generator seeded from the session seed and the test id (random data, never zeros)."""
+    g = torch.Generator()
+    g.manual_seed((SESSION_SEED * 1000003 + zlib.crc32(request.node.nodeid.encode())) % 2**63)
+    return g

@@ -1,0 +1,94 @@
+"""Quantization helpers: the Triton per-token-group kernel equals its torch twin, and the
+dequantized values are within the format's rounding of the input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kernels.quant import (
+    FP8_MAX,
+    dequantize_token_groups,
+    dequantize_weight_blocks,
+    per_token_group_quant,
+    per_token_group_quant_reference,
+    quantize_weight_blockwise,
+)
+from tests.kernel_cases import QTYPES, spread_randn
+
+
+
+def assert_within_rounding(x: torch.Tensor, xr: torch.Tensor, scale: torch.Tensor, qtype: str):
+    """Element-wise: |dequant - x| is at most half a quantization step.
+
+    In units of the scale, v = x / scale. INT8 steps are 1, so the error is <= 0.5 * scale.
+    e4m3 rounds v to 3 mantissa bits: half an ulp is <= |v| * 2^-4 for normal values and
+    2^-10 in the subnormal range (spacing 2^-9). A factor 1.001 covers fp32 rounding of x / s.
+    """
+    v = (x.float() / scale).abs()
+    half_step = torch.full_like(v, 0.5) if qtype == "int8" else torch.clamp(v * 2.0**-4, min=2.0**-10)
+    excess = ((xr - x.float()).abs() - 1.001 * half_step * scale).max().item()
+    assert excess <= 0, f"dequantized value off by more than half a step (excess {excess:.3e})"
+
+
+@pytest.mark.parametrize("qtype", ["fp8", "int8"])
+@pytest.mark.parametrize("M, K", [(1, 128), (7, 300), (33, 512)])
+@pytest.mark.parametrize("in_dtype", [torch.bfloat16, torch.float32], ids=str)
+def test_token_group_kernel_equals_reference(qtype, M, K, in_dtype, rng, device):
+    x = spread_randn(M, K, g=rng, dtype=in_dtype).to(device)
+    q, s = per_token_group_quant(x, 128, QTYPES[qtype])
+    q_ref, s_ref = per_token_group_quant_reference(x, 128, QTYPES[qtype])
+    assert s.shape == (M, -(-K // 128)) and s.dtype == torch.float32
+    torch.testing.assert_close(s, s_ref, rtol=0, atol=0)
+    mismatch = (q.float() != q_ref.float()).float().mean().item()
+    assert mismatch == 0.0, f"{mismatch:.2%} of quantized values differ from the reference"
+    xr = dequantize_token_groups(q, s, 128)
+    assert_within_rounding(x, xr, s.repeat_interleave(128, dim=-1)[:, :K], qtype)
+
+
+def test_fp8_scale_maps_group_amax_to_448(rng, device):
+    x = spread_randn(4, 256, g=rng).to(device)
+    q, s = per_token_group_quant(x, 128)
+    amax = x.view(4, 2, 128).abs().amax(-1)
+    torch.testing.assert_close(s, amax / FP8_MAX)
+    assert q.float().abs().amax().item() == FP8_MAX
+
+
+def test_column_major_scales_layout(rng, device):
+    x = spread_randn(5, 256, g=rng).to(device)
+    q, s = per_token_group_quant(x, 128, column_major_scales=True)
+    assert s.stride() == (1, 5)
+    _, s_ref = per_token_group_quant_reference(x, 128)
+    torch.testing.assert_close(s, s_ref, rtol=0, atol=0)
+
+
+def test_all_zero_group_has_finite_scale(device):
+    x = torch.zeros(2, 256, device=device)
+    x[1, :128] = torch.linspace(-1, 1, 128)
+    q, s = per_token_group_quant(x, 128)
+    assert torch.isfinite(s).all() and (s > 0).all()
+    assert (q[0].float() == 0).all()
+
+
+@pytest.mark.parametrize("qtype", ["fp8", "int8"])
+@pytest.mark.parametrize("shape, block", [((256, 384), (128, 128)), ((3, 200, 130), (128, 128)),
+                                          ((96, 80), (64, 32))])
+def test_weight_block_roundtrip(qtype, shape, block, rng):
+    w = spread_randn(*shape, g=rng)
+    q, s = quantize_weight_blockwise(w, block, QTYPES[qtype])
+    *lead, N, K = shape
+    assert q.shape == w.shape and q.dtype == QTYPES[qtype]
+    assert s.shape == (*lead, -(-N // block[0]), -(-K // block[1]))
+    wr = dequantize_weight_blocks(q, s, block)
+    s_full = s.repeat_interleave(block[0], dim=-2)[..., :N, :]
+    assert_within_rounding(w, wr, s_full.repeat_interleave(block[1], dim=-1)[..., :K], qtype)
+    assert not torch.equal(wr, w), "quantization that changes nothing means the test is vacuous"
+
+
+def test_rejects_bad_inputs(device):
+    with pytest.raises(ValueError, match="x: dtype"):
+        per_token_group_quant(torch.ones(2, 128, dtype=torch.int32, device=device))
+    with pytest.raises(ValueError, match="dtype: quantized dtype"):
+        per_token_group_quant(torch.ones(2, 128, device=device), dtype=torch.float16)
+    with pytest.raises(ValueError, match="2-D"):
+        per_token_group_quant(torch.ones(2, 2, 128, device=device))
