@@ -1,0 +1,181 @@
+"""Per-device config bundles (zip + manifest) and installing configs into a framework folder.
+
+Why: the point of tuning is that a user drops the files into vLLM or SGLang and stops seeing
+"Using default W8A8 Block FP8 kernel config". The files in ``site_data/devices/<dev>/configs/``
+already carry the exact names each framework loads; this module only packs them safely:
+
+* every name is checked against the characters those names use (letters, digits, ``=,[]._-``
+  and space) and must be a bare file name: no separator, no ``..``, no absolute path, no leading
+  dot, so nothing can be written outside the chosen folder, when zipping or when installing;
+* the zip is deterministic (sorted entries, fixed timestamps), so an unchanged device gives a
+  byte-identical bundle and the site build is reproducible;
+* ``manifest.json`` lists provenance and the sha256 of every file, so a user (and the browser
+  test) can check what they copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import UserError
+from generator.records import DeviceFile, SiteDataError, atomic_write_text, load
+
+FRAMEWORKS = ("vllm", "sglang", "a16w8")
+_ALLOWED = re.compile(r"^[A-Za-z0-9=,\[\]._ -]+$")
+_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+README = """\
+Tuned block-scaled 8-bit GEMM configs for {device}
+{underline}
+
+Measured on: {gpu_name} ({gpu_count} GPU), torch {torch}, triton {triton}, CUDA {cuda},
+git {git_sha}, {date}.
+
+vllm/    copy into vLLM's config folder:
+           <site-packages>/vllm/model_executor/layers/quantization/utils/configs/
+         vLLM picks the file up by name (N, K, device_name, dtype, block_shape) at startup.
+sglang/  copy into SGLang's config folder:
+           <site-packages>/sglang/srt/layers/quantization/configs/
+a16w8/   configs of the batched A16W8 kernel (our own format, see the catalog site).
+
+Or let the CLI copy them for you:
+  python -m generator install-configs --device {device} --framework vllm --dest <folder>
+
+manifest.json lists every file with its sha256; check with `sha256sum`.
+The device name in the file names must equal torch.cuda.get_device_name() with spaces and '/'
+replaced by '_'; if your GPU reports another name, the files will not be found.
+"""
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    framework: str
+    name: str  # sanitized bare file name
+    path: Path
+
+
+def sanitize_name(name: str, where: Path | None = None) -> str:
+    """Return ``name`` if it is a safe bare file name, else raise naming the file.
+
+    Refusing (rather than rewriting) keeps the name exactly what the framework loads: a rewritten
+    name would silently never be found."""
+    label = str(where) if where is not None else repr(name)
+    if (
+        not name
+        or name in (".", "..")
+        or name.startswith(".")
+        or "/" in name
+        or "\\" in name
+        or ".." in name
+        or not _ALLOWED.match(name)
+    ):
+        raise SiteDataError(f"{label}: unsafe file name {name!r} (only a bare name may be used)")
+    return name
+
+
+def device_dir(site_data: Path, device: str) -> Path:
+    """The device folder for a name as vLLM spells it or as torch prints it (spaces allowed)."""
+    devices = site_data / "devices"
+    available = sorted(p.name for p in devices.iterdir() if p.is_dir()) if devices.is_dir() else []
+    wanted = device.strip().replace(" ", "_").replace("/", "_")
+    for name in available:
+        if name.lower() == wanted.lower():
+            return devices / name
+    raise UserError(f"unknown device '{device}'; available: {', '.join(available) or '(none)'}")
+
+
+def config_files(dev_dir: Path, frameworks: tuple[str, ...] = FRAMEWORKS) -> list[ConfigFile]:
+    """The drop-in files of one device, checked: regular files, safe names, valid JSON."""
+    out = []
+    for fw in frameworks:
+        folder = dev_dir / "configs" / fw
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") and path.name.endswith(".tmp"):
+                continue  # a write in progress (records.atomic_write_text)
+            if path.is_symlink() or not path.is_file():
+                raise SiteDataError(f"{path}: not a regular file (symlinks are not bundled)")
+            if path.suffix != ".json":
+                continue
+            name = sanitize_name(path.name, path)
+            try:
+                json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise SiteDataError(f"{path}: not valid JSON ({exc})") from None
+            out.append(ConfigFile(fw, name, path))
+    return out
+
+
+def _entry(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(arcname, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data)
+
+
+def build_bundle(site_data: Path, device: str) -> bytes:
+    """One device's zip: ``vllm/``, ``sglang/``, ``a16w8/``, ``manifest.json``, ``README.txt``."""
+    dev_dir = device_dir(Path(site_data), device)
+    record = load(dev_dir / "device.json", DeviceFile)
+    prov = record.provenance
+    files = config_files(dev_dir)
+    entries: list[tuple[str, bytes]] = [
+        (f"{f.framework}/{f.name}", f.path.read_bytes()) for f in files
+    ]
+    readme = README.format(
+        device=dev_dir.name,
+        underline="=" * (len(dev_dir.name) + 50),
+        gpu_name=prov.gpu_name,
+        gpu_count=prov.gpu_count,
+        torch=prov.torch,
+        triton=prov.triton,
+        cuda=prov.cuda,
+        git_sha=prov.git_sha,
+        date=prov.date.date().isoformat(),
+    ).encode()
+    entries.append(("README.txt", readme))
+    manifest = {
+        "device": dev_dir.name,
+        "provenance": prov.model_dump(mode="json"),
+        "files": [
+            {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            for name, data in entries
+        ],
+    }
+    entries.append(("manifest.json", (json.dumps(manifest, indent=1) + "\n").encode()))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries:
+            _entry(zf, name, data)
+    return buf.getvalue()
+
+
+def install_configs(site_data: Path, device: str, framework: str, dest: Path) -> list[Path]:
+    """Copy one device's files for one framework into ``dest`` (created if missing).
+
+    Existing files of the same name are replaced (atomically): that is the point of installing
+    newer configs. Returns the written paths."""
+    if framework not in FRAMEWORKS:
+        raise UserError(f"unknown framework '{framework}'; one of: {', '.join(FRAMEWORKS)}")
+    dev_dir = device_dir(Path(site_data), device)
+    files = config_files(dev_dir, (framework,))
+    if not files:
+        raise UserError(
+            f"{dev_dir / 'configs' / framework}: no {framework} configs for {dev_dir.name}"
+        )
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise UserError(f"{dest}: exists and is not a folder")
+    written = []
+    for f in files:
+        target = dest / f.name
+        atomic_write_text(target, f.path.read_text())
+        written.append(target)
+    return written

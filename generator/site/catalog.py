@@ -1,0 +1,290 @@
+"""Load and validate all of ``site_data/`` into one in-memory catalog the pages are made from.
+
+Why a separate stage: every file is validated here, before any page is rendered, so a corrupt or
+hand-edited record fails the build with the file and the field (``records.load`` does that for
+the schema; this module adds the checks the schema cannot express: config-file contents, safe
+names, sweeps without rows). Rendering then never has to cope with a half-valid input.
+
+Every part of a device folder is optional: a device that has only been tuned (no benchmark)
+still gets a page, and an empty ``site_data/devices`` gives a catalog with no devices.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator import models
+from generator.errors import UserError
+from generator.records import (
+    BenchFile,
+    BenchRow,
+    Ceilings,
+    DeviceFile,
+    ModelFile,
+    Provenance,
+    PruningCheck,
+    SiteDataError,
+    TuneFile,
+    TuneTimeCheck,
+    load,
+)
+
+log = logging.getLogger("mkdocs.plugins.blockgemm")
+
+FRAMEWORKS = ("vllm", "sglang", "a16w8")  # config folders, in bundle order
+_SAFE_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(name: str) -> str:
+    """A URL- and file-safe form of a device or model name (no separators, no leading dot)."""
+    out = _SAFE_SLUG.sub("-", name).strip("-.")
+    return out or "unnamed"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One weight shape of a model on one device page: the (N, K) GEMM and the layers using it."""
+
+    N: int
+    K: int
+    layers: tuple[str, ...]  # "q_proj (tp=1)" ...
+
+    @property
+    def key(self) -> str:
+        return f"N{self.N}-K{self.K}"
+
+
+@dataclass
+class ModelOnDevice:
+    """What one device has measured for one model: bench rows and tuning grouped by shape."""
+
+    id: str
+    slug: str
+    hf_name: str | None
+    shapes: list[Shape]
+    rows: dict[tuple[int, int], list[BenchRow]]  # (N, K) -> model-sweep rows
+    tunes: dict[tuple[int, int], list[TuneFile]]  # (N, K) -> tuning files (B == 1)
+
+
+@dataclass
+class Device:
+    name: str  # directory name: the device name as vLLM spells it
+    slug: str
+    root: Path
+    provenance: Provenance
+    ceilings: Ceilings | None
+    tunes: list[TuneFile] = field(default_factory=list)
+    bench: dict[str, list[BenchRow]] = field(default_factory=dict)  # sweep -> rows
+    pruning: PruningCheck | None = None
+    tune_time: TuneTimeCheck | None = None
+    configs: dict[str, list[Path]] = field(default_factory=dict)  # framework -> files
+    raw_files: list[Path] = field(default_factory=list)  # every JSON record, for download
+    models: list[ModelOnDevice] = field(default_factory=list)
+
+    @property
+    def mla_rows(self) -> list[BenchRow]:
+        return self.bench.get("mla", [])
+
+    @property
+    def batched_tunes(self) -> list[TuneFile]:
+        return [t for t in self.tunes if t.B > 1]
+
+    @property
+    def has_configs(self) -> bool:
+        return any(self.configs.values())
+
+
+@dataclass
+class Catalog:
+    root: Path
+    devices: list[Device]
+    models: dict[str, ModelFile]  # bundled model files by id
+
+    @property
+    def model_ids(self) -> list[str]:
+        """Every model with a page on at least one device, in a stable order."""
+        return sorted({m.id for d in self.devices for m in d.models})
+
+
+def _json_files(folder: Path) -> list[Path]:
+    """Regular ``*.json`` files of a folder, sorted; symlinks are refused, not followed, so a
+    link cannot smuggle a file from outside ``site_data`` into the site or a bundle."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.suffix != ".json":
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise SiteDataError(f"{path}: not a regular file (symlinks are not published)")
+        out.append(path)
+    return out
+
+
+def validate_config_file(path: Path, framework: str) -> None:
+    """A drop-in config must be what the framework's loader expects: ``{"<M>": {NAME: int}}``.
+
+    The a16w8 format is our own and only has to be a JSON object."""
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SiteDataError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise SiteDataError(f"{path}: field '<root>': expected an object keyed by M")
+    if framework == "a16w8":
+        return
+    for key, cfg in raw.items():
+        if not key.isdigit():
+            raise SiteDataError(f"{path}: field '{key}': keys must be batch sizes (integers)")
+        if not isinstance(cfg, dict) or not cfg:
+            raise SiteDataError(f"{path}: field '{key}': expected a non-empty config object")
+        for name, value in cfg.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SiteDataError(f"{path}: field '{key}.{name}': expected an integer")
+
+
+def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
+    device_file = (
+        load(root / "device.json", DeviceFile) if (root / "device.json").exists() else None
+    )
+    tune_paths = _json_files(root / "tuning")
+    tunes = [load(p, TuneFile) for p in tune_paths]
+    bench_paths = _json_files(root / "bench")
+    bench_files = [load(p, BenchFile) for p in bench_paths]
+    pruning_path, tune_time_path = (
+        root / "checks" / "pruning.json",
+        root / "checks" / "tune_time.json",
+    )
+    pruning = load(pruning_path, PruningCheck) if pruning_path.exists() else None
+    tune_time = load(tune_time_path, TuneTimeCheck) if tune_time_path.exists() else None
+    configs = {fw: _json_files(root / "configs" / fw) for fw in FRAMEWORKS}
+    for fw, paths in configs.items():
+        for p in paths:
+            validate_config_file(p, fw)
+
+    provenances = [f.provenance for f in (device_file, *bench_files, *tunes) if f is not None]
+    if not provenances:
+        if any(configs.values()):
+            raise SiteDataError(f"{root / 'device.json'}: file not found (needed for provenance)")
+        log.warning("blockgemm: %s holds no records; skipped", root)
+        return None
+    ceilings = device_file.ceilings if device_file else None
+    if ceilings is None and bench_files:
+        ceilings = bench_files[0].ceilings
+
+    bench: dict[str, list[BenchRow]] = defaultdict(list)
+    for path, bf in zip(bench_paths, bench_files, strict=True):
+        for i, row in enumerate(bf.rows):
+            if row.sweep != bf.sweep:
+                raise SiteDataError(
+                    f"{path}: field 'rows.{i}.sweep': '{row.sweep}' in a '{bf.sweep}' file"
+                )
+            bench[bf.sweep].append(row)
+
+    raw = [root / "device.json"] if device_file else []
+    raw += tune_paths + bench_paths + [p for p in (pruning_path, tune_time_path) if p.exists()]
+    device = Device(
+        name=root.name,
+        slug=slug(root.name),
+        root=root,
+        provenance=device_file.provenance if device_file else provenances[0],
+        ceilings=ceilings,
+        tunes=tunes,
+        bench=dict(bench),
+        pruning=pruning,
+        tune_time=tune_time,
+        configs=configs,
+        raw_files=raw,
+    )
+    device.models = _models_on_device(device, specs)
+    return device
+
+
+def _models_on_device(device: Device, specs: list[models.ModelSpec]) -> list[ModelOnDevice]:
+    """Models with measurements on this device: every model named in the "model" sweep, plus
+    every bundled model whose weight shapes (at its default TP sizes) were tuned here."""
+    by_model: dict[str, list[BenchRow]] = defaultdict(list)
+    for row in device.bench.get("model", []):
+        by_model[row.model or "unnamed"].append(row)
+    tuned = defaultdict(list)
+    for t in device.tunes:
+        if t.B == 1:
+            tuned[(t.N, t.K)].append(t)
+    layers: dict[str, dict[tuple[int, int], list[str]]] = defaultdict(lambda: defaultdict(list))
+    hf_names: dict[str, str] = {}
+    for spec in specs:
+        hf_names[spec.id] = spec.hf_name
+        if spec.id in by_model:  # measured: the bench rows name the layers and TP sizes
+            continue
+        for tp in models.default_tp_sizes(spec):
+            try:
+                shapes = models.weight_shapes(spec, tp)
+            except UserError:  # this TP size does not divide the model; nothing to show
+                continue
+            for ws in shapes:
+                if (ws.N, ws.K) in tuned:
+                    layers[spec.id][(ws.N, ws.K)].append(f"{ws.layer} (tp={tp})")
+    for model_id, rows in by_model.items():
+        for row in rows:
+            label = f"{row.layer} (tp={row.tp})" if row.tp else (row.layer or "")
+            names = layers[model_id][(row.N, row.K)]
+            if label and label not in names:
+                names.append(label)
+    out = []
+    for model_id in sorted(set(by_model) | {m for m, s in layers.items() if s}):
+        rows_by_nk: dict[tuple[int, int], list[BenchRow]] = defaultdict(list)
+        for row in by_model.get(model_id, []):
+            rows_by_nk[(row.N, row.K)].append(row)
+        nks = list(rows_by_nk) if model_id in by_model else list(layers[model_id])
+        shapes = [
+            Shape(n, k, tuple(dict.fromkeys(layers[model_id].get((n, k), [])))) for n, k in nks
+        ]
+        out.append(
+            ModelOnDevice(
+                id=model_id,
+                slug=slug(model_id),
+                hf_name=hf_names.get(model_id),
+                shapes=shapes,
+                rows=dict(rows_by_nk),
+                tunes={nk: tuned[nk] for nk in nks if nk in tuned},
+            )
+        )
+    slugs = [m.slug for m in out]
+    if len(set(slugs)) != len(slugs):
+        raise SiteDataError(f"{device.root}: two model names map to the same page name: {slugs}")
+    return out
+
+
+def load_catalog(site_data: Path) -> Catalog:
+    """Read and validate everything; raise :class:`SiteDataError` naming the file and field."""
+    site_data = Path(site_data)
+    if not site_data.is_dir():
+        raise SiteDataError(f"{site_data}: site_data folder not found")
+    model_files = {p.stem: load(p, ModelFile) for p in _json_files(site_data / "models")}
+    for stem, mf in model_files.items():
+        if mf.id != stem:
+            raise SiteDataError(
+                f"{site_data / 'models' / stem}.json: field 'id': differs from name"
+            )
+    specs = [models.load_model(m, site_data) for m in model_files]
+    devices = []
+    dev_root = site_data / "devices"
+    if dev_root.is_dir():
+        for root in sorted(
+            p for p in dev_root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        ):
+            if root.is_symlink():
+                raise SiteDataError(f"{root}: device folders must not be symlinks")
+            if slug(root.name) != root.name:
+                raise SiteDataError(
+                    f"{root}: device folder names may use only letters, digits, '.', '_' and '-'"
+                )
+            device = _load_device(root, specs)
+            if device is not None:
+                devices.append(device)
+    return Catalog(root=site_data, devices=devices, models=model_files)

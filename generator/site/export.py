@@ -1,0 +1,128 @@
+"""CSV and JSON downloads of the data behind each page.
+
+Why: a reader who wants to re-plot or diff our numbers should get exactly the rows the page was
+drawn from, in a long format (one row per provider x shape x M) any spreadsheet or pandas reads.
+Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) are prefixed
+with a quote: the data is free text written on another machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from generator.records import BenchRow, TuneFile
+
+BENCH_COLUMNS = [
+    "provider",
+    "sweep",
+    "model",
+    "layer",
+    "tp",
+    "B",
+    "M",
+    "N",
+    "K",
+    "status",
+    "latency_us",
+    "p20_us",
+    "p80_us",
+    "tflops",
+    "gbps",
+    "roofline_pct",
+    "rel_error",
+    "reference_tflops",
+    "reference_label",
+    "message",
+]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def bench_csv(rows: Iterable[BenchRow]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(BENCH_COLUMNS)
+    for r in rows:
+        m = r.measurement
+        writer.writerow(
+            _cell(v)
+            for v in (
+                r.provider,
+                r.sweep,
+                r.model,
+                r.layer,
+                r.tp,
+                r.B,
+                r.M,
+                r.N,
+                r.K,
+                m.status.value,
+                m.latency_us,
+                m.p20_us,
+                m.p80_us,
+                m.tflops,
+                r.gbps,
+                r.roofline_pct,
+                m.rel_error,
+                r.reference_tflops,
+                r.reference_label,
+                m.message,
+            )
+        )
+    return buf.getvalue()
+
+
+def tune_csv(tunes: Iterable[TuneFile]) -> str:
+    """The tuned-config table (one row per kernel x shape x M), for the device page."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    keys = [
+        "BLOCK_SIZE_M",
+        "BLOCK_SIZE_N",
+        "BLOCK_SIZE_K",
+        "GROUP_SIZE_M",
+        "num_warps",
+        "num_stages",
+    ]
+    writer.writerow(
+        ["kernel", "input_type", "B", "N", "K", "M", "status", "tuned_us", "default_us", *keys]
+    )
+    for t in tunes:
+        for rec in t.records:
+            w = rec.winner
+            cfg = (w.config or {}) if w else {}
+            writer.writerow(
+                _cell(v)
+                for v in (
+                    t.kernel,
+                    t.input_type,
+                    t.B,
+                    t.N,
+                    t.K,
+                    rec.M,
+                    w.status.value if w else "no correct config",
+                    w.latency_us if w else None,
+                    rec.default.latency_us,
+                    *(cfg.get(k) for k in keys),
+                )
+            )
+    return buf.getvalue()
+
+
+def records_json(payload: dict[str, Any]) -> str:
+    """Pydantic models inside ``payload`` are dumped the way ``records.save`` writes them."""
+
+    def default(obj: Any) -> Any:
+        if hasattr(obj, "model_dump"):
+            return obj.model_dump(mode="json", exclude_none=True)
+        raise TypeError(f"not serializable: {type(obj).__name__}")
+
+    return json.dumps(payload, indent=1, default=default) + "\n"

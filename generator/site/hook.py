@@ -1,0 +1,118 @@
+"""MkDocs hook: render the catalog from ``site_data/`` at build time.
+
+Why a hook: the pages are made from the data on every ``mkdocs build``, so the site can never be
+stale and no generated page is committed under ``docs/``. What it does, by MkDocs event:
+
+* ``on_config``: load and validate ``site_data`` (``$BLOCKGEMM_SITE_DATA`` or the folder next to
+  ``mkdocs.yml``), render every page and download, add the devices to the navigation and the
+  page scripts (plotly.js from the Python plotly package: no CDN) to every page;
+* ``on_files``: add the generated pages, downloads and plotly.min.js as virtual files;
+* ``on_page_markdown``: splice the device x model matrix into the hand-written home page;
+* ``on_page_content``: swap the HTML fragments back in for their placeholders.
+
+Invalid data stops the build with one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page as MkPage
+
+_REPO = Path(__file__).resolve().parents[2]
+if str(_REPO) not in sys.path:  # mkdocs loads hooks by path; make the package importable
+    sys.path.insert(0, str(_REPO))
+
+import plotly  # noqa: E402
+
+from generator.errors import UserError  # noqa: E402
+from generator.site.catalog import load_catalog  # noqa: E402
+from generator.site.render import HOME_MARKER, SiteOutput, render_site  # noqa: E402
+
+log = logging.getLogger("mkdocs.plugins.blockgemm")
+
+PLOTLY_SRC = "assets/javascripts/plotly.min.js"
+PAGE_JS = "assets/javascripts/catalog.js"
+PAGE_CSS = "assets/stylesheets/catalog.css"
+ENV_VAR = "BLOCKGEMM_SITE_DATA"
+
+_output: SiteOutput | None = None
+_fragments: dict[str, dict[str, str]] = {}
+
+
+def site_data_path(config: MkDocsConfig) -> Path:
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path(config.config_file_path).resolve().parent / "site_data"
+
+
+@event_priority(-50)  # after Material's offline plugin has fixed use_directory_urls
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    global _output
+    start = time.perf_counter()
+    site_data = site_data_path(config)
+    try:
+        catalog = load_catalog(site_data)
+        _output = render_site(catalog, use_directory_urls=config.use_directory_urls)
+    except UserError as exc:  # SiteDataError included: names the file and the field
+        raise PluginError(f"blockgemm: invalid site_data: {exc}") from None
+    _fragments.clear()
+    for page in _output.pages:
+        _fragments[page.src_uri] = page.fragments
+    if _output.home is not None:
+        _fragments["index.md"] = _output.home.fragments
+    for script in (PLOTLY_SRC, PAGE_JS):
+        if script not in [str(s) for s in config.extra_javascript]:
+            config.extra_javascript.append(script)
+    if PAGE_CSS not in config.extra_css:
+        config.extra_css.append(PAGE_CSS)
+    if config.nav is not None and _output.nav:
+        config.nav.append({"Devices": _output.nav})
+    log.info(
+        "blockgemm: %d devices, %d pages, %d charts, %d downloads from %s in %.2f s",
+        len(catalog.devices),
+        len(_output.pages),
+        _output.charts,
+        len(_output.downloads),
+        site_data,
+        time.perf_counter() - start,
+    )
+    return config
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    assert _output is not None
+    for page in _output.pages:
+        files.append(File.generated(config, page.src_uri, content=page.markdown))
+    for src_uri, content in _output.downloads.items():
+        files.append(File.generated(config, src_uri, content=content))
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    files.append(File.generated(config, PLOTLY_SRC, abs_src_path=str(plotly_js)))
+    return files
+
+
+def on_page_markdown(markdown: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
+    if page.file.src_uri != "index.md" or _output is None or _output.home is None:
+        return markdown
+    if HOME_MARKER in markdown:
+        return markdown.replace(HOME_MARKER, _output.home.markdown, 1)
+    return markdown + "\n\n" + _output.home.markdown
+
+
+def on_page_content(html: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
+    fragments = _fragments.get(page.file.src_uri)
+    if not fragments:
+        return html
+    for key, fragment in fragments.items():
+        if key not in html:
+            raise PluginError(f"blockgemm: {page.file.src_uri}: placeholder {key} lost by markdown")
+        html = html.replace(key, fragment, 1)
+    return html
