@@ -44,10 +44,10 @@ def _layout(title: str, x_title: str, y_title: str, *, log_x: bool, log_y: bool 
             "type": "log" if log_y else "linear",
             "rangemode": "tozero",
         },
-        "margin": {"l": 60, "r": 10, "t": 40, "b": 40},
-        "legend": {"orientation": "h", "y": -0.2},
+        "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
+        "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"},
         "hovermode": "closest",
-        "height": 380,
+        "height": 440,
     }
 
 

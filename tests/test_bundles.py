@@ -1,0 +1,114 @@
+"""Config bundles and install-configs: exact framework file names, manifest hashes, safe names."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from generator import bundles, cli
+from generator.errors import UserError
+from generator.records import SiteDataError
+from tests.fixtures.make_synthetic import write_catalog
+
+DEV = "SYNTHETIC_GPU_A"
+
+
+@pytest.fixture(scope="module")
+def site_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bundles") / "site_data"
+    write_catalog(root, n_devices=1, n_models=2)
+    return root
+
+
+def test_bundle_layout_and_manifest(site_data: Path) -> None:
+    data = bundles.build_bundle(site_data, DEV)
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    names = zf.namelist()
+    manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["device"] == DEV and manifest["provenance"]["git_sha"] == "synthetic"
+    assert {f["path"] for f in manifest["files"]} == set(names) - {"manifest.json"}
+    for f in manifest["files"]:
+        assert hashlib.sha256(zf.read(f["path"])).hexdigest() == f["sha256"]
+    assert any(n.startswith("vllm/") and n.endswith("block_shape=[128,128].json") for n in names)
+    assert any(n.startswith("sglang/") and n.endswith("block_shape=[128, 128].json") for n in names)
+    assert any(n.startswith("a16w8/") for n in names) and "README.txt" in names
+    for n in names:
+        assert not n.startswith("/") and ".." not in n
+    assert bundles.build_bundle(site_data, DEV) == data, "bundles must be reproducible"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../evil.json", "/etc/passwd", "a/b.json", "a\\b.json", ".hidden.json", "x\x00.json", ""],
+)
+def test_unsafe_names_are_refused(name: str) -> None:
+    with pytest.raises(SiteDataError):
+        bundles.sanitize_name(name)
+
+
+def test_framework_names_are_accepted() -> None:
+    stem = "N=4608,K=7168,device_name=NVIDIA_H100_80GB_HBM3,dtype=fp8_w8a8"
+    for name in (f"{stem},block_shape=[128,128].json", f"{stem},block_shape=[128, 128].json"):
+        assert bundles.sanitize_name(name) == name
+
+
+def test_symlinked_config_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "site_data"
+    write_catalog(root, n_devices=1, n_models=1, mla=False)
+    (tmp_path / "secret.json").write_text("{}")
+    (root / "devices" / DEV / "configs" / "vllm" / "link.json").symlink_to(tmp_path / "secret.json")
+    with pytest.raises(SiteDataError, match="link.json"):
+        bundles.build_bundle(root, DEV)
+
+
+def test_install_configs(site_data: Path, tmp_path: Path) -> None:
+    written = bundles.install_configs(site_data, "synthetic gpu a", "sglang", tmp_path / "out")
+    src = sorted((site_data / "devices" / DEV / "configs" / "sglang").iterdir())
+    assert sorted(p.name for p in written) == [p.name for p in src]
+    for p in src:
+        assert (tmp_path / "out" / p.name).read_text() == p.read_text()
+
+
+def test_install_configs_errors(site_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown device"):
+        bundles.install_configs(site_data, "NO_SUCH_GPU", "vllm", tmp_path)
+    with pytest.raises(UserError, match="unknown framework"):
+        bundles.install_configs(site_data, DEV, "tensorrt", tmp_path)
+
+
+def test_cli(
+    site_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # only this command: the others' modules (tune, bench) are not needed to test it
+    monkeypatch.setattr(cli, "COMMANDS", {"install-configs": "generator.bundles_cli"})
+    args = [
+        "install-configs",
+        "--device",
+        DEV,
+        "--framework",
+        "vllm",
+        "--site-data",
+        str(site_data),
+    ]
+    assert cli.main([*args, "--dest", str(tmp_path / "vllm")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert any((tmp_path / "vllm").iterdir())
+    bad = [
+        "install-configs",
+        "--device",
+        "NOPE",
+        "--framework",
+        "vllm",
+        "--site-data",
+        str(site_data),
+    ]
+    assert cli.main([*bad, "--dest", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown device")
