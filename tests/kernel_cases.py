@@ -1,7 +1,9 @@
 """Data builders shared by the CPU and GPU kernel tests (cases are enumerated in the tests).
 
-Inputs are random normals with per-row and per-column magnitudes spread over two decades, so
-the per-group and per-block scales really differ and a misplaced scale shows up as error.
+Inputs are random normals with per-row and per-column magnitudes spread over one decade, so
+the per-group and per-block scales really differ and a misplaced scale shows up as error. The
+magnitudes stay at most ~1 so that products summed over K stay far inside fp16's range (65504):
+an overflow would be a test-data artefact, not a kernel bug.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ OUT_DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 
 def spread_randn(*shape: int, g: torch.Generator, dtype: torch.dtype = torch.float32
                  ) -> torch.Tensor:
-    """Normal data scaled by a log-uniform factor per row and per column (1e-1 .. 1e1)."""
+    """Normal data scaled by a log-uniform factor per row and per column (10^-0.5 .. 10^0)."""
     x = torch.randn(*shape, generator=g)
-    rows = 10 ** (torch.rand(*shape[:-1], 1, generator=g) * 2 - 1)
-    cols = 10 ** (torch.rand(*([1] * (len(shape) - 1)), shape[-1], generator=g) * 2 - 1)
+    rows = 10 ** (-0.5 * torch.rand(*shape[:-1], 1, generator=g))
+    cols = 10 ** (-0.5 * torch.rand(*([1] * (len(shape) - 1)), shape[-1], generator=g))
     return (x * rows * cols).to(dtype)
 
 
