@@ -1,0 +1,122 @@
+"""Timing that the catalog can stand behind.
+
+Why not single launches with a sync (what the reference tuners do): launch overhead and the
+host dominate at small M, and repeated launches over one buffer measure L2, not HBM. Here:
+
+* inputs are rotated: the caller builds several independent input sets, together larger than
+  the L2 cache (``rotation_count``), and each timed replay walks through all of them;
+* launches are captured once into a CUDA graph and the graph is replayed, so the GPU sees
+  back-to-back kernels with no host gaps;
+* after a warm-up, each replay is timed with CUDA events; we report the median and the 20th /
+  80th percentiles per call.
+
+Without a GPU (tests under the Triton interpreter) the same interface times with the host clock.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+# Rotate through at least this many times the L2 size of input bytes, so no set is still cached.
+L2_MULTIPLE = 3
+MAX_INPUT_SETS = 64
+MIN_LAUNCHES_PER_REPLAY = 16
+
+
+@dataclass(frozen=True)
+class TimingStats:
+    median_us: float
+    p20_us: float
+    p80_us: float
+    replays: int
+
+
+def l2_cache_bytes(device: torch.device | int | None = None) -> int:
+    """L2 size of the GPU (50 MB on H100); 0 on machines without CUDA."""
+    if not torch.cuda.is_available():
+        return 0
+    props = torch.cuda.get_device_properties(device if device is not None else 0)
+    return int(getattr(props, "L2_cache_size", 50 * 2**20))
+
+
+def rotation_count(bytes_per_set: int, l2_bytes: int | None = None) -> int:
+    """How many independent input sets to rotate through so none is served from L2."""
+    l2 = l2_cache_bytes() if l2_bytes is None else l2_bytes
+    if l2 <= 0 or bytes_per_set <= 0:
+        return 1
+    return max(1, min(MAX_INPUT_SETS, math.ceil(L2_MULTIPLE * l2 / bytes_per_set)))
+
+
+def _percentiles(samples_us: list[float], replays: int) -> TimingStats:
+    samples_us = sorted(samples_us)
+    q = statistics.quantiles(samples_us, n=10, method="inclusive") if len(samples_us) > 1 else []
+    p20 = q[1] if q else samples_us[0]
+    p80 = q[7] if q else samples_us[0]
+    return TimingStats(statistics.median(samples_us), p20, p80, replays)
+
+
+def time_cuda_graph(calls: Sequence[Callable[[], object]], replays: int = 30, warmup: int = 3
+                    ) -> TimingStats:
+    """Median time of one call, from CUDA-graph replays of ``calls`` (one per input set).
+
+    Each replay runs every call in order (``inner`` times over, so a replay has at least
+    MIN_LAUNCHES_PER_REPLAY launches and its event overhead is amortised); a replay's time divided
+    by the launches in it is one sample.
+    """
+    for fn in calls:  # compile / autotune / allocate outside the graph
+        fn()
+    torch.cuda.synchronize()
+    inner = max(1, math.ceil(MIN_LAUNCHES_PER_REPLAY / len(calls)))
+    graph = torch.cuda.CUDAGraph()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        with torch.cuda.graph(graph, stream=stream):
+            for _ in range(inner):
+                for fn in calls:
+                    fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    launches = inner * len(calls)
+    for _ in range(warmup):
+        graph.replay()
+    torch.cuda.synchronize()
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(replays)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(replays)]
+    for start, end in zip(starts, ends):
+        start.record()
+        graph.replay()
+        end.record()
+    torch.cuda.synchronize()
+    samples = [s.elapsed_time(e) * 1e3 / launches for s, e in zip(starts, ends)]
+    del graph
+    return _percentiles(samples, replays)
+
+
+def time_host(calls: Sequence[Callable[[], object]], replays: int = 5) -> TimingStats:
+    """Host-clock fallback for CPU-only runs (interpreter tests); not used for published data."""
+    for fn in calls:
+        fn()
+    samples = []
+    for _ in range(replays):
+        t0 = time.perf_counter()
+        for fn in calls:
+            fn()
+        samples.append((time.perf_counter() - t0) * 1e6 / len(calls))
+    return _percentiles(samples, replays)
+
+
+def time_calls(calls: Sequence[Callable[[], object]], on_cuda: bool, replays: int = 30
+               ) -> TimingStats:
+    if not calls:
+        raise ValueError("time_calls: nothing to time")
+    return time_cuda_graph(calls, replays) if on_cuda else time_host(calls, min(replays, 3))
+
+
+def tflops(flops: int, latency_us: float) -> float:
+    return flops / (latency_us * 1e-6) / 1e12
