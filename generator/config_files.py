@@ -58,6 +58,17 @@ def load_tuned_table(site_data: Path, device_name: str, N: int, K: int, input_ty
     """The tuned {M: config} table for a shape on a device, or None when none was tuned."""
     path = (device_configs_dir(site_data, device_name) / "vllm"
             / framework_file_name("vllm", N, K, device_name, input_type, block))
+    return _read_table(path)
+
+
+def load_a16w8_table(site_data: Path, device_name: str, B: int, N: int, K: int,
+                     block: tuple[int, int] = (128, 128)) -> dict[int, dict[str, int]] | None:
+    path = (device_configs_dir(site_data, device_name) / "a16w8"
+            / a16w8_file_name(B, N, K, device_name, block))
+    return _read_table(path)
+
+
+def _read_table(path: Path) -> dict[int, dict[str, int]] | None:
     if not path.exists():
         return None
     try:
