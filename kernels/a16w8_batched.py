@@ -21,7 +21,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.tiling import grouped_tile_ids, split_config, validate_config
+from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
 from kernels.validation import (
     FP8_DTYPE,
     check_devices,
@@ -66,7 +66,8 @@ def _a16w8_batched_kernel(
     WIDEN_DOT_TO_FP32: tl.constexpr,
 ):
     # Axis 0 walks the output tiles of one batch in grouped order; axis 1 is the batch.
-    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N,
+                                    BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
     batch = tl.program_id(1).to(tl.int64)
     x_ptr += batch * stride_xb
     w_ptr += batch * stride_wb
@@ -153,20 +154,43 @@ def a16w8_batched_matmul(
     check_out(out, (Bt, M, N), out_dtype, X.device)
     Y = out if out is not None else torch.empty((Bt, M, N), dtype=out_dtype, device=X.device)
 
+    _launch(X, W, Y, Ws, (block_n, block_k), cfg,
+            widen_dot=interpreting() and X.dtype == torch.bfloat16)
+    return Y
+
+
+def _launch(X, W, Y, Ws, block_size: tuple[int, int], cfg: Mapping[str, int],
+            widen_dot: bool = False, warmup: bool = False) -> None:
+    """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
     meta, launch = split_config(cfg)
+    Bt, M, K = X.shape
+    N = W.shape[1]
     grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), Bt)
-    _a16w8_batched_kernel[grid](
+    args = (
         X, W, Y, Ws,
         M, N, K,
-        block_n, block_k,
+        block_size[0], block_size[1],
         X.stride(0), X.stride(1), X.stride(2),
         W.stride(0), W.stride(1), W.stride(2),
         Y.stride(0), Y.stride(1), Y.stride(2),
         Ws.stride(0), Ws.stride(1), Ws.stride(2),
-        **meta, **launch,
-        WIDEN_DOT_TO_FP32=interpreting() and X.dtype == torch.bfloat16,
     )
-    return Y
+    if warmup:
+        _a16w8_batched_kernel.warmup(*args, grid=grid, **meta, **launch,
+                                     WIDEN_DOT_TO_FP32=widen_dot)
+        return
+    _a16w8_batched_kernel[grid](*args, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot)
+
+
+def compile_a16w8_batched(Bt: int, M: int, N: int, K: int, x_dtype: torch.dtype,
+                          out_dtype: torch.dtype, block_size: tuple[int, int],
+                          config: Mapping[str, int]) -> None:
+    """Compile (without running) the binary a launch on contiguous operands of this shape uses."""
+    bn, bk = block_size
+    ws_shape = (Bt, triton.cdiv(N, bn), triton.cdiv(K, bk))
+    _launch(ShapeOnly(x_dtype, (Bt, M, K)), ShapeOnly(FP8_DTYPE, (Bt, N, K)),
+            ShapeOnly(out_dtype, (Bt, M, N)), ShapeOnly(torch.float32, ws_shape),
+            block_size, validate_config(config, bk), warmup=True)
 
 
 def a16w8_batched_flops(B: int, M: int, N: int, K: int) -> int:

@@ -29,7 +29,7 @@ def tolerance(out_dtype: torch.dtype) -> float:
 
 
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
-    """||out - ref||_F / ||ref||_F in float64; inf if anything is NaN/inf (e.g. unwritten poison)."""
+    """||out - ref||_F / ||ref||_F in float64; inf if any output is NaN/inf (unwritten poison)."""
     o = out.double()
     r = ref.double()
     if not bool(torch.isfinite(o).all()):

@@ -20,16 +20,21 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.tiling import default_w8a8_config, grouped_tile_ids, split_config, validate_config
+from kernels.tiling import (
+    ShapeOnly,
+    default_w8a8_config,
+    grouped_tile_ids,
+    split_config,
+    validate_config,
+)
 from kernels.validation import (
     FP8_DTYPE,
-    OUT_DTYPES,
     check_devices,
     check_dtype,
     check_inner_contiguous,
-    check_out_dtype,
     check_ndim,
     check_out,
+    check_out_dtype,
     check_shape,
 )
 
@@ -148,20 +153,41 @@ def w8a8_block_matmul(
     check_out(out, (M, N), out_dtype, A.device)
     C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
 
+    _launch(A, B, C, As, Bs, (block_n, block_k), cfg)
+    return C
+
+
+def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int],
+            warmup: bool = False) -> None:
+    """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
     meta, launch = split_config(cfg)
+    M, K = A.shape
+    N = B.shape[0]
     grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]),)
-    _w8a8_block_gemm_kernel[grid](
+    args = (
         A, B, C, As, Bs,
         M, N, K,
-        block_n, block_k,
+        block_size[0], block_size[1],
         A.stride(0), A.stride(1),
         B.stride(1), B.stride(0),
         C.stride(0), C.stride(1),
         As.stride(0), As.stride(1),
         Bs.stride(1), Bs.stride(0),
-        **meta, **launch,
     )
-    return C
+    if warmup:
+        _w8a8_block_gemm_kernel.warmup(*args, grid=grid, **meta, **launch)
+        return
+    _w8a8_block_gemm_kernel[grid](*args, **meta, **launch)
+
+
+def compile_w8a8_block(M: int, N: int, K: int, dtype: torch.dtype, out_dtype: torch.dtype,
+                       block_size: tuple[int, int], config: Mapping[str, int]) -> None:
+    """Compile (without running) the binary a launch on contiguous operands of this shape uses."""
+    bn, bk = block_size
+    kb = triton.cdiv(K, bk)
+    _launch(ShapeOnly(dtype, (M, K)), ShapeOnly(dtype, (N, K)), ShapeOnly(out_dtype, (M, N)),
+            ShapeOnly(torch.float32, (M, kb)), ShapeOnly(torch.float32, (triton.cdiv(N, bn), kb)),
+            block_size, validate_config(config, bk), warmup=True)
 
 
 def w8a8_block_flops(M: int, N: int, K: int) -> int:
