@@ -1,0 +1,260 @@
+"""The built catalog in headless Chromium (Debian's, driven by Playwright; no browser download).
+
+Checks what a reader relies on: every page loads with no JavaScript error and no request
+outside the site, every chart draws (Plotly's SVG, the expected number of traces), charts follow
+the dark palette, sortable tables sort, the bundle link downloads a zip that matches its
+manifest, navigation works, and the site also works from file:// (including offline search).
+
+Without Chromium or Playwright these tests skip with one line saying how to install it, except
+in CI (``CI=true``), where a skip would hide a broken pipeline, so they fail instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.make_synthetic import write_catalog
+from tests.fixtures.sitebuild import mkdocs_build
+
+pytestmark = pytest.mark.browser
+
+INSTALL = "install Chromium: apt-get install chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"browser tests must run in CI: {reason}; {INSTALL}")
+    pytest.skip(INSTALL)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("browser")
+    write_catalog(root / "site_data", n_devices=2, n_models=3, hostile=True)
+    result = mkdocs_build(root / "site_data", root / "site")
+    assert result.returncode == 0, result.stderr
+    return root / "site"
+
+
+@pytest.fixture(scope="session")
+def server(site: Path) -> Iterator[str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed")
+    exe = _chromium()
+    if exe is None:
+        _missing("no chromium executable")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Watch:
+    """A page that records JavaScript errors and blocks (and records) foreign requests."""
+
+    def __init__(self, browser: Any, origin: str, **context: Any) -> None:
+        self.context = browser.new_context(accept_downloads=True, **context)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
+
+        def route(r: Any) -> None:
+            url = r.request.url
+            if url.startswith(origin) or url.startswith("data:") or url.startswith("blob:"):
+                r.continue_()
+            else:
+                self.foreign.append(url)
+                r.abort()
+
+        self.context.route("**/*", route)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _pages(site: Path) -> list[str]:
+    return sorted(
+        p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html"
+    )
+
+
+CHECK_CHARTS = """async () => {
+  const n = await window.bgCharts.renderAll();
+  return Array.from(document.querySelectorAll('.bg-chart')).map(el => {
+    const gd = el.querySelector('.js-plotly-plot');
+    return {
+      id: el.id,
+      expected: Number(el.dataset.traces),
+      data: gd ? gd.data.length : -1,
+      svg: gd ? gd.querySelectorAll('svg.main-svg').length : 0,
+      drawn: gd ? gd.querySelectorAll('.cartesianlayer g.trace').length : 0,
+    };
+  });
+}"""
+
+
+def test_every_page_loads_clean_and_charts_draw(browser: Any, server: str, site: Path) -> None:
+    w = Watch(browser, server)
+    total = 0
+    try:
+        for rel in _pages(site):
+            w.page.goto(f"{server}/{rel}", wait_until="load")
+            assert w.page.evaluate("typeof Plotly") == "object", rel
+            for c in w.page.evaluate(CHECK_CHARTS):
+                assert c["svg"] > 0, (rel, c)
+                assert c["data"] == c["expected"] == c["drawn"], (rel, c)
+                total += 1
+            assert not w.errors, (rel, w.errors)
+            assert not w.foreign, (rel, w.foreign)
+    finally:
+        w.close()
+    assert total > 50
+
+
+def test_known_chart_has_every_provider_and_the_invalid_trace(browser: Any, server: str) -> None:
+    w = Watch(browser, server)
+    try:
+        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/synthetic-dense-00.html")
+        charts = w.page.evaluate(CHECK_CHARTS)
+        first = next(c for c in charts if c["id"].startswith("tflops-"))
+        # 7 synthetic providers + one "invalid" trace (cuBLAS refused M=1, wrong at M=2048)
+        assert first["data"] == 8
+        names = w.page.evaluate(
+            "() => document.querySelector('.bg-chart .js-plotly-plot').data.map(t => t.name)"
+        )
+        assert "invalid (no result)" in names and "mystery-kernel" in names
+    finally:
+        w.close()
+
+
+def test_charts_follow_dark_palette(browser: Any, server: str) -> None:
+    w = Watch(browser, server)
+    try:
+        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/a16w8-mla.html")
+        w.page.evaluate("window.bgCharts.renderAll()")
+        color = "() => document.querySelector('.bg-chart .js-plotly-plot').layout.font.color"
+        before = w.page.evaluate(color)
+        w.page.evaluate("document.body.setAttribute('data-md-color-scheme', 'slate')")
+        w.page.wait_for_function(f"({color})() !== {json.dumps(before)}")
+        assert w.page.evaluate(color) != before
+        assert not w.errors
+    finally:
+        w.close()
+
+
+def test_sortable_table(browser: Any, server: str) -> None:
+    w = Watch(browser, server)
+    try:
+        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/a16w8-mla.html")
+        table = w.page.locator("table.bg-mla")
+        assert table.locator("tbody tr").count() == 24
+        table.locator("th", has_text="B").first.click()
+        table.locator("th", has_text="B").first.click()  # descending
+        first_b = table.locator("tbody tr").first.locator("td").first.inner_text()
+        assert first_b == "128"
+    finally:
+        w.close()
+
+
+def test_bundle_download_matches_manifest(browser: Any, server: str, tmp_path: Path) -> None:
+    w = Watch(browser, server)
+    try:
+        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_B/index.html")
+        with w.page.expect_download() as info:
+            w.page.click("a.bg-bundle")
+        path = tmp_path / "bundle.zip"
+        info.value.save_as(path)
+    finally:
+        w.close()
+    zf = zipfile.ZipFile(path)
+    manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["device"] == "SYNTHETIC_GPU_B"
+    assert {f["path"] for f in manifest["files"]} == set(zf.namelist()) - {"manifest.json"}
+    for f in manifest["files"]:
+        assert hashlib.sha256(zf.read(f["path"])).hexdigest() == f["sha256"]
+    assert any(n.startswith("vllm/") for n in zf.namelist())
+    assert any(n.startswith("sglang/") for n in zf.namelist())
+
+
+def test_navigation(browser: Any, server: str) -> None:
+    w = Watch(browser, server)
+    try:
+        w.page.goto(f"{server}/index.html")
+        w.page.locator("table.bg-matrix a", has_text="SYNTHETIC_GPU_B").click()
+        w.page.wait_for_url("**/devices/SYNTHETIC_GPU_B/index.html")
+        w.page.locator("article a", has_text="synthetic-mla-02").first.click()
+        w.page.wait_for_url("**/devices/SYNTHETIC_GPU_B/synthetic-mla-02.html")
+        assert (
+            w.page.locator("article h1")
+            .inner_text()
+            .startswith("synthetic-mla-02 on SYNTHETIC_GPU_B")
+        )
+        w.page.locator("nav.md-nav a", has_text="Methodology").first.click()
+        w.page.wait_for_url("**/methodology.html")
+        assert not w.errors and not w.foreign
+    finally:
+        w.close()
+
+
+def test_file_url_with_offline_search(browser: Any, site: Path) -> None:
+    w = Watch(browser, "file://")
+    try:
+        w.page.goto((site / "devices/SYNTHETIC_GPU_A/synthetic-dense-01.html").as_uri())
+        charts = w.page.evaluate(CHECK_CHARTS)
+        assert charts and all(c["data"] == c["expected"] == c["drawn"] for c in charts)
+        w.page.goto((site / "index.html").as_uri())
+        w.page.locator("label.md-search__icon, .md-search__input").first.click()
+        w.page.locator("input.md-search__input").press_sequentially("methodology", delay=20)
+        w.page.wait_for_selector(".md-search-result__item", timeout=15000)
+        assert not w.errors, w.errors
+        assert not w.foreign, w.foreign
+    finally:
+        w.close()
