@@ -26,7 +26,8 @@ import torch
 # Rotate through at least this many times the L2 size of input bytes, so no set is still cached.
 L2_MULTIPLE = 3
 MAX_INPUT_SETS = 64
-MIN_LAUNCHES_PER_REPLAY = 16
+MIN_REPLAY_US = 50.0
+MIN_REPLAYS = 5
 
 
 @dataclass(frozen=True)
@@ -61,18 +62,29 @@ def _percentiles(samples_us: list[float], replays: int) -> TimingStats:
     return TimingStats(statistics.median(samples_us), p20, p80, replays)
 
 
-def time_cuda_graph(calls: Sequence[Callable[[], object]], replays: int = 30, warmup: int = 3
-                    ) -> TimingStats:
+def time_cuda_graph(calls: Sequence[Callable[[], object]], max_replays: int = 30,
+                    target_us: float = 10_000.0) -> TimingStats:
     """Median time of one call, from CUDA-graph replays of ``calls`` (one per input set).
 
-    Each replay runs every call in order (``inner`` times over, so a replay has at least
-    MIN_LAUNCHES_PER_REPLAY launches and its event overhead is amortised); a replay's time divided
-    by the launches in it is one sample.
+    An eager pass compiles and warms up; a second, event-timed eager pass estimates the call
+    time, which sizes the graph: each replay runs every call ``inner`` times over (at least
+    MIN_REPLAY_US of work, so event overhead stays small), and there are enough replays for
+    ``target_us`` of GPU time (at least MIN_REPLAYS, at most ``max_replays``). A replay's time
+    divided by the launches in it is one sample.
     """
     for fn in calls:  # compile / autotune / allocate outside the graph
         fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for fn in calls:
+        fn()
+    end.record()
     torch.cuda.synchronize()
-    inner = max(1, math.ceil(MIN_LAUNCHES_PER_REPLAY / len(calls)))
+    est_call_us = max(start.elapsed_time(end) * 1e3 / len(calls), 0.5)
+    inner = max(1, math.ceil(MIN_REPLAY_US / (est_call_us * len(calls))))
+    launches = inner * len(calls)
+    replays = max(MIN_REPLAYS, min(max_replays, math.ceil(target_us / (est_call_us * launches))))
+
     graph = torch.cuda.CUDAGraph()
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
@@ -82,16 +94,13 @@ def time_cuda_graph(calls: Sequence[Callable[[], object]], replays: int = 30, wa
                 for fn in calls:
                     fn()
     torch.cuda.current_stream().wait_stream(stream)
-    launches = inner * len(calls)
-    for _ in range(warmup):
-        graph.replay()
-    torch.cuda.synchronize()
+    graph.replay()  # warm-up replay
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(replays)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(replays)]
-    for start, end in zip(starts, ends):
-        start.record()
+    for s, e in zip(starts, ends):
+        s.record()
         graph.replay()
-        end.record()
+        e.record()
     torch.cuda.synchronize()
     samples = [s.elapsed_time(e) * 1e3 / launches for s, e in zip(starts, ends)]
     del graph
@@ -111,11 +120,13 @@ def time_host(calls: Sequence[Callable[[], object]], replays: int = 5) -> Timing
     return _percentiles(samples, replays)
 
 
-def time_calls(calls: Sequence[Callable[[], object]], on_cuda: bool, replays: int = 30
-               ) -> TimingStats:
+def time_calls(calls: Sequence[Callable[[], object]], on_cuda: bool, max_replays: int = 30,
+               target_us: float = 10_000.0) -> TimingStats:
     if not calls:
         raise ValueError("time_calls: nothing to time")
-    return time_cuda_graph(calls, replays) if on_cuda else time_host(calls, min(replays, 3))
+    if on_cuda:
+        return time_cuda_graph(calls, max_replays, target_us)
+    return time_host(calls, min(max_replays, 3))
 
 
 def tflops(flops: int, latency_us: float) -> float:

@@ -1,0 +1,117 @@
+"""The single writer of tuning results: merge, never overwrite.
+
+The reference tuners let every GPU write the same per-(N, K) file with only its own batch
+sizes, so the last writer won and the shipped files lost most of their keys. Here only the
+coordinating process writes; each result is merged into its TuneFile (read, replace the record
+of that M, write to a temp file, rename) under an exclusive file lock, so even two tuner
+processes on one machine cannot lose each other's results. The drop-in config files are
+regenerated from the merged TuneFile every time, so they always hold every tuned M.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+
+from generator.config_files import (
+    FRAMEWORKS,
+    a16w8_file_name,
+    config_table_json,
+    device_configs_dir,
+    framework_file_name,
+)
+from generator.records import (
+    DeviceFile,
+    Provenance,
+    TuneFile,
+    TuneRecord,
+    atomic_write_text,
+    load,
+    save,
+)
+from generator.tasks import Task
+
+
+def device_dir(save_path: Path, device_name: str) -> Path:
+    return Path(save_path) / "devices" / device_name
+
+
+def tune_file_path(save_path: Path, device_name: str, task: Task, exhaustive: bool) -> Path:
+    suffix = "__exhaustive" if exhaustive else ""
+    return device_dir(save_path, device_name) / "tuning" / f"{task.file_key}{suffix}.json"
+
+
+@contextlib.contextmanager
+def device_lock(save_path: Path, device_name: str) -> Iterator[None]:
+    """Exclusive lock over one device's folder for a read-merge-write."""
+    d = device_dir(save_path, device_name)
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def finished_tasks(save_path: Path, device_name: str, tasks: list[Task], exhaustive: bool
+                   ) -> set[Task]:
+    """Tasks whose M already has a record (what a rerun skips unless --force)."""
+    done: set[Task] = set()
+    by_file: dict[Path, list[Task]] = {}
+    for t in tasks:
+        by_file.setdefault(tune_file_path(save_path, device_name, t, exhaustive), []).append(t)
+    for path, group in by_file.items():
+        if not path.exists():
+            continue
+        have = {r.M for r in load(path, TuneFile).records}
+        done.update(t for t in group if t.M in have)
+    return done
+
+
+def merge_result(save_path: Path, provenance: Provenance, task: Task, record: TuneRecord,
+                 exhaustive: bool) -> Path:
+    """Merge one record into its TuneFile and refresh the drop-in files; returns the path."""
+    dev = provenance.device_name
+    path = tune_file_path(save_path, dev, task, exhaustive)
+    with device_lock(save_path, dev):
+        records: dict[int, TuneRecord] = {}
+        if path.exists():
+            records = {r.M: r for r in load(path, TuneFile).records}
+        records[record.M] = record
+        tune_file = TuneFile(
+            kernel=task.kernel, input_type=task.input_type, out_dtype=task.out_dtype,
+            block_n=task.block_n, block_k=task.block_k, N=task.N, K=task.K, B=task.B,
+            exhaustive=exhaustive, provenance=provenance,
+            records=[records[m] for m in sorted(records)],
+        )
+        save(path, tune_file)
+        device_file = device_dir(save_path, dev) / "device.json"
+        if not device_file.exists():
+            save(device_file, DeviceFile(provenance=provenance))
+        if not exhaustive:
+            write_config_files(save_path, tune_file)
+    return path
+
+
+def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
+    """The drop-in tables of a TuneFile: vLLM + SGLang for W8A8, our format for A16W8."""
+    table = {r.M: r.winner.config for r in tf.records if r.winner and r.winner.config}
+    if not table:
+        return []
+    dev = tf.provenance.device_name
+    out_dir = device_configs_dir(save_path, dev)
+    text = config_table_json(table)
+    block = (tf.block_n, tf.block_k)
+    if tf.kernel == "w8a8_block":
+        paths = [out_dir / fw / framework_file_name(fw, tf.N, tf.K, dev, tf.input_type, block)
+                 for fw in FRAMEWORKS]
+    elif tf.kernel == "a16w8_batched":
+        paths = [out_dir / "a16w8" / a16w8_file_name(tf.B, tf.N, tf.K, dev, block)]
+    else:  # kernels of our own keep their tables in their TuneFiles only
+        return []
+    for p in paths:
+        atomic_write_text(p, text)
+    return paths
