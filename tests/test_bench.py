@@ -1,0 +1,331 @@
+"""Benchmark sweeps on tiny shapes: row schema, flagging of wrong providers, merge-by-key, CLI.
+
+Providers registered here are deliberately broken (a result off by 10%, an exception, NaN);
+they go through the same ``run_sweep`` code path as real providers, under the interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from generator import bench, records
+from generator import providers as pv
+from generator.cli import main
+from generator.models import load_model
+from generator.provenance import collect_cpu
+from generator.records import BenchFile, BenchRow, Ceilings, Measurement, SiteDataError, Status
+
+CEILINGS = Ceilings(copy_gbps=3000.0, bf16_tflops=800.0, fp8_tflops=1600.0)
+TINY = [bench.Task(pv.Problem(M=5, N=64, K=128))]
+HAS_CUDA = torch.cuda.is_available()
+
+
+def _bf16_setup(scale: float = 1.0, nan: bool = False):
+    def setup(p: pv.Problem, ctx: pv.BenchContext) -> pv.Prepared:
+        w = ctx.weight("bf16", lambda w: w.to(torch.bfloat16))
+
+        def run(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+            out = torch.matmul(x, w.t()) * scale
+            return out.fill_(float("nan")) if nan else out
+
+        return pv.Prepared([lambda: run(ctx.x_bf16, w)])
+
+    return setup
+
+
+def _raise(message: str, exc_type: type[Exception] = RuntimeError):
+    def setup(p: pv.Problem, ctx: pv.BenchContext) -> pv.Prepared:
+        def run() -> torch.Tensor:
+            raise exc_type(message + "\nsecond line")
+
+        return pv.Prepared([run])
+
+    return setup
+
+
+def _test_provider(name: str, setup, library: bool = False) -> pv.Provider:
+    return pv.Provider(
+        name=name,
+        kind=pv.Kind.GEMM,
+        description="deliberately broken (test)",
+        compute=pv.Compute.BF16,
+        setup=setup,
+        reference=pv.get("torch-bf16").reference,
+        bytes_moved=pv.get("torch-bf16").bytes_moved,
+        library=library,
+    )
+
+
+@pytest.fixture
+def broken_providers():
+    made = [
+        _test_provider("test-off-by-10pct", _bf16_setup(scale=1.1)),
+        _test_provider("test-raises", _raise("kernel exploded")),
+        _test_provider("test-nan", _bf16_setup(nan=True)),
+        _test_provider("test-library-refuses", _raise("CUBLAS_STATUS_NOT_SUPPORTED"), True),
+    ]
+    for p in made:
+        pv.register(p)
+    yield made
+    for p in made:
+        pv.unregister(p.name)
+
+
+def _ctx(device: str) -> pv.BenchContext:
+    return pv.BenchContext(device=torch.device(device), out_dtype=torch.float16)
+
+
+def _rows_by_provider(result: bench.SweepResult) -> dict[str, BenchRow]:
+    return {r.provider: r for r in result.rows}
+
+
+def test_broken_providers_are_flagged_and_good_ones_pass(broken_providers, tmp_path, device):
+    chosen = pv.select(["torch-bf16", "triton-fp8-block-default"]) + broken_providers
+    result = bench.run_sweep(
+        "square",
+        TINY,
+        chosen,
+        _ctx(device),
+        collect_cpu(),
+        CEILINGS,
+        tmp_path,
+        replays=1,
+        progress=False,
+    )
+    rows = _rows_by_provider(result)
+    for name in ("torch-bf16", "triton-fp8-block-default"):
+        m = rows[name].measurement
+        assert m.status == Status.OK, m.message
+        assert m.latency_us > 0 and m.tflops > 0 and m.rel_error is not None
+        assert rows[name].gbps > 0 and rows[name].roofline_pct > 0
+
+    off = rows["test-off-by-10pct"].measurement
+    assert off.status == Status.INCORRECT
+    assert off.rel_error == pytest.approx(0.1, rel=0.05)
+    assert off.latency_us is None and off.tflops is None, "a wrong result must never be timed"
+    assert rows["test-off-by-10pct"].roofline_pct is None
+
+    raised = rows["test-raises"].measurement
+    assert raised.status == Status.ERROR
+    assert raised.message == "RuntimeError: kernel exploded"
+
+    nan = rows["test-nan"].measurement
+    assert nan.status == Status.INCORRECT and "NaN" in nan.message and nan.latency_us is None
+
+    refused = rows["test-library-refuses"].measurement
+    assert refused.status == Status.UNSUPPORTED and "CUBLAS_STATUS_NOT_SUPPORTED" in refused.message
+
+    saved = records.load(result.path, BenchFile)
+    assert {r.provider for r in saved.rows} == set(rows)
+
+
+def test_unsupported_and_tuned_without_table(tmp_path, device):
+    chosen = pv.select(["triton-fp8-block-tuned", "fp8-tensor"])
+    ctx = _ctx(device)
+    ctx.site_data, ctx.device_name = tmp_path, "NO_SUCH_GPU"
+    result = bench.run_sweep(
+        "square", TINY, chosen, ctx, collect_cpu(), CEILINGS, tmp_path, replays=1, progress=False
+    )
+    rows = _rows_by_provider(result)
+    tuned = rows["triton-fp8-block-tuned"].measurement
+    assert tuned.status == Status.UNSUPPORTED
+    assert "no tuned config for this device/shape" in tuned.message
+    if not HAS_CUDA:
+        assert rows["fp8-tensor"].measurement.status == Status.UNSUPPORTED
+
+
+def test_tuned_config_is_used_when_present(tmp_path, device):
+    from generator.config_files import config_table_json, framework_file_name
+
+    cfg = dict(
+        BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64, GROUP_SIZE_M=1, num_warps=4, num_stages=2
+    )
+    folder = tmp_path / "devices" / "TEST_GPU" / "configs" / "vllm"
+    folder.mkdir(parents=True)
+    (folder / framework_file_name("vllm", 64, 128, "TEST_GPU", "int8")).write_text(
+        config_table_json({1: cfg, 64: {**cfg, "BLOCK_SIZE_M": 64}})
+    )
+    ctx = _ctx(device)
+    ctx.site_data, ctx.device_name = tmp_path, "TEST_GPU"
+    problem = TINY[0].problem
+    ctx.start(problem)
+    result = bench.measure_point(pv.get("triton-int8-block-tuned"), problem, ctx, CEILINGS, 1)
+    assert result.measurement.status == Status.OK, result.measurement.message
+    assert result.measurement.config == cfg  # M = 5 is nearest to the key 1
+
+
+def test_rerun_replaces_rows_by_key(tmp_path, device):
+    chosen = pv.select(["torch-bf16"])
+    tasks = [bench.Task(pv.Problem(M=m, N=32, K=64)) for m in (1, 3)]
+    args = ("square", tasks, chosen, _ctx(device), collect_cpu(), CEILINGS, tmp_path)
+    first = bench.run_sweep(*args, replays=1, progress=False)
+    second = bench.run_sweep(*args, replays=1, progress=False)
+    assert len(first.rows) == len(second.rows) == 2 and second.measured == 2
+    saved = records.load(second.path, BenchFile)
+    assert len(saved.rows) == 2 and len({bench.row_key(r) for r in saved.rows}) == 2
+    resumed = bench.run_sweep(*args, replays=1, resume=True, progress=False)
+    assert resumed.measured == 0 and resumed.skipped == 2 and len(resumed.rows) == 2
+
+
+def test_batched_providers_on_a_tiny_mla_shape(tmp_path, device):
+    chosen = pv.select(["a16w8-triton", "a16w8-bmm-bf16", "a16w8-dequant-bmm"])
+    task = bench.Task(pv.Problem(M=3, N=128, K=64, B=2, kind=pv.Kind.BATCHED))
+    ctx = pv.BenchContext(device=torch.device(device))  # bf16 out, as the MLA sweep
+    result = bench.run_sweep(
+        "mla", [task], chosen, ctx, collect_cpu(), CEILINGS, tmp_path, replays=1, progress=False
+    )
+    for row in result.rows:
+        assert row.measurement.status == Status.OK, (row.provider, row.measurement.message)
+        assert row.B == 2 and row.reference_tflops is None
+    assert "a16w8-triton" in bench.mla_table(result.rows)
+
+
+def test_row_schema_round_trip_and_corrupt_files(tmp_path):
+    row = BenchRow(
+        provider="triton-fp8-block-default",
+        sweep="mla",
+        model="deepseek-v3",
+        layer="q_nope x W_UK",
+        tp=8,
+        M=32,
+        N=512,
+        K=128,
+        B=16,
+        measurement=Measurement(
+            config={"BLOCK_SIZE_M": 64},
+            status=Status.OK,
+            latency_us=10.0,
+            p20_us=9.5,
+            p80_us=11.0,
+            tflops=1.2,
+            rel_error=1e-3,
+        ),
+        gbps=100.0,
+        roofline_pct=12.5,
+        reference_tflops=2.251,
+        reference_label=bench.MLA_REFERENCE_LABEL,
+    )
+    failed = row.model_copy(
+        update={
+            "provider": "cublas-fp8-block",
+            "roofline_pct": None,
+            "gbps": None,
+            "measurement": Measurement(status=Status.UNSUPPORTED, message="refused"),
+        }
+    )
+    path = tmp_path / "bench" / "mla.json"
+    bf = BenchFile(sweep="mla", provenance=collect_cpu(), ceilings=CEILINGS, rows=[row, failed])
+    records.save(path, bf)
+    assert records.load(path, BenchFile) == bf
+
+    path.write_text("{ not json")
+    with pytest.raises(SiteDataError, match="not valid JSON"):
+        records.load(path, BenchFile)
+    raw = json.loads(bf.model_dump_json())
+    raw["rows"][0]["measurement"]["status"] = "fast"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(SiteDataError, match="status"):
+        bench.load_rows(path)
+
+
+def test_model_tasks_skip_unsplittable_combinations_with_a_warning():
+    from generator.models import list_bundled
+
+    warnings: list[str] = []
+    models = [(load_model(m), False) for m in list_bundled()]
+    tasks = bench.model_tasks(models, None, [1, 64], warnings.append)
+    assert any("qwen2.5-72b" in w and "3696" in w for w in warnings)
+    assert all("\n" not in w for w in warnings)
+    nk = {(t.problem.N, t.problem.K) for t in tasks}
+    assert len(tasks) == 2 * len(nk)  # each distinct shape once per M
+    labels = [lb for t in tasks if t.problem.M == 1 for lb in t.labels]
+    assert len(labels) > len(nk)  # shared shapes carry several layer labels
+    with pytest.raises(Exception, match="3696"):
+        bench.model_tasks([(load_model("qwen2.5-72b"), True)], [8], [1], warnings.append)
+
+
+def test_mla_sweep_covers_the_reference_table():
+    tasks = bench.mla_tasks(
+        [(load_model("deepseek-v3"), True)], None, bench.MLA_BATCH_SIZES, lambda m: None
+    )
+    keys = {(t.problem.B, t.problem.M, t.problem.N, t.problem.K) for t in tasks}
+    assert keys == set(bench.MLA_REFERENCE_TFLOPS) and len(tasks) == 24
+    assert all(t.problem.kind == pv.Kind.BATCHED for t in tasks)
+    assert {t.labels[0].tp for t in tasks} == {8, 4, 2, 1}
+
+
+def test_square_and_range_tasks():
+    assert [t.problem.M for t in bench.square_tasks([64, 128, 64])] == [64, 128]
+    rng = bench.range_tasks(256, 1024, 256, n_constant=4096)
+    assert [(t.problem.M, t.problem.N, t.problem.K) for t in rng] == [
+        (256, 4096, 256),
+        (512, 4096, 512),
+        (768, 4096, 768),
+        (1024, 4096, 1024),
+    ]
+    with pytest.raises(Exception, match="dim-increment"):
+        bench.range_tasks(256, 128, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="the no-GPU path")
+def test_cli_without_gpu_writes_nothing(tmp_path, capsys):
+    assert main(["bench", "--save-path", str(tmp_path)]) == 0
+    assert "no CUDA GPU: nothing benchmarked (site_data unchanged)" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_unknown_provider_exits_2(tmp_path, capsys):
+    assert (
+        main(["bench", "--providers", "torch-bf16,warp-speed", "--save-path", str(tmp_path)]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown provider(s) warp-speed; known: torch-bf16")
+    assert err.count("\n") == 1
+
+
+def test_cli_bad_model_exits_2(tmp_path):
+    assert main(["bench", "--model", "gpt-17", "--save-path", str(tmp_path)]) == 2
+
+
+def test_cli_list_providers(capsys):
+    assert main(["bench", "--list-providers"]) == 0
+    out = capsys.readouterr().out
+    assert "cublas-fp8-block-noquant" in out and "quant+gemm" in out
+
+
+def test_cli_allow_cpu_tiny_run_writes_a_valid_bench_file(tmp_path, capsys):
+    argv = [
+        "bench",
+        "--allow-cpu",
+        "--sweep",
+        "square",
+        "--square-sizes",
+        "64",
+        "--providers",
+        "torch-bf16,triton-int8-azp-bias,fp8-channel",
+        "--out-dtype",
+        "float16",
+        "--replays",
+        "1",
+        "--save-path",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    (path,) = tmp_path.glob("devices/*/bench/square.json")
+    bf = records.load(path, BenchFile)
+    assert bf.sweep == "square" and bf.ceilings.copy_gbps > 0
+    statuses = {r.provider: r.measurement.status for r in bf.rows}
+    assert statuses["torch-bf16"] == Status.OK
+    assert statuses["triton-int8-azp-bias"] == Status.OK
+    assert statuses["fp8-channel"] == (Status.OK if HAS_CUDA else Status.UNSUPPORTED)
+    assert all(r.measurement.rel_error is not None for r in bf.rows if r.measurement.status == "ok")
+    assert main(argv) == 0  # rerun: same keys, no duplicates
+    assert len(records.load(path, BenchFile).rows) == 3

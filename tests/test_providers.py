@@ -1,0 +1,163 @@
+"""The provider registry: names, duplicates, selection, requirements, shared operand helpers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from generator import providers as pv
+from generator.errors import UserError
+from kernels.quant import dequantize_weight_blocks, quantize_weight_blockwise
+
+EXPECTED = {
+    "torch-bf16",
+    "fp8-tensor",
+    "fp8-tensor-noquant",
+    "fp8-channel",
+    "fp8-channel-noquant",
+    "cublas-fp8-block",
+    "cublas-fp8-block-noquant",
+    "cublas-fp8-block-v2",
+    "int8-channel",
+    "int8-channel-noquant",
+    "triton-int8-block-default",
+    "triton-int8-block-tuned",
+    "triton-int8-azp",
+    "triton-int8-azp-bias",
+    "triton-fp8-block-default",
+    "triton-fp8-block-tuned",
+    "a16w8-triton",
+    "a16w8-bmm-bf16",
+    "a16w8-dequant-bmm",
+}
+
+
+def _dummy(name: str) -> pv.Provider:
+    return pv.Provider(
+        name=name,
+        kind=pv.Kind.GEMM,
+        description="test",
+        compute=pv.Compute.BF16,
+        setup=lambda p, ctx: pv.Prepared([]),
+        reference=lambda p, ctx: torch.zeros(1),
+        bytes_moved=lambda p, od: 1,
+    )
+
+
+def test_every_expected_provider_is_registered_once():
+    names = [p.name for p in pv.all_providers()]
+    assert len(names) == len(set(names))
+    assert EXPECTED <= set(names)
+
+
+def test_declarations_are_consistent():
+    for p in pv.all_providers():
+        assert p.description and isinstance(p.compute, pv.Compute)
+        assert p.quant_in_timed_region == (
+            p.kind == pv.Kind.GEMM and p.name != "torch-bf16" and not p.name.endswith("-noquant")
+        ), p.name
+        assert p.bytes_moved(pv.Problem(M=16, N=256, K=512, B=2), torch.bfloat16) > 0
+    kinds = {p.name: p.kind for p in pv.all_providers()}
+    assert {n for n, k in kinds.items() if k == pv.Kind.BATCHED} >= {
+        "a16w8-triton",
+        "a16w8-bmm-bf16",
+        "a16w8-dequant-bmm",
+    }
+    assert [p.name for p in pv.all_providers() if p.is_baseline] == [
+        "torch-bf16",
+        "a16w8-bmm-bf16",
+    ]
+
+
+def test_duplicate_registration_is_rejected():
+    with pytest.raises(ValueError, match="already registered"):
+        pv.register(_dummy("torch-bf16"))
+    pv.register(_dummy("test-dup"))
+    try:
+        with pytest.raises(ValueError, match="'test-dup' is already registered"):
+            pv.register(_dummy("test-dup"))
+    finally:
+        pv.unregister("test-dup")
+    assert "test-dup" not in {p.name for p in pv.all_providers()}
+
+
+def test_unknown_name_lists_known_ones():
+    with pytest.raises(UserError) as info:
+        pv.select(["torch-bf16", "cutlass-fp8"])
+    message = str(info.value)
+    assert "cutlass-fp8" in message and "known:" in message
+    assert "triton-fp8-block-default" in message and "\n" not in message
+
+
+def test_selection_by_names_and_comma_lists_keeps_registry_order():
+    chosen = pv.select(["triton-fp8-block-default,torch-bf16", "a16w8-triton"])
+    assert [p.name for p in chosen] == ["torch-bf16", "triton-fp8-block-default", "a16w8-triton"]
+    assert len(pv.select(None)) == len(pv.all_providers())
+    assert pv.get("fp8-tensor").name == "fp8-tensor"
+    with pytest.raises(UserError, match="no provider named"):
+        pv.select([" , "])
+
+
+def test_library_providers_are_unsupported_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("CPU-only behaviour")
+    ctx = pv.BenchContext(device=torch.device("cpu"))
+    for name in ("fp8-tensor", "cublas-fp8-block", "cublas-fp8-block-v2", "int8-channel"):
+        message = pv.get(name).unmet(ctx)
+        assert message and "CUDA" in message, name
+    assert pv.get("torch-bf16").unmet(ctx) is None
+    assert pv.get("triton-fp8-block-default").unmet(ctx) is None  # interpreter (conftest)
+
+
+def test_context_memoizes_and_rotates(device):
+    ctx = pv.BenchContext(device=torch.device(device), l2_bytes=1000)
+    ctx.start(pv.Problem(M=4, N=32, K=64))
+    w_first = ctx.w
+    calls = []
+    q1 = ctx.weight("k", lambda w: calls.append(1) or w * 2)
+    assert ctx.weight("k", lambda w: calls.append(1) or w * 3) is q1 and len(calls) == 1
+    ctx.start(pv.Problem(M=8, N=32, K=64))  # same weight shape: weights kept
+    assert ctx.w is w_first and ctx.weight("k", lambda w: None) is q1
+    assert ctx.x.shape == (8, 64)
+    ctx.start(pv.Problem(M=8, N=48, K=64))  # new weight shape: rebuilt
+    assert ctx.w.shape == (48, 64)
+    col_major = torch.zeros(64, 8, device=device).t()
+    sets = ctx.rotate((ctx.x, col_major, None), bytes_per_set=500)
+    assert len(sets) == 6  # 3 x 1000 bytes of L2 / 500 per set
+    for s in sets[1:]:
+        assert torch.equal(s[0], ctx.x) and s[0].data_ptr() != ctx.x.data_ptr()
+        assert s[1].stride() == col_major.stride() and s[2] is None
+
+
+def test_sources_are_reproducible(device):
+    a = pv.BenchContext(device=torch.device(device))
+    b = pv.BenchContext(device=torch.device(device))
+    for ctx in (a, b):
+        ctx.start(pv.Problem(M=3, N=16, K=32))
+    assert torch.equal(a.x, b.x) and torch.equal(a.w, b.w) and torch.equal(a.bias, b.bias)
+
+
+def test_dequantize_blocks_bf16_matches_fp32_dequant(rng):
+    w = torch.randn(2, 200, 300, generator=rng)
+    W, Ws = quantize_weight_blockwise(w, (128, 128))
+    ref = dequantize_weight_blocks(W, Ws, (128, 128))
+    got = pv.dequantize_blocks_bf16(W, Ws)
+    assert got.dtype == torch.bfloat16
+    assert torch.equal(got, ref.to(torch.bfloat16))
+
+
+@pytest.mark.parametrize(
+    "fn, rows_shape",
+    [
+        (pv.fp8_quant_tensorwise, ()),
+        (pv.fp8_quant_rowwise, (5, 1)),
+        (pv.int8_quant_rowwise, (5, 1)),
+    ],
+    ids=["fp8-tensor", "fp8-row", "int8-row"],
+)
+def test_torch_quant_helpers_round_trip(fn, rows_shape, rng):
+    x = torch.randn(5, 64, generator=rng, dtype=torch.float32).to(torch.bfloat16)
+    q, s = fn(x)
+    assert tuple(s.shape) == rows_shape and s.dtype == torch.float32
+    err = (q.float() * s - x.float()).norm() / x.float().norm()
+    assert err < 0.05
