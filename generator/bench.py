@@ -23,6 +23,7 @@ Shapes -> tasks -> measurements -> ``site_data/devices/<dev>/bench/<sweep>.json`
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -251,20 +252,33 @@ class PointResult:
     roofline_pct: float | None = None
 
 
+@contextlib.contextmanager
+def full_precision_reductions():
+    """cuBLAS may reduce split-K partial sums in bf16/fp16 by default; that alone can push a
+    bf16 GEMM at small M and large K past the bf16 tolerance, flagging the baseline as wrong.
+    Benchmarks run with fp32 reductions (a negligible cost: the reduction is tiny)."""
+    m = torch.backends.cuda.matmul
+    prev = (m.allow_bf16_reduced_precision_reduction, m.allow_fp16_reduced_precision_reduction)
+    m.allow_bf16_reduced_precision_reduction = False
+    m.allow_fp16_reduced_precision_reduction = False
+    try:
+        yield
+    finally:
+        m.allow_bf16_reduced_precision_reduction, m.allow_fp16_reduced_precision_reduction = prev
+
+
 def _sync(ctx: BenchContext) -> None:
     if ctx.on_cuda:
         torch.cuda.synchronize(ctx.device)
 
 
-def measure_point(
+def _measure_point(
     provider: Provider,
     problem: Problem,
     ctx: BenchContext,
     ceilings: Ceilings | None,
     replays: int = DEFAULT_REPLAYS,
 ) -> PointResult:
-    """Check, then time, one provider on the current problem of ``ctx``; never raises (except
-    KeyboardInterrupt). ``ctx.start(problem)`` must have been called."""
     unmet = provider.unmet(ctx)
     if unmet:
         return PointResult(Measurement(status=Status.UNSUPPORTED, message=unmet))
@@ -274,7 +288,7 @@ def measure_point(
         config = prepared.config
         out = prepared.calls[0]()
         _sync(ctx)
-        ref = provider.reference(problem, ctx)
+        ref = ctx.reference_of(provider.reference, problem)
         if tuple(out.shape) != tuple(ref.shape):
             raise ValueError(f"output shape {tuple(out.shape)} != expected {tuple(ref.shape)}")
         err = relative_error(out, ref)
@@ -332,6 +346,19 @@ def measure_point(
             ceilings.copy_gbps,
         )
     return PointResult(meas, gbps=nbytes / (latency_us * 1e3), roofline_pct=pct)
+
+
+def measure_point(
+    provider: Provider,
+    problem: Problem,
+    ctx: BenchContext,
+    ceilings: Ceilings | None,
+    replays: int = DEFAULT_REPLAYS,
+) -> PointResult:
+    """Check, then time, one provider on the current problem of ``ctx`` (``ctx.start(problem)``
+    first); never raises, except KeyboardInterrupt. See the module doc for the statuses."""
+    with full_precision_reductions():
+        return _measure_point(provider, problem, ctx, ceilings, replays)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +430,14 @@ def run_sweep(
             ),
         )
 
-    bar = tqdm(tasks, desc=f"bench {sweep}", unit="shape", disable=not progress, file=sys.stderr)
+    bar = tqdm(
+        tasks,
+        desc=f"bench {sweep}",
+        unit="shape",
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=1.0 if sys.stderr.isatty() else 30.0,  # logs get a line per 30 s, not 10/s
+    )
     try:
         for task in bar:
             p = task.problem

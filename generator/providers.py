@@ -131,8 +131,8 @@ class BenchContext:
     w: torch.Tensor | None = None  # (N, K) or (B, N, K) fp32 weights
     bias: torch.Tensor | None = None  # (N,) fp32
     _weight_shape: tuple[int, ...] | None = None
-    _weights: dict[str, Any] = field(default_factory=dict)
-    _acts: dict[str, Any] = field(default_factory=dict)
+    _weights: dict[Any, Any] = field(default_factory=dict)
+    _acts: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def on_cuda(self) -> bool:
@@ -172,6 +172,16 @@ class BenchContext:
         """A derived activation operand (from the bf16 activations), computed once per problem."""
         if key not in self._acts:
             self._acts[key] = make(self.x_bf16)
+        return self._acts[key]
+
+    def reference_of(
+        self, fn: Callable[[Problem, BenchContext], torch.Tensor], problem: Problem
+    ) -> torch.Tensor:
+        """A provider's fp32 reference, computed once per problem for all providers sharing
+        the same reference function (quant / noquant variants, cuBLAS and Triton block FP8)."""
+        key = ("reference", fn)
+        if key not in self._acts:
+            self._acts[key] = fn(problem, self)
         return self._acts[key]
 
     @property
@@ -392,6 +402,7 @@ def _bytes_block(p: Problem, out_dtype: torch.dtype, quant_inside: bool) -> int:
 
 
 def _ref_bf16(p: Problem, ctx: BenchContext) -> torch.Tensor:
+    """fp32 product of the bf16 operands (2-D, or batched for the bmm baseline)."""
     return _fp32_matmul_t(ctx.x_bf16, ctx.weight("bf16", lambda w: w.to(torch.bfloat16)))
 
 
@@ -677,6 +688,8 @@ def _setup_triton_block(p: Problem, ctx: BenchContext, input_type: str, tuned: b
     return Prepared(_calls(sets, run), config=dict(cfg))
 
 
+_REF_BLOCK = {"fp8": _ref_fp8_block, "int8": _make_ref_block("int8")}
+
 for _itype, _compute in (("fp8", Compute.FP8), ("int8", Compute.INT8)):
     for _tuned in (False, True):
         register(
@@ -689,7 +702,7 @@ for _itype, _compute in (("fp8", Compute.FP8), ("int8", Compute.INT8)):
                 + "; activation quant (Triton) timed",
                 compute=_compute,
                 setup=lambda p, ctx, it=_itype, t=_tuned: _setup_triton_block(p, ctx, it, t),
-                reference=_make_ref_block(_itype),
+                reference=_REF_BLOCK[_itype],
                 bytes_moved=lambda p, od: _bytes_block(p, od, True),
                 requires=(Requirement.TRITON,),
                 quant_in_timed_region=True,
@@ -807,16 +820,12 @@ def _setup_a16w8(p: Problem, ctx: BenchContext) -> Prepared:
     return Prepared(_calls(sets, run), config=dict(cfg))
 
 
-def _ref_bmm_bf16(p: Problem, ctx: BenchContext) -> torch.Tensor:
-    return _fp32_matmul_t(ctx.x_bf16, ctx.weight("bf16", lambda w: w.to(torch.bfloat16)))
-
-
 @provider(
     "a16w8-bmm-bf16",
     kind=Kind.BATCHED,
     description="torch.bmm in bf16 with the weights stored in bf16 (2x the weight bytes)",
     compute=Compute.BF16,
-    reference=_ref_bmm_bf16,
+    reference=_ref_bf16,
     bytes_moved=lambda p, od: _a16w8_bytes(p, 2),
     is_baseline=True,
 )
