@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from kernels import default_w8a8_config, pick_config, w8a8_block_matmul
+from kernels.quant import per_token_group_quant_reference, quantize_weight_blockwise
 from kernels.reference import relative_error, tolerance, w8a8_block_reference
 from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned
 
@@ -108,7 +109,9 @@ def test_invalid_arguments_name_the_argument(mutate, match, device):
 
 
 def test_cpu_tensors_rejected_without_interpreter(monkeypatch):
-    A, B, As, Bs = _operands("cpu")
+    g = torch.Generator().manual_seed(0)
+    A, As = per_token_group_quant_reference(torch.randn(8, 256, generator=g))
+    B, Bs = quantize_weight_blockwise(torch.randn(64, 256, generator=g))
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     with pytest.raises(ValueError, match="CUDA device"):
         w8a8_block_matmul(A, B, As, Bs)
