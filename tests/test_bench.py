@@ -23,12 +23,14 @@ TINY = [bench.Task(pv.Problem(M=5, N=64, K=128))]
 HAS_CUDA = torch.cuda.is_available()
 
 
-def _bf16_setup(scale: float = 1.0, nan: bool = False):
+def _bf16_setup(scale: float = 1.0, nan: bool = False, drop_column: bool = False):
     def setup(p: pv.Problem, ctx: pv.BenchContext) -> pv.Prepared:
         w = ctx.weight("bf16", lambda w: w.to(torch.bfloat16))
 
         def run(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
             out = torch.matmul(x, w.t()) * scale
+            if drop_column:
+                return out[:, :-1]
             return out.fill_(float("nan")) if nan else out
 
         return pv.Prepared([lambda: run(ctx.x_bf16, w)])
@@ -65,6 +67,7 @@ def broken_providers():
         _test_provider("test-off-by-10pct", _bf16_setup(scale=1.1)),
         _test_provider("test-raises", _raise("kernel exploded")),
         _test_provider("test-nan", _bf16_setup(nan=True)),
+        _test_provider("test-wrong-shape", _bf16_setup(drop_column=True), True),
         _test_provider("test-library-refuses", _raise("CUBLAS_STATUS_NOT_SUPPORTED"), True),
     ]
     for p in made:
@@ -114,6 +117,9 @@ def test_broken_providers_are_flagged_and_good_ones_pass(broken_providers, tmp_p
 
     nan = rows["test-nan"].measurement
     assert nan.status == Status.INCORRECT and "NaN" in nan.message and nan.latency_us is None
+
+    shape = rows["test-wrong-shape"].measurement
+    assert shape.status == Status.INCORRECT and "output shape (5, 63)" in shape.message
 
     refused = rows["test-library-refuses"].measurement
     assert refused.status == Status.UNSUPPORTED and "CUBLAS_STATUS_NOT_SUPPORTED" in refused.message
