@@ -456,10 +456,14 @@ def run_sweep(
             if not todo:
                 continue
             bar.set_postfix_str(f"B={p.B} M={p.M} N={p.N} K={p.K}", refresh=False)
-            ctx.start(p)
+            try:
+                ctx.start(p)
+                failed = None
+            except Exception as exc:  # noqa: BLE001 - e.g. out of memory for the sources
+                failed = PointResult(Measurement(status=Status.ERROR, message=_one_line(exc)))
             ref_tflops, ref_label = _reference_for(p, sweep)
             for prov in todo:
-                result = measure_point(prov, p, ctx, ceilings, replays)
+                result = failed or measure_point(prov, p, ctx, ceilings, replays)
                 measured += 1
                 for lb in task.labels:
                     row = BenchRow(

@@ -58,7 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
         epilog=(
             "Default (make bench): --sweep model --sweep square --sweep mla, all bundled\n"
             "models at their default TP sizes, vLLM's 18 batch sizes, every provider.\n"
-            "Estimated 6-8 minutes on one H100; if cut short, rerun with --resume."
+            "About 11,000 points; estimated 5-7 minutes on one H100 (not yet measured).\n"
+            "If cut short, rerun with --resume: finished rows are kept, the rest is measured."
         ),
     )
     parser.add_argument(
