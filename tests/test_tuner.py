@@ -1,0 +1,256 @@
+"""The tuner on CPU: search space and pruning, per-task tuning with verification, the merging
+writer, resume, the CLI's errors, and the local multi-process and Ray backends (interpreter,
+tiny shapes)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from generator import space, tune_cli
+from generator.cli import main as cli_main
+from generator.dispatch import TaskOutcome, run_local
+from generator.provenance import collect_cpu
+from generator.records import Status, TuneFile, load
+from generator.space import Problem, full_space, prune
+from generator.tasks import Task
+from generator.tune_store import finished_tasks, merge_result, tune_file_path
+from generator.tunables import TUNABLES, W8A8_BLOCK, Tunable, register
+from generator.tuning import TuneOptions, tune_task
+
+TINY = dict(kernel="w8a8_block", input_type="fp8", out_dtype="bfloat16", block_n=128,
+            block_k=128, N=48, K=256, B=1)
+
+
+def tiny_task(M: int, **kw) -> Task:
+    return Task(**{**TINY, **kw, "M": M})
+
+
+# --- space ----------------------------------------------------------------------------------
+
+
+def test_full_space_is_vllms_1280_configs():
+    configs = full_space()
+    assert len(configs) == 1280
+    assert len({tuple(sorted(c.items())) for c in configs}) == 1280
+    expected = set(itertools.product(space.BLOCK_M, space.BLOCK_N, space.BLOCK_K, space.GROUPS,
+                                     space.WARPS, space.STAGES))
+    got = {(c["BLOCK_SIZE_M"], c["BLOCK_SIZE_N"], c["BLOCK_SIZE_K"], c["GROUP_SIZE_M"],
+            c["num_warps"], c["num_stages"]) for c in configs}
+    assert got == expected
+
+
+@pytest.mark.parametrize("M", [1, 16, 200, 4096])
+def test_pruning_rules_hold_for_every_survivor(M):
+    p = Problem(M=M, N=4608, K=7168, block_k=128)
+    kept, report = prune(full_space(), p)
+    exhaustive, _ = prune(full_space(), p, exhaustive=True)
+    assert 0 < len(kept) < len(exhaustive) < 1280
+    assert report.in_space == 1280 and report.pruned == 1280 - len(kept)
+    keys = {tuple(sorted(c.items())) for c in kept}
+    assert keys <= {tuple(sorted(c.items())) for c in exhaustive}
+    for c in kept:
+        assert 128 % c["BLOCK_SIZE_K"] == 0
+        assert space.smem_estimate(c, p) <= p.smem_bytes
+        if c["num_warps"] == 8:
+            assert c["BLOCK_SIZE_M"] * c["BLOCK_SIZE_N"] >= 64 * 128
+    if M == 1:  # one tile row: every GROUP_SIZE_M is equivalent, only one survives per config
+        assert {c["GROUP_SIZE_M"] for c in kept} == {1}
+        assert max(c["BLOCK_SIZE_M"] for c in kept) == 64
+
+
+def test_shared_memory_rule_removes_what_cannot_launch():
+    p = Problem(M=4096, N=4096, K=4096, smem_bytes=100_000)
+    kept, report = prune(full_space(), p, exhaustive=True)
+    assert report.removed["shared memory"] > 0
+    assert all(space.smem_estimate(c, p) <= 100_000 for c in kept)
+
+
+def test_block_k_rule_with_block_64():
+    kept, report = prune(full_space(), Problem(M=64, N=512, K=512, block_k=64), exhaustive=True)
+    assert {c["BLOCK_SIZE_K"] for c in kept} == {64}
+    assert report.removed["BLOCK_SIZE_K does not divide block_k"] == 640
+
+
+def test_coarse_pass_has_one_config_per_tile():
+    kept, _ = prune(full_space(), Problem(M=256, N=4096, K=7168))
+    reps = space.coarse_representatives(kept)
+    tiles = [space.tile_of(c) for c in reps]
+    assert len(tiles) == len(set(tiles)) == len({space.tile_of(c) for c in kept})
+
+
+# --- tuning one task ------------------------------------------------------------------------
+
+
+def test_tune_task_verifies_winner_and_times_default():
+    rec = tune_task(tiny_task(5), TuneOptions(device="cpu", max_replays=1))
+    assert rec.winner is not None and rec.winner.status == Status.OK
+    assert rec.winner.rel_error is not None and rec.winner.rel_error < 5e-3
+    assert rec.default.status == Status.OK and rec.default.rel_error is not None
+    assert rec.configs_timed == sum(rec.status_counts.values()) >= 2
+    assert rec.configs_pruned + len(prune(full_space(), Problem(5, 48, 256))[0]) == 1280
+    ok = [rec.winner, *rec.runners_up]
+    assert [m.latency_us for m in ok] == sorted(m.latency_us for m in ok)
+
+
+@pytest.fixture
+def broken_tunable():
+    """The drop-in kernel, except that configs with BLOCK_SIZE_M 16 return wrong numbers and
+    those with BLOCK_SIZE_M 32 raise: both must be recorded and never win."""
+
+    def run(task, ops, cfg, out):
+        if cfg["BLOCK_SIZE_M"] == 32:
+            raise RuntimeError("simulated launch failure")
+        res = W8A8_BLOCK.run(task, ops, cfg, out)
+        if cfg["BLOCK_SIZE_M"] == 16:
+            res.mul_(1.5)
+        return res
+
+    t = register(Tunable(**{**W8A8_BLOCK.__dict__, "name": "broken_for_test", "run": run}))
+    yield t
+    del TUNABLES[t.name]
+
+
+def test_wrong_or_failing_configs_are_recorded_never_published(broken_tunable):
+    rec = tune_task(tiny_task(3, kernel=broken_tunable.name),
+                    TuneOptions(device="cpu", max_replays=1))
+    assert rec.winner is not None and rec.winner.config["BLOCK_SIZE_M"] == 64
+    assert all(m.config["BLOCK_SIZE_M"] == 64 for m in rec.runners_up)
+    assert rec.status_counts.get(Status.INCORRECT, 0) >= 1
+    assert rec.status_counts.get(Status.ERROR, 0) >= 1
+
+
+def test_register_rejects_duplicate_names():
+    with pytest.raises(ValueError, match="already registered"):
+        register(W8A8_BLOCK)
+
+
+# --- the writer: merge, atomic files, resume ------------------------------------------------
+
+
+def _record(M: int):
+    return tune_task(tiny_task(M), TuneOptions(device="cpu", max_replays=1))
+
+
+def test_results_from_several_workers_merge_into_one_file(tmp_path):
+    prov = collect_cpu()
+    recs = {M: _record(M) for M in (1, 20)}
+    # two "workers" finish in reverse order; both batch sizes must survive
+    merge_result(tmp_path, prov, tiny_task(20), recs[20], exhaustive=False)
+    merge_result(tmp_path, prov, tiny_task(1), recs[1], exhaustive=False)
+    tf = load(tune_file_path(tmp_path, prov.device_name, tiny_task(1), False), TuneFile)
+    assert [r.M for r in tf.records] == [1, 20]
+    vllm = tmp_path / "devices/CPU_INTERPRETER/configs/vllm"
+    (name,) = [p.name for p in vllm.iterdir()]
+    assert name == ("N=48,K=256,device_name=CPU_INTERPRETER,dtype=fp8_w8a8,"
+                    "block_shape=[128,128].json")
+    table = json.loads((vllm / name).read_text())
+    assert list(table) == ["1", "20"]
+    assert table["1"] == recs[1].winner.config
+    assert list(table["1"]) == ["BLOCK_SIZE_M", "BLOCK_SIZE_N", "BLOCK_SIZE_K", "GROUP_SIZE_M",
+                                "num_warps", "num_stages"]
+    sglang = tmp_path / "devices/CPU_INTERPRETER/configs/sglang"
+    assert [p.name for p in sglang.iterdir()] == [name.replace("[128,128]", "[128, 128]")]
+    assert finished_tasks(tmp_path, prov.device_name, [tiny_task(1), tiny_task(7)], False) == {
+        tiny_task(1)}
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_interrupted_write_leaves_previous_file_intact(tmp_path, monkeypatch):
+    prov = collect_cpu()
+    rec = _record(1)
+    path = merge_result(tmp_path, prov, tiny_task(1), rec, exhaustive=False)
+    before = path.read_bytes()
+
+    def killed(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        merge_result(tmp_path, prov, tiny_task(20), _record(20), exhaustive=False)
+    assert path.read_bytes() == before
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+# --- backends -------------------------------------------------------------------------------
+
+
+def test_local_backend_two_workers_lose_nothing(tmp_path):
+    tasks = [tiny_task(m) for m in (1, 2, 17, 33)]
+    got: list[TaskOutcome] = []
+    left = run_local(tasks, TuneOptions(device="cpu", max_replays=1), workers=2,
+                     compile_workers=0, on_outcome=got.append)
+    assert left == 0
+    assert sorted(o.task.M for o in got) == [1, 2, 17, 33]
+    assert all(o.record is not None and o.record.winner is not None for o in got)
+    assert {o.worker for o in got} <= {"worker0", "worker1"}
+
+
+@pytest.mark.ray
+def test_ray_backend_on_local_instance(tmp_path):
+    pytest.importorskip("ray", reason="the optional ray extra is not installed")
+    code = cli_main(["tune", "--N", "48", "--K", "256", "--batch-sizes", "1,9",
+                     "--kernels", "w8a8_block", "--backend", "ray", "--allow-cpu",
+                     "--save-path", str(tmp_path)])
+    assert code == 0
+    (f,) = (tmp_path / "devices/CPU_INTERPRETER/tuning").glob("*.json")
+    assert [r.M for r in load(f, TuneFile).records] == [1, 9]
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def test_no_gpu_changes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cli_main(["tune", "--save-path", str(tmp_path)]) == 0
+    assert "no CUDA GPU" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--N", "512", "--K", "300"], "not a multiple of --block-k"),
+        (["--N", "512"], "--N and --K go together"),
+        (["--model", "no-such-model"], "unknown model"),
+        (["--model", "qwen3-32b", "--tp-size", "3"], "does not divide"),
+        (["--model-config", "MISSING"], "nope.json: cannot read"),
+        (["--kernels", "nope"], "unknown kernel"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_nothing_written(argv, message, tmp_path, capsys):
+    argv = [a if a != "MISSING" else str(tmp_path / "nope.json") for a in argv]
+    code = cli_main(["tune", *argv, "--allow-cpu", "--save-path", str(tmp_path / "sd")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "sd").exists()
+
+
+def test_cpu_run_writes_records_and_resumes(tmp_path, capsys):
+    argv = ["tune", "--N", "48", "--K", "256", "--batch-sizes", "1,20", "--kernels",
+            "w8a8_block", "--allow-cpu", "--cpu-workers", "1", "--save-path", str(tmp_path)]
+    assert cli_main(argv) == 0
+    files = sorted(Path(tmp_path).rglob("*.json"))
+    assert any("tuning" in str(f) for f in files) and any("vllm" in str(f) for f in files)
+    mtimes = {f: f.stat().st_mtime_ns for f in files}
+    capsys.readouterr()
+    assert cli_main(argv) == 0
+    assert "2 of 2 tasks already tuned" in capsys.readouterr().out
+    assert {f: f.stat().st_mtime_ns for f in files} == mtimes
+
+
+def test_tasks_cover_models_and_mla_shapes():
+    p = tune_cli.add_parser(__import__("argparse").ArgumentParser().add_subparsers(), "tune")
+    args = p.parse_args(["--model", "deepseek-v3", "--batch-sizes", "1,64"])
+    tasks = tune_cli.build_tasks(args)
+    dense = {(t.N, t.K) for t in tasks if t.kernel == "w8a8_block"}
+    mla = {(t.B, t.N, t.K) for t in tasks if t.kernel == "a16w8_batched"}
+    assert len(dense) == 15 and (7168, 2304) in dense
+    assert mla == {(16, 512, 128), (16, 128, 512)}
+    assert len(tasks) == (15 + 2) * 2
