@@ -138,7 +138,7 @@ def _w8a8_block_persistent_kernel(
                  mask=(offs_cm[:, None] < M) & (offs_cn[None, :] < N))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cuda_sm_count(index: int) -> int:
     return int(torch.cuda.get_device_properties(index).multi_processor_count)
 

@@ -88,7 +88,8 @@ def _w8a8_block_splitk_kernel(
     GROUP_SIZE_M: tl.constexpr,
     WRITE_PARTIALS: tl.constexpr,
 ):
-    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N,
+                                    BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
     split = tl.program_id(1)
     k_first = split * k_tiles_per_split
     k_last = tl.minimum(k_first + k_tiles_per_split, tl.cdiv(K, BLOCK_SIZE_K))
@@ -97,8 +98,9 @@ def _w8a8_block_splitk_kernel(
     offs_m = (pid_m * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)) % M
     offs_n = (pid_n * BLOCK_SIZE_N + tl.arange(0, BLOCK_SIZE_N)) % N
     offs_k = tl.arange(0, BLOCK_SIZE_K)
-    b_ptrs = b_ptr + offs_n[:, None] * stride_bn + (k_first * BLOCK_SIZE_K + offs_k)[None, :] * stride_bk
-    a_ptrs = a_ptr + offs_m[:, None] * stride_am + (k_first * BLOCK_SIZE_K + offs_k)[None, :] * stride_ak
+    k_offs = (k_first * BLOCK_SIZE_K + offs_k)[None, :]
+    b_ptrs = b_ptr + offs_n[:, None] * stride_bn + k_offs * stride_bk
+    a_ptrs = a_ptr + offs_m[:, None] * stride_am + k_offs * stride_ak
     a_scale_ptrs = a_scale_ptr + offs_m * stride_as_m
     b_scale_ptrs = b_scale_ptr + (offs_n // group_n) * stride_bs_n
 
@@ -147,7 +149,7 @@ def _splitk_reduce_kernel(
     tl.store(c_ptr + m * stride_cm + n * stride_cn, total.to(c_ptr.dtype.element_ty), mask=mask)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cuda_sm_count(index: int) -> int:
     return int(torch.cuda.get_device_properties(index).multi_processor_count)
 
