@@ -1,0 +1,275 @@
+"""The faster block-FP8 kernels next to the drop-in one and cuBLASLt, on one GPU, in one call.
+
+    python benchmarks/fast_kernels.py          # $OUT set: full JSON to $OUT/fast_kernels.json
+
+DeepSeek-V3 TP 8 weight shapes x M in {1, 16, 64, 1024, 4096}. Per (shape, M):
+
+* ``dropin-tuned``: kernels.w8a8_block with the tuned config of site_data (if the device has a
+  tuned table for the shape; else vLLM's default config, marked ``dropin-default``);
+* ``cublas-block``: torch._scaled_mm block-wise (scale_a column-major (M, K/128), scale_b the
+  (K/128, N/128) view); "unsupported" with the message if it raises, "incorrect" if its error
+  is over the bound (known: M = 1 refused, K = 2304 wrong on torch 2.11);
+* ``splitk`` (M <= 64) and ``persistent`` (M >= 1024): a built-in sweep of <= 12 configs each;
+  every config is checked first (fresh operands, NaN-poisoned output, fp32 reference), only
+  correct ones are timed, the fastest is reported. Split-K is also run twice and compared
+  bitwise (determinism).
+
+Timing: generator.timing.time_calls (CUDA graph, median) over L2-rotated input sets
+(generator.timing.rotation_count). Roofline at M <= 16: weight + activation + scale + output
+bytes over the measured copy bandwidth (a large device-to-device copy, measured once).
+
+Budget: about 60 distinct compiles (~1 s each) and ~400 short timings: 2-4 minutes on an
+H100/H200; a wall-clock guard (BUDGET_S) stops sweeping and still prints and writes what it
+has. Without a CUDA GPU it prints one line and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from any directory
+
+SHAPES = [(4608, 7168), (7168, 2304), (3072, 1536), (2112, 7168), (24576, 7168)]
+M_VALUES = (1, 16, 64, 1024, 4096)
+SMALL_M_MAX = 64  # split-K sweep up to here; persistent sweep from LARGE_M_MIN
+LARGE_M_MIN = 1024
+BUDGET_S = 300.0  # stop sweeping after this (the lead's call is limited to 6 minutes)
+MAX_REPLAYS = 20
+TARGET_US = 4000.0
+BLOCK = (128, 128)
+
+
+def splitk_configs(M: int) -> list[dict[str, int]]:
+    """<= 12 configs: weight tile (BLOCK_SIZE_N) x pipeline depth x split choice."""
+    bm = min(64, max(16, 1 << (M - 1).bit_length()))
+    base = dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4)
+    out = []
+    for bn, stages, extra in [
+        (128, 4, {}), (128, 6, {}), (128, 3, {}),
+        (64, 4, {}), (64, 6, {}), (64, 8, {}),
+        (128, 4, {"SPLIT_K": 1}), (64, 6, {"SPLIT_K": 1}), (32, 8, {"SPLIT_K": 1}),
+        (128, 4, {"SPLIT_K": 16}), (64, 4, {"SPLIT_K": 8}),
+    ]:
+        out.append({**base, "BLOCK_SIZE_N": bn, "num_stages": stages, **extra})
+    out.append({**base, "BLOCK_SIZE_N": 256, "num_warps": 8, "num_stages": 3})
+    return out
+
+
+def persistent_configs() -> list[dict[str, int]]:
+    """<= 12 configs: 128x128 / 128x256 / 256x128 tiles, stages, FLATTEN, one pointer-path."""
+    def c(bm, bn, warps, stages, group=8, **extra):
+        return dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_N=bn, BLOCK_SIZE_K=128, GROUP_SIZE_M=group,
+                    num_warps=warps, num_stages=stages, **extra)
+    return [
+        c(128, 128, 8, 4), c(128, 128, 4, 4), c(128, 128, 8, 5), c(128, 128, 8, 3, group=16),
+        c(128, 256, 8, 3), c(128, 256, 8, 4), c(256, 128, 8, 3),
+        c(128, 128, 8, 4, FLATTEN=1), c(128, 256, 8, 3, FLATTEN=1), c(256, 128, 8, 3, FLATTEN=1),
+        c(128, 256, 8, 3, USE_TMA=0), c(64, 256, 4, 4),
+    ]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return text[0][:240] if text else type(exc).__name__
+
+
+class Point:
+    """Operands (rotated sets + a separate check set) and reference for one (N, K, M)."""
+
+    def __init__(self, M: int, N: int, K: int, seed: int):
+        from generator.tasks import Task
+        from generator.timing import rotation_count
+        from generator.tunables import W8A8_BLOCK
+        from kernels.w8a8_block import w8a8_block_bytes
+
+        self.M, self.N, self.K = M, N, K
+        task = Task(kernel="w8a8_block", input_type="fp8", out_dtype="bfloat16", block_n=128,
+                    block_k=128, N=N, K=K, B=1, M=M)
+        g = torch.Generator(device="cuda")
+        g.manual_seed(seed)
+        n_sets = rotation_count(w8a8_block_bytes(M, N, K, torch.bfloat16))
+        self.sets = [W8A8_BLOCK.make_operands(task, g, "cuda") for _ in range(n_sets)]
+        self.outs = [torch.empty((M, N), dtype=torch.bfloat16, device="cuda") for _ in self.sets]
+        self.check = W8A8_BLOCK.make_operands(task, g, "cuda")
+        self.ref = W8A8_BLOCK.reference(task, self.check)
+
+
+def evaluate(pt: Point, run: Callable[[dict, torch.Tensor], torch.Tensor],
+             prepare: Callable[[dict], dict] | None = None, determinism: bool = False,
+             exc_status: str = "error") -> dict:
+    """Check on the check set (``run`` returns the result; ours write the NaN-poisoned
+    ``out``), then time over the rotated sets."""
+    from generator.timing import time_calls
+    from kernels.reference import relative_error, tolerance
+
+    prep = prepare or (lambda ops: ops)
+    tol = tolerance(torch.bfloat16)
+    try:
+        ops = prep(pt.check)
+        out = torch.full((pt.M, pt.N), float("nan"), dtype=torch.bfloat16, device="cuda")
+        res = run(ops, out)
+        torch.cuda.synchronize()
+        err = relative_error(res, pt.ref)
+        rec: dict = {"rel_error": err}
+        if determinism:
+            out2 = torch.full_like(out, float("nan"))
+            res2 = run(ops, out2)
+            torch.cuda.synchronize()
+            rec["deterministic"] = bool(torch.equal(res, res2))
+        if not err <= tol:
+            return {**rec, "status": "incorrect", "message": f"rel error {err:.3g} > {tol:.3g}"}
+        sets = [prep(o) for o in pt.sets]
+        calls = [partial(run, o, out) for o, out in zip(sets, pt.outs, strict=True)]
+        stats = time_calls(calls, True, MAX_REPLAYS, TARGET_US)
+        return {**rec, "status": "ok", "us": stats.median_us, "p20_us": stats.p20_us,
+                "p80_us": stats.p80_us}
+    except Exception as exc:  # one bad provider/config must not stop the run
+        try:
+            torch.cuda.synchronize()
+        except Exception as sync_exc:  # a sticky CUDA error: later points will fail too
+            return {"status": "error", "message": _one_line(sync_exc)}
+        return {"status": exc_status, "message": _one_line(exc)}
+
+
+def sweep(pt: Point, kernel, configs: list[dict], deadline: float, determinism: bool) -> dict:
+    tried = []
+    for cfg in configs:
+        if time.monotonic() > deadline:
+            tried.append({"config": cfg, "status": "skipped", "message": "time budget"})
+            continue
+        def run(o: dict, out: torch.Tensor, cfg: dict = cfg) -> torch.Tensor:
+            return kernel(o["A"], o["B"], o["As"], o["Bs"], BLOCK, torch.bfloat16, config=cfg,
+                          out=out)
+
+        tried.append({"config": cfg, **evaluate(pt, run, determinism=determinism)})
+    ok = [t for t in tried if t["status"] == "ok"]
+    best = min(ok, key=lambda t: t["us"]) if ok else None
+    return {"best": best, "tried": tried}
+
+
+def main() -> int:
+    if not torch.cuda.is_available():
+        print("fast_kernels: no CUDA GPU, nothing benchmarked")
+        return 0
+    from generator.ceilings import measure_copy_gbps
+    from generator.config_files import load_tuned_table
+    from generator.provenance import REPO_ROOT, vllm_device_name
+    from kernels.tiling import default_w8a8_config, pick_config
+    from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops, w8a8_block_matmul
+    from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
+    from kernels.w8a8_block_splitk import choose_split_k, sm_count, w8a8_block_splitk_matmul
+
+    t0 = time.monotonic()
+    deadline = t0 + BUDGET_S
+    gpu = torch.cuda.get_device_name()
+    dev = vllm_device_name(gpu)
+    sms = sm_count()
+    copy_gbps = measure_copy_gbps(torch.device("cuda"))
+    print(f"{gpu}: {sms} SMs, copy {copy_gbps:.0f} GB/s, torch {torch.__version__}", flush=True)
+    results = []
+
+    def cublas_prepare(o: dict) -> dict:
+        return {**o, "As_cm": o["As"].t().contiguous().t(), "Bs_t": o["Bs"].t()}
+
+    def cublas_run(o: dict, out: torch.Tensor) -> torch.Tensor:
+        return torch._scaled_mm(o["A"], o["B"].t(), scale_a=o["As_cm"], scale_b=o["Bs_t"],
+                                out_dtype=torch.bfloat16)
+
+    for si, (N, K) in enumerate(SHAPES):
+        table = None
+        try:
+            table = load_tuned_table(REPO_ROOT / "site_data", dev, N, K)
+        except Exception as exc:
+            print(f"tuned table N={N} K={K}: {_one_line(exc)}")
+        for M in M_VALUES:
+            pt = Point(M, N, K, seed=1000 * si + M)
+            flops = w8a8_block_flops(M, N, K)
+            nbytes = w8a8_block_bytes(M, N, K, torch.bfloat16)
+            row: dict = {"N": N, "K": K, "M": M, "flops": flops, "bytes": nbytes,
+                         "roofline_us": nbytes / (copy_gbps * 1e9) * 1e6, "providers": {}}
+            cfg = pick_config(table, M) if table else default_w8a8_config()
+            name = "dropin-tuned" if table else "dropin-default"
+            row["providers"][name] = {"config": cfg, **evaluate(
+                pt, lambda o, out, cfg=cfg: w8a8_block_matmul(
+                    o["A"], o["B"], o["As"], o["Bs"], BLOCK, torch.bfloat16, config=cfg,
+                    out=out))}
+            # Scale layouts are prepared outside the timed call (once per weight / per token).
+            row["providers"]["cublas-block"] = evaluate(pt, cublas_run, cublas_prepare,
+                                                        exc_status="unsupported")
+            if M <= SMALL_M_MAX:
+                res = sweep(pt, w8a8_block_splitk_matmul, splitk_configs(M), deadline, True)
+                if res["best"]:
+                    res["best"]["split_k"] = choose_split_k(M, N, K, res["best"]["config"], sms)
+                row["providers"]["splitk"] = res
+            if M >= LARGE_M_MIN:
+                row["providers"]["persistent"] = sweep(pt, w8a8_block_persistent_matmul,
+                                                       persistent_configs(), deadline, False)
+            results.append(row)
+            del pt
+            torch.cuda.empty_cache()
+            print(f"  done N={N} K={K} M={M} at {time.monotonic() - t0:.0f} s", flush=True)
+
+    out_dir = os.environ.get("OUT")
+    payload = {"gpu": gpu, "device_name": dev, "sm_count": sms, "copy_gbps": copy_gbps,
+               "torch": torch.__version__, "triton": __import__("triton").__version__,
+               "wall_s": time.monotonic() - t0, "results": results}
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "fast_kernels.json").write_text(json.dumps(payload, indent=1,
+                                                                    default=str))
+    print_table(results)
+    print(f"total {time.monotonic() - t0:.0f} s")
+    return 0
+
+
+def _best(entry: dict | None) -> dict | None:
+    if entry is None:
+        return None
+    return entry.get("best") if "tried" in entry else entry
+
+
+def print_table(results: list[dict]) -> None:
+    names = ["dropin", "cublas-block", "splitk", "persistent"]
+    print(f"{'N':>6} {'K':>5} {'M':>5} " + " ".join(f"{n:>18}" for n in names)
+          + f" {'%roof':>6} {'x cuBLAS':>8}")
+    for row in results:
+        prov = row["providers"]
+        dropin = prov.get("dropin-tuned") or prov.get("dropin-default")
+        cells, times = [], {}
+        for n in names:
+            e = dropin if n == "dropin" else prov.get(n)
+            b = _best(e)
+            if e is None:
+                cells.append(f"{'-':>18}")
+            elif b is None or b.get("status") != "ok":
+                status = (b or e).get("status", "no-correct-cfg")
+                cells.append(f"{status:>18}")
+            else:
+                times[n] = b["us"]
+                tf = row["flops"] / (b["us"] * 1e-6) / 1e12
+                cells.append(f"{b['us']:8.1f}us {tf:6.0f}TF")
+        ours = [times[n] for n in ("splitk", "persistent") if n in times]
+        best_ours = min(ours) if ours else math.nan
+        roof = (f"{100 * row['roofline_us'] / best_ours:5.0f}%" if row["M"] <= 16 and ours
+                else f"{'':>6}")
+        vs = (f"{times['cublas-block'] / best_ours:8.2f}" if row["M"] >= 1024 and ours
+              and "cublas-block" in times else f"{'':>8}")
+        print(f"{row['N']:6} {row['K']:5} {row['M']:5} " + " ".join(cells) + f" {roof} {vs}")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
