@@ -116,6 +116,8 @@ TUNABLES: dict[str, Tunable] = {t.name: t for t in (W8A8_BLOCK, A16W8_BATCHED)}
 
 
 def get_tunable(name: str) -> Tunable:
+    if name not in TUNABLES:
+        import generator.fast_tunables  # noqa: F401  (registers our own faster kernels)
     try:
         return TUNABLES[name]
     except KeyError:

@@ -20,7 +20,7 @@ from generator.errors import UserError
 from generator.records import PruningCheck, PruningPoint, TuneTimeCheck, save
 from generator.tasks import DEFAULT_BATCH_SIZES, Task
 from generator.tune_store import device_dir, finished_tasks, merge_result
-from generator.tunables import QUANT_DTYPES, TUNABLES
+from generator.tunables import QUANT_DTYPES, get_tunable
 from generator.tuning import TuneOptions
 
 # The pruning check: exhaustive vs pruned winners on DeepSeek-V3 TP 8 shapes, small to large M.
@@ -70,9 +70,10 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
                    help="output dtype (the A16W8 kernel's activation dtype too)")
     p.add_argument("--block-n", type=int, default=128, help="weight quantization block (N)")
     p.add_argument("--block-k", type=int, default=128, help="weight quantization block (K)")
-    p.add_argument("--kernels", default=",".join(TUNABLES), metavar="NAME,...",
-                   help="kernels to tune: w8a8_block for linear layers, a16w8_batched for the "
-                   "DeepSeek MLA batched shapes")
+    p.add_argument("--kernels", default="w8a8_block,a16w8_batched", metavar="NAME,...",
+                   help="kernels to tune: w8a8_block for linear layers (drop-in files), "
+                   "a16w8_batched for the DeepSeek MLA batched shapes; also our own "
+                   "w8a8_block_splitk and w8a8_block_persistent")
     p.add_argument("--exhaustive", action="store_true",
                    help="time the whole space (only hard rules applied); results are kept apart "
                    "and never used for the drop-in files")
@@ -108,8 +109,8 @@ def build_tasks(args: argparse.Namespace) -> list[Task]:
         raise UserError("--N and --K go together")
     kernels = [k.strip() for k in args.kernels.split(",") if k.strip()]
     for k in kernels:
-        if k not in TUNABLES:
-            raise UserError(f"unknown kernel '{k}'; tunable: {', '.join(TUNABLES)}")
+        get_tunable(k)  # UserError naming the known kernels
+    gemm_kernels = [k for k in kernels if k != "a16w8_batched"]
     for tp in args.tp_size or [8]:
         if tp < 1:
             raise UserError(f"--tp-size {tp}: must be >= 1")
@@ -135,9 +136,8 @@ def build_tasks(args: argparse.Namespace) -> list[Task]:
             raise UserError(f"--K {args.K} is not a multiple of --block-k {args.block_k}")
         nk.append((args.N, args.K))
     tasks: list[Task] = []
-    if "w8a8_block" in kernels:
-        tasks += [Task("w8a8_block", args.input_type, args.out_dtype, *block, n, k, 1, m)
-                  for n, k in dict.fromkeys(nk) for m in args.batch_sizes]
+    tasks += [Task(kernel, args.input_type, args.out_dtype, *block, n, k, 1, m)
+              for kernel in gemm_kernels for n, k in dict.fromkeys(nk) for m in args.batch_sizes]
     if "a16w8_batched" in kernels:
         tasks += [Task("a16w8_batched", "bf16", args.out_dtype, *block, n, k, b, m)
                   for b, n, k in dict.fromkeys(batched) for m in args.batch_sizes]
