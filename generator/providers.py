@@ -674,15 +674,20 @@ def _make_ref_block(input_type: str) -> Callable[[Problem, BenchContext], torch.
     return reference
 
 
-def _setup_triton_block(p: Problem, ctx: BenchContext, input_type: str, tuned: bool) -> Prepared:
-    """Timed: our per-token-group quant (Triton) + the block W8A8 kernel, like vLLM's layer."""
-    cfg = _tuned_config(p, ctx, input_type) if tuned else default_w8a8_config(*BLOCK)
+def _setup_triton_block(p: Problem, ctx: BenchContext, input_type: str, tuned: bool,
+                        matmul: Callable[..., torch.Tensor] = w8a8_block_matmul,
+                        config: dict[str, int] | None = None) -> Prepared:
+    """Timed: our per-token-group quant (Triton) + a block W8A8 kernel, like vLLM's layer."""
+    if config is not None:
+        cfg = config
+    else:
+        cfg = _tuned_config(p, ctx, input_type) if tuned else default_w8a8_config(*BLOCK)
     dtype, B, Bs = _block_operands(ctx, input_type)
     out_dtype = ctx.out_dtype
 
     def run(x: torch.Tensor, B: torch.Tensor, Bs: torch.Tensor) -> torch.Tensor:
         A, As = per_token_group_quant(x, BLOCK[1], dtype)
-        return w8a8_block_matmul(A, B, As, Bs, BLOCK, out_dtype, config=cfg)
+        return matmul(A, B, As, Bs, BLOCK, out_dtype, config=cfg)
 
     sets = ctx.rotate((ctx.x_bf16, B, Bs), _bytes_block(p, out_dtype, True))
     return Prepared(_calls(sets, run), config=dict(cfg))
@@ -708,6 +713,50 @@ for _itype, _compute in (("fp8", Compute.FP8), ("int8", Compute.INT8)):
                 quant_in_timed_region=True,
             )
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Our faster FP8 block kernels (issue 5): split-K + swap-AB for small M, persistent TMA for large M.
+# Same operands and semantics as the drop-in kernel; configs are the best of the sweep in
+# benchmarks/fast_kernels.py on the H200 (docs/kernel-notes.md).
+
+
+def _splitk_config(M: int) -> dict[str, int]:
+    return {"BLOCK_SIZE_M": 16 if M <= 16 else 64, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128,
+            "GROUP_SIZE_M": 1, "num_warps": 4, "num_stages": 4}
+
+
+PERSISTENT_CONFIG = {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128,
+                     "GROUP_SIZE_M": 16, "num_warps": 8, "num_stages": 3}
+
+
+def _fast_matmul(name: str) -> Callable[..., torch.Tensor]:
+    if name == "splitk":
+        from kernels.w8a8_block_splitk import w8a8_block_splitk_matmul
+
+        return w8a8_block_splitk_matmul
+    from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
+
+    return w8a8_block_persistent_matmul
+
+
+for _name, _desc in (("splitk", "split-K + swap-AB kernel for small M (deterministic reduce)"),
+                     ("persistent", "persistent kernel with TMA loads for large M")):
+    register(
+        Provider(
+            name=f"triton-fp8-block-{_name}",
+            kind=Kind.GEMM,
+            description=f"our Triton block FP8 {_desc}; activation quant (Triton) timed",
+            compute=Compute.FP8,
+            setup=lambda p, ctx, n=_name: _setup_triton_block(
+                p, ctx, "fp8", False, _fast_matmul(n),
+                _splitk_config(p.M) if n == "splitk" else PERSISTENT_CONFIG),
+            reference=_REF_BLOCK["fp8"],
+            bytes_moved=lambda p, od: _bytes_block(p, od, True),
+            requires=(Requirement.TRITON,),
+            quant_in_timed_region=True,
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
