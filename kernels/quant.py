@@ -62,24 +62,30 @@ def _per_token_group_quant_kernel(
     # Pointers
     x_ptr, q_ptr, s_ptr,
     # Sizes
-    K, GROUP,
+    K, GROUP, NUM_GROUPS,
     # Strides
     stride_xm, stride_qm, stride_sm, stride_sg,
     # Quantization constants
     eps, qmax,
     # Meta-parameters
-    IS_INT8: tl.constexpr, BLOCK: tl.constexpr, ROUND_IN_FP32: tl.constexpr,
+    IS_INT8: tl.constexpr, BLOCK: tl.constexpr, GROUPS_PER_PROGRAM: tl.constexpr,
+    ROUND_IN_FP32: tl.constexpr,
 ):
-    """One program quantizes one group of one row (one token)."""
+    """One program quantizes GROUPS_PER_PROGRAM consecutive groups of one row (one token).
+
+    A tile of (GROUPS_PER_PROGRAM, BLOCK) elements: one amax per tile row. Several groups per
+    program (rather than one 128-element group) keep enough bytes in flight per program; with
+    one group per program the kernel took ~150 us for 4096 x 7168 on an H200, 7x its bytes.
+    """
     row = tl.program_id(0)
-    group = tl.program_id(1)
+    groups = tl.program_id(1) * GROUPS_PER_PROGRAM + tl.arange(0, GROUPS_PER_PROGRAM)
     offs = tl.arange(0, BLOCK)
-    cols = group * GROUP + offs
-    mask = (offs < GROUP) & (cols < K)
+    cols = groups[:, None] * GROUP + offs[None, :]
+    mask = (offs[None, :] < GROUP) & (cols < K) & (groups[:, None] < NUM_GROUPS)
     x = tl.load(x_ptr + row * stride_xm + cols, mask=mask, other=0.0).to(tl.float32)
 
-    scale = tl.maximum(tl.max(tl.abs(x), axis=0), eps) / qmax
-    y = tl.div_rn(x, scale)
+    scale = tl.maximum(tl.max(tl.abs(x), axis=1), eps) / qmax  # (GROUPS_PER_PROGRAM,)
+    y = tl.div_rn(x, scale[:, None])
     if IS_INT8:
         y = tl.where(y >= 0, tl.floor(y + 0.5), tl.ceil(y - 0.5))  # round half away from zero
         y = tl.minimum(tl.maximum(y, -qmax - 1.0), qmax)
@@ -88,7 +94,7 @@ def _per_token_group_quant_kernel(
         if ROUND_IN_FP32:
             y = _round_to_e4m3_grid(y)
     tl.store(q_ptr + row * stride_qm + cols, y.to(q_ptr.dtype.element_ty), mask=mask)
-    tl.store(s_ptr + row * stride_sm + group * stride_sg, scale)
+    tl.store(s_ptr + row * stride_sm + groups * stride_sg, scale, mask=groups < NUM_GROUPS)
 
 
 def per_token_group_quant(
@@ -120,13 +126,16 @@ def per_token_group_quant(
         s = torch.empty((M, groups), dtype=torch.float32, device=x.device)
     if M == 0 or K == 0:
         return q, s
-    _per_token_group_quant_kernel[(M, groups)](
+    block = triton.next_power_of_2(group_size)
+    per_program = max(1, min(triton.next_power_of_2(groups), 2048 // block))
+    _per_token_group_quant_kernel[(M, triton.cdiv(groups, per_program))](
         x, q, s,
-        K, group_size,
+        K, group_size, groups,
         x.stride(0), q.stride(0), s.stride(0), s.stride(1),
         SCALE_EPS, qmax,
-        IS_INT8=dtype == torch.int8, BLOCK=triton.next_power_of_2(group_size),
+        IS_INT8=dtype == torch.int8, BLOCK=block, GROUPS_PER_PROGRAM=per_program,
         ROUND_IN_FP32=interpreting() and dtype == FP8_DTYPE,
+        num_warps=4,
     )
     return q, s
 

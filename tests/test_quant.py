@@ -32,7 +32,7 @@ def assert_within_rounding(x: torch.Tensor, xr: torch.Tensor, scale: torch.Tenso
 
 
 @pytest.mark.parametrize("qtype", ["fp8", "int8"])
-@pytest.mark.parametrize("M, K", [(1, 128), (7, 300), (33, 512)])
+@pytest.mark.parametrize("M, K", [(1, 128), (7, 300), (33, 512), (3, 2560)])
 @pytest.mark.parametrize("in_dtype", [torch.bfloat16, torch.float32], ids=str)
 def test_token_group_kernel_equals_reference(qtype, M, K, in_dtype, rng, device):
     x = spread_randn(M, K, g=rng, dtype=in_dtype).to(device)
