@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections import Counter
 import sys
 import time
 from pathlib import Path
@@ -167,9 +168,11 @@ class _Writer:
         self.exhaustive = exhaustive
         self.failed: list[TaskOutcome] = []
         self.records: dict[Task, object] = {}
+        self.per_worker: Counter[str] = Counter()
         self.bar = tqdm(total=total, unit="task", dynamic_ncols=True, desc="tuning")
 
     def __call__(self, outcome: TaskOutcome) -> None:
+        self.per_worker[outcome.worker] += 1
         if outcome.record is None:
             self.failed.append(outcome)
             tqdm.write(f"task failed: {outcome.task.label()}: {outcome.error}")
@@ -225,6 +228,9 @@ def run(args: argparse.Namespace) -> int:
     writer = _run_tasks(tasks, args, args.exhaustive, on_cuda, gpus)
     wall = time.perf_counter() - t0
     print(f"tuned {len(writer.records)} task(s) in {wall:.0f} s; {len(writer.failed)} failed")
+    if writer.per_worker:
+        spread = ", ".join(f"{w}: {n}" for w, n in sorted(writer.per_worker.items()))
+        print(f"work spread: {spread}")
     if on_cuda and writer.records and len(writer.records) == len(tasks) and not args.exhaustive:
         _store_tune_time(args, writer, tasks, wall)
     return 1 if writer.failed else 0
