@@ -245,7 +245,8 @@ def _store_tune_time(args, writer: _Writer, tasks: list[Task], wall: float) -> N
         f"--kernels {args.kernels} ({len(tasks)} tasks, {writer.provenance.gpu_count} GPU)",
         tasks=len(tasks), wall_s=round(wall, 1), compile_s=0.0,
     )
-    key = f"tune_time__{names}__tp{tps}__{args.kernels.replace(',', '+')}".replace("/", "_")
+    key = (f"tune_time__{names}__tp{tps}__{args.kernels.replace(',', '+')}"
+           f"__{writer.provenance.gpu_count}gpu").replace("/", "_")
     save(device_dir(args.save_path, writer.provenance.device_name) / "checks" / f"{key}.json",
          check)
 
