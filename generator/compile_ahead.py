@@ -60,7 +60,8 @@ class AheadCompiler:
         pending = [c for c in configs if (cls, config_key(c)) not in self._done]
         if self._pool is not None and pending:
             jobs = [(task, c) for c in pending]
-            for cfg, err in zip(pending, self._pool.map(_compile_one, jobs, chunksize=1)):
+            errors = self._pool.map(_compile_one, jobs, chunksize=1)
+            for cfg, err in zip(pending, errors, strict=True):
                 self._done[(cls, config_key(cfg))] = err
         failed = {}
         for c in configs:

@@ -30,7 +30,7 @@ SMEM_BYTES_SM80 = 166_912
 def full_space() -> list[dict[str, int]]:
     """vLLM's 1280 configs, in its loop order."""
     return [
-        dict(zip(CONFIG_KEYS, (bm, bn, bk, g, w, s)))
+        dict(zip(CONFIG_KEYS, (bm, bn, bk, g, w, s), strict=True))
         for s, bm, bk, bn, w, g in itertools.product(STAGES, BLOCK_M, BLOCK_K, BLOCK_N, WARPS,
                                                      GROUPS)
     ]
@@ -184,5 +184,5 @@ def refine_neighbours(candidates: list[dict[str, int]], tiles: list[tuple[int, i
 def group_variants(candidates: list[dict[str, int]], best: dict[str, int]) -> list[dict[str, int]]:
     """The best config with each surviving GROUP_SIZE_M."""
     fixed = {k: v for k, v in best.items() if k != "GROUP_SIZE_M"}
-    return [c for c in candidates
-            if all(c[k] == v for k, v in fixed.items()) and c["GROUP_SIZE_M"] != best["GROUP_SIZE_M"]]
+    return [c for c in candidates if all(c[k] == v for k, v in fixed.items())
+            and c["GROUP_SIZE_M"] != best["GROUP_SIZE_M"]]

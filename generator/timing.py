@@ -97,12 +97,12 @@ def time_cuda_graph(calls: Sequence[Callable[[], object]], max_replays: int = 30
     graph.replay()  # warm-up replay
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(replays)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(replays)]
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts, ends, strict=True):
         s.record()
         graph.replay()
         e.record()
     torch.cuda.synchronize()
-    samples = [s.elapsed_time(e) * 1e3 / launches for s, e in zip(starts, ends)]
+    samples = [s.elapsed_time(e) * 1e3 / launches for s, e in zip(starts, ends, strict=True)]
     del graph
     return _percentiles(samples, replays)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections import Counter
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
@@ -20,8 +20,8 @@ from generator.dispatch import TaskOutcome, run_local, run_ray
 from generator.errors import UserError
 from generator.records import PruningCheck, PruningPoint, TuneTimeCheck, save
 from generator.tasks import DEFAULT_BATCH_SIZES, Task
-from generator.tune_store import device_dir, finished_tasks, merge_result
 from generator.tunables import QUANT_DTYPES, get_tunable
+from generator.tune_store import device_dir, finished_tasks, merge_result
 from generator.tuning import TuneOptions
 
 # The pruning check: exhaustive vs pruned winners on DeepSeek-V3 TP 8 shapes, small to large M.

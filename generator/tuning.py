@@ -121,7 +121,7 @@ class _Session:
 
     def _time(self, cfg: dict[str, int]) -> Measurement:
         calls = [partial(self.tunable.run, self.task, ops, cfg, out)
-                 for ops, out in zip(self.sets, self.outs)]
+                 for ops, out in zip(self.sets, self.outs, strict=True)]
         try:
             stats = time_calls(calls, self.on_cuda, self.opts.max_replays, self.opts.target_us)
         except Exception as exc:  # recorded, never fatal: one bad config must not stop a tune

@@ -57,7 +57,8 @@ def _w8a8_block_gemm_kernel(
     BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
     GROUP_SIZE_M: tl.constexpr,
 ):
-    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N,
+                                    BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
 
     # Rows / columns of this tile. Out-of-range rows wrap (% M) so loads stay in bounds without
     # a mask; their results are discarded by the store mask.

@@ -17,7 +17,6 @@ from kernels.quant import (
 from tests.kernel_cases import QTYPES, spread_randn
 
 
-
 def assert_within_rounding(x: torch.Tensor, xr: torch.Tensor, scale: torch.Tensor, qtype: str):
     """Element-wise: |dequant - x| is at most half a quantization step.
 
@@ -26,7 +25,10 @@ def assert_within_rounding(x: torch.Tensor, xr: torch.Tensor, scale: torch.Tenso
     2^-10 in the subnormal range (spacing 2^-9). A factor 1.001 covers fp32 rounding of x / s.
     """
     v = (x.float() / scale).abs()
-    half_step = torch.full_like(v, 0.5) if qtype == "int8" else torch.clamp(v * 2.0**-4, min=2.0**-10)
+    if qtype == "int8":
+        half_step = torch.full_like(v, 0.5)
+    else:
+        half_step = torch.clamp(v * 2.0**-4, min=2.0**-10)
     excess = ((xr - x.float()).abs() - 1.001 * half_step * scale).max().item()
     assert excess <= 0, f"dequantized value off by more than half a step (excess {excess:.3e})"
 

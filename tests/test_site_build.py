@@ -48,8 +48,10 @@ def test_every_page_is_generated(built: tuple[Path, Path]) -> None:
     assert sorted(p.name for p in (REPO / "docs").glob("*.md")) == [
         "index.md",
         "installing.md",
+        "kernel-notes.md",
         "methodology.md",
     ]
+    assert not (REPO / "docs" / "devices").exists()
 
 
 def test_data_is_escaped(built: tuple[Path, Path]) -> None:

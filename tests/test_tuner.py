@@ -19,8 +19,8 @@ from generator.provenance import collect_cpu
 from generator.records import Status, TuneFile, load
 from generator.space import Problem, full_space, prune
 from generator.tasks import Task
-from generator.tune_store import finished_tasks, merge_result, tune_file_path
 from generator.tunables import TUNABLES, W8A8_BLOCK, Tunable, register
+from generator.tune_store import finished_tasks, merge_result, tune_file_path
 from generator.tuning import TuneOptions, tune_task
 
 TINY = dict(kernel="w8a8_block", input_type="fp8", out_dtype="bfloat16", block_n=128,
