@@ -21,7 +21,13 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
+from kernels.tiling import (
+    ShapeOnly,
+    default_w8a8_config,
+    grouped_tile_ids,
+    split_config,
+    validate_config,
+)
 from kernels.validation import (
     FP8_DTYPE,
     check_devices,
@@ -37,14 +43,7 @@ from kernels.validation import (
 
 def default_a16w8_config(block_n: int = 128, block_k: int = 128) -> dict[str, int]:
     """Fallback when no tuned table exists: vLLM's W8A8 default, which is valid here too."""
-    return {
-        "BLOCK_SIZE_M": 64,
-        "BLOCK_SIZE_N": block_n,
-        "BLOCK_SIZE_K": block_k,
-        "GROUP_SIZE_M": 32,
-        "num_warps": 4,
-        "num_stages": 2,
-    }
+    return default_w8a8_config(block_n, block_k)
 
 
 @triton.jit
