@@ -100,16 +100,16 @@ def test_tune_task_verifies_winner_and_times_default():
 
 @pytest.fixture
 def broken_tunable():
-    """The drop-in kernel, except that configs with BLOCK_SIZE_M 16 return wrong numbers and
-    those with BLOCK_SIZE_M 32 raise: both must be recorded and never win."""
+    """The drop-in kernel, except that configs with BLOCK_SIZE_M 16 return wrong numbers (and
+    return them fastest, so they rank first and must be caught by verification) and those with
+    BLOCK_SIZE_M 32 raise: both must be recorded and never win."""
 
     def run(task, ops, cfg, out):
         if cfg["BLOCK_SIZE_M"] == 32:
             raise RuntimeError("simulated launch failure")
-        res = W8A8_BLOCK.run(task, ops, cfg, out)
         if cfg["BLOCK_SIZE_M"] == 16:
-            res.mul_(1.5)
-        return res
+            return out.fill_(1.0)
+        return W8A8_BLOCK.run(task, ops, cfg, out)
 
     t = register(Tunable(**{**W8A8_BLOCK.__dict__, "name": "broken_for_test", "run": run}))
     yield t
