@@ -180,7 +180,7 @@ def test_tunables_register_once_and_run(device):
     from generator.tunables import get_tunable
 
     importlib.reload(fast)  # importing twice is harmless
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator(device=device).manual_seed(0)  # on the operands' device
     for name in ("w8a8_block_splitk", "w8a8_block_persistent"):
         tunable = get_tunable(name)
         task = Task(kernel=name, input_type="fp8", out_dtype="bfloat16", block_n=128,
