@@ -89,9 +89,10 @@ def default_w8a8_config(block_n: int = 128, block_k: int = 128) -> dict[str, int
     }
 
 
-def split_config(config: Mapping[str, int]) -> tuple[dict[str, int], dict[str, int]]:
-    """Split a config into (kernel constexprs, launch options)."""
-    meta = {k: int(v) for k, v in config.items() if k not in LAUNCH_KEYS}
+def split_config(config: Mapping[str, int], drop: tuple[str, ...] = ()
+                 ) -> tuple[dict[str, int], dict[str, int]]:
+    """Split a config into (kernel constexprs, launch options), leaving out the ``drop`` keys."""
+    meta = {k: int(v) for k, v in config.items() if k not in LAUNCH_KEYS and k not in drop}
     launch = {k: int(config[k]) for k in LAUNCH_KEYS if k in config}
     return meta, launch
 
@@ -110,20 +111,22 @@ def pick_config(table: Mapping[Any, Mapping[str, int]], M: int) -> dict[str, int
     return dict(table[best])
 
 
-def validate_config(config: Mapping[str, int], block_k: int, required: tuple[str, ...] = CONFIG_KEYS
-                    ) -> dict[str, int]:
+def validate_config(config: Mapping[str, int], block_k: int,
+                    required: tuple[str, ...] = CONFIG_KEYS,
+                    extra_keys: tuple[str, ...] = ()) -> dict[str, int]:
     """Check a config dict has the expected keys and that BLOCK_SIZE_K divides the scale block.
 
     The scale of a K tile is read once per tile (``k * BLOCK_SIZE_K // block_k``), which is only
-    right when a tile never straddles two scale blocks.
+    right when a tile never straddles two scale blocks. ``extra_keys`` are optional knobs of a
+    kernel of our own (e.g. SPLIT_K); they are passed through as ints and checked by its owner.
     """
     missing = [k for k in required if k not in config]
     if missing:
         raise ValueError(f"config: missing key(s) {missing}; expected {list(required)}")
-    unknown = [k for k in config if k not in required]
+    unknown = [k for k in config if k not in required and k not in extra_keys]
     if unknown:
         raise ValueError(f"config: unknown key(s) {unknown}; expected {list(required)}")
-    out = {k: int(config[k]) for k in required}
+    out = {k: int(config[k]) for k in (*required, *extra_keys) if k in config}
     for key in ("BLOCK_SIZE_M", "BLOCK_SIZE_N", "BLOCK_SIZE_K"):
         value = out[key]
         if value < 16 or value & (value - 1):

@@ -181,14 +181,23 @@ def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int]
     _w8a8_block_gemm_kernel[grid](*args, **meta, **launch)
 
 
+def shape_only_operands(M: int, N: int, K: int, dtype: torch.dtype, out_dtype: torch.dtype,
+                        block_size: tuple[int, int]) -> tuple[ShapeOnly, ...]:
+    """(A, B, C, As, Bs) stand-ins for contiguous operands of this shape (ahead-of-time compile).
+
+    Shared by every kernel that takes the block W8A8 operands.
+    """
+    bn, bk = block_size
+    kb = triton.cdiv(K, bk)
+    return (ShapeOnly(dtype, (M, K)), ShapeOnly(dtype, (N, K)), ShapeOnly(out_dtype, (M, N)),
+            ShapeOnly(torch.float32, (M, kb)), ShapeOnly(torch.float32, (triton.cdiv(N, bn), kb)))
+
+
 def compile_w8a8_block(M: int, N: int, K: int, dtype: torch.dtype, out_dtype: torch.dtype,
                        block_size: tuple[int, int], config: Mapping[str, int]) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses."""
-    bn, bk = block_size
-    kb = triton.cdiv(K, bk)
-    _launch(ShapeOnly(dtype, (M, K)), ShapeOnly(dtype, (N, K)), ShapeOnly(out_dtype, (M, N)),
-            ShapeOnly(torch.float32, (M, kb)), ShapeOnly(torch.float32, (triton.cdiv(N, bn), kb)),
-            block_size, validate_config(config, bk), warmup=True)
+    _launch(*shape_only_operands(M, N, K, dtype, out_dtype, block_size), block_size,
+            validate_config(config, block_size[1]), warmup=True)
 
 
 def w8a8_block_flops(M: int, N: int, K: int) -> int:

@@ -43,9 +43,14 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
+from kernels.tiling import grouped_tile_ids, split_config, validate_config
 from kernels.validation import check_out, interpreting
-from kernels.w8a8_block import check_w8a8_block_args, w8a8_block_bytes, w8a8_block_flops
+from kernels.w8a8_block import (
+    check_w8a8_block_args,
+    shape_only_operands,
+    w8a8_block_bytes,
+    w8a8_block_flops,
+)
 
 __all__ = [
     "compile_w8a8_block_persistent",
@@ -183,12 +188,11 @@ def _ensure_allocator() -> None:
 
 
 def _validate(config: Mapping[str, int], block_k: int) -> dict[str, int]:
-    extras = {k: int(config[k]) for k in EXTRA_KEYS if k in config}
-    cfg = validate_config({k: v for k, v in config.items() if k not in EXTRA_KEYS}, block_k)
-    for key, value in extras.items():
-        if value not in (0, 1):
-            raise ValueError(f"config: {key}={value} must be 0 or 1")
-    return {**cfg, **extras}
+    cfg = validate_config(config, block_k, extra_keys=EXTRA_KEYS)
+    for key in EXTRA_KEYS:
+        if cfg.get(key, 0) not in (0, 1):
+            raise ValueError(f"config: {key}={cfg[key]} must be 0 or 1")
+    return cfg
 
 
 def w8a8_block_persistent_matmul(
@@ -222,7 +226,7 @@ def w8a8_block_persistent_matmul(
 def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int], sms: int,
             use_tma: bool, warmup: bool = False) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
-    meta, launch = split_config({k: v for k, v in cfg.items() if k not in EXTRA_KEYS})
+    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
     M, K = A.shape
     N = B.shape[0]
     tiles = triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"])
@@ -251,12 +255,8 @@ def compile_w8a8_block_persistent(M: int, N: int, K: int, dtype: torch.dtype,
                                   config: Mapping[str, int], num_sms: int | None = None) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses
     on the current device."""
-    bn, bk = block_size
-    kb = triton.cdiv(K, bk)
-    cfg = _validate(config, bk)
+    cfg = _validate(config, block_size[1])
     sms = num_sms if num_sms is not None else num_programs_limit()
-    A, B = ShapeOnly(dtype, (M, K)), ShapeOnly(dtype, (N, K))
+    A, B, C, As, Bs = shape_only_operands(M, N, K, dtype, out_dtype, block_size)
     use_tma = bool(cfg.get("USE_TMA", 1)) and K * _element_size(A) % TMA_ALIGN == 0
-    _launch(A, B, ShapeOnly(out_dtype, (M, N)), ShapeOnly(torch.float32, (M, kb)),
-            ShapeOnly(torch.float32, (triton.cdiv(N, bn), kb)), block_size, cfg, sms, use_tma,
-            warmup=True)
+    _launch(A, B, C, As, Bs, block_size, cfg, sms, use_tma, warmup=True)

@@ -39,7 +39,12 @@ import triton.language as tl
 
 from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
 from kernels.validation import check_out, interpreting
-from kernels.w8a8_block import check_w8a8_block_args, w8a8_block_bytes, w8a8_block_flops
+from kernels.w8a8_block import (
+    check_w8a8_block_args,
+    shape_only_operands,
+    w8a8_block_bytes,
+    w8a8_block_flops,
+)
 
 __all__ = [
     "choose_split_k",
@@ -185,11 +190,10 @@ def choose_split_k(M: int, N: int, K: int, config: Mapping[str, int], num_sms: i
 
 
 def _validate(config: Mapping[str, int], block_k: int) -> dict[str, int]:
-    extras = {k: int(config[k]) for k in EXTRA_KEYS if k in config}
-    cfg = validate_config({k: v for k, v in config.items() if k not in EXTRA_KEYS}, block_k)
-    if "SPLIT_K" in extras and extras["SPLIT_K"] < 1:
-        raise ValueError(f"config: SPLIT_K={extras['SPLIT_K']} must be >= 1")
-    return {**cfg, **extras}
+    cfg = validate_config(config, block_k, extra_keys=EXTRA_KEYS)
+    if cfg.get("SPLIT_K", 1) < 1:
+        raise ValueError(f"config: SPLIT_K={cfg['SPLIT_K']} must be >= 1")
+    return cfg
 
 
 def w8a8_block_splitk_matmul(
@@ -224,7 +228,7 @@ def w8a8_block_splitk_matmul(
 def _launch(A, B, C, ws, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int],
             split: int, warmup: bool = False) -> None:
     """Launch (or, with ``warmup``, only compile) both kernels; operands may be ShapeOnly."""
-    meta, launch = split_config({k: v for k, v in cfg.items() if k not in EXTRA_KEYS})
+    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
     M, K = A.shape
     N = B.shape[0]
     k_tiles = triton.cdiv(K, meta["BLOCK_SIZE_K"])
@@ -264,13 +268,9 @@ def compile_w8a8_block_splitk(M: int, N: int, K: int, dtype: torch.dtype,
                               config: Mapping[str, int], num_sms: int | None = None) -> None:
     """Compile (without running) the binaries a launch on contiguous operands of this shape
     uses (SPLIT_K as the launch would choose it on the current device)."""
-    bn, bk = block_size
-    kb = triton.cdiv(K, bk)
-    cfg = _validate(config, bk)
+    cfg = _validate(config, block_size[1])
     sms = num_sms if num_sms is not None else (INTERPRETER_SMS if interpreting() else sm_count())
     split = choose_split_k(M, N, K, cfg, sms)
-    C = ShapeOnly(out_dtype, (M, N))
+    A, B, C, As, Bs = shape_only_operands(M, N, K, dtype, out_dtype, block_size)
     ws = ShapeOnly(torch.float32, (split, M, N)) if split > 1 else C
-    _launch(ShapeOnly(dtype, (M, K)), ShapeOnly(dtype, (N, K)), C, ws,
-            ShapeOnly(torch.float32, (M, kb)), ShapeOnly(torch.float32, (triton.cdiv(N, bn), kb)),
-            block_size, cfg, split, warmup=True)
+    _launch(A, B, C, ws, As, Bs, block_size, cfg, split, warmup=True)
