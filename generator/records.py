@@ -184,7 +184,7 @@ class TuneTimeCheck(_Record):
     description: str
     tasks: int
     wall_s: float
-    compile_s: float
+    compile_s: float | None = None  # only where the run measured it separately
 
 
 class ModelFile(_Record):

@@ -243,7 +243,7 @@ def _store_tune_time(args, writer: _Writer, tasks: list[Task], wall: float) -> N
         provenance=writer.provenance,
         description=f"python -m generator tune --model {names} --tp-size {tps} "
         f"--kernels {args.kernels} ({len(tasks)} tasks, {writer.provenance.gpu_count} GPU)",
-        tasks=len(tasks), wall_s=round(wall, 1), compile_s=0.0,
+        tasks=len(tasks), wall_s=round(wall, 1),
     )
     key = (f"tune_time__{names}__tp{tps}__{args.kernels.replace(',', '+')}"
            f"__{writer.provenance.gpu_count}gpu").replace("/", "_")

@@ -81,7 +81,7 @@ class Device:
     tunes: list[TuneFile] = field(default_factory=list)
     bench: dict[str, list[BenchRow]] = field(default_factory=dict)  # sweep -> rows
     pruning: PruningCheck | None = None
-    tune_time: TuneTimeCheck | None = None
+    tune_times: list[TuneTimeCheck] = field(default_factory=list)
     configs: dict[str, list[Path]] = field(default_factory=dict)  # framework -> files
     raw_files: list[Path] = field(default_factory=list)  # every JSON record, for download
     models: list[ModelOnDevice] = field(default_factory=list)
@@ -156,12 +156,11 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
     tunes = [load(p, TuneFile) for p in tune_paths]
     bench_paths = _json_files(root / "bench")
     bench_files = [load(p, BenchFile) for p in bench_paths]
-    pruning_path, tune_time_path = (
-        root / "checks" / "pruning.json",
-        root / "checks" / "tune_time.json",
-    )
+    pruning_path = root / "checks" / "pruning.json"
     pruning = load(pruning_path, PruningCheck) if pruning_path.exists() else None
-    tune_time = load(tune_time_path, TuneTimeCheck) if tune_time_path.exists() else None
+    # the tuner writes one tune-time record per (models, TP sizes, kernels, GPU count) run
+    tune_time_paths = sorted((root / "checks").glob("tune_time*.json"))
+    tune_times = [load(p, TuneTimeCheck) for p in tune_time_paths]
     configs = {fw: _json_files(root / "configs" / fw) for fw in FRAMEWORKS}
     for fw, paths in configs.items():
         for p in paths:
@@ -187,7 +186,8 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
             bench[bf.sweep].append(row)
 
     raw = [root / "device.json"] if device_file else []
-    raw += tune_paths + bench_paths + [p for p in (pruning_path, tune_time_path) if p.exists()]
+    raw += tune_paths + bench_paths + tune_time_paths
+    raw += [pruning_path] if pruning_path.exists() else []
     device = Device(
         name=root.name,
         slug=slug(root.name),
@@ -197,7 +197,7 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
         tunes=tunes,
         bench=dict(bench),
         pruning=pruning,
-        tune_time=tune_time,
+        tune_times=tune_times,
         configs=configs,
         raw_files=raw,
     )
