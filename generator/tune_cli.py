@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections import Counter
@@ -18,10 +19,10 @@ from tqdm import tqdm
 from generator import models
 from generator.dispatch import TaskOutcome, run_local, run_ray
 from generator.errors import UserError
-from generator.records import PruningCheck, PruningPoint, TuneTimeCheck, save
+from generator.records import PruningCheck, PruningPoint, TuneFile, TuneTimeCheck, load, save
 from generator.tasks import DEFAULT_BATCH_SIZES, Task
 from generator.tunables import QUANT_DTYPES, get_tunable
-from generator.tune_store import device_dir, finished_tasks, merge_result
+from generator.tune_store import device_dir, finished_tasks, merge_result, tune_file_path
 from generator.tuning import TuneOptions
 
 # The pruning check: exhaustive vs pruned winners on DeepSeek-V3 TP 8 shapes, small to large M.
@@ -202,8 +203,6 @@ def _run_tasks(tasks: list[Task], args: argparse.Namespace, exhaustive: bool, on
     if args.backend == "ray":
         run_ray(tasks, opts, args.address, writer)
     else:
-        import os
-
         workers = gpus if on_cuda else max(1, args.cpu_workers)
         compile_workers = max(1, (os.cpu_count() or 1) // max(1, workers))
         left = run_local(tasks, opts, workers, compile_workers, writer)
@@ -254,9 +253,6 @@ def _store_tune_time(args, writer: _Writer, tasks: list[Task], wall: float) -> N
 def _pruning_check(tasks: list[Task], args: argparse.Namespace, on_cuda: bool, gpus: int) -> int:
     pruned = _run_tasks(tasks, args, False, on_cuda, gpus)
     exhaustive = _run_tasks(tasks, args, True, on_cuda, gpus)
-    from generator.records import TuneFile, load
-    from generator.tune_store import tune_file_path
-
     points = []
     dev = (pruned.provenance or exhaustive.provenance).device_name
     for t in tasks:
