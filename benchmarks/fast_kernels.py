@@ -39,8 +39,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from any directory
 
-SHAPES = [(4608, 7168), (7168, 2304), (3072, 1536), (2112, 7168), (24576, 7168)]
-M_VALUES = (1, 16, 64, 1024, 4096)
+SHAPES = [(4608, 7168), (7168, 2304), (3072, 1536), (2112, 7168), (24576, 7168), (512, 7168),
+          (7168, 18432)]
+M_VALUES = tuple(int(m) for m in os.environ.get("FAST_KERNELS_M", "1,16,1024,4096").split(","))
 SMALL_M_MAX = 64  # split-K sweep up to here; persistent sweep from LARGE_M_MIN
 LARGE_M_MIN = 1024
 BUDGET_S = float(os.environ.get("FAST_KERNELS_BUDGET_S", "300"))  # stop sweeping after this
@@ -50,37 +51,60 @@ BLOCK = (128, 128)
 
 
 def splitk_configs(M: int) -> list[dict[str, int]]:
-    """<= 12 configs: weight tile (BLOCK_SIZE_N) x pipeline depth x split choice."""
+    """5 configs: weight tile (BLOCK_SIZE_N) x pipeline depth x split choice."""
     bm = min(64, max(16, 1 << (M - 1).bit_length()))
     base = dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4)
     out = []
     for bn, stages, extra in [
-        (128, 4, {}), (128, 6, {}), (128, 3, {}),
-        (64, 4, {}), (64, 6, {}), (64, 8, {}),
-        (128, 4, {"SPLIT_K": 1}), (64, 6, {"SPLIT_K": 1}), (32, 8, {"SPLIT_K": 1}),
-        (128, 4, {"SPLIT_K": 16}), (64, 4, {"SPLIT_K": 8}),
+        (128, 4, {}), (64, 6, {}), (64, 4, {}), (128, 4, {"SPLIT_K": 1}),
+        (64, 6, {"SPLIT_K": 1}),
     ]:
         out.append({**base, "BLOCK_SIZE_N": bn, "num_stages": stages, **extra})
-    out.append({**base, "BLOCK_SIZE_N": 256, "num_warps": 8, "num_stages": 3})
     return out
 
 
+def decode_configs(M: int) -> list[dict[str, int]]:
+    """Fused decode kernel: weight tile x pipeline depth x split (auto / none / doubled)."""
+    bm = min(64, max(16, 1 << (M - 1).bit_length()))
+    base = dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4)
+    return [{**base, "BLOCK_SIZE_N": bn, "num_stages": st, **extra} for bn, st, extra in [
+        (64, 4, {}), (64, 6, {}), (128, 4, {}), (128, 6, {}), (32, 8, {}),
+        (64, 4, {"SPLIT_K": 1}), (64, 8, {"SPLIT_K": 1}), (64, 4, {"SPLIT_K": 16}),
+    ]]
+
+
+def ws_configs() -> list[dict[str, int]]:
+    """Warp-specialized kernel (BLOCK_SIZE_M 128, 4 warps per partition) and, as a control,
+    the same source with 8 warps (triton then does not specialize)."""
+    def c(bn, stages, group=8, warps=4, bm=128):
+        return dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_N=bn, BLOCK_SIZE_K=128, GROUP_SIZE_M=group,
+                    num_warps=warps, num_stages=stages)
+    return [c(128, 4), c(128, 3), c(128, 5), c(128, 4, group=32), c(64, 4), c(64, 6),
+            c(256, 3), c(128, 4, warps=8)]
+
+
 def persistent_configs() -> list[dict[str, int]]:
-    """<= 12 configs: 128x128 / 128x256 / 256x128 tiles, stages, FLATTEN, one pointer-path."""
+    """3 configs (it lost to the drop-in kernel in the first run): 128x128, 128x256, FLATTEN."""
     def c(bm, bn, warps, stages, group=8, **extra):
         return dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_N=bn, BLOCK_SIZE_K=128, GROUP_SIZE_M=group,
                     num_warps=warps, num_stages=stages, **extra)
-    return [
-        c(128, 128, 8, 4), c(128, 128, 4, 4), c(128, 128, 8, 5), c(128, 128, 8, 3, group=16),
-        c(128, 256, 8, 3), c(128, 256, 8, 4), c(256, 128, 8, 3),
-        c(128, 128, 8, 4, FLATTEN=1), c(128, 256, 8, 3, FLATTEN=1), c(256, 128, 8, 3, FLATTEN=1),
-        c(128, 256, 8, 3, USE_TMA=0), c(64, 256, 4, 4),
-    ]
+    return [c(128, 128, 8, 4), c(128, 256, 8, 3), c(128, 128, 8, 4, FLATTEN=1)]
 
 
 def _one_line(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()
     return text[0][:240] if text else type(exc).__name__
+
+
+def _with_activation(ops: dict, g: torch.Generator) -> dict:
+    """Replace A / As by the quantization of a fresh bf16 activation X, kept as ops["X"] for
+    the fused decode kernel (which quantizes X itself)."""
+    from kernels.quant import per_token_group_quant
+
+    M, K = ops["A"].shape
+    X = torch.randn((M, K), generator=g, device="cuda").to(torch.bfloat16)
+    A, As = per_token_group_quant(X, BLOCK[1], ops["A"].dtype)
+    return {**ops, "X": X, "A": A, "As": As}
 
 
 class Point:
@@ -98,9 +122,10 @@ class Point:
         g = torch.Generator(device="cuda")
         g.manual_seed(seed)
         n_sets = rotation_count(w8a8_block_bytes(M, N, K, torch.bfloat16))
-        self.sets = [W8A8_BLOCK.make_operands(task, g, "cuda") for _ in range(n_sets)]
+        self.sets = [_with_activation(W8A8_BLOCK.make_operands(task, g, "cuda"), g)
+                     for _ in range(n_sets)]
         self.outs = [torch.empty((M, N), dtype=torch.bfloat16, device="cuda") for _ in self.sets]
-        self.check = W8A8_BLOCK.make_operands(task, g, "cuda")
+        self.check = _with_activation(W8A8_BLOCK.make_operands(task, g, "cuda"), g)
         self.ref = W8A8_BLOCK.reference(task, self.check)
 
 
@@ -141,13 +166,19 @@ def evaluate(pt: Point, run: Callable[[dict, torch.Tensor], torch.Tensor],
         return {"status": exc_status, "message": _one_line(exc)}
 
 
-def sweep(pt: Point, kernel, configs: list[dict], deadline: float, determinism: bool) -> dict:
+def sweep(pt: Point, kernel, configs: list[dict], deadline: float, determinism: bool,
+          fused_quant: bool = False) -> dict:
+    """Best correct config of ``kernel``; ``fused_quant`` kernels take X (bf16) instead of
+    (A, As) and so have the activation quantization inside their timed call."""
     tried = []
     for cfg in configs:
         if time.monotonic() > deadline:
             tried.append({"config": cfg, "status": "skipped", "message": "time budget"})
             continue
         def run(o: dict, out: torch.Tensor, cfg: dict = cfg) -> torch.Tensor:
+            if fused_quant:
+                return kernel(o["X"], o["B"], o["Bs"], BLOCK, torch.bfloat16, config=cfg,
+                              out=out)
             return kernel(o["A"], o["B"], o["As"], o["Bs"], BLOCK, torch.bfloat16, config=cfg,
                           out=out)
 
@@ -167,7 +198,9 @@ def main() -> int:
     from kernels.tiling import default_w8a8_config, pick_config
     from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops, w8a8_block_matmul
     from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
+    from kernels.w8a8_block_decode import w8a8_block_decode_matmul
     from kernels.w8a8_block_splitk import choose_split_k, sm_count, w8a8_block_splitk_matmul
+    from kernels.w8a8_block_ws import w8a8_block_ws_matmul
 
     t0 = time.monotonic()
     deadline = t0 + BUDGET_S
@@ -211,9 +244,16 @@ def main() -> int:
                 if res["best"]:
                     res["best"]["split_k"] = choose_split_k(M, N, K, res["best"]["config"], sms)
                 row["providers"]["splitk"] = res
+                res = sweep(pt, w8a8_block_decode_matmul, decode_configs(M), deadline, True,
+                            fused_quant=True)
+                if res["best"]:
+                    res["best"]["split_k"] = choose_split_k(M, N, K, res["best"]["config"], sms)
+                row["providers"]["decode"] = res
             if M >= LARGE_M_MIN:
                 row["providers"]["persistent"] = sweep(pt, w8a8_block_persistent_matmul,
                                                        persistent_configs(), deadline, False)
+                row["providers"]["ws"] = sweep(pt, w8a8_block_ws_matmul, ws_configs(),
+                                               deadline, False)
             results.append(row)
             del pt
             torch.cuda.empty_cache()
@@ -239,7 +279,7 @@ def _best(entry: dict | None) -> dict | None:
 
 
 def print_table(results: list[dict]) -> None:
-    names = ["dropin", "cublas-block", "splitk", "persistent"]
+    names = ["dropin", "cublas-block", "splitk", "decode", "persistent", "ws"]
     print(f"{'N':>6} {'K':>5} {'M':>5} " + " ".join(f"{n:>18}" for n in names)
           + f" {'%roof':>6} {'x cuBLAS':>8}")
     for row in results:
@@ -258,7 +298,7 @@ def print_table(results: list[dict]) -> None:
                 times[n] = b["us"]
                 tf = row["flops"] / (b["us"] * 1e-6) / 1e12
                 cells.append(f"{b['us']:8.1f}us {tf:6.0f}TF")
-        ours = [times[n] for n in ("splitk", "persistent") if n in times]
+        ours = [times[n] for n in ("splitk", "decode", "persistent", "ws") if n in times]
         best_ours = min(ours) if ours else math.nan
         roof = (f"{100 * row['roofline_us'] / best_ours:5.0f}%" if row["M"] <= 16 and ours
                 else f"{'':>6}")

@@ -176,7 +176,7 @@ def _torch_allocator(size: int, alignment: int, stream: int | None) -> torch.Ten
     return torch.empty(size, dtype=torch.int8, device=device)
 
 
-def _ensure_allocator() -> None:
+def ensure_tma_allocator() -> None:
     """Install a torch-backed allocator for the descriptors' scratch unless one is set."""
     try:
         from triton.runtime._allocation import NullAllocator, _allocator
@@ -246,7 +246,7 @@ def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int]
         _w8a8_block_persistent_kernel.warmup(*args, grid=grid, **meta, **launch, **flags)
         return
     if use_tma:
-        _ensure_allocator()
+        ensure_tma_allocator()
     _w8a8_block_persistent_kernel[grid](*args, **meta, **launch, **flags)
 
 

@@ -1,0 +1,283 @@
+"""Block-scaled W8A8 GEMM for decode (small M) in one launch: fused activation quantization,
+swap-AB tiles and a deterministic in-kernel split-K reduction. FP8 only.
+
+    q[m, k], As[m, g] = per_token_group_quant(X)[m, k]         (groups of bk = 128 columns)
+    C[m, n]           = sum_k q[m, k] * B[n, k] * As[m, k // bk] * Bs[n // bn, k // bk]
+
+Takes the bf16/fp16 activation X itself, not its quantized form: the result is bitwise the
+quantize-then-GEMM of :mod:`kernels.quant` + :mod:`kernels.w8a8_block_splitk` (same formula,
+same fp32 ops), in one launch instead of three.
+
+Why: at M <= 16 the GEMM is a read of the weight (N * K bytes, 1-33 MB on DeepSeek-V3 TP 8
+shapes), 0.6-11 us at HBM speed, while the separate path costs three dependent launches
+(quantize, split-K GEMM, reduce) of ~2-5 us each even inside a CUDA graph. So:
+
+* **Fused quantization.** Each program quantizes the (BLOCK_SIZE_M x bk) activation tiles its K
+  range needs, in registers: amax per row, scale, divide, clamp, cast. With M <= 64 the
+  activation is a few KB per K tile, read from L2 by every program that needs it; recomputing
+  the scale per program costs nothing next to the weight tile it multiplies. BLOCK_SIZE_K must
+  equal bk so a tile holds whole quantization groups.
+* **Split-K reduced by the last program to arrive.** Program (tile, s) stores its fp32 partial
+  tile in a workspace P (SPLIT_K, M, N), then increments the tile's arrival counter (an
+  acquire-release atomic, after a CTA barrier so every thread's stores are ordered before it).
+  The program that sees SPLIT_K - 1 sums P[0], P[1], ... in that fixed order and stores C, then
+  resets the counter to 0 for the next launch. The sum order never depends on arrival order, so
+  two runs are bitwise equal, as with the two-kernel reduction it replaces.
+* **Swap-AB**, as in :mod:`kernels.w8a8_block_splitk`: the weight tile is the MMA's 64-row side,
+  the tokens its N side.
+
+Counters: one int32 per output tile, zero between launches, kept per device by the wrapper and
+grown on demand (a growth allocates, so warm up a shape before capturing it in a CUDA graph).
+Two launches running at the same time on different streams of one device would share
+counters: do not do that (inference engines run a layer's GEMMs on one stream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.quant import FP8_MAX, SCALE_EPS, _round_to_e4m3_grid
+from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
+from kernels.validation import (
+    FP8_DTYPE,
+    check_devices,
+    check_dtype,
+    check_inner_contiguous,
+    check_ndim,
+    check_out,
+    check_out_dtype,
+    check_shape,
+    interpreting,
+)
+from kernels.w8a8_block_splitk import INTERPRETER_SMS, choose_split_k, sm_count
+
+__all__ = [
+    "compile_w8a8_block_decode",
+    "default_decode_config",
+    "w8a8_block_decode_matmul",
+]
+
+# Extra config keys this kernel accepts on top of the standard ones.
+EXTRA_KEYS = ("SPLIT_K",)
+
+
+def default_decode_config(M: int = 1) -> dict[str, int]:
+    """16..64 tokens x 64 weight rows x 128 K, 4 stages: many programs, short K ranges."""
+    bm = min(64, max(16, triton.next_power_of_2(M)))
+    return {"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1,
+            "num_warps": 4, "num_stages": 4}
+
+
+@triton.jit
+def _w8a8_block_decode_kernel(
+    # Pointers (ws_ptr: fp32 partials (SPLIT_K, M, N); counter_ptr: int32 per output tile)
+    x_ptr, b_ptr, c_ptr, ws_ptr, counter_ptr, b_scale_ptr,
+    # Sizes; each split reduces k_tiles_per_split K tiles; split_k programs share a tile
+    M, N, K, k_tiles_per_split, split_k,
+    # Quantization block of the weight scales (activations use groups of BLOCK_SIZE_K)
+    group_n,
+    # Strides
+    stride_xm, stride_xk,
+    stride_bn, stride_bk,
+    stride_cm, stride_cn,
+    stride_ws_s, stride_ws_m,
+    stride_bs_n, stride_bs_k,
+    # Activation quantization constants
+    eps, qmax,
+    # Meta-parameters
+    BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
+    GROUP_SIZE_M: tl.constexpr,
+    WRITE_PARTIALS: tl.constexpr, ROUND_IN_FP32: tl.constexpr,
+):
+    tile = tl.program_id(0)
+    pid_m, pid_n = grouped_tile_ids(tile, M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+    split = tl.program_id(1)
+    k_first = split * k_tiles_per_split
+    k_last = tl.minimum(k_first + k_tiles_per_split, tl.cdiv(K, BLOCK_SIZE_K))
+
+    # Out-of-range rows / columns wrap (% M, % N) so loads need no row mask; the store drops them.
+    offs_m = (pid_m * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)) % M
+    offs_n = (pid_n * BLOCK_SIZE_N + tl.arange(0, BLOCK_SIZE_N)) % N
+    offs_k = tl.arange(0, BLOCK_SIZE_K)
+    k_offs = (k_first * BLOCK_SIZE_K + offs_k)[None, :]
+    b_ptrs = b_ptr + offs_n[:, None] * stride_bn + k_offs * stride_bk
+    x_ptrs = x_ptr + offs_m[:, None] * stride_xm + k_offs * stride_xk
+    b_scale_ptrs = b_scale_ptr + (offs_n // group_n) * stride_bs_n
+
+    # Per K tile kt (one quantization group of every token row):
+    #   As[m]     = max(amax_k |X[m, k]|, eps) / qmax
+    #   q[m, k]   = e4m3(clamp(X[m, k] / As[m], -qmax, qmax))
+    #   acc[n, m] += (B_tile @ q^T)[n, m] * Bs[n // bn, kt] * As[m]      (swap-AB: acc = C^T)
+    acc = tl.zeros((BLOCK_SIZE_N, BLOCK_SIZE_M), dtype=tl.float32)
+    for kt in range(k_first, k_last):
+        k_mask = offs_k[None, :] < K - kt * BLOCK_SIZE_K
+        x = tl.load(x_ptrs, mask=k_mask, other=0.0).to(tl.float32)
+        b = tl.load(b_ptrs, mask=k_mask, other=0.0)
+        b_s = tl.load(b_scale_ptrs + kt * stride_bs_k)
+        a_s = tl.maximum(tl.max(tl.abs(x), axis=1), eps) / qmax
+        q = tl.minimum(tl.maximum(tl.div_rn(x, a_s[:, None]), -qmax), qmax)
+        if ROUND_IN_FP32:
+            q = _round_to_e4m3_grid(q)
+        q = q.to(b.dtype)
+        acc += tl.dot(b, tl.trans(q)).to(tl.float32) * b_s[:, None] * a_s[None, :]
+        b_ptrs += BLOCK_SIZE_K * stride_bk
+        x_ptrs += BLOCK_SIZE_K * stride_xk
+
+    part = tl.trans(acc)  # (BLOCK_SIZE_M, BLOCK_SIZE_N), rows = tokens
+    offs_cm = pid_m * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)
+    offs_cn = pid_n * BLOCK_SIZE_N + tl.arange(0, BLOCK_SIZE_N)
+    mask = (offs_cm[:, None] < M) & (offs_cn[None, :] < N)
+    c_ptrs = c_ptr + offs_cm[:, None] * stride_cm + offs_cn[None, :] * stride_cn
+    if WRITE_PARTIALS:
+        ws_tile = ws_ptr + offs_cm[:, None] * stride_ws_m + offs_cn[None, :]
+        tl.store(ws_tile + split * stride_ws_s, part, mask=mask)
+        # Every thread's partial store is issued before the arrival below (CTA barrier), and
+        # the acq_rel atomic publishes them to the program that arrives last.
+        tl.debug_barrier()
+        arrived = tl.atomic_add(counter_ptr + tile, 1, sem="acq_rel", scope="gpu")
+        if arrived == split_k - 1:
+            # C[m, n] = sum_{s = 0 .. split_k - 1} P[s, m, n], always in this order.
+            total = tl.zeros((BLOCK_SIZE_M, BLOCK_SIZE_N), dtype=tl.float32)
+            for s in range(0, split_k):
+                total += tl.load(ws_tile + s * stride_ws_s, mask=mask, other=0.0,
+                                 cache_modifier=".cg")
+            tl.store(c_ptrs, total.to(c_ptr.dtype.element_ty), mask=mask)
+            tl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed", scope="gpu")
+    else:
+        tl.store(c_ptrs, part.to(c_ptr.dtype.element_ty), mask=mask)
+
+
+_COUNTERS: dict[torch.device, torch.Tensor] = {}
+
+
+def _tile_counters(device: torch.device, tiles: int) -> torch.Tensor:
+    """Zeroed int32 arrival counters for ``tiles`` output tiles on ``device``, reused across
+    launches (the kernel leaves them at zero)."""
+    buf = _COUNTERS.get(device)
+    if buf is None or buf.numel() < tiles:
+        buf = torch.zeros(max(tiles, 1024), dtype=torch.int32, device=device)
+        _COUNTERS[device] = buf
+    return buf
+
+
+def _validate(config: Mapping[str, int], block_k: int) -> dict[str, int]:
+    cfg = validate_config(config, block_k, extra_keys=EXTRA_KEYS)
+    if cfg["BLOCK_SIZE_K"] != block_k:
+        raise ValueError(f"config: BLOCK_SIZE_K={cfg['BLOCK_SIZE_K']} must equal the "
+                         f"quantization group block_k={block_k} (the kernel quantizes whole "
+                         "groups)")
+    if cfg.get("SPLIT_K", 1) < 1:
+        raise ValueError(f"config: SPLIT_K={cfg['SPLIT_K']} must be >= 1")
+    return cfg
+
+
+def _check_args(X, B, Bs, block_size, out_dtype) -> tuple[int, int, int]:
+    if len(block_size) != 2 or min(block_size) < 16:
+        raise ValueError(f"block_size: expected [block_n, block_k] >= 16, got {list(block_size)}")
+    block_n, block_k = (int(v) for v in block_size)
+    check_ndim("X", X, 2)
+    check_ndim("B", B, 2)
+    check_dtype("X", X, (torch.bfloat16, torch.float16, torch.float32))
+    check_dtype("B", B, (FP8_DTYPE,))
+    check_dtype("Bs", Bs, (torch.float32,))
+    check_out_dtype(out_dtype)
+    M, K = X.shape
+    N, K_b = B.shape
+    if K_b != K:
+        raise ValueError(f"B: shape {tuple(B.shape)} has K={K_b}, X has K={K}")
+    if M < 1 or N < 1 or K < 1:
+        raise ValueError(f"X/B: empty problem M={M}, N={N}, K={K}")
+    check_shape("Bs", Bs, (triton.cdiv(N, block_n), triton.cdiv(K, block_k)))
+    check_inner_contiguous("X", X)
+    check_inner_contiguous("B", B)
+    check_devices(X=X, B=B, Bs=Bs)
+    return M, N, K
+
+
+def w8a8_block_decode_matmul(
+    X: torch.Tensor,
+    B: torch.Tensor,
+    Bs: torch.Tensor,
+    block_size: tuple[int, int] = (128, 128),
+    out_dtype: torch.dtype = torch.bfloat16,
+    config: Mapping[str, int] | None = None,
+    out: torch.Tensor | None = None,
+    num_sms: int | None = None,
+) -> torch.Tensor:
+    """C = quant(X) @ (B * Bs)^T in one launch, quant = FP8 per-token-group (1 x block_k).
+
+    Args:
+        X: (M, K) bf16 / fp16 / fp32 activations (not quantized), K unit-stride.
+        B: (N, K) float8_e4m3fn weights, K unit-stride; Bs: (ceil(N/bn), ceil(K/bk)) fp32.
+        config: the standard keys (BLOCK_SIZE_K must equal block_k) plus an optional SPLIT_K;
+            ``None`` uses :func:`default_decode_config`. Without SPLIT_K it is chosen from the
+            shape and the SM count as in :func:`kernels.w8a8_block_splitk.choose_split_k`.
+        num_sms: overrides the SM count used to choose SPLIT_K.
+    """
+    M, N, K = _check_args(X, B, Bs, block_size, out_dtype)
+    block_n, block_k = (int(v) for v in block_size)
+    cfg = _validate(config if config is not None else default_decode_config(M), block_k)
+    check_out(out, (M, N), out_dtype, X.device)
+    C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=X.device)
+    sms = num_sms if num_sms is not None else sm_count(X.device)
+    split = choose_split_k(M, N, K, cfg, sms)
+    tiles = triton.cdiv(M, cfg["BLOCK_SIZE_M"]) * triton.cdiv(N, cfg["BLOCK_SIZE_N"])
+    if split > 1:
+        ws = torch.empty((split, M, N), dtype=torch.float32, device=X.device)
+        counters = _tile_counters(X.device, tiles)
+    else:
+        ws, counters = C, C
+    _launch(X, B, C, ws, counters, Bs, block_n, cfg, split)
+    return C
+
+
+def _launch(X, B, C, ws, counters, Bs, block_n: int, cfg: Mapping[str, int], split: int,
+            warmup: bool = False) -> None:
+    """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
+    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
+    M, K = X.shape
+    N = B.shape[0]
+    k_tiles = triton.cdiv(K, meta["BLOCK_SIZE_K"])
+    partials = split > 1
+    if partials and split * M * N >= 2**31:
+        raise ValueError(f"split-K workspace of {split} x {M} x {N} exceeds int32 indexing; "
+                         "use a smaller SPLIT_K")
+    grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), split)
+    args = (
+        X, B, C, ws, counters, Bs,
+        M, N, K, triton.cdiv(k_tiles, split), split,
+        block_n,
+        X.stride(0), X.stride(1),
+        B.stride(0), B.stride(1),
+        C.stride(0), C.stride(1),
+        ws.stride(0) if partials else 0, ws.stride(1) if partials else 0,
+        Bs.stride(0), Bs.stride(1),
+        SCALE_EPS, FP8_MAX,
+    )
+    flags = dict(WRITE_PARTIALS=partials, ROUND_IN_FP32=interpreting())
+    if warmup:
+        _w8a8_block_decode_kernel.warmup(*args, grid=grid, **meta, **launch, **flags)
+        return
+    _w8a8_block_decode_kernel[grid](*args, **meta, **launch, **flags)
+
+
+def compile_w8a8_block_decode(M: int, N: int, K: int, x_dtype: torch.dtype,
+                              out_dtype: torch.dtype, block_size: tuple[int, int],
+                              config: Mapping[str, int], num_sms: int | None = None) -> None:
+    """Compile (without running) the binary a launch on contiguous operands of this shape uses
+    (SPLIT_K as the launch would choose it on the current device)."""
+    cfg = _validate(config, block_size[1])
+    sms = num_sms if num_sms is not None else (INTERPRETER_SMS if interpreting() else sm_count())
+    split = choose_split_k(M, N, K, cfg, sms)
+    bn, bk = block_size
+    X = ShapeOnly(x_dtype, (M, K))
+    B = ShapeOnly(FP8_DTYPE, (N, K))
+    C = ShapeOnly(out_dtype, (M, N))
+    Bs = ShapeOnly(torch.float32, (triton.cdiv(N, bn), triton.cdiv(K, bk)))
+    ws = ShapeOnly(torch.float32, (split, M, N)) if split > 1 else C
+    counters = ShapeOnly(torch.int32, (1024,)) if split > 1 else C
+    _launch(X, B, C, ws, counters, Bs, bn, cfg, split, warmup=True)
