@@ -74,12 +74,13 @@ def decode_configs(M: int) -> list[dict[str, int]]:
 
 
 def ws_configs() -> list[dict[str, int]]:
-    """Persistent kernel with WARP_SPECIALIZE (BLOCK_SIZE_M 128, 4 warps per partition)."""
-    def c(bn, stages, group=8):
-        return dict(BLOCK_SIZE_M=128, BLOCK_SIZE_N=bn, BLOCK_SIZE_K=128, GROUP_SIZE_M=group,
-                    num_warps=4, num_stages=stages, WARP_SPECIALIZE=1)
+    """Warp-specialized kernel (BLOCK_SIZE_M 128, 4 warps per partition) and, as a control,
+    the same source with 8 warps (triton then does not specialize)."""
+    def c(bn, stages, group=8, warps=4, bm=128):
+        return dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_N=bn, BLOCK_SIZE_K=128, GROUP_SIZE_M=group,
+                    num_warps=warps, num_stages=stages)
     return [c(128, 4), c(128, 3), c(128, 5), c(128, 4, group=32), c(64, 4), c(64, 6),
-            c(256, 3)]
+            c(256, 3), c(128, 4, warps=8)]
 
 
 def persistent_configs() -> list[dict[str, int]]:
@@ -199,6 +200,7 @@ def main() -> int:
     from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
     from kernels.w8a8_block_decode import w8a8_block_decode_matmul
     from kernels.w8a8_block_splitk import choose_split_k, sm_count, w8a8_block_splitk_matmul
+    from kernels.w8a8_block_ws import w8a8_block_ws_matmul
 
     t0 = time.monotonic()
     deadline = t0 + BUDGET_S
@@ -250,7 +252,7 @@ def main() -> int:
             if M >= LARGE_M_MIN:
                 row["providers"]["persistent"] = sweep(pt, w8a8_block_persistent_matmul,
                                                        persistent_configs(), deadline, False)
-                row["providers"]["ws"] = sweep(pt, w8a8_block_persistent_matmul, ws_configs(),
+                row["providers"]["ws"] = sweep(pt, w8a8_block_ws_matmul, ws_configs(),
                                                deadline, False)
             results.append(row)
             del pt

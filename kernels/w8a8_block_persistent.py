@@ -22,23 +22,16 @@ What changes against the drop-in kernel:
 * **Pipelining** through ``num_stages`` (the inner K loop), optionally across tile boundaries
   (``FLATTEN``: ``tl.range(..., flatten=True)`` fuses the tile and K loops into one pipelined
   loop, so the next tile's loads overlap this tile's epilogue).
-* **Warp specialization** (config key ``WARP_SPECIALIZE``, TMA path only): the tile loop is
-  written ``tl.range(..., warp_specialize=True)``. Triton's tutorial shows the flag on
-  Blackwell only, but triton 3.6 also builds it for sm_90 (checked in an offline sm_90 build's
-  TTGIR): with ``num_warps=4`` and BLOCK_SIZE_M = 128 it emits a 4-warp TMA producer and two
-  4-warp consumer partitions of 64 x BLOCK_SIZE_N, registers raised with ``setmaxnreg``, so
-  one consumer's block-scale promotion overlaps the other's wgmma (DeepGEMM's structure).
-  The persistent grid keeps it to one wave of programs: the same loop in a one-tile-per-program
-  kernel gave wrong results on an H100 once programs ran in more than one wave
-  (docs/kernel-notes.md).
+
+Warp specialization (``tl.range(..., warp_specialize=True)``) exists in triton 3.6 but its
+tutorial enables it on Blackwell only; it is not used here.
 
 Under TRITON_INTERPRET=1 (CPU tests) the tensor descriptors work too (triton 3.6 emulates them,
 zero-filling out-of-bounds reads), so the tests exercise both the TMA and the pointer path, the
 persistent tile loop, the scaling and the masking.
 
-Config: the standard keys, plus optional ``FLATTEN`` (0/1, default 0), ``USE_TMA`` (0 forces
-the pointer path; default: TMA where the operands allow it) and ``WARP_SPECIALIZE`` (0/1,
-default 0; ignored on the pointer path).
+Config: the standard keys, plus optional ``FLATTEN`` (0/1, default 0) and ``USE_TMA`` (0 forces
+the pointer path; default: TMA where the operands allow it).
 """
 
 from __future__ import annotations
@@ -69,7 +62,7 @@ __all__ = [
 ]
 
 INTERPRETER_SMS = 4  # programs under the CPU interpreter: several tiles per program in tests
-EXTRA_KEYS = ("FLATTEN", "USE_TMA", "WARP_SPECIALIZE")
+EXTRA_KEYS = ("FLATTEN", "USE_TMA")
 TMA_ALIGN = 16  # bytes: base address and every non-unit stride of a TMA descriptor
 
 
@@ -97,7 +90,6 @@ def _w8a8_block_persistent_kernel(
     BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
     GROUP_SIZE_M: tl.constexpr,
     NUM_SMS: tl.constexpr, USE_TMA: tl.constexpr, FLATTEN: tl.constexpr,
-    WARP_SPECIALIZE: tl.constexpr,
 ):
     start_pid = tl.program_id(0)
     num_tiles = tl.cdiv(M, BLOCK_SIZE_M) * tl.cdiv(N, BLOCK_SIZE_N)
@@ -113,8 +105,7 @@ def _w8a8_block_persistent_kernel(
     # The epilogue recomputes its tile from its own counter (as Triton's persistent tutorial
     # does): a value used both before and after the K loop hinders the flattened pipeline.
     tile_id_c = start_pid - NUM_SMS
-    for tile_id in tl.range(start_pid, num_tiles, NUM_SMS, flatten=FLATTEN,
-                            warp_specialize=WARP_SPECIALIZE):
+    for tile_id in tl.range(start_pid, num_tiles, NUM_SMS, flatten=FLATTEN):
         pid_m, pid_n = grouped_tile_ids(tile_id, M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
         # Rows / columns wrap (% M, % N) for the scale loads (and the pointer path's tiles).
         offs_am = (pid_m * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)) % M
@@ -217,8 +208,7 @@ def w8a8_block_persistent_matmul(
 ) -> torch.Tensor:
     """C = (A * As) @ (B * Bs)^T, like :func:`kernels.w8a8_block.w8a8_block_matmul`.
 
-    ``config`` takes the standard keys plus optional ``FLATTEN`` / ``USE_TMA`` /
-    ``WARP_SPECIALIZE`` (0 or 1);
+    ``config`` takes the standard keys plus optional ``FLATTEN`` / ``USE_TMA`` (0 or 1);
     ``None`` uses :func:`default_persistent_config`. ``num_sms`` overrides the number of
     persistent programs (default: the device's SM count).
     """
@@ -251,8 +241,7 @@ def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int]
         As.stride(0), As.stride(1),
         Bs.stride(0), Bs.stride(1),
     )
-    flags = dict(NUM_SMS=sms, USE_TMA=use_tma, FLATTEN=bool(cfg.get("FLATTEN", 0)),
-                 WARP_SPECIALIZE=use_tma and bool(cfg.get("WARP_SPECIALIZE", 0)))
+    flags = dict(NUM_SMS=sms, USE_TMA=use_tma, FLATTEN=bool(cfg.get("FLATTEN", 0)))
     if warmup:
         _w8a8_block_persistent_kernel.warmup(*args, grid=grid, **meta, **launch, **flags)
         return

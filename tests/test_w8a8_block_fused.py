@@ -1,5 +1,5 @@
 """The fused decode kernel (quantization + split-K in one launch) and the warp-specialized
-variant of the persistent kernel, against the fp32 reference and against the unfused path.
+large-M kernel, against the fp32 reference and against the unfused path.
 
 Bounds as everywhere: ``kernels.reference.tolerance(out_dtype)``. Fresh random data and
 NaN-poisoned outputs in every case. On the CPU the kernels run in Triton's interpreter (with a
@@ -22,7 +22,7 @@ from kernels.w8a8_block_decode import (
     w8a8_block_decode_matmul,
 )
 from kernels.w8a8_block_splitk import choose_split_k, w8a8_block_splitk_matmul
-from kernels.w8a8_block_persistent import default_persistent_config, w8a8_block_persistent_matmul
+from kernels.w8a8_block_ws import default_ws_config, w8a8_block_ws_matmul
 from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned, spread_randn
 
 SMALL = dict(BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4,
@@ -109,22 +109,30 @@ def test_decode_invalid_arguments_name_the_argument(update, match, device):
 
 
 WS_SMALL = dict(BLOCK_SIZE_M=128, BLOCK_SIZE_N=64, BLOCK_SIZE_K=128, GROUP_SIZE_M=2,
-                num_warps=4, num_stages=3, WARP_SPECIALIZE=1)
+                num_warps=4, num_stages=3)
 
 
 @pytest.mark.parametrize("M, N, K, out_dtype", [
     (1, 64, 256, torch.bfloat16),
     (130, 200, 400, torch.float16),   # ragged M, N and K (TMA zero-fills the edges)
-    (257, 96, 300, torch.float32),    # K rows not 16-byte aligned: pointer path, no WS
-], ids=["m1", "ragged", "pointer-path"])
-def test_warp_specialized_persistent_matches_reference(M, N, K, out_dtype, rng, device):
+    (257, 96, 384, torch.float32),
+], ids=["m1", "ragged", "mtiles"])
+def test_ws_matches_reference(M, N, K, out_dtype, rng, device):
     A, B, As, Bs = make_w8a8_operands(M, N, K, "fp8", rng, device)
     out = poisoned((M, N), out_dtype, device)
-    C = w8a8_block_persistent_matmul(A, B, As, Bs, out_dtype=out_dtype, config=WS_SMALL,
-                                     out=out)
+    C = w8a8_block_ws_matmul(A, B, As, Bs, out_dtype=out_dtype, config=WS_SMALL, out=out)
     assert torch.isfinite(C).all(), "some outputs were never written"
     err = relative_error(C, w8a8_block_reference(A, B, As, Bs))
     assert err <= tolerance(out_dtype), f"rel error {err:.2e} > {tolerance(out_dtype):.2e}"
+
+
+def test_ws_refuses_what_tma_cannot_read(rng, device):
+    A, B, As, Bs = make_w8a8_operands(4, 64, 300, "fp8", rng, device)
+    with pytest.raises(ValueError, match="TMA needs"):
+        w8a8_block_ws_matmul(A, B, As, Bs, config=WS_SMALL)
+    A8, B8, As8, Bs8 = make_w8a8_operands(4, 64, 256, "int8", rng, device)
+    with pytest.raises(ValueError, match="float8_e4m3fn"):
+        w8a8_block_ws_matmul(A8, B8, As8, Bs8, config=WS_SMALL)
 
 
 # --- Real sizes on a GPU ---------------------------------------------------------------------
@@ -153,11 +161,9 @@ def test_gpu_decode_real_sizes(N, K, M, rng):
 @pytest.mark.parametrize("N, K", DSV3_TP8)
 @pytest.mark.parametrize("M", [1, 200, 1024, 4096])
 @pytest.mark.parametrize("block_n", [64, 128])
-def test_gpu_warp_specialized_real_sizes(N, K, M, block_n, rng):
-    """Several tiles per persistent program (M >= 1024) are where a broken partition shows."""
+def test_gpu_ws_real_sizes(N, K, M, block_n, rng):
     A, B, As, Bs = make_w8a8_operands(M, N, K, "fp8", rng, "cuda")
     out = poisoned((M, N), torch.bfloat16, "cuda")
-    cfg = {**default_persistent_config(), "num_warps": 4, "BLOCK_SIZE_N": block_n,
-           "WARP_SPECIALIZE": 1}
-    C = w8a8_block_persistent_matmul(A, B, As, Bs, config=cfg, out=out)
+    C = w8a8_block_ws_matmul(A, B, As, Bs, config={**default_ws_config(),
+                                                   "BLOCK_SIZE_N": block_n}, out=out)
     assert relative_error(C, w8a8_block_reference(A, B, As, Bs)) <= tolerance(torch.bfloat16)
