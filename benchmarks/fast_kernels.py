@@ -73,16 +73,6 @@ def decode_configs(M: int) -> list[dict[str, int]]:
     ]]
 
 
-def ws_configs() -> list[dict[str, int]]:
-    """Warp-specialized kernel (BLOCK_SIZE_M 128, 4 warps per partition) and, as a control,
-    the same source with 8 warps (triton then does not specialize)."""
-    def c(bn, stages, group=8, warps=4, bm=128):
-        return dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_N=bn, BLOCK_SIZE_K=128, GROUP_SIZE_M=group,
-                    num_warps=warps, num_stages=stages)
-    return [c(128, 4), c(128, 3), c(128, 5), c(128, 4, group=32), c(64, 4), c(64, 6),
-            c(256, 3), c(128, 4, warps=8)]
-
-
 def persistent_configs() -> list[dict[str, int]]:
     """3 configs (it lost to the drop-in kernel in the first run): 128x128, 128x256, FLATTEN."""
     def c(bm, bn, warps, stages, group=8, **extra):
@@ -197,10 +187,9 @@ def main() -> int:
     from generator.provenance import REPO_ROOT, vllm_device_name
     from kernels.tiling import default_w8a8_config, pick_config
     from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops, w8a8_block_matmul
-    from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
     from kernels.w8a8_block_decode import w8a8_block_decode_matmul
+    from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
     from kernels.w8a8_block_splitk import choose_split_k, sm_count, w8a8_block_splitk_matmul
-    from kernels.w8a8_block_ws import w8a8_block_ws_matmul
 
     t0 = time.monotonic()
     deadline = t0 + BUDGET_S
@@ -252,8 +241,6 @@ def main() -> int:
             if M >= LARGE_M_MIN:
                 row["providers"]["persistent"] = sweep(pt, w8a8_block_persistent_matmul,
                                                        persistent_configs(), deadline, False)
-                row["providers"]["ws"] = sweep(pt, w8a8_block_ws_matmul, ws_configs(),
-                                               deadline, False)
             results.append(row)
             del pt
             torch.cuda.empty_cache()
@@ -279,7 +266,7 @@ def _best(entry: dict | None) -> dict | None:
 
 
 def print_table(results: list[dict]) -> None:
-    names = ["dropin", "cublas-block", "splitk", "decode", "persistent", "ws"]
+    names = ["dropin", "cublas-block", "splitk", "decode", "persistent"]
     print(f"{'N':>6} {'K':>5} {'M':>5} " + " ".join(f"{n:>18}" for n in names)
           + f" {'%roof':>6} {'x cuBLAS':>8}")
     for row in results:
@@ -298,7 +285,7 @@ def print_table(results: list[dict]) -> None:
                 times[n] = b["us"]
                 tf = row["flops"] / (b["us"] * 1e-6) / 1e12
                 cells.append(f"{b['us']:8.1f}us {tf:6.0f}TF")
-        ours = [times[n] for n in ("splitk", "decode", "persistent", "ws") if n in times]
+        ours = [times[n] for n in ("splitk", "decode", "persistent") if n in times]
         best_ours = min(ours) if ours else math.nan
         roof = (f"{100 * row['roofline_us'] / best_ours:5.0f}%" if row["M"] <= 16 and ours
                 else f"{'':>6}")

@@ -1,16 +1,21 @@
-"""Register the faster block-FP8 kernels (split-K for small M, persistent for large M) as Tunables.
+"""Register the faster block-FP8 kernels (split-K and fused decode for small M, persistent for
+large M) as Tunables.
 
     import generator.fast_tunables  # noqa: F401  (idempotent: importing twice is harmless)
 
 Both take the operands, reference, flops and bytes of the drop-in ``w8a8_block`` Tunable and the
 standard config keys, so the standard space and pruning apply unchanged: the split-K kernel
 derives SPLIT_K from the shape and the SM count, the persistent kernel its grid from the SM
-count, inside their wrappers.
+count, inside their wrappers. The decode kernel takes the bf16 activation itself (it quantizes
+inside), so its operands carry X next to the (A, As) its reference uses; configs with
+BLOCK_SIZE_K below the quantization group are refused by its wrapper and recorded as errors.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+
+import torch
 
 from generator.tunables import (
     OUT_DTYPES,
@@ -19,6 +24,12 @@ from generator.tunables import (
     W8A8_BLOCK,
     Tunable,
     register,
+)
+from kernels.quant import per_token_group_quant
+from kernels.w8a8_block_decode import (
+    compile_w8a8_block_decode,
+    default_decode_config,
+    w8a8_block_decode_matmul,
 )
 from kernels.w8a8_block_persistent import (
     compile_w8a8_block_persistent,
@@ -52,10 +63,32 @@ W8A8_BLOCK_PERSISTENT = replace(
 )
 
 
+
+def _decode_operands(task, g: torch.Generator, device: str) -> dict[str, torch.Tensor]:
+    ops = W8A8_BLOCK.make_operands(task, g, device)
+    X = torch.randn((task.M, task.K), generator=g, device=device).to(torch.bfloat16)
+    A, As = per_token_group_quant(X, task.block_k, QUANT_DTYPES[task.input_type])
+    return {**ops, "X": X, "A": A, "As": As}
+
+
+W8A8_BLOCK_DECODE = replace(
+    W8A8_BLOCK,
+    name="w8a8_block_decode",
+    input_types=("fp8",),
+    a_bytes=lambda t: 2,  # the bf16 activation tile is what the program loads
+    make_operands=_decode_operands,
+    run=lambda t, o, cfg, out: w8a8_block_decode_matmul(
+        o["X"], o["B"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out),
+    compile=lambda t, cfg: compile_w8a8_block_decode(
+        t.M, t.N, t.K, torch.bfloat16, OUT_DTYPES[t.out_dtype], t.block, cfg),
+    default_config=lambda t: default_decode_config(t.M),
+)
+
+
 def _register_once(tunable: Tunable) -> None:
     if tunable.name not in TUNABLES:
         register(tunable)
 
 
-for _t in (W8A8_BLOCK_SPLITK, W8A8_BLOCK_PERSISTENT):
+for _t in (W8A8_BLOCK_SPLITK, W8A8_BLOCK_PERSISTENT, W8A8_BLOCK_DECODE):
     _register_once(_t)

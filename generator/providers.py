@@ -759,6 +759,43 @@ for _name, _desc in (("splitk", "split-K + swap-AB kernel for small M (determini
     )
 
 
+def _setup_decode(p: Problem, ctx: BenchContext) -> Prepared:
+    """Timed: one launch that quantizes the bf16 activation and runs the split-K GEMM."""
+    from kernels.w8a8_block_decode import w8a8_block_decode_matmul
+
+    cfg = _decode_config(p.M)
+    _, B, Bs = _block_operands(ctx, "fp8")
+    out_dtype = ctx.out_dtype
+
+    def run(x: torch.Tensor, B: torch.Tensor, Bs: torch.Tensor) -> torch.Tensor:
+        return w8a8_block_decode_matmul(x, B, Bs, BLOCK, out_dtype, config=cfg)
+
+    sets = ctx.rotate((ctx.x_bf16, B, Bs), _bytes_block(p, out_dtype, True))
+    return Prepared(_calls(sets, run), config=dict(cfg))
+
+
+def _decode_config(M: int) -> dict[str, int]:
+    """Best of the decode sweep in benchmarks/fast_kernels.py on the H100 (2026-11-21)."""
+    return {"BLOCK_SIZE_M": 16 if M <= 16 else 64, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128,
+            "GROUP_SIZE_M": 1, "num_warps": 4, "num_stages": 4}
+
+
+register(
+    Provider(
+        name="triton-fp8-block-decode",
+        kind=Kind.GEMM,
+        description="our Triton block FP8 decode kernel: activation quant fused into a split-K"
+        " swap-AB GEMM with an in-kernel deterministic reduction (one launch); quant timed",
+        compute=Compute.FP8,
+        setup=_setup_decode,
+        reference=_REF_BLOCK["fp8"],
+        bytes_moved=lambda p, od: _bytes_block(p, od, True),
+        requires=(Requirement.TRITON,),
+        quant_in_timed_region=True,
+    )
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # Our Triton INT8 kernel with asymmetric per-token activations (zero points)
 

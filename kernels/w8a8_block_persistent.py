@@ -23,8 +23,11 @@ What changes against the drop-in kernel:
   (``FLATTEN``: ``tl.range(..., flatten=True)`` fuses the tile and K loops into one pipelined
   loop, so the next tile's loads overlap this tile's epilogue).
 
-Warp specialization (``tl.range(..., warp_specialize=True)``) exists in triton 3.6 but its
-tutorial enables it on Blackwell only; it is not used here.
+Warp specialization (``tl.range(..., warp_specialize=True)``) is not used. Triton 3.6 does
+build it for sm_90 (an offline sm_90 build shows a TMA producer and two 64-row consumer
+partitions with ``setmaxnreg``), but on an H100 and an H200 the results were wrong as soon as a
+program computed more than one tile or programs ran in more than one wave (both in this
+persistent loop and in a one-tile-per-program kernel; docs/kernel-notes.md, 2026-11-21).
 
 Under TRITON_INTERPRET=1 (CPU tests) the tensor descriptors work too (triton 3.6 emulates them,
 zero-filling out-of-bounds reads), so the tests exercise both the TMA and the pointer path, the

@@ -181,7 +181,7 @@ def test_tunables_register_once_and_run(device):
 
     importlib.reload(fast)  # importing twice is harmless
     g = torch.Generator(device=device).manual_seed(0)  # on the operands' device
-    for name in ("w8a8_block_splitk", "w8a8_block_persistent"):
+    for name in ("w8a8_block_splitk", "w8a8_block_persistent", "w8a8_block_decode"):
         tunable = get_tunable(name)
         task = Task(kernel=name, input_type="fp8", out_dtype="bfloat16", block_n=128,
                     block_k=128, N=96, K=256, B=1, M=5)
@@ -189,6 +189,7 @@ def test_tunables_register_once_and_run(device):
         out = tunable.new_output(task, device).fill_(float("nan"))
         cfg = tunable.default_config(task)
         tunable.run(task, ops, {**cfg, "BLOCK_SIZE_M": 16, "BLOCK_SIZE_N": 32}, out)
+        assert torch.isfinite(out).all()
         assert relative_error(out, tunable.reference(task, ops)) <= tolerance(torch.bfloat16)
     assert default_persistent_config()["BLOCK_SIZE_K"] == 128
 

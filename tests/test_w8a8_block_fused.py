@@ -1,5 +1,5 @@
-"""The fused decode kernel (quantization + split-K in one launch) and the warp-specialized
-large-M kernel, against the fp32 reference and against the unfused path.
+"""The fused decode kernel (quantization + split-K in one launch) against the fp32 reference
+and against the unfused path (quantize, then the split-K kernel).
 
 Bounds as everywhere: ``kernels.reference.tolerance(out_dtype)``. Fresh random data and
 NaN-poisoned outputs in every case. On the CPU the kernels run in Triton's interpreter (with a
@@ -22,8 +22,7 @@ from kernels.w8a8_block_decode import (
     w8a8_block_decode_matmul,
 )
 from kernels.w8a8_block_splitk import choose_split_k, w8a8_block_splitk_matmul
-from kernels.w8a8_block_ws import default_ws_config, w8a8_block_ws_matmul
-from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned, spread_randn
+from tests.kernel_cases import OUT_DTYPES, poisoned, spread_randn
 
 SMALL = dict(BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4,
              num_stages=2)
@@ -108,33 +107,6 @@ def test_decode_invalid_arguments_name_the_argument(update, match, device):
         w8a8_block_decode_matmul(**args)
 
 
-WS_SMALL = dict(BLOCK_SIZE_M=128, BLOCK_SIZE_N=64, BLOCK_SIZE_K=128, GROUP_SIZE_M=2,
-                num_warps=4, num_stages=3)
-
-
-@pytest.mark.parametrize("M, N, K, out_dtype", [
-    (1, 64, 256, torch.bfloat16),
-    (130, 200, 400, torch.float16),   # ragged M, N and K (TMA zero-fills the edges)
-    (257, 96, 384, torch.float32),
-], ids=["m1", "ragged", "mtiles"])
-def test_ws_matches_reference(M, N, K, out_dtype, rng, device):
-    A, B, As, Bs = make_w8a8_operands(M, N, K, "fp8", rng, device)
-    out = poisoned((M, N), out_dtype, device)
-    C = w8a8_block_ws_matmul(A, B, As, Bs, out_dtype=out_dtype, config=WS_SMALL, out=out)
-    assert torch.isfinite(C).all(), "some outputs were never written"
-    err = relative_error(C, w8a8_block_reference(A, B, As, Bs))
-    assert err <= tolerance(out_dtype), f"rel error {err:.2e} > {tolerance(out_dtype):.2e}"
-
-
-def test_ws_refuses_what_tma_cannot_read(rng, device):
-    A, B, As, Bs = make_w8a8_operands(4, 64, 300, "fp8", rng, device)
-    with pytest.raises(ValueError, match="TMA needs"):
-        w8a8_block_ws_matmul(A, B, As, Bs, config=WS_SMALL)
-    A8, B8, As8, Bs8 = make_w8a8_operands(4, 64, 256, "int8", rng, device)
-    with pytest.raises(ValueError, match="float8_e4m3fn"):
-        w8a8_block_ws_matmul(A8, B8, As8, Bs8, config=WS_SMALL)
-
-
 # --- Real sizes on a GPU ---------------------------------------------------------------------
 
 DSV3_TP8 = [(4608, 7168), (7168, 2304), (3072, 1536), (2112, 7168), (512, 7168),
@@ -155,15 +127,3 @@ def test_gpu_decode_real_sizes(N, K, M, rng):
     assert relative_error(runs[0], ref) <= tolerance(torch.bfloat16)
     unfused = w8a8_block_splitk_matmul(A, B, As, Bs, config=cfg)
     assert torch.equal(runs[0], unfused), "fusing the quantization changed the result"
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("N, K", DSV3_TP8)
-@pytest.mark.parametrize("M", [1, 200, 1024, 4096])
-@pytest.mark.parametrize("block_n", [64, 128])
-def test_gpu_ws_real_sizes(N, K, M, block_n, rng):
-    A, B, As, Bs = make_w8a8_operands(M, N, K, "fp8", rng, "cuda")
-    out = poisoned((M, N), torch.bfloat16, "cuda")
-    C = w8a8_block_ws_matmul(A, B, As, Bs, config={**default_ws_config(),
-                                                   "BLOCK_SIZE_N": block_n}, out=out)
-    assert relative_error(C, w8a8_block_reference(A, B, As, Bs)) <= tolerance(torch.bfloat16)

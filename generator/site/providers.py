@@ -67,6 +67,27 @@ _KNOWN: dict[str, tuple[str, str, str, str, Family]] = {
         "triangle-up",
         Family.BLOCK,
     ),
+    "triton-fp8-block-splitk": (
+        "Triton FP8 block, split-K (ours, small M)",
+        "#ff7f0e",
+        "dot",
+        "star",
+        Family.BLOCK,
+    ),
+    "triton-fp8-block-decode": (
+        "Triton FP8 block, fused decode (ours, small M)",
+        "#e377c2",
+        "solid",
+        "hexagon",
+        Family.BLOCK,
+    ),
+    "triton-fp8-block-persistent": (
+        "Triton FP8 block, persistent TMA (ours, large M)",
+        "#8c564b",
+        "dot",
+        "pentagon",
+        Family.BLOCK,
+    ),
     "fp8-tensor": ("cuBLAS FP8 tensor-wise", "#2ca02c", "dashdot", "cross", Family.TENSOR),
     "fp8-channel-noquant": (
         "cuBLAS FP8 channel-wise, no act. quant",
