@@ -18,6 +18,7 @@ from pathlib import Path
 from generator.records import BenchFile, load
 
 OURS = ("triton-fp8-block-tuned", "triton-fp8-block-default", "triton-fp8-block-splitk",
+        "triton-fp8-block-decode",
         "triton-fp8-block-persistent")
 
 
