@@ -2,24 +2,24 @@
 
     python benchmarks/fast_kernels.py          # $OUT set: full JSON to $OUT/fast_kernels.json
 
-DeepSeek-V3 TP 8 weight shapes x M in {1, 16, 64, 1024, 4096}. Per (shape, M):
+DeepSeek-V3 TP 8 weight shapes x M (env FAST_KERNELS_M, default 1,16,1024,4096). Per (shape, M):
 
 * ``dropin-tuned``: kernels.w8a8_block with the tuned config of site_data (if the device has a
   tuned table for the shape; else vLLM's default config, marked ``dropin-default``);
 * ``cublas-block``: torch._scaled_mm block-wise (scale_a column-major (M, K/128), scale_b the
   (K/128, N/128) view); "unsupported" with the message if it raises, "incorrect" if its error
   is over the bound (known: M = 1 refused, K = 2304 wrong on torch 2.11);
-* ``splitk`` (M <= 64) and ``persistent`` (M >= 1024): a built-in sweep of <= 12 configs each;
-  every config is checked first (fresh operands, NaN-poisoned output, fp32 reference), only
-  correct ones are timed, the fastest is reported. Split-K is also run twice and compared
-  bitwise (determinism).
+* ``splitk`` and ``decode`` (M <= 64) and ``persistent`` (M >= 1024): a built-in sweep of 3-8
+  configs each; every config is checked first (fresh operands, NaN-poisoned output, fp32
+  reference), only correct ones are timed, the fastest is reported. Split-K and decode are
+  also run twice and compared bitwise (determinism). ``decode`` takes the bf16 activation
+  and quantizes it inside, so its time includes the quantization; the others' do not.
 
 Timing: generator.timing.time_calls (CUDA graph, median) over L2-rotated input sets
 (generator.timing.rotation_count). Roofline at M <= 16: weight + activation + scale + output
 bytes over the measured copy bandwidth (a large device-to-device copy, measured once).
 
-Budget: about 60 distinct compiles (~1 s each) and ~400 short timings: 2-4 minutes on an
-H100/H200; a wall-clock guard (BUDGET_S) stops sweeping and still prints and writes what it
+Budget: about 1-2 minutes on an H100/H200; a wall-clock guard (BUDGET_S) stops sweeping and still prints and writes what it
 has. Without a CUDA GPU it prints one line and exits 0.
 """
 
