@@ -19,8 +19,8 @@ Timing: generator.timing.time_calls (CUDA graph, median) over L2-rotated input s
 (generator.timing.rotation_count). Roofline at M <= 16: weight + activation + scale + output
 bytes over the measured copy bandwidth (a large device-to-device copy, measured once).
 
-Budget: about 1-2 minutes on an H100/H200; a wall-clock guard (BUDGET_S) stops sweeping and still prints and writes what it
-has. Without a CUDA GPU it prints one line and exits 0.
+Budget: about 1-2 minutes on an H100/H200; a wall-clock guard (BUDGET_S) stops sweeping and
+still prints and writes what it has. Without a CUDA GPU it prints one line and exits 0.
 """
 
 from __future__ import annotations
@@ -86,24 +86,13 @@ def _one_line(exc: BaseException) -> str:
     return text[0][:240] if text else type(exc).__name__
 
 
-def _with_activation(ops: dict, g: torch.Generator) -> dict:
-    """Replace A / As by the quantization of a fresh bf16 activation X, kept as ops["X"] for
-    the fused decode kernel (which quantizes X itself)."""
-    from kernels.quant import per_token_group_quant
-
-    M, K = ops["A"].shape
-    X = torch.randn((M, K), generator=g, device="cuda").to(torch.bfloat16)
-    A, As = per_token_group_quant(X, BLOCK[1], ops["A"].dtype)
-    return {**ops, "X": X, "A": A, "As": As}
-
-
 class Point:
     """Operands (rotated sets + a separate check set) and reference for one (N, K, M)."""
 
     def __init__(self, M: int, N: int, K: int, seed: int):
+        from generator.fast_tunables import W8A8_BLOCK_DECODE
         from generator.tasks import Task
         from generator.timing import rotation_count
-        from generator.tunables import W8A8_BLOCK
         from kernels.w8a8_block import w8a8_block_bytes
 
         self.M, self.N, self.K = M, N, K
@@ -112,11 +101,11 @@ class Point:
         g = torch.Generator(device="cuda")
         g.manual_seed(seed)
         n_sets = rotation_count(w8a8_block_bytes(M, N, K, torch.bfloat16))
-        self.sets = [_with_activation(W8A8_BLOCK.make_operands(task, g, "cuda"), g)
-                     for _ in range(n_sets)]
+        # The decode kernel's operands: (A, As) quantized from a bf16 X, which it takes itself.
+        self.sets = [W8A8_BLOCK_DECODE.make_operands(task, g, "cuda") for _ in range(n_sets)]
         self.outs = [torch.empty((M, N), dtype=torch.bfloat16, device="cuda") for _ in self.sets]
-        self.check = _with_activation(W8A8_BLOCK.make_operands(task, g, "cuda"), g)
-        self.ref = W8A8_BLOCK.reference(task, self.check)
+        self.check = W8A8_BLOCK_DECODE.make_operands(task, g, "cuda")
+        self.ref = W8A8_BLOCK_DECODE.reference(task, self.check)
 
 
 def evaluate(pt: Point, run: Callable[[dict, torch.Tensor], torch.Tensor],

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from generator.errors import UserError
-from generator.models import DEFAULT_SITE_DATA, ModelSpec, list_bundled, load_model
+from generator.models import DEFAULT_SITE_DATA, ModelSpec, select_models
 
 SWEEP_CHOICES = ("model", "square", "range", "mla", "all")
 DEFAULT_SWEEPS = ("model", "square", "mla")
@@ -159,15 +159,7 @@ def _flatten(lists: list[list[int]] | None, default: str) -> list[int]:
 
 
 def _resolve_models(names: list[str] | None) -> list[tuple[ModelSpec, bool]]:
-    specs: dict[str, tuple[ModelSpec, bool]] = {}
-    for name in names or ["all"]:
-        if name.lower() == "all":
-            for model_id in list_bundled():
-                specs.setdefault(model_id, (load_model(model_id), False))
-        else:
-            spec = load_model(name)
-            specs[spec.id] = (spec, True)
-    return list(specs.values())
+    return select_models(names or ["all"])
 
 
 def _warn(message: str) -> None:

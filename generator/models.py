@@ -20,6 +20,7 @@ follow vLLM's tuner list instead of the dense recipe; see :func:`weight_shapes`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,24 @@ def load_model(name_or_id: str, site_data: Path = DEFAULT_SITE_DATA) -> ModelSpe
         if wanted in (record.hf_name.lower(), record.hf_name.rsplit("/", 1)[-1].lower()):
             return _load_bundled(path)
     raise UserError(f"unknown model '{name_or_id}'; bundled: {', '.join(bundled) or '(none)'}")
+
+
+def select_models(names: Iterable[str]) -> list[tuple[ModelSpec, bool]]:
+    """(spec, named explicitly) for each requested model; ``all`` means every bundled model.
+
+    A model named explicitly wins over the same model reached through ``all`` (callers warn
+    about, rather than skip, what an explicit name asks for); the first request keeps its
+    place in the order.
+    """
+    specs: dict[str, tuple[ModelSpec, bool]] = {}
+    for name in names:
+        if name.lower() == "all":
+            for model_id in list_bundled():
+                specs.setdefault(model_id, (load_model(model_id), False))
+        else:
+            spec = load_model(name)
+            specs[spec.id] = (spec, True)
+    return list(specs.values())
 
 
 def _load_bundled(path: Path) -> ModelSpec:

@@ -721,7 +721,9 @@ for _itype, _compute in (("fp8", Compute.FP8), ("int8", Compute.INT8)):
 # benchmarks/fast_kernels.py on the H200 (docs/kernel-notes.md).
 
 
-def _splitk_config(M: int) -> dict[str, int]:
+def _small_m_config(M: int) -> dict[str, int]:
+    """The one small-M config of the split-K and decode providers (64 weight rows x 128 K, 4
+    stages), chosen from the sweeps of benchmarks/fast_kernels.py."""
     return {"BLOCK_SIZE_M": 16 if M <= 16 else 64, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128,
             "GROUP_SIZE_M": 1, "num_warps": 4, "num_stages": 4}
 
@@ -750,7 +752,7 @@ for _name, _desc in (("splitk", "split-K + swap-AB kernel for small M (determini
             compute=Compute.FP8,
             setup=lambda p, ctx, n=_name: _setup_triton_block(
                 p, ctx, "fp8", False, _fast_matmul(n),
-                _splitk_config(p.M) if n == "splitk" else PERSISTENT_CONFIG),
+                _small_m_config(p.M) if n == "splitk" else PERSISTENT_CONFIG),
             reference=_REF_BLOCK["fp8"],
             bytes_moved=lambda p, od: _bytes_block(p, od, True),
             requires=(Requirement.TRITON,),
@@ -763,7 +765,7 @@ def _setup_decode(p: Problem, ctx: BenchContext) -> Prepared:
     """Timed: one launch that quantizes the bf16 activation and runs the split-K GEMM."""
     from kernels.w8a8_block_decode import w8a8_block_decode_matmul
 
-    cfg = _decode_config(p.M)
+    cfg = _small_m_config(p.M)
     _, B, Bs = _block_operands(ctx, "fp8")
     out_dtype = ctx.out_dtype
 
@@ -772,12 +774,6 @@ def _setup_decode(p: Problem, ctx: BenchContext) -> Prepared:
 
     sets = ctx.rotate((ctx.x_bf16, B, Bs), _bytes_block(p, out_dtype, True))
     return Prepared(_calls(sets, run), config=dict(cfg))
-
-
-def _decode_config(M: int) -> dict[str, int]:
-    """Best of the decode sweep in benchmarks/fast_kernels.py on the H100 (2026-11-21)."""
-    return {"BLOCK_SIZE_M": 16 if M <= 16 else 64, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128,
-            "GROUP_SIZE_M": 1, "num_warps": 4, "num_stages": 4}
 
 
 register(

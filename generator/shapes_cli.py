@@ -14,10 +14,9 @@ from pathlib import Path
 from generator.errors import UserError
 from generator.models import (
     ModelSpec,
-    list_bundled,
     load_hf_config,
-    load_model,
     mla_batched_shapes,
+    select_models,
     unique_nk,
     weight_shapes,
 )
@@ -85,14 +84,7 @@ def _resolve_models(
     """(spec, named explicitly) for each requested model, first request wins on duplicates."""
     if not names and not configs:
         names = ["all"]
-    specs: dict[str, tuple[ModelSpec, bool]] = {}
-    for name in names or []:
-        if name.lower() == "all":
-            for model_id in list_bundled():
-                specs.setdefault(model_id, (load_model(model_id), False))
-        else:
-            spec = load_model(name)
-            specs[spec.id] = (spec, True)
+    specs = {spec.id: (spec, named) for spec, named in select_models(names or [])}
     for path in configs or []:
         spec = load_hf_config(path)
         specs[spec.id] = (spec, True)

@@ -7,6 +7,7 @@ argument, so misuse is a one-line error instead of a wrong number in a catalog.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -18,6 +19,22 @@ OUT_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 def interpreting() -> bool:
     """True under Triton's CPU interpreter (``TRITON_INTERPRET=1``), where CPU tensors are fine."""
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+@functools.cache
+def _cuda_sm_count(index: int) -> int:
+    return int(torch.cuda.get_device_properties(index).multi_processor_count)
+
+
+def multiprocessor_count(device: torch.device | str | None, on_cpu: int) -> int:
+    """Multiprocessors of ``device`` (the current CUDA device when None). ``on_cpu`` stands in
+    for a CPU device or a machine without CUDA (the interpreter), where grids that are sized
+    from the SM count still need a number: each kernel picks one that exercises its tests."""
+    dev = torch.device(device) if device is not None else None
+    if (dev is not None and dev.type != "cuda") or not torch.cuda.is_available():
+        return on_cpu
+    index = dev.index if dev is not None and dev.index is not None else torch.cuda.current_device()
+    return _cuda_sm_count(index)
 
 
 def check_dtype(name: str, t: torch.Tensor, allowed: tuple[torch.dtype, ...]) -> None:

@@ -39,7 +39,6 @@ the pointer path; default: TMA where the operands allow it).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 import torch
@@ -47,7 +46,7 @@ import triton
 import triton.language as tl
 
 from kernels.tiling import grouped_tile_ids, split_config, validate_config
-from kernels.validation import check_out, interpreting
+from kernels.validation import check_out, interpreting, multiprocessor_count
 from kernels.w8a8_block import (
     check_w8a8_block_args,
     shape_only_operands,
@@ -146,18 +145,9 @@ def _w8a8_block_persistent_kernel(
                  mask=(offs_cm[:, None] < M) & (offs_cn[None, :] < N))
 
 
-@functools.cache
-def _cuda_sm_count(index: int) -> int:
-    return int(torch.cuda.get_device_properties(index).multi_processor_count)
-
-
 def num_programs_limit(device: torch.device | None = None) -> int:
     """SM count of ``device`` (current CUDA device by default); INTERPRETER_SMS on the CPU."""
-    if (device is not None and device.type != "cuda") or not torch.cuda.is_available():
-        return INTERPRETER_SMS
-    index = device.index if device is not None and device.index is not None else (
-        torch.cuda.current_device())
-    return _cuda_sm_count(index)
+    return multiprocessor_count(device, INTERPRETER_SMS)
 
 
 def _aligned(t) -> bool:

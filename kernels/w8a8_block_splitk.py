@@ -30,7 +30,6 @@ of BLOCK_SIZE_N x BLOCK_SIZE_K bytes in its pipeline (e.g. 4 x 16 KB), and there
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 import torch
@@ -38,7 +37,7 @@ import triton
 import triton.language as tl
 
 from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
-from kernels.validation import check_out, interpreting
+from kernels.validation import check_out, interpreting, multiprocessor_count
 from kernels.w8a8_block import (
     check_w8a8_block_args,
     shape_only_operands,
@@ -154,21 +153,10 @@ def _splitk_reduce_kernel(
     tl.store(c_ptr + m * stride_cm + n * stride_cn, total.to(c_ptr.dtype.element_ty), mask=mask)
 
 
-@functools.cache
-def _cuda_sm_count(index: int) -> int:
-    return int(torch.cuda.get_device_properties(index).multi_processor_count)
-
-
 def sm_count(device: torch.device | str | None = None) -> int:
-    """Multiprocessors of ``device`` (the current CUDA device by default); a small constant when
+    """Multiprocessors of ``device`` (the current CUDA device by default); INTERPRETER_SMS when
     interpreting on the CPU."""
-    dev = torch.device(device) if device is not None else None
-    if dev is not None and dev.type != "cuda":
-        return INTERPRETER_SMS
-    if not torch.cuda.is_available():
-        return INTERPRETER_SMS
-    index = dev.index if dev is not None and dev.index is not None else torch.cuda.current_device()
-    return _cuda_sm_count(index)
+    return multiprocessor_count(device, INTERPRETER_SMS)
 
 
 def choose_split_k(M: int, N: int, K: int, config: Mapping[str, int], num_sms: int) -> int:

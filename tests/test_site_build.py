@@ -172,3 +172,11 @@ def test_invalid_rows_are_not_line_points() -> None:
     assert line["y"][1] is None and line["connectgaps"] is False
     assert invalid["name"] == charts.INVALID_NAME and invalid["x"] == [2]
     assert HOSTILE  # the fixture's hostile string is exercised by the site build tests
+
+
+def test_site_config_keys_match_the_kernels():
+    """The site restates the config keys to stay torch-free; they must not drift apart."""
+    from generator.site.export import CONFIG_KEYS as SITE_KEYS
+    from kernels.tiling import CONFIG_KEYS
+
+    assert tuple(SITE_KEYS) == tuple(CONFIG_KEYS)

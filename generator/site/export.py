@@ -16,6 +16,17 @@ from typing import Any
 
 from generator.records import BenchRow, TuneFile
 
+# kernels.tiling.CONFIG_KEYS, restated so that building the site needs neither torch nor triton
+# (importing the kernels package loads both).
+CONFIG_KEYS = (
+    "BLOCK_SIZE_M",
+    "BLOCK_SIZE_N",
+    "BLOCK_SIZE_K",
+    "GROUP_SIZE_M",
+    "num_warps",
+    "num_stages",
+)
+
 BENCH_COLUMNS = [
     "provider",
     "sweep",
@@ -84,16 +95,9 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
     """The tuned-config table (one row per kernel x shape x M), for the device page."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    keys = [
-        "BLOCK_SIZE_M",
-        "BLOCK_SIZE_N",
-        "BLOCK_SIZE_K",
-        "GROUP_SIZE_M",
-        "num_warps",
-        "num_stages",
-    ]
     writer.writerow(
-        ["kernel", "input_type", "B", "N", "K", "M", "status", "tuned_us", "default_us", *keys]
+        ["kernel", "input_type", "B", "N", "K", "M", "status", "tuned_us", "default_us",
+         *CONFIG_KEYS]
     )
     for t in tunes:
         for rec in t.records:
@@ -111,7 +115,7 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
                     w.status.value if w else "no correct config",
                     w.latency_us if w else None,
                     rec.default.latency_us,
-                    *(cfg.get(k) for k in keys),
+                    *(cfg.get(k) for k in CONFIG_KEYS),
                 )
             )
     return buf.getvalue()

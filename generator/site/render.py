@@ -33,14 +33,6 @@ from generator.site.catalog import Catalog, Device, ModelOnDevice
 TEMPLATES = Path(__file__).parent / "templates"
 HOME_MARKER = "<!-- blockgemm:catalog -->"
 _TITLE_OK = re.compile(r"^[A-Za-z0-9 ._,=×()/:+-]*$")
-CONFIG_KEYS = [
-    "BLOCK_SIZE_M",
-    "BLOCK_SIZE_N",
-    "BLOCK_SIZE_K",
-    "GROUP_SIZE_M",
-    "num_warps",
-    "num_stages",
-]
 
 
 @dataclass
@@ -101,7 +93,7 @@ class _Renderer:
         self.env.globals.update(
             style=providers.style,
             m_range=_m_range,
-            CONFIG_KEYS=CONFIG_KEYS,
+            CONFIG_KEYS=export.CONFIG_KEYS,
             Status=Status,
             BASELINE=providers.BASELINE,
         )
