@@ -9,7 +9,8 @@ DeepSeek-V3 TP 8 weight shapes x M (env FAST_KERNELS_M, default 1,16,1024,4096).
 * ``cublas-block``: torch._scaled_mm block-wise (scale_a column-major (M, K/128), scale_b the
   (K/128, N/128) view); "unsupported" with the message if it raises, "incorrect" if its error
   is over the bound (known: M = 1 refused, K = 2304 wrong on torch 2.11);
-* ``splitk`` and ``decode`` (M <= 64) and ``persistent`` (M >= 1024): a built-in sweep of 3-8
+* ``splitk`` and ``decode`` (M <= 64), ``persistent`` and ``gluon`` (the warp-specialized
+  Hopper kernel; M >= 1024): a built-in sweep of 3-8
   configs each; every config is checked first (fresh operands, NaN-poisoned output, fp32
   reference), only correct ones are timed, the fastest is reported. Split-K and decode are
   also run twice and compared bitwise (determinism). ``decode`` takes the bf16 activation
@@ -18,6 +19,9 @@ DeepSeek-V3 TP 8 weight shapes x M (env FAST_KERNELS_M, default 1,16,1024,4096).
 Timing: generator.timing.time_calls (CUDA graph, median) over L2-rotated input sets
 (generator.timing.rotation_count). Roofline at M <= 16: weight + activation + scale + output
 bytes over the measured copy bandwidth (a large device-to-device copy, measured once).
+
+``FAST_KERNELS_ONLY`` (comma-separated, e.g. ``gluon,persistent``) limits the sweeps to those
+kernels; the drop-in kernel and cuBLAS are always measured, as the ratios need them.
 
 Budget: about 1-2 minutes on an H100/H200; a wall-clock guard (BUDGET_S) stops sweeping and
 still prints and writes what it has. Without a CUDA GPU it prints one line and exits 0.
@@ -44,6 +48,7 @@ SHAPES = [(4608, 7168), (7168, 2304), (3072, 1536), (2112, 7168), (24576, 7168),
 M_VALUES = tuple(int(m) for m in os.environ.get("FAST_KERNELS_M", "1,16,1024,4096").split(","))
 SMALL_M_MAX = 64  # split-K sweep up to here; persistent sweep from LARGE_M_MIN
 LARGE_M_MIN = 1024
+ONLY = {k for k in os.environ.get("FAST_KERNELS_ONLY", "").split(",") if k}
 BUDGET_S = float(os.environ.get("FAST_KERNELS_BUDGET_S", "300"))  # stop sweeping after this
 MAX_REPLAYS = 20
 TARGET_US = 4000.0
@@ -79,6 +84,17 @@ def persistent_configs() -> list[dict[str, int]]:
         return dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_N=bn, BLOCK_SIZE_K=128, GROUP_SIZE_M=group,
                     num_warps=warps, num_stages=stages, **extra)
     return [c(128, 128, 8, 4), c(128, 256, 8, 3), c(128, 128, 8, 4, FLATTEN=1)]
+
+
+def gluon_configs() -> list[dict[str, int]]:
+    """Lagged vs. plain promotion, 4 vs. 5 buffers, wider L2 groups."""
+    from kernels.w8a8_block_gluon import default_gluon_config
+    base = default_gluon_config()
+    return [base, {**base, "LAG": 0}, {**base, "num_stages": 5}, {**base, "GROUP_SIZE_M": 16}]
+
+
+def wanted(kernel: str) -> bool:
+    return not ONLY or kernel in ONLY
 
 
 def _one_line(exc: BaseException) -> str:
@@ -177,6 +193,7 @@ def main() -> int:
     from kernels.tiling import default_w8a8_config, pick_config
     from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops, w8a8_block_matmul
     from kernels.w8a8_block_decode import w8a8_block_decode_matmul
+    from kernels.w8a8_block_gluon import gluon_supported, w8a8_block_gluon_matmul
     from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
     from kernels.w8a8_block_splitk import choose_split_k, sm_count, w8a8_block_splitk_matmul
 
@@ -217,19 +234,25 @@ def main() -> int:
             # Scale layouts are prepared outside the timed call (once per weight / per token).
             row["providers"]["cublas-block"] = evaluate(pt, cublas_run, cublas_prepare,
                                                         exc_status="unsupported")
-            if M <= SMALL_M_MAX:
+            if M <= SMALL_M_MAX and wanted("splitk"):
                 res = sweep(pt, w8a8_block_splitk_matmul, splitk_configs(M), deadline, True)
                 if res["best"]:
                     res["best"]["split_k"] = choose_split_k(M, N, K, res["best"]["config"], sms)
                 row["providers"]["splitk"] = res
+            if M <= SMALL_M_MAX and wanted("decode"):
                 res = sweep(pt, w8a8_block_decode_matmul, decode_configs(M), deadline, True,
                             fused_quant=True)
                 if res["best"]:
                     res["best"]["split_k"] = choose_split_k(M, N, K, res["best"]["config"], sms)
                 row["providers"]["decode"] = res
-            if M >= LARGE_M_MIN:
+            if M >= LARGE_M_MIN and wanted("persistent"):
                 row["providers"]["persistent"] = sweep(pt, w8a8_block_persistent_matmul,
                                                        persistent_configs(), deadline, False)
+            if M >= LARGE_M_MIN and wanted("gluon"):
+                problem = gluon_supported(pt.check["A"], pt.check["B"], torch.bfloat16)
+                row["providers"]["gluon"] = (
+                    {"status": "unsupported", "message": problem} if problem else
+                    sweep(pt, w8a8_block_gluon_matmul, gluon_configs(), deadline, False))
             results.append(row)
             del pt
             torch.cuda.empty_cache()
@@ -255,7 +278,7 @@ def _best(entry: dict | None) -> dict | None:
 
 
 def print_table(results: list[dict]) -> None:
-    names = ["dropin", "cublas-block", "splitk", "decode", "persistent"]
+    names = ["dropin", "cublas-block", "splitk", "decode", "persistent", "gluon"]
     print(f"{'N':>6} {'K':>5} {'M':>5} " + " ".join(f"{n:>18}" for n in names)
           + f" {'%roof':>6} {'x cuBLAS':>8}")
     for row in results:
@@ -274,7 +297,7 @@ def print_table(results: list[dict]) -> None:
                 times[n] = b["us"]
                 tf = row["flops"] / (b["us"] * 1e-6) / 1e12
                 cells.append(f"{b['us']:8.1f}us {tf:6.0f}TF")
-        ours = [times[n] for n in ("splitk", "decode", "persistent") if n in times]
+        ours = [times[n] for n in ("splitk", "decode", "persistent", "gluon") if n in times]
         best_ours = min(ours) if ours else math.nan
         roof = (f"{100 * row['roofline_us'] / best_ours:5.0f}%" if row["M"] <= 16 and ours
                 else f"{'':>6}")
