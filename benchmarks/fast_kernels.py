@@ -90,7 +90,7 @@ def gluon_configs() -> list[dict[str, int]]:
     """Lagged vs. plain promotion, 4 vs. 5 buffers, wider L2 groups."""
     from kernels.w8a8_block_gluon import default_gluon_config
     base = default_gluon_config()
-    return [base, {**base, "LAG": 0}, {**base, "num_stages": 5}, {**base, "GROUP_SIZE_M": 16}]
+    return [base, {**base, "LAG": 1}, {**base, "num_stages": 5}, {**base, "GROUP_SIZE_M": 16}]
 
 
 def wanted(kernel: str) -> bool:

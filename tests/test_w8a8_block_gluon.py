@@ -25,7 +25,7 @@ from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned
 DEFAULT = default_gluon_config()
 CONFIGS = {
     "default": DEFAULT,
-    "no-lag": {**DEFAULT, "LAG": 0},
+    "lag": {**DEFAULT, "LAG": 1},
     "one-warpgroup": {**DEFAULT, "BLOCK_SIZE_M": 64, "num_warps": 4},
     "bn64-3stages": {**DEFAULT, "BLOCK_SIZE_N": 64, "num_stages": 3},
 }
@@ -61,7 +61,7 @@ def test_lagged_promotion_overlaps_the_mma(lag):
     loop = _main_loop(sass)
     ffma = sum(op.startswith("FFMA") for op in loop)
     assert any("GMMA" in op for op in loop)
-    if lag:  # 64 accumulator elements per thread (128 x 128 tile over 256 threads)
+    if lag:  # 64 accumulator elements per thread (64 x 128 rows of a warpgroup, 128 threads)
         assert ffma >= 64, f"only {ffma} FFMA between the WGMMA and its wait"
     else:
         assert ffma == 0
