@@ -19,7 +19,7 @@ from generator.records import BenchFile, load
 
 OURS = ("triton-fp8-block-tuned", "triton-fp8-block-default", "triton-fp8-block-splitk",
         "triton-fp8-block-decode",
-        "triton-fp8-block-persistent")
+        "triton-fp8-block-persistent", "triton-fp8-block-gluon")
 
 
 def _ok(row) -> bool:

@@ -1,5 +1,5 @@
-"""Register the faster block-FP8 kernels (split-K and fused decode for small M, persistent for
-large M) as Tunables.
+"""Register the faster block-FP8 kernels (split-K and fused decode for small M, persistent and
+the warp-specialized Gluon kernel for large M) as Tunables.
 
     import generator.fast_tunables  # noqa: F401  (idempotent: importing twice is harmless)
 
@@ -9,6 +9,8 @@ derives SPLIT_K from the shape and the SM count, the persistent kernel its grid 
 count, inside their wrappers. The decode kernel takes the bf16 activation itself (it quantizes
 inside), so its operands carry X next to the (A, As) its reference uses; configs with
 BLOCK_SIZE_K below the quantization group are refused by its wrapper and recorded as errors.
+The Gluon kernel has knobs of its own (consumer warpgroups, LAG, ORDERED), so it brings its own
+search space (:func:`kernels.w8a8_block_gluon.gluon_space`); it runs on Hopper GPUs only.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from kernels.w8a8_block_decode import (
     compile_w8a8_block_decode,
     default_decode_config,
     w8a8_block_decode_matmul,
+)
+from kernels.w8a8_block_gluon import (
+    compile_w8a8_block_gluon,
+    default_gluon_config,
+    gluon_space,
+    w8a8_block_gluon_matmul,
 )
 from kernels.w8a8_block_persistent import (
     compile_w8a8_block_persistent,
@@ -62,6 +70,17 @@ W8A8_BLOCK_PERSISTENT = replace(
     default_config=lambda t: default_persistent_config(),
 )
 
+W8A8_BLOCK_GLUON = replace(
+    W8A8_BLOCK,
+    name="w8a8_block_gluon",
+    input_types=("fp8",),
+    run=lambda t, o, cfg, out: w8a8_block_gluon_matmul(
+        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out),
+    compile=lambda t, cfg: compile_w8a8_block_gluon(
+        t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], t.block, cfg),
+    default_config=lambda t: default_gluon_config(),
+    space=gluon_space,
+)
 
 
 def _decode_operands(task, g: torch.Generator, device: str) -> dict[str, torch.Tensor]:
@@ -90,5 +109,5 @@ def _register_once(tunable: Tunable) -> None:
         register(tunable)
 
 
-for _t in (W8A8_BLOCK_SPLITK, W8A8_BLOCK_PERSISTENT, W8A8_BLOCK_DECODE):
+for _t in (W8A8_BLOCK_SPLITK, W8A8_BLOCK_PERSISTENT, W8A8_BLOCK_DECODE, W8A8_BLOCK_GLUON):
     _register_once(_t)

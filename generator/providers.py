@@ -75,6 +75,7 @@ class Requirement(str, enum.Enum):
     SCALED_MM = "scaled_mm"  # torch._scaled_mm on an FP8 GPU (sm89+)
     SCALED_MM_V2 = "scaled_mm_v2"  # torch.nn.functional.scaled_mm with ScalingType (newer torch)
     INT_MM = "int_mm"  # torch._int_mm on CUDA
+    HOPPER = "hopper"  # a Gluon kernel written for sm_90 (WGMMA, TMA, setmaxnreg)
 
 
 class Unsupported(Exception):
@@ -279,6 +280,10 @@ _REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
     Requirement.SCALED_MM_V2: _need_scaled_mm_v2,
     Requirement.INT_MM: lambda ctx: (
         None if ctx.on_cuda and hasattr(torch, "_int_mm") else "needs torch._int_mm on CUDA"
+    ),
+    Requirement.HOPPER: lambda ctx: (
+        None if _capability(ctx)[0] == 9
+        else "needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter)"
     ),
 }
 
@@ -728,6 +733,11 @@ def _small_m_config(M: int) -> dict[str, int]:
             "GROUP_SIZE_M": 1, "num_warps": 4, "num_stages": 4}
 
 
+# The Gluon kernel's config: lagged promotion won every shape of benchmarks/gluon sweeps on
+# the H100 (docs/kernel-notes.md, third round).
+GLUON_CONFIG = {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 8,
+                "num_warps": 8, "num_stages": 4, "LAG": 1}
+
 PERSISTENT_CONFIG = {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128,
                      "GROUP_SIZE_M": 16, "num_warps": 8, "num_stages": 3}
 
@@ -759,6 +769,32 @@ for _name, _desc in (("splitk", "split-K + swap-AB kernel for small M (determini
             quant_in_timed_region=True,
         )
     )
+
+
+def _setup_gluon(p: Problem, ctx: BenchContext) -> Prepared:
+    """Timed: our per-token-group quant (Triton) + the warp-specialized Hopper kernel."""
+    from kernels.w8a8_block_gluon import gluon_supported, w8a8_block_gluon_matmul
+
+    problem = gluon_supported(ctx.device, p.N, p.K, ctx.out_dtype)
+    if problem:
+        raise Unsupported(problem)
+    return _setup_triton_block(p, ctx, "fp8", False, w8a8_block_gluon_matmul, GLUON_CONFIG)
+
+
+register(
+    Provider(
+        name="triton-fp8-block-gluon",
+        kind=Kind.GEMM,
+        description="our warp-specialized Hopper block FP8 kernel (Gluon: TMA producer warp,"
+        " one partition per consumer warpgroup, lagged promotion) for large M; quant timed",
+        compute=Compute.FP8,
+        setup=_setup_gluon,
+        reference=_REF_BLOCK["fp8"],
+        bytes_moved=lambda p, od: _bytes_block(p, od, True),
+        requires=(Requirement.HOPPER,),
+        quant_in_timed_region=True,
+    )
+)
 
 
 def _setup_decode(p: Problem, ctx: BenchContext) -> Prepared:

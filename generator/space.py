@@ -113,7 +113,7 @@ def prune(configs: Iterable[dict[str, int]], p: Problem, exhaustive: bool = Fals
             continue
         # hard (duplicates): configs that differ only in an equivalent GROUP_SIZE_M run the
         # same program order; time one of them.
-        key = tuple(cfg[k] for k in CONFIG_KEYS if k != "GROUP_SIZE_M")
+        key = tuple(sorted((k, v) for k, v in cfg.items() if k != "GROUP_SIZE_M"))
         key += (_effective_group(cfg, p.M),)
         if key in seen_equivalent:
             drop("equivalent GROUP_SIZE_M")
@@ -138,6 +138,9 @@ def prune(configs: Iterable[dict[str, int]], p: Problem, exhaustive: bool = Fals
                 continue
         kept.append(cfg)
     return kept, report
+
+
+_TILE_AND_GROUP = ("BLOCK_SIZE_M", "BLOCK_SIZE_N", "BLOCK_SIZE_K", "GROUP_SIZE_M")
 
 
 def tile_of(cfg: dict[str, int]) -> tuple[int, int, int]:
@@ -167,14 +170,15 @@ def coarse_representatives(candidates: list[dict[str, int]]) -> list[dict[str, i
 
 def refine_neighbours(candidates: list[dict[str, int]], tiles: list[tuple[int, int, int]]
                       ) -> list[dict[str, int]]:
-    """Every (num_warps, num_stages) variant of the given tiles, at their smallest group."""
+    """Every variant of the given tiles in the other knobs (num_warps, num_stages and a
+    kernel's own keys), at their smallest group."""
     out = []
     for tile in tiles:
-        variants: dict[tuple[int, int], dict[str, int]] = {}
+        variants: dict[tuple, dict[str, int]] = {}
         for cfg in candidates:
             if tile_of(cfg) != tile:
                 continue
-            key = (cfg["num_warps"], cfg["num_stages"])
+            key = tuple(sorted((k, v) for k, v in cfg.items() if k not in _TILE_AND_GROUP))
             if key not in variants or cfg["GROUP_SIZE_M"] < variants[key]["GROUP_SIZE_M"]:
                 variants[key] = cfg
         out.extend(variants.values())

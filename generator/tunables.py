@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from generator.errors import UserError
+from generator.space import full_space
 from generator.tasks import Task
 from kernels.a16w8_batched import (
     a16w8_batched_bytes,
@@ -52,6 +53,8 @@ class Tunable:
     default_config: Callable[[Task], dict[str, int]]
     flops: Callable[[Task], int]
     bytes: Callable[[Task], int]
+    # The configs to search (before pruning): vLLM's space unless a kernel has its own knobs.
+    space: Callable[[], list[dict[str, int]]] = full_space
 
 
 def _randn(shape: tuple[int, ...], g: torch.Generator, device: str) -> torch.Tensor:

@@ -72,7 +72,7 @@ def problem_of(task: Task, tunable: Tunable, device: str) -> Problem:
 
 def candidates_for(task: Task, device: str, exhaustive: bool):
     tunable = get_tunable(task.kernel)
-    return prune(full_space(), problem_of(task, tunable, device), exhaustive)
+    return prune(tunable.space(), problem_of(task, tunable, device), exhaustive)
 
 
 def _classify(exc: BaseException) -> Status:

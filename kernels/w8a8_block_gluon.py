@@ -44,6 +44,7 @@ launches 4 warps and adds the second consumer and the producer as warp-specializ
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import torch
@@ -66,14 +67,16 @@ from kernels.w8a8_block import check_w8a8_block_args, w8a8_block_bytes, w8a8_blo
 
 __all__ = [
     "build_w8a8_block_gluon_sm90",
+    "compile_w8a8_block_gluon",
     "default_gluon_config",
+    "gluon_space",
     "gluon_supported",
     "w8a8_block_bytes",
     "w8a8_block_flops",
     "w8a8_block_gluon_matmul",
 ]
 
-EXTRA_KEYS = ("LAG",)
+EXTRA_KEYS = ("LAG", "ORDERED")
 WG_ROWS = 64  # rows of a tile per consumer warpgroup (the M of one WGMMA instruction)
 TMA_ALIGN = 16  # bytes: base address and every non-unit stride of a TMA descriptor
 PRODUCER_REGS = gl.constexpr(24)  # per thread of the producer warp: setmaxnreg's minimum
@@ -81,13 +84,15 @@ CONSUMER_REGS = gl.constexpr(240)  # per thread of the second consumer warpgroup
 # Registers per thread the kernel is compiled for: with the producer warp rounded up to a
 # warpgroup, 2 consumer warpgroups + 1 = 12 warps share 64K registers, 168 each at most; the
 # producer gives its share to the consumers (setmaxnreg), which then get 240 each.
-MAX_REGS = 168
+MAX_REGS = {1: 168, 2: 168, 3: 128}  # by consumer warpgroups: 64K / (32 * all warps), rounded
+CONSUMER3_REGS = gl.constexpr(160)  # three consumer warpgroups: 160, 160 and 168 (default)
 
 
 def default_gluon_config() -> dict[str, int]:
-    """128 x 128 x 128 tiles over two consumer warpgroups, 4 buffers (128 KB)."""
+    """128 x 128 x 128 tiles over two consumer warpgroups, 4 buffers (128 KB), lagged
+    promotion: the fastest on every DeepSeek-V3 shape measured on the H100."""
     return {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 8,
-            "num_warps": 8, "num_stages": 4, "LAG": 0}
+            "num_warps": 8, "num_stages": 4, "LAG": 1}
 
 
 @gluon.jit
@@ -107,13 +112,20 @@ def _tile_coords(tile_id, M, N, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
 
 @gluon.jit
 def _producer(a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
-              GROUP_M: gl.constexpr, STAGES: gl.constexpr):
-    """One warp: TMA-load the A and B tiles of every K step of every tile into the ring."""
-    BLOCK_M: gl.constexpr = a_desc.block_type.shape[0]
+              GROUP_M: gl.constexpr, STAGES: gl.constexpr, LAG: gl.constexpr):
+    """One warp: TMA-load the A and B tiles of every K step of every tile into the ring.
+
+    A comes in boxes of one warpgroup's 64 rows (TMA boxes are powers of two; a tile may have
+    three warpgroups' rows)."""
+    WG_M: gl.constexpr = a_desc.block_type.shape[0]
+    CONSUMERS: gl.constexpr = a_bufs.type.shape[0] // STAGES
+    BLOCK_M: gl.constexpr = CONSUMERS * WG_M
     BLOCK_K: gl.constexpr = a_desc.block_type.shape[1]
     BLOCK_N: gl.constexpr = b_desc.block_type.shape[0]
     num_tiles = gl.cdiv(M, BLOCK_M) * gl.cdiv(N, BLOCK_N)
     k_tiles = gl.cdiv(K, BLOCK_K)
+    if LAG:  # the consumers take K steps in pairs
+        k_tiles = gl.cdiv(k_tiles, 2) * 2
     step = 0  # K steps issued so far: buffer step % STAGES, its use number step // STAGES
     for tile_id in range(gl.program_id(0), num_tiles, gl.num_programs(0)):
         pid_m, pid_n = _tile_coords(tile_id, M, N, BLOCK_M, BLOCK_N, GROUP_M)
@@ -124,28 +136,70 @@ def _producer(a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
             mbarrier.wait(empty_bars.index(slot), ((step // STAGES) & 1) ^ 1)
             ready = ready_bars.index(slot)
             # Out-of-bounds rows / K columns arrive as zeros and still count as full boxes.
-            mbarrier.expect(ready, a_desc.block_type.nbytes + b_desc.block_type.nbytes)
-            tma.async_copy_global_to_shared(a_desc, [pid_m * BLOCK_M, ki * BLOCK_K], ready,
-                                            a_bufs.index(slot))
+            mbarrier.expect(ready, CONSUMERS * a_desc.block_type.nbytes + b_desc.block_type.nbytes)
+            for h in gl.static_range(CONSUMERS):
+                tma.async_copy_global_to_shared(a_desc, [pid_m * BLOCK_M + h * WG_M, ki * BLOCK_K],
+                                                ready, a_bufs.index(slot * CONSUMERS + h))
             tma.async_copy_global_to_shared(b_desc, [pid_n * BLOCK_N, ki * BLOCK_K], ready,
                                             b_bufs.index(slot))
             step += 1
 
 
 @gluon.jit
-def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, c_desc, c_bufs,
-              a_scale_ptr, b_scale_ptr, M, N, K, group_n, group_k,
+def _load_scales(a_scale_ptrs, b_scale_row, kb, row_ok, stride_as_k, stride_bs_k):
+    """As[rows, kb] (one per row of this warpgroup) times Bs[tile column block, kb]."""
+    a_s = gl.load(a_scale_ptrs + kb * stride_as_k, mask=row_ok, other=0.0)
+    return a_s * gl.load(b_scale_row + kb * stride_bs_k)
+
+
+@gluon.jit
+def _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, step, acc, pending,
+              pending_scale, zeros, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
+              ORDERED: gl.constexpr, HALF: gl.constexpr, FOLD: gl.constexpr):
+    """K step ``step`` of this warpgroup: issue its WGMMA, (with FOLD) add ``pending *
+    pending_scale`` (the previous step's product) to ``acc`` while the tensor cores run it,
+    wait for it and release its buffer. Returns (acc, this step's unscaled product)."""
+    slot = step % STAGES
+    mbarrier.wait(ready_bars.index(slot), (step // STAGES) & 1)
+    a_tile = a_bufs.index(slot * CONSUMERS + HALF)  # this warpgroup's 64 rows
+    b_tile = b_bufs.index(slot).permute((1, 0))  # [BLOCK_K, BLOCK_N] view, K-major
+    if ORDERED:  # take turns with the other warpgroups: wait until the previous one issued
+        if HALF == 0:
+            mbarrier.wait(turn_bars.index(HALF), (step & 1) ^ 1)
+        else:
+            mbarrier.wait(turn_bars.index(HALF), step & 1)
+    if ORDERED == 2:
+        # Two commit groups (K halves); the next warpgroup's turn starts when the first half
+        # is done, so its WGMMA overlaps our second half and then our promotion.
+        HALF_K: gl.constexpr = a_tile.type.shape[1] // 2
+        part = warpgroup_mma(a_tile.slice(0, HALF_K, dim=1), b_tile.slice(0, HALF_K, dim=0),
+                             zeros, use_acc=False, is_async=True)
+        part = warpgroup_mma(a_tile.slice(HALF_K, HALF_K, dim=1),
+                             b_tile.slice(HALF_K, HALF_K, dim=0), part, is_async=True)
+        part = warpgroup_mma_wait(num_outstanding=1, deps=(part,))
+        mbarrier.arrive(turn_bars.index((HALF + 1) % CONSUMERS), count=1)
+    else:
+        part = warpgroup_mma(a_tile, b_tile, zeros, use_acc=False, is_async=True)
+        if ORDERED:
+            mbarrier.arrive(turn_bars.index((HALF + 1) % CONSUMERS), count=1)
+    if FOLD:
+        acc += pending * pending_scale[:, None]
+    part, _, _ = warpgroup_mma_wait(num_outstanding=0, deps=(part, a_tile, b_tile))
+    mbarrier.arrive(empty_bars.index(slot), count=1)
+    return acc, part
+
+
+@gluon.jit
+def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
+              a_scale_ptr, b_scale_ptr, M, N, K, group_n,
               stride_as_m, stride_as_k, stride_bs_n, stride_bs_k,
               GROUP_M: gl.constexpr, STAGES: gl.constexpr, LAG: gl.constexpr,
-              HALF: gl.constexpr):
-    """One warpgroup: rows [64 * HALF, 64 * HALF + 64) of every tile. WGMMA, promotion, store.
-
-    Each consumer warpgroup is its own partition, so the two never wait for each other: while
-    one scales its product, the tensor cores run the other's WGMMA.
-    """
+              ORDERED: gl.constexpr, HALF: gl.constexpr):
+    """One warpgroup: rows [64 * HALF, 64 * HALF + 64) of every tile. WGMMA, promotion, store."""
     WG_M: gl.constexpr = c_desc.block_type.shape[0]  # 64: the rows of one warpgroup
     BLOCK_N: gl.constexpr = c_desc.block_type.shape[1]
-    BLOCK_M: gl.constexpr = a_bufs.type.shape[1]
+    CONSUMERS: gl.constexpr = a_bufs.type.shape[0] // STAGES
+    BLOCK_M: gl.constexpr = CONSUMERS * WG_M
     BLOCK_K: gl.constexpr = a_bufs.type.shape[2]
     # WGMMA instruction m64nNk32 (k = 256 bits / 8-bit operands) over the 4 warps.
     mma_layout: gl.constexpr = gl.NVMMADistributedLayout(
@@ -154,43 +208,57 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, c_desc, c_bufs,
     num_tiles = gl.cdiv(M, BLOCK_M) * gl.cdiv(N, BLOCK_N)
     k_tiles = gl.cdiv(K, BLOCK_K)
     zeros = gl.zeros([WG_M, BLOCK_N], gl.float32, mma_layout)
+    no_scale = gl.zeros([WG_M], gl.float32, rows_layout)
     c_smem = c_bufs.index(HALF)
     step = 0
     for tile_id in range(gl.program_id(0), num_tiles, gl.num_programs(0)):
         pid_m, pid_n = _tile_coords(tile_id, M, N, BLOCK_M, BLOCK_N, GROUP_M)
         row0 = pid_m * BLOCK_M + HALF * WG_M
         offs_m = row0 + gl.arange(0, WG_M, layout=rows_layout)
+        row_ok = offs_m < M
         a_scale_ptrs = a_scale_ptr + offs_m * stride_as_m
         b_scale_row = b_scale_ptr + (pid_n * BLOCK_N // group_n) * stride_bs_n
 
-        # acc[m, n] = sum_kb P_kb[m, n] * As[m, kb] * Bs[n // bn, kb],  P_kb = A_kb @ B_kb^T
-        # (one FP8 WGMMA per K tile). With LAG, P_{kb-1} is scaled and added while the
-        # tensor cores compute P_kb: promotion overlaps this warpgroup's own MMA too.
+        # acc[m, n] = sum_kb P_kb[m, n] * s_kb[m],  P_kb = A_kb @ B_kb^T (one FP8 WGMMA per K
+        # tile), s_kb[m] = As[m, kb] * Bs[n // bn, kb] (BLOCK_K is the scale block, so K tile
+        # kb uses scale column kb). The scales of tile kb + 1 are loaded while tile kb is
+        # computed: a column of As is 64 scattered rows, a load slower than one WGMMA.
         acc = gl.zeros([WG_M, BLOCK_N], gl.float32, mma_layout)
-        prev = gl.zeros([WG_M, BLOCK_N], gl.float32, mma_layout)
-        prev_scale = gl.zeros([WG_M], gl.float32, rows_layout)
-        for ki in range(k_tiles):
-            slot = step % STAGES
-            # The scales' loads go out before the wait for the tiles, hiding their latency.
-            kb = ki * BLOCK_K // group_k
-            a_s = gl.load(a_scale_ptrs + kb * stride_as_k, mask=offs_m < M, other=0.0)
-            b_s = gl.load(b_scale_row + kb * stride_bs_k)
-            mbarrier.wait(ready_bars.index(slot), (step // STAGES) & 1)
-            a_tile = a_bufs.index(slot).slice(HALF * WG_M, WG_M)  # this warpgroup's rows
-            b_tile = b_bufs.index(slot).permute((1, 0))  # [BLOCK_K, BLOCK_N] view, K-major
-            part = warpgroup_mma(a_tile, b_tile, zeros, use_acc=False, is_async=True)
-            if LAG:
-                acc += prev * prev_scale[:, None]
-            part, _, _ = warpgroup_mma_wait(num_outstanding=0, deps=(part, a_tile, b_tile))
-            mbarrier.arrive(empty_bars.index(slot), count=1)
-            if LAG:
-                prev = part
-                prev_scale = a_s * b_s
-            else:
-                acc += part * (a_s * b_s)[:, None]
-            step += 1
+        scale = _load_scales(a_scale_ptrs, b_scale_row, 0, row_ok, stride_as_k, stride_bs_k)
         if LAG:
-            acc += prev * prev_scale[:, None]
+            # P_kb is scaled and added while the tensor cores compute P_kb+1, so the
+            # promotion never idles them. Two K steps per iteration keep the two products
+            # in fixed registers (pa, pb: no copies). An odd last step reads zeros (TMA
+            # fills out-of-bounds K with zeros; the producer issues the same padded count).
+            pb = zeros
+            sb = no_scale
+            for kp in range(gl.cdiv(k_tiles, 2)):
+                kb = 2 * kp
+                sa = scale
+                scale = _load_scales(a_scale_ptrs, b_scale_row, gl.minimum(kb + 1, k_tiles - 1),
+                                     row_ok, stride_as_k, stride_bs_k)
+                acc, pa = _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, step,
+                                    acc, pb, sb, zeros, STAGES, CONSUMERS, ORDERED, HALF, True)
+                sb = scale
+                scale = _load_scales(a_scale_ptrs, b_scale_row, gl.minimum(kb + 2, k_tiles - 1),
+                                     row_ok, stride_as_k, stride_bs_k)
+                acc, pb = _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars,
+                                    step + 1, acc, pa, sa, zeros, STAGES, CONSUMERS, ORDERED,
+                                    HALF, True)
+                step += 2
+            acc += pb * sb[:, None]
+        else:
+            # Wait for P_kb, then scale it: the tensor cores idle during the promotion unless
+            # another warpgroup's WGMMA is running.
+            for kb in range(k_tiles):
+                s = scale
+                scale = _load_scales(a_scale_ptrs, b_scale_row, gl.minimum(kb + 1, k_tiles - 1),
+                                     row_ok, stride_as_k, stride_bs_k)
+                acc, part = _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, step,
+                                      acc, zeros, no_scale, zeros, STAGES, CONSUMERS, ORDERED,
+                                      HALF, False)
+                acc += part * s[:, None]
+                step += 1
 
         tma.store_wait(pendings=0)  # the previous tile's store has finished reading c_smem
         c_smem.store(acc.to(c_desc.dtype))
@@ -201,11 +269,12 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, c_desc, c_bufs,
 
 @gluon.jit
 def _w8a8_block_gluon_kernel(a_desc, b_desc, c_desc, a_scale_ptr, b_scale_ptr,
-                             M, N, K, group_n, group_k,
+                             M, N, K, group_n,
                              stride_as_m, stride_as_k, stride_bs_n, stride_bs_k,
                              GROUP_M: gl.constexpr, STAGES: gl.constexpr,
-                             LAG: gl.constexpr, CONSUMERS: gl.constexpr):
-    a_bufs = gl.allocate_shared_memory(a_desc.dtype, [STAGES] + a_desc.block_type.shape,
+                             LAG: gl.constexpr, CONSUMERS: gl.constexpr, ORDERED: gl.constexpr):
+    # A's buffer of stage s, warpgroup h is a_bufs[s * CONSUMERS + h] (64 x BLOCK_K each).
+    a_bufs = gl.allocate_shared_memory(a_desc.dtype, [STAGES * CONSUMERS] + a_desc.block_type.shape,
                                        a_desc.layout)
     b_bufs = gl.allocate_shared_memory(b_desc.dtype, [STAGES] + b_desc.block_type.shape,
                                        b_desc.layout)
@@ -216,69 +285,104 @@ def _w8a8_block_gluon_kernel(a_desc, b_desc, c_desc, a_scale_ptr, b_scale_ptr,
     for i in gl.static_range(STAGES):
         mbarrier.init(ready_bars.index(i), count=1)
         mbarrier.init(empty_bars.index(i), count=CONSUMERS)  # each warpgroup releases a slot
+    turn_bars = gl.allocate_shared_memory(gl.int64, [CONSUMERS, 1], mbarrier.MBarrierLayout())
+    for i in gl.static_range(CONSUMERS):
+        mbarrier.init(turn_bars.index(i), count=1)
 
     # Partitions: consumer warpgroup 0 (the default, 4 warps), [consumer warpgroup 1,] producer.
-    if CONSUMERS == 2:
+    if CONSUMERS == 3:
         gl.warp_specialize([
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, group_k, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, 0)),
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, group_k, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, 1)),
+            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
+                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
+                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 0)),
+            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
+                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
+                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 1)),
+            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
+                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
+                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 2)),
             (_producer, (a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
-                         GROUP_M, STAGES)),
+                         GROUP_M, STAGES, LAG)),
+        ], [4, 4, 1], [CONSUMER3_REGS, CONSUMER3_REGS, PRODUCER_REGS])
+    elif CONSUMERS == 2:
+        gl.warp_specialize([
+            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
+                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
+                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 0)),
+            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
+                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
+                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 1)),
+            (_producer, (a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
+                         GROUP_M, STAGES, LAG)),
         ], [4, 1], [CONSUMER_REGS, PRODUCER_REGS])
     else:
         gl.warp_specialize([
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, group_k, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, 0)),
+            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
+                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
+                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 0)),
             (_producer, (a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
-                         GROUP_M, STAGES)),
+                         GROUP_M, STAGES, LAG)),
         ], [1], [PRODUCER_REGS])
 
 
 def _validate(config: Mapping[str, int], block_size: tuple[int, int]) -> dict[str, int]:
     block_n, block_k = block_size
-    cfg = validate_config(config, block_k, extra_keys=EXTRA_KEYS)
+    # BLOCK_SIZE_M is 64 per consumer warpgroup: 192 is allowed although not a power of two.
+    cfg = validate_config({**config, "BLOCK_SIZE_M": 64}, block_k, extra_keys=EXTRA_KEYS)
+    cfg["BLOCK_SIZE_M"] = int(config["BLOCK_SIZE_M"])
     if cfg.get("LAG", 0) not in (0, 1):
         raise ValueError(f"config: LAG={cfg['LAG']} must be 0 or 1")
+    if cfg.get("ORDERED", 0) not in (0, 1, 2):
+        raise ValueError(f"config: ORDERED={cfg['ORDERED']} must be 0, 1 or 2")
     if cfg["BLOCK_SIZE_K"] != block_k:
         raise ValueError(f"config: BLOCK_SIZE_K={cfg['BLOCK_SIZE_K']} must equal the scale "
                          f"block's K ({block_k}): one activation-scale column per K tile")
     if block_n % cfg["BLOCK_SIZE_N"] or cfg["BLOCK_SIZE_N"] > 256:
         raise ValueError(f"config: BLOCK_SIZE_N={cfg['BLOCK_SIZE_N']} must divide the scale "
                          f"block's N ({block_n}) and be <= 256 (one WGMMA wide)")
-    if cfg["num_warps"] not in (4, 8) or cfg["BLOCK_SIZE_M"] != 16 * cfg["num_warps"]:
+    if cfg["num_warps"] not in (4, 8, 12) or cfg["BLOCK_SIZE_M"] != 16 * cfg["num_warps"]:
         raise ValueError(f"config: BLOCK_SIZE_M={cfg['BLOCK_SIZE_M']} with num_warps="
-                         f"{cfg['num_warps']}: needs num_warps in (4, 8) and BLOCK_SIZE_M = "
-                         "16 * num_warps (one warpgroup per 64 rows)")
+                         f"{cfg['num_warps']}: needs num_warps in (4, 8, 12) and BLOCK_SIZE_M"
+                         " = 16 * num_warps (one consumer warpgroup per 64 rows)")
     if cfg["num_stages"] < 2:
         raise ValueError(f"config: num_stages={cfg['num_stages']} must be >= 2")
+    if cfg.get("LAG", 0) and cfg["BLOCK_SIZE_M"] > 2 * WG_ROWS:
+        raise ValueError("config: LAG=1 needs at most two consumer warpgroups (BLOCK_SIZE_M <= "
+                         "128): three leave 160 registers a thread, lagged promotion uses 192")
     return cfg
 
 
-def gluon_supported(A: torch.Tensor, B: torch.Tensor, out_dtype: torch.dtype) -> str | None:
-    """Why this kernel cannot take these operands, or None when it can."""
-    if A.device.type != "cuda" or torch.cuda.get_device_capability(A.device)[0] != 9:
+def gluon_supported(device: torch.device, N: int, K: int, out_dtype: torch.dtype) -> str | None:
+    """Why this kernel cannot compute an (N, K) weight's GEMM on ``device``, or None."""
+    if device.type != "cuda" or torch.cuda.get_device_capability(device)[0] != 9:
         return "needs a Hopper (sm_90) GPU"
-    if A.dtype != FP8_DTYPE:
-        return f"takes FP8 e4m3 operands, not {A.dtype}"
     out_bytes = torch.empty(0, dtype=out_dtype).element_size()
-    K, N = A.shape[1], B.shape[0]
-    if (K * A.element_size()) % TMA_ALIGN or (N * out_bytes) % TMA_ALIGN:
+    if K % TMA_ALIGN or (N * out_bytes) % TMA_ALIGN:
         return f"TMA needs 16-byte rows: K={K}, N={N} with {out_dtype} output"
-    for name, t in (("A", A), ("B", B)):
-        if t.data_ptr() % TMA_ALIGN or (t.stride(0) * t.element_size()) % TMA_ALIGN:
-            return f"TMA needs a 16-byte aligned {name}"
     return None
+
+
+def _tma_ready(name: str, t: torch.Tensor) -> None:
+    if t.stride(-1) != 1 or t.data_ptr() % TMA_ALIGN or (t.stride(0) * t.element_size()) % TMA_ALIGN:
+        raise ValueError(f"w8a8_block_gluon_matmul: {name} must be row-major with 16-byte "
+                         "aligned base and rows (TMA)")
 
 
 def _descriptor(t: torch.Tensor, block_shape: list[int]) -> TensorDescriptor:
     """A host-side TMA descriptor (passed by value as a kernel parameter: no device scratch)."""
     layout = gl.NVMMASharedLayout.get_default_for(block_shape, GL_DTYPES[t.dtype])
     return TensorDescriptor.from_tensor(t, block_shape, layout)
+
+
+def _kernel_params(cfg: Mapping[str, int]) -> tuple[int, int, dict[str, int]]:
+    """(BLOCK_SIZE_N, BLOCK_SIZE_K, the kernel's constexprs and launch options) of a config."""
+    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
+    consumers = meta["BLOCK_SIZE_M"] // WG_ROWS
+    params = dict(GROUP_M=meta["GROUP_SIZE_M"], STAGES=launch["num_stages"],
+                  LAG=cfg.get("LAG", 0), CONSUMERS=consumers,
+                  ORDERED=cfg.get("ORDERED", 0) if consumers > 1 else 0,
+                  num_warps=4, maxnreg=MAX_REGS[consumers])
+    return meta["BLOCK_SIZE_N"], meta["BLOCK_SIZE_K"], params
 
 
 def w8a8_block_gluon_matmul(
@@ -294,32 +398,66 @@ def w8a8_block_gluon_matmul(
 ) -> torch.Tensor:
     """C = (A * As) @ (B * Bs)^T, like :func:`kernels.w8a8_block.w8a8_block_matmul`.
 
-    ``config`` takes the standard keys plus optional ``LAG``; ``None`` uses
+    ``config`` takes the standard keys plus optional ``LAG`` / ``ORDERED``; ``None`` uses
     :func:`default_gluon_config`. ``num_sms`` overrides the number of persistent programs.
     """
     M, N, K = check_w8a8_block_args(A, B, As, Bs, block_size, out_dtype)
     block_n, block_k = (int(v) for v in block_size)
     cfg = _validate(config if config is not None else default_gluon_config(), (block_n, block_k))
-    problem = gluon_supported(A, B, out_dtype)
+    if A.dtype != FP8_DTYPE:
+        raise ValueError(f"w8a8_block_gluon_matmul: takes FP8 e4m3 operands, not {A.dtype}")
+    problem = gluon_supported(A.device, N, K, out_dtype)
     if problem:
         raise ValueError(f"w8a8_block_gluon_matmul: {problem}")
     check_out(out, (M, N), out_dtype, A.device)
     C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
-    if C.stride(1) != 1 or C.data_ptr() % TMA_ALIGN or (C.stride(0) * C.element_size()) % TMA_ALIGN:
-        raise ValueError("w8a8_block_gluon_matmul: out must be row-major with 16-byte aligned rows")
-    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
-    bm, bn, bk = meta["BLOCK_SIZE_M"], meta["BLOCK_SIZE_N"], meta["BLOCK_SIZE_K"]
+    for name, t in (("A", A), ("B", B), ("out", C)):
+        _tma_ready(name, t)
+    bn, bk, params = _kernel_params(cfg)
     sms = num_sms if num_sms is not None else multiprocessor_count(A.device, 1)
-    tiles = triton.cdiv(M, bm) * triton.cdiv(N, bn)
-    programs = max(1, min(sms, tiles))
-    _w8a8_block_gluon_kernel[(programs,)](
-        _descriptor(A, [bm, bk]), _descriptor(B, [bn, bk]), _descriptor(C, [WG_ROWS, bn]), As, Bs,
-        M, N, K, block_n, block_k,
-        As.stride(0), As.stride(1), Bs.stride(0), Bs.stride(1),
-        GROUP_M=meta["GROUP_SIZE_M"], STAGES=launch["num_stages"],
-        LAG=cfg.get("LAG", 0), CONSUMERS=bm // WG_ROWS, num_warps=4, maxnreg=MAX_REGS,
+    tiles = triton.cdiv(M, cfg["BLOCK_SIZE_M"]) * triton.cdiv(N, bn)
+    _w8a8_block_gluon_kernel[(max(1, min(sms, tiles)),)](
+        _descriptor(A, [WG_ROWS, bk]), _descriptor(B, [bn, bk]), _descriptor(C, [WG_ROWS, bn]),
+        As, Bs, M, N, K, block_n, As.stride(0), As.stride(1), Bs.stride(0), Bs.stride(1),
+        **params,
     )
     return C
+
+
+def compile_w8a8_block_gluon(M: int, N: int, K: int, out_dtype: torch.dtype,
+                             block_size: tuple[int, int], config: Mapping[str, int]) -> None:
+    """Compile (without running) the binary a launch at this shape uses on the current
+    device, so the tuner's compile pool can build configs ahead of timing. The descriptors
+    are built over small placeholder tensors: only their dtype, box and layout reach the
+    compiler; the integer arguments carry the shape's specialization (== 1, % 16)."""
+    cfg = _validate(config, tuple(block_size))
+    problem = gluon_supported(torch.device("cuda", torch.cuda.current_device()), N, K, out_dtype)
+    if problem:
+        raise ValueError(f"compile_w8a8_block_gluon: {problem}")
+    bn, bk, params = _kernel_params(cfg)
+    a = torch.empty((WG_ROWS, bk), dtype=FP8_DTYPE, device="cuda")
+    b = torch.empty((bn, bk), dtype=FP8_DTYPE, device="cuda")
+    c = torch.empty((WG_ROWS, bn), dtype=out_dtype, device="cuda")
+    scales = torch.empty(16, dtype=torch.float32, device="cuda")
+    kb, nb = triton.cdiv(K, block_size[1]), triton.cdiv(N, block_size[0])
+    _w8a8_block_gluon_kernel.warmup(
+        _descriptor(a, [WG_ROWS, bk]), _descriptor(b, [bn, bk]), _descriptor(c, [WG_ROWS, bn]),
+        scales, scales, M, N, K, block_size[0], kb, 1, kb, 1, grid=(1,), **params)
+
+
+def gluon_space() -> list[dict[str, int]]:
+    """The tuner's search space for this kernel: 128- or 192-row tiles (two or three consumer
+    warpgroups) x lagged or plain promotion x warpgroup ordering x buffers x grouping. Lagged
+    promotion needs 192 registers a thread, so it only pairs with two warpgroups."""
+    space = []
+    for bm, lag, ordered, stages, group in itertools.product(
+            (128, 192), (0, 1), (0, 1, 2), (3, 4, 5), (8, 16)):
+        if bm == 192 and (lag or stages > 4):  # registers; shared memory (5 x 40 KB + C)
+            continue
+        space.append({"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128,
+                      "GROUP_SIZE_M": group, "num_warps": bm // 16, "num_stages": stages,
+                      "LAG": lag, "ORDERED": ordered})
+    return space
 
 
 def build_w8a8_block_gluon_sm90(config: Mapping[str, int] | None = None,
@@ -328,16 +466,15 @@ def build_w8a8_block_gluon_sm90(config: Mapping[str, int] | None = None,
     """Compile the kernel for sm_90 without a GPU (see :mod:`kernels.sm90_build`); returns
     Triton's compiled kernel, whose ``asm`` holds the ttgir, ptx and cubin."""
     cfg = _validate(config if config is not None else default_gluon_config(), block_size)
-    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
-    bm, bn, bk = meta["BLOCK_SIZE_M"], meta["BLOCK_SIZE_N"], meta["BLOCK_SIZE_K"]
+    bn, bk, params = _kernel_params(cfg)
     signature = {
-        "a_desc": descriptor_type([bm, bk], FP8_DTYPE),
+        "a_desc": descriptor_type([WG_ROWS, bk], FP8_DTYPE),
         "b_desc": descriptor_type([bn, bk], FP8_DTYPE),
         "c_desc": descriptor_type([WG_ROWS, bn], out_dtype),
         "a_scale_ptr": "*fp32", "b_scale_ptr": "*fp32",
-        **{name: "i32" for name in ("M", "N", "K", "group_n", "group_k", "stride_as_m",
+        **{name: "i32" for name in ("M", "N", "K", "group_n", "stride_as_m",
                                     "stride_as_k", "stride_bs_n", "stride_bs_k")},
     }
-    constexprs = dict(GROUP_M=meta["GROUP_SIZE_M"], STAGES=launch["num_stages"],
-                      LAG=cfg.get("LAG", 0), CONSUMERS=bm // WG_ROWS)
-    return build_sm90(_w8a8_block_gluon_kernel, signature, constexprs, 4, MAX_REGS)
+    maxnreg = params.pop("maxnreg")
+    num_warps = params.pop("num_warps")
+    return build_sm90(_w8a8_block_gluon_kernel, signature, params, num_warps, maxnreg)

@@ -26,6 +26,7 @@ EXPECTED = {
     "triton-int8-azp-bias",
     "triton-fp8-block-default",
     "triton-fp8-block-tuned",
+    "triton-fp8-block-gluon",
     "a16w8-triton",
     "a16w8-bmm-bf16",
     "a16w8-dequant-bmm",
@@ -107,6 +108,8 @@ def test_library_providers_are_unsupported_without_cuda():
         assert message and "CUDA" in message, name
     assert pv.get("torch-bf16").unmet(ctx) is None
     assert pv.get("triton-fp8-block-default").unmet(ctx) is None  # interpreter (conftest)
+    # The Gluon kernel has no interpreter path: unsupported on the CPU, with the reason.
+    assert "Hopper" in pv.get("triton-fp8-block-gluon").unmet(ctx)
 
 
 def test_context_memoizes_and_rotates(device):

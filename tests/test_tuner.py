@@ -87,6 +87,23 @@ def test_coarse_pass_has_one_config_per_tile():
 # --- tuning one task ------------------------------------------------------------------------
 
 
+def test_a_kernels_own_space_and_knobs_survive_pruning_and_refinement():
+    """The Gluon kernel searches its own space; its extra knobs (LAG, ORDERED) are neither
+    merged as duplicates by the pruning nor dropped by the refinement pass."""
+    from generator.tunables import get_tunable
+    from generator.tuning import candidates_for
+
+    task = Task(kernel="w8a8_block_gluon", input_type="fp8", out_dtype="bfloat16",
+                block_n=128, block_k=128, N=7168, K=2304, B=1, M=4096)
+    assert get_tunable("w8a8_block_gluon").space is not full_space
+    kept, _ = candidates_for(task, "cpu", exhaustive=False)
+    assert len(kept) == len(get_tunable("w8a8_block_gluon").space())
+    refined = space.refine_neighbours(kept, [(128, 128, 128)])
+    assert {(c["LAG"], c["ORDERED"]) for c in refined} == {(0, 0), (0, 1), (0, 2), (1, 0),
+                                                           (1, 1), (1, 2)}
+    assert len(space.refine_neighbours(full_space(), [(64, 128, 128)])) == 8  # warps x stages
+
+
 def test_tune_task_verifies_winner_and_times_default():
     rec = tune_task(tiny_task(5), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner is not None and rec.winner.status == Status.OK

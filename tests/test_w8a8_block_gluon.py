@@ -16,27 +16,39 @@ import torch
 from kernels.reference import relative_error, tolerance, w8a8_block_reference
 from kernels.sm90_build import disassemble, resource_usage
 from kernels.w8a8_block_gluon import (
+    _validate,
     build_w8a8_block_gluon_sm90,
     default_gluon_config,
+    gluon_space,
     w8a8_block_gluon_matmul,
 )
 from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned
 
 DEFAULT = default_gluon_config()
 CONFIGS = {
-    "default": DEFAULT,
-    "lag": {**DEFAULT, "LAG": 1},
+    "default": DEFAULT,  # lagged promotion
+    "no-lag": {**DEFAULT, "LAG": 0},
     "one-warpgroup": {**DEFAULT, "BLOCK_SIZE_M": 64, "num_warps": 4},
+    "three-warpgroups": {**DEFAULT, "BLOCK_SIZE_M": 192, "num_warps": 12, "num_stages": 3,
+                         "LAG": 0, "ORDERED": 1},
+    "ordered": {**DEFAULT, "ORDERED": 1},
+    "ordered-split": {**DEFAULT, "ORDERED": 2},
+    "no-lag-ordered-split": {**DEFAULT, "ORDERED": 2, "LAG": 0},
     "bn64-3stages": {**DEFAULT, "BLOCK_SIZE_N": 64, "num_stages": 3},
 }
 HAS_HOPPER = torch.cuda.is_available() and torch.cuda.get_device_capability()[0] == 9
 
 
-def _main_loop(sass: list[str]) -> list[str]:
-    """The instructions from the consumers' first WGMMA fence to the first wait for it."""
-    start = next(i for i, op in enumerate(sass) if op.startswith("WARPGROUP.ARRIVE"))
-    end = next(i for i in range(start, len(sass)) if sass[i].startswith("WARPGROUP.DEPBAR"))
-    return sass[start:end]
+def _mma_windows(sass: list[str]) -> list[list[str]]:
+    """Each stretch of instructions from a WGMMA fence (issue) to the next WGMMA wait."""
+    windows, start = [], None
+    for i, op in enumerate(sass):
+        if op.startswith("WARPGROUP.ARRIVE") and start is None:
+            start = i
+        elif op.startswith("WARPGROUP.DEPBAR") and start is not None:
+            windows.append(sass[start:i])
+            start = None
+    return windows
 
 
 # --- CPU: offline sm_90 builds -----------------------------------------------------------------
@@ -56,15 +68,19 @@ def test_builds_for_sm90_without_spills(config):
 
 @pytest.mark.parametrize("lag", [0, 1])
 def test_lagged_promotion_overlaps_the_mma(lag):
-    """LAG=1 scales the previous K tile (FFMA) while the current WGMMA runs; LAG=0 waits first."""
+    """LAG=1 scales the previous K tile (FFMA) while a WGMMA runs; LAG=0 waits first.
+
+    ptxas keeps the FFMA between issue and wait in one of the two K steps of the unrolled
+    pair and moves the other step's after its wait, so at least one window must hold the 64
+    FFMA (64 x 128 accumulators of a warpgroup over 128 threads)."""
     sass = disassemble(build_w8a8_block_gluon_sm90({**DEFAULT, "LAG": lag}).asm["cubin"])
-    loop = _main_loop(sass)
-    ffma = sum(op.startswith("FFMA") for op in loop)
-    assert any("GMMA" in op for op in loop)
-    if lag:  # 64 accumulator elements per thread (64 x 128 rows of a warpgroup, 128 threads)
-        assert ffma >= 64, f"only {ffma} FFMA between the WGMMA and its wait"
+    windows = _mma_windows(sass)
+    assert windows and all(any("GMMA" in op for op in w) for w in windows)
+    most = max(sum(op.startswith("FFMA") for op in w) for w in windows)
+    if lag:
+        assert most >= 64, f"at most {most} FFMA between a WGMMA and its wait"
     else:
-        assert ffma == 0
+        assert most == 0
 
 
 @pytest.mark.parametrize(
@@ -75,12 +91,23 @@ def test_lagged_promotion_overlaps_the_mma(lag):
         ({"BLOCK_SIZE_M": 64}, "BLOCK_SIZE_M=64 with num_warps=8"),
         ({"BLOCK_SIZE_N": 256}, "BLOCK_SIZE_N=256 must divide"),
         ({"num_stages": 1}, "num_stages=1"),
+        ({"BLOCK_SIZE_M": 192, "num_warps": 12}, "LAG=1 needs at most two"),
+        ({"ORDERED": 3}, "ORDERED=3"),
         ({"BOGUS": 1}, "unknown key"),
     ],
 )
 def test_bad_configs_name_the_key(update, match):
     with pytest.raises(ValueError, match=match):
         build_w8a8_block_gluon_sm90({**DEFAULT, **update})
+
+
+def test_search_space_is_valid_and_distinct():
+    """Every config of the tuner's space passes the kernel's own validation, once."""
+    space = gluon_space()
+    assert len({tuple(sorted(c.items())) for c in space}) == len(space) > 20
+    for cfg in space:
+        _validate(cfg, (128, 128))
+    assert {c["LAG"] for c in space} == {0, 1} and {c["ORDERED"] for c in space} == {0, 1, 2}
 
 
 @pytest.mark.skipif(HAS_HOPPER, reason="checks the refusal off Hopper")
@@ -131,6 +158,23 @@ def test_gpu_ragged_sizes(M, N, K, config, out_dtype, num_sms, rng):
 @pytest.mark.parametrize("lag", [0, 1])
 def test_gpu_real_sizes(N, K, M, lag, rng):
     _check(M, N, K, {**DEFAULT, "LAG": lag}, torch.bfloat16, rng)
+
+
+@pytest.mark.gpu
+@needs_hopper
+def test_gpu_odd_k_tiles_with_lag(rng):
+    """LAG takes K tiles in pairs; an odd count pads with a zero-filled tile (K = 384: 3)."""
+    _check(300, 256, 384, DEFAULT, torch.float32, rng, num_sms=2)
+
+
+@pytest.mark.gpu
+@needs_hopper
+def test_gpu_compile_ahead_then_run(rng):
+    """The tuner's compile-ahead path builds the binary a later launch uses."""
+    from kernels.w8a8_block_gluon import compile_w8a8_block_gluon
+
+    compile_w8a8_block_gluon(256, 512, 1024, torch.bfloat16, (128, 128), DEFAULT)
+    _check(256, 512, 1024, DEFAULT, torch.bfloat16, rng)
 
 
 @pytest.mark.gpu

@@ -88,6 +88,13 @@ _KNOWN: dict[str, tuple[str, str, str, str, Family]] = {
         "pentagon",
         Family.BLOCK,
     ),
+    "triton-fp8-block-gluon": (
+        "Triton FP8 block, warp-specialized Gluon (ours, large M, Hopper)",
+        "#17becf",
+        "solid",
+        "star-diamond",
+        Family.BLOCK,
+    ),
     "fp8-tensor": ("cuBLAS FP8 tensor-wise", "#2ca02c", "dashdot", "cross", Family.TENSOR),
     "fp8-channel-noquant": (
         "cuBLAS FP8 channel-wise, no act. quant",
