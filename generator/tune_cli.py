@@ -75,7 +75,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     p.add_argument("--kernels", default="w8a8_block,a16w8_batched", metavar="NAME,...",
                    help="kernels to tune: w8a8_block for linear layers (drop-in files), "
                    "a16w8_batched for the DeepSeek MLA batched shapes; also our own "
-                   "w8a8_block_splitk, w8a8_block_decode and w8a8_block_persistent")
+                   "w8a8_block_splitk, w8a8_block_decode, w8a8_block_persistent and "
+                   "w8a8_block_gluon (Hopper only)")
     p.add_argument("--exhaustive", action="store_true",
                    help="time the whole space (only hard rules applied); results are kept apart "
                    "and never used for the drop-in files")
