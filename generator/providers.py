@@ -778,7 +778,26 @@ def _setup_gluon(p: Problem, ctx: BenchContext) -> Prepared:
     problem = gluon_supported(ctx.device, p.N, p.K, ctx.out_dtype)
     if problem:
         raise Unsupported(problem)
-    return _setup_triton_block(p, ctx, "fp8", False, w8a8_block_gluon_matmul, GLUON_CONFIG)
+    return _setup_triton_block(p, ctx, "fp8", False, w8a8_block_gluon_matmul,
+                               _gluon_config(p, ctx))
+
+
+def _gluon_config(p: Problem, ctx: BenchContext) -> dict[str, int]:
+    """The tuner's winner for this device and shape (nearest tuned M), else GLUON_CONFIG."""
+    from generator.records import TuneFile, load
+    from generator.tasks import Task
+    from generator.tune_store import tune_file_path
+
+    if ctx.site_data is None or not ctx.device_name:
+        return GLUON_CONFIG
+    out_name = str(ctx.out_dtype).removeprefix("torch.")
+    task = Task(kernel="w8a8_block_gluon", input_type="fp8", out_dtype=out_name,
+                block_n=BLOCK[0], block_k=BLOCK[1], N=p.N, K=p.K, B=1, M=p.M)
+    path = tune_file_path(ctx.site_data, ctx.device_name, task, exhaustive=False)
+    if not path.exists():
+        return GLUON_CONFIG
+    table = {r.M: r.winner.config for r in load(path, TuneFile).records if r.winner}
+    return pick_config(table, p.M) if table else GLUON_CONFIG
 
 
 register(
