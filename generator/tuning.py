@@ -29,7 +29,6 @@ from generator.space import (
     SMEM_BYTES_SM90,
     Problem,
     coarse_representatives,
-    full_space,
     group_variants,
     prune,
     refine_neighbours,

@@ -5,13 +5,22 @@ interpreter. Triton's compiler and the ptxas / cuobjdump / nvdisasm it bundles s
 offline, so a test can prove that a kernel lowers for sm_90 (layouts, warp specialization,
 register budget, no spills) and inspect the SASS of its main loop, while the numerics are
 checked on a GPU.
+
+Builds run in one separate (spawned) worker process: Triton's CPU interpreter patches
+``triton.language`` while it runs a kernel, and a Gluon build in the same process after any
+interpreted launch fails (as in the CPU test suite, where both happen).
 """
 
 from __future__ import annotations
 
+import atexit
+import importlib
+import multiprocessing
 import re
 import subprocess
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +48,48 @@ def descriptor_type(block_shape: list[int], dtype: torch.dtype) -> str:
     return native_specialize_impl(CUDABackend, desc, False, True, True)[0]
 
 
-def build_sm90(fn: Any, signature: dict[str, str], constexprs: dict[str, Any], num_warps: int,
-               maxnreg: int | None = None) -> Any:
-    """Compile ``fn`` (a ``gluon.jit`` function) for sm_90. ``signature`` maps every
-    non-constexpr argument to a Triton type string; pointer arguments are marked 16-byte
-    aligned, as a real launch with torch allocations would specialize them."""
+@dataclass(frozen=True)
+class Sm90Build:
+    """What a build produced: ``asm`` maps "ttgir" / "ptx" (text) and "cubin" (bytes)."""
+
+    asm: dict[str, Any]
+    shared_bytes: int
+
+
+def _compile(module: str, name: str, signature: dict[str, str], constexprs: dict[str, Any],
+             num_warps: int, maxnreg: int | None) -> Sm90Build:
+    """Runs in the worker process."""
+    fn = getattr(importlib.import_module(module), name)
     names = list(fn.arg_names)
     sig = {n: "constexpr" if n in constexprs else signature[n] for n in names}
     consts = {(names.index(k),): v for k, v in constexprs.items()}
     attrs = {(names.index(n),): [["tt.divisibility", 16]]
              for n in names if sig[n].startswith("*")}
     options = CUDABackend(SM90).parse_options({"num_warps": num_warps, "maxnreg": maxnreg})
-    return triton.compile(GluonASTSource(fn, sig, consts, attrs), target=SM90,
-                          options=options.__dict__)
+    kernel = triton.compile(GluonASTSource(fn, sig, consts, attrs), target=SM90,
+                            options=options.__dict__)
+    return Sm90Build({key: kernel.asm[key] for key in ("ttgir", "ptx", "cubin")},
+                     int(kernel.metadata.shared))
+
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _worker() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_pool.shutdown)
+    return _pool
+
+
+def build_sm90(fn: Any, signature: dict[str, str], constexprs: dict[str, Any], num_warps: int,
+               maxnreg: int | None = None) -> Sm90Build:
+    """Compile ``fn`` (a module-level ``gluon.jit`` function) for sm_90. ``signature`` maps
+    every non-constexpr argument to a Triton type string; pointer arguments are marked 16-byte
+    aligned, as a real launch with torch allocations would specialize them."""
+    job = (fn.fn.__module__, fn.fn.__name__, signature, constexprs, num_warps, maxnreg)
+    return _worker().submit(_compile, *job).result()
 
 
 def _tool(name: str) -> str:

@@ -17,14 +17,19 @@ lets the kernel place every asynchronous operation and barrier itself:
 * **a producer warp** (a worker partition of one warp and 24 registers) walks the same tile
   sequence as the consumers and issues the TMA loads of A and B tiles into a ring of
   ``num_stages`` shared-memory buffers, waiting only for a buffer to be released;
-* **one partition per consumer warpgroup** (4 warps, 64 rows of the tile each; both read the
-  same B tile): each issues one asynchronous WGMMA per K tile, waits for it and promotes. As
-  separate partitions the two warpgroups never synchronize with each other, so one's promotion
-  runs while the tensor cores work on the other's WGMMA. (With both in one 8-warp partition
-  Triton puts a barrier across them before every buffer release, and the promotion idled the
-  tensor cores: 0.61-0.73x of cuBLAS on the H100 against 0.6x for the drop-in kernel.)
-  ``LAG=1`` additionally scales the *previous* K tile's product while this warpgroup's own
-  WGMMA runs, at the price of 64 more registers and a register copy per K tile;
+* **one partition per consumer warpgroup** (4 warps, 64 rows of the tile each, two or three
+  per tile; all read the same B tile): each issues one asynchronous WGMMA per K tile, waits
+  for it and promotes. As separate partitions the warpgroups never synchronize with each
+  other, so one's promotion can run while the tensor cores work on another's WGMMA. (With both
+  in one 8-warp partition Triton puts a barrier across them before every buffer release: 0.61-
+  0.73x of cuBLAS on the H100; this layout, the scale prefetch and LAG took it to 0.80-1.14x.)
+* **the scales of K tile k + 1 are loaded while tile k is computed**: a column of As is 64
+  scattered rows, a load longer than one WGMMA;
+* ``LAG=1`` (two warpgroups only: 192 registers a thread) scales the *previous* K tile's
+  product while this warpgroup's own WGMMA runs; the loop takes K tiles in pairs so the two
+  products stay in fixed registers, and an odd tile count is padded with a zero-filled tile;
+* ``ORDERED`` = 1 makes the warpgroups take turns issuing their WGMMAs, 2 passes the turn when
+  the first half (K 0-63) of a warpgroup's WGMMA is done;
 * **persistent grid**: min(#SMs, #tiles) programs walk the grouped tile order
   (:func:`kernels.tiling.grouped_tile_ids` arithmetic); the producer runs ahead into the next
   tile while the consumers store this one through TMA.
@@ -36,10 +41,11 @@ BLOCK_SIZE_N dividing its N (one B scale per tile); TMA alignment (K % 16 == 0, 
 CPU tests build the kernel for sm_90 offline and check the wrapper; the numerics are checked
 on the GPU against the fp32 reference.
 
-Config: the standard keys plus optional ``LAG`` (0/1, default 0). ``num_stages`` is the number
-of shared-memory buffers; ``num_warps`` counts the consumer warps (4 per warpgroup, so
-BLOCK_SIZE_M = 16 * num_warps: 128 for two consumer warpgroups, 64 for one); the kernel itself
-launches 4 warps and adds the second consumer and the producer as warp-specialized partitions.
+Config: the standard keys plus optional ``LAG`` (0/1, default 1) and ``ORDERED`` (0/1/2,
+default 0); :func:`gluon_space` is the tuner's space. ``num_stages`` is the number of
+shared-memory buffers; ``num_warps`` counts the consumer warps (4 per warpgroup, so
+BLOCK_SIZE_M = 16 * num_warps: 64, 128 or 192); the kernel itself launches 4 warps and adds the
+other consumers and the producer as warp-specialized partitions.
 """
 
 from __future__ import annotations
@@ -81,10 +87,10 @@ WG_ROWS = 64  # rows of a tile per consumer warpgroup (the M of one WGMMA instru
 TMA_ALIGN = 16  # bytes: base address and every non-unit stride of a TMA descriptor
 PRODUCER_REGS = gl.constexpr(24)  # per thread of the producer warp: setmaxnreg's minimum
 CONSUMER_REGS = gl.constexpr(240)  # per thread of the second consumer warpgroup
-# Registers per thread the kernel is compiled for: with the producer warp rounded up to a
-# warpgroup, 2 consumer warpgroups + 1 = 12 warps share 64K registers, 168 each at most; the
-# producer gives its share to the consumers (setmaxnreg), which then get 240 each.
-MAX_REGS = {1: 168, 2: 168, 3: 128}  # by consumer warpgroups: 64K / (32 * all warps), rounded
+# Registers per thread the kernel is compiled for, by consumer warpgroups: with the producer
+# warp rounded up to a warpgroup, e.g. 2 consumers + 1 = 12 warps share 64K registers, 168 each
+# at most; the producer gives its share to the consumers (setmaxnreg), which then get 240 each.
+MAX_REGS = {1: 168, 2: 168, 3: 128}
 CONSUMER3_REGS = gl.constexpr(160)  # three consumer warpgroups: 160, 160 and 168 (default)
 
 
@@ -363,7 +369,8 @@ def gluon_supported(device: torch.device, N: int, K: int, out_dtype: torch.dtype
 
 
 def _tma_ready(name: str, t: torch.Tensor) -> None:
-    if t.stride(-1) != 1 or t.data_ptr() % TMA_ALIGN or (t.stride(0) * t.element_size()) % TMA_ALIGN:
+    row_bytes = t.stride(0) * t.element_size()
+    if t.stride(-1) != 1 or t.data_ptr() % TMA_ALIGN or row_bytes % TMA_ALIGN:
         raise ValueError(f"w8a8_block_gluon_matmul: {name} must be row-major with 16-byte "
                          "aligned base and rows (TMA)")
 
@@ -439,7 +446,7 @@ def compile_w8a8_block_gluon(M: int, N: int, K: int, out_dtype: torch.dtype,
     b = torch.empty((bn, bk), dtype=FP8_DTYPE, device="cuda")
     c = torch.empty((WG_ROWS, bn), dtype=out_dtype, device="cuda")
     scales = torch.empty(16, dtype=torch.float32, device="cuda")
-    kb, nb = triton.cdiv(K, block_size[1]), triton.cdiv(N, block_size[0])
+    kb = triton.cdiv(K, block_size[1])  # As is (M, kb), Bs is (N / block_n, kb), row-major
     _w8a8_block_gluon_kernel.warmup(
         _descriptor(a, [WG_ROWS, bk]), _descriptor(b, [bn, bk]), _descriptor(c, [WG_ROWS, bn]),
         scales, scales, M, N, K, block_size[0], kb, 1, kb, 1, grid=(1,), **params)

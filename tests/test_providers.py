@@ -169,10 +169,9 @@ def test_torch_quant_helpers_round_trip(fn, rows_shape, rng):
 def test_gluon_provider_uses_the_tuned_winner_nearest_in_m(tmp_path):
     """The Gluon provider reads the tuner's TuneFile for its device and shape (nearest tuned M)
     and falls back to its fixed config without one."""
-    from generator.records import Measurement, Status, TuneFile, TuneRecord
+    from generator.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
     from generator.tasks import Task
     from generator.tune_store import tune_file_path
-    from generator.records import atomic_write_text
     from tests.fixtures.make_synthetic import provenance
 
     ctx = pv.BenchContext(device=torch.device("cpu"), site_data=tmp_path, device_name="GPU_X")
