@@ -232,8 +232,9 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
         acc = gl.zeros([WG_M, BLOCK_N], gl.float32, mma_layout)
         scale = _load_scales(a_scale_ptrs, b_scale_row, 0, row_ok, stride_as_k, stride_bs_k)
         if LAG:
-            # P_kb is scaled and added while the tensor cores compute P_kb+1, so the
-            # promotion never idles them. Two K steps per iteration keep the two products
+            # P_kb is scaled and added while the tensor cores compute P_kb+1 (ptxas keeps this
+            # in one step of each pair and moves the other's FFMAs after the wait: see
+            # docs/kernel-notes.md). Two K steps per iteration keep the two products
             # in fixed registers (pa, pb: no copies). An odd last step reads zeros (TMA
             # fills out-of-bounds K with zeros; the producer issues the same padded count).
             pb = zeros
@@ -295,7 +296,8 @@ def _w8a8_block_gluon_kernel(a_desc, b_desc, c_desc, a_scale_ptr, b_scale_ptr,
     for i in gl.static_range(CONSUMERS):
         mbarrier.init(turn_bars.index(i), count=1)
 
-    # Partitions: consumer warpgroup 0 (the default, 4 warps), [consumer warpgroup 1,] producer.
+    # Partitions: consumer warpgroup 0 (the default, 4 warps), the other consumer warpgroups
+    # (4 warps each), the producer (1 warp).
     if CONSUMERS == 3:
         gl.warp_specialize([
             (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
