@@ -47,6 +47,11 @@ from kernels.reference import a16w8_batched_reference, dense_reference, w8a8_blo
 from kernels.tiling import default_w8a8_config, pick_config
 from kernels.validation import FP8_DTYPE, interpreting
 from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_matmul
+from kernels.w8a8_block_gluon import (
+    default_gluon_config,
+    gluon_supported,
+    w8a8_block_gluon_matmul,
+)
 
 BLOCK = (128, 128)  # weight quantization block of every block-scaled provider
 FP8_MAX = 448.0
@@ -733,10 +738,9 @@ def _small_m_config(M: int) -> dict[str, int]:
             "GROUP_SIZE_M": 1, "num_warps": 4, "num_stages": 4}
 
 
-# The Gluon kernel's config: lagged promotion won every shape of benchmarks/gluon sweeps on
-# the H100 (docs/kernel-notes.md, third round).
-GLUON_CONFIG = {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 8,
-                "num_warps": 8, "num_stages": 4, "LAG": 1}
+# The Gluon kernel's config where nothing is tuned for the device and shape: its default
+# (lagged promotion, the fastest on most shapes of the H100 lab sweeps: docs/kernel-notes.md).
+GLUON_CONFIG = default_gluon_config()
 
 PERSISTENT_CONFIG = {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128,
                      "GROUP_SIZE_M": 16, "num_warps": 8, "num_stages": 3}
@@ -773,8 +777,6 @@ for _name, _desc in (("splitk", "split-K + swap-AB kernel for small M (determini
 
 def _setup_gluon(p: Problem, ctx: BenchContext) -> Prepared:
     """Timed: our per-token-group quant (Triton) + the warp-specialized Hopper kernel."""
-    from kernels.w8a8_block_gluon import gluon_supported, w8a8_block_gluon_matmul
-
     problem = gluon_supported(ctx.device, p.N, p.K, ctx.out_dtype)
     if problem:
         raise Unsupported(problem)
@@ -786,7 +788,7 @@ def _gluon_config(p: Problem, ctx: BenchContext) -> dict[str, int]:
     """The tuner's winner for this device and shape (nearest tuned M), else GLUON_CONFIG."""
     from generator.records import TuneFile, load
     from generator.tasks import Task
-    from generator.tune_store import tune_file_path
+    from generator.tune_store import tune_file_path, winner_table
 
     if ctx.site_data is None or not ctx.device_name:
         return GLUON_CONFIG
@@ -796,7 +798,7 @@ def _gluon_config(p: Problem, ctx: BenchContext) -> dict[str, int]:
     path = tune_file_path(ctx.site_data, ctx.device_name, task, exhaustive=False)
     if not path.exists():
         return GLUON_CONFIG
-    table = {r.M: r.winner.config for r in load(path, TuneFile).records if r.winner}
+    table = winner_table(load(path, TuneFile))
     return pick_config(table, p.M) if table else GLUON_CONFIG
 
 

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kernels.tiling import CONFIG_KEYS
+from kernels.tiling import BLOCK_KEYS, CONFIG_KEYS
 
 STAGES = (2, 3, 4, 5)
 BLOCK_M = (16, 32, 64, 128, 256)
@@ -140,7 +140,7 @@ def prune(configs: Iterable[dict[str, int]], p: Problem, exhaustive: bool = Fals
     return kept, report
 
 
-_TILE_AND_GROUP = ("BLOCK_SIZE_M", "BLOCK_SIZE_N", "BLOCK_SIZE_K", "GROUP_SIZE_M")
+_TILE_AND_GROUP = (*BLOCK_KEYS, "GROUP_SIZE_M")
 
 
 def tile_of(cfg: dict[str, int]) -> tuple[int, int, int]:

@@ -96,9 +96,15 @@ def merge_result(save_path: Path, provenance: Provenance, task: Task, record: Tu
     return path
 
 
+def winner_table(tf: TuneFile) -> dict[int, dict[str, int]]:
+    """Batch size -> winning config of a TuneFile (batch sizes with no correct config left
+    out): the table a kernel picks its config from, as in the drop-in files."""
+    return {r.M: r.winner.config for r in tf.records if r.winner and r.winner.config}
+
+
 def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
     """The drop-in tables of a TuneFile: vLLM + SGLang for W8A8, our format for A16W8."""
-    table = {r.M: r.winner.config for r in tf.records if r.winner and r.winner.config}
+    table = winner_table(tf)
     if not table:
         return []
     dev = tf.provenance.device_name

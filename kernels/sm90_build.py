@@ -6,16 +6,22 @@ offline, so a test can prove that a kernel lowers for sm_90 (layouts, warp speci
 register budget, no spills) and inspect the SASS of its main loop, while the numerics are
 checked on a GPU.
 
-Builds run in one separate (spawned) worker process: Triton's CPU interpreter patches
-``triton.language`` while it runs a kernel, and a Gluon build in the same process after any
-interpreted launch fails (as in the CPU test suite, where both happen).
+Builds run in one separate (spawned) worker process started without ``TRITON_INTERPRET``:
+Triton's CPU interpreter patches ``triton.language`` while it runs a kernel (a Gluon build in
+the same process after any interpreted launch fails, as in the CPU test suite), and the
+``@triton.jit`` helpers a Gluon kernel calls must be decorated as compiled functions.
+
+:func:`host_descriptor` is also what the launch wrappers use, so an offline build sees exactly
+the descriptor types a real launch passes.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib
 import multiprocessing
+import os
 import re
 import subprocess
 import tempfile
@@ -37,14 +43,25 @@ GL_DTYPES = {torch.float8_e4m3fn: gl.float8e4nv, torch.bfloat16: gl.bfloat16,
              torch.float16: gl.float16, torch.float32: gl.float32}
 
 
+@functools.cache
+def _nvmma_layout(block_shape: tuple[int, ...], dtype: torch.dtype) -> gl.NVMMASharedLayout:
+    return gl.NVMMASharedLayout.get_default_for(list(block_shape), GL_DTYPES[dtype])
+
+
+def host_descriptor(t: torch.Tensor, block_shape: list[int]) -> TensorDescriptor:
+    """A host-side TMA descriptor over ``t`` with the default NVMMA (swizzled) shared layout
+    for the block; passed by value as a kernel parameter (no device scratch)."""
+    return TensorDescriptor.from_tensor(t, block_shape, _nvmma_layout(tuple(block_shape),
+                                                                       t.dtype))
+
+
 def descriptor_type(block_shape: list[int], dtype: torch.dtype) -> str:
-    """The signature string Triton gives a host TensorDescriptor with the default NVMMA layout
-    for this block (built from a small CPU tensor: only dtype, block and layout matter)."""
+    """The signature string Triton gives such a descriptor (built over a small CPU tensor:
+    only dtype, block and layout matter)."""
     from triton._C.libtriton import native_specialize_impl
 
-    layout = gl.NVMMASharedLayout.get_default_for(block_shape, GL_DTYPES[dtype])
     rows = max(block_shape[0], 16)
-    desc = TensorDescriptor.from_tensor(torch.empty(rows, 256, dtype=dtype), block_shape, layout)
+    desc = host_descriptor(torch.empty(rows, 256, dtype=dtype), block_shape)
     return native_specialize_impl(CUDABackend, desc, False, True, True)[0]
 
 
@@ -78,7 +95,13 @@ _pool: ProcessPoolExecutor | None = None
 def _worker() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        interpret = os.environ.pop("TRITON_INTERPRET", None)
+        try:  # the worker starts at its first job and inherits the environment then
+            _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            _pool.submit(int).result()
+        finally:
+            if interpret is not None:
+                os.environ["TRITON_INTERPRET"] = interpret
         atexit.register(_pool.shutdown)
     return _pool
 
@@ -92,26 +115,24 @@ def build_sm90(fn: Any, signature: dict[str, str], constexprs: dict[str, Any], n
     return _worker().submit(_compile, *job).result()
 
 
-def _tool(name: str) -> str:
-    return str(Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name)
+def _tool_output(tool: str, flag: str, cubin: bytes) -> str:
+    """stdout of one of the CUDA binary tools bundled with triton, run on the cubin."""
+    path = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / tool
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        return subprocess.run([str(path), flag, f.name], check=True, capture_output=True,
+                              text=True).stdout
 
 
 def resource_usage(cubin: bytes) -> dict[str, int]:
     """Registers, local memory (spills) and static shared memory per thread / block, as
     ``cuobjdump -res-usage`` reports them for the cubin's one kernel."""
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(cubin)
-        f.flush()
-        text = subprocess.run([_tool("cuobjdump"), "-res-usage", f.name], check=True,
-                              capture_output=True, text=True).stdout
+    text = _tool_output("cuobjdump", "-res-usage", cubin)
     return {key: int(value) for key, value in re.findall(r"\b(REG|LOCAL|SHARED):(\d+)", text)}
 
 
 def disassemble(cubin: bytes) -> list[str]:
     """The SASS instructions (opcode and operands only) of the cubin, in order."""
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(cubin)
-        f.flush()
-        text = subprocess.run([_tool("nvdisasm"), "-c", f.name], check=True,
-                              capture_output=True, text=True).stdout
+    text = _tool_output("nvdisasm", "-c", cubin)
     return [m.group(1).strip() for m in re.finditer(r"/\*[0-9a-f]{4,}\*/\s+(.*?);", text)]

@@ -111,9 +111,13 @@ def pick_config(table: Mapping[Any, Mapping[str, int]], M: int) -> dict[str, int
     return dict(table[best])
 
 
+BLOCK_KEYS = ("BLOCK_SIZE_M", "BLOCK_SIZE_N", "BLOCK_SIZE_K")
+
+
 def validate_config(config: Mapping[str, int], block_k: int,
                     required: tuple[str, ...] = CONFIG_KEYS,
-                    extra_keys: tuple[str, ...] = ()) -> dict[str, int]:
+                    extra_keys: tuple[str, ...] = (),
+                    pow2_keys: tuple[str, ...] = BLOCK_KEYS) -> dict[str, int]:
     """Check a config dict has the expected keys and that BLOCK_SIZE_K divides the scale block.
 
     The scale of a K tile is read once per tile (``k * BLOCK_SIZE_K // block_k``), which is only
@@ -127,7 +131,7 @@ def validate_config(config: Mapping[str, int], block_k: int,
     if unknown:
         raise ValueError(f"config: unknown key(s) {unknown}; expected {list(required)}")
     out = {k: int(config[k]) for k in (*required, *extra_keys) if k in config}
-    for key in ("BLOCK_SIZE_M", "BLOCK_SIZE_N", "BLOCK_SIZE_K"):
+    for key in pow2_keys:
         value = out[key]
         if value < 16 or value & (value - 1):
             raise ValueError(f"config: {key}={value} must be a power of two >= 16")

@@ -14,6 +14,7 @@ import torch
 
 FP8_DTYPE = torch.float8_e4m3fn
 OUT_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+TMA_ALIGN = 16  # bytes: base address and every non-unit stride of a TMA descriptor
 
 
 def interpreting() -> bool:
@@ -76,6 +77,11 @@ def check_inner_contiguous(name: str, t: torch.Tensor) -> None:
     """The K dimension must be unit-stride so tiles load as wide contiguous vectors."""
     if t.stride(-1) != 1:
         raise ValueError(f"{name}: last dimension must be contiguous (stride {t.stride(-1)} != 1)")
+
+
+def tma_aligned(t: torch.Tensor) -> bool:
+    """Whether a 2-D tensor can back a TMA descriptor: 16-byte aligned base and rows."""
+    return t.data_ptr() % TMA_ALIGN == 0 and (t.stride(0) * t.element_size()) % TMA_ALIGN == 0
 
 
 def check_out(out: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype,

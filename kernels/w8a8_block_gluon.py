@@ -31,8 +31,8 @@ lets the kernel place every asynchronous operation and barrier itself:
 * ``ORDERED`` = 1 makes the warpgroups take turns issuing their WGMMAs, 2 passes the turn when
   the first half (K 0-63) of a warpgroup's WGMMA is done;
 * **persistent grid**: min(#SMs, #tiles) programs walk the grouped tile order
-  (:func:`kernels.tiling.grouped_tile_ids` arithmetic); the producer runs ahead into the next
-  tile while the consumers store this one through TMA.
+  (:func:`kernels.tiling.grouped_tile_ids`, called from Gluon); the producer runs ahead into
+  the next tile while the consumers store this one through TMA.
 
 Limits (the wrapper raises ``ValueError`` naming them): a Hopper GPU (compute capability 9.x);
 FP8 e4m3 operands; BLOCK_SIZE_K == the scale block's K (one A-scale column per K tile) and
@@ -64,11 +64,16 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma,
     warpgroup_mma_wait,
 )
-from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from kernels.sm90_build import GL_DTYPES, build_sm90, descriptor_type
-from kernels.tiling import split_config, validate_config
-from kernels.validation import FP8_DTYPE, check_out, multiprocessor_count
+from kernels.sm90_build import build_sm90, descriptor_type, host_descriptor
+from kernels.tiling import grouped_tile_ids, split_config, validate_config
+from kernels.validation import (
+    FP8_DTYPE,
+    TMA_ALIGN,
+    check_out,
+    multiprocessor_count,
+    tma_aligned,
+)
 from kernels.w8a8_block import check_w8a8_block_args, w8a8_block_bytes, w8a8_block_flops
 
 __all__ = [
@@ -84,7 +89,6 @@ __all__ = [
 
 EXTRA_KEYS = ("LAG", "ORDERED")
 WG_ROWS = 64  # rows of a tile per consumer warpgroup (the M of one WGMMA instruction)
-TMA_ALIGN = 16  # bytes: base address and every non-unit stride of a TMA descriptor
 PRODUCER_REGS = gl.constexpr(24)  # per thread of the producer warp: setmaxnreg's minimum
 CONSUMER_REGS = gl.constexpr(240)  # per thread of the second consumer warpgroup
 # Registers per thread the kernel is compiled for, by consumer warpgroups: with the producer
@@ -99,21 +103,6 @@ def default_gluon_config() -> dict[str, int]:
     promotion: the fastest on every DeepSeek-V3 shape measured on the H100."""
     return {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 8,
             "num_warps": 8, "num_stages": 4, "LAG": 1}
-
-
-@gluon.jit
-def _tile_coords(tile_id, M, N, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
-                 GROUP_M: gl.constexpr):
-    """Grouped tile order, the same arithmetic as kernels.tiling.grouped_tile_ids."""
-    num_pid_m = gl.cdiv(M, BLOCK_M)
-    num_pid_n = gl.cdiv(N, BLOCK_N)
-    num_pid_in_group = GROUP_M * num_pid_n
-    group_id = tile_id // num_pid_in_group
-    first_pid_m = group_id * GROUP_M
-    group_size_m = gl.minimum(num_pid_m - first_pid_m, GROUP_M)
-    pid_m = first_pid_m + ((tile_id % num_pid_in_group) % group_size_m)
-    pid_n = (tile_id % num_pid_in_group) // group_size_m
-    return pid_m, pid_n
 
 
 @gluon.jit
@@ -134,7 +123,7 @@ def _producer(a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
         k_tiles = gl.cdiv(k_tiles, 2) * 2
     step = 0  # K steps issued so far: buffer step % STAGES, its use number step // STAGES
     for tile_id in range(gl.program_id(0), num_tiles, gl.num_programs(0)):
-        pid_m, pid_n = _tile_coords(tile_id, M, N, BLOCK_M, BLOCK_N, GROUP_M)
+        pid_m, pid_n = grouped_tile_ids(tile_id, M, N, BLOCK_M, BLOCK_N, GROUP_M)
         for ki in range(k_tiles):
             slot = step % STAGES
             # A buffer is free once the consumers released its previous use; barriers start
@@ -218,7 +207,7 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
     c_smem = c_bufs.index(HALF)
     step = 0
     for tile_id in range(gl.program_id(0), num_tiles, gl.num_programs(0)):
-        pid_m, pid_n = _tile_coords(tile_id, M, N, BLOCK_M, BLOCK_N, GROUP_M)
+        pid_m, pid_n = grouped_tile_ids(tile_id, M, N, BLOCK_M, BLOCK_N, GROUP_M)
         row0 = pid_m * BLOCK_M + HALF * WG_M
         offs_m = row0 + gl.arange(0, WG_M, layout=rows_layout)
         row_ok = offs_m < M
@@ -297,7 +286,8 @@ def _w8a8_block_gluon_kernel(a_desc, b_desc, c_desc, a_scale_ptr, b_scale_ptr,
         mbarrier.init(turn_bars.index(i), count=1)
 
     # Partitions: consumer warpgroup 0 (the default, 4 warps), the other consumer warpgroups
-    # (4 warps each), the producer (1 warp).
+    # (4 warps each), the producer (1 warp). The arguments are spelled out per partition: built
+    # once as a shared tuple, the constexprs in it reach the callees as plain values (triton 3.6).
     if CONSUMERS == 3:
         gl.warp_specialize([
             (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
@@ -335,9 +325,9 @@ def _w8a8_block_gluon_kernel(a_desc, b_desc, c_desc, a_scale_ptr, b_scale_ptr,
 
 def _validate(config: Mapping[str, int], block_size: tuple[int, int]) -> dict[str, int]:
     block_n, block_k = block_size
-    # BLOCK_SIZE_M is 64 per consumer warpgroup: 192 is allowed although not a power of two.
-    cfg = validate_config({**config, "BLOCK_SIZE_M": 64}, block_k, extra_keys=EXTRA_KEYS)
-    cfg["BLOCK_SIZE_M"] = int(config["BLOCK_SIZE_M"])
+    # BLOCK_SIZE_M is 64 per consumer warpgroup (checked below): 192 is allowed.
+    cfg = validate_config(config, block_k, extra_keys=EXTRA_KEYS,
+                          pow2_keys=("BLOCK_SIZE_N", "BLOCK_SIZE_K"))
     if cfg.get("LAG", 0) not in (0, 1):
         raise ValueError(f"config: LAG={cfg['LAG']} must be 0 or 1")
     if cfg.get("ORDERED", 0) not in (0, 1, 2):
@@ -364,23 +354,10 @@ def gluon_supported(device: torch.device, N: int, K: int, out_dtype: torch.dtype
     """Why this kernel cannot compute an (N, K) weight's GEMM on ``device``, or None."""
     if device.type != "cuda" or torch.cuda.get_device_capability(device)[0] != 9:
         return "needs a Hopper (sm_90) GPU"
-    out_bytes = torch.empty(0, dtype=out_dtype).element_size()
+    out_bytes = out_dtype.itemsize
     if K % TMA_ALIGN or (N * out_bytes) % TMA_ALIGN:
         return f"TMA needs 16-byte rows: K={K}, N={N} with {out_dtype} output"
     return None
-
-
-def _tma_ready(name: str, t: torch.Tensor) -> None:
-    row_bytes = t.stride(0) * t.element_size()
-    if t.stride(-1) != 1 or t.data_ptr() % TMA_ALIGN or row_bytes % TMA_ALIGN:
-        raise ValueError(f"w8a8_block_gluon_matmul: {name} must be row-major with 16-byte "
-                         "aligned base and rows (TMA)")
-
-
-def _descriptor(t: torch.Tensor, block_shape: list[int]) -> TensorDescriptor:
-    """A host-side TMA descriptor (passed by value as a kernel parameter: no device scratch)."""
-    layout = gl.NVMMASharedLayout.get_default_for(block_shape, GL_DTYPES[t.dtype])
-    return TensorDescriptor.from_tensor(t, block_shape, layout)
 
 
 def _kernel_params(cfg: Mapping[str, int]) -> tuple[int, int, dict[str, int]]:
@@ -421,16 +398,26 @@ def w8a8_block_gluon_matmul(
     check_out(out, (M, N), out_dtype, A.device)
     C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
     for name, t in (("A", A), ("B", B), ("out", C)):
-        _tma_ready(name, t)
-    bn, bk, params = _kernel_params(cfg)
+        if t.stride(-1) != 1 or not tma_aligned(t):
+            raise ValueError(f"w8a8_block_gluon_matmul: {name} must be row-major with 16-byte "
+                             "aligned base and rows (TMA)")
     sms = num_sms if num_sms is not None else multiprocessor_count(A.device, 1)
-    tiles = triton.cdiv(M, cfg["BLOCK_SIZE_M"]) * triton.cdiv(N, bn)
-    _w8a8_block_gluon_kernel[(max(1, min(sms, tiles)),)](
-        _descriptor(A, [WG_ROWS, bk]), _descriptor(B, [bn, bk]), _descriptor(C, [WG_ROWS, bn]),
-        As, Bs, M, N, K, block_n, As.stride(0), As.stride(1), Bs.stride(0), Bs.stride(1),
-        **params,
-    )
+    tiles = triton.cdiv(M, cfg["BLOCK_SIZE_M"]) * triton.cdiv(N, cfg["BLOCK_SIZE_N"])
+    _launch(A, B, C, As, Bs, (M, N, K), block_n, cfg, max(1, min(sms, tiles)))
     return C
+
+
+def _launch(A, B, C, As, Bs, shape: tuple[int, int, int], block_n: int,
+            cfg: Mapping[str, int], programs: int, warmup: bool = False) -> None:
+    """Launch (or, with ``warmup``, only compile) the kernel on ``programs`` programs."""
+    bn, bk, params = _kernel_params(cfg)
+    args = (host_descriptor(A, [WG_ROWS, bk]), host_descriptor(B, [bn, bk]),
+            host_descriptor(C, [WG_ROWS, bn]), As, Bs, *shape, block_n,
+            As.stride(0), As.stride(1), Bs.stride(0), Bs.stride(1))
+    if warmup:
+        _w8a8_block_gluon_kernel.warmup(*args, grid=(programs,), **params)
+    else:
+        _w8a8_block_gluon_kernel[(programs,)](*args, **params)
 
 
 def compile_w8a8_block_gluon(M: int, N: int, K: int, out_dtype: torch.dtype,
@@ -443,15 +430,14 @@ def compile_w8a8_block_gluon(M: int, N: int, K: int, out_dtype: torch.dtype,
     problem = gluon_supported(torch.device("cuda", torch.cuda.current_device()), N, K, out_dtype)
     if problem:
         raise ValueError(f"compile_w8a8_block_gluon: {problem}")
-    bn, bk, params = _kernel_params(cfg)
-    a = torch.empty((WG_ROWS, bk), dtype=FP8_DTYPE, device="cuda")
-    b = torch.empty((bn, bk), dtype=FP8_DTYPE, device="cuda")
-    c = torch.empty((WG_ROWS, bn), dtype=out_dtype, device="cuda")
-    scales = torch.empty(16, dtype=torch.float32, device="cuda")
-    kb = triton.cdiv(K, block_size[1])  # As is (M, kb), Bs is (N / block_n, kb), row-major
-    _w8a8_block_gluon_kernel.warmup(
-        _descriptor(a, [WG_ROWS, bk]), _descriptor(b, [bn, bk]), _descriptor(c, [WG_ROWS, bn]),
-        scales, scales, M, N, K, block_size[0], kb, 1, kb, 1, grid=(1,), **params)
+    bn, bk = cfg["BLOCK_SIZE_N"], cfg["BLOCK_SIZE_K"]
+    # As is (M, kb) and Bs (N / block_n, kb), row-major: one row of each gives their strides.
+    kb = triton.cdiv(K, block_size[1])
+    scales = torch.empty((1, kb), dtype=torch.float32, device="cuda")
+    _launch(torch.empty((WG_ROWS, bk), dtype=FP8_DTYPE, device="cuda"),
+            torch.empty((bn, bk), dtype=FP8_DTYPE, device="cuda"),
+            torch.empty((WG_ROWS, bn), dtype=out_dtype, device="cuda"),
+            scales, scales, (M, N, K), block_size[0], cfg, 1, warmup=True)
 
 
 def gluon_space() -> list[dict[str, int]]:

@@ -46,7 +46,13 @@ import triton
 import triton.language as tl
 
 from kernels.tiling import grouped_tile_ids, split_config, validate_config
-from kernels.validation import check_out, interpreting, multiprocessor_count
+from kernels.validation import (
+    TMA_ALIGN,
+    check_out,
+    interpreting,
+    multiprocessor_count,
+    tma_aligned,
+)
 from kernels.w8a8_block import (
     check_w8a8_block_args,
     shape_only_operands,
@@ -65,7 +71,6 @@ __all__ = [
 
 INTERPRETER_SMS = 4  # programs under the CPU interpreter: several tiles per program in tests
 EXTRA_KEYS = ("FLATTEN", "USE_TMA")
-TMA_ALIGN = 16  # bytes: base address and every non-unit stride of a TMA descriptor
 
 
 def default_persistent_config() -> dict[str, int]:
@@ -150,13 +155,9 @@ def num_programs_limit(device: torch.device | None = None) -> int:
     return multiprocessor_count(device, INTERPRETER_SMS)
 
 
-def _aligned(t) -> bool:
-    return t.data_ptr() % TMA_ALIGN == 0 and (t.stride(0) * t.element_size()) % TMA_ALIGN == 0
-
-
 def tma_compatible(A, B) -> bool:
     """Whether A and B can be read through TMA descriptors (16-byte aligned base and rows)."""
-    return _aligned(A) and _aligned(B)
+    return tma_aligned(A) and tma_aligned(B)
 
 
 def _element_size(t) -> int:
