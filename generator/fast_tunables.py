@@ -3,14 +3,15 @@ the warp-specialized Gluon kernel for large M) as Tunables.
 
     import generator.fast_tunables  # noqa: F401  (idempotent: importing twice is harmless)
 
-Both take the operands, reference, flops and bytes of the drop-in ``w8a8_block`` Tunable and the
-standard config keys, so the standard space and pruning apply unchanged: the split-K kernel
-derives SPLIT_K from the shape and the SM count, the persistent kernel its grid from the SM
-count, inside their wrappers. The decode kernel takes the bf16 activation itself (it quantizes
-inside), so its operands carry X next to the (A, As) its reference uses; configs with
-BLOCK_SIZE_K below the quantization group are refused by its wrapper and recorded as errors.
-The Gluon kernel has knobs of its own (consumer warpgroups, LAG, ORDERED), so it brings its own
-search space (:func:`kernels.w8a8_block_gluon.gluon_space`); it runs on Hopper GPUs only.
+All take the operands, reference, flops and bytes of the drop-in ``w8a8_block`` Tunable. The
+split-K and persistent kernels take the standard config keys, so vLLM's space and pruning apply
+unchanged: the split-K kernel derives SPLIT_K from the shape and the SM count, the persistent
+kernel its grid from the SM count, inside their wrappers. Two kernels bring their own search
+space: the Gluon kernel (Hopper only) for its knobs (consumer warpgroups, LAG, ORDERED:
+:func:`kernels.w8a8_block_gluon.gluon_space`), and the decode kernel, whose K tile is fixed at
+the quantization group and whose SPLIT_K is a knob (:func:`kernels.w8a8_block_decode.decode_space`).
+The decode kernel takes the bf16 activation itself (it quantizes inside), so its operands carry
+X next to the (A, As) its reference uses.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from generator.tunables import (
 from kernels.quant import per_token_group_quant
 from kernels.w8a8_block_decode import (
     compile_w8a8_block_decode,
+    decode_space,
     default_decode_config,
     w8a8_block_decode_matmul,
 )
@@ -101,6 +103,7 @@ W8A8_BLOCK_DECODE = replace(
     compile=lambda t, cfg: compile_w8a8_block_decode(
         t.M, t.N, t.K, torch.bfloat16, OUT_DTYPES[t.out_dtype], t.block, cfg),
     default_config=lambda t: default_decode_config(t.M),
+    space=decode_space,
 )
 
 

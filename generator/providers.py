@@ -659,6 +659,7 @@ for _quant in (True, False):
 
 
 def _tuned_config(p: Problem, ctx: BenchContext, input_type: str) -> dict[str, int]:
+    """The drop-in kernel's tuned config, from the vLLM-format files the tuner wrote."""
     from generator.config_files import load_tuned_table
 
     table = None
@@ -781,25 +782,27 @@ def _setup_gluon(p: Problem, ctx: BenchContext) -> Prepared:
     if problem:
         raise Unsupported(problem)
     return _setup_triton_block(p, ctx, "fp8", False, w8a8_block_gluon_matmul,
-                               _gluon_config(p, ctx))
+                               _fast_kernel_config("w8a8_block_gluon", p, ctx, GLUON_CONFIG))
 
 
-def _gluon_config(p: Problem, ctx: BenchContext) -> dict[str, int]:
-    """The tuner's winner for this device and shape (nearest tuned M), else GLUON_CONFIG."""
+def _fast_kernel_config(kernel: str, p: Problem, ctx: BenchContext,
+                       fallback: dict[str, int]) -> dict[str, int]:
+    """The tuner's winner for ``kernel`` on this device and shape (nearest tuned M, as vLLM
+    picks from its files), else ``fallback``."""
     from generator.records import TuneFile, load
     from generator.tasks import Task
     from generator.tune_store import tune_file_path, winner_table
 
     if ctx.site_data is None or not ctx.device_name:
-        return GLUON_CONFIG
+        return fallback
     out_name = str(ctx.out_dtype).removeprefix("torch.")
-    task = Task(kernel="w8a8_block_gluon", input_type="fp8", out_dtype=out_name,
+    task = Task(kernel=kernel, input_type="fp8", out_dtype=out_name,
                 block_n=BLOCK[0], block_k=BLOCK[1], N=p.N, K=p.K, B=1, M=p.M)
     path = tune_file_path(ctx.site_data, ctx.device_name, task, exhaustive=False)
     if not path.exists():
-        return GLUON_CONFIG
+        return fallback
     table = winner_table(load(path, TuneFile))
-    return pick_config(table, p.M) if table else GLUON_CONFIG
+    return pick_config(table, p.M) if table else fallback
 
 
 register(
@@ -819,10 +822,11 @@ register(
 
 
 def _setup_decode(p: Problem, ctx: BenchContext) -> Prepared:
-    """Timed: one launch that quantizes the bf16 activation and runs the split-K GEMM."""
+    """Timed: one launch that quantizes the bf16 activation and runs the split-K GEMM, with the
+    tuner's config for the device and shape where there is one."""
     from kernels.w8a8_block_decode import w8a8_block_decode_matmul
 
-    cfg = _small_m_config(p.M)
+    cfg = _fast_kernel_config("w8a8_block_decode", p, ctx, _small_m_config(p.M))
     _, B, Bs = _block_operands(ctx, "fp8")
     out_dtype = ctx.out_dtype
 

@@ -34,6 +34,7 @@ counters: do not do that (inference engines run a layer's GEMMs on one stream).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import torch
@@ -57,6 +58,7 @@ from kernels.w8a8_block_splitk import INTERPRETER_SMS, choose_split_k, sm_count
 
 __all__ = [
     "compile_w8a8_block_decode",
+    "decode_space",
     "default_decode_config",
     "w8a8_block_decode_matmul",
 ]
@@ -70,6 +72,24 @@ def default_decode_config(M: int = 1) -> dict[str, int]:
     bm = min(64, max(16, triton.next_power_of_2(M)))
     return {"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1,
             "num_warps": 4, "num_stages": 4}
+
+
+def decode_space() -> list[dict[str, int]]:
+    """The tuner's search space for this kernel: token tiles (16 for M <= 16, 64 beyond: the
+    tokens are the MMA's N side, so 64 costs little more than 32) x weight rows per program x
+    warps x buffers x SPLIT_K (absent: chosen from the shape and the SM count at launch).
+
+    Why its own space: vLLM's space tunes BLOCK_SIZE_K (fixed here at the quantization group)
+    and GROUP_SIZE_M (irrelevant with one row of token tiles), but not the K split, which decides
+    how many programs stream the weight; and at decode sizes deeper pipelines (6 buffers) and
+    wider weight tiles (256 rows: more bytes per in-register quantization) are what pay."""
+    space = []
+    for bm, bn, warps, stages, split in itertools.product(
+            (16, 64), (64, 128, 256), (4, 8), (3, 4, 6), (None, 2, 4, 8, 16)):
+        cfg = {"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": bn, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1,
+               "num_warps": warps, "num_stages": stages}
+        space.append(cfg if split is None else {**cfg, "SPLIT_K": split})
+    return space
 
 
 @triton.jit

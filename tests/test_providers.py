@@ -166,9 +166,11 @@ def test_torch_quant_helpers_round_trip(fn, rows_shape, rng):
     assert err < 0.05
 
 
-def test_gluon_provider_uses_the_tuned_winner_nearest_in_m(tmp_path):
-    """The Gluon provider reads the tuner's TuneFile for its device and shape (nearest tuned M)
-    and falls back to its fixed config without one."""
+@pytest.mark.parametrize("kernel, fallback", [("w8a8_block_gluon", pv.GLUON_CONFIG),
+                                              ("w8a8_block_decode", pv._small_m_config(1))])
+def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_path):
+    """The Gluon and decode providers read the tuner's TuneFile for their kernel, device and
+    shape (nearest tuned M) and fall back to their fixed config without one."""
     from generator.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
     from generator.tasks import Task
     from generator.tune_store import tune_file_path
@@ -176,20 +178,23 @@ def test_gluon_provider_uses_the_tuned_winner_nearest_in_m(tmp_path):
 
     ctx = pv.BenchContext(device=torch.device("cpu"), site_data=tmp_path, device_name="GPU_X")
     problem = pv.Problem(M=3000, N=7168, K=2304)
-    assert pv._gluon_config(problem, ctx) == pv.GLUON_CONFIG  # nothing tuned yet
+    assert pv._fast_kernel_config(kernel, problem, ctx, fallback) == fallback  # nothing tuned
 
     def record(m: int, stages: int) -> TuneRecord:
-        cfg = {**pv.GLUON_CONFIG, "num_stages": stages}
+        cfg = {**fallback, "num_stages": stages}
         return TuneRecord(M=m, winner=Measurement(status=Status.OK, config=cfg),
                           default=Measurement(status=Status.OK), configs_in_space=48,
                           configs_pruned=0, configs_timed=20, wall_s=1.0)
 
-    tf = TuneFile(kernel="w8a8_block_gluon", input_type="fp8", out_dtype="bfloat16",
+    tf = TuneFile(kernel=kernel, input_type="fp8", out_dtype="bfloat16",
                   block_n=128, block_k=128, N=7168, K=2304,
                   provenance=provenance("GPU_X", "Synthetic GPU"),
                   records=[record(1024, 3), record(4096, 5)])
-    task = Task(kernel="w8a8_block_gluon", input_type="fp8", out_dtype="bfloat16", block_n=128,
+    task = Task(kernel=kernel, input_type="fp8", out_dtype="bfloat16", block_n=128,
                 block_k=128, N=7168, K=2304, B=1, M=4096)
     atomic_write_text(tune_file_path(tmp_path, "GPU_X", task, False), tf.model_dump_json())
-    assert pv._gluon_config(problem, ctx)["num_stages"] == 5  # 3000 is nearer 4096
-    assert pv._gluon_config(pv.Problem(M=1500, N=7168, K=2304), ctx)["num_stages"] == 3
+    assert pv._fast_kernel_config(kernel, problem, ctx, fallback)["num_stages"] == 5  # nearer 4096
+    smaller = pv.Problem(M=1500, N=7168, K=2304)
+    assert pv._fast_kernel_config(kernel, smaller, ctx, fallback)["num_stages"] == 3
+    other = "w8a8_block_gluon" if kernel == "w8a8_block_decode" else "w8a8_block_decode"
+    assert pv._fast_kernel_config(other, problem, ctx, fallback) == fallback  # per kernel

@@ -104,6 +104,26 @@ def test_a_kernels_own_space_and_knobs_survive_pruning_and_refinement():
     assert len(space.refine_neighbours(full_space(), [(64, 128, 128)])) == 8  # warps x stages
 
 
+def test_decode_space_is_valid_and_keeps_its_split_k_choices():
+    """Every config of the decode kernel's own space passes its wrapper's validation, and at
+    M = 1 the pruning keeps each SPLIT_K choice (auto included) of the 16-token tiles."""
+    from generator.tunables import get_tunable
+    from generator.tuning import candidates_for
+    from kernels.w8a8_block_decode import _validate, decode_space
+
+    for cfg in decode_space():
+        _validate(cfg, 128)
+    assert get_tunable("w8a8_block_decode").space is decode_space
+    task = Task(kernel="w8a8_block_decode", input_type="fp8", out_dtype="bfloat16",
+                block_n=128, block_k=128, N=4608, K=7168, B=1, M=1)
+    kept, report = candidates_for(task, "cpu", exhaustive=False)
+    assert report.in_space == len(decode_space()) > len(kept)
+    splits = {c.get("SPLIT_K") for c in kept if c["BLOCK_SIZE_M"] == 16
+              and c["BLOCK_SIZE_N"] == 256 and c["num_stages"] == 6}
+    assert splits == {None, 2, 4, 8, 16}
+    assert {c["BLOCK_SIZE_M"] for c in kept} == {16, 64}
+
+
 def test_tune_task_verifies_winner_and_times_default():
     rec = tune_task(tiny_task(5), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner is not None and rec.winner.status == Status.OK
