@@ -186,7 +186,11 @@ def refine_neighbours(candidates: list[dict[str, int]], tiles: list[tuple[int, i
 
 
 def group_variants(candidates: list[dict[str, int]], best: dict[str, int]) -> list[dict[str, int]]:
-    """The best config with each surviving GROUP_SIZE_M."""
-    fixed = {k: v for k, v in best.items() if k != "GROUP_SIZE_M"}
-    return [c for c in candidates if all(c[k] == v for k, v in fixed.items())
+    """The best config with each surviving GROUP_SIZE_M (same keys otherwise: a kernel's space
+    may leave a key out, e.g. the decode kernel's SPLIT_K, to mean "chosen at launch")."""
+
+    def others(cfg: dict[str, int]) -> dict[str, int]:
+        return {k: v for k, v in cfg.items() if k != "GROUP_SIZE_M"}
+
+    return [c for c in candidates if others(c) == others(best)
             and c["GROUP_SIZE_M"] != best["GROUP_SIZE_M"]]

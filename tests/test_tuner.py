@@ -124,6 +124,19 @@ def test_decode_space_is_valid_and_keeps_its_split_k_choices():
     assert {c["BLOCK_SIZE_M"] for c in kept} == {16, 64}
 
 
+def test_group_variants_match_configs_with_and_without_an_optional_key():
+    """A space may omit a key (SPLIT_K: chosen at launch); the group pass compares whole
+    configs, so it neither fails on the missing key nor mixes the two kinds."""
+    base = {"BLOCK_SIZE_M": 16, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128, "num_warps": 4,
+            "num_stages": 3}
+    cands = [{**base, "GROUP_SIZE_M": g, **split} for g in (1, 16)
+             for split in ({}, {"SPLIT_K": 4})]
+    best = {**base, "GROUP_SIZE_M": 1, "SPLIT_K": 4}
+    assert space.group_variants(cands, best) == [{**base, "GROUP_SIZE_M": 16, "SPLIT_K": 4}]
+    assert space.group_variants(cands, {**base, "GROUP_SIZE_M": 1}) == [
+        {**base, "GROUP_SIZE_M": 16}]
+
+
 def test_tune_task_verifies_winner_and_times_default():
     rec = tune_task(tiny_task(5), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner is not None and rec.winner.status == Status.OK
