@@ -1,0 +1,116 @@
+"""Where the decode kernel's time goes at M = 1: is it the fused quantization or the weight stream?
+
+    python benchmarks/decode_limits.py          # $OUT set: JSON to $OUT/decode_limits.json
+
+For five DeepSeek-V3 TP 8 weights and 12 configs (weight rows x warps x buffers x SPLIT_K), it
+times four things in one run (generator.timing: CUDA graph, median, L2-rotated input sets):
+
+* ``decode``: :mod:`kernels.w8a8_block_decode` as shipped (bf16 activation in, quantized inside);
+* ``noquant``: the same kernel with the quantization arithmetic removed (the activation is
+  still loaded; scale 1, cast only);
+* ``nox``: also without the activation load: the loop streams the weight and runs the MMAs;
+* ``splitk_gemm_only``: :mod:`kernels.w8a8_block_splitk` on the pre-quantized activation (its
+  separate quantization launch is timed once per weight as ``quant_only``).
+
+``noquant`` and ``nox`` compute wrong results on purpose: they are diagnostics built by
+patching the kernel's source into a temporary module, never registered or published. ``nox``
+is the ceiling of this kernel structure: what the split-K weight stream reaches with no
+activation work at all. The roofline is the weight bytes over 2990 GB/s (the H100's measured
+copy bandwidth). Without a CUDA GPU it prints one line and exits 0.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from generator.timing import l2_cache_bytes, rotation_count, time_cuda_graph  # noqa: E402
+from kernels import w8a8_block_decode  # noqa: E402
+from kernels.quant import per_token_group_quant, quantize_weight_blockwise  # noqa: E402
+from kernels.w8a8_block_splitk import w8a8_block_splitk_matmul  # noqa: E402
+
+SHAPES = [(4608, 7168), (3072, 7168), (7168, 2304), (2112, 7168), (7168, 256)]
+COPY_GBPS = 2990.0
+TILES = [(128, 4, 3), (128, 4, 6), (256, 8, 4), (64, 4, 6)]  # (BLOCK_SIZE_N, warps, stages)
+SPLITS = (None, 4, 16)  # None: chosen at launch from the shape and the SM count
+
+LOAD_X = "        x = tl.load(x_ptrs, mask=k_mask, other=0.0).to(tl.float32)\n"
+QUANTIZE = ("        a_s = tl.maximum(tl.max(tl.abs(x), axis=1), eps) / qmax\n"
+            "        q = tl.minimum(tl.maximum(tl.div_rn(x, a_s[:, None]), -qmax), qmax)")
+NO_QUANTIZE = "        a_s = tl.full([BLOCK_SIZE_M], 1.0, tl.float32)\n        q = x"
+NO_LOAD_X = "        x = tl.full([BLOCK_SIZE_M, BLOCK_SIZE_K], 1.0, tl.float32)\n"
+
+
+def patched_decode(name: str, replacements: list[tuple[str, str]]) -> ModuleType:
+    """The decode kernel module with source replacements applied (each must match once)."""
+    src = Path(w8a8_block_decode.__file__).read_text()
+    for old, new in replacements:
+        if src.count(old) != 1:
+            raise RuntimeError(f"{name}: the kernel source changed; cannot patch {old!r}")
+        src = src.replace(old, new)
+    path = Path(tempfile.mkdtemp()) / f"decode_{name}.py"  # Triton reads the source file
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"decode_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def median_us(calls: list[Callable[[], object]]) -> float:
+    return round(time_cuda_graph(calls, max_replays=30).median_us, 2)
+
+
+def main() -> int:
+    if not torch.cuda.is_available():
+        print("decode_limits: no CUDA GPU; nothing measured")
+        return 0
+    kernels = {"decode": w8a8_block_decode,
+               "noquant": patched_decode("noquant", [(QUANTIZE, NO_QUANTIZE)]),
+               "nox": patched_decode("nox", [(LOAD_X, NO_LOAD_X), (QUANTIZE, NO_QUANTIZE)])}
+    dev = torch.device("cuda")
+    g = torch.Generator(device="cuda").manual_seed(0)
+    rows = []
+    for N, K in SHAPES:
+        sets = []
+        for _ in range(rotation_count(N * K, l2_cache_bytes(dev))):
+            B, Bs = quantize_weight_blockwise(torch.randn(N, K, device=dev, generator=g),
+                                              (128, 128), torch.float8_e4m3fn)
+            X = torch.randn(1, K, device=dev, generator=g).to(torch.bfloat16)
+            A, As = per_token_group_quant(X, 128, torch.float8_e4m3fn)
+            sets.append((X, A, As, B, Bs))
+        roof = round(N * K / COPY_GBPS / 1e3, 2)
+        for (bn, warps, stages), split in ((t, s) for t in TILES for s in SPLITS):
+            cfg = {"BLOCK_SIZE_M": 16, "BLOCK_SIZE_N": bn, "BLOCK_SIZE_K": 128,
+                   "GROUP_SIZE_M": 1, "num_warps": warps, "num_stages": stages}
+            if split is not None:
+                cfg["SPLIT_K"] = split
+            row = {"N": N, "K": K, "cfg": cfg, "roof_us": roof}
+            for name, mod in kernels.items():
+                row[name] = median_us([lambda s=s, mod=mod, cfg=cfg: mod.w8a8_block_decode_matmul(
+                    s[0], s[3], s[4], config=cfg) for s in sets])
+            row["splitk_gemm_only"] = median_us([lambda s=s, cfg=cfg: w8a8_block_splitk_matmul(
+                s[1], s[3], s[2], s[4], config=cfg) for s in sets])
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        quant = {"N": N, "K": K, "quant_only": median_us(
+            [lambda s=s: per_token_group_quant(s[0], 128, torch.float8_e4m3fn) for s in sets])}
+        rows.append(quant)
+        print(json.dumps(quant), flush=True)
+    out = Path(os.environ.get("OUT", tempfile.gettempdir())) / "decode_limits.json"
+    out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+                               "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
