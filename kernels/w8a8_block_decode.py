@@ -81,8 +81,10 @@ def decode_space() -> list[dict[str, int]]:
 
     Why its own space: vLLM's space tunes BLOCK_SIZE_K (fixed here at the quantization group)
     and GROUP_SIZE_M (irrelevant with one row of token tiles), but not the K split, which decides
-    how many programs stream the weight; and at decode sizes deeper pipelines (6 buffers) and
-    wider weight tiles (256 rows: more bytes per in-register quantization) are what pay."""
+    how many programs stream the weight. Wider weight tiles (more bytes per in-register
+    quantization) and deeper pipelines are in it because which pays depends on the shape: on
+    the H100, 64-128 rows with 3-4 buffers win on most DeepSeek-V3 weights, 256 rows on the
+    largest (docs/kernel-notes.md, fourth round)."""
     space = []
     for bm, bn, warps, stages, split in itertools.product(
             (16, 64), (64, 128, 256), (4, 8), (3, 4, 6), (None, 2, 4, 8, 16)):
