@@ -15,8 +15,10 @@ times four things in one run (generator.timing: CUDA graph, median, L2-rotated i
 ``noquant`` and ``nox`` compute wrong results on purpose: they are diagnostics built by
 patching the kernel's source into a temporary module, never registered or published. ``nox``
 is the ceiling of this kernel structure: what the split-K weight stream reaches with no
-activation work at all. The roofline is the weight bytes over 2990 GB/s (the H100's measured
-copy bandwidth). Without a CUDA GPU it prints one line and exits 0.
+activation work at all. The roofline is the weight bytes over the measured copy bandwidth
+(generator.ceilings.measure_copy_gbps; 2990 GB/s on the H100). Operands come from the decode
+Tunable's ``make_operands`` (bf16 X and its quantized (A, As), block-quantized B, Bs). Without
+a CUDA GPU it prints one line and exits 0.
 """
 
 from __future__ import annotations
@@ -34,13 +36,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from generator.ceilings import measure_copy_gbps  # noqa: E402
+from generator.fast_tunables import W8A8_BLOCK_DECODE  # noqa: E402
+from generator.tasks import Task  # noqa: E402
 from generator.timing import l2_cache_bytes, rotation_count, time_cuda_graph  # noqa: E402
 from kernels import w8a8_block_decode  # noqa: E402
-from kernels.quant import per_token_group_quant, quantize_weight_blockwise  # noqa: E402
+from kernels.quant import per_token_group_quant  # noqa: E402
 from kernels.w8a8_block_splitk import w8a8_block_splitk_matmul  # noqa: E402
 
 SHAPES = [(4608, 7168), (3072, 7168), (7168, 2304), (2112, 7168), (7168, 256)]
-COPY_GBPS = 2990.0
 TILES = [(128, 4, 3), (128, 4, 6), (256, 8, 4), (64, 4, 6)]  # (BLOCK_SIZE_N, warps, stages)
 SPLITS = (None, 4, 16)  # None: chosen at launch from the shape and the SM count
 
@@ -79,16 +83,14 @@ def main() -> int:
                "nox": patched_decode("nox", [(LOAD_X, NO_LOAD_X), (QUANTIZE, NO_QUANTIZE)])}
     dev = torch.device("cuda")
     g = torch.Generator(device="cuda").manual_seed(0)
+    copy_gbps = measure_copy_gbps(dev)
     rows = []
     for N, K in SHAPES:
-        sets = []
-        for _ in range(rotation_count(N * K, l2_cache_bytes(dev))):
-            B, Bs = quantize_weight_blockwise(torch.randn(N, K, device=dev, generator=g),
-                                              (128, 128), torch.float8_e4m3fn)
-            X = torch.randn(1, K, device=dev, generator=g).to(torch.bfloat16)
-            A, As = per_token_group_quant(X, 128, torch.float8_e4m3fn)
-            sets.append((X, A, As, B, Bs))
-        roof = round(N * K / COPY_GBPS / 1e3, 2)
+        task = Task(kernel="w8a8_block_decode", input_type="fp8", out_dtype="bfloat16",
+                    block_n=128, block_k=128, N=N, K=K, B=1, M=1)
+        sets = [W8A8_BLOCK_DECODE.make_operands(task, g, "cuda")
+                for _ in range(rotation_count(N * K, l2_cache_bytes(dev)))]
+        roof = round(N * K / copy_gbps / 1e3, 2)
         for (bn, warps, stages), split in ((t, s) for t in TILES for s in SPLITS):
             cfg = {"BLOCK_SIZE_M": 16, "BLOCK_SIZE_N": bn, "BLOCK_SIZE_K": 128,
                    "GROUP_SIZE_M": 1, "num_warps": warps, "num_stages": stages}
@@ -96,19 +98,19 @@ def main() -> int:
                 cfg["SPLIT_K"] = split
             row = {"N": N, "K": K, "cfg": cfg, "roof_us": roof}
             for name, mod in kernels.items():
-                row[name] = median_us([lambda s=s, mod=mod, cfg=cfg: mod.w8a8_block_decode_matmul(
-                    s[0], s[3], s[4], config=cfg) for s in sets])
-            row["splitk_gemm_only"] = median_us([lambda s=s, cfg=cfg: w8a8_block_splitk_matmul(
-                s[1], s[3], s[2], s[4], config=cfg) for s in sets])
+                row[name] = median_us([lambda o=o, mod=mod, cfg=cfg: mod.w8a8_block_decode_matmul(
+                    o["X"], o["B"], o["Bs"], config=cfg) for o in sets])
+            row["splitk_gemm_only"] = median_us([lambda o=o, cfg=cfg: w8a8_block_splitk_matmul(
+                o["A"], o["B"], o["As"], o["Bs"], config=cfg) for o in sets])
             rows.append(row)
             print(json.dumps(row), flush=True)
         quant = {"N": N, "K": K, "quant_only": median_us(
-            [lambda s=s: per_token_group_quant(s[0], 128, torch.float8_e4m3fn) for s in sets])}
+            [lambda o=o: per_token_group_quant(o["X"], 128, torch.float8_e4m3fn) for o in sets])}
         rows.append(quant)
         print(json.dumps(quant), flush=True)
     out = Path(os.environ.get("OUT", tempfile.gettempdir())) / "decode_limits.json"
     out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                               "rows": rows}, indent=1))
+                               "copy_gbps": round(copy_gbps), "rows": rows}, indent=1))
     return 0
 
 

@@ -42,7 +42,7 @@ import triton
 import triton.language as tl
 
 from kernels.quant import FP8_MAX, SCALE_EPS, _round_to_e4m3_grid
-from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
+from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config
 from kernels.validation import (
     FP8_DTYPE,
     check_devices,
@@ -54,7 +54,13 @@ from kernels.validation import (
     check_shape,
     interpreting,
 )
-from kernels.w8a8_block_splitk import INTERPRETER_SMS, choose_split_k, sm_count
+from kernels.w8a8_block_splitk import (
+    EXTRA_KEYS,
+    INTERPRETER_SMS,
+    choose_split_k,
+    sm_count,
+    validate_splitk_config,
+)
 
 __all__ = [
     "compile_w8a8_block_decode",
@@ -62,9 +68,6 @@ __all__ = [
     "default_decode_config",
     "w8a8_block_decode_matmul",
 ]
-
-# Extra config keys this kernel accepts on top of the standard ones.
-EXTRA_KEYS = ("SPLIT_K",)
 
 
 def default_decode_config(M: int = 1) -> dict[str, int]:
@@ -187,13 +190,13 @@ def _tile_counters(device: torch.device, tiles: int) -> torch.Tensor:
 
 
 def _validate(config: Mapping[str, int], block_k: int) -> dict[str, int]:
-    cfg = validate_config(config, block_k, extra_keys=EXTRA_KEYS)
+    """The split-K kernel's checks (its keys, SPLIT_K included) plus a K tile of exactly one
+    quantization group."""
+    cfg = validate_splitk_config(config, block_k)
     if cfg["BLOCK_SIZE_K"] != block_k:
         raise ValueError(f"config: BLOCK_SIZE_K={cfg['BLOCK_SIZE_K']} must equal the "
                          f"quantization group block_k={block_k} (the kernel quantizes whole "
                          "groups)")
-    if cfg.get("SPLIT_K", 1) < 1:
-        raise ValueError(f"config: SPLIT_K={cfg['SPLIT_K']} must be >= 1")
     return cfg
 
 

@@ -177,7 +177,8 @@ def choose_split_k(M: int, N: int, K: int, config: Mapping[str, int], num_sms: i
     return triton.cdiv(k_tiles, triton.cdiv(k_tiles, want))
 
 
-def _validate(config: Mapping[str, int], block_k: int) -> dict[str, int]:
+def validate_splitk_config(config: Mapping[str, int], block_k: int) -> dict[str, int]:
+    """The standard checks plus an optional SPLIT_K >= 1 (also the decode kernel's base)."""
     cfg = validate_config(config, block_k, extra_keys=EXTRA_KEYS)
     if cfg.get("SPLIT_K", 1) < 1:
         raise ValueError(f"config: SPLIT_K={cfg['SPLIT_K']} must be >= 1")
@@ -203,7 +204,8 @@ def w8a8_block_splitk_matmul(
     """
     M, N, K = check_w8a8_block_args(A, B, As, Bs, block_size, out_dtype)
     block_n, block_k = (int(v) for v in block_size)
-    cfg = _validate(config if config is not None else default_splitk_config(M), block_k)
+    cfg = validate_splitk_config(config if config is not None else default_splitk_config(M),
+                                 block_k)
     check_out(out, (M, N), out_dtype, A.device)
     C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
     sms = num_sms if num_sms is not None else sm_count(A.device)
@@ -256,7 +258,7 @@ def compile_w8a8_block_splitk(M: int, N: int, K: int, dtype: torch.dtype,
                               config: Mapping[str, int], num_sms: int | None = None) -> None:
     """Compile (without running) the binaries a launch on contiguous operands of this shape
     uses (SPLIT_K as the launch would choose it on the current device)."""
-    cfg = _validate(config, block_size[1])
+    cfg = validate_splitk_config(config, block_size[1])
     sms = num_sms if num_sms is not None else (INTERPRETER_SMS if interpreting() else sm_count())
     split = choose_split_k(M, N, K, cfg, sms)
     A, B, C, As, Bs = shape_only_operands(M, N, K, dtype, out_dtype, block_size)
