@@ -20,6 +20,7 @@ from generator.records import BenchFile, load
 OURS = ("triton-fp8-block-tuned", "triton-fp8-block-default", "triton-fp8-block-splitk",
         "triton-fp8-block-decode",
         "triton-fp8-block-persistent", "triton-fp8-block-gluon")
+OURS_A16W8 = ("a16w8-triton", "a16w8-triton-swapped")
 
 
 def _ok(row) -> bool:
@@ -57,13 +58,15 @@ def main(device_dir: str = "site_data/devices/NVIDIA_H200") -> None:
     rows: dict[tuple[int, int, int, int], dict[str, object]] = defaultdict(dict)
     for r in mla.rows:
         rows[(r.B, r.M, r.N, r.K)][r.provider] = r
-    print("\nA16W8 MLA rows: a16w8-triton / bf16 bmm (targets: >= 1.8 at M=1, >= 1.0 at M=128)")
+    print("\nA16W8 MLA rows: best of ours / bf16 bmm (targets: >= 1.8 at M=1, >= 1.0 at M=128)")
     for (b, m, n, k), p in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2])):
-        ours, base = p.get("a16w8-triton"), p.get("a16w8-bmm-bf16")
-        if _ok(ours) and _ok(base):
-            ours_us, base_us = ours.measurement.latency_us, base.measurement.latency_us
-            print(f"  B={b:<4} M={m:<4} N={n:<4} K={k:<4} {ours_us:6.2f} us vs {base_us:6.2f} us"
-                  f"  x{base_us / ours_us:.2f}")
+        ours = [p[o] for o in OURS_A16W8 if _ok(p.get(o))]
+        base = p.get("a16w8-bmm-bf16")
+        if ours and _ok(base):
+            best = min(ours, key=lambda r: r.measurement.latency_us)
+            ours_us, base_us = best.measurement.latency_us, base.measurement.latency_us
+            print(f"  B={b:<4} M={m:<4} N={n:<4} K={k:<4} {best.provider:21} {ours_us:6.2f} us"
+                  f" vs {base_us:6.2f} us  x{base_us / ours_us:.2f}")
 
 
 if __name__ == "__main__":

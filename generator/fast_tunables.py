@@ -1,5 +1,6 @@
-"""Register the faster block-FP8 kernels (split-K and fused decode for small M, persistent and
-the warp-specialized Gluon kernel for large M) as Tunables.
+"""Register the faster kernels (block FP8: split-K and fused decode for small M, persistent and
+the warp-specialized Gluon kernel for large M; batched A16W8: the swapped-operand kernel for
+the MLA shapes) as Tunables.
 
     import generator.fast_tunables  # noqa: F401  (idempotent: importing twice is harmless)
 
@@ -11,7 +12,9 @@ space: the Gluon kernel (Hopper only) for its knobs (consumer warpgroups, LAG, O
 :func:`kernels.w8a8_block_gluon.gluon_space`), and the decode kernel, whose K tile is fixed at
 the quantization group and whose SPLIT_K is a knob (:func:`kernels.w8a8_block_decode.decode_space`).
 The decode kernel takes the bf16 activation itself (it quantizes inside), so its operands carry
-X next to the (A, As) its reference uses.
+X next to the (A, As) its reference uses. The swapped A16W8 kernel takes the operands,
+reference, flops and bytes of the ``a16w8_batched`` Tunable and brings its own space
+(:func:`kernels.a16w8_batched_swapped.swapped_space`: tiles per program is its knob).
 """
 
 from __future__ import annotations
@@ -21,12 +24,19 @@ from dataclasses import replace
 import torch
 
 from generator.tunables import (
+    A16W8_BATCHED,
     OUT_DTYPES,
     QUANT_DTYPES,
     TUNABLES,
     W8A8_BLOCK,
     Tunable,
     register,
+)
+from kernels.a16w8_batched_swapped import (
+    a16w8_batched_swapped_matmul,
+    compile_a16w8_batched_swapped,
+    default_swapped_config,
+    swapped_space,
 )
 from kernels.quant import per_token_group_quant
 from kernels.w8a8_block_decode import (
@@ -107,10 +117,23 @@ W8A8_BLOCK_DECODE = replace(
 )
 
 
+A16W8_BATCHED_SWAPPED = replace(
+    A16W8_BATCHED,
+    name="a16w8_batched_swapped",
+    run=lambda t, o, cfg, out: a16w8_batched_swapped_matmul(o["X"], o["W"], o["Ws"], t.block,
+                                                            config=cfg, out=out),
+    compile=lambda t, cfg: compile_a16w8_batched_swapped(
+        t.B, t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], OUT_DTYPES[t.out_dtype], t.block, cfg),
+    default_config=lambda t: default_swapped_config(t.M),
+    space=swapped_space,
+)
+
+
 def _register_once(tunable: Tunable) -> None:
     if tunable.name not in TUNABLES:
         register(tunable)
 
 
-for _t in (W8A8_BLOCK_SPLITK, W8A8_BLOCK_PERSISTENT, W8A8_BLOCK_DECODE, W8A8_BLOCK_GLUON):
+for _t in (W8A8_BLOCK_SPLITK, W8A8_BLOCK_PERSISTENT, W8A8_BLOCK_DECODE, W8A8_BLOCK_GLUON,
+           A16W8_BATCHED_SWAPPED):
     _register_once(_t)

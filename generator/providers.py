@@ -786,9 +786,10 @@ def _setup_gluon(p: Problem, ctx: BenchContext) -> Prepared:
 
 
 def _fast_kernel_config(kernel: str, p: Problem, ctx: BenchContext,
-                       fallback: dict[str, int]) -> dict[str, int]:
+                       fallback: dict[str, int], input_type: str = "fp8") -> dict[str, int]:
     """The tuner's winner for ``kernel`` on this device and shape (nearest tuned M, as vLLM
-    picks from its files), else ``fallback``."""
+    picks from its files), else ``fallback``. ``input_type`` is the Tunable's (the tuning
+    file's name carries it): "fp8" for the block-FP8 kernels, "bf16" for the A16W8 ones."""
     from generator.records import TuneFile, load
     from generator.tasks import Task
     from generator.tune_store import tune_file_path, winner_table
@@ -796,8 +797,8 @@ def _fast_kernel_config(kernel: str, p: Problem, ctx: BenchContext,
     if ctx.site_data is None or not ctx.device_name:
         return fallback
     out_name = str(ctx.out_dtype).removeprefix("torch.")
-    task = Task(kernel=kernel, input_type="fp8", out_dtype=out_name,
-                block_n=BLOCK[0], block_k=BLOCK[1], N=p.N, K=p.K, B=1, M=p.M)
+    task = Task(kernel=kernel, input_type=input_type, out_dtype=out_name,
+                block_n=BLOCK[0], block_k=BLOCK[1], N=p.N, K=p.K, B=p.B, M=p.M)
     path = tune_file_path(ctx.site_data, ctx.device_name, task, exhaustive=False)
     if not path.exists():
         return fallback
@@ -958,6 +959,32 @@ def _setup_a16w8(p: Problem, ctx: BenchContext) -> Prepared:
 
     def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor) -> torch.Tensor:
         return a16w8_batched_matmul(x, W, Ws, BLOCK, out_dtype, config=cfg)
+
+    sets = ctx.rotate((ctx.x_bf16, W, Ws), _a16w8_bytes(p, 1))
+    return Prepared(_calls(sets, run), config=dict(cfg))
+
+
+@provider(
+    "a16w8-triton-swapped",
+    kind=Kind.BATCHED,
+    description="our batched A16W8 Triton kernel with the operands swapped (widened fp8 weights"
+    " as the register MMA operand, tokens on the MMA's N side) and several tiles per program;"
+    " tuned config from site_data when present",
+    compute=Compute.BF16,
+    reference=_ref_a16w8,
+    bytes_moved=lambda p, od: _a16w8_bytes(p, 1),
+    requires=(Requirement.TRITON,),
+)
+def _setup_a16w8_swapped(p: Problem, ctx: BenchContext) -> Prepared:
+    from kernels.a16w8_batched_swapped import a16w8_batched_swapped_matmul, default_swapped_config
+
+    W, Ws = _fp8_block_weight(ctx)
+    cfg = _fast_kernel_config("a16w8_batched_swapped", p, ctx, default_swapped_config(p.M),
+                              input_type="bf16")
+    out_dtype = ctx.out_dtype
+
+    def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor) -> torch.Tensor:
+        return a16w8_batched_swapped_matmul(x, W, Ws, BLOCK, out_dtype, config=cfg)
 
     sets = ctx.rotate((ctx.x_bf16, W, Ws), _a16w8_bytes(p, 1))
     return Prepared(_calls(sets, run), config=dict(cfg))

@@ -55,6 +55,8 @@ class Tunable:
     bytes: Callable[[Task], int]
     # The configs to search (before pruning): vLLM's space unless a kernel has its own knobs.
     space: Callable[[], list[dict[str, int]]] = full_space
+    # Batched over B (the MLA shapes of a model) rather than one (N, K) weight per layer.
+    batched: bool = False
 
 
 def _randn(shape: tuple[int, ...], g: torch.Generator, device: str) -> torch.Tensor:
@@ -114,6 +116,7 @@ A16W8_BATCHED = Tunable(
     default_config=lambda t: default_a16w8_config(t.block_n, t.block_k),
     flops=lambda t: a16w8_batched_flops(t.B, t.M, t.N, t.K),
     bytes=lambda t: a16w8_batched_bytes(t.B, t.M, t.N, t.K, 2, t.block),
+    batched=True,
 )
 
 TUNABLES: dict[str, Tunable] = {t.name: t for t in (W8A8_BLOCK, A16W8_BATCHED)}

@@ -75,8 +75,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     p.add_argument("--kernels", default="w8a8_block,a16w8_batched", metavar="NAME,...",
                    help="kernels to tune: w8a8_block for linear layers (drop-in files), "
                    "a16w8_batched for the DeepSeek MLA batched shapes; also our own "
-                   "w8a8_block_splitk, w8a8_block_decode, w8a8_block_persistent and "
-                   "w8a8_block_gluon (Hopper only)")
+                   "w8a8_block_splitk, w8a8_block_decode, w8a8_block_persistent, "
+                   "w8a8_block_gluon (Hopper only) and a16w8_batched_swapped (MLA shapes)")
     p.add_argument("--exhaustive", action="store_true",
                    help="time the whole space (only hard rules applied); results are kept apart "
                    "and never used for the drop-in files")
@@ -111,9 +111,9 @@ def build_tasks(args: argparse.Namespace) -> list[Task]:
     if (args.N is None) != (args.K is None):
         raise UserError("--N and --K go together")
     kernels = [k.strip() for k in args.kernels.split(",") if k.strip()]
-    for k in kernels:
-        get_tunable(k)  # UserError naming the known kernels
-    gemm_kernels = [k for k in kernels if k != "a16w8_batched"]
+    tunables = [get_tunable(k) for k in kernels]  # UserError naming the known kernels
+    gemm_kernels = [t.name for t in tunables if not t.batched]
+    batched_kernels = [t for t in tunables if t.batched]
     for tp in args.tp_size or [8]:
         if tp < 1:
             raise UserError(f"--tp-size {tp}: must be >= 1")
@@ -141,9 +141,9 @@ def build_tasks(args: argparse.Namespace) -> list[Task]:
     tasks: list[Task] = []
     tasks += [Task(kernel, args.input_type, args.out_dtype, *block, n, k, 1, m)
               for kernel in gemm_kernels for n, k in dict.fromkeys(nk) for m in args.batch_sizes]
-    if "a16w8_batched" in kernels:
-        tasks += [Task("a16w8_batched", "bf16", args.out_dtype, *block, n, k, b, m)
-                  for b, n, k in dict.fromkeys(batched) for m in args.batch_sizes]
+    tasks += [Task(t.name, t.input_types[0], args.out_dtype, *block, n, k, b, m)
+              for t in batched_kernels for b, n, k in dict.fromkeys(batched)
+              for m in args.batch_sizes]
     return tasks
 
 

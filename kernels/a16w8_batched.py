@@ -104,6 +104,37 @@ def _a16w8_batched_kernel(
     tl.store(y_ptrs, y, mask=(offs_ym[:, None] < M) & (offs_yn[None, :] < N))
 
 
+def check_a16w8_batched_args(X: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor,
+                             block_size: tuple[int, int], out_dtype: torch.dtype | None,
+                             out: torch.Tensor | None) -> tuple[torch.dtype, tuple[int, int]]:
+    """The argument checks every batched A16W8 wrapper shares (one-line ValueErrors naming the
+    argument); returns the output dtype (X's unless given) and the weight block (bn, bk)."""
+    check_ndim("X", X, 3)
+    check_ndim("W", W, 3)
+    check_dtype("X", X, (torch.bfloat16, torch.float16))
+    check_dtype("W", W, (FP8_DTYPE,))
+    check_dtype("Ws", Ws, (torch.float32,))
+    out_dtype = X.dtype if out_dtype is None else out_dtype
+    check_out_dtype(out_dtype)
+    if len(block_size) != 2 or min(block_size) < 16:
+        raise ValueError(f"block_size: expected [block_n, block_k] >= 16, got {list(block_size)}")
+    block_n, block_k = (int(v) for v in block_size)
+    Bt, M, K = X.shape
+    Bw, N, K_w = W.shape
+    if Bw != Bt:
+        raise ValueError(f"W: batch {Bw} != X's batch {Bt}")
+    if K_w != K:
+        raise ValueError(f"W: shape {tuple(W.shape)} has K={K_w}, X has K={K}")
+    if min(Bt, M, N, K) < 1:
+        raise ValueError(f"X/W: empty problem B={Bt}, M={M}, N={N}, K={K}")
+    check_shape("Ws", Ws, (Bt, triton.cdiv(N, block_n), triton.cdiv(K, block_k)))
+    check_inner_contiguous("X", X)
+    check_inner_contiguous("W", W)
+    check_devices(X=X, W=W, Ws=Ws)
+    check_out(out, (Bt, M, N), out_dtype, X.device)
+    return out_dtype, (block_n, block_k)
+
+
 def a16w8_batched_matmul(
     X: torch.Tensor,
     W: torch.Tensor,
@@ -124,33 +155,14 @@ def a16w8_batched_matmul(
         config: vLLM-style config dict (same keys as the W8A8 kernel); ``None`` = default.
         out: optional preallocated (B, M, N) output.
     """
-    check_ndim("X", X, 3)
-    check_ndim("W", W, 3)
-    check_dtype("X", X, (torch.bfloat16, torch.float16))
-    check_dtype("W", W, (FP8_DTYPE,))
-    check_dtype("Ws", Ws, (torch.float32,))
-    out_dtype = X.dtype if out_dtype is None else out_dtype
-    check_out_dtype(out_dtype)
-    if len(block_size) != 2 or min(block_size) < 16:
-        raise ValueError(f"block_size: expected [block_n, block_k] >= 16, got {list(block_size)}")
-    block_n, block_k = (int(v) for v in block_size)
-    Bt, M, K = X.shape
-    Bw, N, K_w = W.shape
-    if Bw != Bt:
-        raise ValueError(f"W: batch {Bw} != X's batch {Bt}")
-    if K_w != K:
-        raise ValueError(f"W: shape {tuple(W.shape)} has K={K_w}, X has K={K}")
-    if min(Bt, M, N, K) < 1:
-        raise ValueError(f"X/W: empty problem B={Bt}, M={M}, N={N}, K={K}")
+    out_dtype, (block_n, block_k) = check_a16w8_batched_args(X, W, Ws, block_size, out_dtype,
+                                                             out)
+    Bt, M, _ = X.shape
+    N = W.shape[1]
     if Bt > 65535:
         raise ValueError(f"X: batch {Bt} exceeds the grid limit 65535")
-    check_shape("Ws", Ws, (Bt, triton.cdiv(N, block_n), triton.cdiv(K, block_k)))
-    check_inner_contiguous("X", X)
-    check_inner_contiguous("W", W)
-    check_devices(X=X, W=W, Ws=Ws)
     cfg = validate_config(config if config is not None else default_a16w8_config(block_n, block_k),
                           block_k)
-    check_out(out, (Bt, M, N), out_dtype, X.device)
     Y = out if out is not None else torch.empty((Bt, M, N), dtype=out_dtype, device=X.device)
 
     _launch(X, W, Y, Ws, (block_n, block_k), cfg,

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from kernels import a16w8_batched_matmul, w8a8_block_matmul
+from kernels.a16w8_batched_swapped import a16w8_batched_swapped_matmul, default_swapped_config
 from kernels.quant import per_token_group_quant, per_token_group_quant_reference
 from kernels.reference import (
     a16w8_batched_reference,
@@ -51,15 +52,30 @@ def test_w8a8_block_deepseek_shapes(N, K, qtype, rng):
             assert err <= tolerance(torch.bfloat16), f"M={M} {name}: rel error {err:.2e}"
 
 
+def _swapped_configs(M: int) -> dict[str, dict[str, int]]:
+    """The default, one tile a program with 128 weight rows and 8 warps, and 8 tiles a program
+    with 128 tokens (where M allows) and 4 buffers."""
+    base = default_swapped_config(M)
+    return {"default": base,
+            "t1-bn128-w8": {**base, "BLOCK_SIZE_N": 128, "num_warps": 8, "TILES_PER_PROGRAM": 1},
+            "t8-s4": {**base, "BLOCK_SIZE_M": 128 if M > 64 else base["BLOCK_SIZE_M"],
+                      "num_stages": 4, "TILES_PER_PROGRAM": 8}}
+
+
 @pytest.mark.parametrize("Bt", [16, 32, 64, 128])
 @pytest.mark.parametrize("N, K", [(512, 128), (128, 512)])
 def test_a16w8_mla_shapes(Bt, N, K, rng):
     for M in (1, 32, 128):
         X, W, Ws = make_a16w8_operands(Bt, M, N, K, torch.bfloat16, rng, "cuda")
-        Y = a16w8_batched_matmul(X, W, Ws, out=poisoned((Bt, M, N), torch.bfloat16, "cuda"))
-        err = relative_error(Y, a16w8_batched_reference(X, W, Ws))
-        _log("a16w8_batched", B=Bt, M=M, N=N, K=K, rel_error=err)
-        assert err <= tolerance(torch.bfloat16), f"M={M}: rel error {err:.2e}"
+        ref = a16w8_batched_reference(X, W, Ws)
+        runs = {"plain": (a16w8_batched_matmul, None)}
+        runs |= {f"swapped-{name}": (a16w8_batched_swapped_matmul, cfg)
+                 for name, cfg in _swapped_configs(M).items()}
+        for name, (matmul, cfg) in runs.items():
+            Y = matmul(X, W, Ws, config=cfg, out=poisoned((Bt, M, N), torch.bfloat16, "cuda"))
+            err = relative_error(Y, ref)
+            _log("a16w8_batched", kernel=name, B=Bt, M=M, N=N, K=K, rel_error=err)
+            assert err <= tolerance(torch.bfloat16), f"{name} M={M}: rel error {err:.2e}"
 
 
 @pytest.mark.parametrize("qtype", ["fp8", "int8"])

@@ -28,6 +28,7 @@ EXPECTED = {
     "triton-fp8-block-tuned",
     "triton-fp8-block-gluon",
     "a16w8-triton",
+    "a16w8-triton-swapped",
     "a16w8-bmm-bf16",
     "a16w8-dequant-bmm",
 }
@@ -61,6 +62,7 @@ def test_declarations_are_consistent():
     kinds = {p.name: p.kind for p in pv.all_providers()}
     assert {n for n, k in kinds.items() if k == pv.Kind.BATCHED} >= {
         "a16w8-triton",
+        "a16w8-triton-swapped",
         "a16w8-bmm-bf16",
         "a16w8-dequant-bmm",
     }
@@ -198,3 +200,33 @@ def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_
     assert pv._fast_kernel_config(kernel, smaller, ctx, fallback)["num_stages"] == 3
     other = "w8a8_block_gluon" if kernel == "w8a8_block_decode" else "w8a8_block_decode"
     assert pv._fast_kernel_config(other, problem, ctx, fallback) == fallback  # per kernel
+
+
+def test_swapped_a16w8_provider_reads_its_batched_tuning_file(tmp_path):
+    """The batched lookup names the file by the Tunable's input type (bf16) and the batch B:
+    a file tuned for B = 16 is used at B = 16 only."""
+    from generator.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
+    from generator.tasks import Task
+    from generator.tune_store import tune_file_path
+    from kernels.a16w8_batched_swapped import default_swapped_config
+    from tests.fixtures.make_synthetic import provenance
+
+    ctx = pv.BenchContext(device=torch.device("cpu"), site_data=tmp_path, device_name="GPU_X")
+    fallback = default_swapped_config(128)
+    tuned = {**fallback, "TILES_PER_PROGRAM": 8}
+    tf = TuneFile(kernel="a16w8_batched_swapped", input_type="bf16", out_dtype="bfloat16",
+                  block_n=128, block_k=128, N=512, K=128, B=16,
+                  provenance=provenance("GPU_X", "Synthetic GPU"),
+                  records=[TuneRecord(M=128, winner=Measurement(status=Status.OK, config=tuned),
+                                      default=Measurement(status=Status.OK), configs_in_space=1,
+                                      configs_pruned=0, configs_timed=1, wall_s=1.0)])
+    task = Task(kernel="a16w8_batched_swapped", input_type="bf16", out_dtype="bfloat16",
+                block_n=128, block_k=128, N=512, K=128, B=16, M=128)
+    atomic_write_text(tune_file_path(tmp_path, "GPU_X", task, False), tf.model_dump_json())
+
+    def lookup(B: int) -> dict[str, int]:
+        problem = pv.Problem(M=128, N=512, K=128, B=B, kind=pv.Kind.BATCHED)
+        return pv._fast_kernel_config("a16w8_batched_swapped", problem, ctx, fallback, "bf16")
+
+    assert lookup(16) == tuned
+    assert lookup(32) == fallback

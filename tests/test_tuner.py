@@ -304,3 +304,18 @@ def test_tasks_cover_models_and_mla_shapes():
     assert len(dense) == 15 and (7168, 2304) in dense
     assert mla == {(16, 512, 128), (16, 128, 512)}
     assert len(tasks) == (15 + 2) * 2
+
+
+def test_batched_kernels_of_our_own_get_the_mla_shapes():
+    """A Tunable marked batched (the swapped A16W8 kernel) is tuned on the MLA shapes with its
+    own input type, next to the linear-layer kernels on the dense ones."""
+    p = tune_cli.add_parser(__import__("argparse").ArgumentParser().add_subparsers(), "tune")
+    args = p.parse_args(["--model", "deepseek-v3", "--batch-sizes", "1,128",
+                         "--kernels", "a16w8_batched_swapped,w8a8_block_decode"])
+    tasks = tune_cli.build_tasks(args)
+    swapped = [t for t in tasks if t.kernel == "a16w8_batched_swapped"]
+    assert {(t.B, t.N, t.K, t.M) for t in swapped} == {
+        (16, n, k, m) for n, k in ((512, 128), (128, 512)) for m in (1, 128)}
+    assert {t.input_type for t in swapped} == {"bf16"}
+    decode = {(t.N, t.K, t.B, t.input_type) for t in tasks if t.kernel == "w8a8_block_decode"}
+    assert len(decode) == 15 and all(b == 1 and it == "fp8" for _, _, b, it in decode)

@@ -104,6 +104,13 @@ _KNOWN: dict[str, tuple[str, str, str, str, Family]] = {
         Family.CHANNEL,
     ),
     "a16w8-triton": ("A16W8 Triton (batched)", "#d62728", "solid", "diamond", Family.BATCHED),
+    "a16w8-triton-swapped": (
+        "A16W8 Triton, swapped operands (ours, batched)",
+        "#9467bd",
+        "solid",
+        "star-diamond",
+        Family.BATCHED,
+    ),
     "a16w8-bmm-bf16": ("bf16 torch.bmm", "#555555", "dash", "circle", Family.BATCHED),
 }
 
