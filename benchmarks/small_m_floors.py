@@ -95,6 +95,14 @@ def launch_floors(sms: int) -> dict[str, dict[str, float]]:
     }
 
 
+def _read_calls(sets: list[torch.Tensor], words: int, block: int, steps: int, warps: int):
+    """One read-only launch per input set, all over the same grid and output."""
+    programs = triton.cdiv(words, block * steps)
+    dst = torch.empty(programs, dtype=torch.int32, device="cuda")
+    return [lambda s=s: _read_kernel[(programs,)](s, dst, words, BLOCK=block, STEPS=steps,
+                                                   num_warps=warps) for s in sets]
+
+
 def read_floor(nbytes: int, copy_gbps: float) -> dict[str, object]:
     """Fastest read-only kernel over ``nbytes`` (rotated input sets) and its share of the
     roofline."""
@@ -103,11 +111,7 @@ def read_floor(nbytes: int, copy_gbps: float) -> dict[str, object]:
             for _ in range(rotation_count(nbytes))]
     best: dict[str, object] | None = None
     for block, steps, warps in itertools.product(READ_BLOCKS, READ_STEPS, READ_WARPS):
-        programs = triton.cdiv(words, block * steps)
-        dst = torch.empty(programs, dtype=torch.int32, device="cuda")
-        calls = [lambda s=s: _read_kernel[(programs,)](s, dst, words, BLOCK=block, STEPS=steps,
-                                                        num_warps=warps) for s in sets]
-        us = time_cuda_graph(calls).median_us
+        us = time_cuda_graph(_read_calls(sets, words, block, steps, warps)).median_us
         if best is None or us < best["median_us"]:
             best = {"median_us": us, "BLOCK": block, "STEPS": steps, "num_warps": warps}
     roof_us = nbytes / (copy_gbps * 1e9) * 1e6

@@ -63,12 +63,13 @@ def _percentiles(samples_us: list[float], replays: int) -> TimingStats:
 
 
 def time_cuda_graph(calls: Sequence[Callable[[], object]], max_replays: int = 30,
-                    target_us: float = 10_000.0) -> TimingStats:
+                    target_us: float = 10_000.0,
+                    min_replay_us: float = MIN_REPLAY_US) -> TimingStats:
     """Median time of one call, from CUDA-graph replays of ``calls`` (one per input set).
 
     An eager pass compiles and warms up; a second, event-timed eager pass estimates the call
     time, which sizes the graph: each replay runs every call ``inner`` times over (at least
-    MIN_REPLAY_US of work, so event overhead stays small), and there are enough replays for
+    ``min_replay_us`` of work, so event overhead stays small), and there are enough replays for
     ``target_us`` of GPU time (at least MIN_REPLAYS, at most ``max_replays``). A replay's time
     divided by the launches in it is one sample.
     """
@@ -81,7 +82,7 @@ def time_cuda_graph(calls: Sequence[Callable[[], object]], max_replays: int = 30
     end.record()
     torch.cuda.synchronize()
     est_call_us = max(start.elapsed_time(end) * 1e3 / len(calls), 0.5)
-    inner = max(1, math.ceil(MIN_REPLAY_US / (est_call_us * len(calls))))
+    inner = max(1, math.ceil(min_replay_us / (est_call_us * len(calls))))
     launches = inner * len(calls)
     replays = max(MIN_REPLAYS, min(max_replays, math.ceil(target_us / (est_call_us * launches))))
 
