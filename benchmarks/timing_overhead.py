@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from generator import providers as pv  # noqa: E402
 from generator.timing import time_cuda_graph  # noqa: E402
 
-SHAPES = [(7168, 256), (4608, 7168), (24576, 7168)]
+SHAPES = [(512, 7168), (4608, 7168), (24576, 7168)]
 PROVIDERS = ["triton-fp8-block-decode", "cublas-fp8-block"]
 REPLAY_US = (50.0, 1000.0)
 ROUNDS = 3
