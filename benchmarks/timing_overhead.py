@@ -7,7 +7,7 @@ graphs. Divided over few launches (one input set of a large weight: one launch a
 shows up in the per-launch time. This times the same providers with replays sized for at least
 50 us of work (the default so far) and for at least 1000 us, in one process, alternating, and
 reports the medians. Providers and shapes: the fused decode kernel and cuBLAS block-wise at
-M = 1 on a small, a mid-size and the largest DeepSeek-V3 TP 8 weight.
+M = 16 on a small, a mid-size and the largest DeepSeek-V3 TP 8 weight.
 
 Without a CUDA GPU it prints one line and exits 0.
 """
@@ -28,6 +28,7 @@ from generator.timing import time_cuda_graph  # noqa: E402
 
 SHAPES = [(512, 7168), (4608, 7168), (24576, 7168)]
 PROVIDERS = ["triton-fp8-block-decode", "cublas-fp8-block"]
+M = 16  # cuBLAS block-wise does not run M < 4
 REPLAY_US = (50.0, 1000.0)
 ROUNDS = 3
 
@@ -45,7 +46,7 @@ def main() -> int:
                           l2_bytes=l2_cache_bytes())
     results = []
     for n, k in SHAPES:
-        problem = pv.Problem(M=1, N=n, K=k)
+        problem = pv.Problem(M=M, N=n, K=k)
         ctx.start(problem)
         for name in PROVIDERS:
             calls = pv.get(name).setup(problem, ctx).calls
@@ -53,7 +54,7 @@ def main() -> int:
             for _ in range(ROUNDS):
                 for us in REPLAY_US:
                     medians[us].append(time_cuda_graph(calls, min_replay_us=us).median_us)
-            row = {"provider": name, "N": n, "K": k, "M": 1, "input_sets": len(calls),
+            row = {"provider": name, "N": n, "K": k, "M": M, "input_sets": len(calls),
                    **{f"median_us_min_replay_{int(us)}": sorted(v)[len(v) // 2]
                       for us, v in medians.items()}}
             print(row)
