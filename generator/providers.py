@@ -953,12 +953,17 @@ def _a16w8_config(p: Problem, ctx: BenchContext) -> dict[str, int]:
 def _setup_a16w8(p: Problem, ctx: BenchContext) -> Prepared:
     from kernels.a16w8_batched import a16w8_batched_matmul
 
+    return _prepare_a16w8(p, ctx, a16w8_batched_matmul, _a16w8_config(p, ctx))
+
+
+def _prepare_a16w8(p: Problem, ctx: BenchContext, matmul: Callable[..., torch.Tensor],
+                   cfg: dict[str, int]) -> Prepared:
+    """Timed: one of our batched A16W8 kernels with ``cfg`` on the FP8 block weights."""
     W, Ws = _fp8_block_weight(ctx)
-    cfg = _a16w8_config(p, ctx)
     out_dtype = ctx.out_dtype
 
     def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor) -> torch.Tensor:
-        return a16w8_batched_matmul(x, W, Ws, BLOCK, out_dtype, config=cfg)
+        return matmul(x, W, Ws, BLOCK, out_dtype, config=cfg)
 
     sets = ctx.rotate((ctx.x_bf16, W, Ws), _a16w8_bytes(p, 1))
     return Prepared(_calls(sets, run), config=dict(cfg))
@@ -978,16 +983,9 @@ def _setup_a16w8(p: Problem, ctx: BenchContext) -> Prepared:
 def _setup_a16w8_swapped(p: Problem, ctx: BenchContext) -> Prepared:
     from kernels.a16w8_batched_swapped import a16w8_batched_swapped_matmul, default_swapped_config
 
-    W, Ws = _fp8_block_weight(ctx)
     cfg = _fast_kernel_config("a16w8_batched_swapped", p, ctx, default_swapped_config(p.M),
                               input_type="bf16")
-    out_dtype = ctx.out_dtype
-
-    def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor) -> torch.Tensor:
-        return a16w8_batched_swapped_matmul(x, W, Ws, BLOCK, out_dtype, config=cfg)
-
-    sets = ctx.rotate((ctx.x_bf16, W, Ws), _a16w8_bytes(p, 1))
-    return Prepared(_calls(sets, run), config=dict(cfg))
+    return _prepare_a16w8(p, ctx, a16w8_batched_swapped_matmul, cfg)
 
 
 @provider(

@@ -177,15 +177,8 @@ def _launch(X, W, Y, Ws, block_size: tuple[int, int], cfg: Mapping[str, int],
     Bt, M, K = X.shape
     N = W.shape[1]
     grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), Bt)
-    args = (
-        X, W, Y, Ws,
-        M, N, K,
-        block_size[0], block_size[1],
-        X.stride(0), X.stride(1), X.stride(2),
-        W.stride(0), W.stride(1), W.stride(2),
-        Y.stride(0), Y.stride(1), Y.stride(2),
-        Ws.stride(0), Ws.stride(1), Ws.stride(2),
-    )
+    args = (X, W, Y, Ws, M, N, K, block_size[0], block_size[1],
+            *batched_strides(X, W, Y, Ws))
     if warmup:
         _a16w8_batched_kernel.warmup(*args, grid=grid, **meta, **launch,
                                      WIDEN_DOT_TO_FP32=widen_dot)
@@ -197,11 +190,24 @@ def compile_a16w8_batched(Bt: int, M: int, N: int, K: int, x_dtype: torch.dtype,
                           out_dtype: torch.dtype, block_size: tuple[int, int],
                           config: Mapping[str, int]) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses."""
+    _launch(*shape_only_operands(Bt, M, N, K, x_dtype, out_dtype, block_size), block_size,
+            validate_config(config, block_size[1]), warmup=True)
+
+
+def batched_strides(*operands) -> tuple[int, ...]:
+    """The (batch, row, column) strides of each 3-D operand in turn: the stride arguments of
+    every batched A16W8 kernel, which take X, W, Y and Ws in that order."""
+    return tuple(t.stride(d) for t in operands for d in range(3))
+
+
+def shape_only_operands(Bt: int, M: int, N: int, K: int, x_dtype: torch.dtype,
+                        out_dtype: torch.dtype, block_size: tuple[int, int]
+                        ) -> tuple[ShapeOnly, ...]:
+    """Stand-ins for contiguous X, W, Y and Ws of one shape, for compiling ahead of time."""
     bn, bk = block_size
-    ws_shape = (Bt, triton.cdiv(N, bn), triton.cdiv(K, bk))
-    _launch(ShapeOnly(x_dtype, (Bt, M, K)), ShapeOnly(FP8_DTYPE, (Bt, N, K)),
-            ShapeOnly(out_dtype, (Bt, M, N)), ShapeOnly(torch.float32, ws_shape),
-            block_size, validate_config(config, bk), warmup=True)
+    return (ShapeOnly(x_dtype, (Bt, M, K)), ShapeOnly(FP8_DTYPE, (Bt, N, K)),
+            ShapeOnly(out_dtype, (Bt, M, N)),
+            ShapeOnly(torch.float32, (Bt, triton.cdiv(N, bn), triton.cdiv(K, bk))))
 
 
 def a16w8_batched_flops(B: int, M: int, N: int, K: int) -> int:

@@ -40,9 +40,13 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.a16w8_batched import check_a16w8_batched_args
-from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
-from kernels.validation import FP8_DTYPE, interpreting
+from kernels.a16w8_batched import (
+    batched_strides,
+    check_a16w8_batched_args,
+    shape_only_operands,
+)
+from kernels.tiling import grouped_tile_ids, split_config, validate_config
+from kernels.validation import interpreting
 
 EXTRA_KEYS = ("TILES_PER_PROGRAM",)
 
@@ -181,15 +185,8 @@ def _launch(X, W, Y, Ws, block_size: tuple[int, int], cfg: Mapping[str, int],
     meta, launch = split_config(cfg, drop=EXTRA_KEYS)
     Bt, M, K = X.shape
     N = W.shape[1]
-    args = (
-        X, W, Y, Ws,
-        Bt, M, N, K,
-        block_size[0], block_size[1],
-        X.stride(0), X.stride(1), X.stride(2),
-        W.stride(0), W.stride(1), W.stride(2),
-        Y.stride(0), Y.stride(1), Y.stride(2),
-        Ws.stride(0), Ws.stride(1), Ws.stride(2),
-    )
+    args = (X, W, Y, Ws, Bt, M, N, K, block_size[0], block_size[1],
+            *batched_strides(X, W, Y, Ws))
     grid = _grid(Bt, M, N, cfg)
     if warmup:
         _a16w8_batched_swapped_kernel.warmup(*args, grid=grid, **meta, **launch,
@@ -202,8 +199,5 @@ def compile_a16w8_batched_swapped(Bt: int, M: int, N: int, K: int, x_dtype: torc
                                   out_dtype: torch.dtype, block_size: tuple[int, int],
                                   config: Mapping[str, int]) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses."""
-    bn, bk = block_size
-    ws_shape = (Bt, triton.cdiv(N, bn), triton.cdiv(K, bk))
-    _launch(ShapeOnly(x_dtype, (Bt, M, K)), ShapeOnly(FP8_DTYPE, (Bt, N, K)),
-            ShapeOnly(out_dtype, (Bt, M, N)), ShapeOnly(torch.float32, ws_shape),
-            block_size, validate_swapped_config(config, bk), warmup=True)
+    _launch(*shape_only_operands(Bt, M, N, K, x_dtype, out_dtype, block_size), block_size,
+            validate_swapped_config(config, block_size[1]), warmup=True)
