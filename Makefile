@@ -1,35 +1,34 @@
 # blockgemm-catalog. `make test` and `make tune` install what is missing first, so a fresh
-# clone needs no other step. On a machine without a GPU, torch is pinned to the local CPU wheel
-# (torch==2.13.0) before anything else, so pip never pulls the multi-GB CUDA build.
+# clone needs no other step.
+#
+# Without a GPU (CI, laptops): the exact, tested environment of .ci/lock/cpu-triton$(TRITON).txt
+# (torch 2.13.0 CPU wheel, so pip never pulls the multi-GB CUDA build). TRITON=3.6 (default: what
+# the GPU machines run) or TRITON=3.9 (the newest release), the two ends of the supported range.
+# With a GPU (nvidia-smi): the installed torch/triton are kept when inside the range declared in
+# pyproject.toml (one line says so), and nothing is changed when they are outside it.
 
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 SITE_DATA ?= site_data
 PYTEST_ARGS ?=
+TRITON ?= 3.6
+LOCK ?= .ci/lock/cpu-triton$(TRITON).txt
 
-# Everything the project imports; numpy must stay < 2.3 for triton 3.6's CPU interpreter.
-define CHECK_DEPS
-import importlib, sys
-mods = "torch triton numpy pydantic jinja2 plotly mkdocs material tqdm pytest pytest_timeout playwright ray kernels generator".split()
-missing = [m for m in mods if importlib.util.find_spec(m) is None]
-import numpy
-if tuple(int(x) for x in numpy.__version__.split(".")[:2]) >= (2, 3):
-    missing.append("numpy<2.3")
-sys.exit(1 if missing else 0)
-endef
-export CHECK_DEPS
-
-.PHONY: install test tune bench bench-quick site serve lint
+.PHONY: install test tune bench bench-quick site serve lint format
 
 install:
-	@if $(PYTHON) -c "$$CHECK_DEPS" 2>/dev/null; then \
-		echo "install: everything is already installed"; \
-	else \
-		if ! $(PYTHON) -c "import torch" 2>/dev/null; then \
-			if command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install torch; \
-			else $(PIP) install torch==2.13.0; fi; \
+	@if command -v nvidia-smi >/dev/null 2>&1; then \
+		$(PYTHON) generator/install_check.py; code=$$?; \
+		if [ $$code -eq 2 ]; then exit 2; fi; \
+		if [ $$code -eq 0 ]; then \
+			pins=$$(mktemp); \
+			$(PYTHON) -c "from importlib.metadata import version as v; print(f'torch=={v(\"torch\")}\ntriton=={v(\"triton\")}')" > $$pins; \
+			$(PIP) install -q -e ".[test,ray]" --constraint $$pins; rc=$$?; rm -f $$pins; exit $$rc; \
 		fi; \
-		$(PIP) install -e ".[test,ray]"; \
+		$(PIP) install -q -e ".[test,ray]"; \
+	else \
+		echo "install: CPU environment from $(LOCK)"; \
+		$(PIP) install -q -r $(LOCK) && $(PIP) install -q --no-deps -e .; \
 	fi
 
 test: install
@@ -58,4 +57,8 @@ serve:
 	mkdocs serve
 
 lint:
-	ruff check kernels generator tests benchmarks
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format:
+	$(PYTHON) -m ruff format .

@@ -34,6 +34,7 @@ import torch
 
 from generator.errors import UserError
 from kernels.a16w8_batched import a16w8_batched_flops, default_a16w8_config
+from kernels.compat import gluon_problem
 from kernels.int8_azp import (
     int8_azp_bytes,
     int8_azp_matmul,
@@ -269,11 +270,10 @@ def _need_triton(ctx: BenchContext) -> str | None:
     TRITON_INTERPRET when a kernel is defined, not when it is launched."""
     if ctx.on_cuda:
         return None
-    from triton.runtime.interpreter import InterpretedFunction
-
+    from kernels.compat import is_interpreted
     from kernels.tiling import grouped_tile_ids
 
-    if interpreting() and isinstance(grouped_tile_ids, InterpretedFunction):
+    if interpreting() and is_interpreted(grouped_tile_ids):
         return None
     return "needs a CUDA GPU, or TRITON_INTERPRET=1 set before the kernels are imported"
 
@@ -286,7 +286,7 @@ _REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
     Requirement.INT_MM: lambda ctx: (
         None if ctx.on_cuda and hasattr(torch, "_int_mm") else "needs torch._int_mm on CUDA"
     ),
-    Requirement.HOPPER: lambda ctx: (
+    Requirement.HOPPER: lambda ctx: gluon_problem() or (
         None if _capability(ctx)[0] == 9
         else "needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter)"
     ),

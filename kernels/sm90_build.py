@@ -32,13 +32,11 @@ from typing import Any
 
 import torch
 import triton
-from triton.backends.compiler import GPUTarget
-from triton.backends.nvidia.compiler import CUDABackend
 from triton.experimental.gluon import language as gl
-from triton.experimental.gluon._runtime import GluonASTSource
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-SM90 = GPUTarget("cuda", 90, 32)
+from kernels.compat import offline_build_problem
+
 GL_DTYPES = {torch.float8_e4m3fn: gl.float8e4nv, torch.bfloat16: gl.bfloat16,
              torch.float16: gl.float16, torch.float32: gl.float32}
 
@@ -58,7 +56,8 @@ def host_descriptor(t: torch.Tensor, block_shape: list[int]) -> TensorDescriptor
 def descriptor_type(block_shape: list[int], dtype: torch.dtype) -> str:
     """The signature string Triton gives such a descriptor (built over a small CPU tensor:
     only dtype, block and layout matter)."""
-    from triton._C.libtriton import native_specialize_impl
+    from triton._C.libtriton import native_specialize_impl  # private: see kernels.compat
+    from triton.backends.nvidia.compiler import CUDABackend
 
     rows = max(block_shape[0], 16)
     desc = host_descriptor(torch.empty(rows, 256, dtype=dtype), block_shape)
@@ -75,15 +74,21 @@ class Sm90Build:
 
 def _compile(module: str, name: str, signature: dict[str, str], constexprs: dict[str, Any],
              num_warps: int, maxnreg: int | None) -> Sm90Build:
-    """Runs in the worker process."""
+    """Runs in the worker process. The compiler's entry points are private Triton API, probed
+    by :func:`kernels.compat.offline_build_problem` before a build is asked for."""
+    from triton.backends.compiler import GPUTarget
+    from triton.backends.nvidia.compiler import CUDABackend
+    from triton.experimental.gluon._runtime import GluonASTSource
+
+    sm90 = GPUTarget("cuda", 90, 32)
     fn = getattr(importlib.import_module(module), name)
     names = list(fn.arg_names)
     sig = {n: "constexpr" if n in constexprs else signature[n] for n in names}
     consts = {(names.index(k),): v for k, v in constexprs.items()}
     attrs = {(names.index(n),): [["tt.divisibility", 16]]
              for n in names if sig[n].startswith("*")}
-    options = CUDABackend(SM90).parse_options({"num_warps": num_warps, "maxnreg": maxnreg})
-    kernel = triton.compile(GluonASTSource(fn, sig, consts, attrs), target=SM90,
+    options = CUDABackend(sm90).parse_options({"num_warps": num_warps, "maxnreg": maxnreg})
+    kernel = triton.compile(GluonASTSource(fn, sig, consts, attrs), target=sm90,
                             options=options.__dict__)
     return Sm90Build({key: kernel.asm[key] for key in ("ttgir", "ptx", "cubin")},
                      int(kernel.metadata.shared))
@@ -110,7 +115,11 @@ def build_sm90(fn: Any, signature: dict[str, str], constexprs: dict[str, Any], n
                maxnreg: int | None = None) -> Sm90Build:
     """Compile ``fn`` (a module-level ``gluon.jit`` function) for sm_90. ``signature`` maps
     every non-constexpr argument to a Triton type string; pointer arguments are marked 16-byte
-    aligned, as a real launch with torch allocations would specialize them."""
+    aligned, as a real launch with torch allocations would specialize them. Raises
+    ``RuntimeError`` (one line) where this Triton cannot build offline."""
+    problem = offline_build_problem()
+    if problem:
+        raise RuntimeError(f"offline sm_90 build: {problem}")
     job = (fn.fn.__module__, fn.fn.__name__, signature, constexprs, num_warps, maxnreg)
     return _worker().submit(_compile, *job).result()
 

@@ -65,6 +65,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_wait,
 )
 
+from kernels.compat import tma_async_load, tma_async_store
 from kernels.sm90_build import build_sm90, descriptor_type, host_descriptor
 from kernels.tiling import grouped_tile_ids, split_config, validate_config
 from kernels.validation import (
@@ -133,9 +134,9 @@ def _producer(a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
             # Out-of-bounds rows / K columns arrive as zeros and still count as full boxes.
             mbarrier.expect(ready, CONSUMERS * a_desc.block_type.nbytes + b_desc.block_type.nbytes)
             for h in gl.static_range(CONSUMERS):
-                tma.async_copy_global_to_shared(a_desc, [pid_m * BLOCK_M + h * WG_M, ki * BLOCK_K],
+                tma_async_load(a_desc, [pid_m * BLOCK_M + h * WG_M, ki * BLOCK_K],
                                                 ready, a_bufs.index(slot * CONSUMERS + h))
-            tma.async_copy_global_to_shared(b_desc, [pid_n * BLOCK_N, ki * BLOCK_K], ready,
+            tma_async_load(b_desc, [pid_n * BLOCK_N, ki * BLOCK_K], ready,
                                             b_bufs.index(slot))
             step += 1
 
@@ -259,7 +260,7 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
         tma.store_wait(pendings=0)  # the previous tile's store has finished reading c_smem
         c_smem.store(acc.to(c_desc.dtype))
         fence_async_shared()
-        tma.async_copy_shared_to_global(c_desc, [row0, pid_n * BLOCK_N], c_smem)
+        tma_async_store(c_desc, [row0, pid_n * BLOCK_N], c_smem)
     tma.store_wait(pendings=0)
 
 

@@ -45,6 +45,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.compat import allocator_is_set
 from kernels.tiling import grouped_tile_ids, split_config, validate_config
 from kernels.validation import (
     TMA_ALIGN,
@@ -172,12 +173,8 @@ def _torch_allocator(size: int, alignment: int, stream: int | None) -> torch.Ten
 
 def ensure_tma_allocator() -> None:
     """Install a torch-backed allocator for the descriptors' scratch unless one is set."""
-    try:
-        from triton.runtime._allocation import NullAllocator, _allocator
-        if not isinstance(_allocator.get(), NullAllocator):
-            return
-    except ImportError:  # layout of triton's internals changed: set ours unconditionally
-        pass
+    if allocator_is_set():  # None (unknown on this Triton): set ours
+        return
     triton.set_allocator(_torch_allocator)
 
 

@@ -16,6 +16,16 @@ HAS_CUDA = torch.cuda.is_available()
 if not HAS_CUDA:
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop with one line where the CPU interpreter is known not to work (every kernel test
+    would fail with the same deep error)."""
+    from kernels.compat import interpreter_problem
+
+    problem = None if HAS_CUDA else interpreter_problem()
+    if problem:
+        pytest.exit(problem, returncode=2)
+
 # Small-shape kernel tests run on the GPU when there is one, else in the interpreter.
 DEVICE = "cuda" if HAS_CUDA else "cpu"
 
@@ -38,8 +48,12 @@ SESSION_SEED = int(os.environ.get("BLOCKGEMM_SEED", int.from_bytes(os.urandom(4)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    import numpy
+    import triton
+
     mode = "CUDA" if HAS_CUDA else "TRITON_INTERPRET=1 (CPU)"
-    return f"blockgemm: kernels on {mode}; BLOCKGEMM_SEED={SESSION_SEED}"
+    return (f"blockgemm: kernels on {mode}; torch {torch.__version__}, triton "
+            f"{triton.__version__}, numpy {numpy.__version__}; BLOCKGEMM_SEED={SESSION_SEED}")
 
 
 @pytest.fixture
