@@ -49,8 +49,10 @@ TILES = [(128, 4, 3), (128, 4, 6), (256, 8, 4), (64, 4, 6)]  # (BLOCK_SIZE_N, wa
 SPLITS = (None, 4, 16)  # None: chosen at launch from the shape and the SM count
 
 LOAD_X = "        x = tl.load(x_ptrs, mask=k_mask, other=0.0).to(tl.float32)\n"
-QUANTIZE = ("        a_s = tl.maximum(tl.max(tl.abs(x), axis=1), eps) / qmax\n"
-            "        q = tl.minimum(tl.maximum(tl.div_rn(x, a_s[:, None]), -qmax), qmax)")
+QUANTIZE = (
+    "        a_s = tl.maximum(tl.max(tl.abs(x), axis=1), eps) / qmax\n"
+    "        q = tl.minimum(tl.maximum(tl.div_rn(x, a_s[:, None]), -qmax), qmax)"
+)
 NO_QUANTIZE = "        a_s = tl.full([BLOCK_SIZE_M], 1.0, tl.float32)\n        q = x"
 NO_LOAD_X = "        x = tl.full([BLOCK_SIZE_M, BLOCK_SIZE_K], 1.0, tl.float32)\n"
 
@@ -78,39 +80,84 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("decode_limits: no CUDA GPU; nothing measured")
         return 0
-    kernels = {"decode": w8a8_block_decode,
-               "noquant": patched_decode("noquant", [(QUANTIZE, NO_QUANTIZE)]),
-               "nox": patched_decode("nox", [(LOAD_X, NO_LOAD_X), (QUANTIZE, NO_QUANTIZE)])}
+    kernels = {
+        "decode": w8a8_block_decode,
+        "noquant": patched_decode("noquant", [(QUANTIZE, NO_QUANTIZE)]),
+        "nox": patched_decode("nox", [(LOAD_X, NO_LOAD_X), (QUANTIZE, NO_QUANTIZE)]),
+    }
     dev = torch.device("cuda")
     g = torch.Generator(device="cuda").manual_seed(0)
     copy_gbps = measure_copy_gbps(dev)
     rows = []
     for N, K in SHAPES:
-        task = Task(kernel="w8a8_block_decode", input_type="fp8", out_dtype="bfloat16",
-                    block_n=128, block_k=128, N=N, K=K, B=1, M=1)
-        sets = [W8A8_BLOCK_DECODE.make_operands(task, g, "cuda")
-                for _ in range(rotation_count(N * K, l2_cache_bytes(dev)))]
+        task = Task(
+            kernel="w8a8_block_decode",
+            input_type="fp8",
+            out_dtype="bfloat16",
+            block_n=128,
+            block_k=128,
+            N=N,
+            K=K,
+            B=1,
+            M=1,
+        )
+        sets = [
+            W8A8_BLOCK_DECODE.make_operands(task, g, "cuda")
+            for _ in range(rotation_count(N * K, l2_cache_bytes(dev)))
+        ]
         roof = round(N * K / copy_gbps / 1e3, 2)
         for (bn, warps, stages), split in ((t, s) for t in TILES for s in SPLITS):
-            cfg = {"BLOCK_SIZE_M": 16, "BLOCK_SIZE_N": bn, "BLOCK_SIZE_K": 128,
-                   "GROUP_SIZE_M": 1, "num_warps": warps, "num_stages": stages}
+            cfg = {
+                "BLOCK_SIZE_M": 16,
+                "BLOCK_SIZE_N": bn,
+                "BLOCK_SIZE_K": 128,
+                "GROUP_SIZE_M": 1,
+                "num_warps": warps,
+                "num_stages": stages,
+            }
             if split is not None:
                 cfg["SPLIT_K"] = split
             row = {"N": N, "K": K, "cfg": cfg, "roof_us": roof}
             for name, mod in kernels.items():
-                row[name] = median_us([lambda o=o, mod=mod, cfg=cfg: mod.w8a8_block_decode_matmul(
-                    o["X"], o["B"], o["Bs"], config=cfg) for o in sets])
-            row["splitk_gemm_only"] = median_us([lambda o=o, cfg=cfg: w8a8_block_splitk_matmul(
-                o["A"], o["B"], o["As"], o["Bs"], config=cfg) for o in sets])
+                row[name] = median_us(
+                    [
+                        lambda o=o, mod=mod, cfg=cfg: mod.w8a8_block_decode_matmul(
+                            o["X"], o["B"], o["Bs"], config=cfg
+                        )
+                        for o in sets
+                    ]
+                )
+            row["splitk_gemm_only"] = median_us(
+                [
+                    lambda o=o, cfg=cfg: w8a8_block_splitk_matmul(
+                        o["A"], o["B"], o["As"], o["Bs"], config=cfg
+                    )
+                    for o in sets
+                ]
+            )
             rows.append(row)
             print(json.dumps(row), flush=True)
-        quant = {"N": N, "K": K, "quant_only": median_us(
-            [lambda o=o: per_token_group_quant(o["X"], 128, torch.float8_e4m3fn) for o in sets])}
+        quant = {
+            "N": N,
+            "K": K,
+            "quant_only": median_us(
+                [lambda o=o: per_token_group_quant(o["X"], 128, torch.float8_e4m3fn) for o in sets]
+            ),
+        }
         rows.append(quant)
         print(json.dumps(quant), flush=True)
     out = Path(os.environ.get("OUT", tempfile.gettempdir())) / "decode_limits.json"
-    out.write_text(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                               "copy_gbps": round(copy_gbps), "rows": rows}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "device": torch.cuda.get_device_name(),
+                "torch": torch.__version__,
+                "copy_gbps": round(copy_gbps),
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -43,8 +43,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from any directory
 
-SHAPES = [(4608, 7168), (7168, 2304), (3072, 1536), (2112, 7168), (24576, 7168), (512, 7168),
-          (7168, 18432)]
+SHAPES = [
+    (4608, 7168),
+    (7168, 2304),
+    (3072, 1536),
+    (2112, 7168),
+    (24576, 7168),
+    (512, 7168),
+    (7168, 18432),
+]
 M_VALUES = tuple(int(m) for m in os.environ.get("FAST_KERNELS_M", "1,16,1024,4096").split(","))
 SMALL_M_MAX = 64  # split-K sweep up to here; persistent sweep from LARGE_M_MIN
 LARGE_M_MIN = 1024
@@ -61,7 +68,10 @@ def splitk_configs(M: int) -> list[dict[str, int]]:
     base = dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4)
     out = []
     for bn, stages, extra in [
-        (128, 4, {}), (64, 6, {}), (64, 4, {}), (128, 4, {"SPLIT_K": 1}),
+        (128, 4, {}),
+        (64, 6, {}),
+        (64, 4, {}),
+        (128, 4, {"SPLIT_K": 1}),
         (64, 6, {"SPLIT_K": 1}),
     ]:
         out.append({**base, "BLOCK_SIZE_N": bn, "num_stages": stages, **extra})
@@ -72,27 +82,49 @@ def decode_configs(M: int) -> list[dict[str, int]]:
     """Fused decode kernel: weight tile x pipeline depth x split (auto / none / doubled)."""
     bm = min(64, max(16, 1 << (M - 1).bit_length()))
     base = dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4)
-    return [{**base, "BLOCK_SIZE_N": bn, "num_stages": st, **extra} for bn, st, extra in [
-        (64, 4, {}), (64, 6, {}), (128, 4, {}), (128, 6, {}), (32, 8, {}),
-        (64, 4, {"SPLIT_K": 1}), (64, 8, {"SPLIT_K": 1}), (64, 4, {"SPLIT_K": 16}),
-    ]]
+    return [
+        {**base, "BLOCK_SIZE_N": bn, "num_stages": st, **extra}
+        for bn, st, extra in [
+            (64, 4, {}),
+            (64, 6, {}),
+            (128, 4, {}),
+            (128, 6, {}),
+            (32, 8, {}),
+            (64, 4, {"SPLIT_K": 1}),
+            (64, 8, {"SPLIT_K": 1}),
+            (64, 4, {"SPLIT_K": 16}),
+        ]
+    ]
 
 
 def persistent_configs() -> list[dict[str, int]]:
     """3 configs (it lost to the drop-in kernel in the first run): 128x128, 128x256, FLATTEN."""
+
     def c(bm, bn, warps, stages, group=8, **extra):
-        return dict(BLOCK_SIZE_M=bm, BLOCK_SIZE_N=bn, BLOCK_SIZE_K=128, GROUP_SIZE_M=group,
-                    num_warps=warps, num_stages=stages, **extra)
+        return dict(
+            BLOCK_SIZE_M=bm,
+            BLOCK_SIZE_N=bn,
+            BLOCK_SIZE_K=128,
+            GROUP_SIZE_M=group,
+            num_warps=warps,
+            num_stages=stages,
+            **extra,
+        )
+
     return [c(128, 128, 8, 4), c(128, 256, 8, 3), c(128, 128, 8, 4, FLATTEN=1)]
 
 
 def gluon_configs() -> list[dict[str, int]]:
     """The four best variants of the H100 lab runs (docs/kernel-notes.md, third round)."""
     from kernels.w8a8_block_gluon import default_gluon_config
+
     base = default_gluon_config()  # two consumer warpgroups, lagged promotion
-    return [base, {**base, "ORDERED": 2}, {**base, "LAG": 0, "ORDERED": 2},
-            {**base, "BLOCK_SIZE_M": 192, "num_warps": 12, "num_stages": 3, "LAG": 0,
-             "ORDERED": 1}]
+    return [
+        base,
+        {**base, "ORDERED": 2},
+        {**base, "LAG": 0, "ORDERED": 2},
+        {**base, "BLOCK_SIZE_M": 192, "num_warps": 12, "num_stages": 3, "LAG": 0, "ORDERED": 1},
+    ]
 
 
 def wanted(kernel: str) -> bool:
@@ -114,8 +146,17 @@ class Point:
         from kernels.w8a8_block import w8a8_block_bytes
 
         self.M, self.N, self.K = M, N, K
-        task = Task(kernel="w8a8_block", input_type="fp8", out_dtype="bfloat16", block_n=128,
-                    block_k=128, N=N, K=K, B=1, M=M)
+        task = Task(
+            kernel="w8a8_block",
+            input_type="fp8",
+            out_dtype="bfloat16",
+            block_n=128,
+            block_k=128,
+            N=N,
+            K=K,
+            B=1,
+            M=M,
+        )
         g = torch.Generator(device="cuda")
         g.manual_seed(seed)
         n_sets = rotation_count(w8a8_block_bytes(M, N, K, torch.bfloat16))
@@ -126,9 +167,13 @@ class Point:
         self.ref = W8A8_BLOCK_DECODE.reference(task, self.check)
 
 
-def evaluate(pt: Point, run: Callable[[dict, torch.Tensor], torch.Tensor],
-             prepare: Callable[[dict], dict] | None = None, determinism: bool = False,
-             exc_status: str = "error") -> dict:
+def evaluate(
+    pt: Point,
+    run: Callable[[dict, torch.Tensor], torch.Tensor],
+    prepare: Callable[[dict], dict] | None = None,
+    determinism: bool = False,
+    exc_status: str = "error",
+) -> dict:
     """Check on the check set (``run`` returns the result; ours write the NaN-poisoned
     ``out``), then time over the rotated sets."""
     from generator.timing import time_calls
@@ -153,8 +198,13 @@ def evaluate(pt: Point, run: Callable[[dict, torch.Tensor], torch.Tensor],
         sets = [prep(o) for o in pt.sets]
         calls = [partial(run, o, out) for o, out in zip(sets, pt.outs, strict=True)]
         stats = time_calls(calls, True, MAX_REPLAYS, TARGET_US)
-        return {**rec, "status": "ok", "us": stats.median_us, "p20_us": stats.p20_us,
-                "p80_us": stats.p80_us}
+        return {
+            **rec,
+            "status": "ok",
+            "us": stats.median_us,
+            "p20_us": stats.p20_us,
+            "p80_us": stats.p80_us,
+        }
     except Exception as exc:  # one bad provider/config must not stop the run
         try:
             torch.cuda.synchronize()
@@ -163,8 +213,14 @@ def evaluate(pt: Point, run: Callable[[dict, torch.Tensor], torch.Tensor],
         return {"status": exc_status, "message": _one_line(exc)}
 
 
-def sweep(pt: Point, kernel, configs: list[dict], deadline: float, determinism: bool,
-          fused_quant: bool = False) -> dict:
+def sweep(
+    pt: Point,
+    kernel,
+    configs: list[dict],
+    deadline: float,
+    determinism: bool,
+    fused_quant: bool = False,
+) -> dict:
     """Best correct config of ``kernel``; ``fused_quant`` kernels take X (bf16) instead of
     (A, As) and so have the activation quantization inside their timed call."""
     tried = []
@@ -172,12 +228,13 @@ def sweep(pt: Point, kernel, configs: list[dict], deadline: float, determinism: 
         if time.monotonic() > deadline:
             tried.append({"config": cfg, "status": "skipped", "message": "time budget"})
             continue
+
         def run(o: dict, out: torch.Tensor, cfg: dict = cfg) -> torch.Tensor:
             if fused_quant:
-                return kernel(o["X"], o["B"], o["Bs"], BLOCK, torch.bfloat16, config=cfg,
-                              out=out)
-            return kernel(o["A"], o["B"], o["As"], o["Bs"], BLOCK, torch.bfloat16, config=cfg,
-                          out=out)
+                return kernel(o["X"], o["B"], o["Bs"], BLOCK, torch.bfloat16, config=cfg, out=out)
+            return kernel(
+                o["A"], o["B"], o["As"], o["Bs"], BLOCK, torch.bfloat16, config=cfg, out=out
+            )
 
         tried.append({"config": cfg, **evaluate(pt, run, determinism=determinism)})
     ok = [t for t in tried if t["status"] == "ok"]
@@ -212,8 +269,9 @@ def main() -> int:
         return {**o, "As_cm": o["As"].t().contiguous().t(), "Bs_t": o["Bs"].t()}
 
     def cublas_run(o: dict, out: torch.Tensor) -> torch.Tensor:
-        return torch._scaled_mm(o["A"], o["B"].t(), scale_a=o["As_cm"], scale_b=o["Bs_t"],
-                                out_dtype=torch.bfloat16)
+        return torch._scaled_mm(
+            o["A"], o["B"].t(), scale_a=o["As_cm"], scale_b=o["Bs_t"], out_dtype=torch.bfloat16
+        )
 
     for si, (N, K) in enumerate(SHAPES):
         table = None
@@ -225,49 +283,77 @@ def main() -> int:
             pt = Point(M, N, K, seed=1000 * si + M)
             flops = w8a8_block_flops(M, N, K)
             nbytes = w8a8_block_bytes(M, N, K, torch.bfloat16)
-            row: dict = {"N": N, "K": K, "M": M, "flops": flops, "bytes": nbytes,
-                         "roofline_us": nbytes / (copy_gbps * 1e9) * 1e6, "providers": {}}
+            row: dict = {
+                "N": N,
+                "K": K,
+                "M": M,
+                "flops": flops,
+                "bytes": nbytes,
+                "roofline_us": nbytes / (copy_gbps * 1e9) * 1e6,
+                "providers": {},
+            }
             cfg = pick_config(table, M) if table else default_w8a8_config()
             name = "dropin-tuned" if table else "dropin-default"
-            row["providers"][name] = {"config": cfg, **evaluate(
-                pt, lambda o, out, cfg=cfg: w8a8_block_matmul(
-                    o["A"], o["B"], o["As"], o["Bs"], BLOCK, torch.bfloat16, config=cfg,
-                    out=out))}
+            row["providers"][name] = {
+                "config": cfg,
+                **evaluate(
+                    pt,
+                    lambda o, out, cfg=cfg: w8a8_block_matmul(
+                        o["A"], o["B"], o["As"], o["Bs"], BLOCK, torch.bfloat16, config=cfg, out=out
+                    ),
+                ),
+            }
             # Scale layouts are prepared outside the timed call (once per weight / per token).
-            row["providers"]["cublas-block"] = evaluate(pt, cublas_run, cublas_prepare,
-                                                        exc_status="unsupported")
+            row["providers"]["cublas-block"] = evaluate(
+                pt, cublas_run, cublas_prepare, exc_status="unsupported"
+            )
             if M <= SMALL_M_MAX and wanted("splitk"):
                 res = sweep(pt, w8a8_block_splitk_matmul, splitk_configs(M), deadline, True)
                 if res["best"]:
                     res["best"]["split_k"] = choose_split_k(M, N, K, res["best"]["config"], sms)
                 row["providers"]["splitk"] = res
             if M <= SMALL_M_MAX and wanted("decode"):
-                res = sweep(pt, w8a8_block_decode_matmul, decode_configs(M), deadline, True,
-                            fused_quant=True)
+                res = sweep(
+                    pt,
+                    w8a8_block_decode_matmul,
+                    decode_configs(M),
+                    deadline,
+                    True,
+                    fused_quant=True,
+                )
                 if res["best"]:
                     res["best"]["split_k"] = choose_split_k(M, N, K, res["best"]["config"], sms)
                 row["providers"]["decode"] = res
             if M >= LARGE_M_MIN and wanted("persistent"):
-                row["providers"]["persistent"] = sweep(pt, w8a8_block_persistent_matmul,
-                                                       persistent_configs(), deadline, False)
+                row["providers"]["persistent"] = sweep(
+                    pt, w8a8_block_persistent_matmul, persistent_configs(), deadline, False
+                )
             if M >= LARGE_M_MIN and wanted("gluon"):
                 problem = gluon_supported(torch.device("cuda"), N, K, torch.bfloat16)
                 row["providers"]["gluon"] = (
-                    {"status": "unsupported", "message": problem} if problem else
-                    sweep(pt, w8a8_block_gluon_matmul, gluon_configs(), deadline, False))
+                    {"status": "unsupported", "message": problem}
+                    if problem
+                    else sweep(pt, w8a8_block_gluon_matmul, gluon_configs(), deadline, False)
+                )
             results.append(row)
             del pt
             torch.cuda.empty_cache()
             print(f"  done N={N} K={K} M={M} at {time.monotonic() - t0:.0f} s", flush=True)
 
     out_dir = os.environ.get("OUT")
-    payload = {"gpu": gpu, "device_name": dev, "sm_count": sms, "copy_gbps": copy_gbps,
-               "torch": torch.__version__, "triton": __import__("triton").__version__,
-               "wall_s": time.monotonic() - t0, "results": results}
+    payload = {
+        "gpu": gpu,
+        "device_name": dev,
+        "sm_count": sms,
+        "copy_gbps": copy_gbps,
+        "torch": torch.__version__,
+        "triton": __import__("triton").__version__,
+        "wall_s": time.monotonic() - t0,
+        "results": results,
+    }
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "fast_kernels.json").write_text(json.dumps(payload, indent=1,
-                                                                    default=str))
+        (Path(out_dir) / "fast_kernels.json").write_text(json.dumps(payload, indent=1, default=str))
     print_table(results)
     print(f"total {time.monotonic() - t0:.0f} s")
     return 0
@@ -281,8 +367,11 @@ def _best(entry: dict | None) -> dict | None:
 
 def print_table(results: list[dict]) -> None:
     names = ["dropin", "cublas-block", "splitk", "decode", "persistent", "gluon"]
-    print(f"{'N':>6} {'K':>5} {'M':>5} " + " ".join(f"{n:>18}" for n in names)
-          + f" {'%roof':>6} {'x cuBLAS':>8}")
+    print(
+        f"{'N':>6} {'K':>5} {'M':>5} "
+        + " ".join(f"{n:>18}" for n in names)
+        + f" {'%roof':>6} {'x cuBLAS':>8}"
+    )
     for row in results:
         prov = row["providers"]
         dropin = prov.get("dropin-tuned") or prov.get("dropin-default")
@@ -301,10 +390,16 @@ def print_table(results: list[dict]) -> None:
                 cells.append(f"{b['us']:8.1f}us {tf:6.0f}TF")
         ours = [times[n] for n in ("splitk", "decode", "persistent", "gluon") if n in times]
         best_ours = min(ours) if ours else math.nan
-        roof = (f"{100 * row['roofline_us'] / best_ours:5.0f}%" if row["M"] <= 16 and ours
-                else f"{'':>6}")
-        vs = (f"{times['cublas-block'] / best_ours:8.2f}" if row["M"] >= 1024 and ours
-              and "cublas-block" in times else f"{'':>8}")
+        roof = (
+            f"{100 * row['roofline_us'] / best_ours:5.0f}%"
+            if row["M"] <= 16 and ours
+            else f"{'':>6}"
+        )
+        vs = (
+            f"{times['cublas-block'] / best_ours:8.2f}"
+            if row["M"] >= 1024 and ours and "cublas-block" in times
+            else f"{'':>8}"
+        )
         print(f"{row['N']:6} {row['K']:5} {row['M']:5} " + " ".join(cells) + f" {roof} {vs}")
 
 

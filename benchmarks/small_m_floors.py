@@ -99,24 +99,34 @@ def _read_calls(sets: list[torch.Tensor], words: int, block: int, steps: int, wa
     """One read-only launch per input set, all over the same grid and output."""
     programs = triton.cdiv(words, block * steps)
     dst = torch.empty(programs, dtype=torch.int32, device="cuda")
-    return [lambda s=s: _read_kernel[(programs,)](s, dst, words, BLOCK=block, STEPS=steps,
-                                                   num_warps=warps) for s in sets]
+    return [
+        lambda s=s: _read_kernel[(programs,)](
+            s, dst, words, BLOCK=block, STEPS=steps, num_warps=warps
+        )
+        for s in sets
+    ]
 
 
 def read_floor(nbytes: int, copy_gbps: float) -> dict[str, object]:
     """Fastest read-only kernel over ``nbytes`` (rotated input sets) and its share of the
     roofline."""
     words = nbytes // 4
-    sets = [torch.randint(-100, 100, (words,), dtype=torch.int32, device="cuda")
-            for _ in range(rotation_count(nbytes))]
+    sets = [
+        torch.randint(-100, 100, (words,), dtype=torch.int32, device="cuda")
+        for _ in range(rotation_count(nbytes))
+    ]
     best: dict[str, object] | None = None
     for block, steps, warps in itertools.product(READ_BLOCKS, READ_STEPS, READ_WARPS):
         us = time_cuda_graph(_read_calls(sets, words, block, steps, warps)).median_us
         if best is None or us < best["median_us"]:
             best = {"median_us": us, "BLOCK": block, "STEPS": steps, "num_warps": warps}
     roof_us = nbytes / (copy_gbps * 1e9) * 1e6
-    return {"bytes": nbytes, "roofline_us": roof_us, **best,
-            "pct_of_roofline": 100.0 * roof_us / best["median_us"]}
+    return {
+        "bytes": nbytes,
+        "roofline_us": roof_us,
+        **best,
+        "pct_of_roofline": 100.0 * roof_us / best["median_us"],
+    }
 
 
 def weight_sizes() -> dict[str, int]:

@@ -17,9 +17,14 @@ from pathlib import Path
 
 from generator.records import BenchFile, load
 
-OURS = ("triton-fp8-block-tuned", "triton-fp8-block-default", "triton-fp8-block-splitk",
-        "triton-fp8-block-decode",
-        "triton-fp8-block-persistent", "triton-fp8-block-gluon")
+OURS = (
+    "triton-fp8-block-tuned",
+    "triton-fp8-block-default",
+    "triton-fp8-block-splitk",
+    "triton-fp8-block-decode",
+    "triton-fp8-block-persistent",
+    "triton-fp8-block-gluon",
+)
 OURS_A16W8 = ("a16w8-triton", "a16w8-triton-swapped")
 
 
@@ -42,18 +47,25 @@ def main(device_dir: str = "site_data/devices/NVIDIA_H200") -> None:
             continue
         best = min((p[o] for o in OURS if _ok(p.get(o))), key=lambda r: r.measurement.latency_us)
         cb = p.get("cublas-fp8-block")
-        ratio = (f"{cb.measurement.latency_us / best.measurement.latency_us:5.2f}" if _ok(cb)
-                 else f"cuBLAS {cb.measurement.status.value if cb else 'missing'}")
-        print(f"  {n:6}x{k:<6} M={m:<5} {best.provider:28} {best.measurement.tflops:6.0f} TF/s"
-              f"  {ratio}")
+        ratio = (
+            f"{cb.measurement.latency_us / best.measurement.latency_us:5.2f}"
+            if _ok(cb)
+            else f"cuBLAS {cb.measurement.status.value if cb else 'missing'}"
+        )
+        print(
+            f"  {n:6}x{k:<6} M={m:<5} {best.provider:28} {best.measurement.tflops:6.0f} TF/s"
+            f"  {ratio}"
+        )
     print("\nM <= 16: percent of the HBM roofline (target >= 75%)")
     for (n, k, m), p in sorted(by.items()):
         if m > 16:
             continue
         best = min((p[o] for o in OURS if _ok(p.get(o))), key=lambda r: r.measurement.latency_us)
         roof_us = n * k / (bw * 1e9) * 1e6
-        print(f"  {n:6}x{k:<6} M={m:<3} {best.provider:28} {best.measurement.latency_us:7.1f} us"
-              f"  roof {roof_us:6.1f} us  {100 * roof_us / best.measurement.latency_us:4.0f}%")
+        print(
+            f"  {n:6}x{k:<6} M={m:<3} {best.provider:28} {best.measurement.latency_us:7.1f} us"
+            f"  roof {roof_us:6.1f} us  {100 * roof_us / best.measurement.latency_us:4.0f}%"
+        )
     mla = load(d / "bench" / "mla.json", BenchFile)
     rows: dict[tuple[int, int, int, int], dict[str, object]] = defaultdict(dict)
     for r in mla.rows:
@@ -65,8 +77,10 @@ def main(device_dir: str = "site_data/devices/NVIDIA_H200") -> None:
         if ours and _ok(base):
             best = min(ours, key=lambda r: r.measurement.latency_us)
             ours_us, base_us = best.measurement.latency_us, base.measurement.latency_us
-            print(f"  B={b:<4} M={m:<4} N={n:<4} K={k:<4} {best.provider:21} {ours_us:6.2f} us"
-                  f" vs {base_us:6.2f} us  x{base_us / ours_us:.2f}")
+            print(
+                f"  B={b:<4} M={m:<4} N={n:<4} K={k:<4} {best.provider:21} {ours_us:6.2f} us"
+                f" vs {base_us:6.2f} us  x{base_us / ours_us:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -41,9 +41,12 @@ def main() -> int:
     from generator.timing import l2_cache_bytes
 
     site_data = Path(__file__).resolve().parents[1] / "site_data"
-    ctx = pv.BenchContext(device=torch.device("cuda"), site_data=site_data,
-                          device_name=collect(gpu_count=1).device_name,
-                          l2_bytes=l2_cache_bytes())
+    ctx = pv.BenchContext(
+        device=torch.device("cuda"),
+        site_data=site_data,
+        device_name=collect(gpu_count=1).device_name,
+        l2_bytes=l2_cache_bytes(),
+    )
     results = []
     for n, k in SHAPES:
         problem = pv.Problem(M=M, N=n, K=k)
@@ -54,9 +57,17 @@ def main() -> int:
             for _ in range(ROUNDS):
                 for us in REPLAY_US:
                     medians[us].append(time_cuda_graph(calls, min_replay_us=us).median_us)
-            row = {"provider": name, "N": n, "K": k, "M": M, "input_sets": len(calls),
-                   **{f"median_us_min_replay_{int(us)}": sorted(v)[len(v) // 2]
-                      for us, v in medians.items()}}
+            row = {
+                "provider": name,
+                "N": n,
+                "K": k,
+                "M": M,
+                "input_sets": len(calls),
+                **{
+                    f"median_us_min_replay_{int(us)}": sorted(v)[len(v) // 2]
+                    for us, v in medians.items()
+                },
+            }
             print(row)
             results.append(row)
     out = os.environ.get("OUT")

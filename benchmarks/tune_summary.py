@@ -14,18 +14,22 @@ from generator.records import TuneFile, load
 def main(root: str = "site_data") -> None:
     files = sorted(Path(root).glob("devices/*/tuning/*.json"))
     total_wall = 0.0
-    print(f"{'file':58} {'M':>5} {'win us':>9} {'TF/s':>7} {'dflt us':>9} {'x dflt':>6} "
-          f"{'timed':>5} {'wall s':>6} err")
+    print(
+        f"{'file':58} {'M':>5} {'win us':>9} {'TF/s':>7} {'dflt us':>9} {'x dflt':>6} "
+        f"{'timed':>5} {'wall s':>6} err"
+    )
     for f in files:
         tf = load(f, TuneFile)
         for r in tf.records:
             total_wall += r.wall_s
             w, d = r.winner, r.default
             speedup = (d.latency_us / w.latency_us) if (w and d.latency_us) else float("nan")
-            print(f"{f.stem[:58]:58} {r.M:5d} {w.latency_us if w else float('nan'):9.1f} "
-                  f"{w.tflops if w else 0:7.1f} {d.latency_us or float('nan'):9.1f} "
-                  f"{speedup:6.2f} {r.configs_timed:5d} {r.wall_s:6.1f} "
-                  f"{(w.rel_error if w else float('nan')):.1e}")
+            print(
+                f"{f.stem[:58]:58} {r.M:5d} {w.latency_us if w else float('nan'):9.1f} "
+                f"{w.tflops if w else 0:7.1f} {d.latency_us or float('nan'):9.1f} "
+                f"{speedup:6.2f} {r.configs_timed:5d} {r.wall_s:6.1f} "
+                f"{(w.rel_error if w else float('nan')):.1e}"
+            )
     print(f"{len(files)} files, sum of task wall times {total_wall:.0f} s")
 
 

@@ -27,10 +27,24 @@ def _int_class(v: int) -> int:
 def spec_class(task: Task) -> tuple:
     kb = -(-task.K // task.block_k)
     nb = -(-task.N // task.block_n)
-    ints = (task.M, task.N, task.K, kb, nb, task.M * task.K, task.N * task.K, task.M * task.N,
-            nb * kb)
-    return (task.kernel, task.input_type, task.out_dtype, task.block,
-            tuple(_int_class(v) for v in ints))
+    ints = (
+        task.M,
+        task.N,
+        task.K,
+        kb,
+        nb,
+        task.M * task.K,
+        task.N * task.K,
+        task.M * task.N,
+        nb * kb,
+    )
+    return (
+        task.kernel,
+        task.input_type,
+        task.out_dtype,
+        task.block,
+        tuple(_int_class(v) for v in ints),
+    )
 
 
 def _compile_one(job: tuple[Task, dict[str, int]]) -> str | None:
@@ -51,8 +65,11 @@ class AheadCompiler:
     def __init__(self, workers: int | None = None):
         if workers is None:
             workers = os.cpu_count() or 1
-        self._pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-                      if workers > 0 else None)
+        self._pool = (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if workers > 0
+            else None
+        )
         self._done: dict[tuple, str | None] = {}
 
     def __call__(self, task: Task, configs: list[dict[str, int]]) -> dict[tuple, str]:

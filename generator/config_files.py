@@ -27,20 +27,31 @@ def dtype_tag(input_type: str) -> str:
         raise UserError(f"input type '{input_type}' has no framework config file") from None
 
 
-def framework_file_name(framework: str, N: int, K: int, device_name: str, input_type: str,
-                        block: tuple[int, int] = (128, 128)) -> str:
+def framework_file_name(
+    framework: str,
+    N: int,
+    K: int,
+    device_name: str,
+    input_type: str,
+    block: tuple[int, int] = (128, 128),
+) -> str:
     bn, bk = block
     shape = f"[{bn},{bk}]" if framework == "vllm" else f"[{bn}, {bk}]"
     if framework not in FRAMEWORKS:
         raise UserError(f"unknown framework '{framework}'; expected one of {FRAMEWORKS}")
-    return (f"N={N},K={K},device_name={device_name},dtype={dtype_tag(input_type)},"
-            f"block_shape={shape}.json")
+    return (
+        f"N={N},K={K},device_name={device_name},dtype={dtype_tag(input_type)},"
+        f"block_shape={shape}.json"
+    )
 
 
-def a16w8_file_name(B: int, N: int, K: int, device_name: str,
-                    block: tuple[int, int] = (128, 128)) -> str:
-    return (f"B={B},N={N},K={K},device_name={device_name},dtype=a16w8_fp8,"
-            f"block_shape=[{block[0]},{block[1]}].json")
+def a16w8_file_name(
+    B: int, N: int, K: int, device_name: str, block: tuple[int, int] = (128, 128)
+) -> str:
+    return (
+        f"B={B},N={N},K={K},device_name={device_name},dtype=a16w8_fp8,"
+        f"block_shape=[{block[0]},{block[1]}].json"
+    )
 
 
 def config_table_json(table: Mapping[int, Mapping[str, int]]) -> str:
@@ -53,18 +64,31 @@ def device_configs_dir(site_data: Path, device_name: str) -> Path:
     return Path(site_data) / "devices" / device_name / "configs"
 
 
-def load_tuned_table(site_data: Path, device_name: str, N: int, K: int, input_type: str = "fp8",
-                     block: tuple[int, int] = (128, 128)) -> dict[int, dict[str, int]] | None:
+def load_tuned_table(
+    site_data: Path,
+    device_name: str,
+    N: int,
+    K: int,
+    input_type: str = "fp8",
+    block: tuple[int, int] = (128, 128),
+) -> dict[int, dict[str, int]] | None:
     """The tuned {M: config} table for a shape on a device, or None when none was tuned."""
-    path = (device_configs_dir(site_data, device_name) / "vllm"
-            / framework_file_name("vllm", N, K, device_name, input_type, block))
+    path = (
+        device_configs_dir(site_data, device_name)
+        / "vllm"
+        / framework_file_name("vllm", N, K, device_name, input_type, block)
+    )
     return _read_table(path)
 
 
-def load_a16w8_table(site_data: Path, device_name: str, B: int, N: int, K: int,
-                     block: tuple[int, int] = (128, 128)) -> dict[int, dict[str, int]] | None:
-    path = (device_configs_dir(site_data, device_name) / "a16w8"
-            / a16w8_file_name(B, N, K, device_name, block))
+def load_a16w8_table(
+    site_data: Path, device_name: str, B: int, N: int, K: int, block: tuple[int, int] = (128, 128)
+) -> dict[int, dict[str, int]] | None:
+    path = (
+        device_configs_dir(site_data, device_name)
+        / "a16w8"
+        / a16w8_file_name(B, N, K, device_name, block)
+    )
     return _read_table(path)
 
 

@@ -43,8 +43,9 @@ def _tune_with_errors(task: Task, opts: TuneOptions, compiler, worker: str) -> T
         return TaskOutcome(task, None, f"{type(exc).__name__}: {exc}"[:500], worker=worker)
 
 
-def _local_worker(index: int, tasks: mp.Queue, results: mp.Queue, opts: TuneOptions,
-                  compile_workers: int) -> None:
+def _local_worker(
+    index: int, tasks: mp.Queue, results: mp.Queue, opts: TuneOptions, compile_workers: int
+) -> None:
     import torch
 
     from generator.compile_ahead import AheadCompiler
@@ -64,8 +65,9 @@ def _local_worker(index: int, tasks: mp.Queue, results: mp.Queue, opts: TuneOpti
         compiler.close()
 
 
-def run_local(tasks: list[Task], opts: TuneOptions, workers: int, compile_workers: int,
-              on_outcome: OnOutcome) -> int:
+def run_local(
+    tasks: list[Task], opts: TuneOptions, workers: int, compile_workers: int, on_outcome: OnOutcome
+) -> int:
     """Tune ``tasks`` with ``workers`` processes (one per GPU); returns tasks not finished."""
     ctx = mp.get_context("spawn")
     task_q: mp.Queue = ctx.Queue()
@@ -74,9 +76,14 @@ def run_local(tasks: list[Task], opts: TuneOptions, workers: int, compile_worker
         task_q.put(t)
     for _ in range(workers):
         task_q.put(None)
-    procs = [ctx.Process(target=_local_worker, name=f"tune-worker-{i}",
-                         args=(i, task_q, result_q, opts, compile_workers))
-             for i in range(workers)]
+    procs = [
+        ctx.Process(
+            target=_local_worker,
+            name=f"tune-worker-{i}",
+            args=(i, task_q, result_q, opts, compile_workers),
+        )
+        for i in range(workers)
+    ]
     for p in procs:
         p.start()
     remaining = len(tasks)
@@ -98,8 +105,9 @@ def run_local(tasks: list[Task], opts: TuneOptions, workers: int, compile_worker
     return remaining
 
 
-def run_ray(tasks: list[Task], opts: TuneOptions, address: str | None,
-            on_outcome: OnOutcome) -> int:
+def run_ray(
+    tasks: list[Task], opts: TuneOptions, address: str | None, on_outcome: OnOutcome
+) -> int:
     """Tune ``tasks`` on a Ray cluster (``address``) or a local Ray instance (None)."""
     try:
         import ray
@@ -107,8 +115,13 @@ def run_ray(tasks: list[Task], opts: TuneOptions, address: str | None,
         raise UserError("--backend ray needs Ray: pip install 'blockgemm-catalog[ray]'") from None
     on_cuda = opts.device.startswith("cuda")
     env = {} if on_cuda else {"TRITON_INTERPRET": "1"}
-    ray.init(address=address, runtime_env={"env_vars": env}, include_dashboard=False,
-             ignore_reinit_error=True, log_to_driver=False)
+    ray.init(
+        address=address,
+        runtime_env={"env_vars": env},
+        include_dashboard=False,
+        ignore_reinit_error=True,
+        log_to_driver=False,
+    )
     try:
         remote = ray.remote(num_gpus=1 if on_cuda else 0)(_ray_task)
         pending = {remote.remote(t, opts): t for t in sorted(tasks, key=Task.cost, reverse=True)}

@@ -66,9 +66,11 @@ W8A8_BLOCK_SPLITK = replace(
     W8A8_BLOCK,
     name="w8a8_block_splitk",
     run=lambda t, o, cfg, out: w8a8_block_splitk_matmul(
-        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out),
+        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out
+    ),
     compile=lambda t, cfg: compile_w8a8_block_splitk(
-        t.M, t.N, t.K, QUANT_DTYPES[t.input_type], OUT_DTYPES[t.out_dtype], t.block, cfg),
+        t.M, t.N, t.K, QUANT_DTYPES[t.input_type], OUT_DTYPES[t.out_dtype], t.block, cfg
+    ),
     default_config=lambda t: default_splitk_config(t.M),
 )
 
@@ -76,9 +78,11 @@ W8A8_BLOCK_PERSISTENT = replace(
     W8A8_BLOCK,
     name="w8a8_block_persistent",
     run=lambda t, o, cfg, out: w8a8_block_persistent_matmul(
-        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out),
+        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out
+    ),
     compile=lambda t, cfg: compile_w8a8_block_persistent(
-        t.M, t.N, t.K, QUANT_DTYPES[t.input_type], OUT_DTYPES[t.out_dtype], t.block, cfg),
+        t.M, t.N, t.K, QUANT_DTYPES[t.input_type], OUT_DTYPES[t.out_dtype], t.block, cfg
+    ),
     default_config=lambda t: default_persistent_config(),
 )
 
@@ -87,9 +91,11 @@ W8A8_BLOCK_GLUON = replace(
     name="w8a8_block_gluon",
     input_types=("fp8",),
     run=lambda t, o, cfg, out: w8a8_block_gluon_matmul(
-        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out),
+        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out
+    ),
     compile=lambda t, cfg: compile_w8a8_block_gluon(
-        t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], t.block, cfg),
+        t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], t.block, cfg
+    ),
     default_config=lambda t: default_gluon_config(),
     space=gluon_space,
 )
@@ -109,9 +115,11 @@ W8A8_BLOCK_DECODE = replace(
     a_bytes=lambda t: 2,  # the bf16 activation tile is what the program loads
     make_operands=_decode_operands,
     run=lambda t, o, cfg, out: w8a8_block_decode_matmul(
-        o["X"], o["B"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out),
+        o["X"], o["B"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out
+    ),
     compile=lambda t, cfg: compile_w8a8_block_decode(
-        t.M, t.N, t.K, torch.bfloat16, OUT_DTYPES[t.out_dtype], t.block, cfg),
+        t.M, t.N, t.K, torch.bfloat16, OUT_DTYPES[t.out_dtype], t.block, cfg
+    ),
     default_config=lambda t: default_decode_config(t.M),
     space=decode_space,
 )
@@ -120,10 +128,12 @@ W8A8_BLOCK_DECODE = replace(
 A16W8_BATCHED_SWAPPED = replace(
     A16W8_BATCHED,
     name="a16w8_batched_swapped",
-    run=lambda t, o, cfg, out: a16w8_batched_swapped_matmul(o["X"], o["W"], o["Ws"], t.block,
-                                                            config=cfg, out=out),
+    run=lambda t, o, cfg, out: a16w8_batched_swapped_matmul(
+        o["X"], o["W"], o["Ws"], t.block, config=cfg, out=out
+    ),
     compile=lambda t, cfg: compile_a16w8_batched_swapped(
-        t.B, t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], OUT_DTYPES[t.out_dtype], t.block, cfg),
+        t.B, t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], OUT_DTYPES[t.out_dtype], t.block, cfg
+    ),
     default_config=lambda t: default_swapped_config(t.M),
     space=swapped_space,
 )
@@ -134,6 +144,11 @@ def _register_once(tunable: Tunable) -> None:
         register(tunable)
 
 
-for _t in (W8A8_BLOCK_SPLITK, W8A8_BLOCK_PERSISTENT, W8A8_BLOCK_DECODE, W8A8_BLOCK_GLUON,
-           A16W8_BATCHED_SWAPPED):
+for _t in (
+    W8A8_BLOCK_SPLITK,
+    W8A8_BLOCK_PERSISTENT,
+    W8A8_BLOCK_DECODE,
+    W8A8_BLOCK_GLUON,
+    A16W8_BATCHED_SWAPPED,
+):
     _register_once(_t)

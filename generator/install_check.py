@@ -50,8 +50,10 @@ def check(installed: dict[str, str | None], declared: dict[str, Requirement]) ->
             outside.append(f"{name} {version} (supported: {req.specifier})")
     kept = ", ".join(f"{n} {installed[n]}" for n in GUARDED if installed.get(n))
     if outside:
-        return 2, (f"install: {'; '.join(outside)} is outside the supported range; nothing was "
-                   "changed (install a supported torch/triton, or see README 'Supported versions')")
+        return 2, (
+            f"install: {'; '.join(outside)} is outside the supported range; nothing was "
+            "changed (install a supported torch/triton, or see README 'Supported versions')"
+        )
     return 0, f"install: keeping the installed {kept} (inside the supported range)"
 
 

@@ -286,9 +286,13 @@ _REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
     Requirement.INT_MM: lambda ctx: (
         None if ctx.on_cuda and hasattr(torch, "_int_mm") else "needs torch._int_mm on CUDA"
     ),
-    Requirement.HOPPER: lambda ctx: gluon_problem() or (
-        None if _capability(ctx)[0] == 9
-        else "needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter)"
+    Requirement.HOPPER: lambda ctx: (
+        gluon_problem()
+        or (
+            None
+            if _capability(ctx)[0] == 9
+            else "needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter)"
+        )
     ),
 }
 
@@ -685,9 +689,14 @@ def _make_ref_block(input_type: str) -> Callable[[Problem, BenchContext], torch.
     return reference
 
 
-def _setup_triton_block(p: Problem, ctx: BenchContext, input_type: str, tuned: bool,
-                        matmul: Callable[..., torch.Tensor] = w8a8_block_matmul,
-                        config: dict[str, int] | None = None) -> Prepared:
+def _setup_triton_block(
+    p: Problem,
+    ctx: BenchContext,
+    input_type: str,
+    tuned: bool,
+    matmul: Callable[..., torch.Tensor] = w8a8_block_matmul,
+    config: dict[str, int] | None = None,
+) -> Prepared:
     """Timed: our per-token-group quant (Triton) + a block W8A8 kernel, like vLLM's layer."""
     if config is not None:
         cfg = config
@@ -735,16 +744,28 @@ for _itype, _compute in (("fp8", Compute.FP8), ("int8", Compute.INT8)):
 def _small_m_config(M: int) -> dict[str, int]:
     """The one small-M config of the split-K and decode providers (64 weight rows x 128 K, 4
     stages), chosen from the sweeps of benchmarks/fast_kernels.py."""
-    return {"BLOCK_SIZE_M": 16 if M <= 16 else 64, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128,
-            "GROUP_SIZE_M": 1, "num_warps": 4, "num_stages": 4}
+    return {
+        "BLOCK_SIZE_M": 16 if M <= 16 else 64,
+        "BLOCK_SIZE_N": 64,
+        "BLOCK_SIZE_K": 128,
+        "GROUP_SIZE_M": 1,
+        "num_warps": 4,
+        "num_stages": 4,
+    }
 
 
 # The Gluon kernel's config where nothing is tuned for the device and shape: its default
 # (lagged promotion, the fastest on most shapes of the H100 lab sweeps: docs/kernel-notes.md).
 GLUON_CONFIG = default_gluon_config()
 
-PERSISTENT_CONFIG = {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128,
-                     "GROUP_SIZE_M": 16, "num_warps": 8, "num_stages": 3}
+PERSISTENT_CONFIG = {
+    "BLOCK_SIZE_M": 128,
+    "BLOCK_SIZE_N": 128,
+    "BLOCK_SIZE_K": 128,
+    "GROUP_SIZE_M": 16,
+    "num_warps": 8,
+    "num_stages": 3,
+}
 
 
 def _fast_matmul(name: str) -> Callable[..., torch.Tensor]:
@@ -757,8 +778,10 @@ def _fast_matmul(name: str) -> Callable[..., torch.Tensor]:
     return w8a8_block_persistent_matmul
 
 
-for _name, _desc in (("splitk", "split-K + swap-AB kernel for small M (deterministic reduce)"),
-                     ("persistent", "persistent kernel with TMA loads for large M")):
+for _name, _desc in (
+    ("splitk", "split-K + swap-AB kernel for small M (deterministic reduce)"),
+    ("persistent", "persistent kernel with TMA loads for large M"),
+):
     register(
         Provider(
             name=f"triton-fp8-block-{_name}",
@@ -766,8 +789,13 @@ for _name, _desc in (("splitk", "split-K + swap-AB kernel for small M (determini
             description=f"our Triton block FP8 {_desc}; activation quant (Triton) timed",
             compute=Compute.FP8,
             setup=lambda p, ctx, n=_name: _setup_triton_block(
-                p, ctx, "fp8", False, _fast_matmul(n),
-                _small_m_config(p.M) if n == "splitk" else PERSISTENT_CONFIG),
+                p,
+                ctx,
+                "fp8",
+                False,
+                _fast_matmul(n),
+                _small_m_config(p.M) if n == "splitk" else PERSISTENT_CONFIG,
+            ),
             reference=_REF_BLOCK["fp8"],
             bytes_moved=lambda p, od: _bytes_block(p, od, True),
             requires=(Requirement.TRITON,),
@@ -781,12 +809,19 @@ def _setup_gluon(p: Problem, ctx: BenchContext) -> Prepared:
     problem = gluon_supported(ctx.device, p.N, p.K, ctx.out_dtype)
     if problem:
         raise Unsupported(problem)
-    return _setup_triton_block(p, ctx, "fp8", False, w8a8_block_gluon_matmul,
-                               _fast_kernel_config("w8a8_block_gluon", p, ctx, GLUON_CONFIG))
+    return _setup_triton_block(
+        p,
+        ctx,
+        "fp8",
+        False,
+        w8a8_block_gluon_matmul,
+        _fast_kernel_config("w8a8_block_gluon", p, ctx, GLUON_CONFIG),
+    )
 
 
-def _fast_kernel_config(kernel: str, p: Problem, ctx: BenchContext,
-                       fallback: dict[str, int], input_type: str = "fp8") -> dict[str, int]:
+def _fast_kernel_config(
+    kernel: str, p: Problem, ctx: BenchContext, fallback: dict[str, int], input_type: str = "fp8"
+) -> dict[str, int]:
     """The tuner's winner for ``kernel`` on this device and shape (nearest tuned M, as vLLM
     picks from its files), else ``fallback``. ``input_type`` is the Tunable's (the tuning
     file's name carries it): "fp8" for the block-FP8 kernels, "bf16" for the A16W8 ones."""
@@ -797,8 +832,17 @@ def _fast_kernel_config(kernel: str, p: Problem, ctx: BenchContext,
     if ctx.site_data is None or not ctx.device_name:
         return fallback
     out_name = str(ctx.out_dtype).removeprefix("torch.")
-    task = Task(kernel=kernel, input_type=input_type, out_dtype=out_name,
-                block_n=BLOCK[0], block_k=BLOCK[1], N=p.N, K=p.K, B=p.B, M=p.M)
+    task = Task(
+        kernel=kernel,
+        input_type=input_type,
+        out_dtype=out_name,
+        block_n=BLOCK[0],
+        block_k=BLOCK[1],
+        N=p.N,
+        K=p.K,
+        B=p.B,
+        M=p.M,
+    )
     path = tune_file_path(ctx.site_data, ctx.device_name, task, exhaustive=False)
     if not path.exists():
         return fallback
@@ -956,8 +1000,9 @@ def _setup_a16w8(p: Problem, ctx: BenchContext) -> Prepared:
     return _prepare_a16w8(p, ctx, a16w8_batched_matmul, _a16w8_config(p, ctx))
 
 
-def _prepare_a16w8(p: Problem, ctx: BenchContext, matmul: Callable[..., torch.Tensor],
-                   cfg: dict[str, int]) -> Prepared:
+def _prepare_a16w8(
+    p: Problem, ctx: BenchContext, matmul: Callable[..., torch.Tensor], cfg: dict[str, int]
+) -> Prepared:
     """Timed: one of our batched A16W8 kernels with ``cfg`` on the FP8 block weights."""
     W, Ws = _fp8_block_weight(ctx)
     out_dtype = ctx.out_dtype
@@ -983,8 +1028,9 @@ def _prepare_a16w8(p: Problem, ctx: BenchContext, matmul: Callable[..., torch.Te
 def _setup_a16w8_swapped(p: Problem, ctx: BenchContext) -> Prepared:
     from kernels.a16w8_batched_swapped import a16w8_batched_swapped_matmul, default_swapped_config
 
-    cfg = _fast_kernel_config("a16w8_batched_swapped", p, ctx, default_swapped_config(p.M),
-                              input_type="bf16")
+    cfg = _fast_kernel_config(
+        "a16w8_batched_swapped", p, ctx, default_swapped_config(p.M), input_type="bf16"
+    )
     return _prepare_a16w8(p, ctx, a16w8_batched_swapped_matmul, cfg)
 
 

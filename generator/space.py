@@ -31,8 +31,9 @@ def full_space() -> list[dict[str, int]]:
     """vLLM's 1280 configs, in its loop order."""
     return [
         dict(zip(CONFIG_KEYS, (bm, bn, bk, g, w, s), strict=True))
-        for s, bm, bk, bn, w, g in itertools.product(STAGES, BLOCK_M, BLOCK_K, BLOCK_N, WARPS,
-                                                     GROUPS)
+        for s, bm, bk, bn, w, g in itertools.product(
+            STAGES, BLOCK_M, BLOCK_K, BLOCK_N, WARPS, GROUPS
+        )
     ]
 
 
@@ -90,8 +91,9 @@ def _effective_group(cfg: dict[str, int], M: int) -> int:
     return min(cfg["GROUP_SIZE_M"], -(-M // cfg["BLOCK_SIZE_M"]))
 
 
-def prune(configs: Iterable[dict[str, int]], p: Problem, exhaustive: bool = False
-          ) -> tuple[list[dict[str, int]], PruneReport]:
+def prune(
+    configs: Iterable[dict[str, int]], p: Problem, exhaustive: bool = False
+) -> tuple[list[dict[str, int]], PruneReport]:
     """Apply the rules; returns the surviving configs (space order) and per-rule counts."""
     configs = list(configs)
     report = PruneReport(in_space=len(configs))
@@ -162,14 +164,22 @@ def coarse_representatives(candidates: list[dict[str, int]]) -> list[dict[str, i
     for (bm, bn, bk), group in by_tile.items():
         want_stages = 3 if bk == 128 else 4
         want_warps = 8 if bm * bn >= 128 * 128 else 4
-        reps.append(min(group, key=lambda c: (abs(c["num_stages"] - want_stages),
-                                              c["num_warps"] != want_warps,
-                                              c["GROUP_SIZE_M"])))
+        reps.append(
+            min(
+                group,
+                key=lambda c: (
+                    abs(c["num_stages"] - want_stages),
+                    c["num_warps"] != want_warps,
+                    c["GROUP_SIZE_M"],
+                ),
+            )
+        )
     return reps
 
 
-def refine_neighbours(candidates: list[dict[str, int]], tiles: list[tuple[int, int, int]]
-                      ) -> list[dict[str, int]]:
+def refine_neighbours(
+    candidates: list[dict[str, int]], tiles: list[tuple[int, int, int]]
+) -> list[dict[str, int]]:
     """Every variant of the given tiles in the other knobs (num_warps, num_stages and a
     kernel's own keys), at their smallest group."""
     out = []
@@ -192,5 +202,8 @@ def group_variants(candidates: list[dict[str, int]], best: dict[str, int]) -> li
     def others(cfg: dict[str, int]) -> dict[str, int]:
         return {k: v for k, v in cfg.items() if k != "GROUP_SIZE_M"}
 
-    return [c for c in candidates if others(c) == others(best)
-            and c["GROUP_SIZE_M"] != best["GROUP_SIZE_M"]]
+    return [
+        c
+        for c in candidates
+        if others(c) == others(best) and c["GROUP_SIZE_M"] != best["GROUP_SIZE_M"]
+    ]

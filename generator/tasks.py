@@ -9,8 +9,26 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-DEFAULT_BATCH_SIZES = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 1536, 2048, 3072,
-                       4096)
+DEFAULT_BATCH_SIZES = (
+    1,
+    2,
+    4,
+    8,
+    16,
+    24,
+    32,
+    48,
+    64,
+    96,
+    128,
+    256,
+    512,
+    1024,
+    1536,
+    2048,
+    3072,
+    4096,
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -32,8 +50,10 @@ class Task:
     @property
     def file_key(self) -> str:
         """Stem of the TuneFile that holds every M of this kernel x dtypes x shape."""
-        return (f"{self.kernel}__{self.input_type}__{self.out_dtype}__N{self.N}_K{self.K}"
-                f"_B{self.B}_bn{self.block_n}_bk{self.block_k}")
+        return (
+            f"{self.kernel}__{self.input_type}__{self.out_dtype}__N{self.N}_K{self.K}"
+            f"_B{self.B}_bn{self.block_n}_bk{self.block_k}"
+        )
 
     def cost(self) -> int:
         """Rough work estimate, to hand out expensive tasks first (short tail on many GPUs)."""

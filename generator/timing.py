@@ -66,9 +66,12 @@ def _percentiles(samples_us: list[float], replays: int) -> TimingStats:
     return TimingStats(statistics.median(samples_us), p20, p80, replays)
 
 
-def time_cuda_graph(calls: Sequence[Callable[[], object]], max_replays: int = 30,
-                    target_us: float = 10_000.0,
-                    min_replay_us: float = MIN_REPLAY_US) -> TimingStats:
+def time_cuda_graph(
+    calls: Sequence[Callable[[], object]],
+    max_replays: int = 30,
+    target_us: float = 10_000.0,
+    min_replay_us: float = MIN_REPLAY_US,
+) -> TimingStats:
     """Median time of one call, from CUDA-graph replays of ``calls`` (one per input set).
 
     An eager pass compiles and warms up; a second, event-timed eager pass estimates the call
@@ -125,8 +128,12 @@ def time_host(calls: Sequence[Callable[[], object]], replays: int = 5) -> Timing
     return _percentiles(samples, replays)
 
 
-def time_calls(calls: Sequence[Callable[[], object]], on_cuda: bool, max_replays: int = 30,
-               target_us: float = 10_000.0) -> TimingStats:
+def time_calls(
+    calls: Sequence[Callable[[], object]],
+    on_cuda: bool,
+    max_replays: int = 30,
+    target_us: float = 10_000.0,
+) -> TimingStats:
     if not calls:
         raise ValueError("time_calls: nothing to time")
     if on_cuda:

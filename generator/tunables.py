@@ -69,8 +69,9 @@ def _randn(shape: tuple[int, ...], g: torch.Generator, device: str) -> torch.Ten
 def _w8a8_operands(task: Task, g: torch.Generator, device: str) -> Operands:
     qdtype = QUANT_DTYPES[task.input_type]
     A, As = per_token_group_quant(_randn((task.M, task.K), g, device), task.block_k, qdtype)
-    B, Bs = quantize_weight_blockwise(_randn((task.N, task.K), g, device) * 0.05, task.block,
-                                      qdtype)
+    B, Bs = quantize_weight_blockwise(
+        _randn((task.N, task.K), g, device) * 0.05, task.block, qdtype
+    )
     return {"A": A, "B": B, "As": As, "Bs": Bs}
 
 
@@ -79,12 +80,14 @@ W8A8_BLOCK = Tunable(
     input_types=("fp8", "int8"),
     a_bytes=lambda t: 1,
     make_operands=_w8a8_operands,
-    run=lambda t, o, cfg, out: w8a8_block_matmul(o["A"], o["B"], o["As"], o["Bs"], t.block,
-                                                 OUT_DTYPES[t.out_dtype], config=cfg, out=out),
+    run=lambda t, o, cfg, out: w8a8_block_matmul(
+        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out
+    ),
     new_output=lambda t, dev: torch.empty((t.M, t.N), dtype=OUT_DTYPES[t.out_dtype], device=dev),
     reference=lambda t, o: w8a8_block_reference(o["A"], o["B"], o["As"], o["Bs"], t.block),
-    compile=lambda t, cfg: compile_w8a8_block(t.M, t.N, t.K, QUANT_DTYPES[t.input_type],
-                                              OUT_DTYPES[t.out_dtype], t.block, cfg),
+    compile=lambda t, cfg: compile_w8a8_block(
+        t.M, t.N, t.K, QUANT_DTYPES[t.input_type], OUT_DTYPES[t.out_dtype], t.block, cfg
+    ),
     default_config=lambda t: default_w8a8_config(t.block_n, t.block_k),
     flops=lambda t: w8a8_block_flops(t.M, t.N, t.K),
     bytes=lambda t: w8a8_block_bytes(t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], t.block),
@@ -96,8 +99,9 @@ W8A8_BLOCK = Tunable(
 
 def _a16w8_operands(task: Task, g: torch.Generator, device: str) -> Operands:
     X = _randn((task.B, task.M, task.K), g, device).to(OUT_DTYPES[task.out_dtype])
-    W, Ws = quantize_weight_blockwise(_randn((task.B, task.N, task.K), g, device) * 0.05,
-                                      task.block)
+    W, Ws = quantize_weight_blockwise(
+        _randn((task.B, task.N, task.K), g, device) * 0.05, task.block
+    )
     return {"X": X, "W": W, "Ws": Ws}
 
 
@@ -106,13 +110,16 @@ A16W8_BATCHED = Tunable(
     input_types=("bf16",),
     a_bytes=lambda t: 2,
     make_operands=_a16w8_operands,
-    run=lambda t, o, cfg, out: a16w8_batched_matmul(o["X"], o["W"], o["Ws"], t.block,
-                                                    config=cfg, out=out),
-    new_output=lambda t, dev: torch.empty((t.B, t.M, t.N), dtype=OUT_DTYPES[t.out_dtype],
-                                          device=dev),
+    run=lambda t, o, cfg, out: a16w8_batched_matmul(
+        o["X"], o["W"], o["Ws"], t.block, config=cfg, out=out
+    ),
+    new_output=lambda t, dev: torch.empty(
+        (t.B, t.M, t.N), dtype=OUT_DTYPES[t.out_dtype], device=dev
+    ),
     reference=lambda t, o: a16w8_batched_reference(o["X"], o["W"], o["Ws"], t.block),
-    compile=lambda t, cfg: compile_a16w8_batched(t.B, t.M, t.N, t.K, OUT_DTYPES[t.out_dtype],
-                                                 OUT_DTYPES[t.out_dtype], t.block, cfg),
+    compile=lambda t, cfg: compile_a16w8_batched(
+        t.B, t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], OUT_DTYPES[t.out_dtype], t.block, cfg
+    ),
     default_config=lambda t: default_a16w8_config(t.block_n, t.block_k),
     flops=lambda t: a16w8_batched_flops(t.B, t.M, t.N, t.K),
     bytes=lambda t: a16w8_batched_bytes(t.B, t.M, t.N, t.K, 2, t.block),

@@ -29,9 +29,18 @@ from generator.tuning import TuneOptions
 # All points share one compile class (M a multiple of 16, K/128 not), so the ~1000 configs of
 # the exhaustive space compile once.
 PRUNING_POINTS = [
-    (576, 7168, 16), (2112, 7168, 32), (4608, 7168, 64), (7168, 2304, 16), (3072, 1536, 128),
-    (4096, 512, 256), (7168, 256, 512), (1536, 7168, 1024), (512, 7168, 48),
-    (3072, 7168, 2048), (4608, 7168, 4096), (7168, 2304, 1024),
+    (576, 7168, 16),
+    (2112, 7168, 32),
+    (4608, 7168, 64),
+    (7168, 2304, 16),
+    (3072, 1536, 128),
+    (4096, 512, 256),
+    (7168, 256, 512),
+    (1536, 7168, 1024),
+    (512, 7168, 48),
+    (3072, 7168, 2048),
+    (4608, 7168, 4096),
+    (7168, 2304, 1024),
 ]
 
 
@@ -55,41 +64,86 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
         "skipped on rerun (use --force to re-tune).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", action="append", metavar="NAME",
-                   help="bundled model id (repeatable) or 'all'; default: deepseek-v3 "
-                   f"(bundled: {', '.join(models.list_bundled())})")
-    p.add_argument("--model-config", action="append", type=Path, metavar="PATH",
-                   help="a local Hugging Face config.json (repeatable)")
-    p.add_argument("--tp-size", action="append", type=int, metavar="TP",
-                   help="tensor-parallel size (repeatable); default 8")
+    p.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME",
+        help="bundled model id (repeatable) or 'all'; default: deepseek-v3 "
+        f"(bundled: {', '.join(models.list_bundled())})",
+    )
+    p.add_argument(
+        "--model-config",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="a local Hugging Face config.json (repeatable)",
+    )
+    p.add_argument(
+        "--tp-size",
+        action="append",
+        type=int,
+        metavar="TP",
+        help="tensor-parallel size (repeatable); default 8",
+    )
     p.add_argument("--N", type=int, help="output features of one custom weight shape (with --K)")
     p.add_argument("--K", type=int, help="input features of one custom weight shape (with --N)")
-    p.add_argument("--batch-sizes", type=_batch_sizes, default=list(DEFAULT_BATCH_SIZES),
-                   metavar="M,M,...", help="batch sizes (token counts) to tune")
-    p.add_argument("--input-type", choices=sorted(QUANT_DTYPES), default="fp8",
-                   help="quantized dtype of the W8A8 kernel")
-    p.add_argument("--out-dtype", choices=["bfloat16", "float16"], default="bfloat16",
-                   help="output dtype (the A16W8 kernel's activation dtype too)")
+    p.add_argument(
+        "--batch-sizes",
+        type=_batch_sizes,
+        default=list(DEFAULT_BATCH_SIZES),
+        metavar="M,M,...",
+        help="batch sizes (token counts) to tune",
+    )
+    p.add_argument(
+        "--input-type",
+        choices=sorted(QUANT_DTYPES),
+        default="fp8",
+        help="quantized dtype of the W8A8 kernel",
+    )
+    p.add_argument(
+        "--out-dtype",
+        choices=["bfloat16", "float16"],
+        default="bfloat16",
+        help="output dtype (the A16W8 kernel's activation dtype too)",
+    )
     p.add_argument("--block-n", type=int, default=128, help="weight quantization block (N)")
     p.add_argument("--block-k", type=int, default=128, help="weight quantization block (K)")
-    p.add_argument("--kernels", default="w8a8_block,a16w8_batched", metavar="NAME,...",
-                   help="kernels to tune: w8a8_block for linear layers (drop-in files), "
-                   "a16w8_batched for the DeepSeek MLA batched shapes; also our own "
-                   "w8a8_block_splitk, w8a8_block_decode, w8a8_block_persistent, "
-                   "w8a8_block_gluon (Hopper only) and a16w8_batched_swapped (MLA shapes)")
-    p.add_argument("--exhaustive", action="store_true",
-                   help="time the whole space (only hard rules applied); results are kept apart "
-                   "and never used for the drop-in files")
-    p.add_argument("--pruning-check", action="store_true",
-                   help="tune 12 DeepSeek-V3 points pruned and exhaustively and store the ratio "
-                   "in checks/pruning.json")
+    p.add_argument(
+        "--kernels",
+        default="w8a8_block,a16w8_batched",
+        metavar="NAME,...",
+        help="kernels to tune: w8a8_block for linear layers (drop-in files), "
+        "a16w8_batched for the DeepSeek MLA batched shapes; also our own "
+        "w8a8_block_splitk, w8a8_block_decode, w8a8_block_persistent, "
+        "w8a8_block_gluon (Hopper only) and a16w8_batched_swapped (MLA shapes)",
+    )
+    p.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="time the whole space (only hard rules applied); results are kept apart "
+        "and never used for the drop-in files",
+    )
+    p.add_argument(
+        "--pruning-check",
+        action="store_true",
+        help="tune 12 DeepSeek-V3 points pruned and exhaustively and store the ratio "
+        "in checks/pruning.json",
+    )
     p.add_argument("--force", action="store_true", help="re-tune tasks that already have records")
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="local: one process per visible GPU; ray: tasks on a Ray cluster")
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: one process per visible GPU; ray: tasks on a Ray cluster",
+    )
     p.add_argument("--address", help="Ray cluster address (with --backend ray)")
     p.add_argument("--gpus", type=int, help="use only this many GPUs (default: all visible)")
-    p.add_argument("--save-path", type=Path, default=models.DEFAULT_SITE_DATA,
-                   help="site_data folder to merge results into")
+    p.add_argument(
+        "--save-path",
+        type=Path,
+        default=models.DEFAULT_SITE_DATA,
+        help="site_data folder to merge results into",
+    )
     p.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--cpu-workers", type=int, default=2, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -139,17 +193,26 @@ def build_tasks(args: argparse.Namespace) -> list[Task]:
             raise UserError(f"--K {args.K} is not a multiple of --block-k {args.block_k}")
         nk.append((args.N, args.K))
     tasks: list[Task] = []
-    tasks += [Task(kernel, args.input_type, args.out_dtype, *block, n, k, 1, m)
-              for kernel in gemm_kernels for n, k in dict.fromkeys(nk) for m in args.batch_sizes]
-    tasks += [Task(t.name, t.input_types[0], args.out_dtype, *block, n, k, b, m)
-              for t in batched_kernels for b, n, k in dict.fromkeys(batched)
-              for m in args.batch_sizes]
+    tasks += [
+        Task(kernel, args.input_type, args.out_dtype, *block, n, k, 1, m)
+        for kernel in gemm_kernels
+        for n, k in dict.fromkeys(nk)
+        for m in args.batch_sizes
+    ]
+    tasks += [
+        Task(t.name, t.input_types[0], args.out_dtype, *block, n, k, b, m)
+        for t in batched_kernels
+        for b, n, k in dict.fromkeys(batched)
+        for m in args.batch_sizes
+    ]
     return tasks
 
 
 def _pruning_tasks(args: argparse.Namespace) -> list[Task]:
-    return [Task("w8a8_block", args.input_type, args.out_dtype, args.block_n, args.block_k,
-                 n, k, 1, m) for n, k, m in PRUNING_POINTS]
+    return [
+        Task("w8a8_block", args.input_type, args.out_dtype, args.block_n, args.block_k, n, k, 1, m)
+        for n, k, m in PRUNING_POINTS
+    ]
 
 
 def _gpu_count(args: argparse.Namespace) -> int:
@@ -179,15 +242,17 @@ class _Writer:
             self.failed.append(outcome)
             tqdm.write(f"task failed: {outcome.task.label()}: {outcome.error}")
         else:
-            merge_result(self.save_path, self.provenance, outcome.task, outcome.record,
-                         self.exhaustive)
+            merge_result(
+                self.save_path, self.provenance, outcome.task, outcome.record, self.exhaustive
+            )
             self.records[outcome.task] = outcome.record
         self.bar.set_postfix_str(outcome.task.label(), refresh=False)
         self.bar.update(1)
 
 
-def _run_tasks(tasks: list[Task], args: argparse.Namespace, exhaustive: bool, on_cuda: bool,
-               gpus: int) -> _Writer:
+def _run_tasks(
+    tasks: list[Task], args: argparse.Namespace, exhaustive: bool, on_cuda: bool, gpus: int
+) -> _Writer:
     from generator import provenance
 
     prov = provenance.collect(gpu_count=max(gpus, 1)) if on_cuda else provenance.collect_cpu()
@@ -243,12 +308,16 @@ def _store_tune_time(args, writer: _Writer, tasks: list[Task], wall: float) -> N
         provenance=writer.provenance,
         description=f"python -m generator tune --model {names} --tp-size {tps} "
         f"--kernels {args.kernels} ({len(tasks)} tasks, {writer.provenance.gpu_count} GPU)",
-        tasks=len(tasks), wall_s=round(wall, 1),
+        tasks=len(tasks),
+        wall_s=round(wall, 1),
     )
-    key = (f"tune_time__{names}__tp{tps}__{args.kernels.replace(',', '+')}"
-           f"__{writer.provenance.gpu_count}gpu").replace("/", "_")
-    save(device_dir(args.save_path, writer.provenance.device_name) / "checks" / f"{key}.json",
-         check)
+    key = (
+        f"tune_time__{names}__tp{tps}__{args.kernels.replace(',', '+')}"
+        f"__{writer.provenance.gpu_count}gpu"
+    ).replace("/", "_")
+    save(
+        device_dir(args.save_path, writer.provenance.device_name) / "checks" / f"{key}.json", check
+    )
 
 
 def _pruning_check(tasks: list[Task], args: argparse.Namespace, on_cuda: bool, gpus: int) -> int:
@@ -264,10 +333,20 @@ def _pruning_check(tasks: list[Task], args: argparse.Namespace, on_cuda: bool, g
         if not all(r and r.winner for r in recs):
             continue
         p, e = recs
-        points.append(PruningPoint(kernel=t.kernel, N=t.N, K=t.K, M=t.M,
-                                   pruned_us=p.winner.latency_us, exhaustive_us=e.winner.latency_us,
-                                   pruned_config=p.winner.config, exhaustive_config=e.winner.config,
-                                   pruned_timed=p.configs_timed, exhaustive_timed=e.configs_timed))
+        points.append(
+            PruningPoint(
+                kernel=t.kernel,
+                N=t.N,
+                K=t.K,
+                M=t.M,
+                pruned_us=p.winner.latency_us,
+                exhaustive_us=e.winner.latency_us,
+                pruned_config=p.winner.config,
+                exhaustive_config=e.winner.config,
+                pruned_timed=p.configs_timed,
+                exhaustive_timed=e.configs_timed,
+            )
+        )
     if not points:
         raise UserError("pruning check: no point has both a pruned and an exhaustive winner")
     geo = math.exp(sum(math.log(p.pruned_us / p.exhaustive_us) for p in points) / len(points))

@@ -56,8 +56,9 @@ def device_lock(save_path: Path, device_name: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def finished_tasks(save_path: Path, device_name: str, tasks: list[Task], exhaustive: bool
-                   ) -> set[Task]:
+def finished_tasks(
+    save_path: Path, device_name: str, tasks: list[Task], exhaustive: bool
+) -> set[Task]:
     """Tasks whose M already has a record (what a rerun skips unless --force)."""
     done: set[Task] = set()
     by_file: dict[Path, list[Task]] = {}
@@ -71,8 +72,9 @@ def finished_tasks(save_path: Path, device_name: str, tasks: list[Task], exhaust
     return done
 
 
-def merge_result(save_path: Path, provenance: Provenance, task: Task, record: TuneRecord,
-                 exhaustive: bool) -> Path:
+def merge_result(
+    save_path: Path, provenance: Provenance, task: Task, record: TuneRecord, exhaustive: bool
+) -> Path:
     """Merge one record into its TuneFile and refresh the drop-in files; returns the path."""
     dev = provenance.device_name
     path = tune_file_path(save_path, dev, task, exhaustive)
@@ -82,9 +84,16 @@ def merge_result(save_path: Path, provenance: Provenance, task: Task, record: Tu
             records = {r.M: r for r in load(path, TuneFile).records}
         records[record.M] = record
         tune_file = TuneFile(
-            kernel=task.kernel, input_type=task.input_type, out_dtype=task.out_dtype,
-            block_n=task.block_n, block_k=task.block_k, N=task.N, K=task.K, B=task.B,
-            exhaustive=exhaustive, provenance=provenance,
+            kernel=task.kernel,
+            input_type=task.input_type,
+            out_dtype=task.out_dtype,
+            block_n=task.block_n,
+            block_k=task.block_k,
+            N=task.N,
+            K=task.K,
+            B=task.B,
+            exhaustive=exhaustive,
+            provenance=provenance,
             records=[records[m] for m in sorted(records)],
         )
         save(path, tune_file)
@@ -112,8 +121,10 @@ def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
     text = config_table_json(table)
     block = (tf.block_n, tf.block_k)
     if tf.kernel == "w8a8_block":
-        paths = [out_dir / fw / framework_file_name(fw, tf.N, tf.K, dev, tf.input_type, block)
-                 for fw in FRAMEWORKS]
+        paths = [
+            out_dir / fw / framework_file_name(fw, tf.N, tf.K, dev, tf.input_type, block)
+            for fw in FRAMEWORKS
+        ]
     elif tf.kernel == "a16w8_batched":
         paths = [out_dir / "a16w8" / a16w8_file_name(tf.B, tf.N, tf.K, dev, block)]
     else:  # kernels of our own keep their tables in their TuneFiles only

@@ -65,8 +65,15 @@ def device_smem_bytes(device: str) -> int:
 
 
 def problem_of(task: Task, tunable: Tunable, device: str) -> Problem:
-    return Problem(M=task.M, N=task.N, K=task.K, block_k=task.block_k,
-                   a_bytes=tunable.a_bytes(task), b_bytes=1, smem_bytes=device_smem_bytes(device))
+    return Problem(
+        M=task.M,
+        N=task.N,
+        K=task.K,
+        block_k=task.block_k,
+        a_bytes=tunable.a_bytes(task),
+        b_bytes=1,
+        smem_bytes=device_smem_bytes(device),
+    )
 
 
 def candidates_for(task: Task, device: str, exhaustive: bool):
@@ -91,8 +98,12 @@ def _one_line(exc: BaseException) -> str:
 class _Session:
     """Operands and bookkeeping for one task; each config is timed at most once."""
 
-    def __init__(self, task: Task, opts: TuneOptions,
-                 ensure_compiled: Callable[[Task, list[dict[str, int]]], dict] | None):
+    def __init__(
+        self,
+        task: Task,
+        opts: TuneOptions,
+        ensure_compiled: Callable[[Task, list[dict[str, int]]], dict] | None,
+    ):
         self.task = task
         self.opts = opts
         self.tunable = get_tunable(task.kernel)
@@ -112,24 +123,32 @@ class _Session:
         for cfg in todo:
             key = config_key(cfg)
             if key in failed:
-                self.results[key] = Measurement(config=cfg, status=Status.COMPILE_ERROR,
-                                                message=failed[key])
+                self.results[key] = Measurement(
+                    config=cfg, status=Status.COMPILE_ERROR, message=failed[key]
+                )
                 continue
             self.results[key] = self._time(cfg)
         return [self.results[config_key(c)] for c in configs]
 
     def _time(self, cfg: dict[str, int]) -> Measurement:
-        calls = [partial(self.tunable.run, self.task, ops, cfg, out)
-                 for ops, out in zip(self.sets, self.outs, strict=True)]
+        calls = [
+            partial(self.tunable.run, self.task, ops, cfg, out)
+            for ops, out in zip(self.sets, self.outs, strict=True)
+        ]
         try:
             stats = time_calls(calls, self.on_cuda, self.opts.max_replays, self.opts.target_us)
         except Exception as exc:  # recorded, never fatal: one bad config must not stop a tune
             if self.on_cuda:
                 torch.cuda.synchronize()
             return Measurement(config=cfg, status=_classify(exc), message=_one_line(exc))
-        return Measurement(config=cfg, status=Status.OK, latency_us=stats.median_us,
-                           p20_us=stats.p20_us, p80_us=stats.p80_us,
-                           tflops=tflops(self.tunable.flops(self.task), stats.median_us))
+        return Measurement(
+            config=cfg,
+            status=Status.OK,
+            latency_us=stats.median_us,
+            p20_us=stats.p20_us,
+            p80_us=stats.p80_us,
+            tflops=tflops(self.tunable.flops(self.task), stats.median_us),
+        )
 
     def ranked_ok(self) -> list[Measurement]:
         ok = [m for m in self.results.values() if m.status == Status.OK]
@@ -156,14 +175,18 @@ class _Verifier:
             return m.model_copy(update={"status": _classify(exc), "message": _one_line(exc)})
         update: dict = {"rel_error": err}
         if not err <= self.tol:
-            update |= {"status": Status.INCORRECT,
-                       "message": f"relative error {err:.3g} > bound {self.tol:.3g}"}
+            update |= {
+                "status": Status.INCORRECT,
+                "message": f"relative error {err:.3g} > bound {self.tol:.3g}",
+            }
         return m.model_copy(update=update)
 
 
-def tune_task(task: Task, opts: TuneOptions,
-              ensure_compiled: Callable[[Task, list[dict[str, int]]], dict] | None = None
-              ) -> TuneRecord:
+def tune_task(
+    task: Task,
+    opts: TuneOptions,
+    ensure_compiled: Callable[[Task, list[dict[str, int]]], dict] | None = None,
+) -> TuneRecord:
     """Tune one task; ``ensure_compiled`` compiles configs ahead in parallel (GPU runs)."""
     t0 = time.perf_counter()
     candidates, report = candidates_for(task, opts.device, opts.exhaustive)

@@ -49,24 +49,41 @@ def default_a16w8_config(block_n: int = 128, block_k: int = 128) -> dict[str, in
 @triton.jit
 def _a16w8_batched_kernel(
     # Pointers
-    x_ptr, w_ptr, y_ptr, w_scale_ptr,
+    x_ptr,
+    w_ptr,
+    y_ptr,
+    w_scale_ptr,
     # Sizes
-    M, N, K,
+    M,
+    N,
+    K,
     # Quantization block of the weight scales
-    group_n, group_k,
+    group_n,
+    group_k,
     # Strides
-    stride_xb, stride_xm, stride_xk,
-    stride_wb, stride_wn, stride_wk,
-    stride_yb, stride_ym, stride_yn,
-    stride_sb, stride_sn, stride_sk,
+    stride_xb,
+    stride_xm,
+    stride_xk,
+    stride_wb,
+    stride_wn,
+    stride_wk,
+    stride_yb,
+    stride_ym,
+    stride_yn,
+    stride_sb,
+    stride_sn,
+    stride_sk,
     # Meta-parameters
-    BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
+    BLOCK_SIZE_M: tl.constexpr,
+    BLOCK_SIZE_N: tl.constexpr,
+    BLOCK_SIZE_K: tl.constexpr,
     GROUP_SIZE_M: tl.constexpr,
     WIDEN_DOT_TO_FP32: tl.constexpr,
 ):
     # Axis 0 walks the output tiles of one batch in grouped order; axis 1 is the batch.
-    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N,
-                                    BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+    pid_m, pid_n = grouped_tile_ids(
+        tl.program_id(0), M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M
+    )
     batch = tl.program_id(1).to(tl.int64)
     x_ptr += batch * stride_xb
     w_ptr += batch * stride_wb
@@ -104,9 +121,14 @@ def _a16w8_batched_kernel(
     tl.store(y_ptrs, y, mask=(offs_ym[:, None] < M) & (offs_yn[None, :] < N))
 
 
-def check_a16w8_batched_args(X: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor,
-                             block_size: tuple[int, int], out_dtype: torch.dtype | None,
-                             out: torch.Tensor | None) -> tuple[torch.dtype, tuple[int, int]]:
+def check_a16w8_batched_args(
+    X: torch.Tensor,
+    W: torch.Tensor,
+    Ws: torch.Tensor,
+    block_size: tuple[int, int],
+    out_dtype: torch.dtype | None,
+    out: torch.Tensor | None,
+) -> tuple[torch.dtype, tuple[int, int]]:
     """The argument checks every batched A16W8 wrapper shares (one-line ValueErrors naming the
     argument); returns the output dtype (X's unless given) and the weight block (bn, bk)."""
     check_ndim("X", X, 3)
@@ -155,43 +177,63 @@ def a16w8_batched_matmul(
         config: vLLM-style config dict (same keys as the W8A8 kernel); ``None`` = default.
         out: optional preallocated (B, M, N) output.
     """
-    out_dtype, (block_n, block_k) = check_a16w8_batched_args(X, W, Ws, block_size, out_dtype,
-                                                             out)
+    out_dtype, (block_n, block_k) = check_a16w8_batched_args(X, W, Ws, block_size, out_dtype, out)
     Bt, M, _ = X.shape
     N = W.shape[1]
     if Bt > 65535:
         raise ValueError(f"X: batch {Bt} exceeds the grid limit 65535")
-    cfg = validate_config(config if config is not None else default_a16w8_config(block_n, block_k),
-                          block_k)
+    cfg = validate_config(
+        config if config is not None else default_a16w8_config(block_n, block_k), block_k
+    )
     Y = out if out is not None else torch.empty((Bt, M, N), dtype=out_dtype, device=X.device)
 
-    _launch(X, W, Y, Ws, (block_n, block_k), cfg,
-            widen_dot=interpreting() and X.dtype == torch.bfloat16)
+    _launch(
+        X, W, Y, Ws, (block_n, block_k), cfg, widen_dot=interpreting() and X.dtype == torch.bfloat16
+    )
     return Y
 
 
-def _launch(X, W, Y, Ws, block_size: tuple[int, int], cfg: Mapping[str, int],
-            widen_dot: bool = False, warmup: bool = False) -> None:
+def _launch(
+    X,
+    W,
+    Y,
+    Ws,
+    block_size: tuple[int, int],
+    cfg: Mapping[str, int],
+    widen_dot: bool = False,
+    warmup: bool = False,
+) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
     meta, launch = split_config(cfg)
     Bt, M, K = X.shape
     N = W.shape[1]
     grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), Bt)
-    args = (X, W, Y, Ws, M, N, K, block_size[0], block_size[1],
-            *batched_strides(X, W, Y, Ws))
+    args = (X, W, Y, Ws, M, N, K, block_size[0], block_size[1], *batched_strides(X, W, Y, Ws))
     if warmup:
-        _a16w8_batched_kernel.warmup(*args, grid=grid, **meta, **launch,
-                                     WIDEN_DOT_TO_FP32=widen_dot)
+        _a16w8_batched_kernel.warmup(
+            *args, grid=grid, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot
+        )
         return
     _a16w8_batched_kernel[grid](*args, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot)
 
 
-def compile_a16w8_batched(Bt: int, M: int, N: int, K: int, x_dtype: torch.dtype,
-                          out_dtype: torch.dtype, block_size: tuple[int, int],
-                          config: Mapping[str, int]) -> None:
+def compile_a16w8_batched(
+    Bt: int,
+    M: int,
+    N: int,
+    K: int,
+    x_dtype: torch.dtype,
+    out_dtype: torch.dtype,
+    block_size: tuple[int, int],
+    config: Mapping[str, int],
+) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses."""
-    _launch(*shape_only_operands(Bt, M, N, K, x_dtype, out_dtype, block_size), block_size,
-            validate_config(config, block_size[1]), warmup=True)
+    _launch(
+        *shape_only_operands(Bt, M, N, K, x_dtype, out_dtype, block_size),
+        block_size,
+        validate_config(config, block_size[1]),
+        warmup=True,
+    )
 
 
 def batched_strides(*operands) -> tuple[int, ...]:
@@ -200,22 +242,32 @@ def batched_strides(*operands) -> tuple[int, ...]:
     return tuple(t.stride(d) for t in operands for d in range(3))
 
 
-def shape_only_operands(Bt: int, M: int, N: int, K: int, x_dtype: torch.dtype,
-                        out_dtype: torch.dtype, block_size: tuple[int, int]
-                        ) -> tuple[ShapeOnly, ...]:
+def shape_only_operands(
+    Bt: int,
+    M: int,
+    N: int,
+    K: int,
+    x_dtype: torch.dtype,
+    out_dtype: torch.dtype,
+    block_size: tuple[int, int],
+) -> tuple[ShapeOnly, ...]:
     """Stand-ins for contiguous X, W, Y and Ws of one shape, for compiling ahead of time."""
     bn, bk = block_size
-    return (ShapeOnly(x_dtype, (Bt, M, K)), ShapeOnly(FP8_DTYPE, (Bt, N, K)),
-            ShapeOnly(out_dtype, (Bt, M, N)),
-            ShapeOnly(torch.float32, (Bt, triton.cdiv(N, bn), triton.cdiv(K, bk))))
+    return (
+        ShapeOnly(x_dtype, (Bt, M, K)),
+        ShapeOnly(FP8_DTYPE, (Bt, N, K)),
+        ShapeOnly(out_dtype, (Bt, M, N)),
+        ShapeOnly(torch.float32, (Bt, triton.cdiv(N, bn), triton.cdiv(K, bk))),
+    )
 
 
 def a16w8_batched_flops(B: int, M: int, N: int, K: int) -> int:
     return 2 * B * M * N * K
 
 
-def a16w8_batched_bytes(B: int, M: int, N: int, K: int, act_bytes: int = 2,
-                        block_size: tuple[int, int] = (128, 128)) -> int:
+def a16w8_batched_bytes(
+    B: int, M: int, N: int, K: int, act_bytes: int = 2, block_size: tuple[int, int] = (128, 128)
+) -> int:
     """Fewest bytes: X and Y in 16 bits, W in 8 bits, scales in fp32, each touched once."""
     bn, bk = block_size
     scales = 4 * B * (-(-N // bn)) * (-(-K // bk))

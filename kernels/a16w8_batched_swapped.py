@@ -54,8 +54,15 @@ EXTRA_KEYS = ("TILES_PER_PROGRAM",)
 def default_swapped_config(M: int = 1) -> dict[str, int]:
     """Used when no tuned table exists: 64 weight rows x up to 64 tokens, 2 tiles a program."""
     bm = min(64, max(16, triton.next_power_of_2(M)))
-    return {"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1,
-            "num_warps": 4, "num_stages": 3, "TILES_PER_PROGRAM": 2}
+    return {
+        "BLOCK_SIZE_M": bm,
+        "BLOCK_SIZE_N": 64,
+        "BLOCK_SIZE_K": 128,
+        "GROUP_SIZE_M": 1,
+        "num_warps": 4,
+        "num_stages": 3,
+        "TILES_PER_PROGRAM": 2,
+    }
 
 
 def swapped_space() -> list[dict[str, int]]:
@@ -66,10 +73,19 @@ def swapped_space() -> list[dict[str, int]]:
     token tiles."""
     space = []
     for bm, bn, tiles, warps, stages in itertools.product(
-            (16, 32, 64, 128), (64, 128), (1, 2, 4, 8), (4, 8), (2, 3, 4)):
-        space.append({"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": bn, "BLOCK_SIZE_K": 128,
-                      "GROUP_SIZE_M": 1, "num_warps": warps, "num_stages": stages,
-                      "TILES_PER_PROGRAM": tiles})
+        (16, 32, 64, 128), (64, 128), (1, 2, 4, 8), (4, 8), (2, 3, 4)
+    ):
+        space.append(
+            {
+                "BLOCK_SIZE_M": bm,
+                "BLOCK_SIZE_N": bn,
+                "BLOCK_SIZE_K": 128,
+                "GROUP_SIZE_M": 1,
+                "num_warps": warps,
+                "num_stages": stages,
+                "TILES_PER_PROGRAM": tiles,
+            }
+        )
     return space
 
 
@@ -84,18 +100,35 @@ def validate_swapped_config(config: Mapping[str, int], block_k: int) -> dict[str
 @triton.jit
 def _a16w8_batched_swapped_kernel(
     # Pointers
-    x_ptr, w_ptr, y_ptr, w_scale_ptr,
+    x_ptr,
+    w_ptr,
+    y_ptr,
+    w_scale_ptr,
     # Sizes
-    B, M, N, K,
+    B,
+    M,
+    N,
+    K,
     # Quantization block of the weight scales
-    group_n, group_k,
+    group_n,
+    group_k,
     # Strides
-    stride_xb, stride_xm, stride_xk,
-    stride_wb, stride_wn, stride_wk,
-    stride_yb, stride_ym, stride_yn,
-    stride_sb, stride_sn, stride_sk,
+    stride_xb,
+    stride_xm,
+    stride_xk,
+    stride_wb,
+    stride_wn,
+    stride_wk,
+    stride_yb,
+    stride_ym,
+    stride_yn,
+    stride_sb,
+    stride_sn,
+    stride_sk,
     # Meta-parameters
-    BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
+    BLOCK_SIZE_M: tl.constexpr,
+    BLOCK_SIZE_N: tl.constexpr,
+    BLOCK_SIZE_K: tl.constexpr,
     GROUP_SIZE_M: tl.constexpr,
     WIDEN_DOT_TO_FP32: tl.constexpr,
 ):
@@ -116,22 +149,35 @@ def _a16w8_batched_swapped_kernel(
         tile = pid + (step // k_tiles) * num_programs
         ki = step % k_tiles
         batch = (tile // tiles_per_batch).to(tl.int64)
-        pid_m, pid_n = grouped_tile_ids(tile % tiles_per_batch, M, N,
-                                        BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+        pid_m, pid_n = grouped_tile_ids(
+            tile % tiles_per_batch, M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M
+        )
         # Rows past M or N wrap around (loads stay in bounds; the store masks them).
         offs_m = (pid_m * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)) % M
         offs_n = (pid_n * BLOCK_SIZE_N + tl.arange(0, BLOCK_SIZE_N)) % N
         k0 = ki * BLOCK_SIZE_K
         k_mask = (k0 + offs_k) < K
 
-        w_ptrs = (w_ptr + batch * stride_wb + offs_n[:, None] * stride_wn
-                  + (k0 + offs_k)[None, :] * stride_wk)
-        xt_ptrs = (x_ptr + batch * stride_xb + (k0 + offs_k)[:, None] * stride_xk
-                   + offs_m[None, :] * stride_xm)
+        w_ptrs = (
+            w_ptr
+            + batch * stride_wb
+            + offs_n[:, None] * stride_wn
+            + (k0 + offs_k)[None, :] * stride_wk
+        )
+        xt_ptrs = (
+            x_ptr
+            + batch * stride_xb
+            + (k0 + offs_k)[:, None] * stride_xk
+            + offs_m[None, :] * stride_xm
+        )
         w = tl.load(w_ptrs, mask=k_mask[None, :], other=0.0)
         xt = tl.load(xt_ptrs, mask=k_mask[:, None], other=0.0)
-        w_s = tl.load(w_scale_ptr + batch * stride_sb + (offs_n // group_n) * stride_sn
-                      + (k0 // group_k) * stride_sk)
+        w_s = tl.load(
+            w_scale_ptr
+            + batch * stride_sb
+            + (offs_n // group_n) * stride_sn
+            + (k0 // group_k) * stride_sk
+        )
         if WIDEN_DOT_TO_FP32:
             # CPU interpreter only (triton 3.6 computes bf16 dots wrongly there). Same result:
             # bf16 x e4m3 products are exact in fp32, and the GPU accumulates in fp32 too.
@@ -143,10 +189,17 @@ def _a16w8_batched_swapped_kernel(
         if ki == k_tiles - 1:
             offs_ym = pid_m * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)
             offs_yn = pid_n * BLOCK_SIZE_N + tl.arange(0, BLOCK_SIZE_N)
-            y_ptrs = (y_ptr + batch * stride_yb + offs_yn[:, None] * stride_yn
-                      + offs_ym[None, :] * stride_ym)
-            tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty),
-                     mask=(offs_yn[:, None] < N) & (offs_ym[None, :] < M))
+            y_ptrs = (
+                y_ptr
+                + batch * stride_yb
+                + offs_yn[:, None] * stride_yn
+                + offs_ym[None, :] * stride_ym
+            )
+            tl.store(
+                y_ptrs,
+                acc.to(y_ptr.dtype.element_ty),
+                mask=(offs_yn[:, None] < N) & (offs_ym[None, :] < M),
+            )
             acc = tl.zeros((BLOCK_SIZE_N, BLOCK_SIZE_M), dtype=tl.float32)
 
 
@@ -162,15 +215,16 @@ def a16w8_batched_swapped_matmul(
     """Y = X @ (W * Ws)^T batched over the leading dimension; arguments, checks and result as
     :func:`kernels.a16w8_batched.a16w8_batched_matmul`. ``config`` takes the standard keys
     plus an optional ``TILES_PER_PROGRAM``; ``None`` uses :func:`default_swapped_config`."""
-    out_dtype, (block_n, block_k) = check_a16w8_batched_args(X, W, Ws, block_size, out_dtype,
-                                                             out)
+    out_dtype, (block_n, block_k) = check_a16w8_batched_args(X, W, Ws, block_size, out_dtype, out)
     Bt, M, _ = X.shape
     N = W.shape[1]
     cfg = validate_swapped_config(
-        config if config is not None else default_swapped_config(M), block_k)
+        config if config is not None else default_swapped_config(M), block_k
+    )
     Y = out if out is not None else torch.empty((Bt, M, N), dtype=out_dtype, device=X.device)
-    _launch(X, W, Y, Ws, (block_n, block_k), cfg,
-            widen_dot=interpreting() and X.dtype == torch.bfloat16)
+    _launch(
+        X, W, Y, Ws, (block_n, block_k), cfg, widen_dot=interpreting() and X.dtype == torch.bfloat16
+    )
     return Y
 
 
@@ -179,25 +233,44 @@ def _grid(Bt: int, M: int, N: int, cfg: Mapping[str, int]) -> tuple[int]:
     return (triton.cdiv(tiles, cfg.get("TILES_PER_PROGRAM", 1)),)
 
 
-def _launch(X, W, Y, Ws, block_size: tuple[int, int], cfg: Mapping[str, int],
-            widen_dot: bool = False, warmup: bool = False) -> None:
+def _launch(
+    X,
+    W,
+    Y,
+    Ws,
+    block_size: tuple[int, int],
+    cfg: Mapping[str, int],
+    widen_dot: bool = False,
+    warmup: bool = False,
+) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
     meta, launch = split_config(cfg, drop=EXTRA_KEYS)
     Bt, M, K = X.shape
     N = W.shape[1]
-    args = (X, W, Y, Ws, Bt, M, N, K, block_size[0], block_size[1],
-            *batched_strides(X, W, Y, Ws))
+    args = (X, W, Y, Ws, Bt, M, N, K, block_size[0], block_size[1], *batched_strides(X, W, Y, Ws))
     grid = _grid(Bt, M, N, cfg)
     if warmup:
-        _a16w8_batched_swapped_kernel.warmup(*args, grid=grid, **meta, **launch,
-                                             WIDEN_DOT_TO_FP32=widen_dot)
+        _a16w8_batched_swapped_kernel.warmup(
+            *args, grid=grid, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot
+        )
         return
     _a16w8_batched_swapped_kernel[grid](*args, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot)
 
 
-def compile_a16w8_batched_swapped(Bt: int, M: int, N: int, K: int, x_dtype: torch.dtype,
-                                  out_dtype: torch.dtype, block_size: tuple[int, int],
-                                  config: Mapping[str, int]) -> None:
+def compile_a16w8_batched_swapped(
+    Bt: int,
+    M: int,
+    N: int,
+    K: int,
+    x_dtype: torch.dtype,
+    out_dtype: torch.dtype,
+    block_size: tuple[int, int],
+    config: Mapping[str, int],
+) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses."""
-    _launch(*shape_only_operands(Bt, M, N, K, x_dtype, out_dtype, block_size), block_size,
-            validate_swapped_config(config, block_size[1]), warmup=True)
+    _launch(
+        *shape_only_operands(Bt, M, N, K, x_dtype, out_dtype, block_size),
+        block_size,
+        validate_swapped_config(config, block_size[1]),
+        warmup=True,
+    )

@@ -75,10 +75,12 @@ def gluon_problem() -> str | None:
         "gluon warp_specialize": _attr("triton.experimental.gluon.language", "warp_specialize"),
         "Hopper TMA load": tma_async_load,
         "Hopper TMA store": tma_async_store,
-        "Hopper warpgroup_mma": _attr("triton.experimental.gluon.language.nvidia.hopper",
-                                      "warpgroup_mma"),
-        "Hopper TensorDescriptor": _attr("triton.experimental.gluon.nvidia.hopper",
-                                         "TensorDescriptor"),
+        "Hopper warpgroup_mma": _attr(
+            "triton.experimental.gluon.language.nvidia.hopper", "warpgroup_mma"
+        ),
+        "Hopper TensorDescriptor": _attr(
+            "triton.experimental.gluon.nvidia.hopper", "TensorDescriptor"
+        ),
     }
     missing = [name for name, obj in needed.items() if obj is None]
     if missing:
@@ -134,6 +136,8 @@ def interpreter_problem(numpy_version: str | None = None) -> str | None:
 
         numpy_version = numpy.__version__
     if _version_tuple(TRITON_VERSION)[:2] == (3, 6) and _version_tuple(numpy_version) >= (2, 4):
-        return (f"triton {TRITON_VERSION}'s CPU interpreter needs numpy < 2.4 (found "
-                f"{numpy_version}); `make install` pins a working set")
+        return (
+            f"triton {TRITON_VERSION}'s CPU interpreter needs numpy < 2.4 (found "
+            f"{numpy_version}); `make install` pins a working set"
+        )
     return None

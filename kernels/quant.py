@@ -60,15 +60,25 @@ def _round_to_e4m3_grid(y):
 @triton.jit
 def _per_token_group_quant_kernel(
     # Pointers
-    x_ptr, q_ptr, s_ptr,
+    x_ptr,
+    q_ptr,
+    s_ptr,
     # Sizes
-    K, GROUP, NUM_GROUPS,
+    K,
+    GROUP,
+    NUM_GROUPS,
     # Strides
-    stride_xm, stride_qm, stride_sm, stride_sg,
+    stride_xm,
+    stride_qm,
+    stride_sm,
+    stride_sg,
     # Quantization constants
-    eps, qmax,
+    eps,
+    qmax,
     # Meta-parameters
-    IS_INT8: tl.constexpr, BLOCK: tl.constexpr, GROUPS_PER_PROGRAM: tl.constexpr,
+    IS_INT8: tl.constexpr,
+    BLOCK: tl.constexpr,
+    GROUPS_PER_PROGRAM: tl.constexpr,
     ROUND_IN_FP32: tl.constexpr,
 ):
     """One program quantizes GROUPS_PER_PROGRAM consecutive groups of one row (one token).
@@ -129,11 +139,21 @@ def per_token_group_quant(
     block = triton.next_power_of_2(group_size)
     per_program = max(1, min(triton.next_power_of_2(groups), 2048 // block))
     _per_token_group_quant_kernel[(M, triton.cdiv(groups, per_program))](
-        x, q, s,
-        K, group_size, groups,
-        x.stride(0), q.stride(0), s.stride(0), s.stride(1),
-        SCALE_EPS, qmax,
-        IS_INT8=dtype == torch.int8, BLOCK=block, GROUPS_PER_PROGRAM=per_program,
+        x,
+        q,
+        s,
+        K,
+        group_size,
+        groups,
+        x.stride(0),
+        q.stride(0),
+        s.stride(0),
+        s.stride(1),
+        SCALE_EPS,
+        qmax,
+        IS_INT8=dtype == torch.int8,
+        BLOCK=block,
+        GROUPS_PER_PROGRAM=per_program,
         ROUND_IN_FP32=interpreting() and dtype == FP8_DTYPE,
         num_warps=4,
     )
@@ -185,15 +205,17 @@ def quantize_weight_blockwise(
     return q, scale.contiguous()
 
 
-def dequantize_token_groups(q: torch.Tensor, scales: torch.Tensor, group_size: int = 128
-                            ) -> torch.Tensor:
+def dequantize_token_groups(
+    q: torch.Tensor, scales: torch.Tensor, group_size: int = 128
+) -> torch.Tensor:
     """fp32 values of per-token-group quantized activations (M, K)."""
     K = q.shape[-1]
     return q.float() * scales.float().repeat_interleave(group_size, dim=-1)[..., :K]
 
 
-def dequantize_weight_blocks(q: torch.Tensor, scales: torch.Tensor,
-                             block_size: tuple[int, int] = (128, 128)) -> torch.Tensor:
+def dequantize_weight_blocks(
+    q: torch.Tensor, scales: torch.Tensor, block_size: tuple[int, int] = (128, 128)
+) -> torch.Tensor:
     """fp32 values of block-quantized weights (..., N, K)."""
     bn, bk = block_size
     N, K = q.shape[-2:]

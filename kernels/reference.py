@@ -54,16 +54,22 @@ def _matmul_fp32(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
         torch.backends.cuda.matmul.allow_tf32 = prev
 
 
-def w8a8_block_reference(A: torch.Tensor, B: torch.Tensor, As: torch.Tensor, Bs: torch.Tensor,
-                         block_size: tuple[int, int] = (128, 128)) -> torch.Tensor:
+def w8a8_block_reference(
+    A: torch.Tensor,
+    B: torch.Tensor,
+    As: torch.Tensor,
+    Bs: torch.Tensor,
+    block_size: tuple[int, int] = (128, 128),
+) -> torch.Tensor:
     """fp32 (M, N) = dequant(A, As) @ dequant(B, Bs)^T."""
     a = dequantize_token_groups(A, As, block_size[1])
     b = dequantize_weight_blocks(B, Bs, block_size)
     return _matmul_fp32(a, b.t())
 
 
-def a16w8_batched_reference(X: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor,
-                            block_size: tuple[int, int] = (128, 128)) -> torch.Tensor:
+def a16w8_batched_reference(
+    X: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor, block_size: tuple[int, int] = (128, 128)
+) -> torch.Tensor:
     """fp32 (B, M, N) = X @ dequant(W, Ws)^T, batched over the leading dim."""
     w = dequantize_weight_blocks(W, Ws, block_size)
     return _matmul_fp32(X.float(), w.transpose(-1, -2))

@@ -37,8 +37,12 @@ from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from kernels.compat import offline_build_problem
 
-GL_DTYPES = {torch.float8_e4m3fn: gl.float8e4nv, torch.bfloat16: gl.bfloat16,
-             torch.float16: gl.float16, torch.float32: gl.float32}
+GL_DTYPES = {
+    torch.float8_e4m3fn: gl.float8e4nv,
+    torch.bfloat16: gl.bfloat16,
+    torch.float16: gl.float16,
+    torch.float32: gl.float32,
+}
 
 
 @functools.cache
@@ -49,8 +53,7 @@ def _nvmma_layout(block_shape: tuple[int, ...], dtype: torch.dtype) -> gl.NVMMAS
 def host_descriptor(t: torch.Tensor, block_shape: list[int]) -> TensorDescriptor:
     """A host-side TMA descriptor over ``t`` with the default NVMMA (swizzled) shared layout
     for the block; passed by value as a kernel parameter (no device scratch)."""
-    return TensorDescriptor.from_tensor(t, block_shape, _nvmma_layout(tuple(block_shape),
-                                                                       t.dtype))
+    return TensorDescriptor.from_tensor(t, block_shape, _nvmma_layout(tuple(block_shape), t.dtype))
 
 
 def descriptor_type(block_shape: list[int], dtype: torch.dtype) -> str:
@@ -72,8 +75,14 @@ class Sm90Build:
     shared_bytes: int
 
 
-def _compile(module: str, name: str, signature: dict[str, str], constexprs: dict[str, Any],
-             num_warps: int, maxnreg: int | None) -> Sm90Build:
+def _compile(
+    module: str,
+    name: str,
+    signature: dict[str, str],
+    constexprs: dict[str, Any],
+    num_warps: int,
+    maxnreg: int | None,
+) -> Sm90Build:
     """Runs in the worker process. The compiler's entry points are private Triton API, probed
     by :func:`kernels.compat.offline_build_problem` before a build is asked for."""
     from triton.backends.compiler import GPUTarget
@@ -85,13 +94,14 @@ def _compile(module: str, name: str, signature: dict[str, str], constexprs: dict
     names = list(fn.arg_names)
     sig = {n: "constexpr" if n in constexprs else signature[n] for n in names}
     consts = {(names.index(k),): v for k, v in constexprs.items()}
-    attrs = {(names.index(n),): [["tt.divisibility", 16]]
-             for n in names if sig[n].startswith("*")}
+    attrs = {(names.index(n),): [["tt.divisibility", 16]] for n in names if sig[n].startswith("*")}
     options = CUDABackend(sm90).parse_options({"num_warps": num_warps, "maxnreg": maxnreg})
-    kernel = triton.compile(GluonASTSource(fn, sig, consts, attrs), target=sm90,
-                            options=options.__dict__)
-    return Sm90Build({key: kernel.asm[key] for key in ("ttgir", "ptx", "cubin")},
-                     int(kernel.metadata.shared))
+    kernel = triton.compile(
+        GluonASTSource(fn, sig, consts, attrs), target=sm90, options=options.__dict__
+    )
+    return Sm90Build(
+        {key: kernel.asm[key] for key in ("ttgir", "ptx", "cubin")}, int(kernel.metadata.shared)
+    )
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -111,8 +121,13 @@ def _worker() -> ProcessPoolExecutor:
     return _pool
 
 
-def build_sm90(fn: Any, signature: dict[str, str], constexprs: dict[str, Any], num_warps: int,
-               maxnreg: int | None = None) -> Sm90Build:
+def build_sm90(
+    fn: Any,
+    signature: dict[str, str],
+    constexprs: dict[str, Any],
+    num_warps: int,
+    maxnreg: int | None = None,
+) -> Sm90Build:
     """Compile ``fn`` (a module-level ``gluon.jit`` function) for sm_90. ``signature`` maps
     every non-constexpr argument to a Triton type string; pointer arguments are marked 16-byte
     aligned, as a real launch with torch allocations would specialize them. Raises
@@ -130,8 +145,9 @@ def _tool_output(tool: str, flag: str, cubin: bytes) -> str:
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(cubin)
         f.flush()
-        return subprocess.run([str(path), flag, f.name], check=True, capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            [str(path), flag, f.name], check=True, capture_output=True, text=True
+        ).stdout
 
 
 def resource_usage(cubin: bytes) -> dict[str, int]:

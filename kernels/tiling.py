@@ -37,8 +37,9 @@ LAUNCH_KEYS = ("num_warps", "num_stages")
 
 
 @triton.jit
-def grouped_tile_ids(pid, M, N, BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr,
-                     GROUP_SIZE_M: tl.constexpr):
+def grouped_tile_ids(
+    pid, M, N, BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, GROUP_SIZE_M: tl.constexpr
+):
     """Map a 1-D program id to (tile row, tile column) in grouped order (see module doc)."""
     num_pid_m = tl.cdiv(M, BLOCK_SIZE_M)
     num_pid_n = tl.cdiv(N, BLOCK_SIZE_N)
@@ -89,8 +90,9 @@ def default_w8a8_config(block_n: int = 128, block_k: int = 128) -> dict[str, int
     }
 
 
-def split_config(config: Mapping[str, int], drop: tuple[str, ...] = ()
-                 ) -> tuple[dict[str, int], dict[str, int]]:
+def split_config(
+    config: Mapping[str, int], drop: tuple[str, ...] = ()
+) -> tuple[dict[str, int], dict[str, int]]:
     """Split a config into (kernel constexprs, launch options), leaving out the ``drop`` keys."""
     meta = {k: int(v) for k, v in config.items() if k not in LAUNCH_KEYS and k not in drop}
     launch = {k: int(config[k]) for k in LAUNCH_KEYS if k in config}
@@ -114,10 +116,13 @@ def pick_config(table: Mapping[Any, Mapping[str, int]], M: int) -> dict[str, int
 BLOCK_KEYS = ("BLOCK_SIZE_M", "BLOCK_SIZE_N", "BLOCK_SIZE_K")
 
 
-def validate_config(config: Mapping[str, int], block_k: int,
-                    required: tuple[str, ...] = CONFIG_KEYS,
-                    extra_keys: tuple[str, ...] = (),
-                    pow2_keys: tuple[str, ...] = BLOCK_KEYS) -> dict[str, int]:
+def validate_config(
+    config: Mapping[str, int],
+    block_k: int,
+    required: tuple[str, ...] = CONFIG_KEYS,
+    extra_keys: tuple[str, ...] = (),
+    pow2_keys: tuple[str, ...] = BLOCK_KEYS,
+) -> dict[str, int]:
     """Check a config dict has the expected keys and that BLOCK_SIZE_K divides the scale block.
 
     The scale of a K tile is read once per tile (``k * BLOCK_SIZE_K // block_k``), which is only

@@ -84,8 +84,9 @@ def tma_aligned(t: torch.Tensor) -> bool:
     return t.data_ptr() % TMA_ALIGN == 0 and (t.stride(0) * t.element_size()) % TMA_ALIGN == 0
 
 
-def check_out(out: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype,
-              device: torch.device) -> None:
+def check_out(
+    out: torch.Tensor | None, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> None:
     if out is None:
         return
     check_shape("out", out, shape)

@@ -42,23 +42,38 @@ from kernels.validation import (
 @triton.jit
 def _w8a8_block_gemm_kernel(
     # Pointers
-    a_ptr, b_ptr, c_ptr, a_scale_ptr, b_scale_ptr,
+    a_ptr,
+    b_ptr,
+    c_ptr,
+    a_scale_ptr,
+    b_scale_ptr,
     # Sizes
-    M, N, K,
+    M,
+    N,
+    K,
     # Quantization block of the weight scales (activations use groups of group_k)
-    group_n, group_k,
+    group_n,
+    group_k,
     # Strides
-    stride_am, stride_ak,
-    stride_bk, stride_bn,
-    stride_cm, stride_cn,
-    stride_as_m, stride_as_k,
-    stride_bs_k, stride_bs_n,
+    stride_am,
+    stride_ak,
+    stride_bk,
+    stride_bn,
+    stride_cm,
+    stride_cn,
+    stride_as_m,
+    stride_as_k,
+    stride_bs_k,
+    stride_bs_n,
     # Meta-parameters
-    BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
+    BLOCK_SIZE_M: tl.constexpr,
+    BLOCK_SIZE_N: tl.constexpr,
+    BLOCK_SIZE_K: tl.constexpr,
     GROUP_SIZE_M: tl.constexpr,
 ):
-    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N,
-                                    BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+    pid_m, pid_n = grouped_tile_ids(
+        tl.program_id(0), M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M
+    )
 
     # Rows / columns of this tile. Out-of-range rows wrap (% M) so loads stay in bounds without
     # a mask; their results are discarded by the store mask.
@@ -93,8 +108,12 @@ def _w8a8_block_gemm_kernel(
 
 
 def check_w8a8_block_args(
-    A: torch.Tensor, B: torch.Tensor, As: torch.Tensor, Bs: torch.Tensor,
-    block_size: tuple[int, int], out_dtype: torch.dtype,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    As: torch.Tensor,
+    Bs: torch.Tensor,
+    block_size: tuple[int, int],
+    out_dtype: torch.dtype,
 ) -> tuple[int, int, int]:
     """Validate the operands of a block-scaled W8A8 GEMM; returns (M, N, K).
 
@@ -149,8 +168,9 @@ def w8a8_block_matmul(
     """
     M, N, K = check_w8a8_block_args(A, B, As, Bs, block_size, out_dtype)
     block_n, block_k = block_size
-    cfg = validate_config(config if config is not None else default_w8a8_config(block_n, block_k),
-                          block_k)
+    cfg = validate_config(
+        config if config is not None else default_w8a8_config(block_n, block_k), block_k
+    )
     check_out(out, (M, N), out_dtype, A.device)
     C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
 
@@ -158,22 +178,35 @@ def w8a8_block_matmul(
     return C
 
 
-def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int],
-            warmup: bool = False) -> None:
+def _launch(
+    A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int], warmup: bool = False
+) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
     meta, launch = split_config(cfg)
     M, K = A.shape
     N = B.shape[0]
     grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]),)
     args = (
-        A, B, C, As, Bs,
-        M, N, K,
-        block_size[0], block_size[1],
-        A.stride(0), A.stride(1),
-        B.stride(1), B.stride(0),
-        C.stride(0), C.stride(1),
-        As.stride(0), As.stride(1),
-        Bs.stride(1), Bs.stride(0),
+        A,
+        B,
+        C,
+        As,
+        Bs,
+        M,
+        N,
+        K,
+        block_size[0],
+        block_size[1],
+        A.stride(0),
+        A.stride(1),
+        B.stride(1),
+        B.stride(0),
+        C.stride(0),
+        C.stride(1),
+        As.stride(0),
+        As.stride(1),
+        Bs.stride(1),
+        Bs.stride(0),
     )
     if warmup:
         _w8a8_block_gemm_kernel.warmup(*args, grid=grid, **meta, **launch)
@@ -181,23 +214,40 @@ def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int]
     _w8a8_block_gemm_kernel[grid](*args, **meta, **launch)
 
 
-def shape_only_operands(M: int, N: int, K: int, dtype: torch.dtype, out_dtype: torch.dtype,
-                        block_size: tuple[int, int]) -> tuple[ShapeOnly, ...]:
+def shape_only_operands(
+    M: int, N: int, K: int, dtype: torch.dtype, out_dtype: torch.dtype, block_size: tuple[int, int]
+) -> tuple[ShapeOnly, ...]:
     """(A, B, C, As, Bs) stand-ins for contiguous operands of this shape (ahead-of-time compile).
 
     Shared by every kernel that takes the block W8A8 operands.
     """
     bn, bk = block_size
     kb = triton.cdiv(K, bk)
-    return (ShapeOnly(dtype, (M, K)), ShapeOnly(dtype, (N, K)), ShapeOnly(out_dtype, (M, N)),
-            ShapeOnly(torch.float32, (M, kb)), ShapeOnly(torch.float32, (triton.cdiv(N, bn), kb)))
+    return (
+        ShapeOnly(dtype, (M, K)),
+        ShapeOnly(dtype, (N, K)),
+        ShapeOnly(out_dtype, (M, N)),
+        ShapeOnly(torch.float32, (M, kb)),
+        ShapeOnly(torch.float32, (triton.cdiv(N, bn), kb)),
+    )
 
 
-def compile_w8a8_block(M: int, N: int, K: int, dtype: torch.dtype, out_dtype: torch.dtype,
-                       block_size: tuple[int, int], config: Mapping[str, int]) -> None:
+def compile_w8a8_block(
+    M: int,
+    N: int,
+    K: int,
+    dtype: torch.dtype,
+    out_dtype: torch.dtype,
+    block_size: tuple[int, int],
+    config: Mapping[str, int],
+) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses."""
-    _launch(*shape_only_operands(M, N, K, dtype, out_dtype, block_size), block_size,
-            validate_config(config, block_size[1]), warmup=True)
+    _launch(
+        *shape_only_operands(M, N, K, dtype, out_dtype, block_size),
+        block_size,
+        validate_config(config, block_size[1]),
+        warmup=True,
+    )
 
 
 def w8a8_block_flops(M: int, N: int, K: int) -> int:
@@ -205,8 +255,9 @@ def w8a8_block_flops(M: int, N: int, K: int) -> int:
     return 2 * M * N * K
 
 
-def w8a8_block_bytes(M: int, N: int, K: int, out_dtype: torch.dtype,
-                     block_size: tuple[int, int] = (128, 128)) -> int:
+def w8a8_block_bytes(
+    M: int, N: int, K: int, out_dtype: torch.dtype, block_size: tuple[int, int] = (128, 128)
+) -> int:
     """Fewest bytes a launch must move: each operand and scale read once, C written once."""
     bn, bk = block_size
     kb = -(-K // bk)

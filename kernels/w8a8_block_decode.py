@@ -73,8 +73,14 @@ __all__ = [
 def default_decode_config(M: int = 1) -> dict[str, int]:
     """16..64 tokens x 64 weight rows x 128 K, 4 stages: many programs, short K ranges."""
     bm = min(64, max(16, triton.next_power_of_2(M)))
-    return {"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1,
-            "num_warps": 4, "num_stages": 4}
+    return {
+        "BLOCK_SIZE_M": bm,
+        "BLOCK_SIZE_N": 64,
+        "BLOCK_SIZE_K": 128,
+        "GROUP_SIZE_M": 1,
+        "num_warps": 4,
+        "num_stages": 4,
+    }
 
 
 def decode_space() -> list[dict[str, int]]:
@@ -90,9 +96,16 @@ def decode_space() -> list[dict[str, int]]:
     largest (docs/kernel-notes.md, fourth round)."""
     space = []
     for bm, bn, warps, stages, split in itertools.product(
-            (16, 64), (64, 128, 256), (4, 8), (3, 4, 6), (None, 2, 4, 8, 16)):
-        cfg = {"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": bn, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1,
-               "num_warps": warps, "num_stages": stages}
+        (16, 64), (64, 128, 256), (4, 8), (3, 4, 6), (None, 2, 4, 8, 16)
+    ):
+        cfg = {
+            "BLOCK_SIZE_M": bm,
+            "BLOCK_SIZE_N": bn,
+            "BLOCK_SIZE_K": 128,
+            "GROUP_SIZE_M": 1,
+            "num_warps": warps,
+            "num_stages": stages,
+        }
         space.append(cfg if split is None else {**cfg, "SPLIT_K": split})
     return space
 
@@ -100,23 +113,41 @@ def decode_space() -> list[dict[str, int]]:
 @triton.jit
 def _w8a8_block_decode_kernel(
     # Pointers (ws_ptr: fp32 partials (SPLIT_K, M, N); counter_ptr: int32 per output tile)
-    x_ptr, b_ptr, c_ptr, ws_ptr, counter_ptr, b_scale_ptr,
+    x_ptr,
+    b_ptr,
+    c_ptr,
+    ws_ptr,
+    counter_ptr,
+    b_scale_ptr,
     # Sizes; each split reduces k_tiles_per_split K tiles; split_k programs share a tile
-    M, N, K, k_tiles_per_split, split_k,
+    M,
+    N,
+    K,
+    k_tiles_per_split,
+    split_k,
     # Quantization block of the weight scales (activations use groups of BLOCK_SIZE_K)
     group_n,
     # Strides
-    stride_xm, stride_xk,
-    stride_bn, stride_bk,
-    stride_cm, stride_cn,
-    stride_ws_s, stride_ws_m,
-    stride_bs_n, stride_bs_k,
+    stride_xm,
+    stride_xk,
+    stride_bn,
+    stride_bk,
+    stride_cm,
+    stride_cn,
+    stride_ws_s,
+    stride_ws_m,
+    stride_bs_n,
+    stride_bs_k,
     # Activation quantization constants
-    eps, qmax,
+    eps,
+    qmax,
     # Meta-parameters
-    BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
+    BLOCK_SIZE_M: tl.constexpr,
+    BLOCK_SIZE_N: tl.constexpr,
+    BLOCK_SIZE_K: tl.constexpr,
     GROUP_SIZE_M: tl.constexpr,
-    WRITE_PARTIALS: tl.constexpr, ROUND_IN_FP32: tl.constexpr,
+    WRITE_PARTIALS: tl.constexpr,
+    ROUND_IN_FP32: tl.constexpr,
 ):
     tile = tl.program_id(0)
     pid_m, pid_n = grouped_tile_ids(tile, M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
@@ -168,8 +199,9 @@ def _w8a8_block_decode_kernel(
             # C[m, n] = sum_{s = 0 .. split_k - 1} P[s, m, n], always in this order.
             total = tl.zeros((BLOCK_SIZE_M, BLOCK_SIZE_N), dtype=tl.float32)
             for s in range(0, split_k):
-                total += tl.load(ws_tile + s * stride_ws_s, mask=mask, other=0.0,
-                                 cache_modifier=".cg")
+                total += tl.load(
+                    ws_tile + s * stride_ws_s, mask=mask, other=0.0, cache_modifier=".cg"
+                )
             tl.store(c_ptrs, total.to(c_ptr.dtype.element_ty), mask=mask)
             tl.atomic_xchg(counter_ptr + tile, 0, sem="relaxed", scope="gpu")
     else:
@@ -194,9 +226,11 @@ def _validate(config: Mapping[str, int], block_k: int) -> dict[str, int]:
     quantization group."""
     cfg = validate_splitk_config(config, block_k)
     if cfg["BLOCK_SIZE_K"] != block_k:
-        raise ValueError(f"config: BLOCK_SIZE_K={cfg['BLOCK_SIZE_K']} must equal the "
-                         f"quantization group block_k={block_k} (the kernel quantizes whole "
-                         "groups)")
+        raise ValueError(
+            f"config: BLOCK_SIZE_K={cfg['BLOCK_SIZE_K']} must equal the "
+            f"quantization group block_k={block_k} (the kernel quantizes whole "
+            "groups)"
+        )
     return cfg
 
 
@@ -260,8 +294,18 @@ def w8a8_block_decode_matmul(
     return C
 
 
-def _launch(X, B, C, ws, counters, Bs, block_n: int, cfg: Mapping[str, int], split: int,
-            warmup: bool = False) -> None:
+def _launch(
+    X,
+    B,
+    C,
+    ws,
+    counters,
+    Bs,
+    block_n: int,
+    cfg: Mapping[str, int],
+    split: int,
+    warmup: bool = False,
+) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
     meta, launch = split_config(cfg, drop=EXTRA_KEYS)
     M, K = X.shape
@@ -269,19 +313,36 @@ def _launch(X, B, C, ws, counters, Bs, block_n: int, cfg: Mapping[str, int], spl
     k_tiles = triton.cdiv(K, meta["BLOCK_SIZE_K"])
     partials = split > 1
     if partials and split * M * N >= 2**31:
-        raise ValueError(f"split-K workspace of {split} x {M} x {N} exceeds int32 indexing; "
-                         "use a smaller SPLIT_K")
+        raise ValueError(
+            f"split-K workspace of {split} x {M} x {N} exceeds int32 indexing; "
+            "use a smaller SPLIT_K"
+        )
     grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), split)
     args = (
-        X, B, C, ws, counters, Bs,
-        M, N, K, triton.cdiv(k_tiles, split), split,
+        X,
+        B,
+        C,
+        ws,
+        counters,
+        Bs,
+        M,
+        N,
+        K,
+        triton.cdiv(k_tiles, split),
+        split,
         block_n,
-        X.stride(0), X.stride(1),
-        B.stride(0), B.stride(1),
-        C.stride(0), C.stride(1),
-        ws.stride(0) if partials else 0, ws.stride(1) if partials else 0,
-        Bs.stride(0), Bs.stride(1),
-        SCALE_EPS, FP8_MAX,
+        X.stride(0),
+        X.stride(1),
+        B.stride(0),
+        B.stride(1),
+        C.stride(0),
+        C.stride(1),
+        ws.stride(0) if partials else 0,
+        ws.stride(1) if partials else 0,
+        Bs.stride(0),
+        Bs.stride(1),
+        SCALE_EPS,
+        FP8_MAX,
     )
     flags = dict(WRITE_PARTIALS=partials, ROUND_IN_FP32=interpreting())
     if warmup:
@@ -290,9 +351,16 @@ def _launch(X, B, C, ws, counters, Bs, block_n: int, cfg: Mapping[str, int], spl
     _w8a8_block_decode_kernel[grid](*args, **meta, **launch, **flags)
 
 
-def compile_w8a8_block_decode(M: int, N: int, K: int, x_dtype: torch.dtype,
-                              out_dtype: torch.dtype, block_size: tuple[int, int],
-                              config: Mapping[str, int], num_sms: int | None = None) -> None:
+def compile_w8a8_block_decode(
+    M: int,
+    N: int,
+    K: int,
+    x_dtype: torch.dtype,
+    out_dtype: torch.dtype,
+    block_size: tuple[int, int],
+    config: Mapping[str, int],
+    num_sms: int | None = None,
+) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses
     (SPLIT_K as the launch would choose it on the current device)."""
     cfg = _validate(config, block_size[1])

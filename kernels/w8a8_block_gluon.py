@@ -102,13 +102,32 @@ CONSUMER3_REGS = gl.constexpr(160)  # three consumer warpgroups: 160, 160 and 16
 def default_gluon_config() -> dict[str, int]:
     """128 x 128 x 128 tiles over two consumer warpgroups, 4 buffers (128 KB), lagged
     promotion: the fastest on every DeepSeek-V3 shape measured on the H100."""
-    return {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 8,
-            "num_warps": 8, "num_stages": 4, "LAG": 1}
+    return {
+        "BLOCK_SIZE_M": 128,
+        "BLOCK_SIZE_N": 128,
+        "BLOCK_SIZE_K": 128,
+        "GROUP_SIZE_M": 8,
+        "num_warps": 8,
+        "num_stages": 4,
+        "LAG": 1,
+    }
 
 
 @gluon.jit
-def _producer(a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
-              GROUP_M: gl.constexpr, STAGES: gl.constexpr, LAG: gl.constexpr):
+def _producer(
+    a_desc,
+    b_desc,
+    a_bufs,
+    b_bufs,
+    ready_bars,
+    empty_bars,
+    M,
+    N,
+    K,
+    GROUP_M: gl.constexpr,
+    STAGES: gl.constexpr,
+    LAG: gl.constexpr,
+):
     """One warp: TMA-load the A and B tiles of every K step of every tile into the ring.
 
     A comes in boxes of one warpgroup's 64 rows (TMA boxes are powers of two; a tile may have
@@ -134,10 +153,13 @@ def _producer(a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
             # Out-of-bounds rows / K columns arrive as zeros and still count as full boxes.
             mbarrier.expect(ready, CONSUMERS * a_desc.block_type.nbytes + b_desc.block_type.nbytes)
             for h in gl.static_range(CONSUMERS):
-                tma_async_load(a_desc, [pid_m * BLOCK_M + h * WG_M, ki * BLOCK_K],
-                                                ready, a_bufs.index(slot * CONSUMERS + h))
-            tma_async_load(b_desc, [pid_n * BLOCK_N, ki * BLOCK_K], ready,
-                                            b_bufs.index(slot))
+                tma_async_load(
+                    a_desc,
+                    [pid_m * BLOCK_M + h * WG_M, ki * BLOCK_K],
+                    ready,
+                    a_bufs.index(slot * CONSUMERS + h),
+                )
+            tma_async_load(b_desc, [pid_n * BLOCK_N, ki * BLOCK_K], ready, b_bufs.index(slot))
             step += 1
 
 
@@ -149,9 +171,23 @@ def _load_scales(a_scale_ptrs, b_scale_row, kb, row_ok, stride_as_k, stride_bs_k
 
 
 @gluon.jit
-def _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, step, acc, pending,
-              pending_scale, zeros, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
-              ORDERED: gl.constexpr, HALF: gl.constexpr, FOLD: gl.constexpr):
+def _mma_step(
+    a_bufs,
+    b_bufs,
+    ready_bars,
+    empty_bars,
+    turn_bars,
+    step,
+    acc,
+    pending,
+    pending_scale,
+    zeros,
+    STAGES: gl.constexpr,
+    CONSUMERS: gl.constexpr,
+    ORDERED: gl.constexpr,
+    HALF: gl.constexpr,
+    FOLD: gl.constexpr,
+):
     """K step ``step`` of this warpgroup: issue its WGMMA, (with FOLD) add ``pending *
     pending_scale`` (the previous step's product) to ``acc`` while the tensor cores run it,
     wait for it and release its buffer. Returns (acc, this step's unscaled product)."""
@@ -168,10 +204,19 @@ def _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, step, acc, pend
         # Two commit groups (K halves); the next warpgroup's turn starts when the first half
         # is done, so its WGMMA overlaps our second half and then our promotion.
         HALF_K: gl.constexpr = a_tile.type.shape[1] // 2
-        part = warpgroup_mma(a_tile.slice(0, HALF_K, dim=1), b_tile.slice(0, HALF_K, dim=0),
-                             zeros, use_acc=False, is_async=True)
-        part = warpgroup_mma(a_tile.slice(HALF_K, HALF_K, dim=1),
-                             b_tile.slice(HALF_K, HALF_K, dim=0), part, is_async=True)
+        part = warpgroup_mma(
+            a_tile.slice(0, HALF_K, dim=1),
+            b_tile.slice(0, HALF_K, dim=0),
+            zeros,
+            use_acc=False,
+            is_async=True,
+        )
+        part = warpgroup_mma(
+            a_tile.slice(HALF_K, HALF_K, dim=1),
+            b_tile.slice(HALF_K, HALF_K, dim=0),
+            part,
+            is_async=True,
+        )
         part = warpgroup_mma_wait(num_outstanding=1, deps=(part,))
         mbarrier.arrive(turn_bars.index((HALF + 1) % CONSUMERS), count=1)
     else:
@@ -186,11 +231,30 @@ def _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, step, acc, pend
 
 
 @gluon.jit
-def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
-              a_scale_ptr, b_scale_ptr, M, N, K, group_n,
-              stride_as_m, stride_as_k, stride_bs_n, stride_bs_k,
-              GROUP_M: gl.constexpr, STAGES: gl.constexpr, LAG: gl.constexpr,
-              ORDERED: gl.constexpr, HALF: gl.constexpr):
+def _consumer(
+    a_bufs,
+    b_bufs,
+    ready_bars,
+    empty_bars,
+    turn_bars,
+    c_desc,
+    c_bufs,
+    a_scale_ptr,
+    b_scale_ptr,
+    M,
+    N,
+    K,
+    group_n,
+    stride_as_m,
+    stride_as_k,
+    stride_bs_n,
+    stride_bs_k,
+    GROUP_M: gl.constexpr,
+    STAGES: gl.constexpr,
+    LAG: gl.constexpr,
+    ORDERED: gl.constexpr,
+    HALF: gl.constexpr,
+):
     """One warpgroup: rows [64 * HALF, 64 * HALF + 64) of every tile. WGMMA, promotion, store."""
     WG_M: gl.constexpr = c_desc.block_type.shape[0]  # 64: the rows of one warpgroup
     BLOCK_N: gl.constexpr = c_desc.block_type.shape[1]
@@ -199,7 +263,8 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
     BLOCK_K: gl.constexpr = a_bufs.type.shape[2]
     # WGMMA instruction m64nNk32 (k = 256 bits / 8-bit operands) over the 4 warps.
     mma_layout: gl.constexpr = gl.NVMMADistributedLayout(
-        version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BLOCK_N, 32])
+        version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BLOCK_N, 32]
+    )
     rows_layout: gl.constexpr = gl.SliceLayout(1, mma_layout)
     num_tiles = gl.cdiv(M, BLOCK_M) * gl.cdiv(N, BLOCK_N)
     k_tiles = gl.cdiv(K, BLOCK_K)
@@ -232,16 +297,57 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
             for kp in range(gl.cdiv(k_tiles, 2)):
                 kb = 2 * kp
                 sa = scale
-                scale = _load_scales(a_scale_ptrs, b_scale_row, gl.minimum(kb + 1, k_tiles - 1),
-                                     row_ok, stride_as_k, stride_bs_k)
-                acc, pa = _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, step,
-                                    acc, pb, sb, zeros, STAGES, CONSUMERS, ORDERED, HALF, True)
+                scale = _load_scales(
+                    a_scale_ptrs,
+                    b_scale_row,
+                    gl.minimum(kb + 1, k_tiles - 1),
+                    row_ok,
+                    stride_as_k,
+                    stride_bs_k,
+                )
+                acc, pa = _mma_step(
+                    a_bufs,
+                    b_bufs,
+                    ready_bars,
+                    empty_bars,
+                    turn_bars,
+                    step,
+                    acc,
+                    pb,
+                    sb,
+                    zeros,
+                    STAGES,
+                    CONSUMERS,
+                    ORDERED,
+                    HALF,
+                    True,
+                )
                 sb = scale
-                scale = _load_scales(a_scale_ptrs, b_scale_row, gl.minimum(kb + 2, k_tiles - 1),
-                                     row_ok, stride_as_k, stride_bs_k)
-                acc, pb = _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars,
-                                    step + 1, acc, pa, sa, zeros, STAGES, CONSUMERS, ORDERED,
-                                    HALF, True)
+                scale = _load_scales(
+                    a_scale_ptrs,
+                    b_scale_row,
+                    gl.minimum(kb + 2, k_tiles - 1),
+                    row_ok,
+                    stride_as_k,
+                    stride_bs_k,
+                )
+                acc, pb = _mma_step(
+                    a_bufs,
+                    b_bufs,
+                    ready_bars,
+                    empty_bars,
+                    turn_bars,
+                    step + 1,
+                    acc,
+                    pa,
+                    sa,
+                    zeros,
+                    STAGES,
+                    CONSUMERS,
+                    ORDERED,
+                    HALF,
+                    True,
+                )
                 step += 2
             acc += pb * sb[:, None]
         else:
@@ -249,11 +355,31 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
             # another warpgroup's WGMMA is running.
             for kb in range(k_tiles):
                 s = scale
-                scale = _load_scales(a_scale_ptrs, b_scale_row, gl.minimum(kb + 1, k_tiles - 1),
-                                     row_ok, stride_as_k, stride_bs_k)
-                acc, part = _mma_step(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, step,
-                                      acc, zeros, no_scale, zeros, STAGES, CONSUMERS, ORDERED,
-                                      HALF, False)
+                scale = _load_scales(
+                    a_scale_ptrs,
+                    b_scale_row,
+                    gl.minimum(kb + 1, k_tiles - 1),
+                    row_ok,
+                    stride_as_k,
+                    stride_bs_k,
+                )
+                acc, part = _mma_step(
+                    a_bufs,
+                    b_bufs,
+                    ready_bars,
+                    empty_bars,
+                    turn_bars,
+                    step,
+                    acc,
+                    zeros,
+                    no_scale,
+                    zeros,
+                    STAGES,
+                    CONSUMERS,
+                    ORDERED,
+                    HALF,
+                    False,
+                )
                 acc += part * s[:, None]
                 step += 1
 
@@ -265,18 +391,36 @@ def _consumer(a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
 
 
 @gluon.jit
-def _w8a8_block_gluon_kernel(a_desc, b_desc, c_desc, a_scale_ptr, b_scale_ptr,
-                             M, N, K, group_n,
-                             stride_as_m, stride_as_k, stride_bs_n, stride_bs_k,
-                             GROUP_M: gl.constexpr, STAGES: gl.constexpr,
-                             LAG: gl.constexpr, CONSUMERS: gl.constexpr, ORDERED: gl.constexpr):
+def _w8a8_block_gluon_kernel(
+    a_desc,
+    b_desc,
+    c_desc,
+    a_scale_ptr,
+    b_scale_ptr,
+    M,
+    N,
+    K,
+    group_n,
+    stride_as_m,
+    stride_as_k,
+    stride_bs_n,
+    stride_bs_k,
+    GROUP_M: gl.constexpr,
+    STAGES: gl.constexpr,
+    LAG: gl.constexpr,
+    CONSUMERS: gl.constexpr,
+    ORDERED: gl.constexpr,
+):
     # A's buffer of stage s, warpgroup h is a_bufs[s * CONSUMERS + h] (64 x BLOCK_K each).
-    a_bufs = gl.allocate_shared_memory(a_desc.dtype, [STAGES * CONSUMERS] + a_desc.block_type.shape,
-                                       a_desc.layout)
-    b_bufs = gl.allocate_shared_memory(b_desc.dtype, [STAGES] + b_desc.block_type.shape,
-                                       b_desc.layout)
-    c_bufs = gl.allocate_shared_memory(c_desc.dtype, [CONSUMERS] + c_desc.block_type.shape,
-                                       c_desc.layout)
+    a_bufs = gl.allocate_shared_memory(
+        a_desc.dtype, [STAGES * CONSUMERS] + a_desc.block_type.shape, a_desc.layout
+    )
+    b_bufs = gl.allocate_shared_memory(
+        b_desc.dtype, [STAGES] + b_desc.block_type.shape, b_desc.layout
+    )
+    c_bufs = gl.allocate_shared_memory(
+        c_desc.dtype, [CONSUMERS] + c_desc.block_type.shape, c_desc.layout
+    )
     ready_bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     empty_bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     for i in gl.static_range(STAGES):
@@ -290,64 +434,274 @@ def _w8a8_block_gluon_kernel(a_desc, b_desc, c_desc, a_scale_ptr, b_scale_ptr,
     # (4 warps each), the producer (1 warp). The arguments are spelled out per partition: built
     # once as a shared tuple, the constexprs in it reach the callees as plain values (triton 3.6).
     if CONSUMERS == 3:
-        gl.warp_specialize([
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 0)),
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 1)),
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 2)),
-            (_producer, (a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
-                         GROUP_M, STAGES, LAG)),
-        ], [4, 4, 1], [CONSUMER3_REGS, CONSUMER3_REGS, PRODUCER_REGS])
+        gl.warp_specialize(
+            [
+                (
+                    _consumer,
+                    (
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        turn_bars,
+                        c_desc,
+                        c_bufs,
+                        a_scale_ptr,
+                        b_scale_ptr,
+                        M,
+                        N,
+                        K,
+                        group_n,
+                        stride_as_m,
+                        stride_as_k,
+                        stride_bs_n,
+                        stride_bs_k,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                        ORDERED,
+                        0,
+                    ),
+                ),
+                (
+                    _consumer,
+                    (
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        turn_bars,
+                        c_desc,
+                        c_bufs,
+                        a_scale_ptr,
+                        b_scale_ptr,
+                        M,
+                        N,
+                        K,
+                        group_n,
+                        stride_as_m,
+                        stride_as_k,
+                        stride_bs_n,
+                        stride_bs_k,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                        ORDERED,
+                        1,
+                    ),
+                ),
+                (
+                    _consumer,
+                    (
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        turn_bars,
+                        c_desc,
+                        c_bufs,
+                        a_scale_ptr,
+                        b_scale_ptr,
+                        M,
+                        N,
+                        K,
+                        group_n,
+                        stride_as_m,
+                        stride_as_k,
+                        stride_bs_n,
+                        stride_bs_k,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                        ORDERED,
+                        2,
+                    ),
+                ),
+                (
+                    _producer,
+                    (
+                        a_desc,
+                        b_desc,
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        M,
+                        N,
+                        K,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                    ),
+                ),
+            ],
+            [4, 4, 1],
+            [CONSUMER3_REGS, CONSUMER3_REGS, PRODUCER_REGS],
+        )
     elif CONSUMERS == 2:
-        gl.warp_specialize([
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 0)),
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 1)),
-            (_producer, (a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
-                         GROUP_M, STAGES, LAG)),
-        ], [4, 1], [CONSUMER_REGS, PRODUCER_REGS])
+        gl.warp_specialize(
+            [
+                (
+                    _consumer,
+                    (
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        turn_bars,
+                        c_desc,
+                        c_bufs,
+                        a_scale_ptr,
+                        b_scale_ptr,
+                        M,
+                        N,
+                        K,
+                        group_n,
+                        stride_as_m,
+                        stride_as_k,
+                        stride_bs_n,
+                        stride_bs_k,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                        ORDERED,
+                        0,
+                    ),
+                ),
+                (
+                    _consumer,
+                    (
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        turn_bars,
+                        c_desc,
+                        c_bufs,
+                        a_scale_ptr,
+                        b_scale_ptr,
+                        M,
+                        N,
+                        K,
+                        group_n,
+                        stride_as_m,
+                        stride_as_k,
+                        stride_bs_n,
+                        stride_bs_k,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                        ORDERED,
+                        1,
+                    ),
+                ),
+                (
+                    _producer,
+                    (
+                        a_desc,
+                        b_desc,
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        M,
+                        N,
+                        K,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                    ),
+                ),
+            ],
+            [4, 1],
+            [CONSUMER_REGS, PRODUCER_REGS],
+        )
     else:
-        gl.warp_specialize([
-            (_consumer, (a_bufs, b_bufs, ready_bars, empty_bars, turn_bars, c_desc, c_bufs,
-                         a_scale_ptr, b_scale_ptr, M, N, K, group_n, stride_as_m,
-                         stride_as_k, stride_bs_n, stride_bs_k, GROUP_M, STAGES, LAG, ORDERED, 0)),
-            (_producer, (a_desc, b_desc, a_bufs, b_bufs, ready_bars, empty_bars, M, N, K,
-                         GROUP_M, STAGES, LAG)),
-        ], [1], [PRODUCER_REGS])
+        gl.warp_specialize(
+            [
+                (
+                    _consumer,
+                    (
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        turn_bars,
+                        c_desc,
+                        c_bufs,
+                        a_scale_ptr,
+                        b_scale_ptr,
+                        M,
+                        N,
+                        K,
+                        group_n,
+                        stride_as_m,
+                        stride_as_k,
+                        stride_bs_n,
+                        stride_bs_k,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                        ORDERED,
+                        0,
+                    ),
+                ),
+                (
+                    _producer,
+                    (
+                        a_desc,
+                        b_desc,
+                        a_bufs,
+                        b_bufs,
+                        ready_bars,
+                        empty_bars,
+                        M,
+                        N,
+                        K,
+                        GROUP_M,
+                        STAGES,
+                        LAG,
+                    ),
+                ),
+            ],
+            [1],
+            [PRODUCER_REGS],
+        )
 
 
 def _validate(config: Mapping[str, int], block_size: tuple[int, int]) -> dict[str, int]:
     block_n, block_k = block_size
     # BLOCK_SIZE_M is 64 per consumer warpgroup (checked below): 192 is allowed.
-    cfg = validate_config(config, block_k, extra_keys=EXTRA_KEYS,
-                          pow2_keys=("BLOCK_SIZE_N", "BLOCK_SIZE_K"))
+    cfg = validate_config(
+        config, block_k, extra_keys=EXTRA_KEYS, pow2_keys=("BLOCK_SIZE_N", "BLOCK_SIZE_K")
+    )
     if cfg.get("LAG", 0) not in (0, 1):
         raise ValueError(f"config: LAG={cfg['LAG']} must be 0 or 1")
     if cfg.get("ORDERED", 0) not in (0, 1, 2):
         raise ValueError(f"config: ORDERED={cfg['ORDERED']} must be 0, 1 or 2")
     if cfg["BLOCK_SIZE_K"] != block_k:
-        raise ValueError(f"config: BLOCK_SIZE_K={cfg['BLOCK_SIZE_K']} must equal the scale "
-                         f"block's K ({block_k}): one activation-scale column per K tile")
+        raise ValueError(
+            f"config: BLOCK_SIZE_K={cfg['BLOCK_SIZE_K']} must equal the scale "
+            f"block's K ({block_k}): one activation-scale column per K tile"
+        )
     if block_n % cfg["BLOCK_SIZE_N"] or cfg["BLOCK_SIZE_N"] > 256:
-        raise ValueError(f"config: BLOCK_SIZE_N={cfg['BLOCK_SIZE_N']} must divide the scale "
-                         f"block's N ({block_n}) and be <= 256 (one WGMMA wide)")
+        raise ValueError(
+            f"config: BLOCK_SIZE_N={cfg['BLOCK_SIZE_N']} must divide the scale "
+            f"block's N ({block_n}) and be <= 256 (one WGMMA wide)"
+        )
     if cfg["num_warps"] not in (4, 8, 12) or cfg["BLOCK_SIZE_M"] != 16 * cfg["num_warps"]:
-        raise ValueError(f"config: BLOCK_SIZE_M={cfg['BLOCK_SIZE_M']} with num_warps="
-                         f"{cfg['num_warps']}: needs num_warps in (4, 8, 12) and BLOCK_SIZE_M"
-                         " = 16 * num_warps (one consumer warpgroup per 64 rows)")
+        raise ValueError(
+            f"config: BLOCK_SIZE_M={cfg['BLOCK_SIZE_M']} with num_warps="
+            f"{cfg['num_warps']}: needs num_warps in (4, 8, 12) and BLOCK_SIZE_M"
+            " = 16 * num_warps (one consumer warpgroup per 64 rows)"
+        )
     if cfg["num_stages"] < 2:
         raise ValueError(f"config: num_stages={cfg['num_stages']} must be >= 2")
     if cfg.get("LAG", 0) and cfg["BLOCK_SIZE_M"] > 2 * WG_ROWS:
-        raise ValueError("config: LAG=1 needs at most two consumer warpgroups (BLOCK_SIZE_M <= "
-                         "128): three leave 160 registers a thread, lagged promotion uses 192")
+        raise ValueError(
+            "config: LAG=1 needs at most two consumer warpgroups (BLOCK_SIZE_M <= "
+            "128): three leave 160 registers a thread, lagged promotion uses 192"
+        )
     return cfg
 
 
@@ -365,10 +719,15 @@ def _kernel_params(cfg: Mapping[str, int]) -> tuple[int, int, dict[str, int]]:
     """(BLOCK_SIZE_N, BLOCK_SIZE_K, the kernel's constexprs and launch options) of a config."""
     meta, launch = split_config(cfg, drop=EXTRA_KEYS)
     consumers = meta["BLOCK_SIZE_M"] // WG_ROWS
-    params = dict(GROUP_M=meta["GROUP_SIZE_M"], STAGES=launch["num_stages"],
-                  LAG=cfg.get("LAG", 0), CONSUMERS=consumers,
-                  ORDERED=cfg.get("ORDERED", 0) if consumers > 1 else 0,
-                  num_warps=4, maxnreg=MAX_REGS[consumers])
+    params = dict(
+        GROUP_M=meta["GROUP_SIZE_M"],
+        STAGES=launch["num_stages"],
+        LAG=cfg.get("LAG", 0),
+        CONSUMERS=consumers,
+        ORDERED=cfg.get("ORDERED", 0) if consumers > 1 else 0,
+        num_warps=4,
+        maxnreg=MAX_REGS[consumers],
+    )
     return meta["BLOCK_SIZE_N"], meta["BLOCK_SIZE_K"], params
 
 
@@ -400,29 +759,57 @@ def w8a8_block_gluon_matmul(
     C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
     for name, t in (("A", A), ("B", B), ("out", C)):
         if t.stride(-1) != 1 or not tma_aligned(t):
-            raise ValueError(f"w8a8_block_gluon_matmul: {name} must be row-major with 16-byte "
-                             "aligned base and rows (TMA)")
+            raise ValueError(
+                f"w8a8_block_gluon_matmul: {name} must be row-major with 16-byte "
+                "aligned base and rows (TMA)"
+            )
     sms = num_sms if num_sms is not None else multiprocessor_count(A.device, 1)
     tiles = triton.cdiv(M, cfg["BLOCK_SIZE_M"]) * triton.cdiv(N, cfg["BLOCK_SIZE_N"])
     _launch(A, B, C, As, Bs, (M, N, K), block_n, cfg, max(1, min(sms, tiles)))
     return C
 
 
-def _launch(A, B, C, As, Bs, shape: tuple[int, int, int], block_n: int,
-            cfg: Mapping[str, int], programs: int, warmup: bool = False) -> None:
+def _launch(
+    A,
+    B,
+    C,
+    As,
+    Bs,
+    shape: tuple[int, int, int],
+    block_n: int,
+    cfg: Mapping[str, int],
+    programs: int,
+    warmup: bool = False,
+) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel on ``programs`` programs."""
     bn, bk, params = _kernel_params(cfg)
-    args = (host_descriptor(A, [WG_ROWS, bk]), host_descriptor(B, [bn, bk]),
-            host_descriptor(C, [WG_ROWS, bn]), As, Bs, *shape, block_n,
-            As.stride(0), As.stride(1), Bs.stride(0), Bs.stride(1))
+    args = (
+        host_descriptor(A, [WG_ROWS, bk]),
+        host_descriptor(B, [bn, bk]),
+        host_descriptor(C, [WG_ROWS, bn]),
+        As,
+        Bs,
+        *shape,
+        block_n,
+        As.stride(0),
+        As.stride(1),
+        Bs.stride(0),
+        Bs.stride(1),
+    )
     if warmup:
         _w8a8_block_gluon_kernel.warmup(*args, grid=(programs,), **params)
     else:
         _w8a8_block_gluon_kernel[(programs,)](*args, **params)
 
 
-def compile_w8a8_block_gluon(M: int, N: int, K: int, out_dtype: torch.dtype,
-                             block_size: tuple[int, int], config: Mapping[str, int]) -> None:
+def compile_w8a8_block_gluon(
+    M: int,
+    N: int,
+    K: int,
+    out_dtype: torch.dtype,
+    block_size: tuple[int, int],
+    config: Mapping[str, int],
+) -> None:
     """Compile (without running) the binary a launch at this shape uses on the current
     device, so the tuner's compile pool can build configs ahead of timing. The descriptors
     are built over small placeholder tensors: only their dtype, box and layout reach the
@@ -435,10 +822,18 @@ def compile_w8a8_block_gluon(M: int, N: int, K: int, out_dtype: torch.dtype,
     # As is (M, kb) and Bs (N / block_n, kb), row-major: one row of each gives their strides.
     kb = triton.cdiv(K, block_size[1])
     scales = torch.empty((1, kb), dtype=torch.float32, device="cuda")
-    _launch(torch.empty((WG_ROWS, bk), dtype=FP8_DTYPE, device="cuda"),
-            torch.empty((bn, bk), dtype=FP8_DTYPE, device="cuda"),
-            torch.empty((WG_ROWS, bn), dtype=out_dtype, device="cuda"),
-            scales, scales, (M, N, K), block_size[0], cfg, 1, warmup=True)
+    _launch(
+        torch.empty((WG_ROWS, bk), dtype=FP8_DTYPE, device="cuda"),
+        torch.empty((bn, bk), dtype=FP8_DTYPE, device="cuda"),
+        torch.empty((WG_ROWS, bn), dtype=out_dtype, device="cuda"),
+        scales,
+        scales,
+        (M, N, K),
+        block_size[0],
+        cfg,
+        1,
+        warmup=True,
+    )
 
 
 def gluon_space() -> list[dict[str, int]]:
@@ -447,18 +842,30 @@ def gluon_space() -> list[dict[str, int]]:
     promotion needs 192 registers a thread, so it only pairs with two warpgroups."""
     space = []
     for bm, lag, ordered, stages, group in itertools.product(
-            (128, 192), (0, 1), (0, 1, 2), (3, 4, 5), (8, 16)):
+        (128, 192), (0, 1), (0, 1, 2), (3, 4, 5), (8, 16)
+    ):
         if bm == 192 and (lag or stages > 4):  # registers; shared memory (5 x 40 KB + C)
             continue
-        space.append({"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128,
-                      "GROUP_SIZE_M": group, "num_warps": bm // 16, "num_stages": stages,
-                      "LAG": lag, "ORDERED": ordered})
+        space.append(
+            {
+                "BLOCK_SIZE_M": bm,
+                "BLOCK_SIZE_N": 128,
+                "BLOCK_SIZE_K": 128,
+                "GROUP_SIZE_M": group,
+                "num_warps": bm // 16,
+                "num_stages": stages,
+                "LAG": lag,
+                "ORDERED": ordered,
+            }
+        )
     return space
 
 
-def build_w8a8_block_gluon_sm90(config: Mapping[str, int] | None = None,
-                                out_dtype: torch.dtype = torch.bfloat16,
-                                block_size: tuple[int, int] = (128, 128)) -> object:
+def build_w8a8_block_gluon_sm90(
+    config: Mapping[str, int] | None = None,
+    out_dtype: torch.dtype = torch.bfloat16,
+    block_size: tuple[int, int] = (128, 128),
+) -> object:
     """Compile the kernel for sm_90 without a GPU (see :mod:`kernels.sm90_build`); returns
     Triton's compiled kernel, whose ``asm`` holds the ttgir, ptx and cubin."""
     cfg = _validate(config if config is not None else default_gluon_config(), block_size)
@@ -467,9 +874,21 @@ def build_w8a8_block_gluon_sm90(config: Mapping[str, int] | None = None,
         "a_desc": descriptor_type([WG_ROWS, bk], FP8_DTYPE),
         "b_desc": descriptor_type([bn, bk], FP8_DTYPE),
         "c_desc": descriptor_type([WG_ROWS, bn], out_dtype),
-        "a_scale_ptr": "*fp32", "b_scale_ptr": "*fp32",
-        **{name: "i32" for name in ("M", "N", "K", "group_n", "stride_as_m",
-                                    "stride_as_k", "stride_bs_n", "stride_bs_k")},
+        "a_scale_ptr": "*fp32",
+        "b_scale_ptr": "*fp32",
+        **{
+            name: "i32"
+            for name in (
+                "M",
+                "N",
+                "K",
+                "group_n",
+                "stride_as_m",
+                "stride_as_k",
+                "stride_bs_n",
+                "stride_bs_k",
+            )
+        },
     }
     maxnreg = params.pop("maxnreg")
     num_warps = params.pop("num_warps")

@@ -76,28 +76,50 @@ EXTRA_KEYS = ("FLATTEN", "USE_TMA")
 
 def default_persistent_config() -> dict[str, int]:
     """128 x 128 x 128 tiles, 2 warpgroups, 4 stages (128 KB of pipeline buffers)."""
-    return {"BLOCK_SIZE_M": 128, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 8,
-            "num_warps": 8, "num_stages": 4}
+    return {
+        "BLOCK_SIZE_M": 128,
+        "BLOCK_SIZE_N": 128,
+        "BLOCK_SIZE_K": 128,
+        "GROUP_SIZE_M": 8,
+        "num_warps": 8,
+        "num_stages": 4,
+    }
 
 
 @triton.jit
 def _w8a8_block_persistent_kernel(
     # Pointers
-    a_ptr, b_ptr, c_ptr, a_scale_ptr, b_scale_ptr,
+    a_ptr,
+    b_ptr,
+    c_ptr,
+    a_scale_ptr,
+    b_scale_ptr,
     # Sizes
-    M, N, K,
+    M,
+    N,
+    K,
     # Quantization block of the weight scales (activations use groups of group_k)
-    group_n, group_k,
+    group_n,
+    group_k,
     # Strides
-    stride_am, stride_ak,
-    stride_bn, stride_bk,
-    stride_cm, stride_cn,
-    stride_as_m, stride_as_k,
-    stride_bs_n, stride_bs_k,
+    stride_am,
+    stride_ak,
+    stride_bn,
+    stride_bk,
+    stride_cm,
+    stride_cn,
+    stride_as_m,
+    stride_as_k,
+    stride_bs_n,
+    stride_bs_k,
     # Meta-parameters
-    BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
+    BLOCK_SIZE_M: tl.constexpr,
+    BLOCK_SIZE_N: tl.constexpr,
+    BLOCK_SIZE_K: tl.constexpr,
     GROUP_SIZE_M: tl.constexpr,
-    NUM_SMS: tl.constexpr, USE_TMA: tl.constexpr, FLATTEN: tl.constexpr,
+    NUM_SMS: tl.constexpr,
+    USE_TMA: tl.constexpr,
+    FLATTEN: tl.constexpr,
 ):
     start_pid = tl.program_id(0)
     num_tiles = tl.cdiv(M, BLOCK_SIZE_M) * tl.cdiv(N, BLOCK_SIZE_N)
@@ -105,10 +127,12 @@ def _w8a8_block_persistent_kernel(
     offs_k = tl.arange(0, BLOCK_SIZE_K)
     if USE_TMA:
         # K is the unit-stride dimension of both (checked by the wrapper).
-        a_desc = tl.make_tensor_descriptor(a_ptr, shape=[M, K], strides=[stride_am, 1],
-                                           block_shape=[BLOCK_SIZE_M, BLOCK_SIZE_K])
-        b_desc = tl.make_tensor_descriptor(b_ptr, shape=[N, K], strides=[stride_bn, 1],
-                                           block_shape=[BLOCK_SIZE_N, BLOCK_SIZE_K])
+        a_desc = tl.make_tensor_descriptor(
+            a_ptr, shape=[M, K], strides=[stride_am, 1], block_shape=[BLOCK_SIZE_M, BLOCK_SIZE_K]
+        )
+        b_desc = tl.make_tensor_descriptor(
+            b_ptr, shape=[N, K], strides=[stride_bn, 1], block_shape=[BLOCK_SIZE_N, BLOCK_SIZE_K]
+        )
 
     # The epilogue recomputes its tile from its own counter (as Triton's persistent tutorial
     # does): a value used both before and after the K loop hinders the flattened pipeline.
@@ -132,23 +156,31 @@ def _w8a8_block_persistent_kernel(
             else:
                 k_mask = offs_k[None, :] < K - ki * BLOCK_SIZE_K
                 k_offs = (ki * BLOCK_SIZE_K + offs_k)[None, :]
-                a = tl.load(a_ptr + offs_am[:, None] * stride_am + k_offs * stride_ak,
-                            mask=k_mask, other=0.0)
-                b = tl.load(b_ptr + offs_bn[:, None] * stride_bn + k_offs * stride_bk,
-                            mask=k_mask, other=0.0)
+                a = tl.load(
+                    a_ptr + offs_am[:, None] * stride_am + k_offs * stride_ak,
+                    mask=k_mask,
+                    other=0.0,
+                )
+                b = tl.load(
+                    b_ptr + offs_bn[:, None] * stride_bn + k_offs * stride_bk,
+                    mask=k_mask,
+                    other=0.0,
+                )
             scale_col = (ki * BLOCK_SIZE_K) // group_k
             a_s = tl.load(a_scale_ptrs + scale_col * stride_as_k)
             b_s = tl.load(b_scale_ptrs + scale_col * stride_bs_k)
             acc += tl.dot(a, tl.trans(b)).to(tl.float32) * a_s[:, None] * b_s[None, :]
 
         tile_id_c += NUM_SMS
-        pid_cm, pid_cn = grouped_tile_ids(tile_id_c, M, N, BLOCK_SIZE_M, BLOCK_SIZE_N,
-                                          GROUP_SIZE_M)
+        pid_cm, pid_cn = grouped_tile_ids(tile_id_c, M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
         offs_cm = pid_cm * BLOCK_SIZE_M + tl.arange(0, BLOCK_SIZE_M)
         offs_cn = pid_cn * BLOCK_SIZE_N + tl.arange(0, BLOCK_SIZE_N)
         c_ptrs = c_ptr + offs_cm[:, None] * stride_cm + offs_cn[None, :] * stride_cn
-        tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty),
-                 mask=(offs_cm[:, None] < M) & (offs_cn[None, :] < N))
+        tl.store(
+            c_ptrs,
+            acc.to(c_ptr.dtype.element_ty),
+            mask=(offs_cm[:, None] < M) & (offs_cn[None, :] < N),
+        )
 
 
 def num_programs_limit(device: torch.device | None = None) -> int:
@@ -162,8 +194,11 @@ def tma_compatible(A, B) -> bool:
 
 
 def _element_size(t) -> int:
-    return t.element_size() if hasattr(t, "element_size") else torch.empty(
-        0, dtype=t.dtype).element_size()
+    return (
+        t.element_size()
+        if hasattr(t, "element_size")
+        else torch.empty(0, dtype=t.dtype).element_size()
+    )
 
 
 def _torch_allocator(size: int, alignment: int, stream: int | None) -> torch.Tensor:
@@ -214,8 +249,18 @@ def w8a8_block_persistent_matmul(
     return C
 
 
-def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int], sms: int,
-            use_tma: bool, warmup: bool = False) -> None:
+def _launch(
+    A,
+    B,
+    C,
+    As,
+    Bs,
+    block_size: tuple[int, int],
+    cfg: Mapping[str, int],
+    sms: int,
+    use_tma: bool,
+    warmup: bool = False,
+) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
     meta, launch = split_config(cfg, drop=EXTRA_KEYS)
     M, K = A.shape
@@ -223,14 +268,26 @@ def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int]
     tiles = triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"])
     grid = (max(1, min(sms, tiles)),)
     args = (
-        A, B, C, As, Bs,
-        M, N, K,
-        block_size[0], block_size[1],
-        A.stride(0), A.stride(1),
-        B.stride(0), B.stride(1),
-        C.stride(0), C.stride(1),
-        As.stride(0), As.stride(1),
-        Bs.stride(0), Bs.stride(1),
+        A,
+        B,
+        C,
+        As,
+        Bs,
+        M,
+        N,
+        K,
+        block_size[0],
+        block_size[1],
+        A.stride(0),
+        A.stride(1),
+        B.stride(0),
+        B.stride(1),
+        C.stride(0),
+        C.stride(1),
+        As.stride(0),
+        As.stride(1),
+        Bs.stride(0),
+        Bs.stride(1),
     )
     flags = dict(NUM_SMS=sms, USE_TMA=use_tma, FLATTEN=bool(cfg.get("FLATTEN", 0)))
     if warmup:
@@ -241,9 +298,16 @@ def _launch(A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int]
     _w8a8_block_persistent_kernel[grid](*args, **meta, **launch, **flags)
 
 
-def compile_w8a8_block_persistent(M: int, N: int, K: int, dtype: torch.dtype,
-                                  out_dtype: torch.dtype, block_size: tuple[int, int],
-                                  config: Mapping[str, int], num_sms: int | None = None) -> None:
+def compile_w8a8_block_persistent(
+    M: int,
+    N: int,
+    K: int,
+    dtype: torch.dtype,
+    out_dtype: torch.dtype,
+    block_size: tuple[int, int],
+    config: Mapping[str, int],
+    num_sms: int | None = None,
+) -> None:
     """Compile (without running) the binary a launch on contiguous operands of this shape uses
     on the current device."""
     cfg = _validate(config, block_size[1])

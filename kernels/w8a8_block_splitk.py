@@ -68,32 +68,56 @@ REDUCE_BLOCK = 1024
 def default_splitk_config(M: int = 1) -> dict[str, int]:
     """A sensible small-M config: 16..64 tokens x 128 weight rows x 128 K, 4 stages."""
     bm = min(64, max(16, triton.next_power_of_2(M)))
-    return {"BLOCK_SIZE_M": bm, "BLOCK_SIZE_N": 128, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1,
-            "num_warps": 4, "num_stages": 4}
+    return {
+        "BLOCK_SIZE_M": bm,
+        "BLOCK_SIZE_N": 128,
+        "BLOCK_SIZE_K": 128,
+        "GROUP_SIZE_M": 1,
+        "num_warps": 4,
+        "num_stages": 4,
+    }
 
 
 @triton.jit
 def _w8a8_block_splitk_kernel(
     # Pointers (ws_ptr: fp32 partials (SPLIT_K, M, N), contiguous; unused when direct)
-    a_ptr, b_ptr, c_ptr, ws_ptr, a_scale_ptr, b_scale_ptr,
+    a_ptr,
+    b_ptr,
+    c_ptr,
+    ws_ptr,
+    a_scale_ptr,
+    b_scale_ptr,
     # Sizes; each split reduces k_tiles_per_split K tiles
-    M, N, K, k_tiles_per_split,
+    M,
+    N,
+    K,
+    k_tiles_per_split,
     # Quantization block of the weight scales (activations use groups of group_k)
-    group_n, group_k,
+    group_n,
+    group_k,
     # Strides
-    stride_am, stride_ak,
-    stride_bn, stride_bk,
-    stride_cm, stride_cn,
-    stride_ws_s, stride_ws_m,
-    stride_as_m, stride_as_k,
-    stride_bs_n, stride_bs_k,
+    stride_am,
+    stride_ak,
+    stride_bn,
+    stride_bk,
+    stride_cm,
+    stride_cn,
+    stride_ws_s,
+    stride_ws_m,
+    stride_as_m,
+    stride_as_k,
+    stride_bs_n,
+    stride_bs_k,
     # Meta-parameters
-    BLOCK_SIZE_M: tl.constexpr, BLOCK_SIZE_N: tl.constexpr, BLOCK_SIZE_K: tl.constexpr,
+    BLOCK_SIZE_M: tl.constexpr,
+    BLOCK_SIZE_N: tl.constexpr,
+    BLOCK_SIZE_K: tl.constexpr,
     GROUP_SIZE_M: tl.constexpr,
     WRITE_PARTIALS: tl.constexpr,
 ):
-    pid_m, pid_n = grouped_tile_ids(tl.program_id(0), M, N,
-                                    BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
+    pid_m, pid_n = grouped_tile_ids(
+        tl.program_id(0), M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M
+    )
     split = tl.program_id(1)
     k_first = split * k_tiles_per_split
     k_last = tl.minimum(k_first + k_tiles_per_split, tl.cdiv(K, BLOCK_SIZE_K))
@@ -137,9 +161,14 @@ def _w8a8_block_splitk_kernel(
 
 @triton.jit
 def _splitk_reduce_kernel(
-    ws_ptr, c_ptr,
-    M, N, SPLIT_K,
-    stride_ws_s, stride_cm, stride_cn,
+    ws_ptr,
+    c_ptr,
+    M,
+    N,
+    SPLIT_K,
+    stride_ws_s,
+    stride_cm,
+    stride_cn,
     BLOCK: tl.constexpr,
 ):
     # C[m, n] = cast(sum_{s = 0 .. SPLIT_K-1} P[s, m, n]), always summed in this order.
@@ -204,19 +233,30 @@ def w8a8_block_splitk_matmul(
     """
     M, N, K = check_w8a8_block_args(A, B, As, Bs, block_size, out_dtype)
     block_n, block_k = (int(v) for v in block_size)
-    cfg = validate_splitk_config(config if config is not None else default_splitk_config(M),
-                                 block_k)
+    cfg = validate_splitk_config(
+        config if config is not None else default_splitk_config(M), block_k
+    )
     check_out(out, (M, N), out_dtype, A.device)
     C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
     sms = num_sms if num_sms is not None else sm_count(A.device)
     split = choose_split_k(M, N, K, cfg, sms)
-    ws = (torch.empty((split, M, N), dtype=torch.float32, device=A.device) if split > 1 else C)
+    ws = torch.empty((split, M, N), dtype=torch.float32, device=A.device) if split > 1 else C
     _launch(A, B, C, ws, As, Bs, (block_n, block_k), cfg, split)
     return C
 
 
-def _launch(A, B, C, ws, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int],
-            split: int, warmup: bool = False) -> None:
+def _launch(
+    A,
+    B,
+    C,
+    ws,
+    As,
+    Bs,
+    block_size: tuple[int, int],
+    cfg: Mapping[str, int],
+    split: int,
+    warmup: bool = False,
+) -> None:
     """Launch (or, with ``warmup``, only compile) both kernels; operands may be ShapeOnly."""
     meta, launch = split_config(cfg, drop=EXTRA_KEYS)
     M, K = A.shape
@@ -225,37 +265,63 @@ def _launch(A, B, C, ws, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, 
     per_split = triton.cdiv(k_tiles, split)
     partials = split > 1
     if partials and split * M * N >= 2**31:
-        raise ValueError(f"split-K workspace of {split} x {M} x {N} exceeds int32 indexing; "
-                         "use a smaller SPLIT_K")
+        raise ValueError(
+            f"split-K workspace of {split} x {M} x {N} exceeds int32 indexing; "
+            "use a smaller SPLIT_K"
+        )
     grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), split)
     args = (
-        A, B, C, ws, As, Bs,
-        M, N, K, per_split,
-        block_size[0], block_size[1],
-        A.stride(0), A.stride(1),
-        B.stride(0), B.stride(1),
-        C.stride(0), C.stride(1),
-        ws.stride(0) if partials else 0, ws.stride(1) if partials else 0,
-        As.stride(0), As.stride(1),
-        Bs.stride(0), Bs.stride(1),
+        A,
+        B,
+        C,
+        ws,
+        As,
+        Bs,
+        M,
+        N,
+        K,
+        per_split,
+        block_size[0],
+        block_size[1],
+        A.stride(0),
+        A.stride(1),
+        B.stride(0),
+        B.stride(1),
+        C.stride(0),
+        C.stride(1),
+        ws.stride(0) if partials else 0,
+        ws.stride(1) if partials else 0,
+        As.stride(0),
+        As.stride(1),
+        Bs.stride(0),
+        Bs.stride(1),
     )
     reduce_grid = (triton.cdiv(M * N, REDUCE_BLOCK),)
     reduce_args = (ws, C, M, N, split, ws.stride(0) if partials else 0, C.stride(0), C.stride(1))
     if warmup:
-        _w8a8_block_splitk_kernel.warmup(*args, grid=grid, **meta, **launch,
-                                         WRITE_PARTIALS=partials)
+        _w8a8_block_splitk_kernel.warmup(
+            *args, grid=grid, **meta, **launch, WRITE_PARTIALS=partials
+        )
         if partials:
-            _splitk_reduce_kernel.warmup(*reduce_args, grid=reduce_grid, BLOCK=REDUCE_BLOCK,
-                                         num_warps=4)
+            _splitk_reduce_kernel.warmup(
+                *reduce_args, grid=reduce_grid, BLOCK=REDUCE_BLOCK, num_warps=4
+            )
         return
     _w8a8_block_splitk_kernel[grid](*args, **meta, **launch, WRITE_PARTIALS=partials)
     if partials:
         _splitk_reduce_kernel[reduce_grid](*reduce_args, BLOCK=REDUCE_BLOCK, num_warps=4)
 
 
-def compile_w8a8_block_splitk(M: int, N: int, K: int, dtype: torch.dtype,
-                              out_dtype: torch.dtype, block_size: tuple[int, int],
-                              config: Mapping[str, int], num_sms: int | None = None) -> None:
+def compile_w8a8_block_splitk(
+    M: int,
+    N: int,
+    K: int,
+    dtype: torch.dtype,
+    out_dtype: torch.dtype,
+    block_size: tuple[int, int],
+    config: Mapping[str, int],
+    num_sms: int | None = None,
+) -> None:
     """Compile (without running) the binaries a launch on contiguous operands of this shape
     uses (SPLIT_K as the launch would choose it on the current device)."""
     cfg = validate_splitk_config(config, block_size[1])

@@ -26,6 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if problem:
         pytest.exit(problem, returncode=2)
 
+
 # Small-shape kernel tests run on the GPU when there is one, else in the interpreter.
 DEVICE = "cuda" if HAS_CUDA else "cpu"
 
@@ -52,8 +53,10 @@ def pytest_report_header(config: pytest.Config) -> str:
     import triton
 
     mode = "CUDA" if HAS_CUDA else "TRITON_INTERPRET=1 (CPU)"
-    return (f"blockgemm: kernels on {mode}; torch {torch.__version__}, triton "
-            f"{triton.__version__}, numpy {numpy.__version__}; BLOCKGEMM_SEED={SESSION_SEED}")
+    return (
+        f"blockgemm: kernels on {mode}; torch {torch.__version__}, triton "
+        f"{triton.__version__}, numpy {numpy.__version__}; BLOCKGEMM_SEED={SESSION_SEED}"
+    )
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ QTYPES = {"fp8": FP8_DTYPE, "int8": torch.int8}
 OUT_DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 
 
-def spread_randn(*shape: int, g: torch.Generator, dtype: torch.dtype = torch.float32
-                 ) -> torch.Tensor:
+def spread_randn(
+    *shape: int, g: torch.Generator, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Normal data scaled by a log-uniform factor per row and per column (10^-0.5 .. 10^0)."""
     x = torch.randn(*shape, generator=g)
     rows = 10 ** (-0.5 * torch.rand(*shape[:-1], 1, generator=g))
@@ -26,8 +27,15 @@ def spread_randn(*shape: int, g: torch.Generator, dtype: torch.dtype = torch.flo
     return (x * rows * cols).to(dtype)
 
 
-def make_w8a8_operands(M: int, N: int, K: int, qtype: str, g: torch.Generator, device: str,
-                       block_size: tuple[int, int] = (128, 128)):
+def make_w8a8_operands(
+    M: int,
+    N: int,
+    K: int,
+    qtype: str,
+    g: torch.Generator,
+    device: str,
+    block_size: tuple[int, int] = (128, 128),
+):
     """(A, B, As, Bs) for the block W8A8 kernel: activations quantized by the kernel under test's
     own helper (itself checked against the torch reference), weights blockwise."""
     dtype = QTYPES[qtype]
@@ -38,8 +46,16 @@ def make_w8a8_operands(M: int, N: int, K: int, qtype: str, g: torch.Generator, d
     return A, B, As, Bs
 
 
-def make_a16w8_operands(Bt: int, M: int, N: int, K: int, dtype: torch.dtype, g: torch.Generator,
-                        device: str, block_size: tuple[int, int] = (128, 128)):
+def make_a16w8_operands(
+    Bt: int,
+    M: int,
+    N: int,
+    K: int,
+    dtype: torch.dtype,
+    g: torch.Generator,
+    device: str,
+    block_size: tuple[int, int] = (128, 128),
+):
     X = spread_randn(Bt, M, K, g=g).to(device=device, dtype=dtype)
     W, Ws = quantize_weight_blockwise(spread_randn(Bt, N, K, g=g).to(device), block_size)
     return X, W, Ws

@@ -16,10 +16,17 @@ from kernels.reference import a16w8_batched_reference, relative_error, tolerance
 from tests.kernel_cases import make_a16w8_operands, poisoned
 
 CONFIGS = [
-    dict(BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64, GROUP_SIZE_M=1, num_warps=4,
-         num_stages=2),
-    dict(BLOCK_SIZE_M=32, BLOCK_SIZE_N=64, BLOCK_SIZE_K=128, GROUP_SIZE_M=8, num_warps=4,
-         num_stages=3),
+    dict(
+        BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64, GROUP_SIZE_M=1, num_warps=4, num_stages=2
+    ),
+    dict(
+        BLOCK_SIZE_M=32,
+        BLOCK_SIZE_N=64,
+        BLOCK_SIZE_K=128,
+        GROUP_SIZE_M=8,
+        num_warps=4,
+        num_stages=3,
+    ),
 ]
 # Swapped kernel: 3 tiles a program (the tile count is rarely a multiple: the last program has
 # fewer), and 4 tiles with K tiles of 64, so tile boundaries fall inside the flat loop.
@@ -27,8 +34,10 @@ SWAPPED_CONFIGS = [
     {**CONFIGS[0], "TILES_PER_PROGRAM": 3},
     {**CONFIGS[1], "BLOCK_SIZE_K": 64, "GROUP_SIZE_M": 2, "TILES_PER_PROGRAM": 4},
 ]
-KERNELS = {"plain": (a16w8_batched_matmul, CONFIGS),
-           "swapped": (a16w8_batched_swapped_matmul, SWAPPED_CONFIGS)}
+KERNELS = {
+    "plain": (a16w8_batched_matmul, CONFIGS),
+    "swapped": (a16w8_batched_swapped_matmul, SWAPPED_CONFIGS),
+}
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
@@ -87,8 +96,9 @@ def test_more_tiles_per_program_than_tiles(rng, device):
     Bt, M, N, K = 2, 17, 96, 256
     X, W, Ws = make_a16w8_operands(Bt, M, N, K, torch.bfloat16, rng, device)
     cfg = {**SWAPPED_CONFIGS[1], "TILES_PER_PROGRAM": 64}
-    Y = a16w8_batched_swapped_matmul(X, W, Ws, config=cfg,
-                                     out=poisoned((Bt, M, N), torch.bfloat16, device))
+    Y = a16w8_batched_swapped_matmul(
+        X, W, Ws, config=cfg, out=poisoned((Bt, M, N), torch.bfloat16, device)
+    )
     assert relative_error(Y, a16w8_batched_reference(X, W, Ws)) <= tolerance(torch.bfloat16)
 
 
@@ -119,8 +129,17 @@ def test_swapped_tunable_runs_its_default_on_the_tunables_operands(device):
 
     tunable = get_tunable("a16w8_batched_swapped")
     assert tunable.batched and tunable.space is swapped_space
-    task = Task(kernel="a16w8_batched_swapped", input_type="bf16", out_dtype="bfloat16",
-                block_n=128, block_k=128, N=96, K=256, B=3, M=5)
+    task = Task(
+        kernel="a16w8_batched_swapped",
+        input_type="bf16",
+        out_dtype="bfloat16",
+        block_n=128,
+        block_k=128,
+        N=96,
+        K=256,
+        B=3,
+        M=5,
+    )
     ops = tunable.make_operands(task, torch.Generator(device=device).manual_seed(0), device)
     out = tunable.new_output(task, device).fill_(float("nan"))
     tunable.run(task, ops, tunable.default_config(task), out)

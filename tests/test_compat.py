@@ -21,8 +21,13 @@ def _declared() -> dict:
 def test_pyproject_and_compat_state_the_same_triton_range():
     spec = _declared()["triton"].specifier
     assert set(str(s) for s in spec) == set(compat.SUPPORTED_TRITON)
-    for version, inside in [("3.5.1", False), ("3.6.0", True), ("3.7.1", True), ("3.9.0", True),
-                            ("3.10.0", False)]:
+    for version, inside in [
+        ("3.5.1", False),
+        ("3.6.0", True),
+        ("3.7.1", True),
+        ("3.9.0", True),
+        ("3.10.0", False),
+    ]:
         assert spec.contains(version) is inside
         assert compat.triton_in_supported_range(version) is inside
 
@@ -38,8 +43,9 @@ def test_tma_copies_resolve_to_the_name_this_triton_offers():
     expected = new if new is not None else tma.async_copy_global_to_shared
     assert compat.tma_async_load is expected
     store = getattr(tma, "async_store", None)
-    assert compat.tma_async_store is (store if store is not None
-                                      else tma.async_copy_shared_to_global)
+    assert compat.tma_async_store is (
+        store if store is not None else tma.async_copy_shared_to_global
+    )
 
 
 def test_gluon_and_offline_build_are_available_across_the_range():

@@ -168,8 +168,10 @@ def test_torch_quant_helpers_round_trip(fn, rows_shape, rng):
     assert err < 0.05
 
 
-@pytest.mark.parametrize("kernel, fallback", [("w8a8_block_gluon", pv.GLUON_CONFIG),
-                                              ("w8a8_block_decode", pv._small_m_config(1))])
+@pytest.mark.parametrize(
+    "kernel, fallback",
+    [("w8a8_block_gluon", pv.GLUON_CONFIG), ("w8a8_block_decode", pv._small_m_config(1))],
+)
 def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_path):
     """The Gluon and decode providers read the tuner's TuneFile for their kernel, device and
     shape (nearest tuned M) and fall back to their fixed config without one."""
@@ -184,16 +186,38 @@ def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_
 
     def record(m: int, stages: int) -> TuneRecord:
         cfg = {**fallback, "num_stages": stages}
-        return TuneRecord(M=m, winner=Measurement(status=Status.OK, config=cfg),
-                          default=Measurement(status=Status.OK), configs_in_space=48,
-                          configs_pruned=0, configs_timed=20, wall_s=1.0)
+        return TuneRecord(
+            M=m,
+            winner=Measurement(status=Status.OK, config=cfg),
+            default=Measurement(status=Status.OK),
+            configs_in_space=48,
+            configs_pruned=0,
+            configs_timed=20,
+            wall_s=1.0,
+        )
 
-    tf = TuneFile(kernel=kernel, input_type="fp8", out_dtype="bfloat16",
-                  block_n=128, block_k=128, N=7168, K=2304,
-                  provenance=provenance("GPU_X", "Synthetic GPU"),
-                  records=[record(1024, 3), record(4096, 5)])
-    task = Task(kernel=kernel, input_type="fp8", out_dtype="bfloat16", block_n=128,
-                block_k=128, N=7168, K=2304, B=1, M=4096)
+    tf = TuneFile(
+        kernel=kernel,
+        input_type="fp8",
+        out_dtype="bfloat16",
+        block_n=128,
+        block_k=128,
+        N=7168,
+        K=2304,
+        provenance=provenance("GPU_X", "Synthetic GPU"),
+        records=[record(1024, 3), record(4096, 5)],
+    )
+    task = Task(
+        kernel=kernel,
+        input_type="fp8",
+        out_dtype="bfloat16",
+        block_n=128,
+        block_k=128,
+        N=7168,
+        K=2304,
+        B=1,
+        M=4096,
+    )
     atomic_write_text(tune_file_path(tmp_path, "GPU_X", task, False), tf.model_dump_json())
     assert pv._fast_kernel_config(kernel, problem, ctx, fallback)["num_stages"] == 5  # nearer 4096
     smaller = pv.Problem(M=1500, N=7168, K=2304)
@@ -214,14 +238,39 @@ def test_swapped_a16w8_provider_reads_its_batched_tuning_file(tmp_path):
     ctx = pv.BenchContext(device=torch.device("cpu"), site_data=tmp_path, device_name="GPU_X")
     fallback = default_swapped_config(128)
     tuned = {**fallback, "TILES_PER_PROGRAM": 8}
-    tf = TuneFile(kernel="a16w8_batched_swapped", input_type="bf16", out_dtype="bfloat16",
-                  block_n=128, block_k=128, N=512, K=128, B=16,
-                  provenance=provenance("GPU_X", "Synthetic GPU"),
-                  records=[TuneRecord(M=128, winner=Measurement(status=Status.OK, config=tuned),
-                                      default=Measurement(status=Status.OK), configs_in_space=1,
-                                      configs_pruned=0, configs_timed=1, wall_s=1.0)])
-    task = Task(kernel="a16w8_batched_swapped", input_type="bf16", out_dtype="bfloat16",
-                block_n=128, block_k=128, N=512, K=128, B=16, M=128)
+    tf = TuneFile(
+        kernel="a16w8_batched_swapped",
+        input_type="bf16",
+        out_dtype="bfloat16",
+        block_n=128,
+        block_k=128,
+        N=512,
+        K=128,
+        B=16,
+        provenance=provenance("GPU_X", "Synthetic GPU"),
+        records=[
+            TuneRecord(
+                M=128,
+                winner=Measurement(status=Status.OK, config=tuned),
+                default=Measurement(status=Status.OK),
+                configs_in_space=1,
+                configs_pruned=0,
+                configs_timed=1,
+                wall_s=1.0,
+            )
+        ],
+    )
+    task = Task(
+        kernel="a16w8_batched_swapped",
+        input_type="bf16",
+        out_dtype="bfloat16",
+        block_n=128,
+        block_k=128,
+        N=512,
+        K=128,
+        B=16,
+        M=128,
+    )
     atomic_write_text(tune_file_path(tmp_path, "GPU_X", task, False), tf.model_dump_json())
 
     def lookup(B: int) -> dict[str, int]:

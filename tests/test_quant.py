@@ -73,8 +73,9 @@ def test_all_zero_group_has_finite_scale(device):
 
 
 @pytest.mark.parametrize("qtype", ["fp8", "int8"])
-@pytest.mark.parametrize("shape, block", [((256, 384), (128, 128)), ((3, 200, 130), (128, 128)),
-                                          ((96, 80), (64, 32))])
+@pytest.mark.parametrize(
+    "shape, block", [((256, 384), (128, 128)), ((3, 200, 130), (128, 128)), ((96, 80), (64, 32))]
+)
 def test_weight_block_roundtrip(qtype, shape, block, rng):
     w = spread_randn(*shape, g=rng)
     q, s = quantize_weight_blockwise(w, block, QTYPES[qtype])

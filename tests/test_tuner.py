@@ -23,8 +23,16 @@ from generator.tunables import TUNABLES, W8A8_BLOCK, Tunable, register
 from generator.tune_store import finished_tasks, merge_result, tune_file_path
 from generator.tuning import TuneOptions, tune_task
 
-TINY = dict(kernel="w8a8_block", input_type="fp8", out_dtype="bfloat16", block_n=128,
-            block_k=128, N=48, K=256, B=1)
+TINY = dict(
+    kernel="w8a8_block",
+    input_type="fp8",
+    out_dtype="bfloat16",
+    block_n=128,
+    block_k=128,
+    N=48,
+    K=256,
+    B=1,
+)
 
 
 def tiny_task(M: int, **kw) -> Task:
@@ -38,10 +46,22 @@ def test_full_space_is_vllms_1280_configs():
     configs = full_space()
     assert len(configs) == 1280
     assert len({tuple(sorted(c.items())) for c in configs}) == 1280
-    expected = set(itertools.product(space.BLOCK_M, space.BLOCK_N, space.BLOCK_K, space.GROUPS,
-                                     space.WARPS, space.STAGES))
-    got = {(c["BLOCK_SIZE_M"], c["BLOCK_SIZE_N"], c["BLOCK_SIZE_K"], c["GROUP_SIZE_M"],
-            c["num_warps"], c["num_stages"]) for c in configs}
+    expected = set(
+        itertools.product(
+            space.BLOCK_M, space.BLOCK_N, space.BLOCK_K, space.GROUPS, space.WARPS, space.STAGES
+        )
+    )
+    got = {
+        (
+            c["BLOCK_SIZE_M"],
+            c["BLOCK_SIZE_N"],
+            c["BLOCK_SIZE_K"],
+            c["GROUP_SIZE_M"],
+            c["num_warps"],
+            c["num_stages"],
+        )
+        for c in configs
+    }
     assert got == expected
 
 
@@ -93,14 +113,29 @@ def test_a_kernels_own_space_and_knobs_survive_pruning_and_refinement():
     from generator.tunables import get_tunable
     from generator.tuning import candidates_for
 
-    task = Task(kernel="w8a8_block_gluon", input_type="fp8", out_dtype="bfloat16",
-                block_n=128, block_k=128, N=7168, K=2304, B=1, M=4096)
+    task = Task(
+        kernel="w8a8_block_gluon",
+        input_type="fp8",
+        out_dtype="bfloat16",
+        block_n=128,
+        block_k=128,
+        N=7168,
+        K=2304,
+        B=1,
+        M=4096,
+    )
     assert get_tunable("w8a8_block_gluon").space is not full_space
     kept, _ = candidates_for(task, "cpu", exhaustive=False)
     assert len(kept) == len(get_tunable("w8a8_block_gluon").space())
     refined = space.refine_neighbours(kept, [(128, 128, 128)])
-    assert {(c["LAG"], c["ORDERED"]) for c in refined} == {(0, 0), (0, 1), (0, 2), (1, 0),
-                                                           (1, 1), (1, 2)}
+    assert {(c["LAG"], c["ORDERED"]) for c in refined} == {
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (1, 0),
+        (1, 1),
+        (1, 2),
+    }
     assert len(space.refine_neighbours(full_space(), [(64, 128, 128)])) == 8  # warps x stages
 
 
@@ -114,12 +149,24 @@ def test_decode_space_is_valid_and_keeps_its_split_k_choices():
     for cfg in decode_space():
         _validate(cfg, 128)
     assert get_tunable("w8a8_block_decode").space is decode_space
-    task = Task(kernel="w8a8_block_decode", input_type="fp8", out_dtype="bfloat16",
-                block_n=128, block_k=128, N=4608, K=7168, B=1, M=1)
+    task = Task(
+        kernel="w8a8_block_decode",
+        input_type="fp8",
+        out_dtype="bfloat16",
+        block_n=128,
+        block_k=128,
+        N=4608,
+        K=7168,
+        B=1,
+        M=1,
+    )
     kept, report = candidates_for(task, "cpu", exhaustive=False)
     assert report.in_space == len(decode_space()) > len(kept)
-    splits = {c.get("SPLIT_K") for c in kept if c["BLOCK_SIZE_M"] == 16
-              and c["BLOCK_SIZE_N"] == 256 and c["num_stages"] == 6}
+    splits = {
+        c.get("SPLIT_K")
+        for c in kept
+        if c["BLOCK_SIZE_M"] == 16 and c["BLOCK_SIZE_N"] == 256 and c["num_stages"] == 6
+    }
     assert splits == {None, 2, 4, 8, 16}
     assert {c["BLOCK_SIZE_M"] for c in kept} == {16, 64}
 
@@ -127,14 +174,21 @@ def test_decode_space_is_valid_and_keeps_its_split_k_choices():
 def test_group_variants_match_configs_with_and_without_an_optional_key():
     """A space may omit a key (SPLIT_K: chosen at launch); the group pass compares whole
     configs, so it neither fails on the missing key nor mixes the two kinds."""
-    base = {"BLOCK_SIZE_M": 16, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128, "num_warps": 4,
-            "num_stages": 3}
-    cands = [{**base, "GROUP_SIZE_M": g, **split} for g in (1, 16)
-             for split in ({}, {"SPLIT_K": 4})]
+    base = {
+        "BLOCK_SIZE_M": 16,
+        "BLOCK_SIZE_N": 64,
+        "BLOCK_SIZE_K": 128,
+        "num_warps": 4,
+        "num_stages": 3,
+    }
+    cands = [
+        {**base, "GROUP_SIZE_M": g, **split} for g in (1, 16) for split in ({}, {"SPLIT_K": 4})
+    ]
     best = {**base, "GROUP_SIZE_M": 1, "SPLIT_K": 4}
     assert space.group_variants(cands, best) == [{**base, "GROUP_SIZE_M": 16, "SPLIT_K": 4}]
     assert space.group_variants(cands, {**base, "GROUP_SIZE_M": 1}) == [
-        {**base, "GROUP_SIZE_M": 16}]
+        {**base, "GROUP_SIZE_M": 16}
+    ]
 
 
 def test_tune_task_verifies_winner_and_times_default():
@@ -167,8 +221,9 @@ def broken_tunable():
 
 
 def test_wrong_or_failing_configs_are_recorded_never_published(broken_tunable):
-    rec = tune_task(tiny_task(3, kernel=broken_tunable.name),
-                    TuneOptions(device="cpu", max_replays=1))
+    rec = tune_task(
+        tiny_task(3, kernel=broken_tunable.name), TuneOptions(device="cpu", max_replays=1)
+    )
     assert rec.winner is not None and rec.winner.config["BLOCK_SIZE_M"] == 64
     assert all(m.config["BLOCK_SIZE_M"] == 64 for m in rec.runners_up)
     assert rec.status_counts.get(Status.INCORRECT, 0) >= 1
@@ -197,17 +252,25 @@ def test_results_from_several_workers_merge_into_one_file(tmp_path):
     assert [r.M for r in tf.records] == [1, 20]
     vllm = tmp_path / "devices/CPU_INTERPRETER/configs/vllm"
     (name,) = [p.name for p in vllm.iterdir()]
-    assert name == ("N=48,K=256,device_name=CPU_INTERPRETER,dtype=fp8_w8a8,"
-                    "block_shape=[128,128].json")
+    assert name == (
+        "N=48,K=256,device_name=CPU_INTERPRETER,dtype=fp8_w8a8,block_shape=[128,128].json"
+    )
     table = json.loads((vllm / name).read_text())
     assert list(table) == ["1", "20"]
     assert table["1"] == recs[1].winner.config
-    assert list(table["1"]) == ["BLOCK_SIZE_M", "BLOCK_SIZE_N", "BLOCK_SIZE_K", "GROUP_SIZE_M",
-                                "num_warps", "num_stages"]
+    assert list(table["1"]) == [
+        "BLOCK_SIZE_M",
+        "BLOCK_SIZE_N",
+        "BLOCK_SIZE_K",
+        "GROUP_SIZE_M",
+        "num_warps",
+        "num_stages",
+    ]
     sglang = tmp_path / "devices/CPU_INTERPRETER/configs/sglang"
     assert [p.name for p in sglang.iterdir()] == [name.replace("[128,128]", "[128, 128]")]
     assert finished_tasks(tmp_path, prov.device_name, [tiny_task(1), tiny_task(7)], False) == {
-        tiny_task(1)}
+        tiny_task(1)
+    }
     assert not list(tmp_path.rglob("*.tmp"))
 
 
@@ -233,8 +296,13 @@ def test_interrupted_write_leaves_previous_file_intact(tmp_path, monkeypatch):
 def test_local_backend_two_workers_lose_nothing(tmp_path):
     tasks = [tiny_task(m) for m in (1, 2, 17, 33)]
     got: list[TaskOutcome] = []
-    left = run_local(tasks, TuneOptions(device="cpu", max_replays=1), workers=2,
-                     compile_workers=0, on_outcome=got.append)
+    left = run_local(
+        tasks,
+        TuneOptions(device="cpu", max_replays=1),
+        workers=2,
+        compile_workers=0,
+        on_outcome=got.append,
+    )
     assert left == 0
     assert sorted(o.task.M for o in got) == [1, 2, 17, 33]
     assert all(o.record is not None and o.record.winner is not None for o in got)
@@ -244,9 +312,24 @@ def test_local_backend_two_workers_lose_nothing(tmp_path):
 @pytest.mark.ray
 def test_ray_backend_on_local_instance(tmp_path):
     pytest.importorskip("ray", reason="the optional ray extra is not installed")
-    code = cli_main(["tune", "--N", "48", "--K", "256", "--batch-sizes", "1,9",
-                     "--kernels", "w8a8_block", "--backend", "ray", "--allow-cpu",
-                     "--save-path", str(tmp_path)])
+    code = cli_main(
+        [
+            "tune",
+            "--N",
+            "48",
+            "--K",
+            "256",
+            "--batch-sizes",
+            "1,9",
+            "--kernels",
+            "w8a8_block",
+            "--backend",
+            "ray",
+            "--allow-cpu",
+            "--save-path",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     (f,) = (tmp_path / "devices/CPU_INTERPRETER/tuning").glob("*.json")
     assert [r.M for r in load(f, TuneFile).records] == [1, 9]
@@ -283,8 +366,22 @@ def test_bad_input_is_one_line_exit_2_nothing_written(argv, message, tmp_path, c
 
 
 def test_cpu_run_writes_records_and_resumes(tmp_path, capsys):
-    argv = ["tune", "--N", "48", "--K", "256", "--batch-sizes", "1,20", "--kernels",
-            "w8a8_block", "--allow-cpu", "--cpu-workers", "1", "--save-path", str(tmp_path)]
+    argv = [
+        "tune",
+        "--N",
+        "48",
+        "--K",
+        "256",
+        "--batch-sizes",
+        "1,20",
+        "--kernels",
+        "w8a8_block",
+        "--allow-cpu",
+        "--cpu-workers",
+        "1",
+        "--save-path",
+        str(tmp_path),
+    ]
     assert cli_main(argv) == 0
     files = sorted(Path(tmp_path).rglob("*.json"))
     assert any("tuning" in str(f) for f in files) and any("vllm" in str(f) for f in files)
@@ -310,12 +407,21 @@ def test_batched_kernels_of_our_own_get_the_mla_shapes():
     """A Tunable marked batched (the swapped A16W8 kernel) is tuned on the MLA shapes with its
     own input type, next to the linear-layer kernels on the dense ones."""
     p = tune_cli.add_parser(__import__("argparse").ArgumentParser().add_subparsers(), "tune")
-    args = p.parse_args(["--model", "deepseek-v3", "--batch-sizes", "1,128",
-                         "--kernels", "a16w8_batched_swapped,w8a8_block_decode"])
+    args = p.parse_args(
+        [
+            "--model",
+            "deepseek-v3",
+            "--batch-sizes",
+            "1,128",
+            "--kernels",
+            "a16w8_batched_swapped,w8a8_block_decode",
+        ]
+    )
     tasks = tune_cli.build_tasks(args)
     swapped = [t for t in tasks if t.kernel == "a16w8_batched_swapped"]
     assert {(t.B, t.N, t.K, t.M) for t in swapped} == {
-        (16, n, k, m) for n, k in ((512, 128), (128, 512)) for m in (1, 128)}
+        (16, n, k, m) for n, k in ((512, 128), (128, 512)) for m in (1, 128)
+    }
     assert {t.input_type for t in swapped} == {"bf16"}
     decode = {(t.N, t.K, t.B, t.input_type) for t in tasks if t.kernel == "w8a8_block_decode"}
     assert len(decode) == 15 and all(b == 1 and it == "fp8" for _, _, b, it in decode)

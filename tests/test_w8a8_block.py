@@ -22,10 +22,17 @@ SHAPES = [  # (M, N, K): M = 1, ragged M / N / K, several K tiles
     (65, 130, 384),
 ]
 CONFIGS = [
-    dict(BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64, GROUP_SIZE_M=1, num_warps=4,
-         num_stages=2),
-    dict(BLOCK_SIZE_M=32, BLOCK_SIZE_N=64, BLOCK_SIZE_K=128, GROUP_SIZE_M=4, num_warps=4,
-         num_stages=3),
+    dict(
+        BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64, GROUP_SIZE_M=1, num_warps=4, num_stages=2
+    ),
+    dict(
+        BLOCK_SIZE_M=32,
+        BLOCK_SIZE_N=64,
+        BLOCK_SIZE_K=128,
+        GROUP_SIZE_M=4,
+        num_warps=4,
+        num_stages=3,
+    ),
 ]
 
 
@@ -48,8 +55,9 @@ def test_default_config_and_small_weight_block(qtype, rng, device):
     # Default config (BM 64, BN = bn, BK = bk) with a 64 x 64 weight block, M = 1.
     M, N, K, block = 1, 100, 200, (64, 64)
     A, B, As, Bs = make_w8a8_operands(M, N, K, qtype, rng, device, block_size=block)
-    C = w8a8_block_matmul(A, B, As, Bs, block, torch.bfloat16,
-                          out=poisoned((M, N), torch.bfloat16, device))
+    C = w8a8_block_matmul(
+        A, B, As, Bs, block, torch.bfloat16, out=poisoned((M, N), torch.bfloat16, device)
+    )
     err = relative_error(C, w8a8_block_reference(A, B, As, Bs, block))
     assert err <= tolerance(torch.bfloat16)
 
@@ -90,15 +98,28 @@ def _operands(device, M=8, N=64, K=256):
         (lambda a: a.update(A=a["A"].t().contiguous().t()), "A: last dimension"),
         (lambda a: a.update(out_dtype=torch.int32), "out_dtype"),
         (lambda a: a.update(block_size=(128,)), "block_size"),
-        (lambda a: a.update(config={**default_w8a8_config(), "BLOCK_SIZE_K": 256}),
-         "BLOCK_SIZE_K=256 must divide"),
-        (lambda a: a.update(config={**default_w8a8_config(), "BLOCK_SIZE_N": 48}),
-         "power of two"),
+        (
+            lambda a: a.update(config={**default_w8a8_config(), "BLOCK_SIZE_K": 256}),
+            "BLOCK_SIZE_K=256 must divide",
+        ),
+        (lambda a: a.update(config={**default_w8a8_config(), "BLOCK_SIZE_N": 48}), "power of two"),
         (lambda a: a.update(config={"BLOCK_SIZE_M": 16}), "missing key"),
         (lambda a: a.update(out=torch.empty(3, 3)), "out: shape"),
     ],
-    ids=["A-dtype", "B-dtype", "As-shape", "Bs-dtype", "B-K", "A-strides", "out-dtype",
-         "block", "BK", "BN-pow2", "cfg-keys", "out-shape"],
+    ids=[
+        "A-dtype",
+        "B-dtype",
+        "As-shape",
+        "Bs-dtype",
+        "B-K",
+        "A-strides",
+        "out-dtype",
+        "block",
+        "BK",
+        "BN-pow2",
+        "cfg-keys",
+        "out-shape",
+    ],
 )
 def test_invalid_arguments_name_the_argument(mutate, match, device):
     A, B, As, Bs = _operands(device)
@@ -118,8 +139,12 @@ def test_cpu_tensors_rejected_without_interpreter(monkeypatch):
 
 
 def test_pick_config_nearest_key_like_vllm():
-    table = {"1": {"BLOCK_SIZE_M": 16}, "8": {"BLOCK_SIZE_M": 32}, "64": {"BLOCK_SIZE_M": 64},
-             "4096": {"BLOCK_SIZE_M": 128}}
+    table = {
+        "1": {"BLOCK_SIZE_M": 16},
+        "8": {"BLOCK_SIZE_M": 32},
+        "64": {"BLOCK_SIZE_M": 64},
+        "4096": {"BLOCK_SIZE_M": 128},
+    }
     assert pick_config(table, 1)["BLOCK_SIZE_M"] == 16
     assert pick_config(table, 5)["BLOCK_SIZE_M"] == 32
     assert pick_config(table, 36)["BLOCK_SIZE_M"] == 32  # |36-8| = 28 = |36-64|: first wins

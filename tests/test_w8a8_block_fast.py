@@ -35,14 +35,24 @@ SHAPES = [  # (M, N, K): M = 1, ragged M / N / K (K = 300: no TMA), several K ti
     (37, 200, 300),
     (65, 130, 384),
 ]
-SMALL = dict(BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64, GROUP_SIZE_M=1, num_warps=4,
-             num_stages=2)
-MID = dict(BLOCK_SIZE_M=32, BLOCK_SIZE_N=64, BLOCK_SIZE_K=128, GROUP_SIZE_M=2, num_warps=4,
-           num_stages=3)
-SPLITK_CONFIGS = {"bk64-auto": SMALL, "bk128-auto": MID, "bk64-split1": {**SMALL, "SPLIT_K": 1},
-                  "bk128-split3": {**MID, "SPLIT_K": 3}}
-PERSISTENT_CONFIGS = {"bk64": SMALL, "bk128-g2": MID, "flatten": {**MID, "FLATTEN": 1},
-                      "pointers": {**SMALL, "USE_TMA": 0}}
+SMALL = dict(
+    BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64, GROUP_SIZE_M=1, num_warps=4, num_stages=2
+)
+MID = dict(
+    BLOCK_SIZE_M=32, BLOCK_SIZE_N=64, BLOCK_SIZE_K=128, GROUP_SIZE_M=2, num_warps=4, num_stages=3
+)
+SPLITK_CONFIGS = {
+    "bk64-auto": SMALL,
+    "bk128-auto": MID,
+    "bk64-split1": {**SMALL, "SPLIT_K": 1},
+    "bk128-split3": {**MID, "SPLIT_K": 3},
+}
+PERSISTENT_CONFIGS = {
+    "bk64": SMALL,
+    "bk128-g2": MID,
+    "flatten": {**MID, "FLATTEN": 1},
+    "pointers": {**SMALL, "USE_TMA": 0},
+}
 # Each config runs with one output dtype (all three covered), which keeps the interpreter
 # run short: the dtype only changes the final cast, the configs change the tiling.
 SPLITK_CASES = [(cfg, OUT_DTYPES[i % 3]) for i, cfg in enumerate(SPLITK_CONFIGS.values())]
@@ -67,15 +77,15 @@ def _check(kernel, qtype, out_dtype, M, N, K, config, rng, device):
 
 
 @pytest.mark.parametrize("M, N, K", SHAPES)
-@pytest.mark.parametrize("config, out_dtype", SPLITK_CASES,
-                         ids=_ids(SPLITK_CONFIGS, SPLITK_CASES))
+@pytest.mark.parametrize("config, out_dtype", SPLITK_CASES, ids=_ids(SPLITK_CONFIGS, SPLITK_CASES))
 def test_splitk_matches_reference(out_dtype, M, N, K, config, rng, device):
     _check(w8a8_block_splitk_matmul, "fp8", out_dtype, M, N, K, config, rng, device)
 
 
 @pytest.mark.parametrize("M, N, K", SHAPES)
-@pytest.mark.parametrize("config, out_dtype", PERSISTENT_CASES,
-                         ids=_ids(PERSISTENT_CONFIGS, PERSISTENT_CASES))
+@pytest.mark.parametrize(
+    "config, out_dtype", PERSISTENT_CASES, ids=_ids(PERSISTENT_CONFIGS, PERSISTENT_CASES)
+)
 def test_persistent_matches_reference(out_dtype, M, N, K, config, rng, device):
     _check(w8a8_block_persistent_matmul, "fp8", out_dtype, M, N, K, config, rng, device)
 
@@ -96,8 +106,16 @@ def test_small_weight_block_and_column_major_scales(kernel, rng, device):
     As_cm = As.t().contiguous().t()
     assert As_cm.stride() == (1, M)
     cfg = {**SMALL, "BLOCK_SIZE_K": 64}
-    C = kernel(A, B, As_cm, Bs, block, torch.bfloat16, config=cfg,
-               out=poisoned((M, N), torch.bfloat16, device))
+    C = kernel(
+        A,
+        B,
+        As_cm,
+        Bs,
+        block,
+        torch.bfloat16,
+        config=cfg,
+        out=poisoned((M, N), torch.bfloat16, device),
+    )
     err = relative_error(C, w8a8_block_reference(A, B, As, Bs, block))
     assert err <= tolerance(torch.bfloat16)
 
@@ -107,9 +125,19 @@ def test_splitk_is_deterministic(rng, device):
     M, N, K = 3, 96, 1024
     A, B, As, Bs = make_w8a8_operands(M, N, K, "fp8", rng, device)
     assert choose_split_k(M, N, K, SMALL, num_sms=8) > 1
-    runs = [w8a8_block_splitk_matmul(A, B, As, Bs, out_dtype=torch.float32, config=SMALL,
-                                     out=poisoned((M, N), torch.float32, device), num_sms=8)
-            for _ in range(2)]
+    runs = [
+        w8a8_block_splitk_matmul(
+            A,
+            B,
+            As,
+            Bs,
+            out_dtype=torch.float32,
+            config=SMALL,
+            out=poisoned((M, N), torch.float32, device),
+            num_sms=8,
+        )
+        for _ in range(2)
+    ]
     assert torch.equal(runs[0], runs[1])
     assert relative_error(runs[0], w8a8_block_reference(A, B, As, Bs)) <= tolerance(torch.float32)
 
@@ -183,8 +211,17 @@ def test_tunables_register_once_and_run(device):
     g = torch.Generator(device=device).manual_seed(0)  # on the operands' device
     for name in ("w8a8_block_splitk", "w8a8_block_persistent", "w8a8_block_decode"):
         tunable = get_tunable(name)
-        task = Task(kernel=name, input_type="fp8", out_dtype="bfloat16", block_n=128,
-                    block_k=128, N=96, K=256, B=1, M=5)
+        task = Task(
+            kernel=name,
+            input_type="fp8",
+            out_dtype="bfloat16",
+            block_n=128,
+            block_k=128,
+            N=96,
+            K=256,
+            B=1,
+            M=5,
+        )
         ops = tunable.make_operands(task, g, device)
         out = tunable.new_output(task, device).fill_(float("nan"))
         cfg = tunable.default_config(task)
@@ -208,8 +245,9 @@ def test_gpu_splitk_real_sizes(N, K, M, rng):
     runs = []
     for _ in range(2):
         out = poisoned((M, N), torch.bfloat16, "cuda")
-        runs.append(w8a8_block_splitk_matmul(A, B, As, Bs, config=default_splitk_config(M),
-                                             out=out))
+        runs.append(
+            w8a8_block_splitk_matmul(A, B, As, Bs, config=default_splitk_config(M), out=out)
+        )
     assert torch.equal(runs[0], runs[1]), "split-K is not deterministic"
     assert relative_error(runs[0], ref) <= tolerance(torch.bfloat16)
 
@@ -221,6 +259,7 @@ def test_gpu_splitk_real_sizes(N, K, M, rng):
 def test_gpu_persistent_real_sizes(N, K, M, flatten, rng):
     A, B, As, Bs = make_w8a8_operands(M, N, K, "fp8", rng, "cuda")
     out = poisoned((M, N), torch.bfloat16, "cuda")
-    C = w8a8_block_persistent_matmul(A, B, As, Bs, config={**default_persistent_config(),
-                                                           "FLATTEN": flatten}, out=out)
+    C = w8a8_block_persistent_matmul(
+        A, B, As, Bs, config={**default_persistent_config(), "FLATTEN": flatten}, out=out
+    )
     assert relative_error(C, w8a8_block_reference(A, B, As, Bs)) <= tolerance(torch.bfloat16)

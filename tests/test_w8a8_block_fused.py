@@ -24,8 +24,9 @@ from kernels.w8a8_block_decode import (
 from kernels.w8a8_block_splitk import choose_split_k, w8a8_block_splitk_matmul
 from tests.kernel_cases import OUT_DTYPES, poisoned, spread_randn
 
-SMALL = dict(BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4,
-             num_stages=2)
+SMALL = dict(
+    BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4, num_stages=2
+)
 
 
 def _decode_operands(M, N, K, rng, device, x_dtype=torch.bfloat16):
@@ -35,17 +36,20 @@ def _decode_operands(M, N, K, rng, device, x_dtype=torch.bfloat16):
     return X, B, Bs, A, As
 
 
-@pytest.mark.parametrize("M, N, K, config, out_dtype", [
-    (1, 64, 256, SMALL, OUT_DTYPES[0]),                      # M = 1, one tile, two splits
-    (5, 200, 300, SMALL, OUT_DTYPES[1]),                     # ragged N and K (K tail masked)
-    (37, 130, 640, {**SMALL, "BLOCK_SIZE_M": 32}, OUT_DTYPES[2]),  # several M tiles, 5 K tiles
-    (3, 96, 512, {**SMALL, "SPLIT_K": 1}, torch.bfloat16),   # no split: direct store
-], ids=["m1", "ragged", "mtiles", "split1"])
+@pytest.mark.parametrize(
+    "M, N, K, config, out_dtype",
+    [
+        (1, 64, 256, SMALL, OUT_DTYPES[0]),  # M = 1, one tile, two splits
+        (5, 200, 300, SMALL, OUT_DTYPES[1]),  # ragged N and K (K tail masked)
+        (37, 130, 640, {**SMALL, "BLOCK_SIZE_M": 32}, OUT_DTYPES[2]),  # several M tiles, 5 K tiles
+        (3, 96, 512, {**SMALL, "SPLIT_K": 1}, torch.bfloat16),  # no split: direct store
+    ],
+    ids=["m1", "ragged", "mtiles", "split1"],
+)
 def test_decode_matches_reference(M, N, K, config, out_dtype, rng, device):
     X, B, Bs, A, As = _decode_operands(M, N, K, rng, device)
     out = poisoned((M, N), out_dtype, device)
-    C = w8a8_block_decode_matmul(X, B, Bs, out_dtype=out_dtype, config=config, out=out,
-                                 num_sms=8)
+    C = w8a8_block_decode_matmul(X, B, Bs, out_dtype=out_dtype, config=config, out=out, num_sms=8)
     assert C.data_ptr() == out.data_ptr()
     assert torch.isfinite(C).all(), "some outputs were never written"
     err = relative_error(C, w8a8_block_reference(A, B, As, Bs))
@@ -57,19 +61,28 @@ def test_decode_equals_quantize_then_splitk_bitwise(rng, device):
     M, N, K = 4, 96, 1024
     X, B, Bs, A, As = _decode_operands(M, N, K, rng, device)
     assert choose_split_k(M, N, K, SMALL, num_sms=8) > 1
-    fused = w8a8_block_decode_matmul(X, B, Bs, out_dtype=torch.float32, config=SMALL,
-                                     num_sms=8)
-    unfused = w8a8_block_splitk_matmul(A, B, As, Bs, out_dtype=torch.float32, config=SMALL,
-                                       num_sms=8)
+    fused = w8a8_block_decode_matmul(X, B, Bs, out_dtype=torch.float32, config=SMALL, num_sms=8)
+    unfused = w8a8_block_splitk_matmul(
+        A, B, As, Bs, out_dtype=torch.float32, config=SMALL, num_sms=8
+    )
     assert torch.equal(fused, unfused)
 
 
 def test_decode_is_deterministic_and_leaves_counters_at_zero(rng, device):
     M, N, K = 3, 160, 1024
     X, B, Bs, _, _ = _decode_operands(M, N, K, rng, device)
-    runs = [w8a8_block_decode_matmul(X, B, Bs, out_dtype=torch.float32, config=SMALL,
-                                     out=poisoned((M, N), torch.float32, device), num_sms=8)
-            for _ in range(3)]
+    runs = [
+        w8a8_block_decode_matmul(
+            X,
+            B,
+            Bs,
+            out_dtype=torch.float32,
+            config=SMALL,
+            out=poisoned((M, N), torch.float32, device),
+            num_sms=8,
+        )
+        for _ in range(3)
+    ]
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[1], runs[2])
     counters = _COUNTERS[torch.device(device) if device == "cpu" else runs[0].device]
     assert int(counters.abs().sum()) == 0
@@ -81,19 +94,24 @@ def test_decode_all_zero_token_and_fp16_input(rng, device):
     X, B, Bs, _, _ = _decode_operands(M, N, K, rng, device, x_dtype=torch.float16)
     X[2] = 0
     A, As = per_token_group_quant(X, 128, FP8_DTYPE)
-    C = w8a8_block_decode_matmul(X, B, Bs, config=SMALL, num_sms=8,
-                                 out=poisoned((M, N), torch.bfloat16, device))
+    C = w8a8_block_decode_matmul(
+        X, B, Bs, config=SMALL, num_sms=8, out=poisoned((M, N), torch.bfloat16, device)
+    )
     assert torch.equal(C[2], torch.zeros_like(C[2]))
     assert relative_error(C, w8a8_block_reference(A, B, As, Bs)) <= tolerance(torch.bfloat16)
 
 
-@pytest.mark.parametrize("update, match", [
-    (dict(config={**SMALL, "BLOCK_SIZE_K": 64}), "must equal the quantization group"),
-    (dict(config={**SMALL, "SPLIT_K": 0}), "SPLIT_K=0"),
-    (dict(B="int8"), "B: dtype"),
-    (dict(X="fp8"), "X: dtype"),
-    (dict(block_size=(128,)), "block_size"),
-], ids=["BK", "split0", "int8", "prequantized", "block"])
+@pytest.mark.parametrize(
+    "update, match",
+    [
+        (dict(config={**SMALL, "BLOCK_SIZE_K": 64}), "must equal the quantization group"),
+        (dict(config={**SMALL, "SPLIT_K": 0}), "SPLIT_K=0"),
+        (dict(B="int8"), "B: dtype"),
+        (dict(X="fp8"), "X: dtype"),
+        (dict(block_size=(128,)), "block_size"),
+    ],
+    ids=["BK", "split0", "int8", "prequantized", "block"],
+)
 def test_decode_invalid_arguments_name_the_argument(update, match, device):
     g = torch.Generator().manual_seed(0)
     X, B, Bs, A, _ = _decode_operands(4, 64, 256, g, device)
@@ -109,8 +127,15 @@ def test_decode_invalid_arguments_name_the_argument(update, match, device):
 
 # --- Real sizes on a GPU ---------------------------------------------------------------------
 
-DSV3_TP8 = [(4608, 7168), (7168, 2304), (3072, 1536), (2112, 7168), (512, 7168),
-            (24576, 7168), (7168, 256)]
+DSV3_TP8 = [
+    (4608, 7168),
+    (7168, 2304),
+    (3072, 1536),
+    (2112, 7168),
+    (512, 7168),
+    (24576, 7168),
+    (7168, 256),
+]
 
 
 @pytest.mark.gpu
@@ -120,9 +145,10 @@ def test_gpu_decode_real_sizes(N, K, M, rng):
     X, B, Bs, A, As = _decode_operands(M, N, K, rng, "cuda")
     ref = w8a8_block_reference(A, B, As, Bs)
     cfg = default_decode_config(M)
-    runs = [w8a8_block_decode_matmul(X, B, Bs, config=cfg,
-                                     out=poisoned((M, N), torch.bfloat16, "cuda"))
-            for _ in range(2)]
+    runs = [
+        w8a8_block_decode_matmul(X, B, Bs, config=cfg, out=poisoned((M, N), torch.bfloat16, "cuda"))
+        for _ in range(2)
+    ]
     assert torch.equal(runs[0], runs[1]), "decode split-K is not deterministic"
     assert relative_error(runs[0], ref) <= tolerance(torch.bfloat16)
     unfused = w8a8_block_splitk_matmul(A, B, As, Bs, config=cfg)

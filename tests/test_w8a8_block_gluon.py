@@ -29,16 +29,23 @@ from kernels.w8a8_block_gluon import (  # noqa: E402
 )
 from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned  # noqa: E402
 
-needs_offline_build = pytest.mark.skipif(offline_build_problem() is not None,
-                                         reason=str(offline_build_problem()))
+needs_offline_build = pytest.mark.skipif(
+    offline_build_problem() is not None, reason=str(offline_build_problem())
+)
 
 DEFAULT = default_gluon_config()
 CONFIGS = {
     "default": DEFAULT,  # lagged promotion
     "no-lag": {**DEFAULT, "LAG": 0},
     "one-warpgroup": {**DEFAULT, "BLOCK_SIZE_M": 64, "num_warps": 4},
-    "three-warpgroups": {**DEFAULT, "BLOCK_SIZE_M": 192, "num_warps": 12, "num_stages": 3,
-                         "LAG": 0, "ORDERED": 1},
+    "three-warpgroups": {
+        **DEFAULT,
+        "BLOCK_SIZE_M": 192,
+        "num_warps": 12,
+        "num_stages": 3,
+        "LAG": 0,
+        "ORDERED": 1,
+    },
     "ordered": {**DEFAULT, "ORDERED": 1},
     "ordered-split": {**DEFAULT, "ORDERED": 2},
     "no-lag-ordered-split": {**DEFAULT, "ORDERED": 2, "LAG": 0},
@@ -60,6 +67,7 @@ def _mma_windows(sass: list[str]) -> list[list[str]]:
 
 
 # --- CPU: offline sm_90 builds -----------------------------------------------------------------
+
 
 @needs_offline_build
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
@@ -141,8 +149,9 @@ needs_hopper = pytest.mark.skipif(not HAS_HOPPER, reason="needs a Hopper GPU")
 def _check(M, N, K, config, out_dtype, rng, num_sms=None):
     A, B, As, Bs = make_w8a8_operands(M, N, K, "fp8", rng, "cuda")
     out = poisoned((M, N), out_dtype, "cuda")
-    C = w8a8_block_gluon_matmul(A, B, As, Bs, out_dtype=out_dtype, config=config, out=out,
-                                num_sms=num_sms)
+    C = w8a8_block_gluon_matmul(
+        A, B, As, Bs, out_dtype=out_dtype, config=config, out=out, num_sms=num_sms
+    )
     assert C.data_ptr() == out.data_ptr()
     assert torch.isfinite(C).all(), "some outputs were never written"
     err = relative_error(C, w8a8_block_reference(A, B, As, Bs))
@@ -162,8 +171,9 @@ def test_gpu_ragged_sizes(M, N, K, config, out_dtype, num_sms, rng):
 
 @pytest.mark.gpu
 @needs_hopper
-@pytest.mark.parametrize("N, K", [(4608, 7168), (7168, 2304), (3072, 1536), (24576, 7168),
-                                  (7168, 256)])
+@pytest.mark.parametrize(
+    "N, K", [(4608, 7168), (7168, 2304), (3072, 1536), (24576, 7168), (7168, 256)]
+)
 @pytest.mark.parametrize("M", [1000, 4096])
 @pytest.mark.parametrize("lag", [0, 1])
 def test_gpu_real_sizes(N, K, M, lag, rng):

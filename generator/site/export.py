@@ -96,8 +96,18 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        ["kernel", "input_type", "B", "N", "K", "M", "status", "tuned_us", "default_us",
-         *CONFIG_KEYS]
+        [
+            "kernel",
+            "input_type",
+            "B",
+            "N",
+            "K",
+            "M",
+            "status",
+            "tuned_us",
+            "default_us",
+            *CONFIG_KEYS,
+        ]
     )
     for t in tunes:
         for rec in t.records:
