@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from any directory
 
-# (layer, N, K) of DeepSeek-V3 at TP 8 (generator.models.weight_shapes)
+# (layer, N, K) of DeepSeek-V3 at TP 8 (generator.data.models.weight_shapes)
 SHAPES = [
     ("dense_gate_up", 4608, 7168),
     ("dense_down", 7168, 2304),
@@ -32,10 +32,10 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA GPU: nothing benchmarked")
         return 0
-    from generator.bench import measure_point
-    from generator.ceilings import measure_ceilings
-    from generator.providers import BenchContext, Problem, select
-    from generator.timing import l2_cache_bytes
+    from generator.bench.ceilings import measure_ceilings
+    from generator.bench.providers import BenchContext, Problem, select
+    from generator.bench.sweeps import measure_point
+    from generator.bench.timing import l2_cache_bytes
 
     providers = select(PROVIDERS)
     ceilings = measure_ceilings(torch.device("cuda"))

@@ -3,7 +3,7 @@
     python benchmarks/decode_limits.py          # $OUT set: JSON to $OUT/decode_limits.json
 
 For five DeepSeek-V3 TP 8 weights and 12 configs (weight rows x warps x buffers x SPLIT_K), it
-times four things in one run (generator.timing: CUDA graph, median, L2-rotated input sets):
+times four things in one run (generator.bench.timing: CUDA graph, median, L2-rotated input sets):
 
 * ``decode``: :mod:`kernels.w8a8_block_decode` as shipped (bf16 activation in, quantized inside);
 * ``noquant``: the same kernel with the quantization arithmetic removed (the activation is
@@ -36,10 +36,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.ceilings import measure_copy_gbps  # noqa: E402
-from generator.fast_tunables import W8A8_BLOCK_DECODE  # noqa: E402
-from generator.tasks import Task  # noqa: E402
-from generator.timing import l2_cache_bytes, rotation_count, time_cuda_graph  # noqa: E402
+from generator.bench.ceilings import measure_copy_gbps  # noqa: E402
+from generator.bench.timing import l2_cache_bytes, rotation_count, time_cuda_graph  # noqa: E402
+from generator.tune.fast_tunables import W8A8_BLOCK_DECODE  # noqa: E402
+from generator.tune.tasks import Task  # noqa: E402
 from kernels import w8a8_block_decode  # noqa: E402
 from kernels.quant import per_token_group_quant  # noqa: E402
 from kernels.w8a8_block_splitk import w8a8_block_splitk_matmul  # noqa: E402

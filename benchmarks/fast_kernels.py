@@ -16,8 +16,8 @@ DeepSeek-V3 TP 8 weight shapes x M (env FAST_KERNELS_M, default 1,16,1024,4096).
   also run twice and compared bitwise (determinism). ``decode`` takes the bf16 activation
   and quantizes it inside, so its time includes the quantization; the others' do not.
 
-Timing: generator.timing.time_calls (CUDA graph, median) over L2-rotated input sets
-(generator.timing.rotation_count). Roofline at M <= 16: weight + activation + scale + output
+Timing: generator.bench.timing.time_calls (CUDA graph, median) over L2-rotated input sets
+(generator.bench.timing.rotation_count). Roofline at M <= 16: weight + activation + scale + output
 bytes over the measured copy bandwidth (a large device-to-device copy, measured once).
 
 ``FAST_KERNELS_ONLY`` (comma-separated, e.g. ``gluon,persistent``) limits the sweeps to those
@@ -140,9 +140,9 @@ class Point:
     """Operands (rotated sets + a separate check set) and reference for one (N, K, M)."""
 
     def __init__(self, M: int, N: int, K: int, seed: int):
-        from generator.fast_tunables import W8A8_BLOCK_DECODE
-        from generator.tasks import Task
-        from generator.timing import rotation_count
+        from generator.bench.timing import rotation_count
+        from generator.tune.fast_tunables import W8A8_BLOCK_DECODE
+        from generator.tune.tasks import Task
         from kernels.w8a8_block import w8a8_block_bytes
 
         self.M, self.N, self.K = M, N, K
@@ -176,7 +176,7 @@ def evaluate(
 ) -> dict:
     """Check on the check set (``run`` returns the result; ours write the NaN-poisoned
     ``out``), then time over the rotated sets."""
-    from generator.timing import time_calls
+    from generator.bench.timing import time_calls
     from kernels.reference import relative_error, tolerance
 
     prep = prepare or (lambda ops: ops)
@@ -246,9 +246,9 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("fast_kernels: no CUDA GPU, nothing benchmarked")
         return 0
-    from generator.ceilings import measure_copy_gbps
-    from generator.config_files import load_tuned_table
-    from generator.provenance import REPO_ROOT, vllm_device_name
+    from generator.bench.ceilings import measure_copy_gbps
+    from generator.configs.engine_files import load_tuned_table
+    from generator.data.provenance import REPO_ROOT, vllm_device_name
     from kernels.tiling import default_w8a8_config, pick_config
     from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops, w8a8_block_matmul
     from kernels.w8a8_block_decode import w8a8_block_decode_matmul

@@ -9,7 +9,7 @@ only *reads* the weight bytes, with no activation, no math and no output, alread
 no GEMM kernel can meet them; the ratio roofline / read time bounds the percent any kernel can
 reach on that weight.
 
-Timed exactly as the benchmark times providers (``generator.timing.time_cuda_graph``: one CUDA
+Timed exactly as the benchmark times providers (``generator.bench.timing.time_cuda_graph``: one CUDA
 graph of back-to-back launches, replayed, median per launch, input sets rotated beyond L2):
 
 * ``launch``: a Triton kernel that stores one value per program (1 program; one per SM), the
@@ -37,9 +37,9 @@ import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator import models  # noqa: E402
-from generator.ceilings import measure_copy_gbps  # noqa: E402
-from generator.timing import rotation_count, time_cuda_graph  # noqa: E402
+from generator.bench.ceilings import measure_copy_gbps  # noqa: E402
+from generator.bench.timing import rotation_count, time_cuda_graph  # noqa: E402
+from generator.data import models  # noqa: E402
 
 LAUNCH_CALLS = 64
 # Read-only kernel grid: int32 words per load step x steps per program x warps.

@@ -15,7 +15,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from generator.records import BenchFile, load
+from generator.data.records import BenchFile, load
 
 OURS = (
     "triton-fp8-block-tuned",

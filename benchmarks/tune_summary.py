@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from generator.records import TuneFile, load
+from generator.data.records import TuneFile, load
 
 
 def main(root: str = "site_data") -> None:

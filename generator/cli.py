@@ -14,10 +14,10 @@ from generator.errors import UserError
 
 # command name -> module implementing it
 COMMANDS = {
-    "tune": "generator.tune_cli",
-    "bench": "generator.bench_cli",
-    "shapes": "generator.shapes_cli",
-    "install-configs": "generator.bundles_cli",
+    "tune": "generator.tune.cli",
+    "bench": "generator.bench.cli",
+    "shapes": "generator.data.shapes_cli",
+    "install-configs": "generator.site.install_cli",
 }
 
 

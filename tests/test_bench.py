@@ -11,12 +11,13 @@ import json
 import pytest
 import torch
 
-from generator import bench, records
-from generator import providers as pv
+from generator.bench import providers as pv
+from generator.bench import sweeps as bench
 from generator.cli import main
-from generator.models import load_model
-from generator.provenance import collect_cpu
-from generator.records import BenchFile, BenchRow, Ceilings, Measurement, SiteDataError, Status
+from generator.data import records
+from generator.data.models import load_model
+from generator.data.provenance import collect_cpu
+from generator.data.records import BenchFile, BenchRow, Ceilings, Measurement, SiteDataError, Status
 
 CEILINGS = Ceilings(copy_gbps=3000.0, bf16_tflops=800.0, fp8_tflops=1600.0)
 TINY = [bench.Task(pv.Problem(M=5, N=64, K=128))]
@@ -144,7 +145,7 @@ def test_unsupported_and_tuned_without_table(tmp_path, device):
 
 
 def test_tuned_config_is_used_when_present(tmp_path, device):
-    from generator.config_files import config_table_json, framework_file_name
+    from generator.configs.engine_files import config_table_json, framework_file_name
 
     cfg = dict(
         BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=64, GROUP_SIZE_M=1, num_warps=4, num_stages=2
@@ -238,7 +239,7 @@ def test_row_schema_round_trip_and_corrupt_files(tmp_path):
 
 
 def test_model_tasks_skip_unsplittable_combinations_with_a_warning():
-    from generator.models import list_bundled
+    from generator.data.models import list_bundled
 
     warnings: list[str] = []
     models = [(load_model(m), False) for m in list_bundled()]

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from generator import bundles, cli
+from generator import cli
+from generator.data.records import SiteDataError
 from generator.errors import UserError
-from generator.records import SiteDataError
+from generator.site import bundles
 from tests.fixtures.make_synthetic import write_catalog
 
 DEV = "SYNTHETIC_GPU_A"
@@ -88,7 +89,7 @@ def test_cli(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # only this command: the others' modules (tune, bench) are not needed to test it
-    monkeypatch.setattr(cli, "COMMANDS", {"install-configs": "generator.bundles_cli"})
+    monkeypatch.setattr(cli, "COMMANDS", {"install-configs": "generator.site.install_cli"})
     args = [
         "install-configs",
         "--device",

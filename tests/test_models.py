@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import models, records, shapes_cli
-from generator.errors import UserError
-from generator.models import (
+from generator.data import models, records, shapes_cli
+from generator.data.models import (
     fits_one_gpu,
     load_hf_config,
     load_model,
@@ -18,6 +17,7 @@ from generator.models import (
     unique_nk,
     weight_shapes,
 )
+from generator.errors import UserError
 
 BUNDLED = [
     "deepseek-v3",

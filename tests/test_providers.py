@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from generator import providers as pv
+from generator.bench import providers as pv
 from generator.errors import UserError
 from kernels.quant import dequantize_weight_blocks, quantize_weight_blockwise
 
@@ -175,9 +175,9 @@ def test_torch_quant_helpers_round_trip(fn, rows_shape, rng):
 def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_path):
     """The Gluon and decode providers read the tuner's TuneFile for their kernel, device and
     shape (nearest tuned M) and fall back to their fixed config without one."""
-    from generator.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
-    from generator.tasks import Task
-    from generator.tune_store import tune_file_path
+    from generator.data.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
+    from generator.tune.store import tune_file_path
+    from generator.tune.tasks import Task
     from tests.fixtures.make_synthetic import provenance
 
     ctx = pv.BenchContext(device=torch.device("cpu"), site_data=tmp_path, device_name="GPU_X")
@@ -229,9 +229,9 @@ def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_
 def test_swapped_a16w8_provider_reads_its_batched_tuning_file(tmp_path):
     """The batched lookup names the file by the Tunable's input type (bf16) and the batch B:
     a file tuned for B = 16 is used at B = 16 only."""
-    from generator.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
-    from generator.tasks import Task
-    from generator.tune_store import tune_file_path
+    from generator.data.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
+    from generator.tune.store import tune_file_path
+    from generator.tune.tasks import Task
     from kernels.a16w8_batched_swapped import default_swapped_config
     from tests.fixtures.make_synthetic import provenance
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.records import BenchFile, BenchRow, Measurement, Status, load
+from generator.data.records import BenchFile, BenchRow, Measurement, Status, load
 from generator.site import charts, recommend
 from tests.fixtures.make_synthetic import HOSTILE, write_catalog
 from tests.fixtures.sitebuild import REPO, mkdocs_build

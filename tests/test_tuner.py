@@ -12,16 +12,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from generator import space, tune_cli
 from generator.cli import main as cli_main
-from generator.dispatch import TaskOutcome, run_local
-from generator.provenance import collect_cpu
-from generator.records import Status, TuneFile, load
-from generator.space import Problem, full_space, prune
-from generator.tasks import Task
-from generator.tunables import TUNABLES, W8A8_BLOCK, Tunable, register
-from generator.tune_store import finished_tasks, merge_result, tune_file_path
-from generator.tuning import TuneOptions, tune_task
+from generator.configs.spaces import vllm as space
+from generator.configs.spaces.vllm import Problem, full_space, prune
+from generator.data.provenance import collect_cpu
+from generator.data.records import Status, TuneFile, load
+from generator.tune import cli as tune_cli
+from generator.tune.dispatch import TaskOutcome, run_local
+from generator.tune.search import TuneOptions, tune_task
+from generator.tune.store import finished_tasks, merge_result, tune_file_path
+from generator.tune.tasks import Task
+from generator.tune.tunables import TUNABLES, W8A8_BLOCK, Tunable, register
 
 TINY = dict(
     kernel="w8a8_block",
@@ -110,8 +111,8 @@ def test_coarse_pass_has_one_config_per_tile():
 def test_a_kernels_own_space_and_knobs_survive_pruning_and_refinement():
     """The Gluon kernel searches its own space; its extra knobs (LAG, ORDERED) are neither
     merged as duplicates by the pruning nor dropped by the refinement pass."""
-    from generator.tunables import get_tunable
-    from generator.tuning import candidates_for
+    from generator.tune.search import candidates_for
+    from generator.tune.tunables import get_tunable
 
     task = Task(
         kernel="w8a8_block_gluon",
@@ -142,8 +143,8 @@ def test_a_kernels_own_space_and_knobs_survive_pruning_and_refinement():
 def test_decode_space_is_valid_and_keeps_its_split_k_choices():
     """Every config of the decode kernel's own space passes its wrapper's validation, and at
     M = 1 the pruning keeps each SPLIT_K choice (auto included) of the 16-token tiles."""
-    from generator.tunables import get_tunable
-    from generator.tuning import candidates_for
+    from generator.tune.search import candidates_for
+    from generator.tune.tunables import get_tunable
     from kernels.w8a8_block_decode import _validate, decode_space
 
     for cfg in decode_space():

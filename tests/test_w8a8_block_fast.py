@@ -16,7 +16,7 @@ import importlib
 import pytest
 import torch
 
-from generator.tasks import Task
+from generator.tune.tasks import Task
 from kernels.reference import relative_error, tolerance, w8a8_block_reference
 from kernels.w8a8_block_persistent import (
     default_persistent_config,
@@ -204,8 +204,8 @@ def test_extra_keys_are_validated(device):
 
 
 def test_tunables_register_once_and_run(device):
-    import generator.fast_tunables as fast
-    from generator.tunables import get_tunable
+    import generator.tune.fast_tunables as fast
+    from generator.tune.tunables import get_tunable
 
     importlib.reload(fast)  # importing twice is harmless
     g = torch.Generator(device=device).manual_seed(0)  # on the operands' device

@@ -18,9 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import models
-from generator.errors import UserError
-from generator.records import (
+from generator.data import models
+from generator.data.records import (
     BenchFile,
     BenchRow,
     Ceilings,
@@ -33,6 +32,7 @@ from generator.records import (
     TuneTimeCheck,
     load,
 )
+from generator.errors import UserError
 
 log = logging.getLogger("mkdocs.plugins.blockgemm")
 

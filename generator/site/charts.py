@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from generator.records import BenchRow, Status, TuneFile
+from generator.data.records import BenchRow, Status, TuneFile
 from generator.site import providers
 
 Figure = dict[str, Any]

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from generator.records import BenchRow, TuneFile
+from generator.data.records import BenchRow, TuneFile
 
 # kernels.tiling.CONFIG_KEYS, restated so that building the site needs neither torch nor triton
 # (importing the kernels package loads both).

@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from generator.records import BenchRow, Status
+from generator.data.records import BenchRow, Status
 from generator.site import providers
 
 

@@ -25,9 +25,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from generator.bundles import build_bundle
-from generator.records import BenchRow, Status, TuneFile
+from generator.data.records import BenchRow, Status, TuneFile
 from generator.site import charts, export, providers, recommend
+from generator.site.bundles import build_bundle
 from generator.site.catalog import Catalog, Device, ModelOnDevice
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -1,7 +1,7 @@
 """``python -m generator shapes``: print the GEMM shapes a model runs, before tuning any of them.
 
 It answers "which (N, K) will ``tune`` and ``bench`` spend time on for this model and TP size?"
-from the same code they use (:mod:`generator.models`), so what is printed is what is tuned.
+from the same code they use (:mod:`generator.data.models`), so what is printed is what is tuned.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.errors import UserError
-from generator.models import (
+from generator.data.models import (
     ModelSpec,
     load_hf_config,
     mla_batched_shapes,
@@ -20,6 +19,7 @@ from generator.models import (
     unique_nk,
     weight_shapes,
 )
+from generator.errors import UserError
 
 DEFAULT_TP_SIZE = 8
 

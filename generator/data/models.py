@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import records
+from generator.data import records
 from generator.errors import UserError
 
-DEFAULT_SITE_DATA = Path(__file__).resolve().parent.parent / "site_data"
+DEFAULT_SITE_DATA = Path(__file__).resolve().parents[2] / "site_data"
 
 # Share of one GPU's memory the fp8 weights may take and still count as "fits": the rest is for
 # the KV cache, activations and the CUDA graphs / workspace an inference server keeps resident.

@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 import triton
 
-from generator.records import Provenance
+from generator.data.records import Provenance
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def vllm_device_name(gpu_name: str) -> str:

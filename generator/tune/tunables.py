@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
+from generator.configs.spaces.vllm import full_space
 from generator.errors import UserError
-from generator.space import full_space
-from generator.tasks import Task
+from generator.tune.tasks import Task
 from kernels.a16w8_batched import (
     a16w8_batched_bytes,
     a16w8_batched_flops,
@@ -131,7 +131,7 @@ TUNABLES: dict[str, Tunable] = {t.name: t for t in (W8A8_BLOCK, A16W8_BATCHED)}
 
 def get_tunable(name: str) -> Tunable:
     if name not in TUNABLES:
-        import generator.fast_tunables  # noqa: F401  (registers our own faster kernels)
+        import generator.tune.fast_tunables  # noqa: F401  (registers our own faster kernels)
     try:
         return TUNABLES[name]
     except KeyError:

@@ -24,8 +24,8 @@ from functools import partial
 
 import torch
 
-from generator.records import Measurement, Status, TuneRecord
-from generator.space import (
+from generator.bench.timing import rotation_count, tflops, time_calls
+from generator.configs.spaces.vllm import (
     SMEM_BYTES_SM90,
     Problem,
     coarse_representatives,
@@ -34,9 +34,9 @@ from generator.space import (
     refine_neighbours,
     tile_of,
 )
-from generator.tasks import Task
-from generator.timing import rotation_count, tflops, time_calls
-from generator.tunables import Tunable, get_tunable
+from generator.data.records import Measurement, Status, TuneRecord
+from generator.tune.tasks import Task
+from generator.tune.tunables import Tunable, get_tunable
 from kernels.reference import relative_error, tolerance
 
 TOP_TILES = 2

@@ -16,8 +16,8 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
-from generator.tasks import Task
-from generator.tuning import config_key
+from generator.tune.search import config_key
+from generator.tune.tasks import Task
 
 
 def _int_class(v: int) -> int:
@@ -49,7 +49,7 @@ def spec_class(task: Task) -> tuple:
 
 def _compile_one(job: tuple[Task, dict[str, int]]) -> str | None:
     """Runs in a pool process: compile one config, return None or a one-line error."""
-    from generator.tunables import get_tunable
+    from generator.tune.tunables import get_tunable
 
     task, cfg = job
     try:

@@ -10,9 +10,9 @@ import argparse
 import os
 from pathlib import Path
 
-from generator.bundles import FRAMEWORKS, install_configs
+from generator.site.bundles import FRAMEWORKS, install_configs
 
-DEFAULT_SITE_DATA = Path(__file__).resolve().parent.parent / "site_data"
+DEFAULT_SITE_DATA = Path(__file__).resolve().parents[2] / "site_data"
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

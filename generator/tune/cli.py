@@ -16,14 +16,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from generator import models
-from generator.dispatch import TaskOutcome, run_local, run_ray
+from generator.data import models
+from generator.data.records import PruningCheck, PruningPoint, TuneFile, TuneTimeCheck, load, save
 from generator.errors import UserError
-from generator.records import PruningCheck, PruningPoint, TuneFile, TuneTimeCheck, load, save
-from generator.tasks import DEFAULT_BATCH_SIZES, Task
-from generator.tunables import QUANT_DTYPES, get_tunable
-from generator.tune_store import device_dir, finished_tasks, merge_result, tune_file_path
-from generator.tuning import TuneOptions
+from generator.tune.dispatch import TaskOutcome, run_local, run_ray
+from generator.tune.search import TuneOptions
+from generator.tune.store import device_dir, finished_tasks, merge_result, tune_file_path
+from generator.tune.tasks import DEFAULT_BATCH_SIZES, Task
+from generator.tune.tunables import QUANT_DTYPES, get_tunable
 
 # The pruning check: exhaustive vs pruned winners on DeepSeek-V3 TP 8 shapes, small to large M.
 # All points share one compile class (M a multiple of 16, K/128 not), so the ~1000 configs of
@@ -253,7 +253,7 @@ class _Writer:
 def _run_tasks(
     tasks: list[Task], args: argparse.Namespace, exhaustive: bool, on_cuda: bool, gpus: int
 ) -> _Writer:
-    from generator import provenance
+    from generator.data import provenance
 
     prov = provenance.collect(gpu_count=max(gpus, 1)) if on_cuda else provenance.collect_cpu()
     if not args.force:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
+from generator.data.models import DEFAULT_SITE_DATA, ModelSpec, select_models
 from generator.errors import UserError
-from generator.models import DEFAULT_SITE_DATA, ModelSpec, select_models
 
 SWEEP_CHOICES = ("model", "square", "range", "mla", "all")
 DEFAULT_SWEEPS = ("model", "square", "mla")
@@ -185,8 +185,9 @@ def run(args: argparse.Namespace) -> int:
     if args.allow_cpu and not on_cuda:
         # Must precede the first import of kernels (Triton reads it when decorating).
         os.environ.setdefault("TRITON_INTERPRET", "1")
-    from generator import bench, providers
-    from generator.ceilings import measure_ceilings
+    from generator.bench import providers
+    from generator.bench import sweeps as bench
+    from generator.bench.ceilings import measure_ceilings
 
     selected = providers.select(args.providers)
     if args.list_providers:
@@ -230,8 +231,8 @@ def run(args: argparse.Namespace) -> int:
         print(NO_GPU_MESSAGE)
         return 0
 
-    from generator import provenance as prov_mod
-    from generator.timing import l2_cache_bytes
+    from generator.bench.timing import l2_cache_bytes
+    from generator.data import provenance as prov_mod
 
     device = torch.device("cuda") if on_cuda else torch.device("cpu")
     prov = prov_mod.collect() if on_cuda else prov_mod.collect_cpu()

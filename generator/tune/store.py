@@ -15,14 +15,14 @@ import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
-from generator.config_files import (
+from generator.configs.engine_files import (
     FRAMEWORKS,
     a16w8_file_name,
     config_table_json,
     device_configs_dir,
     framework_file_name,
 )
-from generator.records import (
+from generator.data.records import (
     DeviceFile,
     Provenance,
     TuneFile,
@@ -31,7 +31,7 @@ from generator.records import (
     load,
     save,
 )
-from generator.tasks import Task
+from generator.tune.tasks import Task
 
 
 def device_dir(save_path: Path, device_name: str) -> Path:

@@ -23,8 +23,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.data.records import DeviceFile, SiteDataError, atomic_write_text, load
 from generator.errors import UserError
-from generator.records import DeviceFile, SiteDataError, atomic_write_text, load
 
 FRAMEWORKS = ("vllm", "sglang", "a16w8")
 _ALLOWED = re.compile(r"^[A-Za-z0-9=,\[\]._ -]+$")

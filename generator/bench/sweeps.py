@@ -12,8 +12,8 @@ Shapes -> tasks -> measurements -> ``site_data/devices/<dev>/bench/<sweep>.json`
   (``providers.BenchContext``); each is first run once and checked against the fp32 reference
   of its own operands (``kernels.reference.relative_error`` under ``tolerance(out dtype)``);
   only a correct provider is timed (CUDA-graph replays over L2-rotated inputs,
-  ``generator.timing``). A wrong result is "incorrect" with its error and no latency, so it can
-  never show up as fast; exceptions become "unsupported" (the library refused, or no tuned
+  ``generator.bench.timing``). A wrong result is "incorrect" with its error and no latency, so
+  it can never show up as fast; exceptions become "unsupported" (the library refused, or no tuned
   config), "out_of_resources", "compile_error" or "error", with a one-line message. Nothing a
   provider does stops the sweep.
 * Storage: rows are keyed by (provider, model, layer, tp, B, M, N, K); a rerun or ``--resume``
@@ -34,18 +34,19 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from generator import records, timing
-from generator.ceilings import compute_ceiling_tflops, roofline_pct
-from generator.errors import UserError
-from generator.models import ModelSpec, mla_batched_shapes, weight_shapes
-from generator.providers import (
+from generator.bench import timing
+from generator.bench.ceilings import compute_ceiling_tflops, roofline_pct
+from generator.bench.providers import (
     BenchContext,
     Kind,
     Problem,
     Provider,
     Unsupported,
 )
-from generator.records import BenchFile, BenchRow, Ceilings, Measurement, Provenance, Status
+from generator.data import records
+from generator.data.models import ModelSpec, mla_batched_shapes, weight_shapes
+from generator.data.records import BenchFile, BenchRow, Ceilings, Measurement, Provenance, Status
+from generator.errors import UserError
 from kernels.reference import relative_error, tolerance
 
 SWEEPS = ("model", "square", "range", "mla")
@@ -131,7 +132,7 @@ def model_tasks(
     cannot be split at a TP size (e.g. Qwen2.5-72B at TP 8: K = 3696 is not a multiple of 128)
     is skipped with a one-line warning; a named one raises.
     """
-    from generator.models import default_tp_sizes
+    from generator.data.models import default_tp_sizes
 
     batch_sizes = _check_sizes("batch sizes", batch_sizes)
     by_nk: dict[tuple[int, int], list[RowLabel]] = {}

@@ -2,7 +2,7 @@
 the warp-specialized Gluon kernel for large M; batched A16W8: the swapped-operand kernel for
 the MLA shapes) as Tunables.
 
-    import generator.fast_tunables  # noqa: F401  (idempotent: importing twice is harmless)
+    import generator.tune.fast_tunables  # noqa: F401  (idempotent: importing twice is harmless)
 
 All take the operands, reference, flops and bytes of the drop-in ``w8a8_block`` Tunable. The
 split-K and persistent kernels take the standard config keys, so vLLM's space and pruning apply
@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import torch
 
-from generator.tunables import (
+from generator.tune.tunables import (
     A16W8_BATCHED,
     OUT_DTYPES,
     QUANT_DTYPES,

@@ -4,7 +4,7 @@ Why a registry: every sweep must run every provider on the same inputs and treat
 (same timing, same accuracy check, same roofline). A provider declares, in one place, its
 name, what it needs (a CUDA GPU, ``torch._scaled_mm``, a tuned config), which compute ceiling
 its roofline uses, how many bytes it must move, how to build its inputs and its fp32
-reference. The benchmark (``generator.bench``) only loops over the registry; there is no
+reference. The benchmark (``generator.bench.sweeps``) only loops over the registry; there is no
 ``if provider == ...`` anywhere, and a new kernel is one more ``@provider`` function here.
 
 What is timed: ``setup`` does everything a serving engine does once per weight (quantize,
@@ -204,7 +204,7 @@ class BenchContext:
         ``timing.rotation_count`` decides how many sets make the total exceed the L2 cache.
         Clones keep strides (``torch.preserve_format``), so column-major scales stay so.
         """
-        from generator.timing import rotation_count
+        from generator.bench.timing import rotation_count
 
         count = rotation_count(bytes_per_set, self.l2_bytes)
         sets = [tuple(tensors)]
@@ -664,7 +664,7 @@ for _quant in (True, False):
 
 def _tuned_config(p: Problem, ctx: BenchContext, input_type: str) -> dict[str, int]:
     """The drop-in kernel's tuned config, from the vLLM-format files the tuner wrote."""
-    from generator.config_files import load_tuned_table
+    from generator.configs.engine_files import load_tuned_table
 
     table = None
     if ctx.site_data is not None and ctx.device_name:
@@ -825,9 +825,9 @@ def _fast_kernel_config(
     """The tuner's winner for ``kernel`` on this device and shape (nearest tuned M, as vLLM
     picks from its files), else ``fallback``. ``input_type`` is the Tunable's (the tuning
     file's name carries it): "fp8" for the block-FP8 kernels, "bf16" for the A16W8 ones."""
-    from generator.records import TuneFile, load
-    from generator.tasks import Task
-    from generator.tune_store import tune_file_path, winner_table
+    from generator.data.records import TuneFile, load
+    from generator.tune.store import tune_file_path, winner_table
+    from generator.tune.tasks import Task
 
     if ctx.site_data is None or not ctx.device_name:
         return fallback
@@ -976,7 +976,7 @@ def _ref_a16w8(p: Problem, ctx: BenchContext) -> torch.Tensor:
 
 
 def _a16w8_config(p: Problem, ctx: BenchContext) -> dict[str, int]:
-    from generator.config_files import load_a16w8_table
+    from generator.configs.engine_files import load_a16w8_table
 
     table = None
     if ctx.site_data is not None and ctx.device_name:

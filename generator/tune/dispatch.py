@@ -17,10 +17,10 @@ import queue
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from generator.data.records import TuneRecord
 from generator.errors import UserError
-from generator.records import TuneRecord
-from generator.tasks import Task
-from generator.tuning import TuneOptions
+from generator.tune.search import TuneOptions
+from generator.tune.tasks import Task
 
 
 @dataclass
@@ -35,7 +35,7 @@ OnOutcome = Callable[[TaskOutcome], None]
 
 
 def _tune_with_errors(task: Task, opts: TuneOptions, compiler, worker: str) -> TaskOutcome:
-    from generator.tuning import tune_task
+    from generator.tune.search import tune_task
 
     try:
         return TaskOutcome(task, tune_task(task, opts, compiler), worker=worker)
@@ -48,7 +48,7 @@ def _local_worker(
 ) -> None:
     import torch
 
-    from generator.compile_ahead import AheadCompiler
+    from generator.tune.compile_ahead import AheadCompiler
 
     worker_opts = opts
     if opts.device.startswith("cuda"):

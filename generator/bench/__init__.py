@@ -1,0 +1,1 @@
+"""Benchmarks: timing, device ceilings, the provider registry and providers, sweeps, the CLI."""

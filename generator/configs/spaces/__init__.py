@@ -1,0 +1,1 @@
+"""One search space per kernel: its configs, its pruning rules, its default."""

@@ -1,0 +1,1 @@
+"""Record schemas, every site_data path, provenance, model specs and reference data."""

@@ -1,0 +1,1 @@
+"""Tuning: tasks, the search, compile-ahead, dispatch (local / Ray), the merging store, the CLI."""
