@@ -47,8 +47,13 @@ tune: install
 bench: install
 	$(PYTHON) -m generator bench --save-path $(SITE_DATA)
 
+# Quick look: block FP8 (vLLM's default config) next to bf16 on every DeepSeek-V3 TP 8 weight
+# at five batch sizes, into a scratch folder (site_data unchanged; the sweep's summary line says
+# where). python lab/bench_quick.py prints the same comparison as a table on four layers.
 bench-quick: install
-	$(PYTHON) benchmarks/bench_quick.py
+	$(PYTHON) -m generator bench --sweep model --model deepseek-v3 --tp-size 8 \
+		--batch-sizes 1,16,128,1024,4096 --providers torch-bf16,triton-fp8-block-default \
+		--save-path $${TMPDIR:-/tmp}/blockgemm-bench-quick
 
 site:
 	mkdocs build --strict

@@ -1,6 +1,6 @@
 """How much the replay size of ``generator.bench.timing.time_cuda_graph`` adds to a kernel's time.
 
-    python benchmarks/timing_overhead.py       # $OUT set: JSON to $OUT/timing_overhead.json
+    python lab/timing_overhead.py       # $OUT set: JSON to $OUT/timing_overhead.json
 
 Why: each timed replay of the CUDA graph carries the graph's own launch and the gap between two
 graphs. Divided over few launches (one input set of a large weight: one launch a replay), it
@@ -47,18 +47,19 @@ def main() -> int:
         device_name=collect(gpu_count=1).device_name,
         l2_bytes=l2_cache_bytes(),
     )
+    providers = [pv.select([name])[0] for name in PROVIDERS]  # in PROVIDERS' order
     results = []
     for n, k in SHAPES:
         problem = pv.Problem(M=M, N=n, K=k)
         ctx.start(problem)
-        for name in PROVIDERS:
-            calls = pv.get(name).setup(problem, ctx).calls
+        for provider in providers:
+            calls = provider.setup(problem, ctx).calls
             medians: dict[float, list[float]] = {us: [] for us in REPLAY_US}
             for _ in range(ROUNDS):
                 for us in REPLAY_US:
                     medians[us].append(time_cuda_graph(calls, min_replay_us=us).median_us)
             row = {
-                "provider": name,
+                "provider": provider.name,
                 "N": n,
                 "K": k,
                 "M": M,

@@ -1,6 +1,6 @@
 """Where the decode kernel's time goes at M = 1: is it the fused quantization or the weight stream?
 
-    python benchmarks/decode_limits.py          # $OUT set: JSON to $OUT/decode_limits.json
+    python lab/decode_limits.py          # $OUT set: JSON to $OUT/decode_limits.json
 
 For five DeepSeek-V3 TP 8 weights and 12 configs (weight rows x warps x buffers x SPLIT_K), it
 times four things in one run (generator.bench.timing: CUDA graph, median, L2-rotated input sets):
@@ -16,7 +16,7 @@ times four things in one run (generator.bench.timing: CUDA graph, median, L2-rot
 patching the kernel's source into a temporary module, never registered or published. ``nox``
 is the ceiling of this kernel structure: what the split-K weight stream reaches with no
 activation work at all. The roofline is the weight bytes over the measured copy bandwidth
-(generator.ceilings.measure_copy_gbps; 2990 GB/s on the H100). Operands come from the decode
+(generator.bench.ceilings.measure_copy_gbps; 2990 GB/s on the H100). Operands come from the decode
 Tunable's ``make_operands`` (bf16 X and its quantized (A, As), block-quantized B, Bs). Without
 a CUDA GPU it prints one line and exits 0.
 """
@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generator.bench.ceilings import measure_copy_gbps  # noqa: E402
 from generator.bench.timing import l2_cache_bytes, rotation_count, time_cuda_graph  # noqa: E402
-from generator.tune.fast_tunables import W8A8_BLOCK_DECODE  # noqa: E402
 from generator.tune.tasks import Task  # noqa: E402
+from generator.tune.tunables import get_tunable  # noqa: E402
 from kernels import w8a8_block_decode  # noqa: E402
 from kernels.quant import per_token_group_quant  # noqa: E402
 from kernels.w8a8_block_splitk import w8a8_block_splitk_matmul  # noqa: E402
@@ -88,6 +88,7 @@ def main() -> int:
     dev = torch.device("cuda")
     g = torch.Generator(device="cuda").manual_seed(0)
     copy_gbps = measure_copy_gbps(dev)
+    decode_tunable = get_tunable("w8a8_block_decode")
     rows = []
     for N, K in SHAPES:
         task = Task(
@@ -102,7 +103,7 @@ def main() -> int:
             M=1,
         )
         sets = [
-            W8A8_BLOCK_DECODE.make_operands(task, g, "cuda")
+            decode_tunable.make_operands(task, g, "cuda")
             for _ in range(rotation_count(N * K, l2_cache_bytes(dev)))
         ]
         roof = round(N * K / copy_gbps / 1e3, 2)

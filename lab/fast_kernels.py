@@ -1,6 +1,6 @@
 """The faster block-FP8 kernels next to the drop-in one and cuBLASLt, on one GPU, in one call.
 
-    python benchmarks/fast_kernels.py          # $OUT set: full JSON to $OUT/fast_kernels.json
+    python lab/fast_kernels.py          # $OUT set: full JSON to $OUT/fast_kernels.json
 
 DeepSeek-V3 TP 8 weight shapes x M (env FAST_KERNELS_M, default 1,16,1024,4096). Per (shape, M):
 
@@ -141,8 +141,8 @@ class Point:
 
     def __init__(self, M: int, N: int, K: int, seed: int):
         from generator.bench.timing import rotation_count
-        from generator.tune.fast_tunables import W8A8_BLOCK_DECODE
         from generator.tune.tasks import Task
+        from generator.tune.tunables import get_tunable
         from kernels.w8a8_block import w8a8_block_bytes
 
         self.M, self.N, self.K = M, N, K
@@ -161,10 +161,11 @@ class Point:
         g.manual_seed(seed)
         n_sets = rotation_count(w8a8_block_bytes(M, N, K, torch.bfloat16))
         # The decode kernel's operands: (A, As) quantized from a bf16 X, which it takes itself.
-        self.sets = [W8A8_BLOCK_DECODE.make_operands(task, g, "cuda") for _ in range(n_sets)]
+        decode = get_tunable("w8a8_block_decode")
+        self.sets = [decode.make_operands(task, g, "cuda") for _ in range(n_sets)]
         self.outs = [torch.empty((M, N), dtype=torch.bfloat16, device="cuda") for _ in self.sets]
-        self.check = W8A8_BLOCK_DECODE.make_operands(task, g, "cuda")
-        self.ref = W8A8_BLOCK_DECODE.reference(task, self.check)
+        self.check = decode.make_operands(task, g, "cuda")
+        self.ref = decode.reference(task, self.check)
 
 
 def evaluate(

@@ -1,6 +1,6 @@
 """Print a compact table of tuning records: winner vs default latency per (shape, M).
 
-Usage: python benchmarks/tune_summary.py [SITE_DATA]
+Usage: python lab/tune_summary.py [SITE_DATA]
 """
 
 from __future__ import annotations
@@ -8,10 +8,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from generator.data.records import TuneFile, load
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from any directory
+
+from generator.data.records import TuneFile, load  # noqa: E402
 
 
-def main(root: str = "site_data") -> None:
+def main(root: str = str(REPO / "site_data")) -> None:
     files = sorted(Path(root).glob("devices/*/tuning/*.json"))
     total_wall = 0.0
     print(

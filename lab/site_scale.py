@@ -2,7 +2,7 @@
 
 Why: the site is rebuilt on every ``mkdocs build``; this says whether it stays fast (aim: under
 60 s on a 2-core machine) and how heavy the largest page gets as the catalog grows. Not a timed
-test: run it by hand, ``python benchmarks/site_scale.py [--devices 10] [--models 20] [--keep DIR]``.
+test: run it by hand, ``python lab/site_scale.py [--devices 10] [--models 20] [--keep DIR]``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The floors under every small-M figure: the least time a launch takes, and the least time a
 Triton kernel takes to read each weight once, in the catalog's own timing.
 
-    python benchmarks/small_m_floors.py        # $OUT set: JSON to $OUT/small_m_floors.json
+    python lab/small_m_floors.py        # $OUT set: JSON to $OUT/small_m_floors.json
 
 Why: the M <= 16 target (75 % of the HBM roofline) and the A16W8 M = 1 target (1.8x bf16
 ``torch.bmm``) ask, on the small weights, for kernels of a few microseconds. If a kernel that
@@ -18,7 +18,7 @@ graph of back-to-back launches, replayed, median per launch, input sets rotated 
 * ``read``: per weight size (the DeepSeek-V3 TP 8 linear weights in fp8, and the MLA batched
   weights for B = 16..128), the fastest of a small grid of read-only kernels (each program sums
   a contiguous chunk, 16-byte loads) against the roofline, bytes over the measured copy
-  bandwidth (``generator.ceilings.measure_copy_gbps``, as the bench uses).
+  bandwidth (``generator.bench.ceilings.measure_copy_gbps``, as the bench uses).
 
 Without a CUDA GPU it prints one line and exits 0.
 """

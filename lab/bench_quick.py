@@ -1,6 +1,6 @@
 """Quick look on a GPU: our block FP8 Triton kernel (vLLM's default config) next to bf16 cuBLAS.
 
-    python benchmarks/bench_quick.py
+    python lab/bench_quick.py
 
 A few DeepSeek-V3 layers at TP 8 and M in {1, 16, 128, 1024, 4096}, through the same provider
 registry and measuring code as ``python -m generator bench`` (accuracy check first, then
@@ -32,14 +32,14 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA GPU: nothing benchmarked")
         return 0
+    from generator.bench import providers as pv
     from generator.bench.ceilings import measure_ceilings
-    from generator.bench.providers import BenchContext, Problem, select
     from generator.bench.sweeps import measure_point
     from generator.bench.timing import l2_cache_bytes
 
-    providers = select(PROVIDERS)
+    providers = pv.select(PROVIDERS)
     ceilings = measure_ceilings(torch.device("cuda"))
-    ctx = BenchContext(device=torch.device("cuda"), l2_bytes=l2_cache_bytes())
+    ctx = pv.BenchContext(device=torch.device("cuda"), l2_bytes=l2_cache_bytes())
     print(
         f"{torch.cuda.get_device_name()}: bf16 ceiling {ceilings.bf16_tflops:.0f} TFLOP/s,"
         f" fp8 {ceilings.fp8_tflops:.0f} TFLOP/s, copy {ceilings.copy_gbps:.0f} GB/s"
@@ -48,7 +48,7 @@ def main() -> int:
     print(header + f" {'fp8/bf16':>9}")
     for layer, n, k in SHAPES:
         for m in BATCH_SIZES:
-            problem = Problem(M=m, N=n, K=k)
+            problem = pv.Problem(M=m, N=n, K=k)
             ctx.start(problem)
             cells, rates = [], []
             for p in providers:

@@ -6,7 +6,7 @@ Ratios come from rows of one run (the same model.json / mla.json), as the target
 - M <= 16: percent of the HBM roofline (weight bytes / measured copy bandwidth) of our fastest;
 - A16W8 on the 24 MLA rows: our kernel vs bf16 torch.bmm.
 
-Usage: python benchmarks/targets_report.py [site_data/devices/<dev>]
+Usage: python lab/targets_report.py [site_data/devices/<dev>]
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from generator.data.records import BenchFile, load
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from any directory
+
+from generator.data.records import BenchFile, load  # noqa: E402
 
 OURS = (
     "triton-fp8-block-tuned",
@@ -32,7 +35,7 @@ def _ok(row) -> bool:
     return row is not None and row.measurement.status.value == "ok"
 
 
-def main(device_dir: str = "site_data/devices/NVIDIA_H200") -> None:
+def main(device_dir: str = str(REPO / "site_data" / "devices" / "NVIDIA_H200")) -> None:
     d = Path(device_dir)
     model = load(d / "bench" / "model.json", BenchFile)
     bw = model.ceilings.copy_gbps
