@@ -6,12 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from generator.configs.spaces.a16w8_batched_swapped import swapped_space
 from kernels import a16w8_batched_matmul
-from kernels.a16w8_batched_swapped import (
-    a16w8_batched_swapped_matmul,
-    swapped_space,
-    validate_swapped_config,
-)
+from kernels.a16w8_batched_swapped import a16w8_batched_swapped_matmul, validate_swapped_config
 from kernels.reference import a16w8_batched_reference, relative_error, tolerance
 from tests.kernel_cases import make_a16w8_operands, poisoned
 
@@ -128,7 +125,7 @@ def test_swapped_tunable_runs_its_default_on_the_tunables_operands(device):
     from generator.tune.tunables import get_tunable
 
     tunable = get_tunable("a16w8_batched_swapped")
-    assert tunable.batched and tunable.space is swapped_space
+    assert tunable.batched and tunable.space.configs is swapped_space
     task = Task(
         kernel="a16w8_batched_swapped",
         input_type="bf16",

@@ -13,11 +13,21 @@ import torch
 
 from generator.bench import providers as pv
 from generator.bench import sweeps as bench
+from generator.bench.providers.common import info
 from generator.cli import main
 from generator.data import records
 from generator.data.models import load_model
 from generator.data.provenance import collect_cpu
-from generator.data.records import BenchFile, BenchRow, Ceilings, Measurement, SiteDataError, Status
+from generator.data.records import (
+    BenchFile,
+    BenchRow,
+    Ceilings,
+    Measurement,
+    Origin,
+    Scheme,
+    SiteDataError,
+    Status,
+)
 
 CEILINGS = Ceilings(copy_gbps=3000.0, bf16_tflops=800.0, fp8_tflops=1600.0)
 TINY = [bench.Task(pv.Problem(M=5, N=64, K=128))]
@@ -51,9 +61,7 @@ def _raise(message: str, exc_type: type[Exception] = RuntimeError):
 
 def _test_provider(name: str, setup, library: bool = False) -> pv.Provider:
     return pv.Provider(
-        name=name,
-        kind=pv.Kind.GEMM,
-        description="deliberately broken (test)",
+        info=info(name, name, "deliberately broken (test)", Scheme.BF16, Origin.OURS, "#000"),
         compute=pv.Compute.BF16,
         setup=setup,
         reference=pv.get("torch-bf16").reference,

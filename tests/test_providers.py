@@ -6,6 +6,9 @@ import pytest
 import torch
 
 from generator.bench import providers as pv
+from generator.bench.providers import batched, common
+from generator.bench.providers.engine import lookup
+from generator.data.records import Origin, ProviderInfo, Scheme
 from generator.errors import UserError
 from kernels.quant import dequantize_weight_blocks, quantize_weight_blockwise
 
@@ -27,6 +30,9 @@ EXPECTED = {
     "triton-fp8-block-default",
     "triton-fp8-block-tuned",
     "triton-fp8-block-gluon",
+    "triton-fp8-block-splitk",
+    "triton-fp8-block-persistent",
+    "triton-fp8-block-decode",
     "a16w8-triton",
     "a16w8-triton-swapped",
     "a16w8-bmm-bf16",
@@ -36,9 +42,7 @@ EXPECTED = {
 
 def _dummy(name: str) -> pv.Provider:
     return pv.Provider(
-        name=name,
-        kind=pv.Kind.GEMM,
-        description="test",
+        info=common.info(name, name, "test", Scheme.BF16, Origin.OURS, "#000000"),
         compute=pv.Compute.BF16,
         setup=lambda p, ctx: pv.Prepared([]),
         reference=lambda p, ctx: torch.zeros(1),
@@ -49,7 +53,32 @@ def _dummy(name: str) -> pv.Provider:
 def test_every_expected_provider_is_registered_once():
     names = [p.name for p in pv.all_providers()]
     assert len(names) == len(set(names))
-    assert EXPECTED <= set(names)
+    assert set(names) == EXPECTED
+
+
+def test_metadata_says_what_each_provider_is():
+    """What the site reads instead of names: the scheme a provider computes, who wrote it,
+    and which engines' users can install it (only the tuned drop-in files)."""
+    infos = {p.name: p.info for p in pv.all_providers()}
+    assert all(isinstance(i, ProviderInfo) and i.label and i.color for i in infos.values())
+    assert len({i.label for i in infos.values()}) == len(infos)  # legends tell them apart
+    installable = {n: i.installable for n, i in infos.items() if i.installable}
+    assert installable == {
+        "triton-fp8-block-tuned": ["vllm", "sglang"],
+        "triton-int8-block-tuned": ["vllm", "sglang"],
+    }
+    assert {n for n, i in infos.items() if i.scheme == Scheme.INT8_BLOCK} == {
+        "triton-int8-block-default",
+        "triton-int8-block-tuned",
+    }
+    assert {n for n, i in infos.items() if i.origin == Origin.ENGINE} == {
+        "triton-fp8-block-default",
+        "triton-fp8-block-tuned",
+        "triton-int8-block-default",
+        "triton-int8-block-tuned",
+    }
+    for name in ("triton-fp8-block-splitk", "triton-fp8-block-gluon", "a16w8-triton-swapped"):
+        assert infos[name].origin == Origin.OURS and not infos[name].installable
 
 
 def test_declarations_are_consistent():
@@ -146,7 +175,7 @@ def test_dequantize_blocks_bf16_matches_fp32_dequant(rng):
     w = torch.randn(2, 200, 300, generator=rng)
     W, Ws = quantize_weight_blockwise(w, (128, 128))
     ref = dequantize_weight_blocks(W, Ws, (128, 128))
-    got = pv.dequantize_blocks_bf16(W, Ws)
+    got = batched.dequantize_blocks_bf16(W, Ws)
     assert got.dtype == torch.bfloat16
     assert torch.equal(got, ref.to(torch.bfloat16))
 
@@ -154,9 +183,9 @@ def test_dequantize_blocks_bf16_matches_fp32_dequant(rng):
 @pytest.mark.parametrize(
     "fn, rows_shape",
     [
-        (pv.fp8_quant_tensorwise, ()),
-        (pv.fp8_quant_rowwise, (5, 1)),
-        (pv.int8_quant_rowwise, (5, 1)),
+        (common.fp8_quant_tensorwise, ()),
+        (common.fp8_quant_rowwise, (5, 1)),
+        (common.int8_quant_rowwise, (5, 1)),
     ],
     ids=["fp8-tensor", "fp8-row", "int8-row"],
 )
@@ -168,13 +197,26 @@ def test_torch_quant_helpers_round_trip(fn, rows_shape, rng):
     assert err < 0.05
 
 
+def _gluon_default():
+    from kernels.w8a8_block_gluon import default_gluon_config
+
+    return default_gluon_config()
+
+
+def _decode_default():
+    from kernels.w8a8_block_decode import default_decode_config
+
+    return default_decode_config(1)
+
+
 @pytest.mark.parametrize(
     "kernel, fallback",
-    [("w8a8_block_gluon", pv.GLUON_CONFIG), ("w8a8_block_decode", pv._small_m_config(1))],
+    [("w8a8_block_gluon", _gluon_default()), ("w8a8_block_decode", _decode_default())],
 )
 def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_path):
     """The Gluon and decode providers read the tuner's TuneFile for their kernel, device and
-    shape (nearest tuned M) and fall back to their fixed config without one."""
+    shape (nearest tuned M); without one the lookup finds nothing and the provider runs the
+    kernel's own default."""
     from generator.data.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
     from generator.tune.store import tune_file_path
     from generator.tune.tasks import Task
@@ -182,7 +224,7 @@ def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_
 
     ctx = pv.BenchContext(device=torch.device("cpu"), site_data=tmp_path, device_name="GPU_X")
     problem = pv.Problem(M=3000, N=7168, K=2304)
-    assert pv._fast_kernel_config(kernel, problem, ctx, fallback) == fallback  # nothing tuned
+    assert lookup(kernel, "fp8", problem, ctx) is None  # nothing tuned
 
     def record(m: int, stages: int) -> TuneRecord:
         cfg = {**fallback, "num_stages": stages}
@@ -219,11 +261,11 @@ def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_
         M=4096,
     )
     atomic_write_text(tune_file_path(tmp_path, "GPU_X", task, False), tf.model_dump_json())
-    assert pv._fast_kernel_config(kernel, problem, ctx, fallback)["num_stages"] == 5  # nearer 4096
+    assert lookup(kernel, "fp8", problem, ctx)["num_stages"] == 5  # nearer 4096
     smaller = pv.Problem(M=1500, N=7168, K=2304)
-    assert pv._fast_kernel_config(kernel, smaller, ctx, fallback)["num_stages"] == 3
+    assert lookup(kernel, "fp8", smaller, ctx)["num_stages"] == 3
     other = "w8a8_block_gluon" if kernel == "w8a8_block_decode" else "w8a8_block_decode"
-    assert pv._fast_kernel_config(other, problem, ctx, fallback) == fallback  # per kernel
+    assert lookup(other, "fp8", problem, ctx) is None  # per kernel
 
 
 def test_swapped_a16w8_provider_reads_its_batched_tuning_file(tmp_path):
@@ -273,9 +315,9 @@ def test_swapped_a16w8_provider_reads_its_batched_tuning_file(tmp_path):
     )
     atomic_write_text(tune_file_path(tmp_path, "GPU_X", task, False), tf.model_dump_json())
 
-    def lookup(B: int) -> dict[str, int]:
+    def at(B: int) -> dict[str, int] | None:
         problem = pv.Problem(M=128, N=512, K=128, B=B, kind=pv.Kind.BATCHED)
-        return pv._fast_kernel_config("a16w8_batched_swapped", problem, ctx, fallback, "bf16")
+        return lookup("a16w8_batched_swapped", "bf16", problem, ctx)
 
-    assert lookup(16) == tuned
-    assert lookup(32) == fallback
+    assert at(16) == tuned
+    assert at(32) is None

@@ -138,12 +138,25 @@ def test_bad_config_file_fails_the_build(tmp_path: Path) -> None:
     assert cfg.name in result.stderr and "16.BLOCK_SIZE_M" in result.stderr
 
 
+@pytest.fixture
+def recorded_metadata():
+    """What the catalog does on load: learn the providers' metadata from the bench files (here
+    straight from the registry, for rows built by hand)."""
+    from generator.bench import providers as pv
+    from generator.site import providers
+
+    providers.forget()
+    providers.learn(p.info for p in pv.all_providers())
+    yield
+    providers.forget()
+
+
 def _row(provider: str, m: int, us: float | None, status: Status = Status.OK) -> BenchRow:
     meas = Measurement(status=status, latency_us=us, tflops=None if us is None else 100.0 / us)
     return BenchRow(provider=provider, sweep="model", M=m, N=128, K=128, measurement=meas)
 
 
-def test_invalid_rows_never_win_and_ranges_merge() -> None:
+def test_invalid_rows_never_win_and_ranges_merge(recorded_metadata) -> None:
     rows = [
         _row("torch-bf16", 1, 10.0),
         _row("triton-fp8-block-tuned", 1, 8.0),

@@ -13,16 +13,25 @@ import pytest
 import torch
 
 from generator.cli import main as cli_main
-from generator.configs.spaces import vllm as space
-from generator.configs.spaces.vllm import Problem, full_space, prune
+from generator.configs.spaces import Problem, smem_estimate
+from generator.configs.spaces import w8a8_block as space
+from generator.configs.spaces.w8a8_block import full_space
 from generator.data.provenance import collect_cpu
 from generator.data.records import Status, TuneFile, load
 from generator.tune import cli as tune_cli
+from generator.tune import strategy
 from generator.tune.dispatch import TaskOutcome, run_local
+from generator.tune.plan import build_tasks
 from generator.tune.search import TuneOptions, tune_task
 from generator.tune.store import finished_tasks, merge_result, tune_file_path
 from generator.tune.tasks import Task
-from generator.tune.tunables import TUNABLES, W8A8_BLOCK, Tunable, register
+from generator.tune.tunables import TUNABLES, W8A8Block, registry
+
+
+def prune(configs, problem, exhaustive=False):
+    """The drop-in kernel's space's pruning over ``configs``."""
+    return space.SPACE.prune(problem, exhaustive, configs)
+
 
 TINY = dict(
     kernel="w8a8_block",
@@ -77,7 +86,7 @@ def test_pruning_rules_hold_for_every_survivor(M):
     assert keys <= {tuple(sorted(c.items())) for c in exhaustive}
     for c in kept:
         assert 128 % c["BLOCK_SIZE_K"] == 0
-        assert space.smem_estimate(c, p) <= p.smem_bytes
+        assert smem_estimate(c, p) <= p.smem_bytes
         if c["num_warps"] == 8:
             assert c["BLOCK_SIZE_M"] * c["BLOCK_SIZE_N"] >= 64 * 128
     if M == 1:  # one tile row: every GROUP_SIZE_M is equivalent, only one survives per config
@@ -89,7 +98,7 @@ def test_shared_memory_rule_removes_what_cannot_launch():
     p = Problem(M=4096, N=4096, K=4096, smem_bytes=100_000)
     kept, report = prune(full_space(), p, exhaustive=True)
     assert report.removed["shared memory"] > 0
-    assert all(space.smem_estimate(c, p) <= 100_000 for c in kept)
+    assert all(smem_estimate(c, p) <= 100_000 for c in kept)
 
 
 def test_block_k_rule_with_block_64():
@@ -100,9 +109,9 @@ def test_block_k_rule_with_block_64():
 
 def test_coarse_pass_has_one_config_per_tile():
     kept, _ = prune(full_space(), Problem(M=256, N=4096, K=7168))
-    reps = space.coarse_representatives(kept)
-    tiles = [space.tile_of(c) for c in reps]
-    assert len(tiles) == len(set(tiles)) == len({space.tile_of(c) for c in kept})
+    reps = strategy.coarse_representatives(kept)
+    tiles = [strategy.tile_of(c) for c in reps]
+    assert len(tiles) == len(set(tiles)) == len({strategy.tile_of(c) for c in kept})
 
 
 # --- tuning one task ------------------------------------------------------------------------
@@ -125,10 +134,10 @@ def test_a_kernels_own_space_and_knobs_survive_pruning_and_refinement():
         B=1,
         M=4096,
     )
-    assert get_tunable("w8a8_block_gluon").space is not full_space
+    assert get_tunable("w8a8_block_gluon").space is not space.SPACE
     kept, _ = candidates_for(task, "cpu", exhaustive=False)
-    assert len(kept) == len(get_tunable("w8a8_block_gluon").space())
-    refined = space.refine_neighbours(kept, [(128, 128, 128)])
+    assert len(kept) == len(get_tunable("w8a8_block_gluon").space.configs())
+    refined = strategy.refine_neighbours(kept, [(128, 128, 128)])
     assert {(c["LAG"], c["ORDERED"]) for c in refined} == {
         (0, 0),
         (0, 1),
@@ -137,19 +146,22 @@ def test_a_kernels_own_space_and_knobs_survive_pruning_and_refinement():
         (1, 1),
         (1, 2),
     }
-    assert len(space.refine_neighbours(full_space(), [(64, 128, 128)])) == 8  # warps x stages
+    assert len(strategy.refine_neighbours(full_space(), [(64, 128, 128)])) == 8  # warps x stages
 
 
 def test_decode_space_is_valid_and_keeps_its_split_k_choices():
     """Every config of the decode kernel's own space passes its wrapper's validation, and at
-    M = 1 the pruning keeps each SPLIT_K choice (auto included) of the 16-token tiles."""
+    M = 1 the pruning keeps each SPLIT_K choice (auto included) of the 16-token tiles: the
+    decode space has hard rules only (vLLM's "8 warps on a small tile" used to remove 60 of its
+    configs here)."""
+    from generator.configs.spaces.decode import SPACE, decode_space
     from generator.tune.search import candidates_for
     from generator.tune.tunables import get_tunable
-    from kernels.w8a8_block_decode import _validate, decode_space
+    from kernels.w8a8_block_decode import _validate
 
     for cfg in decode_space():
         _validate(cfg, 128)
-    assert get_tunable("w8a8_block_decode").space is decode_space
+    assert get_tunable("w8a8_block_decode").space is SPACE
     task = Task(
         kernel="w8a8_block_decode",
         input_type="fp8",
@@ -163,6 +175,7 @@ def test_decode_space_is_valid_and_keeps_its_split_k_choices():
     )
     kept, report = candidates_for(task, "cpu", exhaustive=False)
     assert report.in_space == len(decode_space()) > len(kept)
+    assert set(report.removed) == {"shared memory"}  # no rule of another kernel's space
     splits = {
         c.get("SPLIT_K")
         for c in kept
@@ -170,6 +183,26 @@ def test_decode_space_is_valid_and_keeps_its_split_k_choices():
     }
     assert splits == {None, 2, 4, 8, 16}
     assert {c["BLOCK_SIZE_M"] for c in kept} == {16, 64}
+    assert any(c["num_warps"] == 8 and c["BLOCK_SIZE_M"] == 16 for c in kept)
+
+
+@pytest.mark.parametrize(
+    "kernel", ["w8a8_block_gluon", "w8a8_block_decode", "a16w8_batched_swapped"]
+)
+@pytest.mark.parametrize("M", [1, 16, 4096])
+def test_own_spaces_lose_configs_only_to_hard_rules(kernel, M):
+    """A kernel with its own space is never pruned by the drop-in kernel's soft rules: the
+    pruned and the exhaustive tiers are the same (the Gluon kernel's 48 configs all survive at
+    M <= 16, where vLLM's "BLOCK_SIZE_M far from M" used to remove every one)."""
+    from generator.tune.search import candidates_for
+
+    B = 16 if kernel.startswith("a16w8") else 1
+    task = Task(kernel, "bf16" if B > 1 else "fp8", "bfloat16", 128, 128, 512, 512, B, M)
+    pruned, report = candidates_for(task, "cpu", exhaustive=False)
+    exhaustive, _ = candidates_for(task, "cpu", exhaustive=True)
+    assert pruned == exhaustive and pruned
+    hard = {"shared memory", "BLOCK_SIZE_K does not divide block_k", "equivalent GROUP_SIZE_M"}
+    assert set(report.removed) <= hard
 
 
 def test_group_variants_match_configs_with_and_without_an_optional_key():
@@ -186,8 +219,8 @@ def test_group_variants_match_configs_with_and_without_an_optional_key():
         {**base, "GROUP_SIZE_M": g, **split} for g in (1, 16) for split in ({}, {"SPLIT_K": 4})
     ]
     best = {**base, "GROUP_SIZE_M": 1, "SPLIT_K": 4}
-    assert space.group_variants(cands, best) == [{**base, "GROUP_SIZE_M": 16, "SPLIT_K": 4}]
-    assert space.group_variants(cands, {**base, "GROUP_SIZE_M": 1}) == [
+    assert strategy.group_variants(cands, best) == [{**base, "GROUP_SIZE_M": 16, "SPLIT_K": 4}]
+    assert strategy.group_variants(cands, {**base, "GROUP_SIZE_M": 1}) == [
         {**base, "GROUP_SIZE_M": 16}
     ]
 
@@ -204,21 +237,25 @@ def test_tune_task_verifies_winner_and_times_default():
 
 
 @pytest.fixture
-def broken_tunable():
+def broken_tunable(monkeypatch):
     """The drop-in kernel, except that configs with BLOCK_SIZE_M 16 return wrong numbers (and
     return them fastest, so they rank first and must be caught by verification) and those with
     BLOCK_SIZE_M 32 raise: both must be recorded and never win."""
 
-    def run(task, ops, cfg, out):
-        if cfg["BLOCK_SIZE_M"] == 32:
-            raise RuntimeError("simulated launch failure")
-        if cfg["BLOCK_SIZE_M"] == 16:
-            return out.fill_(1.0)
-        return W8A8_BLOCK.run(task, ops, cfg, out)
+    class Broken(W8A8Block):
+        name = "broken_for_test"
+        engine_files = ()
 
-    t = register(Tunable(**{**W8A8_BLOCK.__dict__, "name": "broken_for_test", "run": run}))
-    yield t
-    del TUNABLES[t.name]
+        def run(self, task, ops, cfg, out):
+            if cfg["BLOCK_SIZE_M"] == 32:
+                raise RuntimeError("simulated launch failure")
+            if cfg["BLOCK_SIZE_M"] == 16:
+                return out.fill_(1.0)
+            return super().run(task, ops, cfg, out)
+
+    t = Broken()
+    monkeypatch.setitem(TUNABLES, t.name, t)
+    return t
 
 
 def test_wrong_or_failing_configs_are_recorded_never_published(broken_tunable):
@@ -231,9 +268,24 @@ def test_wrong_or_failing_configs_are_recorded_never_published(broken_tunable):
     assert rec.status_counts.get(Status.ERROR, 0) >= 1
 
 
-def test_register_rejects_duplicate_names():
+def test_registry_rejects_duplicate_names():
     with pytest.raises(ValueError, match="already registered"):
-        register(W8A8_BLOCK)
+        registry(W8A8Block(), W8A8Block())
+
+
+def test_only_the_drop_in_and_a16w8_kernels_publish_tables():
+    """Which tunable writes which published tables is declared per class (nothing downstream
+    branches on a kernel's name); subclasses of the drop-in kernel write none."""
+    published = {name: [f.value for f in t.engine_files] for name, t in TUNABLES.items()}
+    assert published == {
+        "w8a8_block": ["vllm", "sglang"],
+        "a16w8_batched": ["a16w8"],
+        "w8a8_block_splitk": [],
+        "w8a8_block_decode": [],
+        "w8a8_block_persistent": [],
+        "w8a8_block_gluon": [],
+        "a16w8_batched_swapped": [],
+    }
 
 
 # --- the writer: merge, atomic files, resume ------------------------------------------------
@@ -396,7 +448,7 @@ def test_cpu_run_writes_records_and_resumes(tmp_path, capsys):
 def test_tasks_cover_models_and_mla_shapes():
     p = tune_cli.add_parser(__import__("argparse").ArgumentParser().add_subparsers(), "tune")
     args = p.parse_args(["--model", "deepseek-v3", "--batch-sizes", "1,64"])
-    tasks = tune_cli.build_tasks(args)
+    tasks = build_tasks(tune_cli._request(args))
     dense = {(t.N, t.K) for t in tasks if t.kernel == "w8a8_block"}
     mla = {(t.B, t.N, t.K) for t in tasks if t.kernel == "a16w8_batched"}
     assert len(dense) == 15 and (7168, 2304) in dense
@@ -418,7 +470,7 @@ def test_batched_kernels_of_our_own_get_the_mla_shapes():
             "a16w8_batched_swapped,w8a8_block_decode",
         ]
     )
-    tasks = tune_cli.build_tasks(args)
+    tasks = build_tasks(tune_cli._request(args))
     swapped = [t for t in tasks if t.kernel == "a16w8_batched_swapped"]
     assert {(t.B, t.N, t.K, t.M) for t in swapped} == {
         (16, n, k, m) for n, k in ((512, 128), (128, 512)) for m in (1, 128)

@@ -18,13 +18,13 @@ from kernels.compat import gluon_problem, offline_build_problem
 if gluon_problem():  # this Triton cannot express the kernel: skip, saying why
     pytest.skip(gluon_problem(), allow_module_level=True)
 
+from generator.configs.spaces.gluon import gluon_space  # noqa: E402
 from kernels.reference import relative_error, tolerance, w8a8_block_reference  # noqa: E402
 from kernels.sm90_build import disassemble, resource_usage  # noqa: E402
 from kernels.w8a8_block_gluon import (  # noqa: E402
     _validate,
     build_w8a8_block_gluon_sm90,
     default_gluon_config,
-    gluon_space,
     w8a8_block_gluon_matmul,
 )
 from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned  # noqa: E402

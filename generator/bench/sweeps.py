@@ -9,7 +9,7 @@ Shapes -> tasks -> measurements -> ``site_data/devices/<dev>/bench/<sweep>.json`
   batched GEMMs of DeepSeek's absorbed MLA attention at B = heads / TP, with the MI350X figures
   of AITER PR #2297 stored next to ours.
 * Per problem, every provider derives its operands from the same source tensors
-  (``providers.BenchContext``); each is first run once and checked against the fp32 reference
+  (``context.BenchContext``); each is first run once and checked against the fp32 reference
   of its own operands (``kernels.reference.relative_error`` under ``tolerance(out dtype)``);
   only a correct provider is timed (CUDA-graph replays over L2-rotated inputs,
   ``generator.bench.timing``). A wrong result is "incorrect" with its error and no latency, so
@@ -36,16 +36,19 @@ from tqdm import tqdm
 
 from generator.bench import timing
 from generator.bench.ceilings import compute_ceiling_tflops, roofline_pct
-from generator.bench.providers import (
-    BenchContext,
-    Kind,
-    Problem,
-    Provider,
-    Unsupported,
-)
-from generator.data import records
+from generator.bench.context import BenchContext
+from generator.bench.registry import Kind, Problem, Provider, Unsupported
+from generator.data import layout, records
 from generator.data.models import ModelSpec, mla_batched_shapes, weight_shapes
-from generator.data.records import BenchFile, BenchRow, Ceilings, Measurement, Provenance, Status
+from generator.data.records import (
+    BenchFile,
+    BenchRow,
+    Ceilings,
+    Measurement,
+    Provenance,
+    ProviderInfo,
+    Status,
+)
 from generator.errors import UserError
 from kernels.reference import relative_error, tolerance
 
@@ -375,14 +378,20 @@ def row_key(row: BenchRow) -> RowKey:
 
 
 def bench_path(save_path: Path, device_name: str, sweep: str) -> Path:
-    return Path(save_path) / "devices" / device_name / "bench" / f"{sweep}.json"
+    return layout.bench_file(save_path, device_name, sweep)
 
 
 def load_rows(path: Path) -> dict[RowKey, BenchRow]:
     """Rows of an existing file by key (empty if none); a corrupt file is a SiteDataError."""
+    return load_file(path)[0]
+
+
+def load_file(path: Path) -> tuple[dict[RowKey, BenchRow], dict[str, ProviderInfo]]:
+    """Rows by key and provider metadata of an existing file (empty if none)."""
     if not path.exists():
-        return {}
-    return {row_key(r): r for r in records.load(path, BenchFile).rows}
+        return {}, {}
+    bf = records.load(path, BenchFile)
+    return {row_key(r): r for r in bf.rows}, dict(bf.providers)
 
 
 def _reference_for(problem: Problem, sweep: str) -> tuple[float | None, str | None]:
@@ -419,16 +428,22 @@ def run_sweep(
     are measured again and replace the old rows.
     """
     path = bench_path(save_path, provenance.device_name, sweep)
-    rows = load_rows(path)  # fail before measuring if the existing file is corrupt
+    rows, infos = load_file(path)  # fail before measuring if the existing file is corrupt
+    infos.update({p.name: p.info for p in providers})
     existing = set(rows)
     measured = skipped = 0
     last_save = time.monotonic()
 
     def save() -> None:
+        present = {r.provider for r in rows.values()}
         records.save(
             path,
             BenchFile(
-                sweep=sweep, provenance=provenance, ceilings=ceilings, rows=list(rows.values())
+                sweep=sweep,
+                provenance=provenance,
+                ceilings=ceilings,
+                rows=list(rows.values()),
+                providers={n: i for n, i in infos.items() if n in present},
             ),
         )
 

@@ -1,23 +1,37 @@
-"""Names and contents of the drop-in config files vLLM and SGLang load.
+"""Names and contents of the config files vLLM and SGLang load (and our A16W8 tables).
 
 vLLM:   N={N},K={K},device_name={dev},dtype=fp8_w8a8,block_shape=[128,128].json
 SGLang: N={N},K={K},device_name={dev},dtype=fp8_w8a8,block_shape=[128, 128].json
 (``int8_w8a8`` for INT8). Content: {"<M>": {BLOCK_SIZE_M, BLOCK_SIZE_N, BLOCK_SIZE_K,
-GROUP_SIZE_M, num_warps, num_stages}} with keys in ascending M. Our batched A16W8 kernel has no
-framework file; its tables use a format of our own, named in the same spirit.
+GROUP_SIZE_M, num_warps, num_stages}} with integer keys in ascending M (vLLM's loader runs
+``int(key)`` on every key). Our batched A16W8 kernel has no engine file; its tables use a
+format of our own (``a16w8``), named in the same spirit.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from generator.configs.keys import CONFIG_KEYS, Config
+from generator.data import layout
 from generator.errors import UserError
-from kernels.tiling import CONFIG_KEYS
 
-FRAMEWORKS = ("vllm", "sglang")
 _DTYPE_TAG = {"fp8": "fp8_w8a8", "int8": "int8_w8a8"}
+
+
+class FileFormat(str, enum.Enum):
+    """A folder of config tables under ``configs/``: the two engines' and our A16W8 one."""
+
+    VLLM = "vllm"
+    SGLANG = "sglang"
+    A16W8 = "a16w8"
+
+
+ENGINES = (FileFormat.VLLM, FileFormat.SGLANG)
+FRAMEWORKS = tuple(f.value for f in ENGINES)  # the engines, as plain names (CLI choices)
 
 
 def dtype_tag(input_type: str) -> str:
@@ -25,6 +39,30 @@ def dtype_tag(input_type: str) -> str:
         return _DTYPE_TAG[input_type]
     except KeyError:
         raise UserError(f"input type '{input_type}' has no framework config file") from None
+
+
+def file_name(
+    fmt: FileFormat | str,
+    N: int,
+    K: int,
+    device_name: str,
+    input_type: str = "fp8",
+    block: tuple[int, int] = (128, 128),
+    B: int = 1,
+) -> str:
+    """The exact name the engine (or our A16W8 loader) looks for."""
+    fmt = FileFormat(fmt)
+    bn, bk = block
+    if fmt is FileFormat.A16W8:
+        return (
+            f"B={B},N={N},K={K},device_name={device_name},dtype=a16w8_fp8,"
+            f"block_shape=[{bn},{bk}].json"
+        )
+    shape = f"[{bn},{bk}]" if fmt is FileFormat.VLLM else f"[{bn}, {bk}]"
+    return (
+        f"N={N},K={K},device_name={device_name},dtype={dtype_tag(input_type)},"
+        f"block_shape={shape}.json"
+    )
 
 
 def framework_file_name(
@@ -35,68 +73,43 @@ def framework_file_name(
     input_type: str,
     block: tuple[int, int] = (128, 128),
 ) -> str:
-    bn, bk = block
-    shape = f"[{bn},{bk}]" if framework == "vllm" else f"[{bn}, {bk}]"
     if framework not in FRAMEWORKS:
         raise UserError(f"unknown framework '{framework}'; expected one of {FRAMEWORKS}")
-    return (
-        f"N={N},K={K},device_name={device_name},dtype={dtype_tag(input_type)},"
-        f"block_shape={shape}.json"
-    )
+    return file_name(framework, N, K, device_name, input_type, block)
 
 
-def a16w8_file_name(
-    B: int, N: int, K: int, device_name: str, block: tuple[int, int] = (128, 128)
-) -> str:
-    return (
-        f"B={B},N={N},K={K},device_name={device_name},dtype=a16w8_fp8,"
-        f"block_shape=[{block[0]},{block[1]}].json"
-    )
-
-
-def config_table_json(table: Mapping[int, Mapping[str, int]]) -> str:
-    """Serialise {M: config} with ascending integer keys and keys in the frameworks' order."""
-    ordered = {str(m): {k: int(table[m][k]) for k in CONFIG_KEYS} for m in sorted(table)}
-    return json.dumps(ordered, indent=4) + "\n"
-
-
-def device_configs_dir(site_data: Path, device_name: str) -> Path:
-    return Path(site_data) / "devices" / device_name / "configs"
-
-
-def load_tuned_table(
+def table_path(
     site_data: Path,
     device_name: str,
+    fmt: FileFormat | str,
     N: int,
     K: int,
     input_type: str = "fp8",
     block: tuple[int, int] = (128, 128),
-) -> dict[int, dict[str, int]] | None:
-    """The tuned {M: config} table for a shape on a device, or None when none was tuned."""
-    path = (
-        device_configs_dir(site_data, device_name)
-        / "vllm"
-        / framework_file_name("vllm", N, K, device_name, input_type, block)
-    )
-    return _read_table(path)
+    B: int = 1,
+) -> Path:
+    fmt = FileFormat(fmt)
+    name = file_name(fmt, N, K, device_name, input_type, block, B)
+    return layout.framework_dir(site_data, device_name, fmt.value) / name
 
 
-def load_a16w8_table(
-    site_data: Path, device_name: str, B: int, N: int, K: int, block: tuple[int, int] = (128, 128)
-) -> dict[int, dict[str, int]] | None:
-    path = (
-        device_configs_dir(site_data, device_name)
-        / "a16w8"
-        / a16w8_file_name(B, N, K, device_name, block)
-    )
-    return _read_table(path)
+def config_table_json(table: Mapping[int, Mapping[str, int]]) -> str:
+    """Serialise {M: config} with ascending integer keys; the standard keys in the engines'
+    order, then any key of a kernel of our own (e.g. TILES_PER_PROGRAM) in sorted order."""
+    ordered = {}
+    for m in sorted(table):
+        cfg = table[m]
+        extra = sorted(k for k in cfg if k not in CONFIG_KEYS)
+        ordered[str(m)] = {k: int(cfg[k]) for k in (*CONFIG_KEYS, *extra) if k in cfg}
+    return json.dumps(ordered, indent=4) + "\n"
 
 
-def _read_table(path: Path) -> dict[int, dict[str, int]] | None:
+def read_table(path: Path) -> dict[int, Config] | None:
+    """The {M: config} table of a file, or None when the file does not exist."""
     if not path.exists():
         return None
     try:
         raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: unreadable config file ({exc})") from None
     return {int(m): dict(cfg) for m, cfg in raw.items()}

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.data import records
+from generator.data import layout, records
 from generator.errors import UserError
 
-DEFAULT_SITE_DATA = Path(__file__).resolve().parents[2] / "site_data"
+DEFAULT_SITE_DATA = layout.DEFAULT_SITE_DATA
 
 # Share of one GPU's memory the fp8 weights may take and still count as "fits": the rest is for
 # the KV cache, activations and the CUDA graphs / workspace an inference server keeps resident.
@@ -102,7 +102,7 @@ class BatchedShape:
 
 def list_bundled(site_data: Path = DEFAULT_SITE_DATA) -> list[str]:
     """Ids of the models bundled under ``site_data/models/``, sorted."""
-    return sorted(p.stem for p in (Path(site_data) / "models").glob("*.json"))
+    return sorted(p.stem for p in layout.models_dir(site_data).glob("*.json"))
 
 
 def load_model(name_or_id: str, site_data: Path = DEFAULT_SITE_DATA) -> ModelSpec:
@@ -112,7 +112,7 @@ def load_model(name_or_id: str, site_data: Path = DEFAULT_SITE_DATA) -> ModelSpe
     """
     bundled = list_bundled(site_data)
     wanted = name_or_id.strip().lower()
-    models_dir = Path(site_data) / "models"
+    models_dir = layout.models_dir(site_data)
     for model_id in bundled:
         path = models_dir / f"{model_id}.json"
         if wanted == model_id:

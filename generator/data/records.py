@@ -124,6 +124,48 @@ class TuneFile(_Record):
     records: list[TuneRecord]  # sorted by M
 
 
+class Scheme(str, enum.Enum):
+    """What a provider computes: the number format of its operands and their scales. Only
+    providers of the checkpoint's scheme can replace each other."""
+
+    BF16 = "bf16"  # bf16 weights and activations (the baseline)
+    FP8_BLOCK = "fp8-block"  # 128x128 weight blocks, 1x128 activation groups (the checkpoints)
+    INT8_BLOCK = "int8-block"
+    FP8_TENSOR = "fp8-tensor"  # one scale per tensor
+    FP8_CHANNEL = "fp8-channel"  # per-channel weights x per-token activations
+    INT8_CHANNEL = "int8-channel"
+    INT8_AZP = "int8-azp"  # asymmetric per-token activations (zero points)
+    A16W8_BLOCK = "a16w8-block"  # bf16 activations x fp8 128x128 block weights (MLA, batched)
+
+
+class Origin(str, enum.Enum):
+    """Whose code runs."""
+
+    LIBRARY = "library"  # cuBLAS / cuBLASLt through torch
+    ENGINE = "engine"  # the Triton kernel vLLM and SGLang run, with some config table
+    OURS = "ours"  # a kernel of this project that no engine runs
+
+
+class ProviderInfo(_Record):
+    """What a benchmark provider is, declared by the provider and stored in every bench file
+    that has its rows, so the catalog never guesses from a name."""
+
+    name: str
+    label: str  # short, for legends and tables
+    description: str
+    kind: str  # "gemm" | "batched"
+    scheme: Scheme
+    origin: Origin
+    # Engines whose users get exactly this by installing the catalog's files (drop-in configs).
+    installable: list[str] = []
+    config_source: str | None = None  # "default" | "tuned" | "shipped:<engine>" | "own"
+    quant_timed: bool = False  # the activation quantization is inside the timed region
+    baseline: bool = False  # the reference its kind's speedups are measured against
+    color: str
+    dash: str = "solid"
+    symbol: str = "circle"
+
+
 class BenchRow(_Record):
     """One provider at one shape in a benchmark sweep."""
 
@@ -149,6 +191,8 @@ class BenchFile(_Record):
     provenance: Provenance
     ceilings: Ceilings
     rows: list[BenchRow]
+    # Metadata of every provider with rows here (what the site reads instead of names).
+    providers: dict[str, ProviderInfo] = {}
 
 
 class DeviceFile(_Record):

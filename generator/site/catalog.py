@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.data import models
+from generator.data import layout, models
 from generator.data.records import (
     BenchFile,
     BenchRow,
@@ -33,6 +33,7 @@ from generator.data.records import (
     load,
 )
 from generator.errors import UserError
+from generator.site import providers
 
 log = logging.getLogger("mkdocs.plugins.blockgemm")
 
@@ -156,6 +157,8 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
     tunes = [load(p, TuneFile) for p in tune_paths]
     bench_paths = _json_files(root / "bench")
     bench_files = [load(p, BenchFile) for p in bench_paths]
+    for bf in bench_files:
+        providers.learn(bf.providers.values())
     pruning_path = root / "checks" / "pruning.json"
     pruning = load(pruning_path, PruningCheck) if pruning_path.exists() else None
     # the tuner writes one tune-time record per (models, TP sizes, kernels, GPU count) run
@@ -265,15 +268,16 @@ def load_catalog(site_data: Path) -> Catalog:
     site_data = Path(site_data)
     if not site_data.is_dir():
         raise SiteDataError(f"{site_data}: site_data folder not found")
-    model_files = {p.stem: load(p, ModelFile) for p in _json_files(site_data / "models")}
+    model_files = {p.stem: load(p, ModelFile) for p in _json_files(layout.models_dir(site_data))}
     for stem, mf in model_files.items():
         if mf.id != stem:
             raise SiteDataError(
                 f"{site_data / 'models' / stem}.json: field 'id': differs from name"
             )
     specs = [models.load_model(m, site_data) for m in model_files]
+    providers.forget()
     devices = []
-    dev_root = site_data / "devices"
+    dev_root = layout.devices_dir(site_data)
     if dev_root.is_dir():
         for root in sorted(
             p for p in dev_root.iterdir() if p.is_dir() and not p.name.startswith(".")

@@ -10,9 +10,10 @@ import argparse
 import os
 from pathlib import Path
 
+from generator.data import layout
 from generator.site.bundles import FRAMEWORKS, install_configs
 
-DEFAULT_SITE_DATA = Path(__file__).resolve().parents[2] / "site_data"
+DEFAULT_SITE_DATA = layout.DEFAULT_SITE_DATA
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

@@ -1,118 +1,27 @@
-"""The one place that knows how a benchmark provider looks and what kind of GEMM it computes.
+"""How a benchmark provider looks and what it computes, read from the records.
 
-Why: providers are free strings written by the benchmark (new kernels appear without the site
-changing), yet every chart, legend, table and recommendation must agree on a provider's label,
-colour and family. Known names get hand-picked styles; any other name gets a stable colour from
-its hash and a family guessed from its words, so a new provider renders without a code change.
+Every bench file carries the metadata its providers declared
+(:class:`~generator.data.records.ProviderInfo`: label, scheme, origin, which engines' users can
+install it, style). The catalog teaches this module those records when it loads
+(:func:`learn`), and every chart, legend, table and recommendation asks it; nothing here looks
+at a provider's name to decide what it is. A name with no metadata (a bench file written
+before metadata existed, or a series that is not a provider, like a tuned kernel's line) gets
+its name as label, a colour stable across builds, and no scheme: it is never counted as a
+drop-in candidate.
 """
 
 from __future__ import annotations
 
-import enum
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-BASELINE = "torch-bf16"  # the bf16 baseline every speedup is measured against
+from generator.data.records import Origin, ProviderInfo, Scheme
 
+BASELINE = "torch-bf16"  # kept for templates that label the GEMM baseline by name
+CHECKPOINT_SCHEME = Scheme.FP8_BLOCK  # what the catalog's models are quantized as
 
-class Family(str, enum.Enum):
-    """What a provider computes, which decides whether it may replace another one."""
-
-    BASELINE = "baseline"  # bf16 weights and activations
-    BLOCK = "block"  # block-scaled 8-bit weights (128x128) + per-token-group activations
-    TENSOR = "tensor"  # one scale per tensor: not a drop-in for block-scaled checkpoints
-    CHANNEL = "channel"  # per-channel / per-token scales: not a drop-in either
-    BATCHED = "batched"  # batched A16W8 kernels of MLA attention
-    OTHER = "other"
-
-
-@dataclass(frozen=True)
-class ProviderStyle:
-    name: str
-    label: str
-    color: str
-    dash: str  # plotly line dash
-    symbol: str  # plotly marker symbol
-    family: Family
-
-    @property
-    def drop_in_block(self) -> bool:
-        """Computes the same block-scaled GEMM as the checkpoint (or is the bf16 baseline), so it
-        is a candidate in the recommendation table. "-noquant" variants skip the activation
-        quantization a real layer pays for, so they are not."""
-        return self.family in (Family.BASELINE, Family.BLOCK) and "noquant" not in self.name
-
-
-_KNOWN: dict[str, tuple[str, str, str, str, Family]] = {
-    BASELINE: ("bf16 (cuBLAS)", "#555555", "dash", "circle", Family.BASELINE),
-    "cublas-fp8-block": ("cuBLAS FP8 block-wise", "#1f77b4", "solid", "square", Family.BLOCK),
-    "triton-fp8-block-tuned": (
-        "Triton FP8 block, tuned",
-        "#d62728",
-        "solid",
-        "diamond",
-        Family.BLOCK,
-    ),
-    "triton-fp8-block-default": (
-        "Triton FP8 block, default config",
-        "#ff9896",
-        "dot",
-        "diamond-open",
-        Family.BLOCK,
-    ),
-    "triton-int8-block": (
-        "Triton INT8 block, tuned",
-        "#9467bd",
-        "solid",
-        "triangle-up",
-        Family.BLOCK,
-    ),
-    "triton-fp8-block-splitk": (
-        "Triton FP8 block, split-K (ours, small M)",
-        "#ff7f0e",
-        "dot",
-        "star",
-        Family.BLOCK,
-    ),
-    "triton-fp8-block-decode": (
-        "Triton FP8 block, fused decode (ours, small M)",
-        "#e377c2",
-        "solid",
-        "hexagon",
-        Family.BLOCK,
-    ),
-    "triton-fp8-block-persistent": (
-        "Triton FP8 block, persistent TMA (ours, large M)",
-        "#8c564b",
-        "dot",
-        "pentagon",
-        Family.BLOCK,
-    ),
-    "triton-fp8-block-gluon": (
-        "Triton FP8 block, warp-specialized Gluon (ours, large M, Hopper)",
-        "#17becf",
-        "solid",
-        "star-diamond",
-        Family.BLOCK,
-    ),
-    "fp8-tensor": ("cuBLAS FP8 tensor-wise", "#2ca02c", "dashdot", "cross", Family.TENSOR),
-    "fp8-channel-noquant": (
-        "cuBLAS FP8 channel-wise, no act. quant",
-        "#98df8a",
-        "dashdot",
-        "x",
-        Family.CHANNEL,
-    ),
-    "a16w8-triton": ("A16W8 Triton (batched)", "#d62728", "solid", "diamond", Family.BATCHED),
-    "a16w8-triton-swapped": (
-        "A16W8 Triton, swapped operands (ours, batched)",
-        "#9467bd",
-        "solid",
-        "star-diamond",
-        Family.BATCHED,
-    ),
-    "a16w8-bmm-bf16": ("bf16 torch.bmm", "#555555", "dash", "circle", Family.BATCHED),
-}
+_KNOWN: dict[str, ProviderInfo] = {}
 
 _PALETTE = [
     "#17becf",
@@ -129,26 +38,59 @@ _PALETTE = [
 _SYMBOLS = ["star", "hexagon", "pentagon", "triangle-down", "bowtie", "hourglass"]
 
 
-def _guess_family(name: str) -> Family:
-    lowered = name.lower()
-    if "a16w8" in lowered or "bmm" in lowered:
-        return Family.BATCHED
-    if "block" in lowered:
-        return Family.BLOCK
-    if "tensor" in lowered:
-        return Family.TENSOR
-    if "channel" in lowered or "token" in lowered:
-        return Family.CHANNEL
-    if "bf16" in lowered:
-        return Family.BASELINE
-    return Family.OTHER
+@dataclass(frozen=True)
+class ProviderStyle:
+    name: str
+    label: str
+    color: str
+    dash: str  # plotly line dash
+    symbol: str  # plotly marker symbol
+    info: ProviderInfo | None  # None: no metadata recorded for this name
+
+    @property
+    def scheme(self) -> Scheme | None:
+        return self.info.scheme if self.info else None
+
+    @property
+    def is_baseline(self) -> bool:
+        return bool(self.info and self.info.baseline)
+
+    @property
+    def installable(self) -> list[str]:
+        return list(self.info.installable) if self.info else []
+
+    @property
+    def origin(self) -> Origin | None:
+        return self.info.origin if self.info else None
+
+    @property
+    def drop_in_block(self) -> bool:
+        """Computes the checkpoint's scheme (FP8 block) with the activation quantization a real
+        layer pays for, or is the bf16 baseline: a candidate in the recommendation table."""
+        if self.info is None:
+            return False
+        if self.info.baseline and self.info.scheme == Scheme.BF16:
+            return True
+        return self.info.scheme == CHECKPOINT_SCHEME and self.info.quant_timed
+
+
+def learn(infos: Iterable[ProviderInfo]) -> None:
+    """Remember the metadata recorded in the loaded bench files (the last one wins)."""
+    for i in infos:
+        _KNOWN[i.name] = i
+
+
+def forget() -> None:
+    """Start a new catalog (tests build several)."""
+    _KNOWN.clear()
 
 
 def style(name: str) -> ProviderStyle:
-    """Style of a provider; unknown names get a colour and symbol stable across builds."""
-    if name in _KNOWN:
-        label, color, dash, symbol, family = _KNOWN[name]
-        return ProviderStyle(name, label, color, dash, symbol, family)
+    """Style of a provider from its recorded metadata; unknown names get a colour and symbol
+    stable across builds."""
+    info = _KNOWN.get(name)
+    if info is not None:
+        return ProviderStyle(name, info.label, info.color, info.dash, info.symbol, info)
     h = zlib.crc32(name.encode())
     return ProviderStyle(
         name=name,
@@ -156,15 +98,21 @@ def style(name: str) -> ProviderStyle:
         color=_PALETTE[h % len(_PALETTE)],
         dash="longdash",
         symbol=_SYMBOLS[(h // len(_PALETTE)) % len(_SYMBOLS)],
-        family=_guess_family(name),
+        info=None,
     )
 
 
 def ordered(names: set[str] | list[str]) -> list[str]:
-    """Providers in a stable display order: baseline first, known ones in table order, then the
-    rest alphabetically, so legends and table columns line up across pages."""
+    """Providers in a stable display order: baselines first, then in the order their metadata
+    was recorded (the benchmark's registry order), then unknown names alphabetically, so
+    legends and table columns line up across pages."""
     known = list(_KNOWN)
     return sorted(
         set(names),
-        key=lambda n: (n != BASELINE, n not in _KNOWN, known.index(n) if n in _KNOWN else 0, n),
+        key=lambda n: (
+            not style(n).is_baseline,
+            n not in _KNOWN,
+            known.index(n) if n in _KNOWN else 0,
+            n,
+        ),
     )

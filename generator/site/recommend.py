@@ -54,7 +54,7 @@ def picks(rows: Iterable[BenchRow]) -> list[Pick]:
             and providers.style(r.provider).drop_in_block
         ]
         ok.sort(key=lambda r: r.measurement.latency_us or 0.0)
-        base = next((r for r in ok if r.provider == providers.BASELINE), None)
+        base = next((r for r in ok if providers.style(r.provider).is_baseline), None)
         if not ok:
             out.append(Pick(m, None, None, None))
             continue
@@ -121,9 +121,13 @@ def headlines(rows_by_shape: Iterable[list[BenchRow]]) -> list[Headline]:
             by_m.setdefault(row.M, []).append(row)
         for m, at_m in by_m.items():
             ok = [r for r in at_m if r.measurement.status == Status.OK and r.measurement.latency_us]
-            base = next((r for r in ok if r.provider == providers.BASELINE), None)
-            block = [r for r in ok if providers.style(r.provider).family == providers.Family.BLOCK]
-            block = [r for r in block if providers.style(r.provider).drop_in_block]
+            base = next((r for r in ok if providers.style(r.provider).is_baseline), None)
+            block = [
+                r
+                for r in ok
+                if providers.style(r.provider).drop_in_block
+                and not providers.style(r.provider).is_baseline
+            ]
             if base is None or not block:
                 continue
             best = min(block, key=lambda r: r.measurement.latency_us or 0.0)

@@ -16,7 +16,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
-from generator.tune.search import config_key
+from generator.configs.keys import config_key
 from generator.tune.tasks import Task
 
 

@@ -1,7 +1,7 @@
 """Tune one task on the current device: prune, time in passes, verify, record.
 
 Search (pruned mode):
-  1. coarse: one representative config per tile shape (``space.coarse_representatives``);
+  1. coarse: one representative config per tile shape (``strategy.coarse_representatives``);
   2. refine: every (num_warps, num_stages) variant of the ``TOP_TILES`` fastest tiles;
   3. group: the best config with each surviving GROUP_SIZE_M.
 Exhaustive mode times every config that survives the hard rules (the pruning check).
@@ -25,16 +25,15 @@ from functools import partial
 import torch
 
 from generator.bench.timing import rotation_count, tflops, time_calls
-from generator.configs.spaces.vllm import (
-    SMEM_BYTES_SM90,
-    Problem,
+from generator.configs.keys import config_key
+from generator.configs.spaces import SMEM_BYTES_SM90, Problem
+from generator.data.records import Measurement, Status, TuneRecord
+from generator.tune.strategy import (
     coarse_representatives,
     group_variants,
-    prune,
     refine_neighbours,
     tile_of,
 )
-from generator.data.records import Measurement, Status, TuneRecord
 from generator.tune.tasks import Task
 from generator.tune.tunables import Tunable, get_tunable
 from kernels.reference import relative_error, tolerance
@@ -51,10 +50,6 @@ class TuneOptions:
     max_replays: int = 20
     target_us: float = 5_000.0
     seed: int = 0
-
-
-def config_key(cfg: dict[str, int]) -> tuple[int, ...]:
-    return tuple(sorted(cfg.items()))
 
 
 def device_smem_bytes(device: str) -> int:
@@ -78,7 +73,7 @@ def problem_of(task: Task, tunable: Tunable, device: str) -> Problem:
 
 def candidates_for(task: Task, device: str, exhaustive: bool):
     tunable = get_tunable(task.kernel)
-    return prune(tunable.space(), problem_of(task, tunable, device), exhaustive)
+    return tunable.space.prune(problem_of(task, tunable, device), exhaustive)
 
 
 def _classify(exc: BaseException) -> Status:

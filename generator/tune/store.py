@@ -15,13 +15,8 @@ import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
-from generator.configs.engine_files import (
-    FRAMEWORKS,
-    a16w8_file_name,
-    config_table_json,
-    device_configs_dir,
-    framework_file_name,
-)
+from generator.configs.engine_files import config_table_json, table_path
+from generator.data import layout
 from generator.data.records import (
     DeviceFile,
     Provenance,
@@ -34,21 +29,16 @@ from generator.data.records import (
 from generator.tune.tasks import Task
 
 
-def device_dir(save_path: Path, device_name: str) -> Path:
-    return Path(save_path) / "devices" / device_name
-
-
 def tune_file_path(save_path: Path, device_name: str, task: Task, exhaustive: bool) -> Path:
-    suffix = "__exhaustive" if exhaustive else ""
-    return device_dir(save_path, device_name) / "tuning" / f"{task.file_key}{suffix}.json"
+    return layout.tune_file(save_path, device_name, task.file_key, exhaustive)
 
 
 @contextlib.contextmanager
 def device_lock(save_path: Path, device_name: str) -> Iterator[None]:
     """Exclusive lock over one device's folder for a read-merge-write."""
-    d = device_dir(save_path, device_name)
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / ".lock", "w") as fh:
+    lock = layout.lock_file(save_path, device_name)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -97,7 +87,7 @@ def merge_result(
             records=[records[m] for m in sorted(records)],
         )
         save(path, tune_file)
-        device_file = device_dir(save_path, dev) / "device.json"
+        device_file = layout.device_file(save_path, dev)
         if not device_file.exists():
             save(device_file, DeviceFile(provenance=provenance))
         if not exhaustive:
@@ -112,23 +102,18 @@ def winner_table(tf: TuneFile) -> dict[int, dict[str, int]]:
 
 
 def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
-    """The drop-in tables of a TuneFile: vLLM + SGLang for W8A8, our format for A16W8."""
+    """The published tables of a TuneFile, in the formats its kernel declares (vLLM + SGLang
+    for the drop-in kernel, our A16W8 table for the batched one, none for our other kernels)."""
+    from generator.tune.tunables import get_tunable
+
+    formats = get_tunable(tf.kernel).engine_files
     table = winner_table(tf)
-    if not table:
+    if not formats or not table:
         return []
     dev = tf.provenance.device_name
-    out_dir = device_configs_dir(save_path, dev)
     text = config_table_json(table)
     block = (tf.block_n, tf.block_k)
-    if tf.kernel == "w8a8_block":
-        paths = [
-            out_dir / fw / framework_file_name(fw, tf.N, tf.K, dev, tf.input_type, block)
-            for fw in FRAMEWORKS
-        ]
-    elif tf.kernel == "a16w8_batched":
-        paths = [out_dir / "a16w8" / a16w8_file_name(tf.B, tf.N, tf.K, dev, block)]
-    else:  # kernels of our own keep their tables in their TuneFiles only
-        return []
+    paths = [table_path(save_path, dev, f, tf.N, tf.K, tf.input_type, block, tf.B) for f in formats]
     for p in paths:
         atomic_write_text(p, text)
     return paths

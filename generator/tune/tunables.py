@@ -1,19 +1,30 @@
-"""Kernels the tuner can tune, declared once each.
+"""The kernels the tuner can tune, one class each, in one explicit registry.
 
-A ``Tunable`` says how to build random operands for a task, run the kernel with a config,
-compute the fp32 reference, compile a config ahead of time, and count flops and bytes. The
-tuner, the compile-ahead pool and the workers only talk to this interface, so a new kernel
-(e.g. the faster ones of issue 5) becomes tunable by registering one more entry.
+A :class:`Tunable` says how to build random operands for a task, run the kernel with a config,
+compute the fp32 reference, compile a config ahead of time, count flops and bytes, which search
+space it is tuned over and what its default config is. The search, the compile-ahead pool and
+the workers only talk to this interface, so a new kernel becomes tunable by writing one more
+subclass and listing it in :data:`TUNABLES`.
+
+The drop-in kernel (``w8a8_block``) writes the vLLM / SGLang files; the batched A16W8 kernel
+writes tables in our own format; the other kernels (ours) keep their winners in their tuning
+records, where the benchmark's providers look them up (:mod:`generator.tune.lookup`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import torch
 
-from generator.configs.spaces.vllm import full_space
+from generator.configs.engine_files import ENGINES, FileFormat
+from generator.configs.keys import Config, InputType
+from generator.configs.spaces import SearchSpace
+from generator.configs.spaces import a16w8_batched_swapped as swapped_spaces
+from generator.configs.spaces import decode as decode_spaces
+from generator.configs.spaces import gluon as gluon_spaces
+from generator.configs.spaces import w8a8_block as w8a8_spaces
 from generator.errors import UserError
 from generator.tune.tasks import Task
 from kernels.a16w8_batched import (
@@ -40,107 +51,342 @@ OUT_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": t
 Operands = dict[str, torch.Tensor]
 
 
-@dataclass(frozen=True)
-class Tunable:
-    name: str
-    input_types: tuple[str, ...]
-    a_bytes: Callable[[Task], int]  # element size of the A operand in shared memory
-    make_operands: Callable[[Task, torch.Generator, str], Operands]
-    run: Callable[[Task, Operands, dict[str, int], torch.Tensor], torch.Tensor]
-    new_output: Callable[[Task, str], torch.Tensor]
-    reference: Callable[[Task, Operands], torch.Tensor]
-    compile: Callable[[Task, dict[str, int]], None]
-    default_config: Callable[[Task], dict[str, int]]
-    flops: Callable[[Task], int]
-    bytes: Callable[[Task], int]
-    # The configs to search (before pruning): vLLM's space unless a kernel has its own knobs.
-    space: Callable[[], list[dict[str, int]]] = full_space
-    # Batched over B (the MLA shapes of a model) rather than one (N, K) weight per layer.
-    batched: bool = False
-
-
 def _randn(shape: tuple[int, ...], g: torch.Generator, device: str) -> torch.Tensor:
     return torch.randn(shape, generator=g, device=device)
 
 
-# --- W8A8 block-scaled GEMM (the drop-in kernel) -------------------------------------------
+class Tunable(ABC):
+    """One tunable kernel. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str]
+    input_types: ClassVar[tuple[InputType, ...]]
+    space: ClassVar[SearchSpace]
+    # Batched over B (the MLA shapes of a model) rather than one (N, K) weight per layer.
+    batched: ClassVar[bool] = False
+    # Where its winners are published besides its tuning records (and where the lookup reads
+    # them): engine files for the drop-in kernel, our A16W8 tables. Each class states its own.
+    engine_files: ClassVar[tuple[FileFormat, ...]]
+
+    def a_bytes(self, task: Task) -> int:
+        """Element size of the A operand in shared memory (the shared-memory rule reads it)."""
+        return 1
+
+    @abstractmethod
+    def make_operands(self, task: Task, g: torch.Generator, device: str) -> Operands: ...
+
+    @abstractmethod
+    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor: ...
+
+    @abstractmethod
+    def new_output(self, task: Task, device: str) -> torch.Tensor: ...
+
+    @abstractmethod
+    def reference(self, task: Task, ops: Operands) -> torch.Tensor: ...
+
+    @abstractmethod
+    def compile(self, task: Task, cfg: Config) -> None:
+        """Build the binary a launch with ``cfg`` at this task's shape uses, without running."""
+
+    @abstractmethod
+    def default_config(self, task: Task) -> Config:
+        """What the kernel runs with ``config=None`` (the "before tuning" of the records)."""
+
+    @abstractmethod
+    def flops(self, task: Task) -> int: ...
+
+    @abstractmethod
+    def bytes(self, task: Task) -> int: ...
 
 
-def _w8a8_operands(task: Task, g: torch.Generator, device: str) -> Operands:
-    qdtype = QUANT_DTYPES[task.input_type]
-    A, As = per_token_group_quant(_randn((task.M, task.K), g, device), task.block_k, qdtype)
-    B, Bs = quantize_weight_blockwise(
-        _randn((task.N, task.K), g, device) * 0.05, task.block, qdtype
-    )
-    return {"A": A, "B": B, "As": As, "Bs": Bs}
+# --- W8A8 block-scaled GEMM (the drop-in kernel) and our variants of it --------------------
 
 
-W8A8_BLOCK = Tunable(
-    name="w8a8_block",
-    input_types=("fp8", "int8"),
-    a_bytes=lambda t: 1,
-    make_operands=_w8a8_operands,
-    run=lambda t, o, cfg, out: w8a8_block_matmul(
-        o["A"], o["B"], o["As"], o["Bs"], t.block, OUT_DTYPES[t.out_dtype], config=cfg, out=out
-    ),
-    new_output=lambda t, dev: torch.empty((t.M, t.N), dtype=OUT_DTYPES[t.out_dtype], device=dev),
-    reference=lambda t, o: w8a8_block_reference(o["A"], o["B"], o["As"], o["Bs"], t.block),
-    compile=lambda t, cfg: compile_w8a8_block(
-        t.M, t.N, t.K, QUANT_DTYPES[t.input_type], OUT_DTYPES[t.out_dtype], t.block, cfg
-    ),
-    default_config=lambda t: default_w8a8_config(t.block_n, t.block_k),
-    flops=lambda t: w8a8_block_flops(t.M, t.N, t.K),
-    bytes=lambda t: w8a8_block_bytes(t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], t.block),
+class W8A8Block(Tunable):
+    """vLLM's / SGLang's block W8A8 kernel: the one the drop-in files configure."""
+
+    name = "w8a8_block"
+    input_types = (InputType.FP8, InputType.INT8)
+    space = w8a8_spaces.SPACE
+    engine_files = ENGINES
+
+    def make_operands(self, task: Task, g: torch.Generator, device: str) -> Operands:
+        qdtype = QUANT_DTYPES[task.input_type]
+        A, As = per_token_group_quant(_randn((task.M, task.K), g, device), task.block_k, qdtype)
+        w = _randn((task.N, task.K), g, device) * 0.05
+        B, Bs = quantize_weight_blockwise(w, task.block, qdtype)
+        return {"A": A, "B": B, "As": As, "Bs": Bs}
+
+    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        dtype = OUT_DTYPES[task.out_dtype]
+        return w8a8_block_matmul(
+            ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
+        )
+
+    def new_output(self, task: Task, device: str) -> torch.Tensor:
+        return torch.empty((task.M, task.N), dtype=OUT_DTYPES[task.out_dtype], device=device)
+
+    def reference(self, task: Task, ops: Operands) -> torch.Tensor:
+        return w8a8_block_reference(ops["A"], ops["B"], ops["As"], ops["Bs"], task.block)
+
+    def compile(self, task: Task, cfg: Config) -> None:
+        compile_w8a8_block(
+            task.M,
+            task.N,
+            task.K,
+            QUANT_DTYPES[task.input_type],
+            OUT_DTYPES[task.out_dtype],
+            task.block,
+            cfg,
+        )
+
+    def default_config(self, task: Task) -> Config:
+        return default_w8a8_config(task.block_n, task.block_k)
+
+    def flops(self, task: Task) -> int:
+        return w8a8_block_flops(task.M, task.N, task.K)
+
+    def bytes(self, task: Task) -> int:
+        return w8a8_block_bytes(task.M, task.N, task.K, OUT_DTYPES[task.out_dtype], task.block)
+
+
+class W8A8BlockSplitK(W8A8Block):
+    """Split-K + swap-AB for small M; the drop-in kernel's knobs, so the drop-in kernel's space
+    (SPLIT_K is derived from the shape and the SM count inside the wrapper)."""
+
+    name = "w8a8_block_splitk"
+    engine_files = ()
+
+    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        from kernels.w8a8_block_splitk import w8a8_block_splitk_matmul
+
+        dtype = OUT_DTYPES[task.out_dtype]
+        return w8a8_block_splitk_matmul(
+            ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
+        )
+
+    def compile(self, task: Task, cfg: Config) -> None:
+        from kernels.w8a8_block_splitk import compile_w8a8_block_splitk
+
+        compile_w8a8_block_splitk(
+            task.M,
+            task.N,
+            task.K,
+            QUANT_DTYPES[task.input_type],
+            OUT_DTYPES[task.out_dtype],
+            task.block,
+            cfg,
+        )
+
+    def default_config(self, task: Task) -> Config:
+        from kernels.w8a8_block_splitk import default_splitk_config
+
+        return default_splitk_config(task.M)
+
+
+class W8A8BlockPersistent(W8A8Block):
+    """Persistent grid with TMA loads for large M; the drop-in kernel's knobs and space."""
+
+    name = "w8a8_block_persistent"
+    engine_files = ()
+
+    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
+
+        dtype = OUT_DTYPES[task.out_dtype]
+        return w8a8_block_persistent_matmul(
+            ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
+        )
+
+    def compile(self, task: Task, cfg: Config) -> None:
+        from kernels.w8a8_block_persistent import compile_w8a8_block_persistent
+
+        compile_w8a8_block_persistent(
+            task.M,
+            task.N,
+            task.K,
+            QUANT_DTYPES[task.input_type],
+            OUT_DTYPES[task.out_dtype],
+            task.block,
+            cfg,
+        )
+
+    def default_config(self, task: Task) -> Config:
+        from kernels.w8a8_block_persistent import default_persistent_config
+
+        return default_persistent_config()
+
+
+class W8A8BlockGluon(W8A8Block):
+    """The warp-specialized Hopper kernel (FP8 only) with its own space. Imported lazily: on a
+    Triton without the Gluon API it cannot even be imported (kernels.compat says why)."""
+
+    name = "w8a8_block_gluon"
+    input_types = (InputType.FP8,)
+    engine_files = ()
+    space = gluon_spaces.SPACE
+
+    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        from kernels.w8a8_block_gluon import w8a8_block_gluon_matmul
+
+        dtype = OUT_DTYPES[task.out_dtype]
+        return w8a8_block_gluon_matmul(
+            ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
+        )
+
+    def compile(self, task: Task, cfg: Config) -> None:
+        from kernels.w8a8_block_gluon import compile_w8a8_block_gluon
+
+        compile_w8a8_block_gluon(
+            task.M, task.N, task.K, OUT_DTYPES[task.out_dtype], task.block, cfg
+        )
+
+    def default_config(self, task: Task) -> Config:
+        from kernels.w8a8_block_gluon import default_gluon_config
+
+        return default_gluon_config()
+
+
+class W8A8BlockDecode(W8A8Block):
+    """The fused decode kernel: takes the bf16 activation and quantizes inside, so its operands
+    carry X next to the (A, As) its reference uses; its own space (SPLIT_K is a knob)."""
+
+    name = "w8a8_block_decode"
+    input_types = (InputType.FP8,)
+    engine_files = ()
+    space = decode_spaces.SPACE
+
+    def a_bytes(self, task: Task) -> int:
+        return 2  # the bf16 activation tile is what the program loads
+
+    def make_operands(self, task: Task, g: torch.Generator, device: str) -> Operands:
+        ops = super().make_operands(task, g, device)
+        X = _randn((task.M, task.K), g, device).to(torch.bfloat16)
+        A, As = per_token_group_quant(X, task.block_k, QUANT_DTYPES[task.input_type])
+        return {**ops, "X": X, "A": A, "As": As}
+
+    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        from kernels.w8a8_block_decode import w8a8_block_decode_matmul
+
+        dtype = OUT_DTYPES[task.out_dtype]
+        return w8a8_block_decode_matmul(
+            ops["X"], ops["B"], ops["Bs"], task.block, dtype, config=cfg, out=out
+        )
+
+    def compile(self, task: Task, cfg: Config) -> None:
+        from kernels.w8a8_block_decode import compile_w8a8_block_decode
+
+        compile_w8a8_block_decode(
+            task.M,
+            task.N,
+            task.K,
+            torch.bfloat16,
+            OUT_DTYPES[task.out_dtype],
+            task.block,
+            cfg,
+        )
+
+    def default_config(self, task: Task) -> Config:
+        from kernels.w8a8_block_decode import default_decode_config
+
+        return default_decode_config(task.M)
+
+
+# --- Batched A16W8 (DeepSeek-R1 MLA) -------------------------------------------------------
+
+
+class A16W8Batched(Tunable):
+    """bf16 activations x fp8 block weights, batched over B; the drop-in kernel's knobs, so
+    its space (the A tile is bf16: ``a_bytes`` 2)."""
+
+    name = "a16w8_batched"
+    input_types = (InputType.BF16,)
+    space = w8a8_spaces.SPACE
+    batched = True
+    engine_files = (FileFormat.A16W8,)
+
+    def a_bytes(self, task: Task) -> int:
+        return 2
+
+    def make_operands(self, task: Task, g: torch.Generator, device: str) -> Operands:
+        X = _randn((task.B, task.M, task.K), g, device).to(OUT_DTYPES[task.out_dtype])
+        w = _randn((task.B, task.N, task.K), g, device) * 0.05
+        W, Ws = quantize_weight_blockwise(w, task.block)
+        return {"X": X, "W": W, "Ws": Ws}
+
+    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        return a16w8_batched_matmul(ops["X"], ops["W"], ops["Ws"], task.block, config=cfg, out=out)
+
+    def new_output(self, task: Task, device: str) -> torch.Tensor:
+        shape = (task.B, task.M, task.N)
+        return torch.empty(shape, dtype=OUT_DTYPES[task.out_dtype], device=device)
+
+    def reference(self, task: Task, ops: Operands) -> torch.Tensor:
+        return a16w8_batched_reference(ops["X"], ops["W"], ops["Ws"], task.block)
+
+    def compile(self, task: Task, cfg: Config) -> None:
+        dtype = OUT_DTYPES[task.out_dtype]
+        compile_a16w8_batched(task.B, task.M, task.N, task.K, dtype, dtype, task.block, cfg)
+
+    def default_config(self, task: Task) -> Config:
+        return default_a16w8_config(task.block_n, task.block_k)
+
+    def flops(self, task: Task) -> int:
+        return a16w8_batched_flops(task.B, task.M, task.N, task.K)
+
+    def bytes(self, task: Task) -> int:
+        return a16w8_batched_bytes(task.B, task.M, task.N, task.K, 2, task.block)
+
+
+class A16W8BatchedSwapped(A16W8Batched):
+    """The swapped-operand batched kernel (tiles per program is its knob), its own space."""
+
+    name = "a16w8_batched_swapped"
+    engine_files = ()
+    space = swapped_spaces.SPACE
+
+    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        from kernels.a16w8_batched_swapped import a16w8_batched_swapped_matmul
+
+        return a16w8_batched_swapped_matmul(
+            ops["X"], ops["W"], ops["Ws"], task.block, config=cfg, out=out
+        )
+
+    def compile(self, task: Task, cfg: Config) -> None:
+        from kernels.a16w8_batched_swapped import compile_a16w8_batched_swapped
+
+        dtype = OUT_DTYPES[task.out_dtype]
+        compile_a16w8_batched_swapped(task.B, task.M, task.N, task.K, dtype, dtype, task.block, cfg)
+
+    def default_config(self, task: Task) -> Config:
+        from kernels.a16w8_batched_swapped import default_swapped_config
+
+        return default_swapped_config(task.M)
+
+
+def registry(*tunables: Tunable) -> dict[str, Tunable]:
+    """Name -> tunable; a second tunable with a name already taken is an error, never an
+    overwrite."""
+    out: dict[str, Tunable] = {}
+    for t in tunables:
+        if t.name in out:
+            raise ValueError(f"tunable '{t.name}' is already registered")
+        out[t.name] = t
+    return out
+
+
+TUNABLES: dict[str, Tunable] = registry(
+    W8A8Block(),
+    A16W8Batched(),
+    W8A8BlockSplitK(),
+    W8A8BlockDecode(),
+    W8A8BlockPersistent(),
+    W8A8BlockGluon(),
+    A16W8BatchedSwapped(),
 )
-
-
-# --- Batched A16W8 (DeepSeek-R1 MLA) --------------------------------------------------------
-
-
-def _a16w8_operands(task: Task, g: torch.Generator, device: str) -> Operands:
-    X = _randn((task.B, task.M, task.K), g, device).to(OUT_DTYPES[task.out_dtype])
-    W, Ws = quantize_weight_blockwise(
-        _randn((task.B, task.N, task.K), g, device) * 0.05, task.block
-    )
-    return {"X": X, "W": W, "Ws": Ws}
-
-
-A16W8_BATCHED = Tunable(
-    name="a16w8_batched",
-    input_types=("bf16",),
-    a_bytes=lambda t: 2,
-    make_operands=_a16w8_operands,
-    run=lambda t, o, cfg, out: a16w8_batched_matmul(
-        o["X"], o["W"], o["Ws"], t.block, config=cfg, out=out
-    ),
-    new_output=lambda t, dev: torch.empty(
-        (t.B, t.M, t.N), dtype=OUT_DTYPES[t.out_dtype], device=dev
-    ),
-    reference=lambda t, o: a16w8_batched_reference(o["X"], o["W"], o["Ws"], t.block),
-    compile=lambda t, cfg: compile_a16w8_batched(
-        t.B, t.M, t.N, t.K, OUT_DTYPES[t.out_dtype], OUT_DTYPES[t.out_dtype], t.block, cfg
-    ),
-    default_config=lambda t: default_a16w8_config(t.block_n, t.block_k),
-    flops=lambda t: a16w8_batched_flops(t.B, t.M, t.N, t.K),
-    bytes=lambda t: a16w8_batched_bytes(t.B, t.M, t.N, t.K, 2, t.block),
-    batched=True,
-)
-
-TUNABLES: dict[str, Tunable] = {t.name: t for t in (W8A8_BLOCK, A16W8_BATCHED)}
 
 
 def get_tunable(name: str) -> Tunable:
-    if name not in TUNABLES:
-        import generator.tune.fast_tunables  # noqa: F401  (registers our own faster kernels)
     try:
         return TUNABLES[name]
     except KeyError:
         raise UserError(f"unknown kernel '{name}'; tunable: {', '.join(TUNABLES)}") from None
-
-
-def register(tunable: Tunable) -> Tunable:
-    """Add a kernel of our own (issue 5 kernels register here); names must be unique."""
-    if tunable.name in TUNABLES:
-        raise ValueError(f"tunable '{tunable.name}' is already registered")
-    TUNABLES[tunable.name] = tunable
-    return tunable

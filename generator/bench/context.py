@@ -1,0 +1,122 @@
+"""Per-run state shared by every provider: the device, the output dtype, where tuned configs
+live, and the source tensors of the current problem with memoized derived operands.
+
+Inputs: every provider derives its operands from the same fp32 source tensors of the problem
+(``x`` / ``w`` / ``bias``), memoized per problem (activations) and per weight shape (weights),
+so providers are compared on the very same numbers and a weight is quantized once for all
+batch sizes. The reference of a provider is the fp32 product of *its own* dequantized operands
+(``kernels.reference``), so the error column measures the kernel, not the quantization scheme.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from generator.bench.registry import Kind, Problem
+
+
+def _spread_randn(shape: tuple[int, ...], g: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Normal data with row and column magnitudes spread over half a decade, so per-token,
+    per-channel and per-block scales really differ (and a misplaced one shows as error)."""
+    x = torch.randn(shape, generator=g, device=device)
+    rows = 10 ** (-0.5 * torch.rand((*shape[:-1], 1), generator=g, device=device))
+    cols = 10 ** (
+        -0.5 * torch.rand((*([1] * (len(shape) - 1)), shape[-1]), generator=g, device=device)
+    )
+    return x * rows * cols
+
+
+@dataclass
+class BenchContext:
+    """Per-run state shared by all providers: device, output dtype, where tuned configs live,
+    and the source tensors of the current problem with memoized derived operands."""
+
+    device: torch.device
+    out_dtype: torch.dtype = torch.bfloat16
+    site_data: Path | None = None
+    device_name: str = ""
+    l2_bytes: int = 0
+    seed: int = 0
+    x: torch.Tensor | None = None  # (M, K) or (B, M, K) fp32 activations
+    w: torch.Tensor | None = None  # (N, K) or (B, N, K) fp32 weights
+    bias: torch.Tensor | None = None  # (N,) fp32
+    _weight_shape: tuple[int, ...] | None = None
+    _weights: dict[Any, Any] = field(default_factory=dict)
+    _acts: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def _generator(self, *key: int) -> torch.Generator:
+        g = torch.Generator(device=self.device)
+        g.manual_seed(zlib.crc32(repr((self.seed, *key)).encode()))
+        return g
+
+    def start(self, problem: Problem) -> None:
+        """Make the sources of ``problem``: new activations always, new weights only when the
+        weight shape changes (sweeps walk M innermost, so each weight is quantized once)."""
+        lead = (problem.B,) if problem.kind == Kind.BATCHED else ()
+        w_shape = (*lead, problem.N, problem.K)
+        if w_shape != self._weight_shape:
+            self._weights.clear()
+            self.w = self.bias = None
+            if self.on_cuda:
+                torch.cuda.empty_cache()
+            g = self._generator(*w_shape)
+            self.w = _spread_randn(w_shape, g, self.device)
+            self.bias = torch.randn((problem.N,), generator=g, device=self.device)
+            self._weight_shape = w_shape
+        self._acts.clear()
+        self.x = _spread_randn(
+            (*lead, problem.M, problem.K), self._generator(problem.M, *w_shape), self.device
+        )
+
+    def weight(self, key: str, make: Callable[[torch.Tensor], Any]) -> Any:
+        """A derived weight operand, computed once per weight shape."""
+        if key not in self._weights:
+            self._weights[key] = make(self.w)
+        return self._weights[key]
+
+    def act(self, key: str, make: Callable[[torch.Tensor], Any]) -> Any:
+        """A derived activation operand (from the bf16 activations), computed once per problem."""
+        if key not in self._acts:
+            self._acts[key] = make(self.x_bf16)
+        return self._acts[key]
+
+    def reference_of(
+        self, fn: Callable[[Problem, BenchContext], torch.Tensor], problem: Problem
+    ) -> torch.Tensor:
+        """A provider's fp32 reference, computed once per problem for all providers sharing
+        the same reference function (quant / noquant variants, cuBLAS and Triton block FP8)."""
+        key = ("reference", fn)
+        if key not in self._acts:
+            self._acts[key] = fn(problem, self)
+        return self._acts[key]
+
+    @property
+    def x_bf16(self) -> torch.Tensor:
+        """The activations as a layer receives them: bf16, the input of every timed quant."""
+        if "bf16" not in self._acts:
+            self._acts["bf16"] = self.x.to(torch.bfloat16)
+        return self._acts["bf16"]
+
+    def rotate(self, tensors: Sequence[Any], bytes_per_set: int) -> list[tuple[Any, ...]]:
+        """Input sets for L2 rotation: the originals, then clones (same values, new memory).
+
+        ``timing.rotation_count`` decides how many sets make the total exceed the L2 cache.
+        Clones keep strides (``torch.preserve_format``), so column-major scales stay so.
+        """
+        from generator.bench.timing import rotation_count
+
+        count = rotation_count(bytes_per_set, self.l2_bytes)
+        sets = [tuple(tensors)]
+        for _ in range(count - 1):
+            sets.append(tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in tensors))
+        return sets

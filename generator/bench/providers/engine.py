@@ -1,0 +1,100 @@
+"""The Triton block W8A8 kernel as vLLM and SGLang run it, with the config tables a user can
+have: the kernel's default (no file installed) and our tuned files (what the catalog's bundles
+install). Timed like vLLM's layer: per-token-group quantization (Triton) + the GEMM."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from generator.bench.context import BenchContext
+from generator.bench.providers.common import (
+    BLOCK,
+    block_operands,
+    block_reference,
+    bytes_block,
+    calls,
+    info,
+)
+from generator.bench.registry import Compute, Prepared, Problem, Provider, Requirement, Unsupported
+from generator.configs.keys import Config
+from generator.data.records import Origin, Scheme
+from generator.tune.lookup import tuned_config
+from generator.tune.tasks import Task
+from kernels.quant import per_token_group_quant
+from kernels.tiling import default_w8a8_config
+from kernels.w8a8_block import w8a8_block_matmul
+
+
+def lookup(kernel: str, input_type: str, p: Problem, ctx: BenchContext) -> Config | None:
+    """The config ``kernel`` runs for this device, shape and M from the published tables
+    (:func:`generator.tune.lookup.tuned_config`), or None."""
+    out_name = str(ctx.out_dtype).removeprefix("torch.")
+    task = Task(kernel, input_type, out_name, *BLOCK, p.N, p.K, p.B, p.M)
+    return tuned_config(ctx.site_data, ctx.device_name, task)
+
+
+def prepare_block(
+    p: Problem,
+    ctx: BenchContext,
+    input_type: str,
+    cfg: Config,
+    matmul: Callable[..., torch.Tensor] = w8a8_block_matmul,
+) -> Prepared:
+    """Timed: our per-token-group quant (Triton) + a block W8A8 kernel with ``cfg``."""
+    dtype, B, Bs = block_operands(ctx, input_type)
+    out_dtype = ctx.out_dtype
+
+    def run(x: torch.Tensor, B: torch.Tensor, Bs: torch.Tensor) -> torch.Tensor:
+        A, As = per_token_group_quant(x, BLOCK[1], dtype)
+        return matmul(A, B, As, Bs, BLOCK, out_dtype, config=cfg)
+
+    sets = ctx.rotate((ctx.x_bf16, B, Bs), bytes_block(p, out_dtype, True))
+    return Prepared(calls(sets, run), config=dict(cfg))
+
+
+def _setup(p: Problem, ctx: BenchContext, input_type: str, tuned: bool) -> Prepared:
+    if tuned:
+        cfg = lookup("w8a8_block", input_type, p, ctx)
+        if cfg is None:
+            raise Unsupported("no tuned config for this device/shape")
+    else:
+        cfg = default_w8a8_config(*BLOCK)
+    return prepare_block(p, ctx, input_type, cfg)
+
+
+_STYLE = {
+    ("fp8", False): ("#ff9896", "dot", "diamond-open"),
+    ("fp8", True): ("#d62728", "solid", "diamond"),
+    ("int8", False): ("#c5b0d5", "dot", "triangle-up-open"),
+    ("int8", True): ("#9467bd", "solid", "triangle-up"),
+}
+
+
+def _provider(input_type: str, tuned: bool) -> Provider:
+    which = "tuned" if tuned else "default"
+    return Provider(
+        info=info(
+            f"triton-{input_type}-block-{which}",
+            f"Triton {input_type.upper()} block, " + ("tuned" if tuned else "default config"),
+            f"the Triton block {input_type.upper()} kernel vLLM and SGLang run (128x128 weights, "
+            "1x128 act), "
+            + ("with the catalog's tuned config file" if tuned else "with vLLM's default config")
+            + "; activation quant (Triton) timed",
+            Scheme.FP8_BLOCK if input_type == "fp8" else Scheme.INT8_BLOCK,
+            Origin.ENGINE,
+            *_STYLE[(input_type, tuned)],
+            installable=["vllm", "sglang"] if tuned else [],
+            config_source=which,
+            quant_timed=True,
+        ),
+        compute=Compute.FP8 if input_type == "fp8" else Compute.INT8,
+        setup=lambda p, ctx: _setup(p, ctx, input_type, tuned),
+        reference=block_reference(input_type),
+        bytes_moved=lambda p, od: bytes_block(p, od, True),
+        requires=(Requirement.TRITON,),
+    )
+
+
+PROVIDERS = [_provider(t, tuned) for t in ("fp8", "int8") for tuned in (False, True)]

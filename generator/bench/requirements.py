@@ -1,0 +1,70 @@
+"""What a provider needs to run here, each checked in one line ("needs a CUDA GPU", "torch X
+has no torch._scaled_mm", "triton X lacks Gluon's ..."), which the sweep records as the row's
+"unsupported" message instead of raising."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from generator.bench.context import BenchContext
+from generator.bench.registry import Requirement
+from kernels.compat import gluon_problem
+from kernels.validation import interpreting
+
+
+def _capability(ctx: BenchContext) -> tuple[int, int]:
+    return torch.cuda.get_device_capability(ctx.device) if ctx.on_cuda else (0, 0)
+
+
+def _need_scaled_mm(ctx: BenchContext) -> str | None:
+    if not ctx.on_cuda:
+        return "needs a CUDA GPU (torch._scaled_mm is a cuBLASLt call)"
+    if not hasattr(torch, "_scaled_mm"):
+        return f"torch {torch.__version__} has no torch._scaled_mm"
+    if _capability(ctx) < (8, 9):
+        return "needs an FP8 GPU (compute capability 8.9 or newer)"
+    return None
+
+
+def _need_scaled_mm_v2(ctx: BenchContext) -> str | None:
+    base = _need_scaled_mm(ctx)
+    if base:
+        return base
+    fn = torch.nn.functional
+    if not (hasattr(fn, "scaled_mm") and hasattr(fn, "ScalingType")):
+        return f"torch {torch.__version__} has no torch.nn.functional.scaled_mm"
+    return None
+
+
+def _need_triton(ctx: BenchContext) -> str | None:
+    """On a CPU the kernels must have been decorated in interpreter mode: Triton reads
+    TRITON_INTERPRET when a kernel is defined, not when it is launched."""
+    if ctx.on_cuda:
+        return None
+    from kernels.compat import is_interpreted
+    from kernels.tiling import grouped_tile_ids
+
+    if interpreting() and is_interpreted(grouped_tile_ids):
+        return None
+    return "needs a CUDA GPU, or TRITON_INTERPRET=1 set before the kernels are imported"
+
+
+REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
+    Requirement.CUDA: lambda ctx: None if ctx.on_cuda else "needs a CUDA GPU (library kernel)",
+    Requirement.TRITON: _need_triton,
+    Requirement.SCALED_MM: _need_scaled_mm,
+    Requirement.SCALED_MM_V2: _need_scaled_mm_v2,
+    Requirement.INT_MM: lambda ctx: (
+        None if ctx.on_cuda and hasattr(torch, "_int_mm") else "needs torch._int_mm on CUDA"
+    ),
+    Requirement.HOPPER: lambda ctx: (
+        gluon_problem()
+        or (
+            None
+            if _capability(ctx)[0] == 9
+            else "needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter)"
+        )
+    ),
+}

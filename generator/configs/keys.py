@@ -1,0 +1,43 @@
+"""The config keys every block GEMM kernel takes, and the modes the project names.
+
+Torch- and Triton-free on purpose: the site, the record schemas and the engine file writer
+import this without pulling in a GPU stack. The keys are the kernels' constexpr names
+(``kernels.tiling.CONFIG_KEYS`` holds the same tuple; a test keeps the two equal), so a tuned
+dict passes straight into a kernel and into the files vLLM and SGLang load.
+"""
+
+from __future__ import annotations
+
+import enum
+
+Config = dict[str, int]
+
+CONFIG_KEYS = (
+    "BLOCK_SIZE_M",
+    "BLOCK_SIZE_N",
+    "BLOCK_SIZE_K",
+    "GROUP_SIZE_M",
+    "num_warps",
+    "num_stages",
+)
+BLOCK_KEYS = CONFIG_KEYS[:3]  # the tile shape
+
+
+class Framework(str, enum.Enum):
+    """Serving engines whose config files we write (their exact file names: engine_files)."""
+
+    VLLM = "vllm"
+    SGLANG = "sglang"
+
+
+class InputType(str, enum.Enum):
+    """The quantized (or, for A16W8, the activation) element type of a kernel's A operand."""
+
+    FP8 = "fp8"
+    INT8 = "int8"
+    BF16 = "bf16"
+
+
+def config_key(cfg: Config) -> tuple[tuple[str, int], ...]:
+    """A hashable identity of a config (key order does not matter)."""
+    return tuple(sorted(cfg.items()))

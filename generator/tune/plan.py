@@ -1,0 +1,107 @@
+"""What to tune: model shapes x TP x batch sizes -> unique tasks.
+
+A :class:`TuneRequest` is what the user asked for (models, a config.json, or one custom
+shape; TP sizes; batch sizes; dtypes; kernels); :func:`build_tasks` turns it into tasks, one
+per (kernel, shape, M), a shape shared by several models or layers tuned once. It also names
+what was tuned (:meth:`TuneRequest.label`), so records written for a run say what they cover.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.data import models
+from generator.errors import UserError
+from generator.tune.tasks import DEFAULT_BATCH_SIZES, Task
+from generator.tune.tunables import get_tunable
+
+DEFAULT_KERNELS = ("w8a8_block", "a16w8_batched")
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    models: tuple[str, ...] = ()  # bundled ids / HF names, or "all"
+    model_configs: tuple[Path, ...] = ()  # local config.json files
+    tp_sizes: tuple[int, ...] = (8,)
+    N: int | None = None  # one custom weight shape (with K)
+    K: int | None = None
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    input_type: str = "fp8"
+    out_dtype: str = "bfloat16"
+    block: tuple[int, int] = (128, 128)
+    kernels: tuple[str, ...] = DEFAULT_KERNELS
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The bundled models asked for; DeepSeek-V3 when nothing at all is named."""
+        if self.models or self.model_configs or self.N is not None:
+            return self.models
+        return ("deepseek-v3",)
+
+    def label(self) -> str:
+        """What was tuned, in words and as a file-name-safe key, e.g. ``deepseek-v3__tp8``,
+        ``config-MyModel__tp4``, ``N4096_K7168``."""
+        parts = [*self.model_names]
+        parts += [f"config-{p.parent.name or p.stem}" for p in self.model_configs]
+        if self.N is not None:
+            parts.append(f"N{self.N}_K{self.K}")
+        what = ",".join(parts)
+        if self.model_names or self.model_configs:
+            what += "__tp" + ",".join(str(t) for t in self.tp_sizes)
+        return what.replace("/", "_")
+
+
+def _specs(req: TuneRequest) -> list[models.ModelSpec]:
+    names = list(req.model_names)
+    if "all" in names:
+        names = models.list_bundled()
+    specs = [models.load_model(n) for n in names]
+    specs += [models.load_hf_config(p) for p in req.model_configs]
+    return specs
+
+
+def build_tasks(req: TuneRequest) -> list[Task]:
+    """Model shapes x TP x batch sizes -> unique tasks (a shape shared by models tunes once)."""
+    if (req.N is None) != (req.K is None):
+        raise UserError("--N and --K go together")
+    tunables = [get_tunable(k) for k in req.kernels]  # UserError naming the known kernels
+    gemm_kernels = [t.name for t in tunables if not t.batched]
+    batched_kernels = [t for t in tunables if t.batched]
+    for tp in req.tp_sizes:
+        if tp < 1:
+            raise UserError(f"--tp-size {tp}: must be >= 1")
+    nk: list[tuple[int, int]] = []
+    batched: list[tuple[int, int, int]] = []
+    explicit = bool(req.models and "all" not in req.models) or bool(req.model_configs)
+    for spec in _specs(req):
+        for tp in req.tp_sizes:
+            try:
+                shapes = models.weight_shapes(spec, tp, *req.block)
+            except UserError as exc:
+                if explicit:
+                    raise
+                print(f"skipping {spec.id} at TP {tp}: {exc}", file=sys.stderr)
+                continue
+            nk += models.unique_nk(shapes)
+            batched += [(s.B, s.N, s.K) for s in models.mla_batched_shapes(spec, tp)]
+    if req.N is not None:
+        if req.N < 1 or req.K < 1:
+            raise UserError(f"--N {req.N} --K {req.K}: must be positive")
+        if req.K % req.block[1]:
+            raise UserError(f"--K {req.K} is not a multiple of --block-k {req.block[1]}")
+        nk.append((req.N, req.K))
+    tasks = [
+        Task(kernel, req.input_type, req.out_dtype, *req.block, n, k, 1, m)
+        for kernel in gemm_kernels
+        for n, k in dict.fromkeys(nk)
+        for m in req.batch_sizes
+    ]
+    tasks += [
+        Task(t.name, t.input_types[0].value, req.out_dtype, *req.block, n, k, b, m)
+        for t in batched_kernels
+        for b, n, k in dict.fromkeys(batched)
+        for m in req.batch_sizes
+    ]
+    return tasks

@@ -1,0 +1,140 @@
+"""Run tuning tasks on every visible GPU (or a Ray cluster) and merge what comes back.
+
+The coordinator is the only writer: each finished task is merged into its record as it
+arrives (:mod:`generator.tune.store`), so an interrupted run keeps everything finished and a
+rerun resumes with the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from generator.data import layout
+from generator.data.records import Provenance, TuneRecord, TuneTimeCheck, save
+from generator.tune.dispatch import TaskOutcome, run_local, run_ray
+from generator.tune.search import TuneOptions
+from generator.tune.store import finished_tasks, merge_result
+from generator.tune.tasks import Task
+
+
+class MergingWriter:
+    """Merges each outcome as it arrives and drives the progress bar."""
+
+    def __init__(self, save_path: Path, provenance: Provenance, exhaustive: bool, total: int):
+        self.save_path = save_path
+        self.provenance = provenance
+        self.exhaustive = exhaustive
+        self.failed: list[TaskOutcome] = []
+        self.records: dict[Task, TuneRecord] = {}
+        self.per_worker: Counter[str] = Counter()
+        self.bar = tqdm(total=total, unit="task", dynamic_ncols=True, desc="tuning")
+
+    def __call__(self, outcome: TaskOutcome) -> None:
+        self.per_worker[outcome.worker] += 1
+        if outcome.record is None:
+            self.failed.append(outcome)
+            tqdm.write(f"task failed: {outcome.task.label()}: {outcome.error}")
+        else:
+            merge_result(
+                self.save_path, self.provenance, outcome.task, outcome.record, self.exhaustive
+            )
+            self.records[outcome.task] = outcome.record
+        self.bar.set_postfix_str(outcome.task.label(), refresh=False)
+        self.bar.update(1)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How to run: where results go, on what, and whether finished tasks are redone."""
+
+    save_path: Path
+    gpus: int  # 0: the CPU (tests only)
+    force: bool = False
+    backend: str = "local"  # "local" | "ray"
+    address: str | None = None  # Ray cluster address
+    cpu_workers: int = 2
+
+
+def gpu_count(limit: int | None) -> int:
+    """Visible CUDA GPUs, at most ``limit`` (None: all)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return 0
+    n = torch.cuda.device_count()
+    return min(n, limit) if limit else n
+
+
+def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> MergingWriter:
+    """Tune the tasks not finished yet (all with ``force``); returns the writer's tallies."""
+    from generator.data import provenance
+
+    on_cuda = settings.gpus > 0
+    prov = provenance.collect(gpu_count=settings.gpus) if on_cuda else provenance.collect_cpu()
+    if not settings.force:
+        done = finished_tasks(settings.save_path, prov.device_name, tasks, exhaustive)
+        if done:
+            print(f"resuming: {len(done)} of {len(tasks)} tasks already tuned (--force to redo)")
+        tasks = [t for t in tasks if t not in done]
+    opts = TuneOptions(device="cuda" if on_cuda else "cpu", exhaustive=exhaustive)
+    writer = MergingWriter(settings.save_path, prov, exhaustive, len(tasks))
+    if not tasks:
+        writer.bar.close()
+        return writer
+    if settings.backend == "ray":
+        run_ray(tasks, opts, settings.address, writer)
+    else:
+        workers = settings.gpus if on_cuda else max(1, settings.cpu_workers)
+        compile_workers = max(1, (os.cpu_count() or 1) // max(1, workers))
+        left = run_local(tasks, opts, workers, compile_workers, writer)
+        if left:
+            print(f"{left} task(s) not finished (a worker died); rerun to resume", file=sys.stderr)
+    writer.bar.close()
+    return writer
+
+
+def tune(
+    tasks: list[Task], settings: RunSettings, exhaustive: bool, label: str, kernels: tuple[str, ...]
+) -> int:
+    """Tune, report, and store the run's wall time when it tuned everything it was asked
+    (a full pruned run: the figure the catalog quotes). Exit code: 1 if a task failed."""
+    t0 = time.perf_counter()
+    writer = run_tasks(tasks, settings, exhaustive)
+    wall = time.perf_counter() - t0
+    print(f"tuned {len(writer.records)} task(s) in {wall:.0f} s; {len(writer.failed)} failed")
+    if writer.per_worker:
+        spread = ", ".join(f"{w}: {n}" for w, n in sorted(writer.per_worker.items()))
+        print(f"work spread: {spread}")
+    complete = writer.records and len(writer.records) == len(tasks)
+    if settings.gpus > 0 and complete and not exhaustive:
+        store_tune_time(settings.save_path, writer.provenance, label, kernels, len(tasks), wall)
+    return 1 if writer.failed else 0
+
+
+def store_tune_time(
+    save_path: Path,
+    prov: Provenance,
+    label: str,
+    kernels: tuple[str, ...],
+    tasks: int,
+    wall: float,
+) -> Path:
+    """The wall time of a complete tune, named and described after what was tuned."""
+    check = TuneTimeCheck(
+        provenance=prov,
+        description=f"python -m generator tune: {label.replace('__', ' ')} "
+        f"--kernels {','.join(kernels)} ({tasks} tasks, {prov.gpu_count} GPU)",
+        tasks=tasks,
+        wall_s=round(wall, 1),
+    )
+    key = f"{label}__{'+'.join(kernels)}__{prov.gpu_count}gpu"
+    path = layout.tune_time_file(save_path, prov.device_name, key)
+    save(path, check)
+    return path
