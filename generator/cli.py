@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from generator.errors import UserError
 
@@ -23,7 +24,7 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m generator",
+        prog="blockgemm" if Path(sys.argv[0]).name == "blockgemm" else "python -m generator",
         description="Tune, benchmark and catalog block-scaled 8-bit GEMM kernels.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

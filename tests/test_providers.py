@@ -29,6 +29,9 @@ EXPECTED = {
     "triton-int8-azp-bias",
     "triton-fp8-block-default",
     "triton-fp8-block-tuned",
+    "triton-fp8-block-vllm-0.33.0",
+    "triton-fp8-block-sglang-0.5.23",
+    "triton-fp8-block-sglang-default",
     "triton-fp8-block-gluon",
     "triton-fp8-block-splitk",
     "triton-fp8-block-persistent",
@@ -76,6 +79,14 @@ def test_metadata_says_what_each_provider_is():
         "triton-fp8-block-tuned",
         "triton-int8-block-default",
         "triton-int8-block-tuned",
+        "triton-fp8-block-vllm-0.33.0",
+        "triton-fp8-block-sglang-0.5.23",
+        "triton-fp8-block-sglang-default",
+    }
+    shipped = {n: i.config_source for n, i in infos.items() if "shipped" in (i.config_source or "")}
+    assert shipped == {
+        "triton-fp8-block-vllm-0.33.0": "shipped:vllm-0.33.0",
+        "triton-fp8-block-sglang-0.5.23": "shipped:sglang-0.5.23",
     }
     for name in ("triton-fp8-block-splitk", "triton-fp8-block-gluon", "a16w8-triton-swapped"):
         assert infos[name].origin == Origin.OURS and not infos[name].installable
@@ -321,3 +332,19 @@ def test_swapped_a16w8_provider_reads_its_batched_tuning_file(tmp_path):
 
     assert at(16) == tuned
     assert at(32) is None
+
+
+def test_shipped_providers_run_the_engines_entry_or_say_there_is_none(monkeypatch):
+    """Same kernel, the config the engine picks from its shipped file (nearest key); a device
+    or shape the engine ships no file for is "unsupported" with the reason."""
+    from generator.bench.providers import engine
+    from generator.data.shipped import shipped_set
+
+    vllm = shipped_set("vllm-0.33.0")
+    ctx = pv.BenchContext(device=torch.device("cpu"), device_name="NVIDIA_H200")
+    with pytest.raises(pv.Unsupported, match="ships no file"):
+        engine._setup_shipped(pv.Problem(M=3, N=64, K=128), ctx, vllm)
+    picked = []
+    monkeypatch.setattr(engine, "prepare_block", lambda p, c, it, cfg, *a: picked.append(cfg))
+    engine._setup_shipped(pv.Problem(M=300, N=24576, K=7168), ctx, vllm)
+    assert picked == [vllm.table("NVIDIA_H200", 24576, 7168)[256]]  # nearest key to 300

@@ -93,6 +93,15 @@ class Measurement(_Record):
     message: str | None = None
 
 
+# Which search produced a tuning record. 1: coarse-to-fine from the smallest GROUP_SIZE_M, with
+# vLLM's "8 warps on a small tile" rule, no shipped seeds (records from before 2026-11-29).
+# 2: coarse and refine passes at GROUP_SIZE_M 16 (L2 reuse), no 8-warp rule, and seeded with the
+# entries the engines ship and their defaults, timed the same way; the winner is never slower
+# than the best of them (generator.tune.search).
+SEARCH_V1 = 1
+SEARCH_V2 = 2
+
+
 class TuneRecord(_Record):
     """The tuning result for one (kernel, dtypes, shape, M)."""
 
@@ -100,6 +109,12 @@ class TuneRecord(_Record):
     winner: Measurement | None = None  # None if no config was both correct and launchable
     runners_up: list[Measurement] = []  # next best correct configs, fastest first
     default: Measurement  # the kernel's default config (vLLM's), for speedup-over-default
+    # What users run today without our file, timed in the same run the same way: the entry each
+    # engine would pick from its shipped file ("vllm-0.33.0", ...) and each engine's default
+    # ("vllm-default", "sglang-default"). Empty for kernels no engine runs.
+    baselines: dict[str, Measurement] = {}
+    winner_source: str = "search"  # "search", or the baseline whose config won
+    search: int = SEARCH_V1
     status_counts: dict[Status, int] = {}
     configs_in_space: int
     configs_pruned: int
@@ -202,24 +217,40 @@ class DeviceFile(_Record):
 
 
 class PruningPoint(_Record):
+    """One point of the pruning check: the pruned and the exhaustive search's winners, and both
+    configs re-timed alternately in one session (``paired_*``: the ratio judged)."""
+
     kernel: str
     N: int
     K: int
     M: int
     B: int = 1
-    pruned_us: float
+    pruned_us: float  # as measured by each search
     exhaustive_us: float
     pruned_config: dict[str, int]
     exhaustive_config: dict[str, int]
     pruned_timed: int
     exhaustive_timed: int
+    paired_pruned_us: float | None = None
+    paired_exhaustive_us: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        """pruned / exhaustive winner time, paired re-timing where there is one."""
+        if self.paired_pruned_us and self.paired_exhaustive_us:
+            return self.paired_pruned_us / self.paired_exhaustive_us
+        return self.pruned_us / self.exhaustive_us
 
 
 class PruningCheck(_Record):
     schema_version: int = SCHEMA_VERSION
     provenance: Provenance
     points: list[PruningPoint]
-    geomean_ratio: float  # geometric mean of pruned_us / exhaustive_us (1.0 = same speed)
+    geomean_ratio: float  # geometric mean of pruned / exhaustive time (1.0 = same speed)
+    worst_ratio: float | None = None  # the largest pruned / exhaustive time of any point
+    points_planned: int | None = None  # the check's size; fewer points: still in progress
+    search: int = SEARCH_V1  # the pruned search judged
+    description: str | None = None
 
 
 class TuneTimeCheck(_Record):

@@ -15,7 +15,7 @@ from pathlib import Path
 from generator.data import layout, models
 from generator.errors import UserError
 from generator.tune.plan import DEFAULT_KERNELS, TuneRequest, build_tasks
-from generator.tune.pruning_check import pruning_tasks, run_pruning_check
+from generator.tune.pruning_check import parse_points, pruning_tasks, run_pruning_check
 from generator.tune.run import RunSettings, gpu_count, tune
 from generator.tune.tasks import DEFAULT_BATCH_SIZES
 from generator.tune.tunables import W8A8Block
@@ -108,8 +108,15 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     p.add_argument(
         "--pruning-check",
         action="store_true",
-        help="tune 12 DeepSeek-V3 points pruned and exhaustively and store the ratio "
-        "in checks/pruning.json",
+        help="tune the 90 DeepSeek-V3 TP 8 points (15 shapes x M 1..4096) pruned and "
+        "exhaustively, re-time both winners alternately, store every point in "
+        "checks/pruning.json (resumable; see --check-points)",
+    )
+    p.add_argument(
+        "--check-points",
+        metavar="START:STOP",
+        help="with --pruning-check: only these points (0-based, 90 in all), to run the check in "
+        "pieces of under 10 minutes",
     )
     p.add_argument("--force", action="store_true", help="re-tune tasks that already have records")
     p.add_argument(
@@ -168,5 +175,5 @@ def run(args: argparse.Namespace) -> int:
         cpu_workers=args.cpu_workers,
     )
     if args.pruning_check:
-        return run_pruning_check(tasks, settings)
+        return run_pruning_check(tasks, settings, parse_points(args.check_points, len(tasks)))
     return tune(tasks, settings, args.exhaustive, req.label(), req.kernels)

@@ -65,6 +65,14 @@ def _local_worker(
         compiler.close()
 
 
+def run_inline(tasks: list[Task], opts: TuneOptions, on_outcome: OnOutcome) -> int:
+    """Tune ``tasks`` one by one in this process (CPU tests and debugging: no worker
+    processes, so what the caller patched applies)."""
+    for t in sorted(tasks, key=Task.cost, reverse=True):
+        on_outcome(_tune_with_errors(t, opts, None, "inline"))
+    return 0
+
+
 def run_local(
     tasks: list[Task], opts: TuneOptions, workers: int, compile_workers: int, on_outcome: OnOutcome
 ) -> int:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from generator.data import layout
 from generator.data.records import Provenance, TuneRecord, TuneTimeCheck, save
-from generator.tune.dispatch import TaskOutcome, run_local, run_ray
+from generator.tune.dispatch import TaskOutcome, run_inline, run_local, run_ray
 from generator.tune.search import TuneOptions
 from generator.tune.store import finished_tasks, merge_result
 from generator.tune.tasks import Task
@@ -59,7 +59,7 @@ class RunSettings:
     force: bool = False
     backend: str = "local"  # "local" | "ray"
     address: str | None = None  # Ray cluster address
-    cpu_workers: int = 2
+    cpu_workers: int = 2  # 0: tune in this process (CPU only)
 
 
 def gpu_count(limit: int | None) -> int:
@@ -83,13 +83,17 @@ def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> Mer
         if done:
             print(f"resuming: {len(done)} of {len(tasks)} tasks already tuned (--force to redo)")
         tasks = [t for t in tasks if t not in done]
-    opts = TuneOptions(device="cuda" if on_cuda else "cpu", exhaustive=exhaustive)
+    opts = TuneOptions(
+        device="cuda" if on_cuda else "cpu", exhaustive=exhaustive, device_name=prov.device_name
+    )
     writer = MergingWriter(settings.save_path, prov, exhaustive, len(tasks))
     if not tasks:
         writer.bar.close()
         return writer
     if settings.backend == "ray":
         run_ray(tasks, opts, settings.address, writer)
+    elif not on_cuda and settings.cpu_workers == 0:
+        run_inline(tasks, opts, writer)
     else:
         workers = settings.gpus if on_cuda else max(1, settings.cpu_workers)
         compile_workers = max(1, (os.cpu_count() or 1) // max(1, workers))

@@ -6,15 +6,27 @@ Search (pruned mode):
   3. group: the best config with each surviving GROUP_SIZE_M.
 Exhaustive mode times every config that survives the hard rules (the pruning check).
 
+Seeds: for the kernel the engines run, the entries vLLM and SGLang would pick from the files
+they ship for this device and shape, and both engines' defaults, are timed in the same session
+the same way (``generator.tune.baselines``); the kernel's own default is timed for every kernel,
+so the catalog can show the speedup of tuning.
+
 Then the fastest configs are run once more on *fresh* random operands into a NaN-poisoned output
-and compared with the fp32 reference; the first that is correct wins, and the next correct ones
-are kept as runners-up. A config that fails to compile, runs out of resources or is wrong gets
-that status and is never published. vLLM's default config is timed and checked the same way, so
-the catalog can show the speedup of tuning.
+and compared with the fp32 reference; the first that is correct is the search's winner, the next
+correct ones are kept as runners-up. A config that fails to compile, runs out of resources or is
+wrong gets that status and is never published.
+
+Never worse than what users have: the published winner is the search's winner only if it is
+faster than the best correct baseline by more than the noise margin (``TIE_MARGIN``, or the
+wider of the two measurements' p20-p80 spreads); within the margin both are re-timed
+alternately ``RUNOFF_ROUNDS`` times and the search's config must still win by the margin,
+otherwise the baseline's config is published (a tie keeps what users already run). So a tuned
+entry can only be slower than a shipped one by less than the measured noise.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 import zlib
 from collections import Counter
@@ -27,7 +39,8 @@ import torch
 from generator.bench.timing import rotation_count, tflops, time_calls
 from generator.configs.keys import config_key
 from generator.configs.spaces import SMEM_BYTES_SM90, Problem
-from generator.data.records import Measurement, Status, TuneRecord
+from generator.data.records import SEARCH_V2, Measurement, Status, TuneRecord
+from generator.tune.baselines import engine_baselines
 from generator.tune.strategy import (
     coarse_representatives,
     group_variants,
@@ -40,7 +53,9 @@ from kernels.reference import relative_error, tolerance
 
 TOP_TILES = 2
 RUNNERS_UP = 3
-MAX_VERIFIED = 12  # stop looking for correct configs after this many checks
+MAX_VERIFIED = 12  # stop looking for runners-up after this many checks
+TIE_MARGIN = 0.01  # the least relative gain that counts as faster than a baseline
+RUNOFF_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,7 @@ class TuneOptions:
     max_replays: int = 20
     target_us: float = 5_000.0
     seed: int = 0
+    device_name: str = ""  # vLLM's spelling: which shipped files are this device's baselines
 
 
 def device_smem_bytes(device: str) -> int:
@@ -145,6 +161,32 @@ class _Session:
             tflops=tflops(self.tunable.flops(self.task), stats.median_us),
         )
 
+    def checked(self, verifier: _Verifier, cfg: dict[str, int]) -> Measurement:
+        """The measurement of ``cfg``, verified against the reference (once)."""
+        key = config_key(cfg)
+        m = self.results[key]
+        if m.status == Status.OK and m.rel_error is None:
+            m = verifier.check(m)
+            self.results[key] = m
+        return m
+
+    def clearly_faster(self, cand: Measurement, base: Measurement) -> bool:
+        """Whether ``cand`` beats ``base`` by more than the noise (module doc): decided on the
+        search's measurements when the gap is wide, else on a runoff of alternate re-timings."""
+        if _beats(cand.latency_us, base.latency_us, _margin(cand, base)):
+            return True
+        if cand.latency_us >= base.latency_us:
+            return False
+        c, b = [], []
+        for _ in range(RUNOFF_ROUNDS):
+            c.append(self._time(cand.config))
+            b.append(self._time(base.config))
+        if not all(m.status == Status.OK for m in (*c, *b)):
+            return False
+        c_us = statistics.median(m.latency_us for m in c)
+        b_us = statistics.median(m.latency_us for m in b)
+        return _beats(c_us, b_us, max(_margin(*c), _margin(*b)))
+
     def ranked_ok(self) -> list[Measurement]:
         ok = [m for m in self.results.values() if m.status == Status.OK]
         return sorted(ok, key=lambda m: m.latency_us)
@@ -177,6 +219,21 @@ class _Verifier:
         return m.model_copy(update=update)
 
 
+def _margin(*ms: Measurement) -> float:
+    """The relative noise of some measurements: the widest p20-p80 spread, at least
+    ``TIE_MARGIN``."""
+    spreads = [
+        (m.p80_us - m.p20_us) / m.latency_us
+        for m in ms
+        if m.latency_us and m.p20_us is not None and m.p80_us is not None
+    ]
+    return max([TIE_MARGIN, *spreads])
+
+
+def _beats(cand_us: float, base_us: float, margin: float) -> bool:
+    return cand_us < base_us * (1.0 - margin)
+
+
 def tune_task(
     task: Task,
     opts: TuneOptions,
@@ -204,31 +261,69 @@ def tune_task(
 
     default_cfg = s.tunable.default_config(task)
     default = s.measure_all([default_cfg])[0]
+    seeds = engine_baselines(s.tunable, task, opts.device_name)
+    s.measure_all(list(seeds.values()))
+    seed_keys = {config_key(c) for c in seeds.values()}
 
     verifier = _Verifier(s)
     verified: list[Measurement] = []
-    for m in s.ranked_ok()[:MAX_VERIFIED]:
+    for i, m in enumerate(s.ranked_ok()):
+        if i >= MAX_VERIFIED and verified:
+            break  # enough checked; without a correct one yet, go on down the list
+        if config_key(m.config) in seed_keys and not opts.exhaustive:
+            continue  # a baseline is checked below and competes as one
         checked = verifier.check(m)
         s.results[config_key(m.config)] = checked
         if checked.status == Status.OK:
             verified.append(checked)
             if len(verified) > RUNNERS_UP:
                 break
-    if default.status == Status.OK:
-        default = s.results[config_key(default_cfg)]
-        if default.rel_error is None:
-            default = verifier.check(default)
-            s.results[config_key(default_cfg)] = default
+    default = s.checked(verifier, default_cfg)
+    baselines = {name: s.checked(verifier, cfg) for name, cfg in seeds.items()}
+
+    winner, source = (verified[0] if verified else None), "search"
+    best_name = _best_baseline(baselines)
+    if best_name is not None and not opts.exhaustive:
+        if winner is None or not s.clearly_faster(winner, baselines[best_name]):
+            winner, source = baselines[best_name], best_name
+    runners_up = [m for m in verified if winner is None or m.config != winner.config]
 
     counts = Counter(m.status for m in s.results.values())
     return TuneRecord(
         M=task.M,
-        winner=verified[0] if verified else None,
-        runners_up=verified[1:],
+        winner=winner,
+        runners_up=runners_up[:RUNNERS_UP],
         default=default,
+        baselines=baselines,
+        winner_source=source,
+        search=SEARCH_V2,
         status_counts=dict(counts),
         configs_in_space=report.in_space,
         configs_pruned=report.pruned,
         configs_timed=len(s.results),
         wall_s=round(time.perf_counter() - t0, 3),
     )
+
+
+def _best_baseline(baselines: dict[str, Measurement]) -> str | None:
+    """The fastest correct baseline (the first listed on a tie: shipped before default)."""
+    ok = [(m.latency_us, i, n) for i, (n, m) in enumerate(baselines.items()) if _ok(m)]
+    return min(ok)[2] if ok else None
+
+
+def _ok(m: Measurement) -> bool:
+    return m.status == Status.OK and m.latency_us is not None and m.rel_error is not None
+
+
+def paired_times(task: Task, configs: list[dict[str, int]], opts: TuneOptions) -> list[float]:
+    """Median time of each config, timed alternately ``RUNOFF_ROUNDS`` times on the same
+    operands in one session: the fair comparison of configs found by different searches."""
+    s = _Session(task, opts, None)
+    rounds: list[list[float]] = [[] for _ in configs]
+    for _ in range(RUNOFF_ROUNDS):
+        for times, cfg in zip(rounds, configs, strict=True):
+            m = s._time(cfg)
+            if m.status != Status.OK or m.latency_us is None:
+                raise RuntimeError(f"{task.label()}: {cfg} did not run: {m.message}")
+            times.append(m.latency_us)
+    return [statistics.median(t) for t in rounds]

@@ -18,6 +18,7 @@ from pathlib import Path
 from generator.configs.engine_files import config_table_json, table_path
 from generator.data import layout
 from generator.data.records import (
+    SEARCH_V2,
     DeviceFile,
     Provenance,
     TuneFile,
@@ -49,7 +50,8 @@ def device_lock(save_path: Path, device_name: str) -> Iterator[None]:
 def finished_tasks(
     save_path: Path, device_name: str, tasks: list[Task], exhaustive: bool
 ) -> set[Task]:
-    """Tasks whose M already has a record (what a rerun skips unless --force)."""
+    """Tasks whose M already has a record from the current search (what a rerun skips unless
+    --force); a record of an older search (``TuneRecord.search``) is tuned again."""
     done: set[Task] = set()
     by_file: dict[Path, list[Task]] = {}
     for t in tasks:
@@ -57,7 +59,7 @@ def finished_tasks(
     for path, group in by_file.items():
         if not path.exists():
             continue
-        have = {r.M for r in load(path, TuneFile).records}
+        have = {r.M for r in load(path, TuneFile).records if r.search >= SEARCH_V2}
         done.update(t for t in group if t.M in have)
     return done
 

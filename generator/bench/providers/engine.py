@@ -1,6 +1,9 @@
-"""The Triton block W8A8 kernel as vLLM and SGLang run it, with the config tables a user can
-have: the kernel's default (no file installed) and our tuned files (what the catalog's bundles
-install). Timed like vLLM's layer: per-token-group quantization (Triton) + the GEMM."""
+"""The Triton block W8A8 kernel as vLLM and SGLang run it, with every config table a user can
+have: each engine's default (no file for the shape), the files each engine ships (reference
+data, :mod:`generator.data.shipped`; nearest batch-size key, as the engine picks) and our tuned
+files (what the catalog's bundles install). Same kernel, same inputs, one run: the tuned-vs-
+shipped ratio is the gain of installing our files. Timed like vLLM's layer: per-token-group
+quantization (Triton) + the GEMM."""
 
 from __future__ import annotations
 
@@ -20,10 +23,11 @@ from generator.bench.providers.common import (
 from generator.bench.registry import Compute, Prepared, Problem, Provider, Requirement, Unsupported
 from generator.configs.keys import Config
 from generator.data.records import Origin, Scheme
+from generator.data.shipped import ShippedSet, shipped_sets
 from generator.tune.lookup import tuned_config
 from generator.tune.tasks import Task
 from kernels.quant import per_token_group_quant
-from kernels.tiling import default_w8a8_config
+from kernels.tiling import default_w8a8_config, pick_config
 from kernels.w8a8_block import w8a8_block_matmul
 
 
@@ -77,7 +81,8 @@ def _provider(input_type: str, tuned: bool) -> Provider:
     return Provider(
         info=info(
             f"triton-{input_type}-block-{which}",
-            f"Triton {input_type.upper()} block, " + ("tuned" if tuned else "default config"),
+            f"Triton {input_type.upper()} block, "
+            + ("tuned" if tuned else "vLLM's default config"),
             f"the Triton block {input_type.upper()} kernel vLLM and SGLang run (128x128 weights, "
             "1x128 act), "
             + ("with the catalog's tuned config file" if tuned else "with vLLM's default config")
@@ -97,4 +102,71 @@ def _provider(input_type: str, tuned: bool) -> Provider:
     )
 
 
-PROVIDERS = [_provider(t, tuned) for t in ("fp8", "int8") for tuned in (False, True)]
+def _setup_shipped(p: Problem, ctx: BenchContext, shipped: ShippedSet) -> Prepared:
+    table = shipped.table(ctx.device_name, p.N, p.K, "fp8", BLOCK) if ctx.device_name else None
+    if not table:
+        raise Unsupported(
+            f"{shipped.engine} {shipped.version} ships no file for this device and shape: it "
+            f"runs its default config"
+        )
+    return prepare_block(p, ctx, "fp8", pick_config(table, p.M))
+
+
+def _shipped_provider(shipped: ShippedSet, color: str) -> Provider:
+    engine = {"vllm": "vLLM", "sglang": "SGLang"}.get(shipped.engine, shipped.engine)
+    return Provider(
+        info=info(
+            f"triton-fp8-block-{shipped.id}",
+            f"Triton FP8 block, {engine} {shipped.version}'s shipped config",
+            f"the Triton block FP8 kernel with the config file {engine} {shipped.version} ships "
+            f"for this device and shape ({shipped.license}, {shipped.source}); nearest batch-"
+            "size key, as the engine picks; activation quant (Triton) timed",
+            Scheme.FP8_BLOCK,
+            Origin.ENGINE,
+            color,
+            "dashdot",
+            "diamond-tall",
+            config_source=f"shipped:{shipped.id}",
+            quant_timed=True,
+        ),
+        compute=Compute.FP8,
+        setup=lambda p, ctx: _setup_shipped(p, ctx, shipped),
+        reference=block_reference("fp8"),
+        bytes_moved=lambda p, od: bytes_block(p, od, True),
+        requires=(Requirement.TRITON,),
+    )
+
+
+def _setup_sglang_default(p: Problem, ctx: BenchContext) -> Prepared:
+    sglang = next(s for s in shipped_sets() if s.engine == "sglang")
+    return prepare_block(p, ctx, "fp8", sglang.default_config(BLOCK))
+
+
+SGLANG_DEFAULT = Provider(
+    info=info(
+        "triton-fp8-block-sglang-default",
+        "Triton FP8 block, SGLang's default config",
+        "the Triton block FP8 kernel with SGLang's default config (vLLM's with 3 stages), what "
+        "SGLang runs for a shape it has no file for; activation quant (Triton) timed",
+        Scheme.FP8_BLOCK,
+        Origin.ENGINE,
+        "#ffbb78",
+        "dot",
+        "diamond-wide",
+        config_source="default:sglang",
+        quant_timed=True,
+    ),
+    compute=Compute.FP8,
+    setup=_setup_sglang_default,
+    reference=block_reference("fp8"),
+    bytes_moved=lambda p, od: bytes_block(p, od, True),
+    requires=(Requirement.TRITON,),
+)
+
+_SHIPPED_COLORS = ("#2b2b8c", "#5e3c99", "#6a51a3", "#9e9ac8")
+
+PROVIDERS = [
+    *(_provider(t, tuned) for t in ("fp8", "int8") for tuned in (False, True)),
+    *(_shipped_provider(s, c) for s, c in zip(shipped_sets(), _SHIPPED_COLORS, strict=False)),
+    SGLANG_DEFAULT,
+]
