@@ -548,11 +548,25 @@ def slow_except_seed(monkeypatch):
         us = 10.0 if calls[0].args[2] == seed else 20.0 + calls[0].args[2]["BLOCK_SIZE_M"]
         return TimingStats(us, us * 0.999, us * 1.001, 1)
 
-    monkeypatch.setattr(search, "time_calls", fake_time_calls)
+    _fake_timings(monkeypatch, fake_time_calls)
     monkeypatch.setattr(
         search, "engine_baselines", lambda tunable, task, dev: {"vllm-test": dict(seed)}
     )
     return seed
+
+
+def _fake_timings(monkeypatch, fake):
+    """Replace both timing entry points of the search by ``fake(calls, ...)``."""
+    from generator.tune import search
+
+    monkeypatch.setattr(search, "time_calls", fake)
+    monkeypatch.setattr(
+        search,
+        "time_interleaved",
+        lambda call_sets, on_cuda, max_replays, target_us: [
+            fake(calls, on_cuda, max_replays, target_us) for calls in call_sets
+        ],
+    )
 
 
 def test_a_faster_baseline_is_published_never_beaten_by_the_search(slow_except_seed):
@@ -560,7 +574,7 @@ def test_a_faster_baseline_is_published_never_beaten_by_the_search(slow_except_s
     rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner_source == "vllm-test" and rec.winner.config == seed
     assert rec.winner.rel_error is not None and rec.winner.status == Status.OK
-    assert set(rec.baselines) == {"vllm-test"} and rec.search == 2
+    assert set(rec.baselines) == {"vllm-test"} and rec.search == 3
     assert all(m.config != seed for m in rec.runners_up)
 
 
@@ -585,7 +599,6 @@ def test_a_search_win_within_the_noise_goes_to_the_baseline(slow_except_seed, mo
     """The search's best (20.1 us here: 0.5 % faster than the 20.2 us baseline) is not clearly
     faster: after the runoff the shipped config is kept."""
     from generator.bench.timing import TimingStats
-    from generator.tune import search
 
     seed = slow_except_seed
 
@@ -594,7 +607,7 @@ def test_a_search_win_within_the_noise_goes_to_the_baseline(slow_except_seed, mo
         us = 20.2 if cfg == seed else 20.1 if cfg["BLOCK_SIZE_M"] == 16 else 40.0
         return TimingStats(us, us * 0.999, us * 1.001, 1)
 
-    monkeypatch.setattr(search, "time_calls", close_call)
+    _fake_timings(monkeypatch, close_call)
     rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner_source == "vllm-test" and rec.winner.config == seed
     assert rec.runners_up and rec.runners_up[0].config["BLOCK_SIZE_M"] == 16
@@ -609,20 +622,20 @@ def test_pruning_check_stores_every_point_and_the_worst(tmp_path, monkeypatch):
 
     from generator.bench.timing import TimingStats
     from generator.data.records import PruningCheck
-    from generator.tune import pruning_check, search
+    from generator.tune import pruning_check
     from generator.tune.run import RunSettings
 
     def fake_time_calls(calls, on_cuda, max_replays, target_us):
         us = 10.0 + zlib.crc32(repr(sorted(calls[0].args[2].items())).encode()) % 1000 / 100
         return TimingStats(us, us, us, 1)
 
-    monkeypatch.setattr(search, "time_calls", fake_time_calls)
+    _fake_timings(monkeypatch, fake_time_calls)
     tasks = [tiny_task(3), tiny_task(40)]
     settings = RunSettings(save_path=tmp_path, gpus=0, cpu_workers=0)  # in process: patched
     assert pruning_check.run_pruning_check(tasks, settings, slice(0, 1)) == 0
     dev = collect_cpu().device_name
     check = load(tmp_path / "devices" / dev / "checks" / "pruning.json", PruningCheck)
-    assert check.points_planned == 2 and len(check.points) == 1 and check.search == 2
+    assert check.points_planned == 2 and len(check.points) == 1 and check.search == 3
     (point,) = check.points
     assert point.M == 3 and point.exhaustive_timed > point.pruned_timed
     assert point.exhaustive_us <= point.pruned_us  # exhaustive times a superset

@@ -11,7 +11,8 @@ Shapes -> tasks -> measurements -> ``site_data/devices/<dev>/bench/<sweep>.json`
 * Per problem, every provider derives its operands from the same source tensors
   (``context.BenchContext``); each is first run once and checked against the fp32 reference
   of its own operands (``kernels.reference.relative_error`` under ``tolerance(out dtype)``);
-  only a correct provider is timed (CUDA-graph replays over L2-rotated inputs,
+  only the correct providers are timed, together (CUDA-graph replays over L2-rotated inputs,
+  interleaved between providers so every one sees the same GPU conditions,
   ``generator.bench.timing``). A wrong result is "incorrect" with its error and no latency, so
   it can never show up as fast; exceptions become "unsupported" (the library refused, or no tuned
   config), "out_of_resources", "compile_error" or "error", with a one-line message. Nothing a
@@ -19,6 +20,9 @@ Shapes -> tasks -> measurements -> ``site_data/devices/<dev>/bench/<sweep>.json`
 * Storage: rows are keyed by (provider, model, layer, tp, B, M, N, K); a rerun or ``--resume``
   replaces rows with the same key instead of adding duplicates. Files are written atomically
   every ``SAVE_EVERY_S`` seconds and at the end (also on Ctrl-C), so a killed run loses little.
+  Each write is a read-merge-write under the device's lock (:mod:`generator.data.locking`), as
+  the tuner's: two runs of one sweep keep each other's rows, each row with the provenance of
+  the run that measured it (``BenchRow.provenance`` where it is not the file's).
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from tqdm import tqdm
 from generator.bench import timing
 from generator.bench.ceilings import compute_ceiling_tflops, roofline_pct
 from generator.bench.context import BenchContext
-from generator.bench.registry import Kind, Problem, Provider, Unsupported
+from generator.bench.registry import Kind, Prepared, Problem, Provider, Unsupported
 from generator.data import layout, records
+from generator.data.locking import device_lock
 from generator.data.models import ModelSpec, mla_batched_shapes, weight_shapes
 from generator.data.records import (
     BenchFile,
@@ -92,6 +97,12 @@ MLA_REFERENCE_TFLOPS: dict[tuple[int, int, int, int], float] = {
 }
 MLA_TP_SIZES = (8, 4, 2, 1)
 MLA_BATCH_SIZES = (1, 32, 128)
+# Sweep size bounds, checked before a sweep is built: vLLM's range_bench default is 16 points,
+# and 100 million (``--dim-end 100000000 --dim-increment 1``) grew past 10 GB before a word.
+MAX_RANGE_POINTS = 10_000
+# Our kernels compute element offsets in 32 bits: an operand of 2**31 elements or more would
+# wrap around, so no problem may have one (an M = N = K = 65536 square does).
+MAX_OPERAND_ELEMENTS = 2**31 - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +122,16 @@ class RowLabel:
 class Task:
     problem: Problem
     labels: list[RowLabel] = field(default_factory=lambda: [RowLabel()])
+
+
+def check_problem_size(M: int, N: int, K: int, B: int = 1, where: str = "") -> None:
+    """Refuse a problem with an operand too large for 32-bit element offsets."""
+    largest = max(B * M * K, B * N * K, B * M * N)
+    if largest > MAX_OPERAND_ELEMENTS:
+        raise UserError(
+            f"{where}M={M} N={N} K={K}{f' B={B}' if B > 1 else ''}: an operand of {largest}"
+            " elements; at most 2**31 - 1 (the kernels' offsets are 32-bit)"
+        )
 
 
 def _check_sizes(name: str, values: Iterable[int]) -> list[int]:
@@ -158,7 +179,10 @@ def model_tasks(
 
 
 def square_tasks(sizes: Sequence[int]) -> list[Task]:
-    return [Task(Problem(M=s, N=s, K=s)) for s in _check_sizes("square sizes", sizes)]
+    sizes = _check_sizes("square sizes", sizes)
+    for s in sizes:
+        check_problem_size(s, s, s, where="square sweep: ")
+    return [Task(Problem(M=s, N=s, K=s)) for s in sizes]
 
 
 def range_tasks(
@@ -184,6 +208,15 @@ def range_tasks(
         if value is not None and value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
     dims = range(dim_start, dim_end + 1, dim_increment)
+    if len(dims) > MAX_RANGE_POINTS:
+        raise UserError(
+            f"range sweep: --dim-start {dim_start} to --dim-end {dim_end} by --dim-increment"
+            f" {dim_increment} is {len(dims)} points; at most {MAX_RANGE_POINTS}"
+        )
+    largest = dims[-1]  # every operand grows with the dims, so the last point is the largest
+    check_problem_size(
+        m_constant or largest, n_constant or largest, k_constant or largest, where="range sweep: "
+    )
     return [Task(Problem(M=m_constant or d, N=n_constant or d, K=k_constant or d)) for d in dims]
 
 
@@ -276,13 +309,18 @@ def _sync(ctx: BenchContext) -> None:
         torch.cuda.synchronize(ctx.device)
 
 
-def _measure_point(
-    provider: Provider,
-    problem: Problem,
-    ctx: BenchContext,
-    ceilings: Ceilings | None,
-    replays: int = DEFAULT_REPLAYS,
-) -> PointResult:
+@dataclass
+class _Checked:
+    """A provider that ran correctly once on this problem, ready to be timed."""
+
+    provider: Provider
+    prepared: Prepared
+    err: float
+
+
+def _check(provider: Provider, problem: Problem, ctx: BenchContext) -> PointResult | _Checked:
+    """Set up ``provider`` and check its first output against its fp32 reference: a failed
+    :class:`PointResult`, or what to time."""
     unmet = provider.unmet(ctx)
     if unmet:
         return PointResult(Measurement(status=Status.UNSUPPORTED, message=unmet))
@@ -316,30 +354,28 @@ def _measure_point(
                 message=why,
             )
         )
-    try:
-        stats = timing.time_calls(prepared.calls, ctx.on_cuda, replays)
-    except Exception as exc:  # noqa: BLE001
-        return PointResult(
-            Measurement(
-                config=config,
-                status=classify_exception(exc, provider),
-                rel_error=err,
-                message="timing: " + _one_line(exc),
-            )
-        )
-    finally:
-        del prepared
+    return _Checked(provider, prepared, err)
+
+
+def _timed(
+    c: _Checked,
+    problem: Problem,
+    ctx: BenchContext,
+    ceilings: Ceilings | None,
+    stats: timing.TimingStats,
+) -> PointResult:
+    provider = c.provider
     flops = provider.flops(problem)
     nbytes = provider.bytes_moved(problem, ctx.out_dtype)
     latency_us = stats.median_us
     meas = Measurement(
-        config=config,
+        config=c.prepared.config,
         status=Status.OK,
         latency_us=latency_us,
         p20_us=stats.p20_us,
         p80_us=stats.p80_us,
         tflops=timing.tflops(flops, latency_us),
-        rel_error=err,
+        rel_error=c.err,
     )
     pct = None
     if ceilings is not None:
@@ -353,6 +389,78 @@ def _measure_point(
     return PointResult(meas, gbps=nbytes / (latency_us * 1e3), roofline_pct=pct)
 
 
+def _timing_failed(c: _Checked, exc: BaseException) -> PointResult:
+    return PointResult(
+        Measurement(
+            config=c.prepared.config,
+            status=classify_exception(exc, c.provider),
+            rel_error=c.err,
+            message="timing: " + _one_line(exc),
+        )
+    )
+
+
+def _sync_quietly(ctx: BenchContext) -> None:
+    try:
+        _sync(ctx)
+    except Exception:  # noqa: BLE001 - a failed kernel may leave an error to clear
+        pass
+
+
+def _time_together(
+    ready: list[_Checked],
+    problem: Problem,
+    ctx: BenchContext,
+    ceilings: Ceilings | None,
+    replays: int,
+) -> dict[int, PointResult]:
+    """Time the checked providers interleaved; a provider whose timing fails is isolated by
+    timing each once alone, and the others are timed together again without it."""
+    results: dict[int, PointResult] = {}
+    try:
+        stats = timing.time_interleaved([c.prepared.calls for c in ready], ctx.on_cuda, replays)
+        return {
+            id(c): _timed(c, problem, ctx, ceilings, st) for c, st in zip(ready, stats, strict=True)
+        }
+    except Exception:  # noqa: BLE001
+        _sync_quietly(ctx)
+    good = []
+    for c in ready:
+        try:
+            timing.time_calls(c.prepared.calls, ctx.on_cuda, 1)
+            good.append(c)
+        except Exception as exc:  # noqa: BLE001
+            _sync_quietly(ctx)
+            results[id(c)] = _timing_failed(c, exc)
+    if good:
+        stats = timing.time_interleaved([c.prepared.calls for c in good], ctx.on_cuda, replays)
+        results.update(
+            {
+                id(c): _timed(c, problem, ctx, ceilings, st)
+                for c, st in zip(good, stats, strict=True)
+            }
+        )
+    return results
+
+
+def measure_points(
+    providers: Sequence[Provider],
+    problem: Problem,
+    ctx: BenchContext,
+    ceilings: Ceilings | None,
+    replays: int = DEFAULT_REPLAYS,
+) -> list[PointResult]:
+    """Check every provider on the current problem of ``ctx`` (``ctx.start(problem)`` first),
+    then time the correct ones *interleaved* (``timing.time_interleaved``: the same conditions
+    for all, so their ratios are not the GPU's drift); never raises, except KeyboardInterrupt.
+    See the module doc for the statuses."""
+    with full_precision_reductions():
+        checked = [_check(p, problem, ctx) for p in providers]
+        ready = [c for c in checked if isinstance(c, _Checked)]
+        timed = _time_together(ready, problem, ctx, ceilings, replays) if ready else {}
+        return [timed[id(c)] if isinstance(c, _Checked) else c for c in checked]
+
+
 def measure_point(
     provider: Provider,
     problem: Problem,
@@ -360,10 +468,8 @@ def measure_point(
     ceilings: Ceilings | None,
     replays: int = DEFAULT_REPLAYS,
 ) -> PointResult:
-    """Check, then time, one provider on the current problem of ``ctx`` (``ctx.start(problem)``
-    first); never raises, except KeyboardInterrupt. See the module doc for the statuses."""
-    with full_precision_reductions():
-        return _measure_point(provider, problem, ctx, ceilings, replays)
+    """:func:`measure_points` for one provider."""
+    return measure_points([provider], problem, ctx, ceilings, replays)[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,24 +534,31 @@ def run_sweep(
     are measured again and replace the old rows.
     """
     path = bench_path(save_path, provenance.device_name, sweep)
-    rows, infos = load_file(path)  # fail before measuring if the existing file is corrupt
-    infos.update({p.name: p.info for p in providers})
+    rows, _ = load_file(path)  # fail before measuring if the existing file is corrupt
+    ours = {p.name: p.info for p in providers}
+    mine: dict[RowKey, BenchRow] = {}  # measured by this run
     existing = set(rows)
     measured = skipped = 0
     last_save = time.monotonic()
+    out_dtype = str(ctx.out_dtype).removeprefix("torch.")
 
     def save() -> None:
-        present = {r.provider for r in rows.values()}
-        records.save(
-            path,
-            BenchFile(
-                sweep=sweep,
-                provenance=provenance,
-                ceilings=ceilings,
-                rows=list(rows.values()),
-                providers={n: i for n, i in infos.items() if n in present},
-            ),
-        )
+        nonlocal rows
+        with device_lock(save_path, provenance.device_name):
+            rows, infos = _merge(path, mine, provenance)
+            infos.update(ours)
+            present = {r.provider for r in rows.values()}
+            records.save(
+                path,
+                BenchFile(
+                    sweep=sweep,
+                    provenance=provenance,
+                    ceilings=ceilings,
+                    rows=list(rows.values()),
+                    providers={n: i for n, i in infos.items() if n in present},
+                    out_dtype=out_dtype,
+                ),
+            )
 
     bar = tqdm(
         tasks,
@@ -478,8 +591,11 @@ def run_sweep(
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory for the sources
                 failed = PointResult(Measurement(status=Status.ERROR, message=_one_line(exc)))
             ref_tflops, ref_label = _reference_for(p, sweep)
-            for prov in todo:
-                result = failed or measure_point(prov, p, ctx, ceilings, replays)
+            if failed:
+                results = [failed] * len(todo)
+            else:
+                results = measure_points(todo, p, ctx, ceilings, replays)
+            for prov, result in zip(todo, results, strict=True):
                 measured += 1
                 for lb in task.labels:
                     row = BenchRow(
@@ -498,15 +614,35 @@ def run_sweep(
                         reference_tflops=ref_tflops,
                         reference_label=ref_label,
                     )
-                    rows[row_key(row)] = row
+                    rows[row_key(row)] = mine[row_key(row)] = row
             if time.monotonic() - last_save > SAVE_EVERY_S:
                 save()
                 last_save = time.monotonic()
     finally:
         bar.close()
-        if rows:
+        if mine:
             save()
     return SweepResult(sweep, path, list(rows.values()), measured, skipped)
+
+
+def _merge(
+    path: Path, mine: dict[RowKey, BenchRow], provenance: Provenance
+) -> tuple[dict[RowKey, BenchRow], dict[str, ProviderInfo]]:
+    """The file's rows and provider metadata as they are on disk now, with this run's rows
+    replacing theirs by key. Rows of other runs keep where they were measured (their own
+    provenance, else their file's); rows of this run carry none: the file written with them
+    will have this run's."""
+    merged: dict[RowKey, BenchRow] = {}
+    infos: dict[str, ProviderInfo] = {}
+    if path.exists():
+        disk = records.load(path, BenchFile)
+        infos = dict(disk.providers)
+        for row in disk.rows:
+            where = records.row_provenance(disk, row)
+            pinned = None if where == provenance else where
+            merged[row_key(row)] = row.model_copy(update={"provenance": pinned})
+    merged.update(mine)
+    return merged, infos
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,13 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
 * launches are captured once into a CUDA graph and the graph is replayed, so the GPU sees
   back-to-back kernels with no host gaps;
 * after a warm-up, each replay is timed with CUDA events; we report the median and the 20th /
-  80th percentiles per call.
+  80th percentiles per call;
+* candidates that are compared are timed *interleaved* (:func:`time_interleaved`): one graph
+  each, replayed in turn, the starting candidate rotating every round. Timed one after the
+  other, the same config measured up to 6 % slower when it came last after several prefill-
+  sized GEMMs on the H200 (the GPU's clock settles lower under sustained load), which made
+  identical configs look like regressions; interleaved, every candidate sees the same
+  conditions.
 
 Without a GPU (tests under the Triton interpreter) the same interface times with the host clock.
 """
@@ -28,7 +34,7 @@ L2_MULTIPLE = 3
 MAX_INPUT_SETS = 64
 # Least GPU work in one timed replay. Each replay also carries the graph's launch and the gap
 # to the next graph, 2-3 us on the H100; with 50 us and one input set (a large weight: one
-# launch a replay) that added 3 % to a 72 us kernel (benchmarks/timing_overhead.py). With
+# launch a replay) that added 3 % to a 72 us kernel (lab/timing_overhead.py). With
 # 1000 us it is amortized below 0.3 %, for the same total GPU time per measurement.
 MIN_REPLAY_US = 1000.0
 MIN_REPLAYS = 5
@@ -66,6 +72,47 @@ def _percentiles(samples_us: list[float], replays: int) -> TimingStats:
     return TimingStats(statistics.median(samples_us), p20, p80, replays)
 
 
+@dataclass
+class _Captured:
+    graph: torch.cuda.CUDAGraph
+    launches: int  # kernel calls in one replay
+    replays: int  # replays this candidate wants for its share of GPU time
+
+
+def _capture(
+    calls: Sequence[Callable[[], object]],
+    max_replays: int,
+    target_us: float,
+    min_replay_us: float,
+) -> _Captured:
+    """Compile and warm up ``calls``, estimate one call's time, and capture a graph that runs
+    every call ``inner`` times (at least ``min_replay_us`` of work, so event overhead stays
+    small); the replay count gives ``target_us`` of GPU time (MIN_REPLAYS..``max_replays``)."""
+    for fn in calls:  # compile / autotune / allocate outside the graph
+        fn()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for fn in calls:
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    est_call_us = max(start.elapsed_time(end) * 1e3 / len(calls), 0.5)
+    inner = max(1, math.ceil(min_replay_us / (est_call_us * len(calls))))
+    launches = inner * len(calls)
+    replays = max(MIN_REPLAYS, min(max_replays, math.ceil(target_us / (est_call_us * launches))))
+    graph = torch.cuda.CUDAGraph()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        with torch.cuda.graph(graph, stream=stream):
+            for _ in range(inner):
+                for fn in calls:
+                    fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph.replay()  # warm-up replay
+    return _Captured(graph, launches, replays)
+
+
 def time_cuda_graph(
     calls: Sequence[Callable[[], object]],
     max_replays: int = 30,
@@ -80,39 +127,43 @@ def time_cuda_graph(
     ``target_us`` of GPU time (at least MIN_REPLAYS, at most ``max_replays``). A replay's time
     divided by the launches in it is one sample.
     """
-    for fn in calls:  # compile / autotune / allocate outside the graph
-        fn()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for fn in calls:
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    est_call_us = max(start.elapsed_time(end) * 1e3 / len(calls), 0.5)
-    inner = max(1, math.ceil(min_replay_us / (est_call_us * len(calls))))
-    launches = inner * len(calls)
-    replays = max(MIN_REPLAYS, min(max_replays, math.ceil(target_us / (est_call_us * launches))))
+    return time_cuda_graphs_interleaved([calls], max_replays, target_us, min_replay_us)[0]
 
-    graph = torch.cuda.CUDAGraph()
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        with torch.cuda.graph(graph, stream=stream):
-            for _ in range(inner):
-                for fn in calls:
-                    fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph.replay()  # warm-up replay
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(replays)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(replays)]
-    for s, e in zip(starts, ends, strict=True):
-        s.record()
-        graph.replay()
-        e.record()
+
+def time_cuda_graphs_interleaved(
+    call_sets: Sequence[Sequence[Callable[[], object]]],
+    max_replays: int = 30,
+    target_us: float = 10_000.0,
+    min_replay_us: float = MIN_REPLAY_US,
+) -> list[TimingStats]:
+    """:func:`time_cuda_graph` for several candidates at once: each gets its graph, then the
+    graphs are replayed in turn (round r starts with candidate r mod n), so every candidate is
+    timed under the same conditions. Every candidate gets the replay count the most demanding
+    one asks for."""
+    captured = [_capture(calls, max_replays, target_us, min_replay_us) for calls in call_sets]
+    replays = max(c.replays for c in captured)
+    n = len(captured)
+    events = [
+        [
+            (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            for _ in range(replays)
+        ]
+        for _ in captured
+    ]
+    for r in range(replays):
+        for j in range(n):
+            i = (r + j) % n
+            start, end = events[i][r]
+            start.record()
+            captured[i].graph.replay()
+            end.record()
     torch.cuda.synchronize()
-    samples = [s.elapsed_time(e) * 1e3 / launches for s, e in zip(starts, ends, strict=True)]
-    del graph
-    return _percentiles(samples, replays)
+    out = []
+    for c, evs in zip(captured, events, strict=True):
+        samples = [s.elapsed_time(e) * 1e3 / c.launches for s, e in evs]
+        out.append(_percentiles(samples, replays))
+    del captured
+    return out
 
 
 def time_host(calls: Sequence[Callable[[], object]], replays: int = 5) -> TimingStats:
@@ -139,6 +190,20 @@ def time_calls(
     if on_cuda:
         return time_cuda_graph(calls, max_replays, target_us)
     return time_host(calls, min(max_replays, 3))
+
+
+def time_interleaved(
+    call_sets: Sequence[Sequence[Callable[[], object]]],
+    on_cuda: bool,
+    max_replays: int = 30,
+    target_us: float = 10_000.0,
+) -> list[TimingStats]:
+    """Time several candidates against each other (see the module doc); one stats each."""
+    if not call_sets or not all(call_sets):
+        raise ValueError("time_interleaved: nothing to time")
+    if on_cuda:
+        return time_cuda_graphs_interleaved(call_sets, max_replays, target_us)
+    return [time_host(calls, min(max_replays, 3)) for calls in call_sets]
 
 
 def tflops(flops: int, latency_us: float) -> float:

@@ -95,11 +95,15 @@ class Measurement(_Record):
 
 # Which search produced a tuning record. 1: coarse-to-fine from the smallest GROUP_SIZE_M, with
 # vLLM's "8 warps on a small tile" rule, no shipped seeds (records from before 2026-11-29).
-# 2: coarse and refine passes at GROUP_SIZE_M 16 (L2 reuse), no 8-warp rule, and seeded with the
-# entries the engines ship and their defaults, timed the same way; the winner is never slower
-# than the best of them (generator.tune.search).
+# 2: coarse and refine passes at GROUP_SIZE_M 16 (L2 reuse), no 8-warp rule, seeded with the
+# entries the engines ship and their defaults, the winner decided on configs timed one after the
+# other (drift-prone: only the H200 run of 2026-11-29 wrote these). 3: as 2, the winner decided
+# by an interleaved runoff against the best baseline and never slower than it beyond the noise
+# (generator.tune.search). A rerun re-tunes records of an older search.
 SEARCH_V1 = 1
 SEARCH_V2 = 2
+SEARCH_V3 = 3
+SEARCH_CURRENT = SEARCH_V3
 
 
 class TuneRecord(_Record):
@@ -120,6 +124,10 @@ class TuneRecord(_Record):
     configs_pruned: int
     configs_timed: int
     wall_s: float
+    # Where this record was measured. The file's provenance is its last writer's, and a file
+    # collects records of many runs (resume, other GPUs of a kind, re-tunes), so each record
+    # carries its own; None only in records written before 2026-11-29 (the file's then holds).
+    provenance: Provenance | None = None
 
 
 class TuneFile(_Record):
@@ -135,8 +143,13 @@ class TuneFile(_Record):
     K: int
     B: int = 1  # batch of the batched kernel; 1 otherwise
     exhaustive: bool = False
-    provenance: Provenance
+    provenance: Provenance  # the last writer's; see record_provenance
     records: list[TuneRecord]  # sorted by M
+
+
+def record_provenance(tf: TuneFile, record: TuneRecord) -> Provenance:
+    """Where ``record`` was measured: its own provenance, else (older records) its file's."""
+    return record.provenance or tf.provenance
 
 
 class Scheme(str, enum.Enum):
@@ -198,6 +211,10 @@ class BenchRow(_Record):
     roofline_pct: float | None = None  # percent of min(compute ceiling, bandwidth ceiling) time
     reference_tflops: float | None = None  # external reference figure (e.g. MI350X), if any
     reference_label: str | None = None
+    # Where the row was measured when that is not its file's provenance: rows of other runs
+    # merged into the file (concurrent or earlier sweeps). Rows of the file's own run leave it
+    # out, which keeps an 11,000-row file from repeating one provenance 11,000 times.
+    provenance: Provenance | None = None
 
 
 class BenchFile(_Record):
@@ -208,12 +225,23 @@ class BenchFile(_Record):
     rows: list[BenchRow]
     # Metadata of every provider with rows here (what the site reads instead of names).
     providers: dict[str, ProviderInfo] = {}
+    # Output dtype of the 8-bit GEMMs (``bench --out-dtype``), which sets the error bound a row
+    # is judged by; None in files from before 2026-11-29, which were all bfloat16.
+    out_dtype: str | None = None
+
+
+def row_provenance(bf: BenchFile, row: BenchRow) -> Provenance:
+    """Where ``row`` was measured: its own provenance, else its file's."""
+    return row.provenance or bf.provenance
 
 
 class DeviceFile(_Record):
     schema_version: int = SCHEMA_VERSION
     provenance: Provenance
     ceilings: Ceilings | None = None
+    # Who measured a device contributed by pull request (a GitHub handle, from
+    # $BLOCKGEMM_CONTRIBUTOR when the folder was first written); None: the project's machines.
+    contributed_by: str | None = None
 
 
 class PruningPoint(_Record):
@@ -283,11 +311,13 @@ def load(path: str | os.PathLike[str], model: type[M_]) -> M_:
     """Read and validate one JSON file; errors name the file and the offending field."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SiteDataError(f"{path}: file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SiteDataError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise SiteDataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -296,13 +326,33 @@ def load(path: str | os.PathLike[str], model: type[M_]) -> M_:
         raise SiteDataError(f"{path}: field '{where}': {first['msg']}") from None
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``os.umask`` can only
+    set and restore it, a race with other threads creating files)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write to a temp file in the same directory, then rename: never a half-written file."""
+    """Write to a temp file in the same directory, then rename: never a half-written file.
+
+    The file gets the mode an ordinary write would give it (0666 less the umask, so 0644
+    usually): ``mkstemp`` creates 0600, and configs installed for a serving user other than the
+    one who tuned were unreadable, so the engine silently fell back to its default."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
+        os.fchmod(fd, 0o666 & ~current_umask())
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

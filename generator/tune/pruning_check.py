@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from generator.data import layout, models
-from generator.data.records import SEARCH_V2, PruningCheck, PruningPoint, TuneFile, load, save
+from generator.data.records import SEARCH_CURRENT, PruningCheck, PruningPoint, TuneFile, load, save
 from generator.errors import UserError
 from generator.tune.run import RunSettings, run_tasks
 from generator.tune.search import TuneOptions, paired_times
@@ -71,7 +71,7 @@ def run_pruning_check(tasks: list[Task], settings: RunSettings, points: slice) -
     before = {}
     if path.exists():
         old = load(path, PruningCheck)
-        if old.search == SEARCH_V2:
+        if old.search == SEARCH_CURRENT:
             before = {(p.N, p.K, p.M): p for p in old.points}
     on_cuda = settings.gpus > 0
     opts = TuneOptions(device="cuda" if on_cuda else "cpu", device_name=dev)
@@ -121,7 +121,7 @@ def run_pruning_check(tasks: list[Task], settings: RunSettings, points: slice) -
         geomean_ratio=geo,
         worst_ratio=worst.ratio,
         points_planned=len(tasks),
-        search=SEARCH_V2,
+        search=SEARCH_CURRENT,
         description=f"{CHECK_MODEL} TP {CHECK_TP}: {len(tasks) // len(CHECK_BATCH_SIZES)} shapes "
         f"x M = {', '.join(map(str, CHECK_BATCH_SIZES))}; pruned vs exhaustive winners re-timed "
         "alternately in one session",

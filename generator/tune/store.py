@@ -3,48 +3,45 @@
 The reference tuners let every GPU write the same per-(N, K) file with only its own batch
 sizes, so the last writer won and the shipped files lost most of their keys. Here only the
 coordinating process writes; each result is merged into its TuneFile (read, replace the record
-of that M, write to a temp file, rename) under an exclusive file lock, so even two tuner
-processes on one machine cannot lose each other's results. The drop-in config files are
-regenerated from the merged TuneFile every time, so they always hold every tuned M.
+of that M, write to a temp file, rename) under an exclusive file lock
+(:mod:`generator.data.locking`), so even two tuner processes on one machine cannot lose each
+other's results. Every record keeps the provenance of the run that measured it.
+
+The drop-in config files are a pure function of the tuning records (:func:`write_config_files`),
+written after the record. A process killed between the two renames leaves a record whose M is
+missing from the drop-in files, so every run first re-derives the files of every record it
+touches (:func:`sync_config_files`): no interruption leaves a hole that resume would skip.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from generator.configs.engine_files import config_table_json, table_path
 from generator.data import layout
+from generator.data.locking import device_lock
 from generator.data.records import (
-    SEARCH_V2,
+    SEARCH_CURRENT,
     DeviceFile,
     Provenance,
     TuneFile,
     TuneRecord,
     atomic_write_text,
     load,
+    record_provenance,
     save,
 )
 from generator.tune.tasks import Task
 
+__all__ = ["device_lock", "finished_tasks", "merge_result", "sync_config_files"]
+
+CONTRIBUTOR_ENV = "BLOCKGEMM_CONTRIBUTOR"
+
 
 def tune_file_path(save_path: Path, device_name: str, task: Task, exhaustive: bool) -> Path:
     return layout.tune_file(save_path, device_name, task.file_key, exhaustive)
-
-
-@contextlib.contextmanager
-def device_lock(save_path: Path, device_name: str) -> Iterator[None]:
-    """Exclusive lock over one device's folder for a read-merge-write."""
-    lock = layout.lock_file(save_path, device_name)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def finished_tasks(
@@ -59,7 +56,7 @@ def finished_tasks(
     for path, group in by_file.items():
         if not path.exists():
             continue
-        have = {r.M for r in load(path, TuneFile).records if r.search >= SEARCH_V2}
+        have = {r.M for r in load(path, TuneFile).records if r.search >= SEARCH_CURRENT}
         done.update(t for t in group if t.M in have)
     return done
 
@@ -73,8 +70,13 @@ def merge_result(
     with device_lock(save_path, dev):
         records: dict[int, TuneRecord] = {}
         if path.exists():
-            records = {r.M: r for r in load(path, TuneFile).records}
-        records[record.M] = record
+            old = load(path, TuneFile)
+            # older records keep where they were measured: the file's provenance changes hands
+            records = {
+                r.M: r.model_copy(update={"provenance": record_provenance(old, r)})
+                for r in old.records
+            }
+        records[record.M] = record.model_copy(update={"provenance": provenance})
         tune_file = TuneFile(
             kernel=task.kernel,
             input_type=task.input_type,
@@ -91,10 +93,24 @@ def merge_result(
         save(path, tune_file)
         device_file = layout.device_file(save_path, dev)
         if not device_file.exists():
-            save(device_file, DeviceFile(provenance=provenance))
+            contributor = os.environ.get(CONTRIBUTOR_ENV, "").strip() or None
+            save(device_file, DeviceFile(provenance=provenance, contributed_by=contributor))
         if not exhaustive:
             write_config_files(save_path, tune_file)
     return path
+
+
+def sync_config_files(save_path: Path, device_name: str, tasks: Iterable[Task]) -> list[Path]:
+    """Re-derive the drop-in files of every tuning file ``tasks`` touch from its records, and
+    rewrite those that differ (the hole a kill between the record's and the files' renames
+    leaves); returns the paths rewritten. Unchanged files are not touched."""
+    paths = dict.fromkeys(tune_file_path(save_path, device_name, t, False) for t in tasks)
+    written: list[Path] = []
+    with device_lock(save_path, device_name):
+        for path in paths:
+            if path.exists():
+                written += write_config_files(save_path, load(path, TuneFile))
+    return written
 
 
 def winner_table(tf: TuneFile) -> dict[int, dict[str, int]]:
@@ -105,7 +121,9 @@ def winner_table(tf: TuneFile) -> dict[int, dict[str, int]]:
 
 def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
     """The published tables of a TuneFile, in the formats its kernel declares (vLLM + SGLang
-    for the drop-in kernel, our A16W8 table for the batched one, none for our other kernels)."""
+    for the drop-in kernel, our A16W8 table for the batched one, none for our other kernels):
+    a pure function of its records. Returns the files written; one that already holds exactly
+    this table is left as it is."""
     from generator.tune.tunables import get_tunable
 
     formats = get_tunable(tf.kernel).engine_files
@@ -115,7 +133,17 @@ def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
     dev = tf.provenance.device_name
     text = config_table_json(table)
     block = (tf.block_n, tf.block_k)
-    paths = [table_path(save_path, dev, f, tf.N, tf.K, tf.input_type, block, tf.B) for f in formats]
-    for p in paths:
-        atomic_write_text(p, text)
-    return paths
+    written = []
+    for fmt in formats:
+        path = table_path(save_path, dev, fmt, tf.N, tf.K, tf.input_type, block, tf.B)
+        if _read_text(path) != text:
+            atomic_write_text(path, text)
+            written.append(path)
+    return written
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
