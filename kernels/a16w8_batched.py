@@ -21,13 +21,8 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.tiling import (
-    ShapeOnly,
-    default_w8a8_config,
-    grouped_tile_ids,
-    split_config,
-    validate_config,
-)
+from kernels._host import ShapeOnly, launch, num_tiles, operand_strides, weight_block
+from kernels.tiling import default_w8a8_config, grouped_tile_ids, split_config, validate_config
 from kernels.validation import (
     FP8_DTYPE,
     check_devices,
@@ -138,9 +133,7 @@ def check_a16w8_batched_args(
     check_dtype("Ws", Ws, (torch.float32,))
     out_dtype = X.dtype if out_dtype is None else out_dtype
     check_out_dtype(out_dtype)
-    if len(block_size) != 2 or min(block_size) < 16:
-        raise ValueError(f"block_size: expected [block_n, block_k] >= 16, got {list(block_size)}")
-    block_n, block_k = (int(v) for v in block_size)
+    block_n, block_k = weight_block(block_size)
     Bt, M, K = X.shape
     Bw, N, K_w = W.shape
     if Bw != Bt:
@@ -204,17 +197,13 @@ def _launch(
     warmup: bool = False,
 ) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
-    meta, launch = split_config(cfg)
+    meta, options = split_config(cfg)
     Bt, M, K = X.shape
     N = W.shape[1]
-    grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), Bt)
-    args = (X, W, Y, Ws, M, N, K, block_size[0], block_size[1], *batched_strides(X, W, Y, Ws))
-    if warmup:
-        _a16w8_batched_kernel.warmup(
-            *args, grid=grid, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot
-        )
-        return
-    _a16w8_batched_kernel[grid](*args, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot)
+    grid = (num_tiles(M, N, meta), Bt)
+    args = (X, W, Y, Ws, M, N, K, *block_size, *operand_strides(X, W, Y, Ws))
+    flags = dict(WIDEN_DOT_TO_FP32=widen_dot)
+    launch(_a16w8_batched_kernel, grid, args, warmup, **meta, **options, **flags)
 
 
 def compile_a16w8_batched(
@@ -234,12 +223,6 @@ def compile_a16w8_batched(
         validate_config(config, block_size[1]),
         warmup=True,
     )
-
-
-def batched_strides(*operands) -> tuple[int, ...]:
-    """The (batch, row, column) strides of each 3-D operand in turn: the stride arguments of
-    every batched A16W8 kernel, which take X, W, Y and Ws in that order."""
-    return tuple(t.stride(d) for t in operands for d in range(3))
 
 
 def shape_only_operands(

@@ -40,11 +40,8 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.a16w8_batched import (
-    batched_strides,
-    check_a16w8_batched_args,
-    shape_only_operands,
-)
+from kernels._host import launch, num_tiles, operand_strides
+from kernels.a16w8_batched import check_a16w8_batched_args, shape_only_operands
 from kernels.tiling import grouped_tile_ids, split_config, validate_config
 from kernels.validation import interpreting
 
@@ -228,11 +225,6 @@ def a16w8_batched_swapped_matmul(
     return Y
 
 
-def _grid(Bt: int, M: int, N: int, cfg: Mapping[str, int]) -> tuple[int]:
-    tiles = Bt * triton.cdiv(M, cfg["BLOCK_SIZE_M"]) * triton.cdiv(N, cfg["BLOCK_SIZE_N"])
-    return (triton.cdiv(tiles, cfg.get("TILES_PER_PROGRAM", 1)),)
-
-
 def _launch(
     X,
     W,
@@ -244,17 +236,13 @@ def _launch(
     warmup: bool = False,
 ) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
-    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
+    meta, options = split_config(cfg, drop=EXTRA_KEYS)
     Bt, M, K = X.shape
     N = W.shape[1]
-    args = (X, W, Y, Ws, Bt, M, N, K, block_size[0], block_size[1], *batched_strides(X, W, Y, Ws))
-    grid = _grid(Bt, M, N, cfg)
-    if warmup:
-        _a16w8_batched_swapped_kernel.warmup(
-            *args, grid=grid, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot
-        )
-        return
-    _a16w8_batched_swapped_kernel[grid](*args, **meta, **launch, WIDEN_DOT_TO_FP32=widen_dot)
+    args = (X, W, Y, Ws, Bt, M, N, K, *block_size, *operand_strides(X, W, Y, Ws))
+    grid = (triton.cdiv(Bt * num_tiles(M, N, meta), cfg.get("TILES_PER_PROGRAM", 1)),)
+    flags = dict(WIDEN_DOT_TO_FP32=widen_dot)
+    launch(_a16w8_batched_swapped_kernel, grid, args, warmup, **meta, **options, **flags)
 
 
 def compile_a16w8_batched_swapped(

@@ -34,6 +34,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels._host import allocate_output, matmul_sizes, num_tiles
 from kernels.reference import dense_reference
 from kernels.tiling import default_w8a8_config, grouped_tile_ids, split_config, validate_config
 from kernels.validation import (
@@ -41,7 +42,6 @@ from kernels.validation import (
     check_dtype,
     check_inner_contiguous,
     check_ndim,
-    check_out,
     check_out_dtype,
     check_shape,
 )
@@ -244,12 +244,7 @@ def int8_azp_matmul(
     check_dtype("A", A, (torch.int8,))
     check_dtype("B", B, (torch.int8,))
     check_out_dtype(out_dtype)
-    M, K = A.shape
-    N, K_b = B.shape
-    if K_b != K:
-        raise ValueError(f"B: shape {tuple(B.shape)} has K={K_b}, A has K={K}")
-    if min(M, N, K) < 1:
-        raise ValueError(f"A/B: empty problem M={M}, N={N}, K={K}")
+    M, N, K = matmul_sizes("A", A, B)
     if K > MAX_K:
         raise ValueError(f"A: K={K} > {MAX_K} could overflow the int32 accumulator")
     for name, t, dtype, length in (("a_s", a_s, torch.float32, M), ("a_zp", a_zp, torch.int32, M),
@@ -268,11 +263,10 @@ def int8_azp_matmul(
     cfg = config if config is not None else default_w8a8_config()
     # No K scale blocks here: validate BLOCK_SIZE_K against itself (any power of two is fine).
     cfg = validate_config(cfg, int(cfg.get("BLOCK_SIZE_K", 0)) or 1)
-    check_out(out, (M, N), out_dtype, A.device)
-    C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
+    C = allocate_output(out, (M, N), out_dtype, A.device)
 
     meta, launch = split_config(cfg)
-    grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]),)
+    grid = (num_tiles(M, N, meta),)
     bias_arg = bias if bias is not None else b_s  # any valid pointer; unused without HAS_BIAS
     # fmt: off
     _int8_azp_gemm_kernel[grid](

@@ -52,32 +52,6 @@ def grouped_tile_ids(
     return pid_m, pid_n
 
 
-class ShapeOnly:
-    """A tensor stand-in (dtype, shape, contiguous strides) for ahead-of-time compilation.
-
-    Triton specializes a kernel on its integer arguments (== 1, divisible by 16) and pointer
-    alignment, so compiling for a shape needs the right ints, not the data. Passing these to a
-    kernel's ``warmup`` compiles exactly the binary a real launch at that shape will load from
-    Triton's cache, without allocating the operands.
-    """
-
-    def __init__(self, dtype: Any, shape: tuple[int, ...]):
-        self.dtype = dtype
-        self.shape = tuple(shape)
-
-    def stride(self, dim: int | None = None) -> Any:
-        strides, acc = [], 1
-        for size in reversed(self.shape):
-            strides.append(acc)
-            acc *= size
-        strides.reverse()
-        return tuple(strides) if dim is None else strides[dim]
-
-    @staticmethod
-    def data_ptr() -> int:
-        return 0  # as aligned as any real allocation
-
-
 def default_w8a8_config(block_n: int = 128, block_k: int = 128) -> dict[str, int]:
     """The config vLLM falls back to when no tuned file exists (SGLang uses 3 stages)."""
     return {

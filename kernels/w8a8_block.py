@@ -20,23 +20,14 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.tiling import (
-    ShapeOnly,
-    default_w8a8_config,
-    grouped_tile_ids,
-    split_config,
-    validate_config,
+from kernels._host import (
+    allocate_output,
+    check_block_scaled_args,
+    launch,
+    num_tiles,
+    shape_only_operands,
 )
-from kernels.validation import (
-    FP8_DTYPE,
-    check_devices,
-    check_dtype,
-    check_inner_contiguous,
-    check_ndim,
-    check_out,
-    check_out_dtype,
-    check_shape,
-)
+from kernels.tiling import default_w8a8_config, grouped_tile_ids, split_config, validate_config
 
 
 @triton.jit
@@ -107,43 +98,6 @@ def _w8a8_block_gemm_kernel(
     tl.store(c_ptrs, c, mask=(offs_cm[:, None] < M) & (offs_cn[None, :] < N))
 
 
-def check_w8a8_block_args(
-    A: torch.Tensor,
-    B: torch.Tensor,
-    As: torch.Tensor,
-    Bs: torch.Tensor,
-    block_size: tuple[int, int],
-    out_dtype: torch.dtype,
-) -> tuple[int, int, int]:
-    """Validate the operands of a block-scaled W8A8 GEMM; returns (M, N, K).
-
-    Shared with the faster kernels of this package, which take the same operands.
-    """
-    if len(block_size) != 2 or min(block_size) < 16:
-        raise ValueError(f"block_size: expected [block_n, block_k] >= 16, got {list(block_size)}")
-    block_n, block_k = (int(v) for v in block_size)
-    check_ndim("A", A, 2)
-    check_ndim("B", B, 2)
-    check_dtype("A", A, (FP8_DTYPE, torch.int8))
-    if B.dtype != A.dtype:
-        raise ValueError(f"B: dtype {B.dtype} must match A's {A.dtype}")
-    check_dtype("As", As, (torch.float32,))
-    check_dtype("Bs", Bs, (torch.float32,))
-    check_out_dtype(out_dtype)
-    M, K = A.shape
-    N, K_b = B.shape
-    if K_b != K:
-        raise ValueError(f"B: shape {tuple(B.shape)} has K={K_b}, A has K={K}")
-    if M < 1 or N < 1 or K < 1:
-        raise ValueError(f"A/B: empty problem M={M}, N={N}, K={K}")
-    check_shape("As", As, (M, triton.cdiv(K, block_k)))
-    check_shape("Bs", Bs, (triton.cdiv(N, block_n), triton.cdiv(K, block_k)))
-    check_inner_contiguous("A", A)
-    check_inner_contiguous("B", B)
-    check_devices(A=A, B=B, As=As, Bs=Bs)
-    return M, N, K
-
-
 def w8a8_block_matmul(
     A: torch.Tensor,
     B: torch.Tensor,
@@ -166,15 +120,10 @@ def w8a8_block_matmul(
         config: vLLM-style config dict; ``None`` uses vLLM's default.
         out: optional preallocated (M, N) output (tests poison it to catch unwritten elements).
     """
-    M, N, K = check_w8a8_block_args(A, B, As, Bs, block_size, out_dtype)
-    block_n, block_k = block_size
-    cfg = validate_config(
-        config if config is not None else default_w8a8_config(block_n, block_k), block_k
-    )
-    check_out(out, (M, N), out_dtype, A.device)
-    C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
-
-    _launch(A, B, C, As, Bs, (block_n, block_k), cfg)
+    M, N, K, block = check_block_scaled_args(A, B, As, Bs, block_size, out_dtype)
+    cfg = validate_config(config if config is not None else default_w8a8_config(*block), block[1])
+    C = allocate_output(out, (M, N), out_dtype, A.device)
+    _launch(A, B, C, As, Bs, block, cfg)
     return C
 
 
@@ -182,10 +131,9 @@ def _launch(
     A, B, C, As, Bs, block_size: tuple[int, int], cfg: Mapping[str, int], warmup: bool = False
 ) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
-    meta, launch = split_config(cfg)
+    meta, options = split_config(cfg)
     M, K = A.shape
     N = B.shape[0]
-    grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]),)
     args = (
         A,
         B,
@@ -208,28 +156,7 @@ def _launch(
         Bs.stride(1),
         Bs.stride(0),
     )
-    if warmup:
-        _w8a8_block_gemm_kernel.warmup(*args, grid=grid, **meta, **launch)
-        return
-    _w8a8_block_gemm_kernel[grid](*args, **meta, **launch)
-
-
-def shape_only_operands(
-    M: int, N: int, K: int, dtype: torch.dtype, out_dtype: torch.dtype, block_size: tuple[int, int]
-) -> tuple[ShapeOnly, ...]:
-    """(A, B, C, As, Bs) stand-ins for contiguous operands of this shape (ahead-of-time compile).
-
-    Shared by every kernel that takes the block W8A8 operands.
-    """
-    bn, bk = block_size
-    kb = triton.cdiv(K, bk)
-    return (
-        ShapeOnly(dtype, (M, K)),
-        ShapeOnly(dtype, (N, K)),
-        ShapeOnly(out_dtype, (M, N)),
-        ShapeOnly(torch.float32, (M, kb)),
-        ShapeOnly(torch.float32, (triton.cdiv(N, bn), kb)),
-    )
+    launch(_w8a8_block_gemm_kernel, (num_tiles(M, N, meta),), args, warmup, **meta, **options)
 
 
 def compile_w8a8_block(

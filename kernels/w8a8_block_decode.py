@@ -41,25 +41,24 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.quant import FP8_MAX, SCALE_EPS, _round_to_e4m3_grid
-from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config
-from kernels.validation import (
-    FP8_DTYPE,
-    check_devices,
-    check_dtype,
-    check_inner_contiguous,
-    check_ndim,
-    check_out,
-    check_out_dtype,
-    check_shape,
-    interpreting,
+from kernels._host import (
+    ShapeOnly,
+    allocate_output,
+    check_block_scaled_args,
+    launch,
+    num_tiles,
+    operand_strides,
+    shape_only_operands,
 )
+from kernels.quant import FP8_MAX, SCALE_EPS, _round_to_e4m3_grid
+from kernels.tiling import grouped_tile_ids, split_config
+from kernels.validation import FP8_DTYPE, interpreting
 from kernels.w8a8_block_splitk import (
     EXTRA_KEYS,
-    INTERPRETER_SMS,
-    choose_split_k,
-    sm_count,
+    launch_split_k,
+    split_workspace,
     validate_splitk_config,
+    workspace_strides,
 )
 
 __all__ = [
@@ -68,6 +67,10 @@ __all__ = [
     "default_decode_config",
     "w8a8_block_decode_matmul",
 ]
+
+
+# The activation X comes unquantized; the kernel quantizes it to FP8 itself.
+X_DTYPES = (torch.bfloat16, torch.float16, torch.float32)
 
 
 def default_decode_config(M: int = 1) -> dict[str, int]:
@@ -234,29 +237,6 @@ def _validate(config: Mapping[str, int], block_k: int) -> dict[str, int]:
     return cfg
 
 
-def _check_args(X, B, Bs, block_size, out_dtype) -> tuple[int, int, int]:
-    if len(block_size) != 2 or min(block_size) < 16:
-        raise ValueError(f"block_size: expected [block_n, block_k] >= 16, got {list(block_size)}")
-    block_n, block_k = (int(v) for v in block_size)
-    check_ndim("X", X, 2)
-    check_ndim("B", B, 2)
-    check_dtype("X", X, (torch.bfloat16, torch.float16, torch.float32))
-    check_dtype("B", B, (FP8_DTYPE,))
-    check_dtype("Bs", Bs, (torch.float32,))
-    check_out_dtype(out_dtype)
-    M, K = X.shape
-    N, K_b = B.shape
-    if K_b != K:
-        raise ValueError(f"B: shape {tuple(B.shape)} has K={K_b}, X has K={K}")
-    if M < 1 or N < 1 or K < 1:
-        raise ValueError(f"X/B: empty problem M={M}, N={N}, K={K}")
-    check_shape("Bs", Bs, (triton.cdiv(N, block_n), triton.cdiv(K, block_k)))
-    check_inner_contiguous("X", X)
-    check_inner_contiguous("B", B)
-    check_devices(X=X, B=B, Bs=Bs)
-    return M, N, K
-
-
 def w8a8_block_decode_matmul(
     X: torch.Tensor,
     B: torch.Tensor,
@@ -277,20 +257,15 @@ def w8a8_block_decode_matmul(
             shape and the SM count as in :func:`kernels.w8a8_block_splitk.choose_split_k`.
         num_sms: overrides the SM count used to choose SPLIT_K.
     """
-    M, N, K = _check_args(X, B, Bs, block_size, out_dtype)
-    block_n, block_k = (int(v) for v in block_size)
-    cfg = _validate(config if config is not None else default_decode_config(M), block_k)
-    check_out(out, (M, N), out_dtype, X.device)
-    C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=X.device)
-    sms = num_sms if num_sms is not None else sm_count(X.device)
-    split = choose_split_k(M, N, K, cfg, sms)
-    tiles = triton.cdiv(M, cfg["BLOCK_SIZE_M"]) * triton.cdiv(N, cfg["BLOCK_SIZE_N"])
-    if split > 1:
-        ws = torch.empty((split, M, N), dtype=torch.float32, device=X.device)
-        counters = _tile_counters(X.device, tiles)
-    else:
-        ws, counters = C, C
-    _launch(X, B, C, ws, counters, Bs, block_n, cfg, split)
+    M, N, K, block = check_block_scaled_args(
+        X, B, None, Bs, block_size, out_dtype, a_name="X", a_dtypes=X_DTYPES, b_dtypes=(FP8_DTYPE,)
+    )
+    cfg = _validate(config if config is not None else default_decode_config(M), block[1])
+    C = allocate_output(out, (M, N), out_dtype, X.device)
+    split = launch_split_k(M, N, K, cfg, num_sms, X.device)
+    ws = split_workspace(split, C)
+    counters = _tile_counters(X.device, num_tiles(M, N, cfg)) if split > 1 else C
+    _launch(X, B, C, ws, counters, Bs, block[0], cfg, split)
     return C
 
 
@@ -307,48 +282,16 @@ def _launch(
     warmup: bool = False,
 ) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
-    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
+    meta, options = split_config(cfg, drop=EXTRA_KEYS)
     M, K = X.shape
     N = B.shape[0]
-    k_tiles = triton.cdiv(K, meta["BLOCK_SIZE_K"])
-    partials = split > 1
-    if partials and split * M * N >= 2**31:
-        raise ValueError(
-            f"split-K workspace of {split} x {M} x {N} exceeds int32 indexing; "
-            "use a smaller SPLIT_K"
-        )
-    grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), split)
-    args = (
-        X,
-        B,
-        C,
-        ws,
-        counters,
-        Bs,
-        M,
-        N,
-        K,
-        triton.cdiv(k_tiles, split),
-        split,
-        block_n,
-        X.stride(0),
-        X.stride(1),
-        B.stride(0),
-        B.stride(1),
-        C.stride(0),
-        C.stride(1),
-        ws.stride(0) if partials else 0,
-        ws.stride(1) if partials else 0,
-        Bs.stride(0),
-        Bs.stride(1),
-        SCALE_EPS,
-        FP8_MAX,
-    )
-    flags = dict(WRITE_PARTIALS=partials, ROUND_IN_FP32=interpreting())
-    if warmup:
-        _w8a8_block_decode_kernel.warmup(*args, grid=grid, **meta, **launch, **flags)
-        return
-    _w8a8_block_decode_kernel[grid](*args, **meta, **launch, **flags)
+    pointers = (X, B, C, ws, counters, Bs)
+    per_split = triton.cdiv(triton.cdiv(K, meta["BLOCK_SIZE_K"]), split)
+    strides = (*operand_strides(X, B, C), *workspace_strides(ws, split), *operand_strides(Bs))
+    args = (*pointers, M, N, K, per_split, split, block_n, *strides, SCALE_EPS, FP8_MAX)
+    grid = (num_tiles(M, N, meta), split)
+    flags = dict(WRITE_PARTIALS=split > 1, ROUND_IN_FP32=interpreting())
+    launch(_w8a8_block_decode_kernel, grid, args, warmup, **meta, **options, **flags)
 
 
 def compile_w8a8_block_decode(
@@ -364,13 +307,8 @@ def compile_w8a8_block_decode(
     """Compile (without running) the binary a launch on contiguous operands of this shape uses
     (SPLIT_K as the launch would choose it on the current device)."""
     cfg = _validate(config, block_size[1])
-    sms = num_sms if num_sms is not None else (INTERPRETER_SMS if interpreting() else sm_count())
-    split = choose_split_k(M, N, K, cfg, sms)
-    bn, bk = block_size
-    X = ShapeOnly(x_dtype, (M, K))
-    B = ShapeOnly(FP8_DTYPE, (N, K))
-    C = ShapeOnly(out_dtype, (M, N))
-    Bs = ShapeOnly(torch.float32, (triton.cdiv(N, bn), triton.cdiv(K, bk)))
-    ws = ShapeOnly(torch.float32, (split, M, N)) if split > 1 else C
+    split = launch_split_k(M, N, K, cfg, num_sms, None)
+    X, B, C, _, Bs = shape_only_operands(M, N, K, x_dtype, out_dtype, block_size, FP8_DTYPE)
+    ws = split_workspace(split, C)
     counters = ShapeOnly(torch.int32, (1024,)) if split > 1 else C
-    _launch(X, B, C, ws, counters, Bs, bn, cfg, split, warmup=True)
+    _launch(X, B, C, ws, counters, Bs, block_size[0], cfg, split, warmup=True)

@@ -65,17 +65,18 @@ from triton.experimental.gluon.language.nvidia.hopper import (
     warpgroup_mma_wait,
 )
 
+from kernels._host import (
+    allocate_output,
+    check_block_scaled_args,
+    launch,
+    operand_strides,
+    persistent_programs,
+)
 from kernels.compat import tma_async_load, tma_async_store
 from kernels.sm90_build import build_sm90, descriptor_type, host_descriptor
 from kernels.tiling import grouped_tile_ids, split_config, validate_config
-from kernels.validation import (
-    FP8_DTYPE,
-    TMA_ALIGN,
-    check_out,
-    multiprocessor_count,
-    tma_aligned,
-)
-from kernels.w8a8_block import check_w8a8_block_args, w8a8_block_bytes, w8a8_block_flops
+from kernels.validation import FP8_DTYPE, TMA_ALIGN, multiprocessor_count, tma_aligned
+from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops
 
 __all__ = [
     "build_w8a8_block_gluon_sm90",
@@ -430,243 +431,65 @@ def _w8a8_block_gluon_kernel(
     for i in gl.static_range(CONSUMERS):
         mbarrier.init(turn_bars.index(i), count=1)
 
-    # Partitions: consumer warpgroup 0 (the default, 4 warps), the other consumer warpgroups
-    # (4 warps each), the producer (1 warp). The arguments are spelled out per partition: built
-    # once as a shared tuple, the constexprs in it reach the callees as plain values (triton 3.6).
-    if CONSUMERS == 3:
-        gl.warp_specialize(
-            [
+    # Partitions h = 0 .. CONSUMERS: consumer warpgroup h while h < CONSUMERS (h = 0 is the
+    # default partition, the kernel's own 4 warps; each other one is a worker of 4 warps), then
+    # the producer (a worker of 1 warp). The list is one comprehension, written inline in the
+    # call: Triton's front end keeps the constexprs of the argument tuples (HALF = h, STAGES,
+    # ...) as constexprs only within one expression. Assigned to a name, a tuple's constexprs
+    # become tensors, and `+` of two lists turns those of its right operand into plain ints
+    # (triton 3.6 and 3.9); hence the producer comes from the conditional expression.
+    gl.warp_specialize(
+        [
+            (
+                _consumer,
                 (
-                    _consumer,
-                    (
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        turn_bars,
-                        c_desc,
-                        c_bufs,
-                        a_scale_ptr,
-                        b_scale_ptr,
-                        M,
-                        N,
-                        K,
-                        group_n,
-                        stride_as_m,
-                        stride_as_k,
-                        stride_bs_n,
-                        stride_bs_k,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                        ORDERED,
-                        0,
-                    ),
+                    a_bufs,
+                    b_bufs,
+                    ready_bars,
+                    empty_bars,
+                    turn_bars,
+                    c_desc,
+                    c_bufs,
+                    a_scale_ptr,
+                    b_scale_ptr,
+                    M,
+                    N,
+                    K,
+                    group_n,
+                    stride_as_m,
+                    stride_as_k,
+                    stride_bs_n,
+                    stride_bs_k,
+                    GROUP_M,
+                    STAGES,
+                    LAG,
+                    ORDERED,
+                    h,
                 ),
+            )
+            if h < CONSUMERS
+            else (
+                _producer,
                 (
-                    _consumer,
-                    (
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        turn_bars,
-                        c_desc,
-                        c_bufs,
-                        a_scale_ptr,
-                        b_scale_ptr,
-                        M,
-                        N,
-                        K,
-                        group_n,
-                        stride_as_m,
-                        stride_as_k,
-                        stride_bs_n,
-                        stride_bs_k,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                        ORDERED,
-                        1,
-                    ),
+                    a_desc,
+                    b_desc,
+                    a_bufs,
+                    b_bufs,
+                    ready_bars,
+                    empty_bars,
+                    M,
+                    N,
+                    K,
+                    GROUP_M,
+                    STAGES,
+                    LAG,
                 ),
-                (
-                    _consumer,
-                    (
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        turn_bars,
-                        c_desc,
-                        c_bufs,
-                        a_scale_ptr,
-                        b_scale_ptr,
-                        M,
-                        N,
-                        K,
-                        group_n,
-                        stride_as_m,
-                        stride_as_k,
-                        stride_bs_n,
-                        stride_bs_k,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                        ORDERED,
-                        2,
-                    ),
-                ),
-                (
-                    _producer,
-                    (
-                        a_desc,
-                        b_desc,
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        M,
-                        N,
-                        K,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                    ),
-                ),
-            ],
-            [4, 4, 1],
-            [CONSUMER3_REGS, CONSUMER3_REGS, PRODUCER_REGS],
-        )
-    elif CONSUMERS == 2:
-        gl.warp_specialize(
-            [
-                (
-                    _consumer,
-                    (
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        turn_bars,
-                        c_desc,
-                        c_bufs,
-                        a_scale_ptr,
-                        b_scale_ptr,
-                        M,
-                        N,
-                        K,
-                        group_n,
-                        stride_as_m,
-                        stride_as_k,
-                        stride_bs_n,
-                        stride_bs_k,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                        ORDERED,
-                        0,
-                    ),
-                ),
-                (
-                    _consumer,
-                    (
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        turn_bars,
-                        c_desc,
-                        c_bufs,
-                        a_scale_ptr,
-                        b_scale_ptr,
-                        M,
-                        N,
-                        K,
-                        group_n,
-                        stride_as_m,
-                        stride_as_k,
-                        stride_bs_n,
-                        stride_bs_k,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                        ORDERED,
-                        1,
-                    ),
-                ),
-                (
-                    _producer,
-                    (
-                        a_desc,
-                        b_desc,
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        M,
-                        N,
-                        K,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                    ),
-                ),
-            ],
-            [4, 1],
-            [CONSUMER_REGS, PRODUCER_REGS],
-        )
-    else:
-        gl.warp_specialize(
-            [
-                (
-                    _consumer,
-                    (
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        turn_bars,
-                        c_desc,
-                        c_bufs,
-                        a_scale_ptr,
-                        b_scale_ptr,
-                        M,
-                        N,
-                        K,
-                        group_n,
-                        stride_as_m,
-                        stride_as_k,
-                        stride_bs_n,
-                        stride_bs_k,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                        ORDERED,
-                        0,
-                    ),
-                ),
-                (
-                    _producer,
-                    (
-                        a_desc,
-                        b_desc,
-                        a_bufs,
-                        b_bufs,
-                        ready_bars,
-                        empty_bars,
-                        M,
-                        N,
-                        K,
-                        GROUP_M,
-                        STAGES,
-                        LAG,
-                    ),
-                ),
-            ],
-            [1],
-            [PRODUCER_REGS],
-        )
+            )
+            for h in (0, 1, 2, 3)[: CONSUMERS + 1]
+        ],
+        [4] * (CONSUMERS - 1) + [1],
+        [CONSUMER_REGS if CONSUMERS == 2 else CONSUMER3_REGS] * (CONSUMERS - 1) + [PRODUCER_REGS],
+    )
 
 
 def _validate(config: Mapping[str, int], block_size: tuple[int, int]) -> dict[str, int]:
@@ -717,11 +540,11 @@ def gluon_supported(device: torch.device, N: int, K: int, out_dtype: torch.dtype
 
 def _kernel_params(cfg: Mapping[str, int]) -> tuple[int, int, dict[str, int]]:
     """(BLOCK_SIZE_N, BLOCK_SIZE_K, the kernel's constexprs and launch options) of a config."""
-    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
+    meta, options = split_config(cfg, drop=EXTRA_KEYS)
     consumers = meta["BLOCK_SIZE_M"] // WG_ROWS
     params = dict(
         GROUP_M=meta["GROUP_SIZE_M"],
-        STAGES=launch["num_stages"],
+        STAGES=options["num_stages"],
         LAG=cfg.get("LAG", 0),
         CONSUMERS=consumers,
         ORDERED=cfg.get("ORDERED", 0) if consumers > 1 else 0,
@@ -747,16 +570,14 @@ def w8a8_block_gluon_matmul(
     ``config`` takes the standard keys plus optional ``LAG`` / ``ORDERED``; ``None`` uses
     :func:`default_gluon_config`. ``num_sms`` overrides the number of persistent programs.
     """
-    M, N, K = check_w8a8_block_args(A, B, As, Bs, block_size, out_dtype)
-    block_n, block_k = (int(v) for v in block_size)
-    cfg = _validate(config if config is not None else default_gluon_config(), (block_n, block_k))
+    M, N, K, block = check_block_scaled_args(A, B, As, Bs, block_size, out_dtype)
+    cfg = _validate(config if config is not None else default_gluon_config(), block)
     if A.dtype != FP8_DTYPE:
         raise ValueError(f"w8a8_block_gluon_matmul: takes FP8 e4m3 operands, not {A.dtype}")
     problem = gluon_supported(A.device, N, K, out_dtype)
     if problem:
         raise ValueError(f"w8a8_block_gluon_matmul: {problem}")
-    check_out(out, (M, N), out_dtype, A.device)
-    C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
+    C = allocate_output(out, (M, N), out_dtype, A.device)
     for name, t in (("A", A), ("B", B), ("out", C)):
         if t.stride(-1) != 1 or not tma_aligned(t):
             raise ValueError(
@@ -764,8 +585,7 @@ def w8a8_block_gluon_matmul(
                 "aligned base and rows (TMA)"
             )
     sms = num_sms if num_sms is not None else multiprocessor_count(A.device, 1)
-    tiles = triton.cdiv(M, cfg["BLOCK_SIZE_M"]) * triton.cdiv(N, cfg["BLOCK_SIZE_N"])
-    _launch(A, B, C, As, Bs, (M, N, K), block_n, cfg, max(1, min(sms, tiles)))
+    _launch(A, B, C, As, Bs, (M, N, K), block[0], cfg, persistent_programs(M, N, cfg, sms))
     return C
 
 
@@ -791,15 +611,9 @@ def _launch(
         Bs,
         *shape,
         block_n,
-        As.stride(0),
-        As.stride(1),
-        Bs.stride(0),
-        Bs.stride(1),
+        *operand_strides(As, Bs),
     )
-    if warmup:
-        _w8a8_block_gluon_kernel.warmup(*args, grid=(programs,), **params)
-    else:
-        _w8a8_block_gluon_kernel[(programs,)](*args, **params)
+    launch(_w8a8_block_gluon_kernel, (programs,), args, warmup, **params)
 
 
 def compile_w8a8_block_gluon(

@@ -45,21 +45,18 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels._host import (
+    allocate_output,
+    check_block_scaled_args,
+    launch,
+    operand_strides,
+    persistent_programs,
+    shape_only_operands,
+)
 from kernels.compat import allocator_is_set
 from kernels.tiling import grouped_tile_ids, split_config, validate_config
-from kernels.validation import (
-    TMA_ALIGN,
-    check_out,
-    interpreting,
-    multiprocessor_count,
-    tma_aligned,
-)
-from kernels.w8a8_block import (
-    check_w8a8_block_args,
-    shape_only_operands,
-    w8a8_block_bytes,
-    w8a8_block_flops,
-)
+from kernels.validation import interpreting, multiprocessor_count, tma_aligned
+from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops
 
 __all__ = [
     "compile_w8a8_block_persistent",
@@ -193,12 +190,11 @@ def tma_compatible(A, B) -> bool:
     return tma_aligned(A) and tma_aligned(B)
 
 
-def _element_size(t) -> int:
-    return (
-        t.element_size()
-        if hasattr(t, "element_size")
-        else torch.empty(0, dtype=t.dtype).element_size()
-    )
+def _use_tma(cfg: Mapping[str, int], A, B) -> bool:
+    """TMA unless the config forces the pointer path (USE_TMA=0) or A or B is not aligned for
+    it. Stand-ins (ShapeOnly) are aligned where contiguous operands of their shape would be:
+    where a row of K elements is a multiple of 16 bytes."""
+    return bool(cfg.get("USE_TMA", 1)) and tma_compatible(A, B)
 
 
 def _torch_allocator(size: int, alignment: int, stream: int | None) -> torch.Tensor:
@@ -238,14 +234,11 @@ def w8a8_block_persistent_matmul(
     ``None`` uses :func:`default_persistent_config`. ``num_sms`` overrides the number of
     persistent programs (default: the device's SM count).
     """
-    M, N, K = check_w8a8_block_args(A, B, As, Bs, block_size, out_dtype)
-    block_n, block_k = (int(v) for v in block_size)
-    cfg = _validate(config if config is not None else default_persistent_config(), block_k)
-    check_out(out, (M, N), out_dtype, A.device)
-    C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
+    M, N, K, block = check_block_scaled_args(A, B, As, Bs, block_size, out_dtype)
+    cfg = _validate(config if config is not None else default_persistent_config(), block[1])
+    C = allocate_output(out, (M, N), out_dtype, A.device)
     sms = num_sms if num_sms is not None else num_programs_limit(A.device)
-    use_tma = bool(cfg.get("USE_TMA", 1)) and tma_compatible(A, B)
-    _launch(A, B, C, As, Bs, (block_n, block_k), cfg, sms, use_tma)
+    _launch(A, B, C, As, Bs, block, cfg, sms, _use_tma(cfg, A, B))
     return C
 
 
@@ -262,40 +255,15 @@ def _launch(
     warmup: bool = False,
 ) -> None:
     """Launch (or, with ``warmup``, only compile) the kernel; operands may be ShapeOnly."""
-    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
+    meta, options = split_config(cfg, drop=EXTRA_KEYS)
     M, K = A.shape
     N = B.shape[0]
-    tiles = triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"])
-    grid = (max(1, min(sms, tiles)),)
-    args = (
-        A,
-        B,
-        C,
-        As,
-        Bs,
-        M,
-        N,
-        K,
-        block_size[0],
-        block_size[1],
-        A.stride(0),
-        A.stride(1),
-        B.stride(0),
-        B.stride(1),
-        C.stride(0),
-        C.stride(1),
-        As.stride(0),
-        As.stride(1),
-        Bs.stride(0),
-        Bs.stride(1),
-    )
+    grid = (persistent_programs(M, N, meta, sms),)
+    args = (A, B, C, As, Bs, M, N, K, *block_size, *operand_strides(A, B, C, As, Bs))
     flags = dict(NUM_SMS=sms, USE_TMA=use_tma, FLATTEN=bool(cfg.get("FLATTEN", 0)))
-    if warmup:
-        _w8a8_block_persistent_kernel.warmup(*args, grid=grid, **meta, **launch, **flags)
-        return
-    if use_tma:
+    if use_tma and not warmup:
         ensure_tma_allocator()
-    _w8a8_block_persistent_kernel[grid](*args, **meta, **launch, **flags)
+    launch(_w8a8_block_persistent_kernel, grid, args, warmup, **meta, **options, **flags)
 
 
 def compile_w8a8_block_persistent(
@@ -313,5 +281,4 @@ def compile_w8a8_block_persistent(
     cfg = _validate(config, block_size[1])
     sms = num_sms if num_sms is not None else num_programs_limit()
     A, B, C, As, Bs = shape_only_operands(M, N, K, dtype, out_dtype, block_size)
-    use_tma = bool(cfg.get("USE_TMA", 1)) and K * _element_size(A) % TMA_ALIGN == 0
-    _launch(A, B, C, As, Bs, block_size, cfg, sms, use_tma, warmup=True)
+    _launch(A, B, C, As, Bs, block_size, cfg, sms, _use_tma(cfg, A, B), warmup=True)

@@ -36,14 +36,18 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.tiling import ShapeOnly, grouped_tile_ids, split_config, validate_config
-from kernels.validation import check_out, interpreting, multiprocessor_count
-from kernels.w8a8_block import (
-    check_w8a8_block_args,
+from kernels._host import (
+    ShapeOnly,
+    allocate_output,
+    check_block_scaled_args,
+    launch,
+    num_tiles,
+    operand_strides,
     shape_only_operands,
-    w8a8_block_bytes,
-    w8a8_block_flops,
 )
+from kernels.tiling import grouped_tile_ids, split_config, validate_config
+from kernels.validation import interpreting, multiprocessor_count
+from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops
 
 __all__ = [
     "choose_split_k",
@@ -196,7 +200,7 @@ def choose_split_k(M: int, N: int, K: int, config: Mapping[str, int], num_sms: i
     if "SPLIT_K" in config:
         want = int(config["SPLIT_K"])
     else:
-        tiles = triton.cdiv(M, config["BLOCK_SIZE_M"]) * triton.cdiv(N, config["BLOCK_SIZE_N"])
+        tiles = num_tiles(M, N, config)
         if tiles >= num_sms:
             return 1
         want = triton.cdiv(TARGET_WAVES * num_sms, tiles)
@@ -204,6 +208,47 @@ def choose_split_k(M: int, N: int, K: int, config: Mapping[str, int], num_sms: i
     want = max(1, min(want, k_tiles))
     # Equalise: every split gets cdiv(k_tiles, want) K tiles, and none is empty.
     return triton.cdiv(k_tiles, triton.cdiv(k_tiles, want))
+
+
+def launch_split_k(
+    M: int,
+    N: int,
+    K: int,
+    config: Mapping[str, int],
+    num_sms: int | None,
+    device: torch.device | None,
+) -> int:
+    """SPLIT_K of a launch on ``device`` for ``num_sms`` SMs (default: the device's count).
+    ``device`` None is the compile-ahead path: the device a launch would run on, the CPU under
+    the interpreter, else the current GPU."""
+    if num_sms is None:
+        num_sms = INTERPRETER_SMS if device is None and interpreting() else sm_count(device)
+    return choose_split_k(M, N, K, config, num_sms)
+
+
+def split_workspace(split: int, C: torch.Tensor | ShapeOnly) -> torch.Tensor | ShapeOnly:
+    """The fp32 partials P (split, M, N) of a launch writing C (M, N), on C's device, or a
+    stand-in where C is one; C itself where split == 1 (the kernel then stores C directly)."""
+    if split == 1:
+        return C
+    M, N = C.shape
+    if isinstance(C, ShapeOnly):
+        return ShapeOnly(torch.float32, (split, M, N))
+    return torch.empty((split, M, N), dtype=torch.float32, device=C.device)
+
+
+def workspace_strides(ws: torch.Tensor | ShapeOnly, split: int) -> tuple[int, int]:
+    """The (split, row) strides of the partials P (0, 0 where split == 1: no workspace). The
+    kernels index P with int32 offsets, so a P of 2**31 elements or more is refused."""
+    if split == 1:
+        return 0, 0
+    _, M, N = ws.shape
+    if split * M * N >= 2**31:
+        raise ValueError(
+            f"split-K workspace of {split} x {M} x {N} exceeds int32 indexing; "
+            "use a smaller SPLIT_K"
+        )
+    return ws.stride(0), ws.stride(1)
 
 
 def validate_splitk_config(config: Mapping[str, int], block_k: int) -> dict[str, int]:
@@ -231,17 +276,13 @@ def w8a8_block_splitk_matmul(
     :func:`default_splitk_config`. ``num_sms`` overrides the SM count used to choose SPLIT_K.
     Deterministic: the split partials are summed in a fixed order by a second kernel.
     """
-    M, N, K = check_w8a8_block_args(A, B, As, Bs, block_size, out_dtype)
-    block_n, block_k = (int(v) for v in block_size)
+    M, N, K, block = check_block_scaled_args(A, B, As, Bs, block_size, out_dtype)
     cfg = validate_splitk_config(
-        config if config is not None else default_splitk_config(M), block_k
+        config if config is not None else default_splitk_config(M), block[1]
     )
-    check_out(out, (M, N), out_dtype, A.device)
-    C = out if out is not None else torch.empty((M, N), dtype=out_dtype, device=A.device)
-    sms = num_sms if num_sms is not None else sm_count(A.device)
-    split = choose_split_k(M, N, K, cfg, sms)
-    ws = torch.empty((split, M, N), dtype=torch.float32, device=A.device) if split > 1 else C
-    _launch(A, B, C, ws, As, Bs, (block_n, block_k), cfg, split)
+    C = allocate_output(out, (M, N), out_dtype, A.device)
+    split = launch_split_k(M, N, K, cfg, num_sms, A.device)
+    _launch(A, B, C, split_workspace(split, C), As, Bs, block, cfg, split)
     return C
 
 
@@ -258,58 +299,22 @@ def _launch(
     warmup: bool = False,
 ) -> None:
     """Launch (or, with ``warmup``, only compile) both kernels; operands may be ShapeOnly."""
-    meta, launch = split_config(cfg, drop=EXTRA_KEYS)
+    meta, options = split_config(cfg, drop=EXTRA_KEYS)
     M, K = A.shape
     N = B.shape[0]
-    k_tiles = triton.cdiv(K, meta["BLOCK_SIZE_K"])
-    per_split = triton.cdiv(k_tiles, split)
-    partials = split > 1
-    if partials and split * M * N >= 2**31:
-        raise ValueError(
-            f"split-K workspace of {split} x {M} x {N} exceeds int32 indexing; "
-            "use a smaller SPLIT_K"
-        )
-    grid = (triton.cdiv(M, meta["BLOCK_SIZE_M"]) * triton.cdiv(N, meta["BLOCK_SIZE_N"]), split)
-    args = (
-        A,
-        B,
-        C,
-        ws,
-        As,
-        Bs,
-        M,
-        N,
-        K,
-        per_split,
-        block_size[0],
-        block_size[1],
-        A.stride(0),
-        A.stride(1),
-        B.stride(0),
-        B.stride(1),
-        C.stride(0),
-        C.stride(1),
-        ws.stride(0) if partials else 0,
-        ws.stride(1) if partials else 0,
-        As.stride(0),
-        As.stride(1),
-        Bs.stride(0),
-        Bs.stride(1),
+    per_split = triton.cdiv(triton.cdiv(K, meta["BLOCK_SIZE_K"]), split)
+    strides = (*operand_strides(A, B, C), *workspace_strides(ws, split), *operand_strides(As, Bs))
+    args = (A, B, C, ws, As, Bs, M, N, K, per_split, *block_size, *strides)
+    grid = (num_tiles(M, N, meta), split)
+    launch(
+        _w8a8_block_splitk_kernel, grid, args, warmup, **meta, **options, WRITE_PARTIALS=split > 1
     )
-    reduce_grid = (triton.cdiv(M * N, REDUCE_BLOCK),)
-    reduce_args = (ws, C, M, N, split, ws.stride(0) if partials else 0, C.stride(0), C.stride(1))
-    if warmup:
-        _w8a8_block_splitk_kernel.warmup(
-            *args, grid=grid, **meta, **launch, WRITE_PARTIALS=partials
+    if split > 1:
+        reduce_args = (ws, C, M, N, split, ws.stride(0), C.stride(0), C.stride(1))
+        reduce_grid = (triton.cdiv(M * N, REDUCE_BLOCK),)
+        launch(
+            _splitk_reduce_kernel, reduce_grid, reduce_args, warmup, BLOCK=REDUCE_BLOCK, num_warps=4
         )
-        if partials:
-            _splitk_reduce_kernel.warmup(
-                *reduce_args, grid=reduce_grid, BLOCK=REDUCE_BLOCK, num_warps=4
-            )
-        return
-    _w8a8_block_splitk_kernel[grid](*args, **meta, **launch, WRITE_PARTIALS=partials)
-    if partials:
-        _splitk_reduce_kernel[reduce_grid](*reduce_args, BLOCK=REDUCE_BLOCK, num_warps=4)
 
 
 def compile_w8a8_block_splitk(
@@ -325,8 +330,6 @@ def compile_w8a8_block_splitk(
     """Compile (without running) the binaries a launch on contiguous operands of this shape
     uses (SPLIT_K as the launch would choose it on the current device)."""
     cfg = validate_splitk_config(config, block_size[1])
-    sms = num_sms if num_sms is not None else (INTERPRETER_SMS if interpreting() else sm_count())
-    split = choose_split_k(M, N, K, cfg, sms)
+    split = launch_split_k(M, N, K, cfg, num_sms, None)
     A, B, C, As, Bs = shape_only_operands(M, N, K, dtype, out_dtype, block_size)
-    ws = ShapeOnly(torch.float32, (split, M, N)) if split > 1 else C
-    _launch(A, B, C, ws, As, Bs, block_size, cfg, split, warmup=True)
+    _launch(A, B, C, split_workspace(split, C), As, Bs, block_size, cfg, split, warmup=True)
