@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from generator.errors import UserError
 
@@ -19,11 +20,20 @@ COMMANDS = {
     "bench": "generator.bench.cli",
     "shapes": "generator.data.shapes_cli",
     "install-configs": "generator.site.install_cli",
+    "validate": "generator.data.validate_cli",
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, except that a usage error is one line (``error: <prog>: <message>; see
+    --help``) and exit code 2, like every other bad input, instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="blockgemm" if Path(sys.argv[0]).name == "blockgemm" else "python -m generator",
         description="Tune, benchmark and catalog block-scaled 8-bit GEMM kernels.",
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from generator.data.models import DEFAULT_SITE_DATA, ModelSpec, select_models
+from generator.data.writable import require_writable_dir
 from generator.errors import UserError
 
 SWEEP_CHOICES = ("model", "square", "range", "mla", "all")
@@ -195,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.replays < 1:
         raise UserError(f"--replays must be at least 1, got {args.replays}")
+    require_writable_dir(args.save_path, "--save-path")
     for tp in args.tp_size or []:
         if tp < 1:
             raise UserError(f"--tp-size must be at least 1, got {tp}")

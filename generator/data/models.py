@@ -147,6 +147,11 @@ def _load_bundled(path: Path) -> ModelSpec:
     record = records.load(path, records.ModelFile)
     if record.id != path.stem:
         raise records.SiteDataError(f"{path}: field 'id': '{record.id}' differs from file name")
+    return spec_of(record, path)
+
+
+def spec_of(record: records.ModelFile, path: Path) -> ModelSpec:
+    """The shape-deciding fields of a bundled model file, validated (UserError otherwise)."""
     return _spec_from_config(record.config, str(path), record.id, record.hf_name)
 
 
@@ -161,12 +166,16 @@ def load_hf_config(path: str | Path) -> ModelSpec:
     if path.is_dir():
         path = path / "config.json"
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path}: not UTF-8 text (byte {exc.start}); a config.json is UTF-8 JSON"
+        ) from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a JSON object, got {type(raw).__name__}")
@@ -198,6 +207,12 @@ def _spec_from_config(raw: dict[str, Any], where: str, model_id: str, hf_name: s
             )
         return value
 
+    def optional_positive(key: str) -> int | None:
+        value = field(key, required=False)
+        if value == 0:
+            raise UserError(f"{where}: field '{prefix}{key}' must be positive, got 0")
+        return value
+
     def positive(key: str) -> int:
         value = field(key)
         assert value is not None
@@ -207,6 +222,8 @@ def _spec_from_config(raw: dict[str, Any], where: str, model_id: str, hf_name: s
 
     hidden = positive("hidden_size")
     heads = positive("num_attention_heads")
+    # Absent means one KV head per query head (multi-head attention), as Hugging Face reads it.
+    kv_heads = optional_positive("num_key_value_heads") or heads
     mla = None
     if cfg.get("kv_lora_rank") is not None:
         mla = MLAConfig(
@@ -227,7 +244,12 @@ def _spec_from_config(raw: dict[str, Any], where: str, model_id: str, hf_name: s
                     f"{where}: field '{prefix}{key}': mixture-of-experts models are supported"
                     " only in the DeepSeek (MLA) layout"
                 )
-    head_dim = field("head_dim", required=False)
+    if mla is None and heads % kv_heads:  # GQA: each KV head serves a group of query heads
+        raise UserError(
+            f"{where}: field '{prefix}num_key_value_heads' {kv_heads} must divide"
+            f" num_attention_heads {heads}"
+        )
+    head_dim = optional_positive("head_dim")
     if mla is not None:
         head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim
     elif head_dim is None:
@@ -243,7 +265,7 @@ def _spec_from_config(raw: dict[str, Any], where: str, model_id: str, hf_name: s
         hidden_size=hidden,
         intermediate_size=positive("intermediate_size"),
         num_attention_heads=heads,
-        num_key_value_heads=field("num_key_value_heads", required=False) or heads,
+        num_key_value_heads=kv_heads,
         head_dim=head_dim,
         num_hidden_layers=positive("num_hidden_layers"),
         mla=mla,

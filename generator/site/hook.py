@@ -10,7 +10,8 @@ stale and no generated page is committed under ``docs/``. What it does, by MkDoc
 * ``on_page_markdown``: splice the device x model matrix into the hand-written home page;
 * ``on_page_content``: swap the HTML fragments back in for their placeholders.
 
-Invalid data stops the build with one line naming the file and the field.
+Invalid data stops the build before any page is rendered: ``validate`` (the same checks as
+``python -m generator validate``) lists every problem, one line each with file and field.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ if str(_REPO) not in sys.path:  # mkdocs loads hooks by path; make the package i
 
 import plotly  # noqa: E402
 
+from generator.data.validate import validate_tree  # noqa: E402
 from generator.errors import UserError  # noqa: E402
 from generator.site.catalog import load_catalog  # noqa: E402
 from generator.site.render import HOME_MARKER, SiteOutput, render_site  # noqa: E402
@@ -59,6 +61,13 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     global _output
     start = time.perf_counter()
     site_data = site_data_path(config)
+    problems = validate_tree(site_data).problems
+    if problems:
+        listed = "\n".join(f"  {p}" for p in problems)
+        raise PluginError(
+            f"blockgemm: invalid site_data ({len(problems)} problem(s); "
+            f"python -m generator validate --site-data {site_data}):\n{listed}"
+        )
     try:
         catalog = load_catalog(site_data)
         _output = render_site(catalog, use_directory_urls=config.use_directory_urls)

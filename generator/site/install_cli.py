@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from generator.data import layout
+from generator.data.writable import require_writable_dir
 from generator.site.bundles import FRAMEWORKS, install_configs
 
 DEFAULT_SITE_DATA = layout.DEFAULT_SITE_DATA
@@ -40,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_writable_dir(args.dest, "--dest")
     written = install_configs(args.site_data, args.device, args.framework, args.dest)
     for path in written:
         print(path)

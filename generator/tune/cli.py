@@ -13,8 +13,9 @@ import enum
 from pathlib import Path
 
 from generator.data import layout, models
+from generator.data.writable import require_writable_dir
 from generator.errors import UserError
-from generator.tune.plan import DEFAULT_KERNELS, TuneRequest, build_tasks
+from generator.tune.plan import DEFAULT_KERNELS, TuneRequest, build_tasks, check_block
 from generator.tune.pruning_check import parse_points, pruning_tasks, run_pruning_check
 from generator.tune.run import RunSettings, gpu_count, tune
 from generator.tune.tasks import DEFAULT_BATCH_SIZES
@@ -154,9 +155,23 @@ def _request(args: argparse.Namespace) -> TuneRequest:
     )
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """The numbers and the output folder, before any work (each a one-line UserError): a
+    save path that cannot be written used to be found only after tuning, losing the work."""
+    if args.gpus is not None and args.gpus < 1:
+        raise UserError(
+            f"--gpus {args.gpus}: must be at least 1 (leave it out to use every visible GPU)"
+        )
+    if args.cpu_workers < 0:
+        raise UserError(f"--cpu-workers {args.cpu_workers}: must be at least 0")
+    require_writable_dir(args.save_path, "--save-path")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_args(args)
     req = _request(args)
     if args.pruning_check:
+        check_block(req.block, ("w8a8_block",))
         tasks = pruning_tasks(req.input_type, req.out_dtype, req.block)
     else:
         tasks = build_tasks(req)

@@ -17,6 +17,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from generator.configs.keys import config_key
+from generator.tune.lifeline import die_with_parent
 from generator.tune.tasks import Task
 
 
@@ -66,7 +67,12 @@ class AheadCompiler:
         if workers is None:
             workers = os.cpu_count() or 1
         self._pool = (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,  # a killed worker takes its compilers along
+                initargs=(os.getpid(),),
+            )
             if workers > 0
             else None
         )

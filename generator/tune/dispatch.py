@@ -1,26 +1,39 @@
 """Run tuning tasks on every visible GPU (or a Ray cluster) and hand results to one writer.
 
-Local backend: one worker process per GPU pulls tasks from a shared queue, most expensive
-first, so the work balances itself (the reference tuners cut batch sizes into contiguous
-slices per GPU, and the GPU with the large-M slice finished last). Workers only compute; every
-result comes back to the coordinating process, which is the only writer (see tune_store).
-If the run is killed, what was merged stays merged and the tasks in flight are redone on rerun.
+Local backend: one worker process per GPU, each fed one task at a time over its own pipe, most
+expensive first, so the work balances itself (the reference tuners cut batch sizes into
+contiguous slices per GPU, and the GPU with the large-M slice finished last). Workers only
+compute; every result comes back to the coordinating process, which is the only writer (see
+:mod:`generator.tune.store`).
+
+Faults: a pipe per worker (not one shared queue) means a worker killed mid-task cannot leave a
+queue lock held for the others, and the coordinator knows exactly which task died with it: that
+task is reported as lost (the run then exits non-zero and says how many), the others go on to
+the workers still alive. Workers die with their coordinator (:mod:`generator.tune.lifeline`).
+Whatever was merged stays merged; a rerun resumes with the rest.
 
 Ray backend: the same ``tune_task`` as a remote function with one GPU each (none for the
-CPU-interpreter tests), results merged by the driver as they complete.
+CPU-interpreter tests), retried by Ray on another node when the node running it dies
+(``ray_retries`` times), results merged by the driver as they complete; a task whose retries
+run out is reported as failed.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import queue
+import os
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 
 from generator.data.records import TuneRecord
 from generator.errors import UserError
+from generator.tune.lifeline import die_with_parent
 from generator.tune.search import TuneOptions
 from generator.tune.tasks import Task
+
+RAY_RETRIES = 3  # Ray's own default for a task whose worker or node died
 
 
 @dataclass
@@ -29,6 +42,7 @@ class TaskOutcome:
     record: TuneRecord | None
     error: str | None = None
     worker: str = ""
+    lost: bool = False  # the worker died with the task (killed, crashed): nothing came back
 
 
 OnOutcome = Callable[[TaskOutcome], None]
@@ -44,8 +58,10 @@ def _tune_with_errors(task: Task, opts: TuneOptions, compiler, worker: str) -> T
 
 
 def _local_worker(
-    index: int, tasks: mp.Queue, results: mp.Queue, opts: TuneOptions, compile_workers: int
+    index: int, conn: Connection, opts: TuneOptions, compile_workers: int, parent: int
 ) -> None:
+    """One worker: receive a task, tune it, send the outcome back; ``None`` ends it."""
+    die_with_parent(parent)
     import torch
 
     from generator.tune.compile_ahead import AheadCompiler
@@ -57,10 +73,13 @@ def _local_worker(
     compiler = AheadCompiler(compile_workers if opts.device.startswith("cuda") else 0)
     try:
         while True:
-            task = tasks.get()
+            try:
+                task = conn.recv()
+            except EOFError:  # the coordinator is gone
+                break
             if task is None:
                 break
-            results.put(_tune_with_errors(task, worker_opts, compiler, f"worker{index}"))
+            conn.send(_tune_with_errors(task, worker_opts, compiler, f"worker{index}"))
     finally:
         compiler.close()
 
@@ -73,50 +92,120 @@ def run_inline(tasks: list[Task], opts: TuneOptions, on_outcome: OnOutcome) -> i
     return 0
 
 
+def _exit_reason(proc: mp.process.BaseProcess) -> str:
+    code = proc.exitcode
+    if code is not None and code < 0:
+        return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class _Pool:
+    """The coordinator's side of the local workers: who holds which task, who is alive."""
+
+    def __init__(self, workers: int, opts: TuneOptions, compile_workers: int):
+        ctx = mp.get_context("spawn")
+        self.conns: list[Connection] = []
+        self.procs: list[mp.process.BaseProcess] = []
+        self.in_flight: dict[int, Task] = {}
+        self.alive: set[int] = set()
+        for i in range(workers):
+            ours, theirs = ctx.Pipe(duplex=True)
+            proc = ctx.Process(
+                target=_local_worker,
+                name=f"tune-worker-{i}",
+                args=(i, theirs, opts, compile_workers, os.getpid()),
+            )
+            proc.start()
+            theirs.close()  # only the worker holds its end: its death is an EOF here
+            self.conns.append(ours)
+            self.procs.append(proc)
+            self.alive.add(i)
+
+    def feed(self, i: int, queue: deque[Task]) -> None:
+        """Hand worker ``i`` the next task, or tell it to stop."""
+        task = queue.popleft() if queue else None
+        try:
+            self.conns[i].send(task)
+        except OSError:  # died since its last message: the task was never started
+            if task is not None:
+                queue.appendleft(task)
+            self.alive.discard(i)
+            return
+        if task is not None:
+            self.in_flight[i] = task
+
+    def receive(self, i: int) -> TaskOutcome | None:
+        """Worker ``i``'s outcome if it sent one; None if it died without (EOF)."""
+        try:
+            return self.conns[i].recv()
+        except (EOFError, OSError):
+            return None
+
+    def close(self, abort: bool = False) -> None:
+        """Stop every worker: at once when aborting (Ctrl-C, an error), else once idle."""
+        for i in list(self.alive):
+            try:
+                self.conns[i].send(None)
+            except OSError:
+                pass
+        for proc in self.procs:
+            if abort and proc.is_alive():
+                proc.kill()
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=10)
+        for conn in self.conns:
+            conn.close()
+
+
 def run_local(
     tasks: list[Task], opts: TuneOptions, workers: int, compile_workers: int, on_outcome: OnOutcome
 ) -> int:
-    """Tune ``tasks`` with ``workers`` processes (one per GPU); returns tasks not finished."""
-    ctx = mp.get_context("spawn")
-    task_q: mp.Queue = ctx.Queue()
-    result_q: mp.Queue = ctx.Queue()
-    for t in sorted(tasks, key=Task.cost, reverse=True):
-        task_q.put(t)
-    for _ in range(workers):
-        task_q.put(None)
-    procs = [
-        ctx.Process(
-            target=_local_worker,
-            name=f"tune-worker-{i}",
-            args=(i, task_q, result_q, opts, compile_workers),
-        )
-        for i in range(workers)
-    ]
-    for p in procs:
-        p.start()
-    remaining = len(tasks)
+    """Tune ``tasks`` with ``workers`` processes (one per GPU); returns the number of tasks
+    lost (each also reported to ``on_outcome`` with ``lost=True``): those in flight on a worker
+    that died, and those no worker was left to run."""
+    queue = deque(sorted(tasks, key=Task.cost, reverse=True))
+    pool = _Pool(workers, opts, compile_workers)
+    lost = 0
     try:
-        while remaining:
-            try:
-                outcome = result_q.get(timeout=5)
-            except queue.Empty:
-                if not any(p.is_alive() for p in procs):
-                    break  # every worker died (their in-flight tasks are lost, rerun resumes)
-                continue
-            remaining -= 1
-            on_outcome(outcome)
-    finally:
-        for p in procs:
-            if p.is_alive() and remaining:
-                p.terminate()
-            p.join(timeout=30)
-    return remaining
+        for i in range(workers):
+            pool.feed(i, queue)
+        while pool.in_flight:
+            # a worker's pipe is readable when its outcome arrives or when it dies (EOF)
+            readable = {pool.conns[i]: i for i in pool.in_flight}
+            for conn in wait(list(readable)):
+                i = readable[conn]
+                outcome = pool.receive(i)
+                task = pool.in_flight.pop(i)
+                if outcome is not None:
+                    on_outcome(outcome)
+                    pool.feed(i, queue)
+                    continue
+                pool.alive.discard(i)
+                pool.procs[i].join(timeout=10)
+                lost += 1
+                why = f"worker{i} died ({_exit_reason(pool.procs[i])})"
+                on_outcome(TaskOutcome(task, None, why, worker=f"worker{i}", lost=True))
+        for task in queue:  # every worker died before these could start
+            lost += 1
+            on_outcome(TaskOutcome(task, None, "not run: no worker left", lost=True))
+    except BaseException:
+        pool.close(abort=True)
+        raise
+    pool.close()
+    return lost
 
 
 def run_ray(
-    tasks: list[Task], opts: TuneOptions, address: str | None, on_outcome: OnOutcome
+    tasks: list[Task],
+    opts: TuneOptions,
+    address: str | None,
+    on_outcome: OnOutcome,
+    retries: int = RAY_RETRIES,
 ) -> int:
-    """Tune ``tasks`` on a Ray cluster (``address``) or a local Ray instance (None)."""
+    """Tune ``tasks`` on a Ray cluster (``address``) or a local Ray instance (None); a task
+    whose node dies is retried elsewhere up to ``retries`` times, then reported as failed."""
     try:
         import ray
     except ImportError:
@@ -131,7 +220,7 @@ def run_ray(
         log_to_driver=False,
     )
     try:
-        remote = ray.remote(num_gpus=1 if on_cuda else 0)(_ray_task)
+        remote = ray.remote(num_gpus=1 if on_cuda else 0, max_retries=retries)(_ray_task)
         pending = {remote.remote(t, opts): t for t in sorted(tasks, key=Task.cost, reverse=True)}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -148,4 +237,7 @@ def run_ray(
 
 
 def _ray_task(task: Task, opts: TuneOptions) -> TaskOutcome:
-    return _tune_with_errors(task, opts, None, "ray")
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    return _tune_with_errors(task, opts, None, f"ray:{node[:12]}")  # the spread per node

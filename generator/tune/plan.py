@@ -18,6 +18,9 @@ from generator.tune.tasks import DEFAULT_BATCH_SIZES, Task
 from generator.tune.tunables import get_tunable
 
 DEFAULT_KERNELS = ("w8a8_block", "a16w8_batched")
+# The smallest weight quantization block the kernels accept (their host check: a tile must
+# hold whole 16-element MMA fragments).
+MIN_BLOCK = 16
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,31 @@ def _specs(req: TuneRequest) -> list[models.ModelSpec]:
     return specs
 
 
+def check_block(block: tuple[int, int], kernels: tuple[str, ...]) -> None:
+    """The quantization block (``--block-n``, ``--block-k``) against the kernels' rules: at
+    least ``MIN_BLOCK``, and ``--block-k`` a multiple of some BLOCK_SIZE_K of each kernel's
+    search space (a K tile must sit inside one scale block; with none that does, every config
+    is pruned and a run would "succeed" with no winner)."""
+    for flag, value in (("--block-n", block[0]), ("--block-k", block[1])):
+        if value < MIN_BLOCK:
+            raise UserError(
+                f"{flag} {value}: must be at least {MIN_BLOCK} (the kernels' smallest block)"
+            )
+    for tunable in (get_tunable(k) for k in kernels):
+        tiles = sorted({cfg["BLOCK_SIZE_K"] for cfg in tunable.space.configs()})
+        if not any(block[1] % t == 0 for t in tiles):
+            raise UserError(
+                f"--block-k {block[1]}: no BLOCK_SIZE_K of {tunable.name}'s search space"
+                f" ({', '.join(map(str, tiles))}) divides it, so every config would be pruned"
+            )
+
+
 def build_tasks(req: TuneRequest) -> list[Task]:
     """Model shapes x TP x batch sizes -> unique tasks (a shape shared by models tunes once)."""
     if (req.N is None) != (req.K is None):
         raise UserError("--N and --K go together")
     tunables = [get_tunable(k) for k in req.kernels]  # UserError naming the known kernels
+    check_block(req.block, req.kernels)
     gemm_kernels = [t.name for t in tunables if not t.batched]
     batched_kernels = [t for t in tunables if t.batched]
     for tp in req.tp_sizes:

@@ -2,7 +2,9 @@
 
 The coordinator is the only writer: each finished task is merged into its record as it
 arrives (:mod:`generator.tune.store`), so an interrupted run keeps everything finished and a
-rerun resumes with the rest.
+rerun resumes with the rest. A run first re-derives the drop-in files of every record it
+touches (a kill between a record's write and its files' leaves them behind), and a task lost
+with a dead worker is counted as failed: the run exits non-zero and says how many.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from tqdm import tqdm
 
 from generator.data import layout
 from generator.data.records import Provenance, TuneRecord, TuneTimeCheck, save
-from generator.tune.dispatch import TaskOutcome, run_inline, run_local, run_ray
+from generator.tune.dispatch import RAY_RETRIES, TaskOutcome, run_inline, run_local, run_ray
 from generator.tune.search import TuneOptions
-from generator.tune.store import finished_tasks, merge_result
+from generator.tune.store import finished_tasks, merge_result, sync_config_files
 from generator.tune.tasks import Task
 
 
@@ -31,7 +33,7 @@ class MergingWriter:
         self.save_path = save_path
         self.provenance = provenance
         self.exhaustive = exhaustive
-        self.failed: list[TaskOutcome] = []
+        self.failed: list[TaskOutcome] = []  # lost ones included (``TaskOutcome.lost``)
         self.records: dict[Task, TuneRecord] = {}
         self.per_worker: Counter[str] = Counter()
         self.bar = tqdm(total=total, unit="task", dynamic_ncols=True, desc="tuning")
@@ -40,7 +42,8 @@ class MergingWriter:
         self.per_worker[outcome.worker] += 1
         if outcome.record is None:
             self.failed.append(outcome)
-            tqdm.write(f"task failed: {outcome.task.label()}: {outcome.error}")
+            what = "task lost" if outcome.lost else "task failed"
+            tqdm.write(f"{what}: {outcome.task.label()}: {outcome.error}")
         else:
             merge_result(
                 self.save_path, self.provenance, outcome.task, outcome.record, self.exhaustive
@@ -48,6 +51,10 @@ class MergingWriter:
             self.records[outcome.task] = outcome.record
         self.bar.set_postfix_str(outcome.task.label(), refresh=False)
         self.bar.update(1)
+
+    @property
+    def lost(self) -> list[TaskOutcome]:
+        return [o for o in self.failed if o.lost]
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class RunSettings:
     backend: str = "local"  # "local" | "ray"
     address: str | None = None  # Ray cluster address
     cpu_workers: int = 2  # 0: tune in this process (CPU only)
+    ray_retries: int = RAY_RETRIES  # a Ray task whose node dies is run again this many times
 
 
 def gpu_count(limit: int | None) -> int:
@@ -78,6 +86,10 @@ def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> Mer
 
     on_cuda = settings.gpus > 0
     prov = provenance.collect(gpu_count=settings.gpus) if on_cuda else provenance.collect_cpu()
+    if not exhaustive:
+        rebuilt = sync_config_files(settings.save_path, prov.device_name, tasks)
+        if rebuilt:
+            print(f"rebuilt {len(rebuilt)} drop-in file(s) from their tuning records")
     if not settings.force:
         done = finished_tasks(settings.save_path, prov.device_name, tasks, exhaustive)
         if done:
@@ -91,15 +103,13 @@ def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> Mer
         writer.bar.close()
         return writer
     if settings.backend == "ray":
-        run_ray(tasks, opts, settings.address, writer)
+        run_ray(tasks, opts, settings.address, writer, settings.ray_retries)
     elif not on_cuda and settings.cpu_workers == 0:
         run_inline(tasks, opts, writer)
     else:
         workers = settings.gpus if on_cuda else max(1, settings.cpu_workers)
         compile_workers = max(1, (os.cpu_count() or 1) // max(1, workers))
-        left = run_local(tasks, opts, workers, compile_workers, writer)
-        if left:
-            print(f"{left} task(s) not finished (a worker died); rerun to resume", file=sys.stderr)
+        run_local(tasks, opts, workers, compile_workers, writer)
     writer.bar.close()
     return writer
 
@@ -113,6 +123,11 @@ def tune(
     writer = run_tasks(tasks, settings, exhaustive)
     wall = time.perf_counter() - t0
     print(f"tuned {len(writer.records)} task(s) in {wall:.0f} s; {len(writer.failed)} failed")
+    if writer.lost:
+        print(
+            f"{len(writer.lost)} task(s) lost with a worker that died; rerun to resume",
+            file=sys.stderr,
+        )
     if writer.per_worker:
         spread = ", ".join(f"{w}: {n}" for w, n in sorted(writer.per_worker.items()))
         print(f"work spread: {spread}")

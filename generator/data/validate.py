@@ -1,0 +1,507 @@
+"""Check a ``site_data`` tree semantically, not only against its schema; list every problem.
+
+Why: the schema (:mod:`generator.data.records`) says a latency is a float; it cannot say the
+float is finite and positive, that a tuning file filed under one GPU was measured on that GPU,
+that a config's BLOCK_SIZE_M is one its kernel can run, or that a drop-in file still holds the
+winners of its tuning records. Data now also arrives by pull request (contributed GPUs), so
+this is the gate: ``python -m generator validate``, the site build and CI all run it, and it
+reports every problem at once (file, field, rule) rather than stopping at the first.
+
+What it checks, per file kind (``layout`` has the tree):
+
+* everywhere: a known ``schema_version``; no symlinks or special files (nothing may point
+  outside the tree); no duplicate JSON keys; every record measured on the device whose folder
+  it is in (each record's own provenance, where it has one);
+* measurements: latencies, percentiles and rates finite and positive; the status agrees with
+  the numbers and with the error bound of the output dtype (ok: timed and within the bound;
+  incorrect: beyond it or not finite; a bench row that is not ok was never timed);
+* tuning files: named after what they hold; no two records of one M; winners verified and
+  their configs in range for their kernel (:mod:`generator.configs.ranges`);
+* drop-in config files: the exact names the engines load, for this device; configs in range;
+  and equal to the winners of the tuning records they are derived from;
+* bench files: one sweep per file, no two rows with one key; pruning and tune-time checks:
+  positive times.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import stat
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from generator.configs.engine_files import FileFormat, config_table_json, file_name
+from generator.configs.kernel_table import PUBLISHER, SPACES, formats_of
+from generator.configs.ranges import config_problems
+from generator.data import layout
+from generator.data.records import (
+    SCHEMA_VERSION,
+    BenchFile,
+    DeviceFile,
+    Measurement,
+    ModelFile,
+    Provenance,
+    PruningCheck,
+    Status,
+    TuneFile,
+    TuneTimeCheck,
+)
+
+# kernels.reference.tolerance per output dtype, restated torch-free (a test keeps them equal):
+# the unit roundoff of the dtype plus 1e-3 for accumulation.
+ERROR_BOUNDS = {
+    "bfloat16": 2.0**-8 + 1e-3,
+    "float16": 2.0**-11 + 1e-3,
+    "float32": 2.0**-24 + 1e-3,
+}
+DEFAULT_BENCH_OUT_DTYPE = "bfloat16"  # bench files from before BenchFile.out_dtype
+INPUT_TYPES = ("fp8", "int8", "bf16")
+MIN_BLOCK = 16
+DEVICE_ENTRIES = {"device.json", "tuning", "configs", "bench", "checks", ".lock"}
+_SAFE_DEVICE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+M_ = TypeVar("M_", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong: the file, the field (dotted, as pydantic names it) and the rule."""
+
+    path: Path
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: field '{self.field}': {self.message}"
+
+
+class _Report:
+    """Collects problems for one tree."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.files = 0
+
+    def add(self, path: Path, field: str, message: str) -> None:
+        self.problems.append(Problem(path, field or "<root>", message))
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _no_duplicates(path: Path, report: _Report):
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        counts = Counter(k for k, _ in pairs)
+        for key, n in counts.items():
+            if n > 1:
+                report.add(path, key, f"duplicate key ({n} times; a reader keeps only the last)")
+        return dict(pairs)
+
+    return hook
+
+
+def _read_json(path: Path, report: _Report) -> Any | None:
+    report.files += 1
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text, object_pairs_hook=_no_duplicates(path, report))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        report.add(path, "<root>", f"not readable JSON ({exc})")
+        return None
+
+
+def _load(path: Path, model: type[M_], report: _Report) -> M_ | None:
+    """The record in ``path``, or None after reporting every schema error in it."""
+    raw = _read_json(path, report)
+    if raw is None:
+        return None
+    if isinstance(raw, dict) and raw.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        report.add(
+            path,
+            "schema_version",
+            f"{raw['schema_version']!r} is not a version this code knows ({SCHEMA_VERSION})",
+        )
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            report.add(path, where, err["msg"])
+        return None
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+
+def _positive(value: float | None) -> bool:
+    return value is None or (math.isfinite(value) and value > 0)
+
+
+def _check_measurement(
+    m: Measurement, bound: float, path: Path, where: str, report: _Report, bench: bool
+) -> None:
+    """Numbers finite and positive; the status agrees with them and with ``bound``."""
+    for name in ("latency_us", "p20_us", "p80_us", "tflops"):
+        value = getattr(m, name)
+        if not _positive(value):
+            report.add(path, f"{where}.{name}", f"{value!r} is not a finite positive number")
+    err = m.rel_error
+    if err is not None and not (math.isfinite(err) and err >= 0):
+        report.add(path, f"{where}.rel_error", f"{err!r} is not a finite non-negative number")
+        return
+    if m.p20_us is not None and m.p80_us is not None and m.p20_us > m.p80_us:
+        report.add(path, f"{where}.p20_us", f"p20 {m.p20_us} above p80 {m.p80_us}")
+    if m.status == Status.OK:
+        if m.latency_us is None:
+            report.add(path, f"{where}.latency_us", "status ok, but no latency")
+        if err is None:
+            report.add(path, f"{where}.rel_error", "status ok, but never checked for accuracy")
+        elif err > bound:
+            report.add(
+                path,
+                f"{where}.rel_error",
+                f"status ok, but {err:.3g} exceeds the bound {bound:.3g}",
+            )
+        return
+    if m.status == Status.INCORRECT and err is not None and err <= bound:
+        report.add(
+            path, f"{where}.status", f"incorrect, but rel_error {err:.3g} is within {bound:.3g}"
+        )
+    if bench and m.latency_us is not None:
+        report.add(path, f"{where}.latency_us", f"status {m.status.value}, yet timed")
+
+
+def _check_provenance(
+    prov: Provenance | None, device: str, path: Path, where: str, report: _Report
+) -> None:
+    if prov is not None and prov.device_name != device:
+        report.add(
+            path,
+            f"{where}.device_name",
+            f"measured on {prov.device_name}, filed under {device}",
+        )
+
+
+# --- file kinds ----------------------------------------------------------------------------------
+
+
+def _check_tune_file(path: Path, device: str, report: _Report) -> TuneFile | None:
+    tf = _load(path, TuneFile, report)
+    if tf is None:
+        return None
+    _check_provenance(tf.provenance, device, path, "provenance", report)
+    if tf.kernel not in SPACES:
+        report.add(path, "kernel", f"unknown kernel '{tf.kernel}'")
+        return None
+    if tf.input_type not in INPUT_TYPES:
+        report.add(path, "input_type", f"'{tf.input_type}' is not one of {INPUT_TYPES}")
+    bound = ERROR_BOUNDS.get(tf.out_dtype)
+    if bound is None:
+        report.add(path, "out_dtype", f"'{tf.out_dtype}' is not one of {tuple(ERROR_BOUNDS)}")
+        return None
+    for name in ("block_n", "block_k"):
+        if getattr(tf, name) < MIN_BLOCK:
+            report.add(path, name, f"{getattr(tf, name)} is below {MIN_BLOCK}")
+    for name in ("N", "K", "B"):
+        if getattr(tf, name) < 1:
+            report.add(path, name, f"{getattr(tf, name)} is not positive")
+    key = (
+        f"{tf.kernel}__{tf.input_type}__{tf.out_dtype}__N{tf.N}_K{tf.K}_B{tf.B}"
+        f"_bn{tf.block_n}_bk{tf.block_k}"
+    )
+    expected = f"{key}{layout.EXHAUSTIVE_SUFFIX if tf.exhaustive else ''}.json"
+    if path.name != expected:
+        report.add(path, "<name>", f"holds {expected} (the tuner and the lookup read that name)")
+    for m, n in Counter(r.M for r in tf.records).items():
+        if n > 1:
+            report.add(path, "records", f"M={m} appears {n} times")
+    for i, rec in enumerate(tf.records):
+        where = f"records.{i}"
+        _check_provenance(rec.provenance, device, path, f"{where}.provenance", report)
+        published = [("winner", rec.winner)] if rec.winner else []
+        published += [(f"runners_up.{j}", m) for j, m in enumerate(rec.runners_up)]
+        for name, m in published:
+            if m.status != Status.OK:
+                report.add(path, f"{where}.{name}.status", f"{m.status.value}, not ok")
+            for problem in config_problems(m.config, tf.kernel, tf.block_k):
+                report.add(path, f"{where}.{name}.config", problem)
+        measured = [*published, ("default", rec.default)]
+        measured += [(f"baselines.{k}", m) for k, m in rec.baselines.items()]
+        for name, m in measured:
+            _check_measurement(m, bound, path, f"{where}.{name}", report, bench=False)
+        if rec.winner_source != "search" and rec.winner_source not in rec.baselines:
+            report.add(
+                path, f"{where}.winner_source", f"'{rec.winner_source}' is not among the baselines"
+            )
+        if not (math.isfinite(rec.wall_s) and rec.wall_s >= 0):
+            report.add(path, f"{where}.wall_s", f"{rec.wall_s!r} is not a finite time")
+    return tf
+
+
+_CONFIG_NAME = re.compile(
+    r"^(?:B=(?P<B>\d+),)?N=(?P<N>\d+),K=(?P<K>\d+),device_name=(?P<dev>[^,]+),"
+    r"dtype=(?P<dtype>[a-z0-9_]+),block_shape=\[(?P<bn>\d+), ?(?P<bk>\d+)\]\.json$"
+)
+_DTYPE_OF_TAG = {"fp8_w8a8": "fp8", "int8_w8a8": "int8", "a16w8_fp8": "bf16"}
+
+
+def _check_config_file(
+    path: Path, fmt: FileFormat, device: str, derived: dict[str, str], report: _Report
+) -> None:
+    raw = _read_json(path, report)
+    parsed = _CONFIG_NAME.match(path.name)
+    block_k = None
+    if parsed is None or parsed["dtype"] not in _DTYPE_OF_TAG:
+        report.add(path, "<name>", f"not a name {fmt.value} loads")
+    else:
+        if parsed["dev"] != device:
+            report.add(
+                path, "<name>", f"a file for device {parsed['dev']}, in the folder of {device}"
+            )
+        n, k, b = int(parsed["N"]), int(parsed["K"]), int(parsed["B"] or 1)
+        block = (int(parsed["bn"]), int(parsed["bk"]))
+        block_k = block[1]
+        canonical = file_name(fmt, n, k, parsed["dev"], _DTYPE_OF_TAG[parsed["dtype"]], block, b)
+        if path.name != canonical:
+            report.add(path, "<name>", f"{fmt.value} loads this table as {canonical}")
+    if raw is None:
+        return
+    if not isinstance(raw, dict) or not raw:
+        report.add(path, "<root>", "expected a non-empty object keyed by batch size M")
+        return
+    kernel = PUBLISHER[fmt]
+    for key, cfg in raw.items():
+        if not key.isdigit() or int(key) < 1 or str(int(key)) != key:
+            report.add(path, key, "keys must be batch sizes (positive integers)")
+        for problem in config_problems(cfg, kernel, block_k):
+            name, _, rule = problem.partition(": ")
+            field = f"{key}.{name}" if rule else key
+            report.add(path, field, rule or problem)
+    expected = derived.get(path.name)
+    if expected is None:
+        report.add(path, "<root>", "no tuning record in tuning/ produces this file")
+    elif json.loads(expected) != raw:
+        want = json.loads(expected)
+        diff = sorted({m for m in (*want, *raw) if want.get(m) != raw.get(m)}, key=lambda m: int(m))
+        report.add(
+            path,
+            "<root>",
+            f"differs from the winners of its tuning records at M = {', '.join(diff)}",
+        )
+
+
+def _derived_tables(tunes: Iterable[TuneFile], device: str) -> dict[FileFormat, dict[str, str]]:
+    """The drop-in files the tuning records produce: format -> file name -> JSON text."""
+    out: dict[FileFormat, dict[str, str]] = {f: {} for f in FileFormat}
+    for tf in tunes:
+        if tf.exhaustive:
+            continue
+        table = {r.M: r.winner.config for r in tf.records if r.winner and r.winner.config}
+        if not table:
+            continue
+        for fmt in formats_of(tf.kernel):
+            try:
+                name = file_name(
+                    fmt, tf.N, tf.K, device, tf.input_type, (tf.block_n, tf.block_k), tf.B
+                )
+            except ValueError:  # no engine file for this input type
+                continue
+            out[fmt][name] = config_table_json(table)
+    return out
+
+
+def _check_bench_file(path: Path, device: str, report: _Report) -> None:
+    bf = _load(path, BenchFile, report)
+    if bf is None:
+        return
+    _check_provenance(bf.provenance, device, path, "provenance", report)
+    if path.stem != bf.sweep:
+        report.add(path, "sweep", f"'{bf.sweep}' in a file named {path.name}")
+    out_dtype = bf.out_dtype or DEFAULT_BENCH_OUT_DTYPE
+    bound = ERROR_BOUNDS.get(out_dtype)
+    if bound is None:
+        report.add(path, "out_dtype", f"'{out_dtype}' is not one of {tuple(ERROR_BOUNDS)}")
+        return
+    keys: Counter = Counter()
+    for i, row in enumerate(bf.rows):
+        where = f"rows.{i}"
+        if row.sweep != bf.sweep:
+            report.add(path, f"{where}.sweep", f"'{row.sweep}' in a '{bf.sweep}' file")
+        _check_provenance(row.provenance, device, path, f"{where}.provenance", report)
+        key = (row.provider, row.model, row.layer, row.tp, row.B, row.M, row.N, row.K)
+        keys[key] += 1
+        if keys[key] == 2:
+            report.add(path, where, f"a second row for {row.provider} at M={row.M} N={row.N}")
+        if min(row.M, row.N, row.K, row.B) < 1:
+            report.add(path, where, "a shape dimension is not positive")
+        _check_measurement(row.measurement, bound, path, f"{where}.measurement", report, True)
+        for name in ("gbps", "roofline_pct", "reference_tflops"):
+            if not _positive(getattr(row, name)):
+                report.add(path, f"{where}.{name}", "not a finite positive number")
+
+
+def _check_pruning(path: Path, device: str, report: _Report) -> None:
+    check = _load(path, PruningCheck, report)
+    if check is None:
+        return
+    _check_provenance(check.provenance, device, path, "provenance", report)
+    for name in ("geomean_ratio", "worst_ratio"):
+        if not _positive(getattr(check, name)):
+            report.add(path, name, f"{getattr(check, name)!r} is not a finite positive ratio")
+    seen: Counter = Counter()
+    for i, p in enumerate(check.points):
+        where = f"points.{i}"
+        seen[(p.kernel, p.N, p.K, p.M, p.B)] += 1
+        if seen[(p.kernel, p.N, p.K, p.M, p.B)] == 2:
+            report.add(path, where, f"a second point for N={p.N} K={p.K} M={p.M}")
+        for name in ("pruned_us", "exhaustive_us", "paired_pruned_us", "paired_exhaustive_us"):
+            value = getattr(p, name)
+            if not _positive(value):
+                report.add(path, f"{where}.{name}", f"{value!r} is not a finite positive time")
+        if p.kernel not in SPACES:
+            report.add(path, f"{where}.kernel", f"unknown kernel '{p.kernel}'")
+            continue
+        for name in ("pruned_config", "exhaustive_config"):
+            for problem in config_problems(getattr(p, name), p.kernel):
+                report.add(path, f"{where}.{name}", problem)
+
+
+def _check_tune_time(path: Path, device: str, report: _Report) -> None:
+    check = _load(path, TuneTimeCheck, report)
+    if check is None:
+        return
+    _check_provenance(check.provenance, device, path, "provenance", report)
+    if check.tasks < 1:
+        report.add(path, "tasks", f"{check.tasks} is not positive")
+    for name in ("wall_s", "compile_s"):
+        if not _positive(getattr(check, name)):
+            report.add(path, name, f"{getattr(check, name)!r} is not a finite positive time")
+
+
+def _json_entries(folder: Path, report: _Report) -> list[Path]:
+    """The record files of a folder (hidden files, e.g. a write in progress, skipped)."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.suffix != ".json" or not path.is_file():
+            report.add(path, "<name>", "not a .json record file")
+            continue
+        out.append(path)
+    return out
+
+
+def _check_device(root: Path, report: _Report) -> None:
+    device = root.name
+    if not _SAFE_DEVICE.match(device):
+        report.add(root, "<name>", "device folders use only letters, digits, '.', '_' and '-'")
+    for entry in sorted(root.iterdir()):
+        if entry.name not in DEVICE_ENTRIES and not entry.name.startswith("."):
+            report.add(entry, "<name>", "not part of a device folder (the catalog ignores it)")
+    if (root / "device.json").exists():
+        dev_file = _load(root / "device.json", DeviceFile, report)
+        if dev_file is not None:
+            _check_provenance(
+                dev_file.provenance, device, root / "device.json", "provenance", report
+            )
+    tunes = []
+    for path in _json_entries(root / "tuning", report):
+        tf = _check_tune_file(path, device, report)
+        if tf is not None:
+            tunes.append(tf)
+    derived = _derived_tables(tunes, device)
+    configs = root / "configs"
+    if configs.is_dir():
+        for folder in sorted(configs.iterdir()):
+            try:
+                fmt = FileFormat(folder.name)
+            except ValueError:
+                report.add(
+                    folder, "<name>", f"not a config folder ({[f.value for f in FileFormat]})"
+                )
+                continue
+            for path in _json_entries(folder, report):
+                _check_config_file(path, fmt, device, derived[fmt], report)
+    for path in _json_entries(root / "bench", report):
+        _check_bench_file(path, device, report)
+    for path in _json_entries(root / "checks", report):
+        if path.name == "pruning.json":
+            _check_pruning(path, device, report)
+        elif path.name.startswith("tune_time"):
+            _check_tune_time(path, device, report)
+        else:
+            report.add(path, "<name>", "not a known check (pruning.json, tune_time*.json)")
+
+
+def _check_links(site_data: Path, report: _Report) -> None:
+    """No symlink and nothing but folders and regular files, anywhere in the tree."""
+    for dirpath, dirnames, filenames in os.walk(site_data, followlinks=False):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                report.add(path, "<name>", f"a symlink (to {os.readlink(path)}); use a copy")
+            elif not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                report.add(path, "<name>", "not a regular file or folder")
+
+
+def _check_models(site_data: Path, report: _Report) -> None:
+    from generator.data.models import spec_of
+    from generator.errors import UserError
+
+    for path in _json_entries(layout.models_dir(site_data), report):
+        mf = _load(path, ModelFile, report)
+        if mf is None:
+            continue
+        if mf.id != path.stem:
+            report.add(path, "id", f"'{mf.id}' differs from the file name")
+        try:
+            spec_of(mf, path)
+        except UserError as exc:
+            report.add(path, "config", str(exc).removeprefix(f"{path}: "))
+
+
+@dataclass
+class Validation:
+    """What :func:`validate_tree` found: every problem, and how many files it read."""
+
+    problems: list[Problem]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate_tree(site_data: Path) -> Validation:
+    """Every problem of a ``site_data`` tree (none: valid)."""
+    site_data = Path(site_data)
+    report = _Report()
+    result = Validation(report.problems, 0)
+    if not site_data.is_dir():
+        report.add(site_data, "<root>", "site_data folder not found")
+        return result
+    _check_links(site_data, report)
+    _check_models(site_data, report)
+    devices = layout.devices_dir(site_data)
+    if devices.is_dir():
+        for root in sorted(devices.iterdir()):
+            if root.name.startswith(".") or root.is_symlink():
+                continue  # symlinks are reported by _check_links
+            if not root.is_dir():
+                report.add(root, "<name>", "not a device folder")
+                continue
+            _check_device(root, report)
+    result.files = report.files
+    return result
