@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 TRITON ?= 3.6
 LOCK ?= .ci/lock/cpu-triton$(TRITON).txt
 
-.PHONY: install test tune bench bench-quick site serve lint format
+.PHONY: install test tune bench bench-quick site serve lint format validate sanitize
 
 install:
 	@if command -v nvidia-smi >/dev/null 2>&1; then \
@@ -54,6 +54,24 @@ bench-quick: install
 	$(PYTHON) -m generator bench --sweep model --model deepseek-v3 --tp-size 8 \
 		--batch-sizes 1,16,128,1024,4096 --providers torch-bf16,triton-fp8-block-default \
 		--save-path $${TMPDIR:-/tmp}/blockgemm-bench-quick
+
+# The meaning of every file under $(SITE_DATA), not only its schema (python -m generator
+# validate): what CI checks on the committed tree, what the site build runs first, and the gate
+# for a contributed GPU (docs/contributing.md). Lists every problem; exit code 2 if any.
+validate:
+	$(PYTHON) -m generator validate --site-data $(SITE_DATA)
+
+# The kernels' tests on a CUDA GPU under compute-sanitizer's memcheck (out-of-bounds and
+# misaligned accesses, invalid frees). PyTorch's caching allocator is turned off, or an access
+# past a tensor's end inside one of its pools would go unseen; child processes are followed
+# too. Slow (every launch is instrumented): run it on one GPU, not in CI.
+SANITIZE_TESTS ?= tests/test_w8a8_block.py tests/test_w8a8_block_fast.py \
+	tests/test_w8a8_block_fused.py tests/test_w8a8_block_gluon.py tests/test_a16w8_batched.py \
+	tests/test_int8_azp.py tests/test_quant.py tests/test_host.py tests/test_kernels_gpu.py
+sanitize:
+	PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck --target-processes all \
+		--error-exitcode 3 --print-limit 50 \
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(SANITIZE_TESTS)
 
 site:
 	mkdocs build --strict

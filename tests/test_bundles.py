@@ -31,7 +31,7 @@ def test_bundle_layout_and_manifest(site_data: Path) -> None:
     zf = zipfile.ZipFile(io.BytesIO(data))
     names = zf.namelist()
     manifest = json.loads(zf.read("manifest.json"))
-    assert manifest["device"] == DEV and manifest["provenance"]["git_sha"] == "synthetic"
+    assert manifest["device"] == DEV and manifest["device_file"]["git_sha"] == "synthetic"
     assert {f["path"] for f in manifest["files"]} == set(names) - {"manifest.json"}
     for f in manifest["files"]:
         assert hashlib.sha256(zf.read(f["path"])).hexdigest() == f["sha256"]
@@ -41,6 +41,32 @@ def test_bundle_layout_and_manifest(site_data: Path) -> None:
     for n in names:
         assert not n.startswith("/") and ".." not in n
     assert bundles.build_bundle(site_data, DEV) == data, "bundles must be reproducible"
+
+
+def test_manifest_and_readme_cite_the_runs_behind_each_file(tmp_path: Path) -> None:
+    """Provenance comes from the tuning records a file is derived from, record by record, not
+    from device.json (which says when the folder was first written)."""
+    root = tmp_path / "site_data"
+    write_catalog(root, n_devices=1, n_models=1, mla=False)
+    dev = root / "devices" / DEV
+    device_json = json.loads((dev / "device.json").read_text())
+    device_json["provenance"]["git_sha"] = "first-run"
+    (dev / "device.json").write_text(json.dumps(device_json))
+    tuning = sorted((dev / "tuning").glob("w8a8_block__fp8__*.json"))[0]
+    raw = json.loads(tuning.read_text())
+    later = {**raw["provenance"], "git_sha": "later-run", "date": "2026-12-01T00:00:00Z"}
+    raw["records"][0]["provenance"] = later
+    tuning.write_text(json.dumps(raw))
+    zf = zipfile.ZipFile(io.BytesIO(bundles.build_bundle(root, DEV)))
+    manifest = json.loads(zf.read("manifest.json"))
+    shas = {f["path"]: [p["git_sha"] for p in f.get("provenance", [])] for f in manifest["files"]}
+    n, k = raw["N"], raw["K"]
+    name = f"N={n},K={k},device_name={DEV},dtype=fp8_w8a8,block_shape=[128,128].json"
+    assert shas[f"vllm/{name}"] == ["synthetic", "later-run"]  # oldest first
+    assert all("first-run" not in s for s in shas.values())
+    readme = zf.read("README.txt").decode()
+    assert "git later-run, 2026-12-01" in readme and "git synthetic" in readme
+    assert "first-run" not in readme
 
 
 @pytest.mark.parametrize(

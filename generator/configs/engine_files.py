@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from generator.configs.keys import CONFIG_KEYS, Config
@@ -63,6 +65,44 @@ def file_name(
         f"N={N},K={K},device_name={device_name},dtype={dtype_tag(input_type)},"
         f"block_shape={shape}.json"
     )
+
+
+_NAME = re.compile(
+    r"^(?:B=(?P<B>\d+),)?N=(?P<N>\d+),K=(?P<K>\d+),device_name=(?P<dev>[^,]+),"
+    r"dtype=(?P<tag>[a-z0-9_]+),block_shape=\[(?P<bn>\d+), ?(?P<bk>\d+)\]\.json$"
+)
+_INPUT_OF_TAG = {"fp8_w8a8": "fp8", "int8_w8a8": "int8", "a16w8_fp8": "bf16"}
+
+
+@dataclass(frozen=True)
+class TableName:
+    """What a config file's name says: the shape, the device and the quantization."""
+
+    N: int
+    K: int
+    device_name: str
+    input_type: str
+    block: tuple[int, int]
+    B: int = 1
+
+
+def parse_file_name(fmt: FileFormat | str, name: str) -> TableName | None:
+    """The fields of ``name`` if it is exactly a name ``fmt``'s loader looks for, else None
+    (a file under any other name is never loaded, and one for another device is not ours)."""
+    m = _NAME.match(name)
+    if m is None or m["tag"] not in _INPUT_OF_TAG:
+        return None
+    parsed = TableName(
+        N=int(m["N"]),
+        K=int(m["K"]),
+        device_name=m["dev"],
+        input_type=_INPUT_OF_TAG[m["tag"]],
+        block=(int(m["bn"]), int(m["bk"])),
+        B=int(m["B"] or 1),
+    )
+    p = parsed
+    canonical = file_name(fmt, p.N, p.K, p.device_name, p.input_type, p.block, p.B)
+    return parsed if canonical == name else None
 
 
 def framework_file_name(

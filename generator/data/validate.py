@@ -38,7 +38,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from generator.configs.engine_files import FileFormat, config_table_json, file_name
+from generator.configs.engine_files import (
+    FileFormat,
+    config_table_json,
+    file_name,
+    parse_file_name,
+)
 from generator.configs.kernel_table import PUBLISHER, SPACES, formats_of
 from generator.configs.ranges import config_problems
 from generator.data import layout
@@ -247,32 +252,20 @@ def _check_tune_file(path: Path, device: str, report: _Report) -> TuneFile | Non
     return tf
 
 
-_CONFIG_NAME = re.compile(
-    r"^(?:B=(?P<B>\d+),)?N=(?P<N>\d+),K=(?P<K>\d+),device_name=(?P<dev>[^,]+),"
-    r"dtype=(?P<dtype>[a-z0-9_]+),block_shape=\[(?P<bn>\d+), ?(?P<bk>\d+)\]\.json$"
-)
-_DTYPE_OF_TAG = {"fp8_w8a8": "fp8", "int8_w8a8": "int8", "a16w8_fp8": "bf16"}
-
-
 def _check_config_file(
     path: Path, fmt: FileFormat, device: str, derived: dict[str, str], report: _Report
 ) -> None:
     raw = _read_json(path, report)
-    parsed = _CONFIG_NAME.match(path.name)
+    parsed = parse_file_name(fmt, path.name)
     block_k = None
-    if parsed is None or parsed["dtype"] not in _DTYPE_OF_TAG:
+    if parsed is None:
         report.add(path, "<name>", f"not a name {fmt.value} loads")
     else:
-        if parsed["dev"] != device:
+        block_k = parsed.block[1]
+        if parsed.device_name != device:
             report.add(
-                path, "<name>", f"a file for device {parsed['dev']}, in the folder of {device}"
+                path, "<name>", f"a file for device {parsed.device_name}, in {device}'s folder"
             )
-        n, k, b = int(parsed["N"]), int(parsed["K"]), int(parsed["B"] or 1)
-        block = (int(parsed["bn"]), int(parsed["bk"]))
-        block_k = block[1]
-        canonical = file_name(fmt, n, k, parsed["dev"], _DTYPE_OF_TAG[parsed["dtype"]], block, b)
-        if path.name != canonical:
-            report.add(path, "<name>", f"{fmt.value} loads this table as {canonical}")
     if raw is None:
         return
     if not isinstance(raw, dict) or not raw:

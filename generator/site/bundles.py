@@ -9,8 +9,11 @@ already carry the exact names each framework loads; this module only packs them 
   dot, so nothing can be written outside the chosen folder, when zipping or when installing;
 * the zip is deterministic (sorted entries, fixed timestamps), so an unchanged device gives a
   byte-identical bundle and the site build is reproducible;
-* ``manifest.json`` lists provenance and the sha256 of every file, so a user (and the browser
-  test) can check what they copied.
+* ``manifest.json`` lists the sha256 of every file and, for each config file, where its
+  winners were measured (the provenance of the tuning records it is derived from, not the
+  device's first run), so a user (and the browser test) can check what they copied;
+* a config file is shipped or installed only if it is this device's (its name says so) and
+  every config in it is one its kernel can run (:mod:`generator.configs.ranges`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,18 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.data.records import DeviceFile, SiteDataError, atomic_write_text, load
+from generator.configs.engine_files import FileFormat, file_name, parse_file_name
+from generator.configs.kernel_table import PUBLISHER, formats_of
+from generator.configs.ranges import config_problems
+from generator.data.records import (
+    DeviceFile,
+    Provenance,
+    SiteDataError,
+    TuneFile,
+    atomic_write_text,
+    load,
+    record_provenance,
+)
 from generator.errors import UserError
 
 FRAMEWORKS = ("vllm", "sglang", "a16w8")
@@ -34,8 +48,9 @@ README = """\
 Tuned block-scaled 8-bit GEMM configs for {device}
 {underline}
 
-Measured on: {gpu_name} ({gpu_count} GPU), torch {torch}, triton {triton}, CUDA {cuda},
-git {git_sha}, {date}.
+Measured on (the tuning runs whose winners these files hold; manifest.json says which
+file comes from which):
+{measured}
 
 vllm/    copy into vLLM's config folder:
            <site-packages>/vllm/model_executor/layers/quantization/utils/configs/
@@ -106,11 +121,54 @@ def config_files(dev_dir: Path, frameworks: tuple[str, ...] = FRAMEWORKS) -> lis
                 continue
             name = sanitize_name(path.name, path)
             try:
-                json.loads(path.read_text())
+                table = json.loads(path.read_text())
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise SiteDataError(f"{path}: not valid JSON ({exc})") from None
+            _check_table(path, fw, dev_dir.name, table)
             out.append(ConfigFile(fw, name, path))
     return out
+
+
+def _check_table(path: Path, framework: str, device: str, table: object) -> None:
+    """Refuse a file that is not this device's or holds a config its kernel cannot run."""
+    parsed = parse_file_name(framework, path.name)
+    if parsed is None:
+        raise SiteDataError(f"{path}: not a file name {framework} loads")
+    if parsed.device_name != device:
+        raise SiteDataError(f"{path}: a file for {parsed.device_name}, in {device}'s folder")
+    if not isinstance(table, dict) or not table:
+        raise SiteDataError(f"{path}: field '<root>': expected an object keyed by M")
+    kernel = PUBLISHER[FileFormat(framework)]
+    for key, cfg in table.items():
+        for problem in config_problems(cfg, kernel, parsed.block[1]):
+            raise SiteDataError(f"{path}: field '{key}': {problem}")
+
+
+def config_sources(dev_dir: Path) -> dict[tuple[str, str], list[Provenance]]:
+    """(framework, file name) -> where the winners of that config file were measured: the
+    distinct provenances of the tuning records it is derived from, oldest first."""
+    out: dict[tuple[str, str], list[Provenance]] = {}
+    for path in sorted((dev_dir / "tuning").glob("*.json")):
+        tf = load(path, TuneFile)
+        if tf.exhaustive:
+            continue
+        provs = [record_provenance(tf, r) for r in tf.records if r.winner and r.winner.config]
+        distinct = sorted({p.model_dump_json(): p for p in provs}.values(), key=lambda p: p.date)
+        block = (tf.block_n, tf.block_k)
+        for fmt in formats_of(tf.kernel):
+            try:
+                name = file_name(fmt, tf.N, tf.K, dev_dir.name, tf.input_type, block, tf.B)
+            except UserError:  # no engine file for this input type
+                continue
+            out[(fmt.value, name)] = distinct
+    return out
+
+
+def _run_line(p: Provenance) -> str:
+    return (
+        f"  {p.gpu_name} ({p.gpu_count} GPU), torch {p.torch}, triton {p.triton}, CUDA {p.cuda},"
+        f" git {p.git_sha}, {p.date.date().isoformat()}"
+    )
 
 
 def _entry(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
@@ -123,36 +181,41 @@ def _entry(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
 def build_bundle(site_data: Path, device: str) -> bytes:
     """One device's zip: ``vllm/``, ``sglang/``, ``a16w8/``, ``manifest.json``, ``README.txt``."""
     dev_dir = device_dir(Path(site_data), device)
-    record = load(dev_dir / "device.json", DeviceFile)
-    prov = record.provenance
+    fallback = load(dev_dir / "device.json", DeviceFile).provenance
     files = config_files(dev_dir)
-    entries: list[tuple[str, bytes]] = [
-        (f"{f.framework}/{f.name}", f.path.read_bytes()) for f in files
+    sources = config_sources(dev_dir)
+    entries: list[tuple[str, bytes, list[Provenance]]] = [
+        (f"{f.framework}/{f.name}", f.path.read_bytes(), sources.get((f.framework, f.name), []))
+        for f in files
     ]
+    runs = {p.model_dump_json(): p for _, _, provs in entries for p in provs}
+    measured = [_run_line(p) for p in sorted(runs.values(), key=lambda p: p.date)]
+    if any(not provs for _, _, provs in entries) or not measured:
+        measured.append(_run_line(fallback) + " (device.json: files with no tuning record)")
     readme = README.format(
         device=dev_dir.name,
         underline="=" * (len(dev_dir.name) + 50),
-        gpu_name=prov.gpu_name,
-        gpu_count=prov.gpu_count,
-        torch=prov.torch,
-        triton=prov.triton,
-        cuda=prov.cuda,
-        git_sha=prov.git_sha,
-        date=prov.date.date().isoformat(),
+        measured="\n".join(measured),
     ).encode()
-    entries.append(("README.txt", readme))
-    manifest = {
-        "device": dev_dir.name,
-        "provenance": prov.model_dump(mode="json"),
-        "files": [
-            {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-            for name, data in entries
-        ],
-    }
-    entries.append(("manifest.json", (json.dumps(manifest, indent=1) + "\n").encode()))
+    listed = [
+        {
+            "path": name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "provenance": [p.model_dump(mode="json") for p in provs],
+        }
+        for name, data, provs in entries
+    ]
+    listed.append(
+        {"path": "README.txt", "sha256": hashlib.sha256(readme).hexdigest(), "bytes": len(readme)}
+    )
+    manifest = {"device": dev_dir.name, "device_file": fallback.model_dump(mode="json")}
+    manifest["files"] = listed
+    entries = [(name, data, []) for name, data, _ in entries] + [("README.txt", readme, [])]
+    entries.append(("manifest.json", (json.dumps(manifest, indent=1) + "\n").encode(), []))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in entries:
+        for name, data, _ in entries:
             _entry(zf, name, data)
     return buf.getvalue()
 

@@ -34,6 +34,7 @@ from generator.data.records import (
 )
 from generator.errors import UserError
 from generator.site import providers
+from generator.site.runs import PruningRow, Run, collect_runs, pruning_rows
 
 log = logging.getLogger("mkdocs.plugins.blockgemm")
 
@@ -86,6 +87,14 @@ class Device:
     configs: dict[str, list[Path]] = field(default_factory=dict)  # framework -> files
     raw_files: list[Path] = field(default_factory=list)  # every JSON record, for download
     models: list[ModelOnDevice] = field(default_factory=list)
+    # A GPU contributed by pull request: the contributor's handle (device.json); None for the
+    # project's own machines. Pages show contributed devices as such, with their runs.
+    contributed_by: str | None = None
+    # Every run that measured something of this device, newest first, with what it measured
+    # (per record: one tuning or bench file can hold several runs). See generator.site.runs.
+    runs: list[Run] = field(default_factory=list)
+    # The pruning check's points with a ratio that is None where a time is not positive.
+    pruning_rows: list[PruningRow] = field(default_factory=list)
 
     @property
     def mla_rows(self) -> list[BenchRow]:
@@ -98,6 +107,10 @@ class Device:
     @property
     def has_configs(self) -> bool:
         return any(self.configs.values())
+
+    @property
+    def contributed(self) -> bool:
+        return self.contributed_by is not None
 
 
 @dataclass
@@ -205,6 +218,16 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
         raw_files=raw,
     )
     device.models = _models_on_device(device, specs)
+    device.contributed_by = device_file.contributed_by if device_file else None
+    checks = [(p, c) for p, c in ((pruning_path, pruning),) if c is not None]
+    checks += list(zip(tune_time_paths, tune_times, strict=True))
+    device.runs = collect_runs(
+        root,
+        zip(tune_paths, tunes, strict=True),
+        zip(bench_paths, bench_files, strict=True),
+        checks,
+    )
+    device.pruning_rows = pruning_rows(pruning)
     return device
 
 

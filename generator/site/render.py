@@ -16,8 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import posixpath
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ from generator.site.catalog import Catalog, Device, ModelOnDevice
 
 TEMPLATES = Path(__file__).parent / "templates"
 HOME_MARKER = "<!-- blockgemm:catalog -->"
+# Left as they are in hrefs (browsers take a space as it is); '#', '?', '%' and quotes encoded.
+URL_SAFE = "/=,[]()+:@!$&'*;~ "
 _TITLE_OK = re.compile(r"^[A-Za-z0-9 ._,=×()/:+-]*$")
 
 
@@ -66,7 +70,9 @@ def _script_json(obj: Any) -> Markup:
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
-    if value is None:
+    """A number for a table cell: "—" for none, and for what no quantity shown can be (NaN,
+    infinite, negative; ``validate`` refuses such data, this keeps a page honest regardless)."""
+    if value is None or not math.isfinite(value) or value < 0:
         return "—"
     return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:,.0f}"
 
@@ -117,7 +123,8 @@ class _Renderer:
         rel = posixpath.relpath(target, from_dir or ".")
         if self.use_directory_urls and rel.endswith("/index.html") and to_src.endswith(".md"):
             rel = rel[: -len("index.html")]
-        return rel
+        # URL-encoded: a '#' or '?' in a file name would start a fragment or a query
+        return urllib.parse.quote(rel, safe=URL_SAFE)
 
     def page(self, template: str, src_uri: str, **context: Any) -> Page:
         fragments: dict[str, str] = {}

@@ -1,0 +1,353 @@
+"""``validate``: a site_data tree checked for meaning, every problem listed; the site build and
+the bundles refuse what it refuses (issue 17's site-build probes), and the committed tree
+passes.
+
+Each defect below is one a probe planted in a copy of a valid tree (the synthetic fixture):
+the build used to ship it, render it as "nan" or "-13.9x", or die in a template with a
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from generator.cli import main as cli_main
+from generator.errors import UserError
+from tests.fixtures.make_synthetic import write_catalog
+
+REPO = Path(__file__).resolve().parents[1]
+A, B = "SYNTHETIC_GPU_A", "SYNTHETIC_GPU_B"
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("validate") / "site_data"
+    write_catalog(root, n_devices=2, n_models=1, mla=False)
+    return root
+
+
+@pytest.fixture
+def tree(pristine, tmp_path) -> Path:
+    root = tmp_path / "site_data"
+    shutil.copytree(pristine, root)
+    return root
+
+
+def _edit(path: Path, change) -> None:
+    raw = json.loads(path.read_text())
+    change(raw)
+    path.write_text(json.dumps(raw))
+
+
+def _first(root: Path, dev: str, sub: str) -> Path:
+    return sorted((root / "devices" / dev / sub).glob("*.json"))[0]
+
+
+# --- the defects: (what is planted, the file it is in, what validate says) -------------------
+
+
+def other_devices_config(root: Path) -> Path:
+    src = _first(root, B, "configs/vllm")
+    dest = root / "devices" / A / "configs/vllm" / src.name
+    shutil.copy(src, dest)
+    return dest
+
+
+def block_m_9999(root: Path) -> Path:
+    path = _first(root, A, "configs/vllm")
+    _edit(path, lambda raw: raw[next(iter(raw))].update(BLOCK_SIZE_M=9999))
+    return path
+
+
+def num_warps_0(root: Path) -> Path:
+    path = _first(root, A, "configs/sglang")
+    _edit(path, lambda raw: raw[next(iter(raw))].update(num_warps=0))
+    return path
+
+
+def tuning_file_of_another_device(root: Path) -> Path:
+    path = _first(root, A, "tuning")
+    _edit(path, lambda raw: raw["provenance"].update(device_name=B))
+    return path
+
+
+def duplicate_m(root: Path) -> Path:
+    path = _first(root, A, "tuning")
+    _edit(path, lambda raw: raw["records"].insert(1, raw["records"][0]))
+    return path
+
+
+def nan_latency(root: Path) -> Path:
+    path = root / "devices" / A / "bench/model.json"
+    _edit(path, lambda raw: raw["rows"][0]["measurement"].update(latency_us=math.nan))
+    return path
+
+
+def negative_latency(root: Path) -> Path:
+    path = _first(root, A, "tuning")
+    _edit(path, lambda raw: raw["records"][0]["winner"].update(latency_us=-13.9))
+    return path
+
+
+def zero_pruning_time(root: Path) -> Path:
+    path = root / "devices" / A / "checks/pruning.json"
+    _edit(path, lambda raw: raw["points"][0].update(exhaustive_us=0.0))
+    return path
+
+
+SITE_PROBES = [
+    (other_devices_config, "'<name>': a file for device SYNTHETIC_GPU_B, in SYNTHETIC_GPU_A's"),
+    (block_m_9999, "BLOCK_SIZE_M': 9999 is not a power of two in 16..256"),
+    (num_warps_0, "num_warps': 0 is not a power of two in 4..8"),
+    (tuning_file_of_another_device, "measured on SYNTHETIC_GPU_B, filed under SYNTHETIC_GPU_A"),
+    (duplicate_m, "'records': M=1 appears 2 times"),
+    (nan_latency, "'rows.0.measurement.latency_us': nan is not a finite positive number"),
+    (negative_latency, "'records.0.winner.latency_us': -13.9 is not a finite positive number"),
+    (zero_pruning_time, "'points.0.exhaustive_us': 0.0 is not a finite positive time"),
+]
+
+
+def unknown_schema_version(root: Path) -> Path:
+    path = root / "devices" / A / "device.json"
+    _edit(path, lambda raw: raw.update(schema_version=2))
+    return path
+
+
+def ok_beyond_the_bound(root: Path) -> Path:
+    path = root / "devices" / A / "bench/square.json"
+    _edit(path, lambda raw: raw["rows"][0]["measurement"].update(rel_error=0.5))
+    return path
+
+
+def incorrect_yet_timed(root: Path) -> Path:
+    path = root / "devices" / A / "bench/square.json"
+    _edit(path, lambda raw: raw["rows"][0]["measurement"].update(status="incorrect"))
+    return path
+
+
+def symlink_out_of_the_tree(root: Path) -> Path:
+    outside = root.parent / "elsewhere.json"
+    outside.write_text("{}")
+    link = root / "devices" / A / "tuning" / "link.json"
+    link.symlink_to(outside)
+    return link
+
+
+def duplicate_json_key(root: Path) -> Path:
+    path = _first(root, A, "configs/vllm")
+    text = path.read_text().replace("{", '{"1": {"BLOCK_SIZE_M": 16}, ', 1)
+    path.write_text(text)
+    return path
+
+
+def config_differs_from_records(root: Path) -> Path:
+    path = _first(root, A, "configs/vllm")
+    first = lambda raw: raw[next(iter(raw))]  # noqa: E731
+    _edit(path, lambda raw: first(raw).update(num_stages=7 - first(raw)["num_stages"]))  # 3 <-> 4
+    return path
+
+
+def unknown_kernel(root: Path) -> Path:
+    path = _first(root, A, "tuning")
+    _edit(path, lambda raw: raw.update(kernel="w9a9_magic"))
+    return path
+
+
+MORE = [
+    (unknown_schema_version, "'schema_version': 2 is not a version this code knows (1)"),
+    (ok_beyond_the_bound, "'rows.0.measurement.rel_error': status ok, but 0.5 exceeds the bound"),
+    (incorrect_yet_timed, "'rows.0.measurement.latency_us': status incorrect, yet timed"),
+    (symlink_out_of_the_tree, "'<name>': a symlink (to "),
+    (duplicate_json_key, "'1': duplicate key (2 times"),
+    (config_differs_from_records, "differs from the winners of its tuning records at M = 1"),
+    (unknown_kernel, "'kernel': unknown kernel 'w9a9_magic'"),
+]
+
+
+@pytest.mark.parametrize(
+    "plant, says", SITE_PROBES + MORE, ids=lambda v: getattr(v, "__name__", "")
+)
+def test_validate_names_the_file_the_field_and_the_rule(plant, says, tree):
+    from generator.data.validate import validate_tree
+
+    path = plant(tree)
+    lines = [str(p) for p in validate_tree(tree).problems]
+    assert any(line.startswith(f"{path}: field ") and says in line for line in lines), lines
+
+
+def _on_config(site_data: Path, monkeypatch):
+    """The site build's first step, as ``mkdocs build`` runs it (the hook's on_config)."""
+    from generator.site import hook
+
+    monkeypatch.setenv("BLOCKGEMM_SITE_DATA", str(site_data))
+    config = SimpleNamespace(
+        config_file_path=str(REPO / "mkdocs.yml"),
+        docs_dir=str(REPO / "docs"),
+        use_directory_urls=False,
+        extra_javascript=[],
+        extra_css=[],
+        nav=None,
+        site_url=None,
+    )
+    return hook.on_config(config)
+
+
+@pytest.mark.parametrize("plant, says", SITE_PROBES, ids=lambda v: getattr(v, "__name__", ""))
+def test_the_site_build_refuses_it_with_the_list(plant, says, tree, monkeypatch):
+    from mkdocs.exceptions import PluginError
+
+    path = plant(tree)
+    with pytest.raises(PluginError) as exc:  # not a traceback from a template, not a page
+        _on_config(tree, monkeypatch)
+    message = str(exc.value)
+    assert "invalid site_data (" in message and f"{path}: field " in message and says in message
+
+
+@pytest.mark.parametrize("plant", [other_devices_config, block_m_9999, num_warps_0])
+def test_bundles_and_install_refuse_what_is_not_this_devices_or_cannot_run(plant, tree, tmp_path):
+    from generator.site import bundles
+
+    path = plant(tree)
+    with pytest.raises(UserError, match=path.name.replace("[", r"\[").replace("]", r"\]")):
+        bundles.build_bundle(tree, A)
+    framework = path.parent.name
+    with pytest.raises(UserError):
+        bundles.install_configs(tree, A, framework, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_validate_command_lists_every_problem_and_exits_2(tree, capsys):
+    first, second = block_m_9999(tree), nan_latency(tree)
+    assert cli_main(["validate", "--site-data", str(tree)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any(line.startswith(str(first)) for line in err)
+    assert any(line.startswith(str(second)) for line in err)
+    assert err[-1].startswith("validate: ") and "problem(s)" in err[-1]
+
+
+def test_the_committed_tree_is_valid(capsys):
+    """What CI checks on every commit (``make validate``): contributed data must pass too."""
+    assert cli_main(["validate"]) == 0, capsys.readouterr().err
+    assert "no problems" in capsys.readouterr().out
+
+
+def test_a_valid_tree_builds(pristine, monkeypatch):
+    _on_config(pristine, monkeypatch)
+
+
+# --- what pages show -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [(math.nan, "—"), (-13.9, "—"), (math.inf, "—"), (None, "—"), (0.0, "0"), (1.5, "1.5")],
+)
+def test_numbers_no_quantity_can_be_are_never_printed(value, shown):
+    from generator.site.render import _fmt
+
+    assert _fmt(value) == shown
+
+
+def test_links_to_file_names_with_a_hash_are_url_encoded():
+    from generator.site.render import _Renderer
+
+    r = _Renderer(use_directory_urls=False)
+    href = r.href("devices/X/index.md", "devices/X/raw/tuning/w8a8#2?.json")
+    assert href == "raw/tuning/w8a8%232%3F.json"
+
+
+def test_contributed_devices_and_their_runs_reach_the_catalog(tree):
+    """A contributed GPU is marked with its contributor, and every run behind its records is
+    listed with what it measured (a tuning file's records can come from several runs)."""
+    from generator.site.catalog import load_catalog
+
+    dev = tree / "devices" / A
+    _edit(dev / "device.json", lambda raw: raw.update(contributed_by="octocat"))
+    tuning = _first(tree, A, "tuning")
+    _edit(
+        tuning,
+        lambda raw: raw["records"][0].update(
+            provenance={**raw["provenance"], "git_sha": "contributed", "date": "2026-12-01T00:00Z"}
+        ),
+    )
+    _edit(dev / "checks/pruning.json", lambda raw: raw["points"][0].update(paired_pruned_us=None))
+    catalog = load_catalog(tree)
+    a = next(d for d in catalog.devices if d.name == A)
+    b = next(d for d in catalog.devices if d.name == B)
+    assert a.contributed and a.contributed_by == "octocat" and not b.contributed
+    newest = a.runs[0]
+    assert newest.provenance.git_sha == "contributed" and newest.tune_records == 1
+    assert newest.files == [tuning.relative_to(dev).as_posix()]
+    assert sum(r.tune_records for r in a.runs) == sum(len(t.records) for t in a.tunes)
+    assert sum(r.bench_rows for r in a.runs) == sum(len(rows) for rows in a.bench.values())
+    assert [row.ratio for row in a.pruning_rows] == [p.ratio for p in a.pruning.points]
+
+
+def test_pruning_rows_have_no_ratio_where_a_time_is_not_positive():
+    from generator.data.records import PruningCheck
+    from generator.site.runs import pruning_rows
+    from tests.fixtures.make_synthetic import provenance
+
+    point = dict(kernel="w8a8_block", N=1, K=128, M=1, pruned_config={}, exhaustive_config={})
+    check = PruningCheck(
+        provenance=provenance(A, "x"),
+        points=[
+            {
+                **point,
+                "pruned_us": 2.0,
+                "exhaustive_us": 0.0,
+                "pruned_timed": 1,
+                "exhaustive_timed": 1,
+            },
+            {
+                **point,
+                "pruned_us": 2.0,
+                "exhaustive_us": 1.0,
+                "pruned_timed": 1,
+                "exhaustive_timed": 1,
+            },
+        ],
+        geomean_ratio=2.0,
+    )
+    assert [r.ratio for r in pruning_rows(check)] == [None, 2.0]
+
+
+# --- restated tables agree with their sources ------------------------------------------------
+
+
+def test_error_bounds_are_the_kernels_tolerances():
+    import torch
+
+    from generator.data.validate import ERROR_BOUNDS
+    from kernels.reference import tolerance
+
+    for name, bound in ERROR_BOUNDS.items():
+        assert bound == tolerance(getattr(torch, name)), name
+
+
+def test_kernel_table_is_the_tunables_declarations():
+    from generator.configs.kernel_table import SPACES, formats_of
+    from generator.tune.tunables import TUNABLES
+
+    assert set(SPACES) == set(TUNABLES)
+    for name, t in TUNABLES.items():
+        assert SPACES[name] is t.space, name
+        assert formats_of(name) == t.engine_files, name
+
+
+def test_umask_is_read_without_changing_it():
+    from generator.data.records import current_umask
+
+    old = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027
+        assert current_umask() == 0o027
+    finally:
+        os.umask(old)
