@@ -574,7 +574,7 @@ def test_a_faster_baseline_is_published_never_beaten_by_the_search(slow_except_s
     rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner_source == "vllm-test" and rec.winner.config == seed
     assert rec.winner.rel_error is not None and rec.winner.status == Status.OK
-    assert set(rec.baselines) == {"vllm-test"} and rec.search == 3
+    assert set(rec.baselines) == {"vllm-test"} and rec.search == 4
     assert all(m.config != seed for m in rec.runners_up)
 
 
@@ -587,8 +587,9 @@ def test_noise_margin_and_baseline_choice():
             status=status, latency_us=us, p20_us=p20, p80_us=p80, rel_error=err, config={}
         )
 
-    assert search._margin(m(100.0, 99.0, 101.0)) == pytest.approx(0.02)
-    assert search._margin(m(100.0, 99.9, 100.1)) == search.TIE_MARGIN
+    from generator.bench.timing import TimingStats
+
+    assert search._spread(TimingStats(100.0, 99.0, 101.0, 5)) == pytest.approx(0.02)
     assert search._beats(97.0, 100.0, 0.02) and not search._beats(98.5, 100.0, 0.02)
     base = {"a": m(10.0), "b": m(9.0, status=Status.INCORRECT), "c": m(9.5), "d": m(9.5)}
     assert search._best_baseline(base) == "c"  # fastest correct; first listed on a tie
@@ -635,7 +636,7 @@ def test_pruning_check_stores_every_point_and_the_worst(tmp_path, monkeypatch):
     assert pruning_check.run_pruning_check(tasks, settings, slice(0, 1)) == 0
     dev = collect_cpu().device_name
     check = load(tmp_path / "devices" / dev / "checks" / "pruning.json", PruningCheck)
-    assert check.points_planned == 2 and len(check.points) == 1 and check.search == 3
+    assert check.points_planned == 2 and len(check.points) == 1 and check.search == 4
     (point,) = check.points
     assert point.M == 3 and point.exhaustive_timed > point.pruned_timed
     assert point.exhaustive_us <= point.pruned_us  # exhaustive times a superset
@@ -648,3 +649,54 @@ def test_pruning_check_stores_every_point_and_the_worst(tmp_path, monkeypatch):
     assert pruning_check.parse_points("3:", 90) == slice(3, None)
     with pytest.raises(UserError, match="START:STOP"):
         pruning_check.parse_points("a-b", 90)
+
+
+@pytest.mark.parametrize(
+    "times, expected",
+    [
+        # the default is 0.5 % faster than the shipped entry: within the noise, keep shipped
+        ({"ship": 100.0, "dflt": 99.5, "srch": 99.4}, "vllm-test"),
+        # the default is clearly faster than the shipped entry: the default's config wins
+        ({"ship": 100.0, "dflt": 95.0, "srch": 94.5}, "sglang-default"),
+        # the search's config is clearly faster than every baseline: it wins
+        ({"ship": 100.0, "dflt": 99.0, "srch": 90.0}, "search"),
+    ],
+)
+def test_the_runoff_decides_among_all_baselines(times, expected, monkeypatch):
+    """Every distinct baseline and the search's winner are run off against each other; the
+    search must beat the fastest by the margin, and among baselines within the margin of the
+    fastest a shipped entry is kept before a default."""
+    from generator.bench.timing import TimingStats
+    from generator.data.records import Measurement
+    from generator.tune import search
+
+    cfg = {
+        "BLOCK_SIZE_M": 64,
+        "BLOCK_SIZE_N": 64,
+        "BLOCK_SIZE_K": 128,
+        "GROUP_SIZE_M": 1,
+        "num_warps": 4,
+        "num_stages": 3,
+    }
+    configs = {"ship": cfg, "dflt": {**cfg, "num_stages": 2}, "srch": {**cfg, "num_warps": 8}}
+    name_of = {tuple(sorted(c.items())): n for n, c in configs.items()}
+
+    def interleaved(self, cfgs):
+        return [TimingStats(times[name_of[tuple(sorted(c.items()))]], 0, 0, 5) for c in cfgs]
+
+    monkeypatch.setattr(search._Session, "interleaved", interleaved)
+    session = object.__new__(search._Session)
+    session.on_cuda = False
+
+    def m(name):
+        return Measurement(status=Status.OK, config=configs[name], latency_us=1.0, rel_error=0.0)
+
+    winner, source, runoff = session.decide(
+        m("srch"), {"vllm-test": m("ship"), "sglang-default": m("dflt")}
+    )
+    assert source == expected
+    assert (
+        winner.config
+        == configs[{"vllm-test": "ship", "sglang-default": "dflt"}.get(source, "srch")]
+    )
+    assert runoff["vllm-test"] == times["ship"] and runoff["sglang-default"] == times["dflt"]

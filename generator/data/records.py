@@ -98,12 +98,15 @@ class Measurement(_Record):
 # 2: coarse and refine passes at GROUP_SIZE_M 16 (L2 reuse), no 8-warp rule, seeded with the
 # entries the engines ship and their defaults, the winner decided on configs timed one after the
 # other (drift-prone: only the H200 run of 2026-11-29 wrote these). 3: as 2, the winner decided
-# by an interleaved runoff against the best baseline and never slower than it beyond the noise
-# (generator.tune.search). A rerun re-tunes records of an older search.
+# by an interleaved runoff of the search's winner against the baseline fastest in sequential
+# timing (the H200 data of 2026-11-29, sha 0e1cc7f). 4: the runoff times the search's winner
+# and every distinct baseline against each other, so the choice among baselines is not drift
+# either (generator.tune.search). A rerun re-tunes records of an older search.
 SEARCH_V1 = 1
 SEARCH_V2 = 2
 SEARCH_V3 = 3
-SEARCH_CURRENT = SEARCH_V3
+SEARCH_V4 = 4
+SEARCH_CURRENT = SEARCH_V4
 
 
 class TuneRecord(_Record):
@@ -118,6 +121,9 @@ class TuneRecord(_Record):
     # ("vllm-default", "sglang-default"). Empty for kernels no engine runs.
     baselines: dict[str, Measurement] = {}
     winner_source: str = "search"  # "search", or the baseline whose config won
+    # The interleaved runoff that decided it: median us of the search's winner ("search") and
+    # of each baseline, timed against each other (search 4).
+    runoff_us: dict[str, float] = {}
     search: int = SEARCH_V1
     status_counts: dict[Status, int] = {}
     configs_in_space: int
