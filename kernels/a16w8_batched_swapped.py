@@ -33,7 +33,6 @@ times both kernels and picks per shape.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
 import torch
@@ -60,30 +59,6 @@ def default_swapped_config(M: int = 1) -> dict[str, int]:
         "num_stages": 3,
         "TILES_PER_PROGRAM": 2,
     }
-
-
-def swapped_space() -> list[dict[str, int]]:
-    """The tuner's search space: tokens per tile (the MMA's N side) x weight rows per tile (its
-    M side, at least the 64 rows of one warpgroup's WGMMA) x tiles per program x warps x
-    buffers. BLOCK_SIZE_K is the quantization group (a K tile never straddles two scales, and
-    the MLA shapes have K = 128 or 512); GROUP_SIZE_M = 1 because one batch has at most a few
-    token tiles."""
-    space = []
-    for bm, bn, tiles, warps, stages in itertools.product(
-        (16, 32, 64, 128), (64, 128), (1, 2, 4, 8), (4, 8), (2, 3, 4)
-    ):
-        space.append(
-            {
-                "BLOCK_SIZE_M": bm,
-                "BLOCK_SIZE_N": bn,
-                "BLOCK_SIZE_K": 128,
-                "GROUP_SIZE_M": 1,
-                "num_warps": warps,
-                "num_stages": stages,
-                "TILES_PER_PROGRAM": tiles,
-            }
-        )
-    return space
 
 
 def validate_swapped_config(config: Mapping[str, int], block_k: int) -> dict[str, int]:

@@ -34,7 +34,6 @@ counters: do not do that (inference engines run a layer's GEMMs on one stream).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
 import torch
@@ -63,7 +62,6 @@ from kernels.w8a8_block_splitk import (
 
 __all__ = [
     "compile_w8a8_block_decode",
-    "decode_space",
     "default_decode_config",
     "w8a8_block_decode_matmul",
 ]
@@ -84,33 +82,6 @@ def default_decode_config(M: int = 1) -> dict[str, int]:
         "num_warps": 4,
         "num_stages": 4,
     }
-
-
-def decode_space() -> list[dict[str, int]]:
-    """The tuner's search space for this kernel: token tiles (16 for M <= 16, 64 beyond: the
-    tokens are the MMA's N side, so 64 costs little more than 32) x weight rows per program x
-    warps x buffers x SPLIT_K (absent: chosen from the shape and the SM count at launch).
-
-    Why its own space: vLLM's space tunes BLOCK_SIZE_K (fixed here at the quantization group)
-    and GROUP_SIZE_M (irrelevant with one row of token tiles), but not the K split, which decides
-    how many programs stream the weight. Wider weight tiles (more bytes per in-register
-    quantization) and deeper pipelines are in it because which pays depends on the shape: on
-    the H100, 64-128 rows with 3-4 buffers win on most DeepSeek-V3 weights, 256 rows on the
-    largest (docs/kernel-notes.md, fourth round)."""
-    space = []
-    for bm, bn, warps, stages, split in itertools.product(
-        (16, 64), (64, 128, 256), (4, 8), (3, 4, 6), (None, 2, 4, 8, 16)
-    ):
-        cfg = {
-            "BLOCK_SIZE_M": bm,
-            "BLOCK_SIZE_N": bn,
-            "BLOCK_SIZE_K": 128,
-            "GROUP_SIZE_M": 1,
-            "num_warps": warps,
-            "num_stages": stages,
-        }
-        space.append(cfg if split is None else {**cfg, "SPLIT_K": split})
-    return space
 
 
 @triton.jit

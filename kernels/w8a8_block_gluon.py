@@ -42,7 +42,7 @@ CPU tests build the kernel for sm_90 offline and check the wrapper; the numerics
 on the GPU against the fp32 reference.
 
 Config: the standard keys plus optional ``LAG`` (0/1, default 1) and ``ORDERED`` (0/1/2,
-default 0); :func:`gluon_space` is the tuner's space. ``num_stages`` is the number of
+default 0); the tuner's space is ``generator.configs.spaces.gluon``. ``num_stages`` is the number of
 shared-memory buffers; ``num_warps`` counts the consumer warps (4 per warpgroup, so
 BLOCK_SIZE_M = 16 * num_warps: 64, 128 or 192); the kernel itself launches 4 warps and adds the
 other consumers and the producer as warp-specialized partitions.
@@ -50,7 +50,6 @@ other consumers and the producer as warp-specialized partitions.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
 import torch
@@ -82,7 +81,6 @@ __all__ = [
     "build_w8a8_block_gluon_sm90",
     "compile_w8a8_block_gluon",
     "default_gluon_config",
-    "gluon_space",
     "gluon_supported",
     "w8a8_block_bytes",
     "w8a8_block_flops",
@@ -648,31 +646,6 @@ def compile_w8a8_block_gluon(
         1,
         warmup=True,
     )
-
-
-def gluon_space() -> list[dict[str, int]]:
-    """The tuner's search space for this kernel: 128- or 192-row tiles (two or three consumer
-    warpgroups) x lagged or plain promotion x warpgroup ordering x buffers x grouping. Lagged
-    promotion needs 192 registers a thread, so it only pairs with two warpgroups."""
-    space = []
-    for bm, lag, ordered, stages, group in itertools.product(
-        (128, 192), (0, 1), (0, 1, 2), (3, 4, 5), (8, 16)
-    ):
-        if bm == 192 and (lag or stages > 4):  # registers; shared memory (5 x 40 KB + C)
-            continue
-        space.append(
-            {
-                "BLOCK_SIZE_M": bm,
-                "BLOCK_SIZE_N": 128,
-                "BLOCK_SIZE_K": 128,
-                "GROUP_SIZE_M": group,
-                "num_warps": bm // 16,
-                "num_stages": stages,
-                "LAG": lag,
-                "ORDERED": ordered,
-            }
-        )
-    return space
 
 
 def build_w8a8_block_gluon_sm90(
