@@ -248,7 +248,7 @@ def main() -> int:
         print("fast_kernels: no CUDA GPU, nothing benchmarked")
         return 0
     from generator.bench.ceilings import measure_copy_gbps
-    from generator.configs.engine_files import load_tuned_table
+    from generator.configs.engine_files import read_table, table_path
     from generator.data.provenance import REPO_ROOT, vllm_device_name
     from kernels.tiling import default_w8a8_config, pick_config
     from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops, w8a8_block_matmul
@@ -277,7 +277,7 @@ def main() -> int:
     for si, (N, K) in enumerate(SHAPES):
         table = None
         try:
-            table = load_tuned_table(REPO_ROOT / "site_data", dev, N, K)
+            table = read_table(table_path(REPO_ROOT / "site_data", dev, "vllm", N, K))
         except Exception as exc:
             print(f"tuned table N={N} K={K}: {_one_line(exc)}")
         for M in M_VALUES:
