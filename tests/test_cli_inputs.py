@@ -87,6 +87,12 @@ def test_tune_rejects_nonsense_numbers(argv, needles, tmp_path, capsys, no_tunin
     assert not (tmp_path / "sd").exists()
 
 
+def test_tune_problem_sizes_are_bounded(tmp_path, capsys, no_tuning):
+    argv = ["tune", "--N", "4096", "--K", "7168", "--batch-sizes", "1,1000000", "--allow-cpu"]
+    code = cli_main([*argv, "--save-path", str(tmp_path / "sd")])
+    _one_line_exit_2(code, capsys, "--batch-sizes", "M=1000000 N=4096 K=7168", "2**31")
+
+
 def test_block_k_rule_follows_the_kernels_spaces(tmp_path, capsys, no_tuning):
     """64 tiles the drop-in kernel's space (BLOCK_SIZE_K 64) but not the decode kernel's (128
     only): the rule is checked per selected kernel and names it."""
@@ -303,6 +309,18 @@ def test_usage_errors_are_one_line(tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--block-k" in err[0] and "invalid int value" in err[0], err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--sweep", "model", "--model", "deepseek-v3", "--batch-sizes", "1000000"],
+        ["--sweep", "mla", "--model", "deepseek-v3", "--mla-batch-sizes", "100000000"],
+    ],
+)
+def test_model_and_mla_sweeps_are_bounded(argv, tmp_path, capsys, no_bench):
+    code = cli_main(["bench", *argv, "--allow-cpu", "--save-path", str(tmp_path / "sd")])
+    _one_line_exit_2(code, capsys, "sweep: M=", "2**31")
 
 
 def test_square_sweep_is_bounded(tmp_path, capsys, no_bench):

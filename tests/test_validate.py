@@ -154,6 +154,12 @@ def config_differs_from_records(root: Path) -> Path:
     return path
 
 
+def runoff_time_of_zero(root: Path) -> Path:
+    path = _first(root, A, "tuning")
+    _edit(path, lambda raw: raw["records"][0].update(runoff_us={"search": 0.0}))
+    return path
+
+
 def unknown_kernel(root: Path) -> Path:
     path = _first(root, A, "tuning")
     _edit(path, lambda raw: raw.update(kernel="w9a9_magic"))
@@ -168,6 +174,7 @@ MORE = [
     (duplicate_json_key, "'1': duplicate key (2 times"),
     (config_differs_from_records, "differs from the winners of its tuning records at M = 1"),
     (unknown_kernel, "'kernel': unknown kernel 'w9a9_magic'"),
+    (runoff_time_of_zero, "'records.0.runoff_us.search': 0.0 is not a finite positive time"),
 ]
 
 

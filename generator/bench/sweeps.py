@@ -42,6 +42,7 @@ from generator.bench import timing
 from generator.bench.ceilings import compute_ceiling_tflops, roofline_pct
 from generator.bench.context import BenchContext
 from generator.bench.registry import Kind, Prepared, Problem, Provider, Unsupported
+from generator.configs.limits import check_problem_size
 from generator.data import layout, records
 from generator.data.locking import device_lock
 from generator.data.models import ModelSpec, mla_batched_shapes, weight_shapes
@@ -100,9 +101,6 @@ MLA_BATCH_SIZES = (1, 32, 128)
 # Sweep size bounds, checked before a sweep is built: vLLM's range_bench default is 16 points,
 # and 100 million (``--dim-end 100000000 --dim-increment 1``) grew past 10 GB before a word.
 MAX_RANGE_POINTS = 10_000
-# Our kernels compute element offsets in 32 bits: an operand of 2**31 elements or more would
-# wrap around, so no problem may have one (an M = N = K = 65536 square does).
-MAX_OPERAND_ELEMENTS = 2**31 - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,16 +120,6 @@ class RowLabel:
 class Task:
     problem: Problem
     labels: list[RowLabel] = field(default_factory=lambda: [RowLabel()])
-
-
-def check_problem_size(M: int, N: int, K: int, B: int = 1, where: str = "") -> None:
-    """Refuse a problem with an operand too large for 32-bit element offsets."""
-    largest = max(B * M * K, B * N * K, B * M * N)
-    if largest > MAX_OPERAND_ELEMENTS:
-        raise UserError(
-            f"{where}M={M} N={N} K={K}{f' B={B}' if B > 1 else ''}: an operand of {largest}"
-            " elements; at most 2**31 - 1 (the kernels' offsets are 32-bit)"
-        )
 
 
 def _check_sizes(name: str, values: Iterable[int]) -> list[int]:
@@ -171,6 +159,8 @@ def model_tasks(
                 continue
             for s in shapes:
                 by_nk.setdefault((s.N, s.K), []).append(RowLabel(s.model, s.layer, s.tp))
+    for n, k in by_nk:
+        check_problem_size(max(batch_sizes), n, k, where="model sweep: ")
     return [
         Task(Problem(M=m, N=n, K=k), labels)
         for (n, k), labels in by_nk.items()
@@ -243,6 +233,7 @@ def mla_tasks(
                 continue
             for m in sorted(_check_sizes("MLA batch sizes", batch_sizes)):
                 for s in shapes:
+                    check_problem_size(m, s.N, s.K, s.B, where="mla sweep: ")
                     tasks.append(
                         Task(
                             Problem(M=m, N=s.N, K=s.K, B=s.B, kind=Kind.BATCHED),

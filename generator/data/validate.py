@@ -243,6 +243,11 @@ def _check_tune_file(path: Path, device: str, report: _Report) -> TuneFile | Non
         measured += [(f"baselines.{k}", m) for k, m in rec.baselines.items()]
         for name, m in measured:
             _check_measurement(m, bound, path, f"{where}.{name}", report, bench=False)
+        for name, us in rec.runoff_us.items():
+            if not _positive(us):
+                report.add(
+                    path, f"{where}.runoff_us.{name}", f"{us!r} is not a finite positive time"
+                )
         if rec.winner_source != "search" and rec.winner_source not in rec.baselines:
             report.add(
                 path, f"{where}.winner_source", f"'{rec.winner_source}' is not among the baselines"

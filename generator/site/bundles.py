@@ -182,41 +182,43 @@ def build_bundle(site_data: Path, device: str) -> bytes:
     """One device's zip: ``vllm/``, ``sglang/``, ``a16w8/``, ``manifest.json``, ``README.txt``."""
     dev_dir = device_dir(Path(site_data), device)
     fallback = load(dev_dir / "device.json", DeviceFile).provenance
-    files = config_files(dev_dir)
     sources = config_sources(dev_dir)
-    entries: list[tuple[str, bytes, list[Provenance]]] = [
+    configs = [
         (f"{f.framework}/{f.name}", f.path.read_bytes(), sources.get((f.framework, f.name), []))
-        for f in files
+        for f in config_files(dev_dir)
     ]
-    runs = {p.model_dump_json(): p for _, _, provs in entries for p in provs}
+    runs = {p.model_dump_json(): p for _, _, provs in configs for p in provs}
     measured = [_run_line(p) for p in sorted(runs.values(), key=lambda p: p.date)]
-    if any(not provs for _, _, provs in entries) or not measured:
+    if not measured or any(not provs for _, _, provs in configs):
         measured.append(_run_line(fallback) + " (device.json: files with no tuning record)")
     readme = README.format(
         device=dev_dir.name,
         underline="=" * (len(dev_dir.name) + 50),
         measured="\n".join(measured),
     ).encode()
-    listed = [
-        {
-            "path": name,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "bytes": len(data),
-            "provenance": [p.model_dump(mode="json") for p in provs],
-        }
-        for name, data, provs in entries
+    # (zip path, bytes, the manifest's provenance entry: config files only)
+    files: list[tuple[str, bytes, list[dict] | None]] = [
+        (path, data, [p.model_dump(mode="json") for p in provs]) for path, data, provs in configs
     ]
-    listed.append(
-        {"path": "README.txt", "sha256": hashlib.sha256(readme).hexdigest(), "bytes": len(readme)}
-    )
-    manifest = {"device": dev_dir.name, "device_file": fallback.model_dump(mode="json")}
-    manifest["files"] = listed
-    entries = [(name, data, []) for name, data, _ in entries] + [("README.txt", readme, [])]
-    entries.append(("manifest.json", (json.dumps(manifest, indent=1) + "\n").encode(), []))
+    files.append(("README.txt", readme, None))
+    manifest = {
+        "device": dev_dir.name,
+        "device_file": fallback.model_dump(mode="json"),  # when the folder was first written
+        "files": [
+            {
+                "path": path,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
+                **({"provenance": provs} if provs is not None else {}),
+            }
+            for path, data, provs in files
+        ],
+    }
+    files.append(("manifest.json", (json.dumps(manifest, indent=1) + "\n").encode(), None))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for name, data, _ in entries:
-            _entry(zf, name, data)
+        for path, data, _ in files:
+            _entry(zf, path, data)
     return buf.getvalue()
 
 

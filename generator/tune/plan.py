@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.configs.limits import check_problem_size
 from generator.data import models
 from generator.errors import UserError
 from generator.tune.tasks import DEFAULT_BATCH_SIZES, Task
@@ -127,4 +128,7 @@ def build_tasks(req: TuneRequest) -> list[Task]:
         for b, n, k in dict.fromkeys(batched)
         for m in req.batch_sizes
     ]
+    for shape in dict.fromkeys((t.B, t.N, t.K) for t in tasks):
+        b, n, k = shape
+        check_problem_size(max(req.batch_sizes), n, k, b, where="--batch-sizes/--N/--K: ")
     return tasks
