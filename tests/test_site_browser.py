@@ -1,9 +1,12 @@
 """The built catalog in headless Chromium (Debian's, driven by Playwright; no browser download).
 
 Checks what a reader relies on: every page loads with no JavaScript error and no request
-outside the site, every chart draws (Plotly's SVG, the expected number of traces), charts follow
-the dark palette, sortable tables sort, the bundle link downloads a zip that matches its
-manifest, navigation works, and the site also works from file:// (including offline search).
+outside the site, fits a 420 px wide screen without scrolling sideways, and every chart draws
+(Plotly's SVG, one trace per provider, at most six of them drawn before the reader asks for
+more); the view buttons and the legend work, charts follow the dark palette, sortable tables
+sort, the per-model bundle downloads with exactly that model's files under the engine's names,
+the device bundle matches its manifest, navigation works, and the site also works from file://
+(offline search, a styled 404 page).
 
 Without Chromium or Playwright these tests skip with one line saying how to install it, except
 in CI (``CI=true``), where a skip would hide a broken pipeline, so they fail instead.
@@ -16,6 +19,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import threading
 import zipfile
@@ -58,7 +62,7 @@ def _missing(reason: str) -> None:
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("browser")
-    write_catalog(root / "site_data", n_devices=2, n_models=3, hostile=True)
+    write_catalog(root / "site_data", n_devices=3, n_models=3, hostile=True)
     result = mkdocs_build(root / "site_data", root / "site")
     assert result.returncode == 0, result.stderr
     return root / "site"
@@ -131,14 +135,19 @@ CHECK_CHARTS = """async () => {
   return Array.from(document.querySelectorAll('.bg-chart')).map(el => {
     const gd = el.querySelector('.js-plotly-plot');
     return {
-      id: el.id,
+      id: el.closest('.bg-figure').id,
       expected: Number(el.dataset.traces),
+      shown: Number(el.dataset.shown),
       data: gd ? gd.data.length : -1,
+      visible: gd ? gd.data.filter(t => t.visible === true).length : -1,
       svg: gd ? gd.querySelectorAll('svg.main-svg').length : 0,
       drawn: gd ? gd.querySelectorAll('.cartesianlayer g.trace').length : 0,
     };
   });
 }"""
+
+OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+MODEL_PAGE = "devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html"
 
 
 def test_every_page_loads_clean_and_charts_draw(browser: Any, server: str, site: Path) -> None:
@@ -150,7 +159,9 @@ def test_every_page_loads_clean_and_charts_draw(browser: Any, server: str, site:
             assert w.page.evaluate("typeof Plotly") == "object", rel
             for c in w.page.evaluate(CHECK_CHARTS):
                 assert c["svg"] > 0, (rel, c)
-                assert c["data"] == c["expected"] == c["drawn"], (rel, c)
+                assert c["data"] == c["expected"], (rel, c)  # one trace per provider
+                assert c["visible"] == c["drawn"] == c["shown"], (rel, c)
+                assert 0 < c["visible"] <= 6, (rel, c)
                 total += 1
             assert not w.errors, (rel, w.errors)
             assert not w.foreign, (rel, w.foreign)
@@ -159,18 +170,43 @@ def test_every_page_loads_clean_and_charts_draw(browser: Any, server: str, site:
     assert total > 50
 
 
-def test_known_chart_has_every_provider_and_the_invalid_trace(browser: Any, server: str) -> None:
-    w = Watch(browser, server)
+def test_no_page_scrolls_sideways_at_420_px(browser: Any, server: str, site: Path) -> None:
+    w = Watch(browser, server, viewport={"width": 420, "height": 900})
     try:
-        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/synthetic-dense-00.html")
-        charts = w.page.evaluate(CHECK_CHARTS)
-        first = next(c for c in charts if c["id"].startswith("tflops-"))
-        # 7 synthetic providers + one "invalid" trace (cuBLAS refused M=1, wrong at M=2048)
-        assert first["data"] == 8
-        names = w.page.evaluate(
-            "() => document.querySelector('.bg-chart .js-plotly-plot').data.map(t => t.name)"
-        )
-        assert "invalid (no result)" in names and "mystery-kernel" in names
+        for rel in _pages(site):
+            w.page.goto(f"{server}/{rel}", wait_until="load")
+            w.page.evaluate("window.bgCharts.renderAll()")
+            w.page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            assert w.page.evaluate(OVERFLOW) <= 0, rel
+            assert not w.errors, (rel, w.errors)
+    finally:
+        w.close()
+
+
+def test_views_and_legend(browser: Any, server: str) -> None:
+    w = Watch(browser, server)
+    gd = "document.querySelector('#chart-N4096-K2048 .js-plotly-plot')"
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}")
+        w.page.evaluate("window.bgCharts.renderAll()")
+        fig = w.page.locator("#chart-N4096-K2048")
+        visible = f"() => {gd}.data.filter(t => t.visible === true).length"
+        title = f"() => {gd}.layout.yaxis.title.text"
+        assert w.page.evaluate(title).startswith("TFLOP/s")
+        n0 = w.page.evaluate(visible)
+        fig.locator("button.bg-view", has_text="× bf16").click()
+        w.page.wait_for_function(f"({title})().startsWith('speedup over bf16')")
+        assert w.page.evaluate(visible) == n0
+        fig.locator("button.bg-view", has_text="× vLLM 0.33.0").click()
+        w.page.wait_for_function(f"({title})().includes('vLLM 0.33.0')")
+        hidden = fig.locator("input[data-series]:not(:checked)").first
+        hidden.check()
+        w.page.wait_for_function(f"({visible})() === {n0 + 1}")
+        fig.locator("button[data-legend=all]").click()
+        w.page.wait_for_function(f"({visible})() === {gd}.data.length")
+        fig.locator("button[data-legend=default]").click()
+        w.page.wait_for_function(f"({visible})() === {n0}")
+        assert not w.errors
     finally:
         w.close()
 
@@ -178,13 +214,16 @@ def test_known_chart_has_every_provider_and_the_invalid_trace(browser: Any, serv
 def test_charts_follow_dark_palette(browser: Any, server: str) -> None:
     w = Watch(browser, server)
     try:
-        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/a16w8-mla.html")
+        w.page.goto(f"{server}/{MODEL_PAGE}")
         w.page.evaluate("window.bgCharts.renderAll()")
-        color = "() => document.querySelector('.bg-chart .js-plotly-plot').layout.font.color"
-        before = w.page.evaluate(color)
+        gd = "document.querySelector('.bg-chart .js-plotly-plot')"
+        colors = f"() => [{gd}.layout.font.color, ...{gd}.data.map(t => t.line.color)]"
+        before = w.page.evaluate(colors)
         w.page.evaluate("document.body.setAttribute('data-md-color-scheme', 'slate')")
-        w.page.wait_for_function(f"({color})() !== {json.dumps(before)}")
-        assert w.page.evaluate(color) != before
+        w.page.wait_for_function(f"({colors})()[0] !== {json.dumps(before[0])}")
+        after = w.page.evaluate(colors)
+        assert after[0] != before[0]
+        assert after[1:] != before[1:], "the lines too take their dark-palette colours"
         assert not w.errors
     finally:
         w.close()
@@ -204,17 +243,20 @@ def test_sortable_table(browser: Any, server: str) -> None:
         w.close()
 
 
+def _download(w: Watch, selector: str, dest: Path) -> zipfile.ZipFile:
+    with w.page.expect_download() as info:
+        w.page.click(selector)
+    info.value.save_as(dest)
+    return zipfile.ZipFile(dest)
+
+
 def test_bundle_download_matches_manifest(browser: Any, server: str, tmp_path: Path) -> None:
     w = Watch(browser, server)
     try:
         w.page.goto(f"{server}/devices/SYNTHETIC_GPU_B/index.html")
-        with w.page.expect_download() as info:
-            w.page.click("a.bg-bundle")
-        path = tmp_path / "bundle.zip"
-        info.value.save_as(path)
+        zf = _download(w, "a.bg-bundle", tmp_path / "bundle.zip")
     finally:
         w.close()
-    zf = zipfile.ZipFile(path)
     manifest = json.loads(zf.read("manifest.json"))
     assert manifest["device"] == "SYNTHETIC_GPU_B"
     assert {f["path"] for f in manifest["files"]} == set(zf.namelist()) - {"manifest.json"}
@@ -224,18 +266,53 @@ def test_bundle_download_matches_manifest(browser: Any, server: str, tmp_path: P
     assert any(n.startswith("sglang/") for n in zf.namelist())
 
 
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_model_bundle_download_holds_exactly_the_models_files(
+    browser: Any, server: str, site: Path, tmp_path: Path, engine: str
+) -> None:
+    from generator.configs.engine_files import file_name
+
+    w = Watch(browser, server)
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}")
+        zf = _download(w, f"a.bg-bundle-model[data-engine={engine}]", tmp_path / "m.zip")
+        # the shapes of the page: its section headings
+        shapes = w.page.eval_on_selector_all("article h2[id^=n]", "hs => hs.map(h => h.id)")
+    finally:
+        w.close()
+    nks = [tuple(int(x[1:]) for x in s.split("-")) for s in shapes if re.match(r"n\d+-k\d+$", s)]
+    dev = "SYNTHETIC_GPU_A"
+    served = site.parent / "site_data" / "devices" / dev / "configs" / engine
+    expected = {
+        file_name(engine, n, k, dev, "fp8")
+        for n, k in nks
+        if (served / file_name(engine, n, k, dev, "fp8")).is_file()
+    }
+    assert expected
+    assert set(zf.namelist()) == {f"{engine}/{n}" for n in expected} | {
+        "manifest.json",
+        "README.txt",
+    }
+    manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["model"] == "synthetic-dense-00" and manifest["tp"] == 1
+    for f in manifest["files"]:
+        assert hashlib.sha256(zf.read(f["path"])).hexdigest() == f["sha256"]
+        if f["path"] != "README.txt":
+            assert f["layers"], f
+
+
 def test_navigation(browser: Any, server: str) -> None:
     w = Watch(browser, server)
     try:
         w.page.goto(f"{server}/index.html")
         w.page.locator("table.bg-matrix a", has_text="SYNTHETIC_GPU_B").click()
         w.page.wait_for_url("**/devices/SYNTHETIC_GPU_B/index.html")
-        w.page.locator("article a", has_text="synthetic-mla-02").first.click()
-        w.page.wait_for_url("**/devices/SYNTHETIC_GPU_B/synthetic-mla-02.html")
+        w.page.locator("article a", has_text="synthetic-mla-02, TP 8").first.click()
+        w.page.wait_for_url("**/devices/SYNTHETIC_GPU_B/synthetic-mla-02-tp8.html")
         assert (
             w.page.locator("article h1")
             .inner_text()
-            .startswith("synthetic-mla-02 on SYNTHETIC_GPU_B")
+            .startswith("synthetic-mla-02, TP 8 on SYNTHETIC_GPU_B")
         )
         w.page.locator("nav.md-nav a", has_text="Methodology").first.click()
         w.page.wait_for_url("**/methodology.html")
@@ -247,14 +324,29 @@ def test_navigation(browser: Any, server: str) -> None:
 def test_file_url_with_offline_search(browser: Any, site: Path) -> None:
     w = Watch(browser, "file://")
     try:
-        w.page.goto((site / "devices/SYNTHETIC_GPU_A/synthetic-dense-01.html").as_uri())
+        w.page.goto((site / "devices/SYNTHETIC_GPU_A/synthetic-dense-01-tp1.html").as_uri())
         charts = w.page.evaluate(CHECK_CHARTS)
-        assert charts and all(c["data"] == c["expected"] == c["drawn"] for c in charts)
+        assert charts and all(c["data"] == c["expected"] for c in charts)
+        assert all(c["visible"] == c["drawn"] <= 6 for c in charts)
         w.page.goto((site / "index.html").as_uri())
         w.page.locator("label.md-search__icon, .md-search__input").first.click()
         w.page.locator("input.md-search__input").press_sequentially("methodology", delay=20)
         w.page.wait_for_selector(".md-search-result__item", timeout=15000)
         assert not w.errors, w.errors
         assert not w.foreign, w.foreign
+    finally:
+        w.close()
+
+
+def test_404_page_is_styled_over_file_url(browser: Any, site: Path) -> None:
+    w = Watch(browser, "file://")
+    try:
+        w.page.goto((site / "404.html").as_uri())
+        header = "getComputedStyle(document.querySelector('.md-header'))"
+        assert w.page.evaluate(f"{header}.position") == "sticky"  # Material's stylesheet
+        assert w.page.evaluate("document.querySelector('h1').textContent").startswith("404")
+        w.page.locator("nav.md-nav a", has_text="Methodology").first.click()
+        w.page.wait_for_url("**/methodology.html")
+        assert not w.errors and not w.foreign, (w.errors, w.foreign)
     finally:
         w.close()

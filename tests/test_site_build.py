@@ -1,26 +1,46 @@
 """The catalog builds from site_data with ``mkdocs build --strict``: pages, links, escaping,
-downloads, empty and corrupt data. (Browser checks are in test_site_browser.py.)"""
+downloads, bundles, empty and corrupt data; and every figure the pages state in a sentence
+equals the figure recomputed here, independently, from the raw records (synthetic and the
+committed data). (Browser checks are in test_site_browser.py.)"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import html
 import io
 import json
 import re
+import statistics
+import zipfile
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from generator.data.records import BenchFile, BenchRow, Measurement, Status, load
-from generator.site import charts, recommend
+from generator.data.records import (
+    SEARCH_CURRENT,
+    BenchFile,
+    BenchRow,
+    Measurement,
+    Status,
+    load,
+)
+from generator.data.shipped import shipped_sets
+from generator.site import charts, gains, providers, recommend
 from tests.fixtures.make_synthetic import HOSTILE, write_catalog
 from tests.fixtures.sitebuild import REPO, mkdocs_build
+
+DEVICES = ("SYNTHETIC_GPU_A", "SYNTHETIC_GPU_B", "SYNTHETIC_GPU_C")  # current, old, baselines
+PAGES = ("synthetic-dense-00-tp1", "synthetic-dense-01-tp1", "synthetic-mla-02-tp8")
+FACT = re.compile(r'<span class="bg-fact" data-fact="([^"]+)">([^<]*)</span>')
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("catalog")
-    write_catalog(root / "site_data", n_devices=2, n_models=3, hostile=True)
+    write_catalog(root / "site_data", n_devices=3, n_models=3, hostile=True)
     result = mkdocs_build(root / "site_data", root / "site")
     assert result.returncode == 0, result.stderr
     return root / "site_data", root / "site"
@@ -32,27 +52,24 @@ def _html_pages(site: Path) -> list[Path]:
 
 def test_every_page_is_generated(built: tuple[Path, Path]) -> None:
     _, site = built
-    for dev in ("SYNTHETIC_GPU_A", "SYNTHETIC_GPU_B"):
-        for page in (
-            "index",
-            "synthetic-dense-00",
-            "synthetic-dense-01",
-            "synthetic-mla-02",
-            "a16w8-mla",
-        ):
+    for dev in DEVICES:
+        for page in ("index", *PAGES, "a16w8-mla"):
             assert (site / "devices" / dev / f"{page}.html").is_file(), (dev, page)
-        assert (site / "devices" / dev / "downloads" / f"{dev}-configs.zip").is_file()
-        assert (site / "devices" / dev / "downloads" / "synthetic-dense-00.csv").is_file()
+        dl = site / "devices" / dev / "downloads"
+        assert (dl / f"{dev}-configs.zip").is_file()
+        assert (dl / "synthetic-dense-00-tp1.csv").is_file()
+        assert (dl / "synthetic-dense-00-tp1-vllm-configs.zip").is_file()
+        assert (dl / "synthetic-dense-00-tp1-sglang-configs.zip").is_file()
     assert (site / "assets" / "javascripts" / "plotly.min.js").stat().st_size > 1_000_000
     # nothing generated is committed: docs/ holds only hand-written pages and assets
-    assert sorted(p.name for p in (REPO / "docs").glob("*.md")) == [
-        "contributing.md",
-        "index.md",
-        "installing.md",
-        "kernel-notes.md",
-        "methodology.md",
-    ]
+    assert {"index.md", "installing.md", "kernels.md", "methodology.md"} <= {
+        p.name for p in (REPO / "docs").glob("*.md")
+    }
     assert not (REPO / "docs" / "devices").exists()
+    # development notes are not published
+    assert not (site / "kernel-notes.html").exists()
+    nav = (site / "index.html").read_text()
+    assert "kernel-notes" not in nav and 'href="kernels.html"' in nav
 
 
 def test_data_is_escaped(built: tuple[Path, Path]) -> None:
@@ -68,48 +85,190 @@ def test_data_is_escaped(built: tuple[Path, Path]) -> None:
 def test_local_links_resolve_and_nothing_external_is_loaded(built: tuple[Path, Path]) -> None:
     _, site = built
     attr = re.compile(r'<(a|script|link|img)\b[^>]*?\b(href|src)="([^"]+)"')
-    for page in _html_pages(site):
-        if page.name == "404.html":  # served at any depth, so MkDocs writes root-absolute URLs
-            continue
+    for page in _html_pages(site):  # 404.html included: its links are relative too
         for tag, _, url in attr.findall(page.read_text()):
             if url.startswith("#") or url.startswith("mailto:"):
                 continue
             if re.match(r"^[a-z]+:", url) or url.startswith("//"):
                 assert tag == "a", f"{page}: external resource {url}"
                 continue
-            target = (page.parent / url.split("#")[0].split("?")[0]).resolve()
+            path = html.unescape(url.split("#")[0].split("?")[0])
+            target = (page.parent / path).resolve()
             assert target.exists(), f"{page}: broken link {url}"
+
+
+def test_404_page_uses_relative_assets(built: tuple[Path, Path]) -> None:
+    _, site = built
+    text = (site / "404.html").read_text()
+    assert not re.search(r'(href|src)="/\w', text)
+    assert "assets/stylesheets/" in text and "<base href" in text  # restored over HTTP
 
 
 def test_plotly_is_loaded_once_per_page(built: tuple[Path, Path]) -> None:
     _, site = built
-    page = site / "devices" / "SYNTHETIC_GPU_A" / "synthetic-dense-00.html"
+    page = site / "devices" / "SYNTHETIC_GPU_A" / "synthetic-dense-00-tp1.html"
     assert page.read_text().count("plotly.min.js") == 1
 
 
 def test_home_matrix_links_every_model_page(built: tuple[Path, Path]) -> None:
     _, site = built
     home = (site / "index.html").read_text()
-    for dev in ("SYNTHETIC_GPU_A", "SYNTHETIC_GPU_B"):
-        for model in ("synthetic-dense-00", "synthetic-dense-01", "synthetic-mla-02"):
-            assert f'href="devices/{dev}/{model}.html"' in home
-    assert "Headline findings" in home
+    for dev in DEVICES:
+        for page in PAGES:
+            assert f'href="devices/{dev}/{page}.html"' in home
+    assert "What our files give" in home and "Kernels our files do not install" in home
 
 
 def test_csv_download_matches_rows(built: tuple[Path, Path]) -> None:
     site_data, site = built
-    rows = list(
-        csv.DictReader(
-            io.StringIO(
-                (site / "devices/SYNTHETIC_GPU_A/downloads/synthetic-dense-00.csv").read_text()
-            )
-        )
-    )
+    text = (site / "devices/SYNTHETIC_GPU_A/downloads/synthetic-dense-00-tp1.csv").read_text()
+    rows = list(csv.DictReader(io.StringIO(text)))
     bench = load(site_data / "devices/SYNTHETIC_GPU_A/bench/model.json", BenchFile)
-    assert len(rows) == sum(1 for r in bench.rows if r.model == "synthetic-dense-00")
+    assert len(rows) == sum(1 for r in bench.rows if r.model == "synthetic-dense-00" and r.tp == 1)
     assert {r["status"] for r in rows} >= {"ok", "unsupported", "incorrect"}
     raw = json.loads((site / "devices/SYNTHETIC_GPU_A/raw/bench/model.json").read_text())
     assert raw["sweep"] == "model"
+
+
+def _expected_files(site_data: Path, dev: str, model: str, tp: int, engine: str) -> set[str]:
+    """The engine's file names of the model's weight shapes at this TP that the device has."""
+    from generator.configs.engine_files import file_name
+
+    bench = load(site_data / f"devices/{dev}/bench/model.json", BenchFile)
+    nks = {(r.N, r.K) for r in bench.rows if r.model == model and r.tp == tp}
+    names = {file_name(engine, n, k, dev, "fp8") for n, k in nks}
+    return {n for n in names if (site_data / f"devices/{dev}/configs/{engine}/{n}").is_file()}
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_model_bundle_holds_exactly_the_models_files(built: tuple[Path, Path], engine: str) -> None:
+    site_data, site = built
+    dev, model, tp = "SYNTHETIC_GPU_A", "synthetic-dense-00", 1
+    path = site / f"devices/{dev}/downloads/{model}-tp{tp}-{engine}-configs.zip"
+    zf = zipfile.ZipFile(path)
+    expected = _expected_files(site_data, dev, model, tp, engine)
+    configs = {n.split("/", 1)[1] for n in zf.namelist() if n.startswith(f"{engine}/")}
+    assert configs == expected and expected
+    assert set(zf.namelist()) == {f"{engine}/{n}" for n in expected} | {
+        "README.txt",
+        "manifest.json",
+    }
+    manifest = json.loads(zf.read("manifest.json"))
+    assert (manifest["device"], manifest["model"], manifest["tp"]) == (dev, model, tp)
+    for f in manifest["files"]:
+        assert f["sha256"] == hashlib.sha256(zf.read(f["path"])).hexdigest()
+        if f["path"].startswith(engine):
+            assert f["layers"] and "replaces_shipped_file" in f
+            assert [run["search"] for run in f["tuned"]] == [[SEARCH_CURRENT]]
+            assert (
+                site_data / f"devices/{dev}/configs/{engine}/{f['path'].split('/', 1)[1]}"
+            ).read_bytes() == zf.read(f["path"])
+    readme = zf.read("README.txt").decode()
+    assert "for W8A8 Block FP8 kernel." in readme and "fused-moe" in readme.lower()
+    assert zipfile.ZipFile(path).read("manifest.json") == zf.read("manifest.json")
+    # the single-file links on the page serve the same bytes
+    page = (site / f"devices/{dev}/{model}-tp{tp}.html").read_text()
+    for name in expected:
+        assert f'download="{html.escape(name)}"' in page
+
+
+def test_pages_cite_the_records_they_show(tmp_path: Path) -> None:
+    """A model page cites the benchmark file's own provenance, not the device's first run."""
+    write_catalog(tmp_path / "site_data", n_devices=1, n_models=1, mla=False)
+    dev = tmp_path / "site_data/devices/SYNTHETIC_GPU_A"
+    for rel, sha in (("device.json", "d3v1ce0"), ("bench/model.json", "b3nch00")):
+        raw = json.loads((dev / rel).read_text())
+        raw["provenance"]["git_sha"] = sha
+        (dev / rel).write_text(json.dumps(raw))
+    result = mkdocs_build(tmp_path / "site_data", tmp_path / "site")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
+    assert "b3nch00" in page and "d3v1ce0" not in page
+
+
+def test_eras_are_told_apart(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = "synthetic-dense-00-tp1.html"
+    current = (site / "devices/SYNTHETIC_GPU_A" / page).read_text()
+    old = (site / "devices/SYNTHETIC_GPU_B" / page).read_text()
+    tuning = (site / "devices/SYNTHETIC_GPU_C" / page).read_text()
+    assert "vLLM 0.33.0 without our files" in current and "from the benchmark" in current
+    assert "Measured before the comparison with the shipped files" not in current
+    assert "Measured before the comparison with the shipped files" in old
+    assert gains.search_text(1) in html.unescape(old)
+    assert "vLLM 0.33.0 without our files" not in old
+    assert "vLLM 0.33.0 without our files" in tuning and "from the tuning session" in tuning
+
+
+def test_methodology_lists_every_provider_and_defines_terms(built: tuple[Path, Path]) -> None:
+    site_data, site = built
+    text = html.unescape((site / "methodology.html").read_text())
+    for path in site_data.glob("devices/*/bench/*.json"):
+        for name, info in json.loads(path.read_text())["providers"].items():
+            assert f"<code>{name}</code>" in text and info["label"] in text
+    for term in ("<strong>M</strong>", "<strong>N</strong>", "<strong>K</strong>"):
+        assert term in text
+    assert "<strong>B</strong>" in text and "<strong>TP</strong>" in text
+    for band in gains.BANDS:  # the bands the pages use are the ones defined here
+        assert band.bounds in text
+    assert f"at least {gains.NOISE_FLOOR:.0%}".replace("%", " %") in text
+
+
+def test_mla_page_keeps_the_other_vendor_apart(built: tuple[Path, Path]) -> None:
+    _, site = built
+    text = (site / "devices/SYNTHETIC_GPU_A/a16w8-mla.html").read_text()
+    assert "fastest / reference" not in text
+    assert "published, another GPU" in text and "another vendor" in text
+    assert 'href="https://github.com/ROCm/aiter/pull/2297"' in text
+    assert "× bf16 bmm, same GPU" in text
+
+
+def test_wide_tables_scroll_in_their_own_box(built: tuple[Path, Path]) -> None:
+    _, site = built
+    for page in _html_pages(site):
+        text = page.read_text()
+        for m in re.finditer(r"<table class=\"(bg-[^\"]*)\"", text):
+            before = text[max(0, m.start() - 40) : m.start()]
+            assert 'class="bg-table-wrap"' in before or "bg-kv" in m.group(1), (page, m.group(1))
+
+
+def _specs(page: Path) -> list[dict[str, Any]]:
+    raw = re.findall(r'<script type="application/json">(.*?)</script>', page.read_text())
+    return [json.loads(s) for s in raw]
+
+
+def test_charts_draw_at_most_six_providers_by_default(built: tuple[Path, Path]) -> None:
+    _, site = built
+    n = 0
+    for page in _html_pages(site):
+        for spec in _specs(page):
+            shown = [s for s in spec["series"] if s["visible"]]
+            assert 0 < len(shown) <= providers.MAX_SHOWN, (page, [s["name"] for s in shown])
+            for view in spec["views"]:
+                assert len(view["ys"]) == len(spec["series"])
+            n += 1
+    assert n > 20
+    spec = _specs(site / "devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html")[0]
+    shown = {s["key"] for s in spec["series"] if s["visible"]}
+    assert {
+        "torch-bf16",
+        "triton-fp8-block-tuned",
+        "triton-fp8-block-vllm-0.33.0",
+        "triton-fp8-block-sglang-0.5.23",
+        "triton-fp8-block-default",
+    } <= shown
+    assert [v["id"] for v in spec["views"]][:2] == ["tflops", "bf16"]
+    assert any(v["id"].startswith("today-") for v in spec["views"])
+    assert spec["views"][0]["log"], "TFLOP/s spans decades: log axis"
+
+
+def test_colours_stand_out_in_both_palettes() -> None:
+    from generator.bench import providers as registry
+
+    for p in registry.all_providers():
+        st = providers.ProviderStyle(p.name, p.info.label, p.info.color, "", "", p.info)
+        assert providers.contrast(st.color_light, providers.LIGHT_BG) >= providers.MIN_CONTRAST
+        assert providers.contrast(st.color_dark, providers.DARK_BG) >= providers.MIN_CONTRAST
 
 
 def test_empty_site_data_builds(tmp_path: Path) -> None:
@@ -144,7 +303,6 @@ def recorded_metadata():
     """What the catalog does on load: learn the providers' metadata from the bench files (here
     straight from the registry, for rows built by hand)."""
     from generator.bench import providers as pv
-    from generator.site import providers
 
     providers.forget()
     providers.learn(p.info for p in pv.all_providers())
@@ -152,12 +310,20 @@ def recorded_metadata():
     providers.forget()
 
 
-def _row(provider: str, m: int, us: float | None, status: Status = Status.OK) -> BenchRow:
-    meas = Measurement(status=status, latency_us=us, tflops=None if us is None else 100.0 / us)
+def _row(
+    provider: str, m: int, us: float | None, status: Status = Status.OK, spread: float = 0.0
+) -> BenchRow:
+    meas = Measurement(
+        status=status,
+        latency_us=us,
+        p20_us=None if us is None else us * (1 - spread / 2),
+        p80_us=None if us is None else us * (1 + spread / 2),
+        tflops=None if us is None else 100.0 / us,
+    )
     return BenchRow(provider=provider, sweep="model", M=m, N=128, K=128, measurement=meas)
 
 
-def test_invalid_rows_never_win_and_ranges_merge(recorded_metadata) -> None:
+def test_invalid_rows_never_win_and_ties_merge(recorded_metadata) -> None:
     rows = [
         _row("torch-bf16", 1, 10.0),
         _row("triton-fp8-block-tuned", 1, 8.0),
@@ -168,23 +334,34 @@ def test_invalid_rows_never_win_and_ranges_merge(recorded_metadata) -> None:
         _row("fp8-tensor", 2, 0.1),  # not a drop-in for block-scaled weights
         _row("torch-bf16", 4, 10.0),
         _row("cublas-fp8-block", 4, 5.0),
+        _row("triton-fp8-block-tuned", 4, 8.0),
+        # two cuBLAS calls within the noise of each other: a tie, named together
+        _row("torch-bf16", 8, 10.0),
+        _row("cublas-fp8-block", 8, 5.0, spread=0.04),
+        _row("cublas-fp8-block-v2", 8, 5.05, spread=0.04),
+        _row("triton-fp8-block-tuned", 8, 9.0),
     ]
     got = recommend.ranges(rows)
-    assert [(r.m_lo, r.m_hi, r.provider) for r in got] == [
-        (1, 2, "triton-fp8-block-tuned"),
-        (4, 4, "cublas-fp8-block"),
+    assert [(r.m_lo, r.m_hi, r.tied) for r in got] == [
+        (1, 2, ("triton-fp8-block-tuned",)),
+        (4, 8, ("cublas-fp8-block",)),
     ]
     assert got[0].speedup_lo == pytest.approx(10 / 9) and got[0].speedup_hi == pytest.approx(1.25)
+    assert recommend.picks(rows)[-1].tied == ("cublas-fp8-block", "cublas-fp8-block-v2")
+    decode = recommend.advice(rows)[0]
+    assert decode.installed is not None and decode.installed.provider == "triton-fp8-block-tuned"
+    # cuBLAS fails at M = 1 and 2: it cannot be the answer for the whole band
+    assert decode.fastest is not None and decode.fastest.provider == "triton-fp8-block-tuned"
 
 
-def test_invalid_rows_are_not_line_points() -> None:
+def test_invalid_rows_are_not_line_points(recorded_metadata) -> None:
     rows = [_row("cublas-fp8-block", m, 2.0) for m in (1, 2, 4)]
     rows[1] = _row("cublas-fp8-block", 2, 1.0, Status.INCORRECT)
-    fig = charts.tflops_chart(rows, "t")
-    assert fig is not None
-    line, invalid = fig["data"]
-    assert line["y"][1] is None and line["connectgaps"] is False
-    assert invalid["name"] == charts.INVALID_NAME and invalid["x"] == [2]
+    spec = charts.model_chart(rows)
+    assert spec is not None
+    (series,) = spec["series"]
+    assert series["lat"][1] is None and all(v["ys"][0][1] is None for v in spec["views"])
+    assert series["bad"] == [[1, "incorrect"]]
     assert HOSTILE  # the fixture's hostile string is exercised by the site build tests
 
 
@@ -194,3 +371,241 @@ def test_site_config_keys_match_the_kernels():
     from kernels.tiling import CONFIG_KEYS
 
     assert tuple(SITE_KEYS) == tuple(CONFIG_KEYS)
+
+
+def test_site_noise_margin_is_the_tuners() -> None:
+    from generator.tune.search import TIE_MARGIN
+
+    assert gains.NOISE_FLOOR == TIE_MARGIN
+
+
+# --- every figure stated in a sentence, recomputed from the raw records ----------------------
+
+
+def _band(m: int) -> str:
+    return "decode" if m <= 16 else "mid" if m < 1024 else "prefill"
+
+
+def _spread(m: dict) -> float:
+    if m.get("p20_us") is not None and m.get("p80_us") is not None and m.get("latency_us"):
+        return max(0.0, (m["p80_us"] - m["p20_us"]) / m["latency_us"])
+    return 0.0
+
+
+def _good(m: dict | None) -> bool:
+    return bool(m) and m["status"] == "ok" and bool(m.get("latency_us"))
+
+
+def _point(subject: dict, ref: dict) -> tuple[float, int]:
+    r = ref["latency_us"] / subject["latency_us"]
+    tol = max(_spread(subject), _spread(ref), 0.01)
+    return r, (1 if r > 1 + tol else -1 if r < 1 / (1 + tol) else 0)
+
+
+def _stats(points: list[tuple[str, float, int]], key: str) -> dict[str, str]:
+    out = {}
+    for band in ("decode", "mid", "prefill"):
+        pts = [(r, v) for b, r, v in points if b == band]
+        if not pts:
+            continue
+        out[f"{key}|{band}|n"] = str(len(pts))
+        out[f"{key}|{band}|faster"] = str(sum(1 for _, v in pts if v > 0))
+        out[f"{key}|{band}|ties"] = str(sum(1 for _, v in pts if v == 0))
+        out[f"{key}|{band}|slower"] = str(sum(1 for _, v in pts if v < 0))
+        out[f"{key}|{band}|median"] = f"{statistics.median(r for r, _ in pts):.2f}"
+    return out
+
+
+def _fp8(info: dict) -> bool:
+    return info["scheme"] == "fp8-block"
+
+
+def _pick(infos: dict[str, dict], test: Any) -> str | None:
+    return next((n for n, i in infos.items() if test(i)), None)
+
+
+def expected_facts(site_data: Path) -> dict[str, str]:
+    """Every figure a page may state, straight from the JSON records (no catalog code)."""
+    from generator.configs.engine_files import file_name
+
+    out: dict[str, str] = {}
+    for dev_dir in sorted((site_data / "devices").iterdir()):
+        dev = dev_dir.name
+        infos: dict[str, dict] = {}
+        rows: list[dict] = []
+        for path in sorted((dev_dir / "bench").glob("*.json")):
+            raw = json.loads(path.read_text())
+            if raw["sweep"] == "model":
+                infos.update(raw.get("providers", {}))
+                rows += raw["rows"]
+
+        tuned = _pick(infos, lambda i: i.get("installable") and not i.get("baseline") and _fp8(i))
+        bf16 = _pick(infos, lambda i: i.get("baseline") and i["scheme"] == "bf16")
+        vdefault = _pick(infos, lambda i: i.get("config_source") == "default" and _fp8(i))
+        shipped = {
+            i["config_source"].split(":", 1)[1]: n
+            for n, i in infos.items()
+            if (i.get("config_source") or "").startswith("shipped:") and _fp8(i)
+        }
+        others = [
+            n
+            for n, i in infos.items()
+            if _fp8(i)
+            and i.get("quant_timed")
+            and i["origin"] in ("library", "ours")
+            and not i.get("installable")
+            and not i.get("baseline")
+        ]
+        grid: dict = defaultdict(lambda: defaultdict(dict))
+        for r in rows:
+            grid[(r["model"], r["tp"], r["N"], r["K"])][r["M"]].setdefault(r["provider"], r)
+        installed = {}
+        for path in (dev_dir / "tuning").glob("*.json"):
+            t = json.loads(path.read_text())
+            if t.get("B", 1) != 1 or t["input_type"] != "fp8":
+                continue
+            cfg = dev_dir / "configs/vllm" / file_name("vllm", t["N"], t["K"], dev, "fp8")
+            table = {str(r["M"]): r["winner"]["config"] for r in t["records"] if r.get("winner")}
+            if cfg.is_file() and json.loads(cfg.read_text()) == table:
+                installed[(t["N"], t["K"])] = t
+        scopes: dict[str, list] = {"all": list(grid)}
+        for key in grid:
+            scopes.setdefault(f"{key[0]}@tp{key[1]}", []).append(key)
+        engines = {s.id: s.engine for s in shipped_sets()}
+
+        def row_meas(at: dict, name: str | None) -> dict | None:
+            return at[name]["measurement"] if name and name in at else None
+
+        for scope, keys in scopes.items():
+            pre = f"{dev}|{scope}"
+            cmp: dict[str, list] = defaultdict(list)
+            source: dict[str, list[str]] = defaultdict(list)
+
+            def add(
+                cid: str, band: str, mine: dict, ref: dict | None, how: str, cmp=cmp, src=source
+            ) -> None:
+                if _good(mine) and _good(ref):
+                    cmp[cid].append((band, *_point(mine, ref)))
+                    src[cid].append(how)
+
+            for key in keys:
+                t = installed.get((key[2], key[3]))
+                records = {r["M"]: r for r in t["records"]} if t else {}
+                for m in sorted(set(grid[key]) | set(records)):
+                    at = grid[key].get(m, {})
+                    rec = records.get(m)
+                    mine = row_meas(at, tuned)
+                    for set_id, engine in engines.items():
+                        name = shipped.get(set_id)
+                        if tuned in at and name in at:
+                            today = row_meas(at, name)
+                            if today["status"] == "unsupported":
+                                want = "default" if engine == "vllm" else f"default:{engine}"
+                                dflt = _pick(
+                                    infos, lambda i, w=want: _fp8(i) and i.get("config_source") == w
+                                )
+                                today = row_meas(at, dflt)
+                            add(set_id, _band(m), mine, today, "bench")
+                        elif rec:
+                            b = rec.get("baselines", {})
+                            ref = b.get(set_id) or b.get(f"{engine}-default")
+                            add(set_id, _band(m), rec.get("winner"), ref, "tuning")
+                    if tuned in at and vdefault in at:
+                        add("default", _band(m), mine, row_meas(at, vdefault), "bench")
+                    elif rec:
+                        add("default", _band(m), rec.get("winner"), rec["default"], "tuning")
+                    if tuned in at and bf16 in at:
+                        add("bf16", _band(m), mine, row_meas(at, bf16), "bench")
+            for cid, pts in cmp.items():
+                out.update(_stats(pts, f"{pre}|{cid}"))
+                out[f"{pre}|{cid}|from_bench"] = str(source[cid].count("bench"))
+                out[f"{pre}|{cid}|from_tuning"] = str(source[cid].count("tuning"))
+            if scope == "all" and others and bf16:
+                vs_bf16, vs_tuned = [], []
+                for key in keys:
+                    for m, at in grid[key].items():
+                        good = [row_meas(at, n) for n in others if _good(row_meas(at, n))]
+                        if not good:
+                            continue
+                        best = min(good, key=lambda x: x["latency_us"])
+                        if _good(row_meas(at, bf16)):
+                            vs_bf16.append((_band(m), *_point(best, row_meas(at, bf16))))
+                        if _good(row_meas(at, tuned)):
+                            vs_tuned.append((_band(m), *_point(best, row_meas(at, tuned))))
+                out.update(_stats(vs_bf16, f"{pre}|others-bf16"))
+                out.update(_stats(vs_tuned, f"{pre}|others-installed"))
+            if scope != "all":
+                nks = list(dict.fromkeys((k[2], k[3]) for k in keys))
+                out[f"{pre}|shapes"] = str(len(nks))
+                for s in shipped_sets():
+                    names = [file_name(s.engine, n, k, dev, "fp8") for n, k in nks]
+                    have = [n for n in names if (dev_dir / "configs" / s.engine / n).is_file()]
+                    out[f"{pre}|files|{s.engine}"] = str(len(have))
+                    out[f"{pre}|missing|{s.engine}"] = str(len(names) - len(have))
+                    replaced = [
+                        1
+                        for n, k in nks
+                        if (
+                            dev_dir / "configs" / s.engine / file_name(s.engine, n, k, dev)
+                        ).is_file()
+                        and s.table(dev, n, k)
+                    ]
+                    out[f"{pre}|replaces|{s.engine}"] = str(len(replaced))
+    return out
+
+
+def _stated(text: str) -> dict[str, str]:
+    return {html.unescape(k): v for k, v in FACT.findall(text)}
+
+
+def _check(stated: dict[str, str], expected: dict[str, str]) -> None:
+    assert stated, "no figure found"
+    wrong = {k: (v, expected.get(k)) for k, v in stated.items() if expected.get(k) != v}
+    assert not wrong, wrong
+
+
+def test_every_stated_figure_is_the_records(built: tuple[Path, Path]) -> None:
+    site_data, site = built
+    expected = expected_facts(site_data)
+    stated: dict[str, str] = {}
+    for page in [site / "index.html", *sorted(site.glob("devices/*/*.html"))]:
+        stated.update(_stated(page.read_text()))
+    _check(stated, expected)
+    # each era's comparisons are stated
+    for key in (
+        "SYNTHETIC_GPU_A|all|vllm-0.33.0|decode|median",
+        "SYNTHETIC_GPU_B|all|default|decode|median",
+        "SYNTHETIC_GPU_C|all|sglang-0.5.23|prefill|n",
+        "SYNTHETIC_GPU_A|all|others-bf16|mid|faster",
+        "SYNTHETIC_GPU_A|synthetic-dense-00@tp1|files|vllm",
+    ):
+        assert key in stated, key
+
+
+def test_sentences_state_no_number_of_their_own(built: tuple[Path, Path]) -> None:
+    """In a sentence that states results, every number is a recomputed figure."""
+    _, site = built
+    n = 0
+    for page in [site / "index.html", *sorted(site.glob("devices/*/*.html"))]:
+        for claim in re.findall(r'<p class="bg-claim">(.*?)</p>', page.read_text(), re.S):
+            bare = re.sub(r"<[^>]+>", "", FACT.sub("", claim))
+            bare = re.sub(r"\b(bf16|fp8|int8)\b", "", bare, flags=re.I)
+            assert not re.search(r"\d", bare), (page, bare)
+            n += 1
+    assert n >= 6
+
+
+def test_committed_data_figures_are_the_records() -> None:
+    """The real catalog: the home page and every model page state what the records say."""
+    from generator.site.catalog import load_catalog
+    from generator.site.render import render_site
+
+    out = render_site(load_catalog(REPO / "site_data"))
+    expected = expected_facts(REPO / "site_data")
+    stated: dict[str, str] = {}
+    assert out.home is not None
+    for page in [out.home, *out.pages]:
+        for fragment in page.fragments.values():
+            stated.update(_stated(fragment))
+    _check(stated, expected)
+    assert any(k.startswith("NVIDIA_H200|deepseek-v3@tp8|bf16|decode") for k in stated)

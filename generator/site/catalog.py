@@ -95,6 +95,18 @@ class Device:
     runs: list[Run] = field(default_factory=list)
     # The pruning check's points with a ratio that is None where a time is not positive.
     pruning_rows: list[PruningRow] = field(default_factory=list)
+    # every record's own provenance, by path relative to the device folder, and the files of
+    # each sweep: pages cite the run that measured what they show, not the device's first run
+    sources: dict[str, Provenance] = field(default_factory=dict)
+    sweep_sources: dict[str, list[str]] = field(default_factory=dict)
+    row_files: dict[int, str] = field(default_factory=dict)  # id(bench row) -> its file
+
+    def row_provenance(self, row: BenchRow) -> Provenance | None:
+        """Where a bench row was measured: its own provenance, else its file's."""
+        if row.provenance is not None:
+            return row.provenance
+        rel = self.row_files.get(id(row))
+        return self.sources.get(rel) if rel else None
 
     @property
     def mla_rows(self) -> list[BenchRow]:
@@ -204,6 +216,17 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
     raw = [root / "device.json"] if device_file else []
     raw += tune_paths + bench_paths + tune_time_paths
     raw += [pruning_path] if pruning_path.exists() else []
+    recorded = [device_file, *tunes, *bench_files, *tune_times, pruning]
+    sources = {
+        p.relative_to(root).as_posix(): r.provenance
+        for p, r in zip(raw, [r for r in recorded if r is not None], strict=True)
+    }
+    sweep_sources: dict[str, list[str]] = defaultdict(list)
+    row_files: dict[int, str] = {}
+    for path, bf in zip(bench_paths, bench_files, strict=True):
+        rel = path.relative_to(root).as_posix()
+        sweep_sources[bf.sweep].append(rel)
+        row_files.update((id(row), rel) for row in bf.rows)
     device = Device(
         name=root.name,
         slug=slug(root.name),
@@ -216,6 +239,9 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
         tune_times=tune_times,
         configs=configs,
         raw_files=raw,
+        sources=sources,
+        sweep_sources=dict(sweep_sources),
+        row_files=row_files,
     )
     device.models = _models_on_device(device, specs)
     device.contributed_by = device_file.contributed_by if device_file else None

@@ -1,31 +1,41 @@
-"""Plotly figure specs (plain dicts) for the catalog pages.
+"""Chart specs for the catalog pages: compact JSON that the page script turns into Plotly plots.
 
-Why plain dicts: they are what ``Plotly.newPlot`` takes, they serialize straight to JSON, and
-building hundreds of them is much faster than through ``plotly.graph_objects`` validation.
+Why not Plotly figures: a chart here has several *views* of the same rows (TFLOP/s, speedup
+over bf16, over what each engine runs today, over the default config, percent of roofline) and a
+legend the reader toggles; the page script (``docs/assets/javascripts/catalog.js``) builds the
+Plotly traces for the view shown, in the colours of the current light / dark palette. The spec
+holds only numbers and escaped labels, so every value a chart can draw is computed (and tested)
+here.
 
 Rules every chart follows:
 
-* a provider's line joins only rows whose status is ``ok``; an invalid row is a gap in the line
-  and a red cross in one separate "invalid" trace whose hover says the status and the message,
-  so a failed or wrong result can never be read as a number;
-* providers are styled only through :mod:`generator.site.providers`;
-* colours of the background, text and grid are left to the page script, which follows the
-  light / dark theme; strings from the data are HTML-escaped (Plotly renders a subset of HTML).
+* at most :data:`providers.MAX_SHOWN` providers are drawn by default: the installable one, what
+  the engines run without our files, bf16 and the fastest other kernel; the others are listed in
+  the legend, one click away;
+* a provider's line joins only rows whose status is ``ok``; an invalid row is a gap in its line
+  and a cross in the provider's colour at the bottom of the plot whose hover says the status and
+  the message, so a failed or wrong result can never be read as a number;
+* a y axis is logarithmic where its values span more than :data:`LOG_SPAN`;
+* colours come from :mod:`generator.site.providers`, adjusted to stand out from each palette's
+  background; strings from the data are HTML-escaped (Plotly renders a subset of HTML).
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from generator.data.records import BenchRow, Status, TuneFile
+from generator.data.records import BenchRow, Status
+from generator.data.shipped import shipped_sets
 from generator.site import providers
+from generator.site.gains import ENGINE_NAMES
+from generator.site.providers import ROLE_TITLES, Role
 
-Figure = dict[str, Any]
-INVALID_NAME = "invalid (no result)"
+Spec = dict[str, Any]
+LOG_SPAN = 30.0  # max / min beyond which an axis is logarithmic
 
 
 def _num(x: float | None) -> float | None:
@@ -35,274 +45,346 @@ def _num(x: float | None) -> float | None:
     return float(f"{x:.4g}")
 
 
-def _layout(title: str, x_title: str, y_title: str, *, log_x: bool, log_y: bool = False) -> dict:
-    return {
-        "title": {"text": html.escape(title), "font": {"size": 14}, "x": 0.01},
-        "xaxis": {"title": {"text": x_title}, "type": "log" if log_x else "linear"},
-        "yaxis": {
-            "title": {"text": y_title},
-            "type": "log" if log_y else "linear",
-            "rangemode": "tozero",
-        },
-        "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
-        "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"},
-        "hovermode": "closest",
-        "height": 440,
-    }
+def _ok(r: BenchRow | None) -> bool:
+    return r is not None and r.measurement.status == Status.OK and bool(r.measurement.latency_us)
 
 
 def _invalid_text(row: BenchRow) -> str:
     meas = row.measurement
-    msg = f"{providers.style(row.provider).label}: {meas.status.value}"
+    msg = f"{meas.status.value}"
     if meas.message:
-        msg += f" ({meas.message[:200]})"
-    return html.escape(msg) + f"<br>M={row.M}"
+        msg += f": {meas.message[:200]}"
+    return html.escape(msg)
 
 
-def _invalid_trace(x: list[Any], y: list[float], text: list[str]) -> dict:
+def _series(name: str, visible: bool, group: str | None = None) -> dict[str, Any]:
+    st = providers.style(name)
     return {
-        "type": "scatter",
-        "mode": "markers",
-        "name": INVALID_NAME,
-        "x": x,
-        "y": y,
-        "text": text,
-        "hovertemplate": "%{text}<extra></extra>",
-        "marker": {"symbol": "x-thin-open", "size": 11, "color": "#d62728", "line": {"width": 2}},
-    }
-
-
-def _provider_line(provider: str, xs: list[Any], ys: list[float | None], custom: list[Any]) -> dict:
-    st = providers.style(provider)
-    return {
-        "type": "scatter",
-        "mode": "lines+markers",
+        "key": name,  # the provider (JSON-escaped when embedded; never rendered by Plotly)
         "name": html.escape(st.label),
-        "x": xs,
-        "y": ys,
-        "customdata": custom,
-        "connectgaps": False,
-        "line": {"color": st.color, "dash": st.dash, "width": 2},
-        "marker": {"symbol": st.symbol, "size": 7, "color": st.color},
+        "group": group or ROLE_TITLES[st.role],
+        "color": st.color_light,
+        "color_dark": st.color_dark,
+        "dash": st.dash,
+        "symbol": st.symbol,
+        "visible": visible,
     }
 
 
-def _dedup(rows: Iterable[BenchRow]) -> dict[str, dict[int, BenchRow]]:
-    """provider -> M -> row (the first one wins if a sweep measured a point twice)."""
-    out: dict[str, dict[int, BenchRow]] = defaultdict(dict)
-    for row in rows:
-        out[row.provider].setdefault(row.M, row)
+def best_other(rows: Iterable[BenchRow]) -> str | None:
+    """The kernel our files do not install (a library's or a research one) that is the fastest
+    correct drop-in at the most batch sizes."""
+    by_m: dict[Any, list[BenchRow]] = defaultdict(list)
+    for r in rows:
+        st = providers.style(r.provider)
+        if _ok(r) and st.drop_in_block and st.role in (Role.LIBRARY, Role.OURS):
+            by_m[(r.N, r.K, r.B, r.M)].append(r)
+    wins = Counter(
+        min(rs, key=lambda r: r.measurement.latency_us or 0.0).provider for rs in by_m.values()
+    )
+    return max(sorted(wins), key=lambda n: wins[n]) if wins else None
+
+
+def default_visible(rows: list[BenchRow]) -> list[str]:
+    """Providers drawn before the reader asks: all of them when they are few, else (up to
+    MAX_SHOWN) bf16, the installable one, each engine's shipped files, the default config, each
+    engine's default, and the fastest kernel that no file of ours installs."""
+    names = providers.ordered({r.provider for r in rows})
+    if len(names) <= providers.MAX_SHOWN:
+        return names
+    picked: list[str] = []
+
+    def add(n: str | None) -> None:
+        if n and n in names and n not in picked and len(picked) < providers.MAX_SHOWN:
+            picked.append(n)
+
+    for n in names:
+        if providers.style(n).is_baseline:
+            add(n)
+    add(providers.tuned_fp8(names))
+    for n in providers.shipped(names).values():
+        add(n)
+    add(providers.engine_default(names, "vllm"))
+    add(best_other(rows))
+    for engine in ENGINE_NAMES:
+        add(providers.engine_default(names, engine))
+    return picked
+
+
+def _today(names: list[str]) -> list[tuple[str, str, str | None]]:
+    """(label, shipped provider, engine default provider) per engine release with rows."""
+    out = []
+    ship = providers.shipped(names)
+    for s in shipped_sets():
+        if s.id in ship:
+            label = f"{ENGINE_NAMES.get(s.engine, s.engine)} {s.version}"
+            out.append((label, ship[s.id], providers.engine_default(names, s.engine)))
     return out
 
 
-def metric_vs_m(
-    rows: list[BenchRow],
-    title: str,
-    y_title: str,
-    value: Callable[[BenchRow], float | None],
-    *,
-    log_y: bool = False,
-    invalid_at: Callable[[BenchRow], float | None] = lambda r: 0.0,
-    hover_unit: str = "",
-) -> Figure | None:
-    """One line per provider of ``value(row)`` against M (log x); ``None`` when nothing to draw.
+def _today_latency(
+    at: dict[str, BenchRow], shipped_name: str, default_name: str | None
+) -> float | None:
+    row = at.get(shipped_name)
+    if row is not None and row.measurement.status == Status.UNSUPPORTED and default_name:
+        row = at.get(default_name)
+    return row.measurement.latency_us if _ok(row) else None
 
-    ``invalid_at`` places the invalid markers (0 by default; the error chart puts an incorrect
-    row at its error, which is the interesting number there)."""
-    by_provider = _dedup(rows)
-    ms = sorted({r.M for r in rows})
-    data = []
-    inv_x: list[Any] = []
-    inv_y: list[float] = []
-    inv_text: list[str] = []
-    for provider in providers.ordered(list(by_provider)):
-        points = by_provider[provider]
-        ys: list[float | None] = []
-        custom: list[Any] = []
-        for m in ms:
-            row = points.get(m)
-            ok = row is not None and row.measurement.status == Status.OK
-            ys.append(_num(value(row)) if ok and row is not None else None)
-            custom.append(_num(row.measurement.latency_us) if ok and row is not None else None)
-            if row is not None and not ok:
-                where = invalid_at(row)
-                if where is not None:
-                    inv_x.append(m)
-                    inv_y.append(_num(where) or 0.0)
-                    inv_text.append(_invalid_text(row))
-        if any(y is not None for y in ys):
-            trace = _provider_line(provider, ms, ys, custom)
-            trace["hovertemplate"] = (
-                "%{fullData.name}<br>M=%{x}<br>%{y:.3g}"
-                + hover_unit
-                + " (%{customdata} µs)<extra></extra>"
-            )
-            data.append(trace)
-    if inv_x:
-        data.append(_invalid_trace(inv_x, inv_y, inv_text))
-    if not data:
-        return None
+
+def _view(
+    view_id: str,
+    label: str,
+    y_title: str,
+    unit: str,
+    ys: list[list[float | None]],
+    *,
+    ref: float | None = None,
+    help_text: str = "",
+) -> dict[str, Any]:
+    values = [y for s in ys for y in s if y is not None and y > 0]
+    log = bool(values) and max(values) / min(values) > LOG_SPAN
+    floor = (min(values) / 1.8 if log else 0.0) if values else 0.0
     return {
-        "data": data,
-        "layout": _layout(title, "M (tokens, log scale)", y_title, log_x=True, log_y=log_y),
+        "id": view_id,
+        "label": label,
+        "y_title": y_title + (" (log scale)" if log else ""),
+        "unit": unit,
+        "log": log,
+        "floor": _num(floor),
+        "ref": ref,
+        "help": help_text,
+        "ys": ys,
     }
 
 
-def tflops_chart(rows: list[BenchRow], title: str) -> Figure | None:
-    return metric_vs_m(
-        rows, title, "TFLOP/s", lambda r: r.measurement.tflops, hover_unit=" TFLOP/s"
-    )
-
-
-def roofline_chart(rows: list[BenchRow], title: str) -> Figure | None:
-    if not any(r.roofline_pct is not None for r in rows):
+def lines_chart(
+    rows: list[BenchRow],
+    *,
+    x_title: str = "M (tokens in the batch, log scale)",
+    x_of: Callable[[BenchRow], int] = lambda r: r.M,
+    x_name: str = "M",
+    speedups: bool = True,
+) -> Spec | None:
+    """One line per provider against M, with the views a reader switches between."""
+    if not rows:
         return None
-    return metric_vs_m(rows, title, "% of roofline", lambda r: r.roofline_pct, hover_unit=" %")
+    xs = sorted({x_of(r) for r in rows})
+    index = {x: i for i, x in enumerate(xs)}
+    by_provider: dict[str, dict[int, BenchRow]] = defaultdict(dict)
+    for r in rows:
+        by_provider[r.provider].setdefault(index[x_of(r)], r)
+    names = providers.ordered(list(by_provider))
+    shown = set(default_visible(rows))
+    at_x: list[dict[str, BenchRow]] = [dict() for _ in xs]
+    for n, pts in by_provider.items():
+        for i, r in pts.items():
+            at_x[i][n] = r
 
-
-def error_chart(rows: list[BenchRow], title: str) -> Figure | None:
-    """Relative Frobenius error against the fp32 reference; an incorrect row sits at its error."""
-    if not any(r.measurement.rel_error for r in rows):
+    series, lat = [], []
+    for n in names:
+        s = _series(n, n in shown)
+        pts = by_provider[n]
+        lat.append(
+            [
+                _num(pts[i].measurement.latency_us) if _ok(pts.get(i)) else None
+                for i in range(len(xs))
+            ]
+        )
+        s["lat"] = lat[-1]
+        s["bad"] = [[i, _invalid_text(r)] for i, r in sorted(pts.items()) if not _ok(r)]
+        series.append(s)
+    if not any(any(v is not None for v in lat_s) for lat_s in lat) and not any(
+        s["bad"] for s in series
+    ):
         return None
 
-    def err(r: BenchRow) -> float | None:
-        e = r.measurement.rel_error
-        return e if e and e > 0 else None
+    def ratio_view(ref_lat: list[float | None]) -> list[list[float | None]]:
+        return [
+            [_num(ref_lat[i] / v) if v and ref_lat[i] else None for i, v in enumerate(lat_s)]
+            for lat_s in lat
+        ]
 
-    return metric_vs_m(
-        rows, title, "relative error (log)", err, log_y=True, invalid_at=err, hover_unit=""
-    )
-
-
-def tune_speedup_chart(tunes: list[TuneFile], title: str) -> Figure | None:
-    """Tuned config over the kernel's default config (the one vLLM uses with no file), per M."""
-    data = []
-    inv_x: list[Any] = []
-    inv_y: list[float] = []
-    inv_text: list[str] = []
-    for t in tunes:
-        xs, ys = [], []
-        for rec in t.records:
-            w, d = rec.winner, rec.default
-            xs.append(rec.M)
-            if (
-                w
-                and w.status == Status.OK
-                and w.latency_us
-                and d.status == Status.OK
-                and d.latency_us
-            ):
-                ys.append(_num(d.latency_us / w.latency_us))
-            else:
-                ys.append(None)
-                bad = d if (w and w.status == Status.OK) else w
-                what = "no correct config" if bad is None else bad.status.value
-                who = "default config" if bad is d else "tuned"
-                inv_x.append(rec.M)
-                inv_y.append(0.0)
-                inv_text.append(
-                    html.escape(f"{t.kernel} {t.input_type}: {who}: {what}") + f"<br>M={rec.M}"
-                )
-        if any(y is not None for y in ys):
-            name = f"{t.kernel} {t.input_type}" + (f" B={t.B}" if t.B > 1 else "")
-            st = providers.style(name)
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines+markers",
-                    "name": html.escape(name),
-                    "x": xs,
-                    "y": ys,
-                    "connectgaps": False,
-                    "line": {"color": st.color, "width": 2},
-                    "hovertemplate": "%{fullData.name}<br>M=%{x}<br>%{y:.2f}x over default"
-                    "<extra></extra>",
-                }
-            )
-    if inv_x:
-        data.append(_invalid_trace(inv_x, inv_y, inv_text))
-    if not data:
-        return None
-    layout = _layout(title, "M (tokens, log scale)", "speedup over default config", log_x=True)
-    layout["shapes"] = [
-        {
-            "type": "line",
-            "xref": "paper",
-            "x0": 0,
-            "x1": 1,
-            "y0": 1,
-            "y1": 1,
-            "line": {"dash": "dot", "width": 1, "color": "#888888"},
-        }
+    views = [
+        _view(
+            "tflops",
+            "TFLOP/s",
+            "TFLOP/s",
+            " TFLOP/s",
+            [
+                [
+                    _num(by_provider[n][i].measurement.tflops) if lat[k][i] is not None else None
+                    for i in range(len(xs))
+                ]
+                for k, n in enumerate(names)
+            ],
+            help_text="throughput: 2·M·N·K / time",
+        )
     ]
-    return {"data": data, "layout": layout}
+    if speedups:
+        base = next((n for n in names if providers.style(n).is_baseline), None)
+        if base:
+            views.append(
+                _view(
+                    "bf16",
+                    "× bf16",
+                    "speedup over bf16",
+                    "×",
+                    ratio_view(lat[names.index(base)]),
+                    ref=1.0,
+                    help_text="bf16 time / provider time: above 1 is faster than the layer in bf16",
+                )
+            )
+        for label, ship, default in _today(names):
+            ref_lat = [_num(_today_latency(at_x[i], ship, default)) for i in range(len(xs))]
+            views.append(
+                _view(
+                    "today-" + html.escape(ship),
+                    f"× {label}",
+                    f"speedup over {label} without our files",
+                    "×",
+                    ratio_view(ref_lat),
+                    ref=1.0,
+                    help_text=(
+                        f"time of what {label} runs without our files (its shipped config "
+                        "file, else its default config) / provider time"
+                    ),
+                )
+            )
+        default = providers.engine_default(names, "vllm")
+        if default:
+            views.append(
+                _view(
+                    "default",
+                    "× default config",
+                    "speedup over the default config",
+                    "×",
+                    ratio_view(lat[names.index(default)]),
+                    ref=1.0,
+                    help_text="time with the kernel's default config (no file) / provider time",
+                )
+            )
+    if any(r.roofline_pct is not None for r in rows):
+        views.append(
+            _view(
+                "roofline",
+                "% of roofline",
+                "% of roofline",
+                " %",
+                [
+                    [
+                        _num(by_provider[n][i].roofline_pct) if lat[k][i] is not None else None
+                        for i in range(len(xs))
+                    ]
+                    for k, n in enumerate(names)
+                ],
+                help_text="roofline time (device ceilings) / measured time",
+            )
+        )
+    return {
+        "type": "lines",
+        "x": xs,
+        "x_title": x_title,
+        "x_name": x_name,
+        "x_log": True,
+        "series": series,
+        "views": views,
+    }
 
 
-def mla_label(row: BenchRow) -> str:
-    return f"B={row.B} M={row.M} {row.N}x{row.K}"
+def model_chart(rows: list[BenchRow]) -> Spec | None:
+    return lines_chart(rows)
 
 
-def mla_chart(rows: list[BenchRow], title: str) -> Figure | None:
-    """Grouped bars per (B, M, N, K) point: every provider, plus the external reference."""
+def square_chart(rows: list[BenchRow]) -> Spec | None:
+    """Sweeps other than model / mla: TFLOP/s against the swept size."""
+    square = all(r.M == r.N == r.K for r in rows)
+    return lines_chart(
+        rows,
+        x_title="M = N = K (log scale)" if square else "M (tokens in the batch, log scale)",
+        x_name="M=N=K" if square else "M",
+    )
+
+
+def mla_label(b: int, m: int, n: int, k: int) -> str:
+    return f"B={b} M={m} {n}x{k}"
+
+
+def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
+    """Grouped bars per (B, M, N, K) point: every provider on this GPU, its speedup over bf16
+    bmm, and (in the TFLOP/s view only) the other vendor's published figure, marked as such."""
     order = sorted({(r.N, r.K, r.B, r.M) for r in rows}, key=lambda t: (-t[0], t[2], t[3]))
-    cats = [f"B={b} M={m} {n}x{k}" for n, k, b, m in order]
+    if not order:
+        return None
+    cats = [mla_label(b, m, n, k) for n, k, b, m in order]
     index = {key: i for i, key in enumerate(order)}
-    by_provider = defaultdict(dict)
-    refs: dict[int, tuple[float, str]] = {}
-    for row in rows:
-        i = index[(row.N, row.K, row.B, row.M)]
-        by_provider[row.provider].setdefault(i, row)
-        if row.reference_tflops is not None:
-            refs.setdefault(i, (row.reference_tflops, row.reference_label or "reference"))
-    data = []
-    inv_x, inv_y, inv_text = [], [], []
-    for provider in providers.ordered(list(by_provider)):
-        st = providers.style(provider)
-        ys = []
-        for i in range(len(cats)):
-            row = by_provider[provider].get(i)
-            ok = row is not None and row.measurement.status == Status.OK
-            ys.append(_num(row.measurement.tflops) if ok and row else None)
-            if row is not None and not ok:
-                inv_x.append(cats[i])
-                inv_y.append(0.0)
-                inv_text.append(_invalid_text(row))
-        if any(y is not None for y in ys):
-            data.append(
-                {
-                    "type": "bar",
-                    "name": html.escape(st.label),
-                    "x": cats,
-                    "y": ys,
-                    "marker": {"color": st.color},
-                    "hovertemplate": "%{fullData.name}<br>%{x}<br>%{y:.3g} TFLOP/s<extra></extra>",
-                }
+    by_provider: dict[str, dict[int, BenchRow]] = defaultdict(dict)
+    refs: dict[int, float] = {}
+    for r in rows:
+        i = index[(r.N, r.K, r.B, r.M)]
+        by_provider[r.provider].setdefault(i, r)
+        if r.reference_tflops is not None:
+            refs.setdefault(i, r.reference_tflops)
+    names = providers.ordered(list(by_provider))
+    base = next((n for n in names if providers.style(n).is_baseline), None)
+    series, tflops, speed = [], [], []
+    for n in names:
+        s = _series(n, True)
+        pts = by_provider[n]
+        lat = [pts[i].measurement.latency_us if _ok(pts.get(i)) else None for i in range(len(cats))]
+        s["lat"] = [_num(v) for v in lat]
+        s["bad"] = [[i, _invalid_text(r)] for i, r in sorted(pts.items()) if not _ok(r)]
+        series.append(s)
+        tflops.append(
+            [_num(pts[i].measurement.tflops) if lat[i] else None for i in range(len(cats))]
+        )
+        if base:
+            b = by_provider[base]
+            speed.append(
+                [
+                    _num((b[i].measurement.latency_us or 0) / lat[i])
+                    if lat[i] and _ok(b.get(i))
+                    else None
+                    for i in range(len(cats))
+                ]
             )
     if refs:
-        label = next(iter(refs.values()))[1]
-        data.append(
+        series.append(
             {
-                "type": "bar",
-                "name": html.escape(label),
-                "x": cats,
-                "y": [_num(refs[i][0]) if i in refs else None for i in range(len(cats))],
-                "marker": {"color": "#bbbbbb", "pattern": {"shape": "/"}},
-                "hovertemplate": "%{fullData.name}<br>%{x}<br>%{y:.3g} TFLOP/s<extra></extra>",
+                "key": None,
+                "name": html.escape(
+                    f"{reference_label or 'reference'} (published figure, another GPU)"
+                ),
+                "group": "Another vendor's published figure (not measured here)",
+                "color": "#8a8a8a",
+                "color_dark": "#a8a8a8",
+                "dash": "solid",
+                "symbol": "square",
+                "visible": True,
+                "pattern": "/",
+                "lat": [None] * len(cats),
+                "bad": [],
             }
         )
-    if inv_x:
-        data.append(_invalid_trace(inv_x, inv_y, inv_text))
-    if not data:
-        return None
-    layout = _layout(title, "", "TFLOP/s", log_x=False)
-    layout["xaxis"] = {"type": "category", "tickangle": -45}
-    layout["barmode"] = "group"
-    layout["height"] = 460
-    layout["margin"]["b"] = 120
-    layout["legend"]["y"] = -0.45
-    return {"data": data, "layout": layout}
-
-
-def square_chart(rows: list[BenchRow], title: str) -> Figure | None:
-    """Sweeps other than model / mla: TFLOP/s against M of every row (square: M = N = K)."""
-    return tflops_chart(rows, title)
+        tflops.append([_num(refs.get(i)) for i in range(len(cats))])
+        speed.append([None] * len(cats))
+    views = [_view("tflops", "TFLOP/s", "TFLOP/s", " TFLOP/s", tflops)]
+    if base:
+        views.append(
+            _view(
+                "bf16",
+                "× bf16 bmm",
+                "speedup over bf16 torch.bmm",
+                "×",
+                speed,
+                ref=1.0,
+                help_text="bf16 bmm time / provider time, on this GPU",
+            )
+        )
+    return {
+        "type": "bars",
+        "x": cats,
+        "x_title": "",
+        "x_log": False,
+        "series": series,
+        "views": views,
+    }

@@ -7,8 +7,10 @@ stale and no generated page is committed under ``docs/``. What it does, by MkDoc
   ``mkdocs.yml``), render every page and download, add the devices to the navigation and the
   page scripts (plotly.js from the Python plotly package: no CDN) to every page;
 * ``on_files``: add the generated pages, downloads and plotly.min.js as virtual files;
-* ``on_page_markdown``: splice the device x model matrix into the hand-written home page;
-* ``on_page_content``: swap the HTML fragments back in for their placeholders.
+* ``on_page_markdown``: splice the generated parts into hand-written pages (the device x model
+  matrix and headline figures into the home page, the provider table into the methodology);
+* ``on_page_content``: swap the HTML fragments back in for their placeholders;
+* ``on_post_template``: make ``404.html`` work from file:// too (relative asset links).
 
 Invalid data stops the build before any page is rendered: ``validate`` (the same checks as
 ``python -m generator validate``) lists every problem, one line each with file and field.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -78,13 +81,21 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         _fragments[page.src_uri] = page.fragments
     if _output.home is not None:
         _fragments["index.md"] = _output.home.fragments
+    for src_uri, (_, page) in _output.splices.items():
+        _fragments.setdefault(src_uri, {}).update(page.fragments)
     for script in (PLOTLY_SRC, PAGE_JS):
         if script not in [str(s) for s in config.extra_javascript]:
             config.extra_javascript.append(script)
     if PAGE_CSS not in config.extra_css:
         config.extra_css.append(PAGE_CSS)
-    if config.nav is not None and _output.nav:
-        config.nav.append({"Devices": _output.nav})
+    if config.nav is not None:
+        # a hand-written page other engineers may add: listed once it exists
+        contributing = Path(config.docs_dir) / "contributing.md"
+        listed = [next(iter(e.values())) if isinstance(e, dict) else e for e in config.nav]
+        if contributing.is_file() and "contributing.md" not in listed:
+            config.nav.append({"Contributing": "contributing.md"})
+        if _output.nav:
+            config.nav.append({"Devices": _output.nav})
     log.info(
         "blockgemm: %d devices, %d pages, %d charts, %d downloads from %s in %.2f s",
         len(catalog.devices),
@@ -109,7 +120,15 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_markdown(markdown: str, page: MkPage, config: MkDocsConfig, files: Files) -> str:
-    if page.file.src_uri != "index.md" or _output is None or _output.home is None:
+    if _output is None:
+        return markdown
+    splice = _output.splices.get(page.file.src_uri)
+    if splice is not None:
+        marker, generated = splice
+        if marker not in markdown:
+            raise PluginError(f"blockgemm: {page.file.src_uri}: marker {marker} missing")
+        markdown = markdown.replace(marker, generated.markdown, 1)
+    if page.file.src_uri != "index.md" or _output.home is None:
         return markdown
     if HOME_MARKER in markdown:
         return markdown.replace(HOME_MARKER, _output.home.markdown, 1)
@@ -125,3 +144,21 @@ def on_page_content(html: str, page: MkPage, config: MkDocsConfig, files: Files)
             raise PluginError(f"blockgemm: {page.file.src_uri}: placeholder {key} lost by markdown")
         html = html.replace(key, fragment, 1)
     return html
+
+
+_ROOT_URL = re.compile(r'((?:href|src)=")/(?!/)')
+
+
+def on_post_template(output_content: str, template_name: str, config: MkDocsConfig) -> str:
+    """MkDocs writes ``404.html`` with root-absolute links (a server shows it at any depth),
+    which resolve to the file system's root over file://: the page comes out unstyled. Make the
+    links relative to the site root (where 404.html is) and, when served over HTTP, restore the
+    root-absolute meaning with a ``<base>`` element written before any link is read."""
+    if template_name != "404.html" or config.site_url:
+        return output_content
+    html = _ROOT_URL.sub(r"\1", output_content)
+    html = html.replace('"base": "/"', '"base": "."').replace('"search": "/', '"search": "')
+    base = (
+        "<script>if (location.protocol !== 'file:') document.write('<base href=\"/\">');</script>"
+    )
+    return html.replace("<head>", "<head>" + base, 1)

@@ -12,6 +12,7 @@ drop-in candidate.
 
 from __future__ import annotations
 
+import enum
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,46 @@ from generator.data.records import Origin, ProviderInfo, Scheme
 
 BASELINE = "torch-bf16"  # kept for templates that label the GEMM baseline by name
 CHECKPOINT_SCHEME = Scheme.FP8_BLOCK  # what the catalog's models are quantized as
+MAX_SHOWN = 6  # providers a chart draws before the reader asks for more
+
+# Page backgrounds of the two Material palettes (white; "slate": hsl(225, 15%, 14%)). Line
+# colours are adjusted per palette until they stand out from it (see legible()).
+LIGHT_BG = "#ffffff"
+DARK_BG = "#1e2129"
+MIN_CONTRAST = 4.0  # above WCAG's 3:1 for graphics: thin dashed lines need more
+
+
+class Role(str, enum.Enum):
+    """What a provider is to a reader deciding what to install, from its recorded metadata."""
+
+    BASELINE = "baseline"  # bf16: what every speedup is measured against
+    INSTALLABLE = "installable"  # the engines' kernel with the catalog's files (the bundle)
+    ENGINE = "engine"  # the engines' kernel with the files they ship, or no file (defaults)
+    LIBRARY = "library"  # cuBLAS through torch: no file of ours changes it
+    OURS = "ours"  # this project's research kernels: no engine runs them
+    UNKNOWN = "unknown"  # no metadata recorded
+
+
+# legend groups and table order: what a reader installs first, bf16 and the rest after
+ROLE_ORDER = (Role.INSTALLABLE, Role.ENGINE, Role.BASELINE, Role.LIBRARY, Role.OURS, Role.UNKNOWN)
+
+ROLE_TAGS = {
+    Role.BASELINE: "bf16",
+    Role.INSTALLABLE: "our files",
+    Role.ENGINE: "engine's own files",
+    Role.LIBRARY: "library, not changed by our files",
+    Role.OURS: "research kernel, no engine runs it",
+    Role.UNKNOWN: "no metadata",
+}
+
+ROLE_TITLES = {
+    Role.BASELINE: "Baseline",
+    Role.INSTALLABLE: "Installed by our files",
+    Role.ENGINE: "What the engines run without our files",
+    Role.LIBRARY: "Libraries (not changed by our files)",
+    Role.OURS: "Research kernels (no engine runs them)",
+    Role.UNKNOWN: "Other",
+}
 
 _KNOWN: dict[str, ProviderInfo] = {}
 
@@ -64,6 +105,42 @@ class ProviderStyle:
         return self.info.origin if self.info else None
 
     @property
+    def config_source(self) -> str | None:
+        return self.info.config_source if self.info else None
+
+    @property
+    def description(self) -> str:
+        return self.info.description if self.info else "no description was recorded"
+
+    @property
+    def role(self) -> Role:
+        if self.info is None:
+            return Role.UNKNOWN
+        if self.info.baseline:
+            return Role.BASELINE
+        if self.info.installable:
+            return Role.INSTALLABLE
+        return {
+            Origin.ENGINE: Role.ENGINE,
+            Origin.LIBRARY: Role.LIBRARY,
+            Origin.OURS: Role.OURS,
+        }[self.info.origin]
+
+    @property
+    def shipped_set(self) -> str | None:
+        """The engine release whose shipped files this provider runs ("vllm-0.33.0"), if any."""
+        src = self.config_source or ""
+        return src.split(":", 1)[1] if src.startswith("shipped:") else None
+
+    @property
+    def color_light(self) -> str:
+        return legible(self.color, LIGHT_BG)
+
+    @property
+    def color_dark(self) -> str:
+        return legible(self.color, DARK_BG)
+
+    @property
     def drop_in_block(self) -> bool:
         """Computes the checkpoint's scheme (FP8 block) with the activation quantization a real
         layer pays for, or is the bf16 baseline: a candidate in the recommendation table."""
@@ -72,6 +149,48 @@ class ProviderStyle:
         if self.info.baseline and self.info.scheme == Scheme.BF16:
             return True
         return self.info.scheme == CHECKPOINT_SCHEME and self.info.quant_timed
+
+
+def _rgb(color: str) -> tuple[float, float, float]:
+    c = color.lstrip("#")
+    if len(c) == 3:
+        c = "".join(ch * 2 for ch in c)
+    return tuple(int(c[i : i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    def lin(v: float) -> float:
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (lin(v) for v in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    la, lb = sorted((_luminance(_rgb(a)), _luminance(_rgb(b))), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def legible(color: str, background: str, minimum: float = MIN_CONTRAST) -> str:
+    """``color`` mixed towards black (light page) or white (dark page) just enough to reach
+    ``minimum`` contrast with ``background``; unchanged if it already does. Keeps the hue, so
+    a provider is recognisable in both palettes."""
+    try:
+        rgb = _rgb(color)
+    except ValueError:
+        return color
+    if contrast(color, background) >= minimum:
+        return color
+    target = 1.0 if _luminance(_rgb(background)) < 0.5 else 0.0
+    out = color
+    for step in range(1, 21):
+        t = step / 20
+        mixed = tuple(v + (target - v) * t for v in rgb)
+        out = "#" + "".join(f"{round(v * 255):02x}" for v in mixed)
+        if contrast(out, background) >= minimum:
+            break
+    return out
 
 
 def learn(infos: Iterable[ProviderInfo]) -> None:
@@ -100,6 +219,41 @@ def style(name: str) -> ProviderStyle:
         symbol=_SYMBOLS[(h // len(_PALETTE)) % len(_SYMBOLS)],
         info=None,
     )
+
+
+def known() -> list[str]:
+    """Every provider whose metadata the loaded catalog recorded, in recording order."""
+    return list(_KNOWN)
+
+
+def tuned_fp8(names: Iterable[str]) -> str | None:
+    """The provider the bundles install for the checkpoints' scheme (our tuned files)."""
+    for n in ordered(list(names)):
+        st = style(n)
+        if st.role == Role.INSTALLABLE and st.scheme == CHECKPOINT_SCHEME:
+            return n
+    return None
+
+
+def shipped(names: Iterable[str]) -> dict[str, str]:
+    """{shipped set id: provider} for the providers running an engine's shipped files (FP8)."""
+    out = {}
+    for n in ordered(list(names)):
+        st = style(n)
+        if st.shipped_set and st.scheme == CHECKPOINT_SCHEME:
+            out.setdefault(st.shipped_set, n)
+    return out
+
+
+def engine_default(names: Iterable[str], engine: str) -> str | None:
+    """The provider running ``engine``'s default config (FP8), by its recorded config source:
+    "default" is vLLM's (the kernel's own default), "default:<engine>" another engine's."""
+    want = "default" if engine == "vllm" else f"default:{engine}"
+    for n in ordered(list(names)):
+        st = style(n)
+        if st.config_source == want and st.scheme == CHECKPOINT_SCHEME:
+            return n
+    return None
 
 
 def ordered(names: set[str] | list[str]) -> list[str]:

@@ -1,152 +1,203 @@
-"""Which provider to use, per weight shape and range of M, and by how much it beats bf16.
+"""What to run for each layer, per band of M, with the installable answer first.
 
 Why: the charts show everything, but an engineer deploying a block-FP8 checkpoint needs one
-answer per layer: for these batch sizes use X, it is Y times faster than running the layer in
-bf16. Only providers that compute the same block-scaled GEMM (and the bf16 baseline) compete,
-and only rows whose result was correct (status ``ok``) count; consecutive M with the same winner
-are merged into one range.
+answer per layer: in decode, mid and prefill batches, what do our files give (the engines'
+Triton kernel with our tuned config, against bf16 and against what the engine runs today), and
+is anything else measurably faster. Only providers that compute the same block-scaled GEMM with
+its activation quantization (and the bf16 baseline) compete, only correct rows count, and a
+provider is a candidate for a band only if it is correct at every M of the band.
+
+Two providers within the measured noise of each other are a tie and are named together
+("cuBLAS block-wise ≈ cuBLAS block-wise v2"): a recommendation must not flip between them from
+one batch size to the next. The per-M table (:func:`ranges`) merges consecutive batch sizes as
+long as some provider stays in every tie group, so its rows change only when the answer does.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from generator.data.records import BenchRow, Status
 from generator.site import providers
+from generator.site.gains import BANDS, NOISE_FLOOR, Band, spread
+from generator.site.providers import Role
+
+
+def _ok(r: BenchRow | None) -> bool:
+    return r is not None and r.measurement.status == Status.OK and bool(r.measurement.latency_us)
+
+
+def _lat(r: BenchRow) -> float:
+    return r.measurement.latency_us or 0.0
+
+
+def _candidates(rows: Iterable[BenchRow]) -> dict[int, dict[str, BenchRow]]:
+    """M -> provider -> correct row, for the providers that may replace each other."""
+    out: dict[int, dict[str, BenchRow]] = {}
+    for r in rows:
+        if _ok(r) and providers.style(r.provider).drop_in_block:
+            out.setdefault(r.M, {}).setdefault(r.provider, r)
+    return out
+
+
+def _baseline(at: dict[str, BenchRow]) -> BenchRow | None:
+    return next((r for n, r in at.items() if providers.style(n).is_baseline), None)
+
+
+def _order(names: Iterable[str]) -> list[str]:
+    """Installable first, then the engines', then bf16, then the rest, each in display order."""
+    rank = {Role.INSTALLABLE: 0, Role.ENGINE: 1, Role.BASELINE: 2}
+    return sorted(
+        providers.ordered(list(names)),
+        key=lambda n: rank.get(providers.style(n).role, 3),
+    )
 
 
 @dataclass(frozen=True)
 class Pick:
-    """The winner at one M."""
+    """The fastest correct providers at one M (a tie group, fastest first)."""
 
     M: int
-    provider: str | None  # None: no candidate produced a correct result
-    speedup: float | None  # bf16 latency / winner latency; None without a correct bf16 row
-    runner_up: str | None
+    tied: tuple[str, ...]  # empty: no candidate produced a correct result
+    speedups: dict[str, float]  # provider -> bf16 latency / its latency (with a bf16 row)
+
+    @property
+    def provider(self) -> str | None:
+        return self.tied[0] if self.tied else None
+
+
+def picks(rows: Iterable[BenchRow]) -> list[Pick]:
+    out = []
+    for m, at in sorted(_candidates(rows).items()):
+        ranked = sorted(at.values(), key=_lat)
+        best = ranked[0]
+        tied = [
+            r.provider
+            for r in ranked
+            if _lat(r)
+            <= _lat(best) * (1 + max(spread(best.measurement), spread(r.measurement), NOISE_FLOOR))
+        ]
+        base = _baseline(at)
+        sp = {n: _lat(base) / _lat(at[n]) for n in tied} if base else {}
+        out.append(Pick(m, tuple(tied), sp))
+    return out
 
 
 @dataclass(frozen=True)
 class Range:
-    """Consecutive batch sizes with the same winner."""
+    """Consecutive batch sizes where the same providers stay among the fastest."""
 
     m_lo: int
     m_hi: int
-    provider: str | None
-    speedup_lo: float | None
+    tied: tuple[str, ...]  # in every tie group of the range, installable first
+    speedup_lo: float | None  # of tied[0] over bf16, over the range
     speedup_hi: float | None
-    runners_up: tuple[str, ...]
 
-
-def picks(rows: Iterable[BenchRow]) -> list[Pick]:
-    """Fastest correct drop-in provider at every M of one shape."""
-    by_m: dict[int, list[BenchRow]] = {}
-    for row in rows:
-        by_m.setdefault(row.M, []).append(row)
-    out = []
-    for m in sorted(by_m):
-        ok = [
-            r
-            for r in by_m[m]
-            if r.measurement.status == Status.OK
-            and r.measurement.latency_us
-            and providers.style(r.provider).drop_in_block
-        ]
-        ok.sort(key=lambda r: r.measurement.latency_us or 0.0)
-        base = next((r for r in ok if providers.style(r.provider).is_baseline), None)
-        if not ok:
-            out.append(Pick(m, None, None, None))
-            continue
-        best = ok[0]
-        speedup = None
-        if base is not None and base.measurement.latency_us and best.measurement.latency_us:
-            speedup = base.measurement.latency_us / best.measurement.latency_us
-        runner = next((r.provider for r in ok[1:] if r.provider != best.provider), None)
-        out.append(Pick(m, best.provider, speedup, runner))
-    return out
+    @property
+    def provider(self) -> str | None:
+        return self.tied[0] if self.tied else None
 
 
 def ranges(rows: Iterable[BenchRow]) -> list[Range]:
-    """:func:`picks` with consecutive equal winners merged."""
+    """:func:`picks` merged while the intersection of the tie groups is not empty."""
     out: list[Range] = []
     group: list[Pick] = []
+    common: set[str] = set()
 
     def flush() -> None:
         if not group:
             return
-        sp = [p.speedup for p in group if p.speedup is not None]
-        runners = tuple(dict.fromkeys(p.runner_up for p in group if p.runner_up))
+        tied = tuple(_order(common))
+        sp = [p.speedups[tied[0]] for p in group if tied and tied[0] in p.speedups]
         out.append(
             Range(
                 group[0].M,
                 group[-1].M,
-                group[0].provider,
+                tied,
                 min(sp) if sp else None,
                 max(sp) if sp else None,
-                runners,
             )
         )
 
     for p in picks(rows):
-        if group and p.provider != group[0].provider:
+        if group and not (common & set(p.tied)):
             flush()
-            group = []
+            group, common = [], set()
+        common = set(p.tied) if not group else common & set(p.tied)
         group.append(p)
     flush()
     return out
 
 
 @dataclass(frozen=True)
-class Headline:
-    """Where the 8-bit block-scaled providers beat bf16 on one device, by band of M."""
+class Choice:
+    """One provider (or a tie group) for a whole band: geometric mean of its speedup over bf16
+    across the band's batch sizes, and the smallest and largest of them."""
 
-    band: str
-    points: int  # (shape, M) points with a correct winner and a correct bf16 row
-    wins: int  # points where a block-scaled provider beats bf16
-    median_speedup: float | None  # median over points of bf16 / best block-scaled latency
-    top_provider: str | None  # the block-scaled provider that wins most often in this band
+    tied: tuple[str, ...]
+    vs_bf16: float | None
+    lo: float | None
+    hi: float | None
+
+    @property
+    def provider(self) -> str:
+        return self.tied[0]
 
 
-BANDS = (("M ≤ 16 (decode)", 1, 16), ("16 < M ≤ 256", 17, 256), ("M > 256 (prefill)", 257, 1 << 62))
+@dataclass(frozen=True)
+class BandAdvice:
+    band: Band
+    ms: tuple[int, ...]  # batch sizes of the band with a correct bf16 row
+    installed: Choice | None  # our files (None: not correct at every M of the band)
+    fastest: Choice | None  # the fastest candidate(s) correct at every M of the band
 
-
-def headlines(rows_by_shape: Iterable[list[BenchRow]]) -> list[Headline]:
-    """Summaries for the home page: in each band of M, how often and by how much the fastest
-    correct block-scaled provider beats the bf16 baseline (speedup < 1 means bf16 is faster)."""
-    stats: dict[str, tuple[list[float], dict[str, int]]] = {b[0]: ([], {}) for b in BANDS}
-    for rows in rows_by_shape:
-        by_m: dict[int, list[BenchRow]] = {}
-        for row in rows:
-            by_m.setdefault(row.M, []).append(row)
-        for m, at_m in by_m.items():
-            ok = [r for r in at_m if r.measurement.status == Status.OK and r.measurement.latency_us]
-            base = next((r for r in ok if providers.style(r.provider).is_baseline), None)
-            block = [
-                r
-                for r in ok
-                if providers.style(r.provider).drop_in_block
-                and not providers.style(r.provider).is_baseline
-            ]
-            if base is None or not block:
-                continue
-            best = min(block, key=lambda r: r.measurement.latency_us or 0.0)
-            band = next(b[0] for b in BANDS if b[1] <= m <= b[2])
-            speedups, winners = stats[band]
-            speedups.append(
-                (base.measurement.latency_us or 0.0) / (best.measurement.latency_us or 1.0)
-            )
-            winners[best.provider] = winners.get(best.provider, 0) + 1
-    out = []
-    for band, _, _ in BANDS:
-        speedups, winners = stats[band]
-        out.append(
-            Headline(
-                band=band,
-                points=len(speedups),
-                wins=sum(1 for s in speedups if s > 1.0),
-                median_speedup=statistics.median(speedups) if speedups else None,
-                top_provider=max(winners, key=lambda p: winners[p]) if winners else None,
-            )
+    @property
+    def installed_is_fastest(self) -> bool:
+        return bool(
+            self.installed and self.fastest and self.installed.provider in self.fastest.tied
         )
+
+
+def _geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def advice(rows: Iterable[BenchRow]) -> list[BandAdvice]:
+    """Per band: what our files give, and the fastest candidates (ties merged)."""
+    cands = _candidates(rows)
+    names = {n for at in cands.values() for n in at}
+    installed_name = providers.tuned_fp8(names)
+    out = []
+    for band in BANDS:
+        ms = tuple(m for m in sorted(cands) if band.holds(m) and _baseline(cands[m]))
+        if not ms:
+            out.append(BandAdvice(band, ms, None, None))
+            continue
+        choices: dict[str, tuple[float, float, float, float]] = {}
+        for n in names:
+            if not all(n in cands[m] for m in ms):
+                continue
+            sp = [_lat(_baseline(cands[m])) / _lat(cands[m][n]) for m in ms]  # type: ignore[arg-type]
+            noise = statistics.median(spread(cands[m][n].measurement) for m in ms)
+            choices[n] = (_geomean(sp), min(sp), max(sp), noise)
+        if not choices:
+            out.append(BandAdvice(band, ms, None, None))
+            continue
+        best = max(choices, key=lambda n: choices[n][0])
+        g_best, _, _, noise_best = choices[best]
+        tied = [
+            n
+            for n in choices
+            if g_best <= choices[n][0] * (1 + max(noise_best, choices[n][3], NOISE_FLOOR))
+        ]
+        tied = sorted(tied, key=lambda n: -choices[n][0])
+        fastest = Choice(tuple(tied), g_best, choices[best][1], choices[best][2])
+        installed = None
+        if installed_name in choices:
+            g, lo, hi, _ = choices[installed_name]
+            installed = Choice((installed_name,), g, lo, hi)
+        out.append(BandAdvice(band, ms, installed, fastest))
     return out

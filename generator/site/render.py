@@ -27,13 +27,17 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from generator.data.records import BenchRow, Status, TuneFile
-from generator.site import charts, export, providers, recommend
+from generator.data.records import SEARCH_V1, BenchRow, Status, TuneFile
+from generator.site import charts, engines, export, gains, model_page, providers
 from generator.site.bundles import build_bundle
-from generator.site.catalog import Catalog, Device, ModelOnDevice
+from generator.site.catalog import Catalog, Device
+from generator.site.model_page import ModelTP
+from generator.site.providers import ROLE_ORDER, ROLE_TAGS, ROLE_TITLES, Role
 
 TEMPLATES = Path(__file__).parent / "templates"
 HOME_MARKER = "<!-- blockgemm:catalog -->"
+PROVIDERS_MARKER = "<!-- blockgemm:providers -->"
+ENGINES_MARKER = "<!-- blockgemm:engines -->"
 # Left as they are in hrefs (browsers take a space as it is); '#', '?', '%' and quotes encoded.
 URL_SAFE = "/=,[]()+:@!$&'*;~ "
 _TITLE_OK = re.compile(r"^[A-Za-z0-9 ._,=×()/:+-]*$")
@@ -51,6 +55,9 @@ class SiteOutput:
     pages: list[Page] = field(default_factory=list)
     downloads: dict[str, bytes] = field(default_factory=dict)  # src_uri -> content
     home: Page | None = None  # fragment spliced into the hand-written docs/index.md
+    # generated parts of other hand-written pages: src_uri -> (marker, page)
+    splices: dict[str, tuple[str, Page]] = field(default_factory=dict)
+    facts: dict[str, str] = field(default_factory=dict)  # every figure stated in a sentence
     nav: list[Any] = field(default_factory=list)  # MkDocs nav entries of the generated pages
     charts: int = 0
 
@@ -81,6 +88,25 @@ def _m_range(lo: int, hi: int) -> str:
     return f"{lo}" if lo == hi else f"{lo}–{hi}"
 
 
+def ratio(value: float | None) -> str:
+    """A speedup as printed everywhere (two decimals, so 1.66 and 1.70 differ)."""
+    return "—" if value is None else f"{value:.2f}"
+
+
+_DASHES = {
+    "solid": "",
+    "dot": "2 3",
+    "dash": "6 3",
+    "longdash": "10 3",
+    "dashdot": "6 2 2 2",
+    "longdashdot": "10 2 2 2",
+}
+
+
+def _dasharray(dash: str) -> str:
+    return _DASHES.get(dash, "")
+
+
 class _Renderer:
     """One build: the Jinja2 environment plus the page URL scheme (``use_directory_urls``)."""
 
@@ -96,14 +122,51 @@ class _Renderer:
         self.env.filters["fmt"] = _fmt
         self.env.filters["title"] = _title
         self.env.filters["script_json"] = _script_json
+        self.env.filters["ratio"] = ratio
+        self.env.filters["dasharray"] = _dasharray
+        self.facts: dict[str, str] = {}
         self.env.globals.update(
             style=providers.style,
             m_range=_m_range,
             CONFIG_KEYS=export.CONFIG_KEYS,
             Status=Status,
             BASELINE=providers.BASELINE,
+            Role=Role,
+            ROLE_TITLES=ROLE_TITLES,
+            ROLE_TAGS=ROLE_TAGS,
+            BANDS=gains.BANDS,
+            search_text=gains.search_text,
+            SEARCH_V1=SEARCH_V1,
+            ENGINE_NAMES=gains.ENGINE_NAMES,
+            LOADED_LOG=engines.LOADED_LOG,
+            DEFAULT_LOG=engines.DEFAULT_LOG,
+            fact=self.fact,
+        )
+        # bundle READMEs: plain text, not HTML
+        self.text_env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
         )
         self.n_charts = 0
+
+    def fact(self, key: str, value: float | int | None, kind: str = "ratio") -> Markup:
+        """A figure stated in a sentence: printed inside a span that names what it is, so a test
+        can recompute every one of them from the records (and the summary CSV lists them)."""
+        if value is None:
+            text = "—"
+        elif kind == "int":
+            text = str(int(value))
+        else:
+            text = ratio(float(value))
+        self.facts[key] = text
+        return Markup('<span class="bg-fact" data-fact="{}">{}</span>').format(key, text)
+
+    def text(self, template: str, **context: Any) -> str:
+        return self.text_env.get_template(template).render(**context)
 
     def dest(self, src_uri: str) -> str:
         """Site-relative path of the file built from ``src_uri``."""
@@ -134,12 +197,35 @@ class _Renderer:
             fragments[key] = str(content)
             return Markup(f"\n\n{key}\n\n")
 
-        def chart(fig: dict | None, chart_id: str) -> Markup:
-            if fig is None:
+        def chart(spec: dict | None, chart_id: str, title: str, note: str = "") -> Markup:
+            if spec is None:
                 return Markup("")
             self.n_charts += 1
+            groups: dict[str, list[tuple[int, dict[str, Any], str]]] = {}
+            for k, s in enumerate(spec["series"]):
+                desc = (
+                    providers.style(s["key"]).description
+                    if s.get("key")
+                    else "a figure published elsewhere, not measured here"
+                )
+                groups.setdefault(s["group"], []).append((k, s, desc))
+            order = [ROLE_TITLES[role] for role in ROLE_ORDER]
+            ordered = sorted(
+                groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)
+            )
             tpl = self.env.get_template("_chart.html.j2")
-            return Markup(tpl.render(fig=fig, n=len(fig["data"]), chart_id=chart_id))
+            return Markup(
+                tpl.render(
+                    spec=spec,
+                    n=len(spec["series"]),
+                    shown=sum(1 for s in spec["series"] if s["visible"]),
+                    groups=ordered,
+                    chart_id=chart_id,
+                    title=title,
+                    note=note,
+                    Markup=Markup,
+                )
+            )
 
         def link(to_src: str) -> str:
             return self.href(src_uri, to_src)
@@ -154,8 +240,8 @@ def _device_src(d: Device) -> str:
     return f"devices/{d.slug}/index.md"
 
 
-def _model_src(d: Device, m: ModelOnDevice) -> str:
-    return f"devices/{d.slug}/{m.slug}.md"
+def _model_src(d: Device, mt: ModelTP) -> str:
+    return f"devices/{d.slug}/{mt.slug}.md"
 
 
 def _mla_src(d: Device) -> str:
@@ -167,156 +253,133 @@ def _bundle_src(d: Device) -> str:
 
 
 def _tune_rows(t: TuneFile) -> list[dict[str, Any]]:
-    out = []
-    for rec in t.records:
-        w, d = rec.winner, rec.default
-        speedup = None
-        if w and w.latency_us and d.status == Status.OK and d.latency_us:
-            speedup = d.latency_us / w.latency_us
-        out.append(
-            {
-                "M": rec.M,
-                "config": (w.config or {}) if w else {},
-                "status": w.status.value if w else "no correct config",
-                "tuned_us": w.latency_us if w else None,
-                "default_us": d.latency_us if d.status == Status.OK else None,
-                "default_status": d.status.value,
-                "speedup": speedup,
-                "timed": rec.configs_timed,
-                "space": rec.configs_in_space,
-            }
-        )
-    return out
+    return model_page.tune_table(t)["rows"]
 
 
-def _error_table(rows: list[BenchRow]) -> list[dict[str, Any]]:
-    """Per provider: worst error among correct rows and how many rows had each status."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in providers.ordered({r.provider for r in rows}):
-        mine = [r for r in rows if r.provider == name]
-        errs = [r.measurement.rel_error for r in mine if r.measurement.rel_error is not None]
-        ok_errs = [
-            r.measurement.rel_error
-            for r in mine
-            if r.measurement.status == Status.OK and r.measurement.rel_error is not None
-        ]
-        counts: dict[str, int] = {}
-        for r in mine:
-            counts[r.measurement.status.value] = counts.get(r.measurement.status.value, 0) + 1
-        out[name] = {
-            "max_ok": max(ok_errs) if ok_errs else None,
-            "max_any": max(errs) if errs else None,
-            "counts": counts,
-        }
-    return [{"provider": k, **v} for k, v in out.items()]
+# Links for the external reference figures the benchmark records (by their recorded label).
+REFERENCE_LINKS = {"AMD MI350X, AITER PR #2297": "https://github.com/ROCm/aiter/pull/2297"}
 
 
 def _mla_table(rows: list[BenchRow]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Per (B, M, N, K): every provider's row, the fastest correct one on this GPU and its
+    speedup over bf16 bmm on this GPU, and the other vendor's published figure (kept apart:
+    different hardware, not a speedup of ours)."""
     names = providers.ordered({r.provider for r in rows})
+    base = next((n for n in names if providers.style(n).is_baseline), None)
     points: dict[tuple[int, int, int, int], dict[str, Any]] = {}
     for r in rows:
         p = points.setdefault(
             (r.B, r.M, r.N, r.K),
-            {"B": r.B, "M": r.M, "N": r.N, "K": r.K, "cells": {}, "ref": None, "ref_label": None},
+            {"B": r.B, "M": r.M, "N": r.N, "K": r.K, "cells": {}, "ref": None, "layer": r.layer},
         )
         p["cells"].setdefault(r.provider, r)
         if r.reference_tflops is not None and p["ref"] is None:
-            p["ref"], p["ref_label"] = r.reference_tflops, r.reference_label
+            p["ref"] = r.reference_tflops
     out = []
     for key in sorted(points, key=lambda k: (-k[2], k[0], k[1])):
         p = points[key]
         ok = [
             r
-            for r in p["cells"].values()
-            if r.measurement.status == Status.OK and r.measurement.tflops is not None
+            for n, r in p["cells"].items()
+            if n != base and gains.ok(r.measurement) and r.measurement.tflops is not None
         ]
-        best = max(ok, key=lambda r: r.measurement.tflops or 0.0) if ok else None
+        best = min(ok, key=lambda r: r.measurement.latency_us or 0.0) if ok else None
+        b = p["cells"].get(base) if base else None
         p["best"] = best.provider if best else None
-        p["best_tflops"] = best.measurement.tflops if best else None
-        p["vs_ref"] = (
-            best.measurement.tflops / p["ref"]
-            if best and p["ref"] and best.measurement.tflops
+        p["vs_bf16"] = (
+            (b.measurement.latency_us or 0.0) / (best.measurement.latency_us or 1.0)
+            if best and b is not None and gains.ok(b.measurement)
             else None
         )
         out.append(p)
     return names, out
 
 
+def _provider_table() -> list[dict[str, Any]]:
+    """Every provider the loaded data has metadata for, grouped by role, for the methodology
+    page."""
+    out = []
+    for n in sorted(providers.known(), key=lambda n: ROLE_ORDER.index(providers.style(n).role)):
+        st = providers.style(n)
+        out.append({"name": n, "style": st, "role": ROLE_TITLES[st.role]})
+    return out
+
+
 def render_site(catalog: Catalog, use_directory_urls: bool = False) -> SiteOutput:
     """Every generated page and download of the catalog."""
     r = _Renderer(use_directory_urls)
     out = SiteOutput()
-    headlines = {}
+    summaries = []
     for d in catalog.devices:
-        shapes = [rows for m in d.models for rows in m.rows.values()]
-        headlines[d.name] = recommend.headlines(shapes)
+        installed = gains.installed_tunes(d.name, d.tunes, d.root / "configs" / "vllm")
+        model_rows = d.bench.get("model", [])
+        dev_gains = gains.gains(model_rows, installed)
+        dev_others = gains.others(model_rows)
         nav_children: list[Any] = [_device_src(d)]
+        pages: list[tuple[ModelTP, str, model_page.ModelPage]] = []
         for m in d.models:
-            src = _model_src(d, m)
-            base = f"devices/{d.slug}/downloads/{m.slug}"
-            rows = [row for rs in m.rows.values() for row in rs]
-            out.downloads[base + ".csv"] = export.bench_csv(rows).encode()
-            tunes = [t for ts in m.tunes.values() for t in ts]
-            out.downloads[base + ".json"] = export.records_json(
-                {
-                    "device": d.name,
-                    "provenance": d.provenance,
-                    "ceilings": d.ceilings,
-                    "model": m.id,
-                    "rows": rows,
-                    "tuning": tunes,
-                }
-            ).encode()
-            sections = []
-            for shape in m.shapes:
-                nk = (shape.N, shape.K)
-                srows = m.rows.get(nk, [])
-                stunes = m.tunes.get(nk, [])
-                sections.append(
+            for mt in model_page.model_tps(catalog, d, m):
+                src = _model_src(d, mt)
+                mp = model_page.build(
+                    catalog,
+                    d,
+                    mt,
+                    installed,
+                    lambda **ctx: r.text("bundle_readme.txt.j2", **ctx),
+                )
+                out.downloads.update(mp.downloads)
+                for inst in mp.installs:
+                    for f in inst.files:
+                        if f.src and f.src not in out.downloads:
+                            out.downloads[f.src] = (
+                                d.root / "configs" / inst.engine.id / f.name
+                            ).read_bytes()
+                base = f"{model_page.downloads_dir(d)}/{mt.slug}"
+                rows = mt.rows
+                out.downloads[base + ".csv"] = export.bench_csv(rows).encode()
+                tunes = [t for s in mt.shapes for t in s.tunes]
+                out.downloads[base + ".json"] = export.records_json(
                     {
-                        "shape": shape,
-                        "rows": srows,
-                        "ranges": recommend.ranges(srows),
-                        "tflops": charts.tflops_chart(srows, f"TFLOP/s, N={shape.N} K={shape.K}"),
-                        "speedup": charts.tune_speedup_chart(
-                            stunes, f"Tuned vs default config, N={shape.N} K={shape.K}"
-                        ),
-                        "roofline": charts.roofline_chart(
-                            srows, f"Percent of roofline, N={shape.N} K={shape.K}"
-                        ),
-                        "error": charts.error_chart(
-                            srows, f"Relative error vs fp32, N={shape.N} K={shape.K}"
-                        ),
-                        "errors": _error_table(srows),
-                        "tunes": [(t, _tune_rows(t)) for t in stunes],
+                        "device": d.name,
+                        "model": m.id,
+                        "tp": mt.tp,
+                        "runs": [run["provenance"] for run in mp.bench_runs],
+                        "ceilings": d.ceilings,
+                        "rows": rows,
+                        "tuning": tunes,
                     }
+                ).encode()
+                out.pages.append(
+                    r.page(
+                        "model.md.j2",
+                        src,
+                        d=d,
+                        mt=mt,
+                        p=mp,
+                        device_src=_device_src(d),
+                        csv_src=base + ".csv",
+                        json_src=base + ".json",
+                        hopper=engines.is_hopper(d.name),
+                        scope=f"{d.name}|{mt.scope}",
+                    )
                 )
-            out.pages.append(
-                r.page(
-                    "model.md.j2",
-                    src,
-                    d=d,
-                    m=m,
-                    sections=sections,
-                    device_src=_device_src(d),
-                    csv_src=base + ".csv",
-                    json_src=base + ".json",
-                    providers_seen=providers.ordered({row.provider for row in rows}),
-                )
-            )
-            nav_children.append({m.slug: src})
+                pages.append((mt, src, mp))
+                nav_children.append({mt.title: src})
         if d.mla_rows:
             base = f"devices/{d.slug}/downloads/a16w8-mla"
             out.downloads[base + ".csv"] = export.bench_csv(d.mla_rows).encode()
             out.downloads[base + ".json"] = export.records_json(
                 {
                     "device": d.name,
-                    "provenance": d.provenance,
+                    "sources": {rel: d.sources[rel] for rel in d.sweep_sources.get("mla", [])},
                     "rows": d.mla_rows,
                     "tuning": d.batched_tunes,
                 }
             ).encode()
             names, table = _mla_table(d.mla_rows)
+            ref_label = next(
+                (row.reference_label for row in d.mla_rows if row.reference_label), None
+            )
             out.pages.append(
                 r.page(
                     "mla.md.j2",
@@ -324,8 +387,12 @@ def render_site(catalog: Catalog, use_directory_urls: bool = False) -> SiteOutpu
                     d=d,
                     names=names,
                     table=table,
-                    fig=charts.mla_chart(d.mla_rows, "A16W8 batched GEMM, TFLOP/s"),
-                    tunes=[(t, _tune_rows(t)) for t in d.batched_tunes],
+                    base=next((n for n in names if providers.style(n).is_baseline), None),
+                    spec=charts.mla_chart(d.mla_rows, ref_label),
+                    ref_label=ref_label,
+                    ref_link=REFERENCE_LINKS.get(ref_label or ""),
+                    tunes=[model_page.tune_table(t) for t in d.batched_tunes],
+                    sources=[(rel, d.sources[rel]) for rel in d.sweep_sources.get("mla", [])],
                     device_src=_device_src(d),
                     csv_src=base + ".csv",
                     json_src=base + ".json",
@@ -342,7 +409,7 @@ def render_site(catalog: Catalog, use_directory_urls: bool = False) -> SiteOutpu
             rel = path.relative_to(d.root).as_posix()
             src = f"devices/{d.slug}/raw/{rel}"
             out.downloads[src] = path.read_bytes()
-            raw.append((rel, src))
+            raw.append((rel, src, d.sources.get(rel)))
         if d.has_configs and (d.root / "device.json").exists():
             out.downloads[_bundle_src(d)] = build_bundle(catalog.root, d.name)
         other_sweeps = []
@@ -359,43 +426,69 @@ def render_site(catalog: Catalog, use_directory_urls: bool = False) -> SiteOutpu
                     if nk is None
                     else f"{sweep} sweep, N={nk[0]} K={nk[1]}"
                 )
-                other_sweeps.append((label, charts.square_chart(grows, label)))
+                srcs = [(rel, d.sources[rel]) for rel in d.sweep_sources.get(sweep, [])]
+                other_sweeps.append((label, charts.square_chart(grows), srcs))
         out.pages.append(
             r.page(
                 "device.md.j2",
                 _device_src(d),
                 d=d,
-                model_srcs=[(m, _model_src(d, m)) for m in d.models],
+                pages=pages,
                 mla_src=_mla_src(d) if d.mla_rows else None,
                 bundle_src=_bundle_src(d) if _bundle_src(d) in out.downloads else None,
                 config_counts={fw: len(files) for fw, files in d.configs.items()},
-                headlines=headlines[d.name],
                 other_sweeps=other_sweeps,
                 raw=raw,
                 bench_csv=base + "-bench.csv",
                 tuning_csv=base + "-tuning.csv",
+                hopper=engines.is_hopper(d.name),
+                engines=engines.engines(),
             )
         )
         out.nav.append({d.name: nav_children})
+        summaries.append(
+            {
+                "d": d,
+                "gains": dev_gains,
+                "others": dev_others,
+                "pages": pages,
+                "bench_runs": model_page.bench_runs(d, model_rows),
+                "runs": model_page.tune_runs(list(installed.values())),
+                "scope": f"{d.name}|all",
+            }
+        )
 
-    summary = io.StringIO()
-    writer = csv.writer(summary, lineterminator="\n")
-    writer.writerow(["device", "band", "points", "wins", "median_speedup", "top_provider"])
-    for name, hs in headlines.items():
-        for h in hs:
-            writer.writerow([name, h.band, h.points, h.wins, h.median_speedup, h.top_provider])
-    out.downloads["downloads/catalog-summary.csv"] = summary.getvalue().encode()
-    model_ids = catalog.model_ids
+    model_ids = sorted({mt.model.id for s in summaries for mt, _, _ in s["pages"]})
+    cells: dict[tuple[str, str], list[tuple[ModelTP, str]]] = {}
+    for s in summaries:
+        for mt, src, _ in s["pages"]:
+            cells.setdefault((s["d"].name, mt.model.id), []).append((mt, src))
     out.home = r.page(
         "home.md.j2",
         "index.md",
         catalog=catalog,
         model_ids=model_ids,
-        cells={(d.name, m.id): _model_src(d, m) for d in catalog.devices for m in d.models},
+        cells=cells,
         mla={d.name: _mla_src(d) for d in catalog.devices if d.mla_rows},
         device_srcs={d.name: _device_src(d) for d in catalog.devices},
-        headlines=headlines,
+        summaries=summaries,
         summary_src="downloads/catalog-summary.csv",
     )
+    out.splices["methodology.md"] = (
+        PROVIDERS_MARKER,
+        r.page("providers.md.j2", "methodology.md", table=_provider_table()),
+    )
+    out.splices["installing.md"] = (
+        ENGINES_MARKER,
+        r.page("engines.md.j2", "installing.md", engines=engines.engines()),
+    )
+    out.facts = dict(r.facts)
+    summary = io.StringIO()
+    writer = csv.writer(summary, lineterminator="\n")
+    writer.writerow(["device", "scope", "comparison", "band", "figure", "value"])
+    for key, value in sorted(out.facts.items()):
+        parts = key.split("|")
+        writer.writerow([*parts, *[""] * (5 - len(parts)), value][:6])
+    out.downloads["downloads/catalog-summary.csv"] = summary.getvalue().encode()
     out.charts = r.n_charts
     return out

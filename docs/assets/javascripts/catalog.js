@@ -1,10 +1,19 @@
-/* Catalog page script: draws the Plotly charts embedded as JSON, keeps them in step with the
- * light/dark palette, and makes tables with class "bg-sortable" sortable by clicking a header.
+/* Catalog page script: draws the charts from their JSON specs (generator/site/charts.py), keeps
+ * them in step with the light/dark palette, wires the view buttons and the legend, and makes
+ * tables with class "bg-sortable" sortable by clicking a header.
  *
- * Charts are drawn when they come near the viewport (a model page can hold dozens), and
+ * A spec holds the x values, one series per provider (colours for both palettes, latencies,
+ * invalid points with their reason) and several views (TFLOP/s, speedups, % of roofline), each
+ * with one y array per series. A series is one Plotly trace: its invalid points are isolated
+ * crosses at the bottom of the plot inside the same trace, so hiding a provider hides its
+ * crosses and the number of traces drawn is the number of providers ticked.
+ *
+ * Charts are drawn when they come near the viewport (a model page holds dozens), and
  * window.bgCharts.renderAll() draws every chart at once (used by the browser tests). */
 (function () {
   "use strict";
+
+  var INVALID = "x-thin-open";
 
   function dark() {
     return document.body.getAttribute("data-md-color-scheme") === "slate";
@@ -12,42 +21,164 @@
 
   function themeColors() {
     return dark()
-      ? { text: "#e2e4ed", grid: "#3b3f52", line: "#6b7086" }
-      : { text: "#2b2b2b", grid: "#e6e6e6", line: "#9e9e9e" };
+      ? { text: "#e2e4ed", grid: "#3b3f52", line: "#9aa0b8" }
+      : { text: "#2b2b2b", grid: "#e6e6e6", line: "#7a7a7a" };
   }
 
-  /* The theme-dependent part of a layout, as Plotly.relayout keys. */
-  function themeUpdate(layout) {
+  function narrow(el) {
+    return el.clientWidth < 480;
+  }
+
+  /* Plot height: the legend's when it stands beside the plot (no empty band under the plot),
+   * within bounds; a fixed one when it wraps below. */
+  function plotHeight(el, bars) {
+    if (narrow(el)) return 300;
+    var base = bars ? 420 : 380;
+    var fig = el.closest(".bg-figure");
+    var legend = fig ? fig.querySelector(".bg-legend") : null;
+    if (legend && legend.offsetTop < el.offsetTop + 40) {
+      return Math.max(base, Math.min(620, legend.offsetHeight));
+    }
+    return base;
+  }
+
+  function fmt(v) {
+    if (v === null || v === undefined) return "";
+    var a = Math.abs(v);
+    if (a >= 1000) return Math.round(v).toLocaleString("en-US");
+    return Number(v.toPrecision(3)).toString();
+  }
+
+  /* One Plotly trace per series for view v. */
+  function traces(spec, state) {
+    var view = spec.views[state.view];
+    var floor = view.floor;
+    return spec.series.map(function (s, k) {
+      var color = dark() ? s.color_dark : s.color;
+      var ys = view.ys[k];
+      var bad = {};
+      (s.bad || []).forEach(function (b) { bad[b[0]] = b[1]; });
+      var visible = state.visible[k] ? true : "legendonly";
+      if (spec.type === "bars") {
+        return {
+          type: "bar",
+          name: s.name,
+          x: spec.x,
+          y: ys,
+          text: ys.map(function (y, i) {
+            if (bad[i] !== undefined) return bad[i];
+            return y === null ? "" : fmt(y) + view.unit + (s.lat[i] ? " · " + fmt(s.lat[i]) + " µs" : "");
+          }),
+          textposition: "none",
+          hovertemplate: "%{fullData.name}<br>%{x}<br>%{text}<extra></extra>",
+          marker: s.pattern
+            ? { color: "rgba(0,0,0,0)", line: { color: color, width: 1 }, pattern: { shape: s.pattern, fgcolor: color } }
+            : { color: color },
+          visible: visible,
+          showlegend: false,
+        };
+      }
+      var x = [], y = [], text = [], symbol = [], size = [];
+      spec.x.forEach(function (xv, i) {
+        if (bad[i] !== undefined) {
+          x.push(xv, xv, xv);
+          y.push(null, floor, null);
+          text.push("", bad[i], "");
+          symbol.push(s.symbol, INVALID, s.symbol);
+          size.push(7, 11, 7);
+        } else {
+          x.push(xv);
+          y.push(ys[i]);
+          text.push(ys[i] === null ? "" : fmt(ys[i]) + view.unit + (s.lat[i] ? " · " + fmt(s.lat[i]) + " µs" : ""));
+          symbol.push(s.symbol);
+          size.push(7);
+        }
+      });
+      return {
+        type: "scatter",
+        mode: "lines+markers",
+        name: s.name,
+        x: x,
+        y: y,
+        text: text,
+        hovertemplate: "%{fullData.name}<br>" + (spec.x_name || "M") + "=%{x}<br>%{text}<extra></extra>",
+        connectgaps: false,
+        line: { color: color, dash: s.dash, width: 2 },
+        marker: { symbol: symbol, size: size, color: color, line: { color: color, width: 2 } },
+        visible: visible,
+        showlegend: false,
+      };
+    });
+  }
+
+  function layout(spec, state, el) {
+    var view = spec.views[state.view];
     var c = themeColors();
-    var upd = {
+    var bars = spec.type === "bars";
+    var lay = {
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
-      "font.color": c.text,
-      "legend.font.color": c.text,
-      "xaxis.gridcolor": c.grid,
-      "yaxis.gridcolor": c.grid,
-      "xaxis.zerolinecolor": c.line,
-      "yaxis.zerolinecolor": c.line,
-      "xaxis.linecolor": c.line,
-      "yaxis.linecolor": c.line,
+      font: { color: c.text, size: 12 },
+      margin: { l: 8, r: 8, t: 8, b: 8 },
+      height: plotHeight(el, bars),
+      showlegend: false,
+      hovermode: "closest",
+      barmode: "group",
+      xaxis: {
+        title: { text: spec.x_title },
+        type: spec.x_log ? "log" : (bars ? "category" : "linear"),
+        automargin: true,
+        gridcolor: c.grid,
+        linecolor: c.line,
+        zerolinecolor: c.line,
+        tickangle: bars ? -40 : "auto",
+      },
+      yaxis: {
+        title: { text: view.y_title },
+        type: view.log ? "log" : "linear",
+        rangemode: view.log ? "normal" : "tozero",
+        automargin: true,
+        gridcolor: c.grid,
+        linecolor: c.line,
+        zerolinecolor: c.line,
+      },
+      shapes: [],
     };
-    return upd;
-  }
-
-  function applyDotted(layout, upd) {
-    Object.keys(upd).forEach(function (key) {
-      var parts = key.split(".");
-      var obj = layout;
-      for (var i = 0; i < parts.length - 1; i++) {
-        if (typeof obj[parts[i]] !== "object" || obj[parts[i]] === null) obj[parts[i]] = {};
-        obj = obj[parts[i]];
-      }
-      obj[parts[parts.length - 1]] = upd[key];
-    });
-    return layout;
+    if (view.ref !== null && view.ref !== undefined) {
+      lay.shapes.push({
+        type: "line", xref: "paper", x0: 0, x1: 1, y0: view.ref, y1: view.ref,
+        line: { dash: "dot", width: 1.5, color: c.line },
+      });
+    }
+    return lay;
   }
 
   var drawn = [];
+
+  function draw(el) {
+    return Plotly.react(el.__bgTarget, traces(el.__bgSpec, el.__bgState), layout(el.__bgSpec, el.__bgState, el), {
+      responsive: true,
+      displaylogo: false,
+      displayModeBar: "hover",
+      modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
+    });
+  }
+
+  function figureOf(el) {
+    return el.closest(".bg-figure");
+  }
+
+  function syncControls(el) {
+    var fig = figureOf(el);
+    if (!fig) return;
+    var state = el.__bgState;
+    fig.querySelectorAll(".bg-view").forEach(function (b) {
+      b.setAttribute("aria-pressed", Number(b.dataset.view) === state.view ? "true" : "false");
+    });
+    fig.querySelectorAll("input[data-series]").forEach(function (box) {
+      box.checked = !!state.visible[Number(box.dataset.series)];
+    });
+  }
 
   function render(el) {
     if (el.getAttribute("data-rendered")) return el.__bgPromise || Promise.resolve();
@@ -56,14 +187,41 @@
     var target = document.createElement("div");
     target.className = "bg-plot";
     el.appendChild(target);
-    var layout = applyDotted(spec.layout, themeUpdate(spec.layout));
-    el.__bgPromise = Plotly.newPlot(target, spec.data, layout, {
-      responsive: true,
-      displaylogo: false,
-      modeBarButtonsToRemove: ["select2d", "lasso2d"],
-    }).then(function () {
+    el.__bgSpec = spec;
+    el.__bgTarget = target;
+    el.__bgState = {
+      view: 0,
+      visible: spec.series.map(function (s) { return !!s.visible; }),
+      initial: spec.series.map(function (s) { return !!s.visible; }),
+    };
+    var fig = figureOf(el);
+    if (fig) {
+      fig.querySelectorAll(".bg-view").forEach(function (b) {
+        b.addEventListener("click", function () {
+          el.__bgState.view = Number(b.dataset.view);
+          syncControls(el);
+          draw(el);
+        });
+      });
+      fig.querySelectorAll("input[data-series]").forEach(function (box) {
+        box.addEventListener("change", function () {
+          var k = Number(box.dataset.series);
+          el.__bgState.visible[k] = box.checked;
+          Plotly.restyle(target, { visible: box.checked ? true : "legendonly" }, [k]);
+        });
+      });
+      fig.querySelectorAll("button[data-legend]").forEach(function (b) {
+        b.addEventListener("click", function () {
+          var all = b.dataset.legend === "all";
+          el.__bgState.visible = el.__bgState.initial.map(function (v) { return all || v; });
+          syncControls(el);
+          draw(el);
+        });
+      });
+    }
+    el.__bgPromise = draw(el).then(function () {
       el.setAttribute("data-rendered", "done");
-      drawn.push(target);
+      drawn.push(el);
     });
     return el.__bgPromise;
   }
@@ -99,7 +257,7 @@
       window.bgCharts.renderAll();
     }
     new MutationObserver(function () {
-      drawn.forEach(function (target) { Plotly.relayout(target, themeUpdate(target.layout)); });
+      drawn.forEach(draw);
     }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
   }
 
@@ -117,7 +275,7 @@
       if (!table.tHead || !body) return;
       Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, index) {
         th.classList.add("bg-sort-head");
-        th.setAttribute("title", "sort");
+        th.setAttribute("title", (th.getAttribute("title") ? th.getAttribute("title") + " (click to sort)" : "click to sort"));
         th.addEventListener("click", function () {
           var asc = th.getAttribute("aria-sort") !== "ascending";
           Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) { h.removeAttribute("aria-sort"); });

@@ -1,0 +1,106 @@
+"""What a user must know to install our files into an engine, and to see that they are used.
+
+Why one place: the install sections of the model pages, the bundle READMEs and the
+"Installing configs" page all state where each engine looks for its config files, which name it
+expects, which log line proves a file was loaded, and when the engine runs the Triton kernel at
+all (on Hopper both engines prefer other backends, so installing files can change nothing).
+These facts change between engine versions; every statement is tied to the release whose
+shipped files the catalog compares against (``generator/data/reference/sources.json``) and
+worded as "as of" that release, with the sources a reader can check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generator.configs.engine_files import file_name
+from generator.data.shipped import ShippedSet, shipped_sets
+
+LOADED_LOG = "Using configuration from {file} for W8A8 Block FP8 kernel."
+DEFAULT_LOG = "Using default W8A8 Block FP8 kernel config. Performance might be sub-optimal!"
+
+# Devices of the Hopper generation (sm_90), by the name prefix vLLM gives them: there both
+# engines try other block-FP8 backends before the Triton kernel.
+_HOPPER_PREFIXES = ("NVIDIA_H100", "NVIDIA_H200", "NVIDIA_H800", "NVIDIA_H20", "NVIDIA_GH200")
+
+SGLANG_MOVE_PR = "https://github.com/sgl-project/sglang/pull/30784"
+
+
+@dataclass(frozen=True)
+class Engine:
+    id: str  # "vllm" | "sglang": the folder of its files in site_data and in the bundles
+    name: str  # "vLLM"
+    release: ShippedSet | None  # the release the catalog compares against
+    package: str  # the Python package: its folder is where the config folders below are
+    folders: tuple[tuple[str, str], ...]  # (which versions, config folder inside the package)
+    env_var: str | None  # a folder the engine reads first, leaving its own files untouched
+    hopper: str  # what it runs on Hopper, and how to get the Triton kernel
+    force_triton: str | None  # a flag that forces the Triton kernel, if the engine has one
+    sources: tuple[tuple[str, str], ...]  # (label, URL)
+
+    @property
+    def as_of(self) -> str:
+        return f"as of {self.name} {self.release.version}" if self.release else ""
+
+    def file_name(self, N: int, K: int, device: str) -> str:
+        return file_name(self.id, N, K, device, "fp8", (128, 128))
+
+
+def _release(engine: str) -> ShippedSet | None:
+    return next((s for s in shipped_sets() if s.engine == engine), None)
+
+
+def engines() -> list[Engine]:
+    vllm, sglang = _release("vllm"), _release("sglang")
+    return [
+        Engine(
+            id="vllm",
+            name="vLLM",
+            release=vllm,
+            package="vllm",
+            folders=(("", "model_executor/layers/quantization/utils/configs"),),
+            env_var="VLLM_TUNED_CONFIG_FOLDER",
+            hopper=(
+                "On Hopper GPUs vLLM tries FlashInfer, DeepGEMM and CUTLASS block-FP8 GEMMs "
+                "before the Triton kernel, so the Triton kernel, and with it these files, may "
+                "not run at all."
+            ),
+            force_triton=None,
+            sources=((f"vLLM {vllm.version} config folder", vllm.source),) if vllm else (),
+        ),
+        Engine(
+            id="sglang",
+            name="SGLang",
+            release=sglang,
+            package="sglang",
+            folders=(
+                ("recent versions (since PR #30784)", "kernels/ops/quantization/configs"),
+                ("older versions", "srt/layers/quantization/configs"),
+            ),
+            env_var=None,
+            hopper=(
+                "On Hopper GPUs SGLang runs DeepGEMM when the output is bf16, and tries "
+                "FlashInfer and CUTLASS first where enabled; it runs the Triton kernel when "
+                "N is not a multiple of 64, K not a multiple of 128, the output is not bf16, "
+                "or when started with --fp8-gemm-backend triton."
+            ),
+            force_triton="--fp8-gemm-backend triton",
+            sources=(
+                *([(f"SGLang {sglang.version} config folder", sglang.source)] if sglang else []),
+                ("SGLang PR #30784 (config folder moved)", SGLANG_MOVE_PR),
+            ),
+        ),
+    ]
+
+
+def engine(engine_id: str) -> Engine:
+    return next(e for e in engines() if e.id == engine_id)
+
+
+def is_hopper(device_name: str) -> bool:
+    return device_name.startswith(_HOPPER_PREFIXES)
+
+
+def ships(release: ShippedSet | None, device: str, N: int, K: int) -> bool:
+    """Whether ``release`` ships a config file for this device and shape (same name as ours)."""
+    return bool(release and release.table(device, N, K, "fp8", (128, 128)))

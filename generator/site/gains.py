@@ -1,0 +1,446 @@
+"""What installing the catalog's files gains, measured, and how that compares with bf16.
+
+Why a module of its own: the question a reader brings is "what do I install, and what do I
+gain?", and the answer must come from the measurements, the same way on every page. The
+subject is the provider the bundles install (the engines' Triton kernel with our tuned files,
+found by its metadata, :func:`providers.tuned_fp8`); it is compared, at every (model, TP,
+weight shape, M) point of the model sweep, with
+
+* what each engine runs today: its shipped file for the shape where the release ships one
+  (the ``shipped:<release>`` provider), else its default config (the row of the shipped
+  provider is then "unsupported": no file);
+* the kernel's default config (vLLM's; what any engine without a file runs);
+* the layer in bf16.
+
+Where the benchmark has no rows of the shipped providers (data measured before they existed),
+the tuning records' baselines (``TuneRecord.baselines``: the same entries timed in the tuning
+session) answer instead, and :attr:`Comparison.source` says so; where neither exists the page
+says that the data predates the comparison and which search produced the files.
+
+Apart from that, :func:`others` compares the fastest correct kernel that no file of ours
+installs (cuBLAS block-wise, our research kernels) with bf16 and with the installed one.
+
+A point is *faster* or *slower* only beyond the measured noise: the wider of the two p20-p80
+spreads, and at least :data:`NOISE_FLOOR` (the tuner's own margin); otherwise it is a tie.
+Every figure a page prints in a sentence comes from here, and tests recompute them from the raw
+records.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.configs.engine_files import file_name
+from generator.data.records import (
+    SEARCH_V1,
+    SEARCH_V2,
+    SEARCH_V3,
+    SEARCH_V4,
+    BenchRow,
+    Measurement,
+    Status,
+    TuneFile,
+    TuneRecord,
+)
+from generator.data.shipped import ShippedSet, shipped_sets
+from generator.site import providers
+from generator.site.providers import Role
+
+# generator.tune.search.TIE_MARGIN, restated so that the site needs neither torch nor triton
+# (a test checks they agree): the least relative difference that counts as faster.
+NOISE_FLOOR = 0.01
+
+ENGINE_NAMES = {"vllm": "vLLM", "sglang": "SGLang"}
+
+SEARCH_TEXT = {
+    SEARCH_V1: "the search used before 2026-11-29, not seeded with the engines' shipped configs",
+    SEARCH_V2: (
+        "the search seeded with the engines' shipped configs and defaults, its winner decided "
+        "on configs timed one after the other"
+    ),
+    SEARCH_V3: (
+        "the search seeded with the engines' shipped configs and defaults, its winner decided "
+        "in an interleaved runoff against the entry that looked fastest"
+    ),
+    SEARCH_V4: (
+        "the search seeded with the engines' shipped configs and defaults, which times its "
+        "winner and every shipped or default entry against each other, interleaved, and keeps "
+        "a shipped or default entry unless its own winner is faster beyond the noise"
+    ),
+}
+
+
+def search_text(version: int) -> str:
+    """What a search version did, for a reader (records.py has the details)."""
+    return SEARCH_TEXT.get(version, f"search version {version} (generator.tune.search)")
+
+
+@dataclass(frozen=True)
+class Band:
+    """A range of batch sizes M that behave alike (decode, mid, prefill)."""
+
+    id: str
+    lo: int
+    hi: int | None  # None: no upper bound
+
+    def holds(self, m: int) -> bool:
+        return m >= self.lo and (self.hi is None or m <= self.hi)
+
+    @property
+    def bounds(self) -> str:
+        if self.lo <= 1 and self.hi is not None:
+            return f"M ≤ {self.hi}"
+        if self.hi is None:
+            return f"M ≥ {self.lo}"
+        return f"{self.lo - 1} < M < {self.hi + 1}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} ({self.bounds})"
+
+
+BANDS = (Band("decode", 1, 16), Band("mid", 17, 1023), Band("prefill", 1024, None))
+
+
+def band_of(m: int) -> Band:
+    return next(b for b in BANDS if b.holds(m))
+
+
+Key = tuple[str | None, int | None, int, int]  # model, tp, N, K: one weight shape of a model
+
+
+@dataclass(frozen=True)
+class Point:
+    key: Key
+    M: int
+    ratio: float  # reference latency / subject latency: above 1, the subject is faster
+    verdict: int  # +1 faster beyond the noise, 0 within it, -1 slower
+
+
+@dataclass(frozen=True)
+class BandStat:
+    band: Band
+    n: int
+    faster: int
+    ties: int
+    slower: int
+    median: float | None
+    lo: float | None
+    hi: float | None
+
+
+@dataclass
+class Comparison:
+    """The subject against one reference, at every point where both have a correct result."""
+
+    id: str  # "vllm-0.33.0", "default", "bf16", ...
+    label: str  # the reference, for a column heading
+    points: list[Point]
+    description: str = ""  # what the reference is, in a sentence
+    # points from the benchmark sweep and from the tuning session's baselines
+    from_bench: int = 0
+    from_tuning: int = 0
+
+    @property
+    def source(self) -> str:
+        """ "bench", "tuning", or "both"."""
+        if self.from_bench and self.from_tuning:
+            return "both"
+        return "tuning" if self.from_tuning else "bench"
+
+    def stat(self, band: Band) -> BandStat:
+        pts = [p for p in self.points if band.holds(p.M)]
+        ratios = [p.ratio for p in pts]
+        return BandStat(
+            band,
+            len(pts),
+            sum(1 for p in pts if p.verdict > 0),
+            sum(1 for p in pts if p.verdict == 0),
+            sum(1 for p in pts if p.verdict < 0),
+            statistics.median(ratios) if ratios else None,
+            min(ratios) if ratios else None,
+            max(ratios) if ratios else None,
+        )
+
+    @property
+    def stats(self) -> list[BandStat]:
+        return [self.stat(b) for b in BANDS]
+
+    def only(self, N: int, K: int) -> Comparison:
+        """The same comparison restricted to one weight shape."""
+        pts = [p for p in self.points if (p.key[2], p.key[3]) == (N, K)]
+        return Comparison(self.id, self.label, pts, self.description)
+
+
+def spread(m: Measurement) -> float:
+    """The p20-p80 spread of a measurement relative to its median (0 when not recorded)."""
+    if m.p20_us is not None and m.p80_us is not None and m.latency_us:
+        return max(0.0, (m.p80_us - m.p20_us) / m.latency_us)
+    return 0.0
+
+
+def judge(subject: Measurement, reference: Measurement) -> tuple[float, int]:
+    """(reference / subject latency, verdict): +1 when the subject is faster beyond the noise."""
+    ratio = (reference.latency_us or 0.0) / (subject.latency_us or 1.0)
+    tol = max(spread(subject), spread(reference), NOISE_FLOOR)
+    if ratio > 1 + tol:
+        return ratio, 1
+    if ratio < 1 / (1 + tol):
+        return ratio, -1
+    return ratio, 0
+
+
+def ok(m: Measurement | None) -> bool:
+    return m is not None and m.status == Status.OK and bool(m.latency_us)
+
+
+Grid = dict[Key, dict[int, dict[str, BenchRow]]]
+
+
+def grid(rows: Iterable[BenchRow]) -> Grid:
+    """key -> M -> provider -> row (the first row wins if a point was measured twice)."""
+    out: Grid = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        out[(r.model, r.tp, r.N, r.K)][r.M].setdefault(r.provider, r)
+    return out
+
+
+def _row(at: dict[str, BenchRow], name: str | None) -> Measurement | None:
+    row = at.get(name) if name else None
+    return row.measurement if row else None
+
+
+def _engine_today(
+    at: dict[str, BenchRow], shipped_name: str, default_name: str | None
+) -> Measurement | None:
+    """The engine's shipped entry, or its default where the release ships no file (the shipped
+    provider's row is then "unsupported"); None where the shipped config itself failed."""
+    row = at.get(shipped_name)
+    if row is None:
+        return None
+    if row.measurement.status == Status.UNSUPPORTED:
+        return _row(at, default_name)
+    return row.measurement
+
+
+def winners(t: TuneFile) -> dict[str, dict[str, int] | None]:
+    """A tuning file's winners as the config file that publishes them holds them."""
+    return {str(r.M): r.winner.config for r in t.records if r.winner}
+
+
+def read_config(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def holds(t: TuneFile, path: Path) -> bool:
+    """Whether the config file at ``path`` holds exactly the winners of tuning file ``t``."""
+    table = winners(t)
+    return bool(table) and read_config(path) == table
+
+
+def installed_tunes(device_name: str, tunes: Iterable[TuneFile], config_dir: Path) -> dict:
+    """{(N, K): tuning file} of the files the bundles install: the tuning file whose winners are
+    exactly the content of the vLLM file of its shape (so the record describes what a user
+    copies, whichever kernel's table it is)."""
+    out: dict[tuple[int, int], TuneFile] = {}
+    for t in tunes:
+        if t.B != 1 or t.input_type != "fp8":
+            continue
+        path = config_dir / file_name("vllm", t.N, t.K, device_name, "fp8", (t.block_n, t.block_k))
+        if path.is_file() and holds(t, path):
+            out[(t.N, t.K)] = t
+    return out
+
+
+def _release(s: ShippedSet) -> str:
+    return f"{ENGINE_NAMES.get(s.engine, s.engine)} {s.version}"
+
+
+@dataclass
+class Gains:
+    """What the installed files gain on one set of points (a device, or one model at one TP)."""
+
+    subject: str | None  # the installed provider; None: no rows of it
+    versus: list[Comparison] = field(default_factory=list)  # engines today, default, bf16
+    searches: list[int] = field(default_factory=list)  # which searches produced the files
+    files: int = 0  # installed files behind these points
+
+    @property
+    def has_shipped(self) -> bool:
+        """Whether any comparison with an engine's shipped files exists."""
+        return any(c.id in {s.id for s in shipped_sets()} for c in self.versus)
+
+    def get(self, comparison_id: str) -> Comparison | None:
+        return next((c for c in self.versus if c.id == comparison_id), None)
+
+
+def gains(
+    rows: list[BenchRow],
+    installed: Mapping[tuple[int, int], TuneFile] | None = None,
+    keys: Iterable[Key] | None = None,
+) -> Gains:
+    """Compare the installed provider's rows with each reference (see the module docstring).
+
+    At each (weight shape, M) the benchmark answers where it has a row of the installed
+    provider and of the reference; elsewhere the tuning record of the installed file at that M
+    does (its baselines, or its default), so a shape whose rows predate its current file is
+    still compared. ``installed``: the tuning files of the installed configs by (N, K).
+    ``keys``: the weight shapes to cover (default: those with rows)."""
+    installed = installed or {}
+    g = grid(rows)
+    names = {r.provider for r in rows}
+    subject = providers.tuned_fp8(names)
+    keys = list(g) if keys is None else list(keys)
+    nks = {(k[2], k[3]) for k in keys}
+    used = [t for nk, t in installed.items() if nk in nks]
+    out = Gains(
+        subject,
+        searches=sorted({r.search for t in used for r in t.records}),
+        files=len(used),
+    )
+    shipped_names = providers.shipped(names)
+    vllm_default = providers.engine_default(names, "vllm")
+
+    def collect(
+        bench_ref: Callable[[dict[str, BenchRow]], Measurement | None] | None,
+        has_ref: Callable[[dict[str, BenchRow]], bool],
+        tuning_ref: Callable[[TuneRecord], Measurement | None] | None,
+    ) -> tuple[list[Point], int, int]:
+        pts: list[Point] = []
+        n_bench = n_tuning = 0
+        for key in keys:
+            by_m = g.get(key, {})
+            t = installed.get((key[2], key[3]))
+            records = {r.M: r for r in t.records} if t else {}
+            for m in sorted(set(by_m) | set(records)):
+                at = by_m.get(m, {})
+                if bench_ref and subject in at and has_ref(at):
+                    mine, ref = _row(at, subject), bench_ref(at)
+                    if ok(mine) and ok(ref):
+                        assert mine is not None and ref is not None
+                        pts.append(Point(key, m, *judge(mine, ref)))
+                        n_bench += 1
+                elif tuning_ref and m in records:
+                    rec = records[m]
+                    ref = tuning_ref(rec)
+                    if ok(rec.winner) and ok(ref):
+                        assert rec.winner is not None and ref is not None
+                        pts.append(Point(key, m, *judge(rec.winner, ref)))
+                        n_tuning += 1
+        return pts, n_bench, n_tuning
+
+    for s in shipped_sets():
+        ship = shipped_names.get(s.id)
+        default_name = providers.engine_default(names, s.engine)
+        dk = f"{s.engine}-default"
+        pts, nb, nt = collect(
+            (lambda at, ship=ship, dn=default_name: _engine_today(at, ship, dn)) if ship else None,
+            lambda at, ship=ship: ship in at,
+            lambda rec, s=s, dk=dk: rec.baselines.get(s.id) or rec.baselines.get(dk),
+        )
+        if pts:
+            out.versus.append(
+                Comparison(
+                    s.id,
+                    _release(s),
+                    pts,
+                    f"what {_release(s)} runs without our files: its shipped config file for "
+                    "the shape where it ships one, else its default config",
+                    nb,
+                    nt,
+                )
+            )
+    pts, nb, nt = collect(
+        (lambda at: _row(at, vllm_default)) if vllm_default else None,
+        lambda at: vllm_default in at,
+        lambda rec: rec.default,
+    )
+    if pts:
+        out.versus.append(
+            Comparison(
+                "default",
+                "default config",
+                pts,
+                "the kernel's default config: what vLLM runs for a shape it has no file for",
+                nb,
+                nt,
+            )
+        )
+    base = next((n for n in providers.ordered(names) if providers.style(n).is_baseline), None)
+    if base:
+        pts, nb, nt = collect(lambda at: _row(at, base), lambda at: base in at, None)
+        if pts:
+            out.versus.append(
+                Comparison("bf16", "bf16", pts, "the same layer in bf16 (cuBLAS)", nb, nt)
+            )
+    return out
+
+
+@dataclass
+class Others:
+    """The fastest correct kernel that our files do not install, per point, against bf16 and
+    against the installed kernel."""
+
+    vs_bf16: Comparison
+    vs_installed: Comparison | None
+    fastest: dict[str, Counter]  # band id -> provider -> points where it was the fastest
+
+
+def others(rows: list[BenchRow]) -> Others | None:
+    g = grid(rows)
+    names = {r.provider for r in rows}
+    candidates = [
+        n
+        for n in providers.ordered(names)
+        if providers.style(n).drop_in_block and providers.style(n).role in (Role.LIBRARY, Role.OURS)
+    ]
+    base = next((n for n in providers.ordered(names) if providers.style(n).is_baseline), None)
+    if not candidates or base is None:
+        return None
+    subject = providers.tuned_fp8(names)
+    fastest: dict[str, Counter] = {b.id: Counter() for b in BANDS}
+    vs_bf16: list[Point] = []
+    vs_installed: list[Point] = []
+    for key, by_m in g.items():
+        for m in sorted(by_m):
+            at = by_m[m]
+            good = [at[n] for n in candidates if n in at and ok(at[n].measurement)]
+            if not good:
+                continue
+            best = min(good, key=lambda r: r.measurement.latency_us or 0.0)
+            b = _row(at, base)
+            if ok(b):
+                assert b is not None
+                vs_bf16.append(Point(key, m, *judge(best.measurement, b)))
+                fastest[band_of(m).id][best.provider] += 1
+            mine = _row(at, subject)
+            if ok(mine):
+                assert mine is not None
+                vs_installed.append(Point(key, m, *judge(best.measurement, mine)))
+    return Others(
+        Comparison(
+            "others-bf16",
+            "bf16",
+            vs_bf16,
+            "the fastest correct kernel our files do not install, against the layer in bf16",
+            len(vs_bf16),
+        ),
+        Comparison(
+            "others-installed",
+            providers.style(subject).label,
+            vs_installed,
+            "the fastest correct kernel our files do not install, against the installed one",
+            len(vs_installed),
+        )
+        if subject
+        else None,
+        fastest,
+    )

@@ -1,0 +1,442 @@
+"""What one (device, model, TP) page shows, computed before any template runs.
+
+Why per TP: a deployment runs one model at one tensor-parallel size, and TP decides the weight
+shapes, so the install answer ("these files, this gain") is per (GPU, model, TP). A model that
+was benchmarked gets one page per TP size of its rows; a model that was only tuned gets one per
+default TP size with at least one tuned shape.
+
+The page leads with what to install: a bundle per engine holding exactly this model's files
+under the engine's names (with a manifest saying which file serves which layer, whether the
+engine release ships a file of the same name, and the tuning run that produced it), single-file
+links, the measured gain by band of M (:mod:`generator.site.gains`), when the engine runs the
+Triton kernel at all and how to confirm it in its log (:mod:`generator.site.engines`), and what
+is not covered. Then one recommendation row per layer (:mod:`generator.site.recommend`), then a
+section per weight shape with its chart and tables.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator.data import models
+from generator.data.records import (
+    SEARCH_V1,
+    BenchRow,
+    Status,
+    TuneFile,
+    record_provenance,
+)
+from generator.errors import UserError
+from generator.site import charts, engines, gains, providers, recommend
+from generator.site.catalog import Catalog, Device, ModelOnDevice
+from generator.site.model_bundles import BundleEntry, zip_bundle
+
+
+@dataclass
+class ShapeAtTP:
+    """One weight shape of the model at this TP, with the layers that use it."""
+
+    N: int
+    K: int
+    layers: list[str]
+    rows: list[BenchRow]
+    tunes: list[TuneFile]
+
+    @property
+    def key(self) -> str:
+        return f"N{self.N}-K{self.K}"
+
+
+@dataclass
+class ModelTP:
+    model: ModelOnDevice
+    tp: int | None
+    shapes: list[ShapeAtTP]
+
+    @property
+    def slug(self) -> str:
+        return self.model.slug if self.tp is None else f"{self.model.slug}-tp{self.tp}"
+
+    @property
+    def title(self) -> str:
+        return self.model.id if self.tp is None else f"{self.model.id}, TP {self.tp}"
+
+    @property
+    def scope(self) -> str:
+        """The key of this page's figures (``data-fact`` attributes, the summary CSV)."""
+        return self.model.id if self.tp is None else f"{self.model.id}@tp{self.tp}"
+
+    @property
+    def rows(self) -> list[BenchRow]:
+        return [r for s in self.shapes for r in s.rows]
+
+    @property
+    def keys(self) -> list[gains.Key]:
+        return [(self.model.id, self.tp, s.N, s.K) for s in self.shapes]
+
+
+def model_tps(catalog: Catalog, d: Device, m: ModelOnDevice) -> list[ModelTP]:
+    """The pages of one model on one device, one per TP size."""
+    if m.rows:
+        by_tp: dict[int | None, dict[tuple[int, int], ShapeAtTP]] = defaultdict(dict)
+        for nk, rows in m.rows.items():
+            for r in rows:
+                shape = by_tp[r.tp].setdefault(nk, ShapeAtTP(*nk, [], [], m.tunes.get(nk, [])))
+                if r.layer and r.layer not in shape.layers:
+                    shape.layers.append(r.layer)
+                shape.rows.append(r)
+        return [
+            ModelTP(m, tp, list(shapes.values()))
+            for tp, shapes in sorted(by_tp.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        ]
+    try:
+        spec = models.load_model(m.id, catalog.root)
+    except UserError:
+        return []
+    out = []
+    for tp in models.default_tp_sizes(spec):
+        try:
+            shapes = models.weight_shapes(spec, tp)
+        except UserError:
+            continue
+        at: dict[tuple[int, int], ShapeAtTP] = {}
+        for ws in shapes:
+            nk = (ws.N, ws.K)
+            if nk in m.tunes:
+                at.setdefault(nk, ShapeAtTP(ws.N, ws.K, [], [], m.tunes[nk])).layers.append(
+                    ws.layer
+                )
+        if at:
+            out.append(ModelTP(m, tp, list(at.values())))
+    return out
+
+
+@dataclass
+class FileRow:
+    """One weight shape's config file for one engine."""
+
+    shape: ShapeAtTP
+    name: str  # the engine's file name
+    present: bool  # we publish it
+    src: str | None  # its download path on the site
+    ships: bool  # the engine release ships a file of this name for this device
+    tune: TuneFile | None  # the tuning run whose winners it holds
+
+
+@dataclass
+class EngineInstall:
+    engine: engines.Engine
+    files: list[FileRow]
+    bundle_src: str | None
+    today: gains.Comparison | None  # the gain over what this engine runs today
+
+    @property
+    def present(self) -> int:
+        return sum(1 for f in self.files if f.present)
+
+    @property
+    def shipped_replaced(self) -> int:
+        return sum(1 for f in self.files if f.present and f.ships)
+
+
+@dataclass
+class ModelPage:
+    mt: ModelTP
+    gains: gains.Gains
+    installs: list[EngineInstall]
+    advice: list[dict[str, Any]]  # per shape: its BandAdvice and gains per band
+    sections: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    bench_runs: list[dict[str, Any]]
+    tune_runs: list[dict[str, Any]]
+    downloads: dict[str, bytes] = field(default_factory=dict)
+
+
+def downloads_dir(d: Device) -> str:
+    return f"devices/{d.slug}/downloads"
+
+
+def config_src(d: Device, engine_id: str, name: str) -> str:
+    return f"devices/{d.slug}/configs/{engine_id}/{name}"
+
+
+def bundle_src(d: Device, mt: ModelTP, engine_id: str) -> str:
+    return f"{downloads_dir(d)}/{mt.slug}-{engine_id}-configs.zip"
+
+
+def tune_runs(tunes: list[TuneFile]) -> list[dict[str, Any]]:
+    """The tuning runs behind a set of files, from each record's own provenance (a file may
+    hold records of several runs): how many files and records each run wrote, which search."""
+    runs: dict[tuple[str, str], dict[str, Any]] = {}
+    for t in tunes:
+        for rec in t.records:
+            p = record_provenance(t, rec)
+            run = runs.setdefault(
+                (p.git_sha, p.date.date().isoformat()),
+                {"provenance": p, "files": set(), "records": 0, "searches": set()},
+            )
+            run["files"].add(id(t))
+            run["records"] += 1
+            run["searches"].add(rec.search)
+    out = sorted(runs.values(), key=lambda r: r["provenance"].date)
+    for r in out:
+        r["files"] = len(r["files"])
+        r["searches"] = sorted(r["searches"])
+    return out
+
+
+def bench_runs(d: Device, rows: list[BenchRow]) -> list[dict[str, Any]]:
+    """The runs that measured a page's rows (a file may merge rows of several runs), newest
+    first: provenance, how many rows, and which providers when not all of them."""
+    runs: dict[tuple[str, str], dict[str, Any]] = {}
+    everyone = {r.provider for r in rows}
+    for r in rows:
+        p = d.row_provenance(r)
+        if p is None:
+            continue
+        run = runs.setdefault(
+            (p.git_sha, p.date.isoformat()), {"provenance": p, "rows": 0, "providers": set()}
+        )
+        run["rows"] += 1
+        run["providers"].add(r.provider)
+    out = sorted(runs.values(), key=lambda r: r["provenance"].date, reverse=True)
+    widest = max(out, key=lambda r: len(r["providers"])) if out else None
+    for run in out:
+        names = run.pop("providers")
+        # the run with the most providers is "the others" when several runs share the page
+        run["others"] = run is widest and names != everyone
+        run["providers"] = [] if run is widest else providers.ordered(names)
+    return out
+
+
+def error_table(rows: list[BenchRow]) -> list[dict[str, Any]]:
+    """Per provider, over the page: the worst relative error among correct rows, and how many
+    rows had each status."""
+    out = []
+    for name in providers.ordered({r.provider for r in rows}):
+        mine = [r for r in rows if r.provider == name]
+        ok_errs = [
+            r.measurement.rel_error
+            for r in mine
+            if r.measurement.status == Status.OK and r.measurement.rel_error is not None
+        ]
+        counts: dict[str, int] = {}
+        for r in mine:
+            counts[r.measurement.status.value] = counts.get(r.measurement.status.value, 0) + 1
+        out.append(
+            {
+                "provider": name,
+                "max_ok": max(ok_errs) if ok_errs else None,
+                "ok": counts.pop(Status.OK.value, 0),
+                "bad": counts,
+            }
+        )
+    return out
+
+
+def tune_table(t: TuneFile) -> dict[str, Any]:
+    """A tuning file as a table: per M the winner's config and time, each baseline's time
+    (the engines' shipped entries and defaults, timed in the same session), the gain."""
+    releases = {s.id: s for s in engines.shipped_sets()}
+    keys: list[str] = []
+    for rec in t.records:
+        for k in rec.baselines:
+            if k not in keys:
+                keys.append(k)
+
+    def label(k: str) -> str:
+        if k in releases:
+            s = releases[k]
+            return f"{gains.ENGINE_NAMES.get(s.engine, s.engine)} {s.version} file µs"
+        engine = k.removesuffix("-default")
+        return f"{gains.ENGINE_NAMES.get(engine, engine)} default µs"
+
+    rows = []
+    for rec in t.records:
+        w, dflt = rec.winner, rec.default
+        best_ref = [
+            m.latency_us for m in (dflt, *rec.baselines.values()) if gains.ok(m) and m.latency_us
+        ]
+        rows.append(
+            {
+                "M": rec.M,
+                "config": (w.config or {}) if w else {},
+                "status": w.status.value if w else "no correct config",
+                "tuned_us": w.latency_us if gains.ok(w) and w else None,
+                "default_us": dflt.latency_us if gains.ok(dflt) else None,
+                "default_status": dflt.status.value,
+                "baselines": [
+                    rec.baselines[k].latency_us
+                    if k in rec.baselines and gains.ok(rec.baselines[k])
+                    else None
+                    for k in keys
+                ],
+                "vs_default": (dflt.latency_us / w.latency_us)
+                if w and gains.ok(w) and gains.ok(dflt) and dflt.latency_us and w.latency_us
+                else None,
+                "vs_best": (min(best_ref) / w.latency_us)
+                if w and gains.ok(w) and w.latency_us and best_ref and rec.baselines
+                else None,
+                "source": rec.winner_source,
+                "search": rec.search,
+                "timed": rec.configs_timed,
+                "space": rec.configs_in_space,
+            }
+        )
+    return {
+        "file": t,
+        "baseline_labels": [label(k) for k in keys],
+        "has_baselines": bool(keys),
+        "rows": rows,
+    }
+
+
+def build(
+    catalog: Catalog,
+    d: Device,
+    mt: ModelTP,
+    installed: dict[tuple[int, int], TuneFile],
+    readme: Any,
+) -> ModelPage:
+    """Everything the page template needs, and the page's bundles (``readme``: renders a
+    bundle's README from its context)."""
+    g = gains.gains(mt.rows, installed, mt.keys)
+    installs = []
+    dl: dict[str, bytes] = {}
+    for eng in engines.engines():
+        folder = d.configs.get(eng.id, [])
+        by_name = {p.name: p for p in folder}
+        files = []
+        for s in mt.shapes:
+            name = eng.file_name(s.N, s.K, d.name)
+            present = name in by_name
+            files.append(
+                FileRow(
+                    s,
+                    name,
+                    present,
+                    config_src(d, eng.id, name) if present else None,
+                    engines.ships(eng.release, d.name, s.N, s.K),
+                    installed.get((s.N, s.K)),
+                )
+            )
+        today = g.get(eng.release.id) if eng.release else None
+        src = None
+        if any(f.present for f in files):
+            src = bundle_src(d, mt, eng.id)
+            dl[src] = _bundle(d, mt, eng, files, g, today, readme)
+        installs.append(EngineInstall(eng, files, src, today))
+    today_cmps = [c for c in g.versus if c.id not in ("default", "bf16")]
+    advice = []
+    for s in mt.shapes:
+        if not s.rows:
+            continue
+        bands = []
+        for a in recommend.advice(s.rows):
+            today = []
+            for c in today_cmps:
+                st = c.only(s.N, s.K).stat(a.band)
+                if st.n:
+                    today.append((c.label, st.median))
+            bands.append({"a": a, "today": today})
+        advice.append({"shape": s, "bands": bands})
+    sections = []
+    for s in mt.shapes:
+        sections.append(
+            {
+                "shape": s,
+                "chart": charts.model_chart(s.rows),
+                "ranges": recommend.ranges(s.rows),
+                "tunes": [tune_table(t) for t in s.tunes],
+            }
+        )
+    used = [installed[(s.N, s.K)] for s in mt.shapes if (s.N, s.K) in installed]
+    return ModelPage(
+        mt,
+        g,
+        installs,
+        advice,
+        sections,
+        error_table(mt.rows),
+        bench_runs(d, mt.rows),
+        tune_runs(used),
+        dl,
+    )
+
+
+def _band_medians(c: gains.Comparison | None) -> dict[str, float | None]:
+    if c is None:
+        return {}
+    return {s.band.id: (round(s.median, 4) if s.median else None) for s in c.stats}
+
+
+def _bundle(
+    d: Device,
+    mt: ModelTP,
+    eng: engines.Engine,
+    files: list[FileRow],
+    g: gains.Gains,
+    today: gains.Comparison | None,
+    readme: Any,
+) -> bytes:
+    entries = []
+    for f in files:
+        if not f.present:
+            continue
+        path = d.root / "configs" / eng.id / f.name
+        about: dict[str, Any] = {
+            "layers": f.shape.layers,
+            "N": f.shape.N,
+            "K": f.shape.K,
+            "replaces_shipped_file": f.ships,
+        }
+        if eng.release:
+            about["compared_with"] = eng.release.id
+        if today is not None:
+            about["median_speedup_over_engine_today"] = _band_medians(
+                today.only(f.shape.N, f.shape.K)
+            )
+        if f.tune is not None:
+            about["tuned"] = [
+                {
+                    "git_sha": run["provenance"].git_sha,
+                    "date": run["provenance"].date.isoformat(),
+                    "gpu_name": run["provenance"].gpu_name,
+                    "torch": run["provenance"].torch,
+                    "triton": run["provenance"].triton,
+                    "batch_sizes": run["records"],
+                    "search": run["searches"],
+                }
+                for run in tune_runs([f.tune])
+            ]
+        entries.append(BundleEntry(eng.id, f.name, path.read_bytes(), about))
+    missing = [
+        {"layers": f.shape.layers, "N": f.shape.N, "K": f.shape.K, "file": f.name}
+        for f in files
+        if not f.present
+    ]
+    manifest = {
+        "device": d.name,
+        "model": mt.model.id,
+        "tp": mt.tp,
+        "engine": eng.id,
+        "missing": missing,
+        "not_covered": "fused-MoE expert configs (a different file family)",
+    }
+    text = readme(
+        d=d,
+        mt=mt,
+        eng=eng,
+        files=files,
+        today=today,
+        gains=g,
+        bands=gains.BANDS,
+        search_text=gains.search_text,
+        SEARCH_V1=SEARCH_V1,
+        loaded_log=engines.LOADED_LOG,
+        default_log=engines.DEFAULT_LOG,
+        hopper=engines.is_hopper(d.name),
+    )
+    return zip_bundle(entries, text, manifest)
