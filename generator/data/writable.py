@@ -18,7 +18,7 @@ from generator.errors import UserError
 
 
 def deepest_existing(path: Path) -> Path:
-    """``path`` or its nearest ancestor that exists; UserError-free (pure lookup)."""
+    """``path`` or its nearest ancestor that exists (a symlink counts, even a broken one)."""
     path = Path(os.path.abspath(path))
     for candidate in (path, *path.parents):
         if candidate.exists() or candidate.is_symlink():
