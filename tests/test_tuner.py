@@ -253,8 +253,12 @@ def test_tune_task_verifies_winner_and_times_default():
     assert rec.default.status == Status.OK and rec.default.rel_error is not None
     assert rec.configs_timed == sum(rec.status_counts.values()) >= 2
     assert rec.configs_pruned + len(prune(full_space(), Problem(5, 48, 256))[0]) == 1280
-    ok = [rec.winner, *rec.runners_up]
-    assert [m.latency_us for m in ok] == sorted(m.latency_us for m in ok)
+    ups = [m.latency_us for m in rec.runners_up]
+    assert ups == sorted(ups)  # the winner is decided by the runoff: it need not sort first
+    if rec.winner_source == "search":
+        assert set(rec.runoff_us) <= {"search", "vllm-default", "sglang-default"}
+    else:
+        assert rec.winner.config == rec.baselines[rec.winner_source].config
 
 
 @pytest.fixture

@@ -64,7 +64,8 @@ def _winner(save_path, device: str, task: Task, exhaustive: bool):
 def run_pruning_check(tasks: list[Task], settings: RunSettings, points: slice) -> int:
     chosen = tasks[points]
     pruned = run_tasks(chosen, settings, exhaustive=False)
-    run_tasks(chosen, settings, exhaustive=True)
+    exhaustive = run_tasks(chosen, settings, exhaustive=True)
+    failed = len(pruned.failed) + len(exhaustive.failed)
     prov = pruned.provenance
     dev = prov.device_name
     path = layout.pruning_check_file(settings.save_path, dev)
@@ -131,4 +132,6 @@ def run_pruning_check(tasks: list[Task], settings: RunSettings, points: slice) -
         f"pruning check: {len(points_out)} of {len(tasks)} points; pruned/exhaustive geomean "
         f"{geo:.4f}, worst {worst.ratio:.4f} at N={worst.N} K={worst.K} M={worst.M}"
     )
-    return 0
+    if failed:
+        print(f"pruning check: {failed} task(s) failed or lost; rerun to resume")
+    return 1 if failed else 0
