@@ -165,6 +165,14 @@ def test_model_bundle_holds_exactly_the_models_files(built: tuple[Path, Path], e
             ).read_bytes() == zf.read(f["path"])
     readme = zf.read("README.txt").decode()
     assert "for W8A8 Block FP8 kernel." in readme and "fused-moe" in readme.lower()
+    # the README's gains are the page's (which a test recomputes from the records)
+    release = next(s.id for s in shipped_sets() if s.engine == engine)
+    facts = _stated((site / f"devices/{dev}/{model}-tp{tp}.html").read_text())
+    told = re.findall(r"^  (\w+) \([^)]*\): ([\d.]+)x over (\d+) points", readme, re.M)
+    assert len(told) >= 3
+    for band, median, n in told[:3]:
+        assert facts[f"{dev}|{model}@tp{tp}|{release}|{band}|median"] == median
+        assert facts[f"{dev}|{model}@tp{tp}|{release}|{band}|n"] == n
     assert zipfile.ZipFile(path).read("manifest.json") == zf.read("manifest.json")
     # the single-file links on the page serve the same bytes
     page = (site / f"devices/{dev}/{model}-tp{tp}.html").read_text()
@@ -424,6 +432,38 @@ def _pick(infos: dict[str, dict], test: Any) -> str | None:
     return next((n for n, i in infos.items() if test(i)), None)
 
 
+def _fmt(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:,.0f}"
+
+
+def _device_facts(dev_dir: Path) -> dict[str, str]:
+    """The device page's figures: provenance, file counts, tuning checks."""
+    dev = dev_dir.name
+    out = {}
+    prov = json.loads((dev_dir / "device.json").read_text())["provenance"]
+    out[f"{dev}|sm_count"] = str(prov["sm_count"])
+    out[f"{dev}|memory_gib"] = _fmt(prov["memory_gib"])
+    for fw in ("vllm", "sglang", "a16w8"):
+        files = [p for p in (dev_dir / "configs" / fw).glob("*.json") if not p.name.startswith(".")]
+        out[f"{dev}|configs|{fw}"] = str(len(files))
+    pruning = dev_dir / "checks" / "pruning.json"
+    if pruning.is_file():
+        raw = json.loads(pruning.read_text())
+        out[f"{dev}|pruning|geomean"] = _fmt(raw["geomean_ratio"], 4)
+        out[f"{dev}|pruning|points"] = str(len(raw["points"]))
+        if raw.get("worst_ratio"):
+            out[f"{dev}|pruning|worst"] = _fmt(raw["worst_ratio"], 4)
+    for i, path in enumerate(sorted((dev_dir / "checks").glob("tune_time*.json"))):
+        raw = json.loads(path.read_text())
+        k = f"{dev}|tune_time|{i}"
+        out[f"{k}|tasks"] = str(raw["tasks"])
+        out[f"{k}|wall_s"] = _fmt(raw["wall_s"])
+        out[f"{k}|gpus"] = str(raw["provenance"].get("gpu_count", 1))
+        if raw.get("compile_s") is not None:
+            out[f"{k}|compile_s"] = _fmt(raw["compile_s"])
+    return out
+
+
 def expected_facts(site_data: Path) -> dict[str, str]:
     """Every figure a page may state, straight from the JSON records (no catalog code)."""
     from generator.configs.engine_files import file_name
@@ -433,11 +473,14 @@ def expected_facts(site_data: Path) -> dict[str, str]:
         dev = dev_dir.name
         infos: dict[str, dict] = {}
         rows: list[dict] = []
+        file_prov: dict[int, dict] = {}
         for path in sorted((dev_dir / "bench").glob("*.json")):
             raw = json.loads(path.read_text())
             if raw["sweep"] == "model":
                 infos.update(raw.get("providers", {}))
                 rows += raw["rows"]
+                file_prov.update((id(r), raw["provenance"]) for r in raw["rows"])
+        out.update(_device_facts(dev_dir))
 
         tuned = _pick(infos, lambda i: i.get("installable") and not i.get("baseline") and _fp8(i))
         bf16 = _pick(infos, lambda i: i.get("baseline") and i["scheme"] == "bf16")
@@ -534,6 +577,32 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                             vs_tuned.append((_band(m), *_point(best, row_meas(at, tuned))))
                 out.update(_stats(vs_bf16, f"{pre}|others-bf16"))
                 out.update(_stats(vs_tuned, f"{pre}|others-installed"))
+            # the runs behind the page's rows and files (its provenance line)
+            runs: dict[str, int] = defaultdict(int)
+            for key in keys:
+                for at in grid[key].values():
+                    for r in at.values():
+                        pv = r.get("provenance") or file_prov[id(r)]
+                        runs[f"{pre}|rows|{pv['git_sha']}|{pv['date'][:10]}"] += 1
+            nks_all = {(k[2], k[3]) for k in keys}
+            tuned_runs: dict[str, dict] = {}
+            for nk, t in installed.items():
+                if scope != "all" and nk not in nks_all:
+                    continue
+                for rec in t["records"]:
+                    pv = rec.get("provenance") or t["provenance"]
+                    run = tuned_runs.setdefault(
+                        f"{pre}|tuned|{pv['git_sha']}|{pv['date'][:10]}",
+                        {"records": 0, "files": set(), "search": set()},
+                    )
+                    run["records"] += 1
+                    run["files"].add(nk)
+                    run["search"].add(rec.get("search", 1))
+            out.update({k: str(v) for k, v in runs.items()})
+            for k, run in tuned_runs.items():
+                out[k + "|records"] = str(run["records"])
+                out[k + "|files"] = str(len(run["files"]))
+                out[k + "|search"] = ", ".join(str(v) for v in sorted(run["search"]))
             if scope != "all":
                 nks = list(dict.fromkeys((k[2], k[3]) for k in keys))
                 out[f"{pre}|shapes"] = str(len(nks))
@@ -578,6 +647,11 @@ def test_every_stated_figure_is_the_records(built: tuple[Path, Path]) -> None:
         "SYNTHETIC_GPU_C|all|sglang-0.5.23|prefill|n",
         "SYNTHETIC_GPU_A|all|others-bf16|mid|faster",
         "SYNTHETIC_GPU_A|synthetic-dense-00@tp1|files|vllm",
+        "SYNTHETIC_GPU_A|synthetic-dense-00@tp1|rows|synthetic|2025-01-01",
+        "SYNTHETIC_GPU_A|all|tuned|synthetic|2025-01-01|records",
+        "SYNTHETIC_GPU_B|configs|sglang",
+        "SYNTHETIC_GPU_B|pruning|geomean",
+        "SYNTHETIC_GPU_B|tune_time|0|wall_s",
     ):
         assert key in stated, key
 

@@ -197,7 +197,8 @@ def bench_runs(d: Device, rows: list[BenchRow]) -> list[dict[str, Any]]:
         if p is None:
             continue
         run = runs.setdefault(
-            (p.git_sha, p.date.isoformat()), {"provenance": p, "rows": 0, "providers": set()}
+            (p.git_sha, p.date.date().isoformat()),
+            {"provenance": p, "rows": 0, "providers": set()},
         )
         run["rows"] += 1
         run["providers"].add(r.provider)
@@ -287,6 +288,7 @@ def tune_table(t: TuneFile) -> dict[str, Any]:
         )
     return {
         "file": t,
+        "runs": tune_runs([t]),
         "baseline_labels": [label(k) for k in keys],
         "has_baselines": bool(keys),
         "rows": rows,

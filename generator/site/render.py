@@ -153,13 +153,18 @@ class _Renderer:
         )
         self.n_charts = 0
 
-    def fact(self, key: str, value: float | int | None, kind: str = "ratio") -> Markup:
+    def fact(self, key: str, value: Any, kind: str = "ratio", digits: int = 3) -> Markup:
         """A figure stated in a sentence: printed inside a span that names what it is, so a test
-        can recompute every one of them from the records (and the summary CSV lists them)."""
+        can recompute every one of them from the records (and the summary CSV lists them).
+        ``kind``: "ratio" (two decimals), "int", "fmt" (``digits`` significant), "raw"."""
         if value is None:
             text = "—"
         elif kind == "int":
             text = str(int(value))
+        elif kind == "fmt":
+            text = _fmt(float(value), digits)
+        elif kind == "raw":
+            text = str(value)
         else:
             text = ratio(float(value))
         self.facts[key] = text
@@ -197,7 +202,9 @@ class _Renderer:
             fragments[key] = str(content)
             return Markup(f"\n\n{key}\n\n")
 
-        def chart(spec: dict | None, chart_id: str, title: str, note: str = "") -> Markup:
+        def chart(
+            spec: dict | None, chart_id: str, title: str, note: str = "", wide: bool = False
+        ) -> Markup:
             if spec is None:
                 return Markup("")
             self.n_charts += 1
@@ -223,6 +230,7 @@ class _Renderer:
                     chart_id=chart_id,
                     title=title,
                     note=note,
+                    wide=wide,
                     Markup=Markup,
                 )
             )
