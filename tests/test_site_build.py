@@ -128,6 +128,16 @@ def test_csv_download_matches_rows(built: tuple[Path, Path]) -> None:
     assert {r["status"] for r in rows} >= {"ok", "unsupported", "incorrect"}
     raw = json.loads((site / "devices/SYNTHETIC_GPU_A/raw/bench/model.json").read_text())
     assert raw["sweep"] == "model"
+    tuning = list(
+        csv.DictReader(
+            io.StringIO(
+                (site / "devices/SYNTHETIC_GPU_A/downloads/SYNTHETIC_GPU_A-tuning.csv").read_text()
+            )
+        )
+    )
+    seeded = [r for r in tuning if r["kernel"] == "w8a8_block" and r["input_type"] == "fp8"]
+    assert seeded and all(r["vllm-default_us"] and r["search"] for r in seeded)
+    assert any(r["vllm-0.33.0_us"] for r in seeded)
 
 
 def _expected_files(site_data: Path, dev: str, model: str, tp: int, engine: str) -> set[str]:

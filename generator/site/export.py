@@ -92,7 +92,11 @@ def bench_csv(rows: Iterable[BenchRow]) -> str:
 
 
 def tune_csv(tunes: Iterable[TuneFile]) -> str:
-    """The tuned-config table (one row per kernel x shape x M), for the device page."""
+    """The tuned-config table (one row per kernel x shape x M), for the device page: the
+    winner, the default, and each baseline timed in the same session (the engines' shipped
+    entries and defaults, ``<baseline>_us``), which search produced it and what won."""
+    tunes = list(tunes)
+    baselines = list(dict.fromkeys(k for t in tunes for r in t.records for k in r.baselines))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
@@ -106,6 +110,9 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
             "status",
             "tuned_us",
             "default_us",
+            *(f"{k}_us" for k in baselines),
+            "winner_source",
+            "search",
             *CONFIG_KEYS,
         ]
     )
@@ -125,6 +132,12 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
                     w.status.value if w else "no correct config",
                     w.latency_us if w else None,
                     rec.default.latency_us,
+                    *(
+                        rec.baselines[k].latency_us if k in rec.baselines else None
+                        for k in baselines
+                    ),
+                    rec.winner_source,
+                    rec.search,
                     *(cfg.get(k) for k in CONFIG_KEYS),
                 )
             )

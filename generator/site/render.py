@@ -493,10 +493,9 @@ def render_site(catalog: Catalog, use_directory_urls: bool = False) -> SiteOutpu
     out.facts = dict(r.facts)
     summary = io.StringIO()
     writer = csv.writer(summary, lineterminator="\n")
-    writer.writerow(["device", "scope", "comparison", "band", "figure", "value"])
+    writer.writerow(["figure", "value"])  # figure: device|scope|what|..., as on the pages
     for key, value in sorted(out.facts.items()):
-        parts = key.split("|")
-        writer.writerow([*parts, *[""] * (5 - len(parts)), value][:6])
+        writer.writerow([key, value])
     out.downloads["downloads/catalog-summary.csv"] = summary.getvalue().encode()
     out.charts = r.n_charts
     return out
