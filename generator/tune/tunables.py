@@ -14,6 +14,7 @@ records, where the benchmark's providers look them up (:mod:`generator.tune.look
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -116,9 +117,17 @@ class W8A8Block(Tunable):
         B, Bs = quantize_weight_blockwise(w, task.block, qdtype)
         return {"A": A, "B": B, "As": As, "Bs": Bs}
 
+    def matmul(self) -> Callable[..., torch.Tensor]:
+        """The kernel's wrapper; variants with the same arguments override only this (and
+        :meth:`compiler`), imported at first use."""
+        return w8a8_block_matmul
+
+    def compiler(self) -> Callable[..., None]:
+        return compile_w8a8_block
+
     def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
         dtype = OUT_DTYPES[task.out_dtype]
-        return w8a8_block_matmul(
+        return self.matmul()(
             ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
         )
 
@@ -129,7 +138,7 @@ class W8A8Block(Tunable):
         return w8a8_block_reference(ops["A"], ops["B"], ops["As"], ops["Bs"], task.block)
 
     def compile(self, task: Task, cfg: Config) -> None:
-        compile_w8a8_block(
+        self.compiler()(
             task.M,
             task.N,
             task.K,
@@ -156,26 +165,15 @@ class W8A8BlockSplitK(W8A8Block):
     name = "w8a8_block_splitk"
     engine_files = ()
 
-    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+    def matmul(self) -> Callable[..., torch.Tensor]:
         from kernels.w8a8_block_splitk import w8a8_block_splitk_matmul
 
-        dtype = OUT_DTYPES[task.out_dtype]
-        return w8a8_block_splitk_matmul(
-            ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
-        )
+        return w8a8_block_splitk_matmul
 
-    def compile(self, task: Task, cfg: Config) -> None:
+    def compiler(self) -> Callable[..., None]:
         from kernels.w8a8_block_splitk import compile_w8a8_block_splitk
 
-        compile_w8a8_block_splitk(
-            task.M,
-            task.N,
-            task.K,
-            QUANT_DTYPES[task.input_type],
-            OUT_DTYPES[task.out_dtype],
-            task.block,
-            cfg,
-        )
+        return compile_w8a8_block_splitk
 
     def default_config(self, task: Task) -> Config:
         from kernels.w8a8_block_splitk import default_splitk_config
@@ -189,26 +187,15 @@ class W8A8BlockPersistent(W8A8Block):
     name = "w8a8_block_persistent"
     engine_files = ()
 
-    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+    def matmul(self) -> Callable[..., torch.Tensor]:
         from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
 
-        dtype = OUT_DTYPES[task.out_dtype]
-        return w8a8_block_persistent_matmul(
-            ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
-        )
+        return w8a8_block_persistent_matmul
 
-    def compile(self, task: Task, cfg: Config) -> None:
+    def compiler(self) -> Callable[..., None]:
         from kernels.w8a8_block_persistent import compile_w8a8_block_persistent
 
-        compile_w8a8_block_persistent(
-            task.M,
-            task.N,
-            task.K,
-            QUANT_DTYPES[task.input_type],
-            OUT_DTYPES[task.out_dtype],
-            task.block,
-            cfg,
-        )
+        return compile_w8a8_block_persistent
 
     def default_config(self, task: Task) -> Config:
         from kernels.w8a8_block_persistent import default_persistent_config
@@ -225,13 +212,10 @@ class W8A8BlockGluon(W8A8Block):
     engine_files = ()
     space = gluon_spaces.SPACE
 
-    def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+    def matmul(self) -> Callable[..., torch.Tensor]:
         from kernels.w8a8_block_gluon import w8a8_block_gluon_matmul
 
-        dtype = OUT_DTYPES[task.out_dtype]
-        return w8a8_block_gluon_matmul(
-            ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
-        )
+        return w8a8_block_gluon_matmul
 
     def compile(self, task: Task, cfg: Config) -> None:
         from kernels.w8a8_block_gluon import compile_w8a8_block_gluon
