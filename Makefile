@@ -65,9 +65,7 @@ validate:
 # misaligned accesses, invalid frees). PyTorch's caching allocator is turned off, or an access
 # past a tensor's end inside one of its pools would go unseen; child processes are followed
 # too. Slow (every launch is instrumented): run it on one GPU, not in CI.
-SANITIZE_TESTS ?= tests/test_w8a8_block.py tests/test_w8a8_block_fast.py \
-	tests/test_w8a8_block_fused.py tests/test_w8a8_block_gluon.py tests/test_a16w8_batched.py \
-	tests/test_int8_azp.py tests/test_quant.py tests/test_host.py tests/test_kernels_gpu.py
+SANITIZE_TESTS ?= tests/kernels
 sanitize:
 	PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck --target-processes all \
 		--error-exitcode 3 --print-limit 50 \

@@ -22,7 +22,7 @@ from kernels.w8a8_block_decode import (
     w8a8_block_decode_matmul,
 )
 from kernels.w8a8_block_splitk import choose_split_k, w8a8_block_splitk_matmul
-from tests.kernel_cases import OUT_DTYPES, poisoned, spread_randn
+from tests.kernels.cases import OUT_DTYPES, poisoned, spread_randn
 
 SMALL = dict(
     BLOCK_SIZE_M=16, BLOCK_SIZE_N=32, BLOCK_SIZE_K=128, GROUP_SIZE_M=1, num_warps=4, num_stages=2

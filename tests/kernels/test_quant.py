@@ -14,7 +14,7 @@ from kernels.quant import (
     per_token_group_quant_reference,
     quantize_weight_blockwise,
 )
-from tests.kernel_cases import QTYPES, spread_randn
+from tests.kernels.cases import QTYPES, spread_randn
 
 
 def assert_within_rounding(x: torch.Tensor, xr: torch.Tensor, scale: torch.Tensor, qtype: str):

@@ -19,7 +19,7 @@ from kernels.reference import (
     tolerance,
     w8a8_block_reference,
 )
-from tests.kernel_cases import make_a16w8_operands, make_w8a8_operands, poisoned, spread_randn
+from tests.kernels.cases import make_a16w8_operands, make_w8a8_operands, poisoned, spread_randn
 
 pytestmark = pytest.mark.gpu
 

@@ -23,7 +23,7 @@ from generator.data.models import load_hf_config
 from generator.errors import UserError
 from tests.fixtures.make_synthetic import write_catalog
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--N", "48", "--K", "256", "--batch-sizes", "1", "--kernels", "w8a8_block"]
 
 

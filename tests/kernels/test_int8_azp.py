@@ -19,7 +19,7 @@ from kernels.int8_azp import (
     weight_colsum,
 )
 from kernels.reference import relative_error, tolerance
-from tests.kernel_cases import poisoned, spread_randn
+from tests.kernels.cases import poisoned, spread_randn
 
 SHAPES = [  # (M, N, K): M = 1, ragged M / N / K, several K tiles
     (1, 64, 256),

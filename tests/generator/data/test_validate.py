@@ -22,7 +22,7 @@ from generator.cli import main as cli_main
 from generator.errors import UserError
 from tests.fixtures.make_synthetic import write_catalog
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 A, B = "SYNTHETIC_GPU_A", "SYNTHETIC_GPU_B"
 
 

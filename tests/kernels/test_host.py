@@ -21,7 +21,7 @@ import kernels.w8a8_block_decode as decode
 import kernels.w8a8_block_persistent as persistent
 import kernels.w8a8_block_splitk as splitk
 from kernels._host import ShapeOnly, operand_strides
-from tests.kernel_cases import make_a16w8_operands, make_w8a8_operands
+from tests.kernels.cases import make_a16w8_operands, make_w8a8_operands
 
 CFG = dict(
     BLOCK_SIZE_M=32, BLOCK_SIZE_N=64, BLOCK_SIZE_K=128, GROUP_SIZE_M=2, num_warps=4, num_stages=2

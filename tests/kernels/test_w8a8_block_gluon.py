@@ -27,7 +27,7 @@ from kernels.w8a8_block_gluon import (  # noqa: E402
     default_gluon_config,
     w8a8_block_gluon_matmul,
 )
-from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned  # noqa: E402
+from tests.kernels.cases import OUT_DTYPES, make_w8a8_operands, poisoned  # noqa: E402
 
 needs_offline_build = pytest.mark.skipif(
     offline_build_problem() is not None, reason=str(offline_build_problem())

@@ -32,7 +32,7 @@ from generator.errors import UserError
 from generator.tune import store
 from generator.tune.tasks import Task
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 FAULTS = REPO / "tests" / "fixtures" / "tune_faults.py"
 CONFIG = {
     "BLOCK_SIZE_M": 16,

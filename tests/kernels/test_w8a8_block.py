@@ -14,7 +14,7 @@ import torch
 from kernels import default_w8a8_config, pick_config, w8a8_block_matmul
 from kernels.quant import per_token_group_quant_reference, quantize_weight_blockwise
 from kernels.reference import relative_error, tolerance, w8a8_block_reference
-from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned
+from tests.kernels.cases import OUT_DTYPES, make_w8a8_operands, poisoned
 
 SHAPES = [  # (M, N, K): M = 1, ragged M / N / K, several K tiles
     (1, 64, 256),

@@ -10,7 +10,7 @@ from generator.configs.spaces.a16w8_batched_swapped import swapped_space
 from kernels import a16w8_batched_matmul
 from kernels.a16w8_batched_swapped import a16w8_batched_swapped_matmul, validate_swapped_config
 from kernels.reference import a16w8_batched_reference, relative_error, tolerance
-from tests.kernel_cases import make_a16w8_operands, poisoned
+from tests.kernels.cases import make_a16w8_operands, poisoned
 
 CONFIGS = [
     dict(

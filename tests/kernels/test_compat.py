@@ -11,7 +11,7 @@ import triton
 from generator import install_check
 from kernels import compat
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _declared() -> dict:

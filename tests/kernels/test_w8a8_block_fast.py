@@ -1,6 +1,6 @@
 """The faster block W8A8 kernels (split-K / swap-AB, persistent / TMA) against the fp32 reference.
 
-Same bounds as tests/test_w8a8_block.py: ``kernels.reference.tolerance(out_dtype)`` = unit
+Same bounds as tests/kernels/test_w8a8_block.py: ``kernels.reference.tolerance(out_dtype)`` = unit
 roundoff of the output dtype + 1e-3 for accumulation. Every case uses fresh random data and a
 NaN-poisoned output. On the CPU the kernels run in Triton's interpreter with a small "SM count"
 (8 for split-K, 4 for persistent), so the tiny shapes here still take several K splits and
@@ -26,7 +26,7 @@ from kernels.w8a8_block_splitk import (
     default_splitk_config,
     w8a8_block_splitk_matmul,
 )
-from tests.kernel_cases import OUT_DTYPES, make_w8a8_operands, poisoned
+from tests.kernels.cases import OUT_DTYPES, make_w8a8_operands, poisoned
 
 SHAPES = [  # (M, N, K): M = 1, ragged M / N / K (K = 300: no TMA), several K tiles
     (1, 64, 256),
