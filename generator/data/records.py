@@ -272,8 +272,10 @@ class PruningPoint(_Record):
     def ratio(self) -> float:
         """pruned / exhaustive winner time, paired re-timing where there is one."""
         if self.paired_pruned_us and self.paired_exhaustive_us:
-            return self.paired_pruned_us / self.paired_exhaustive_us
-        return self.pruned_us / self.exhaustive_us
+            num, den = self.paired_pruned_us, self.paired_exhaustive_us
+        else:
+            num, den = self.pruned_us, self.exhaustive_us
+        return num / den if den > 0 else float("nan")  # validate reports a time that is not
 
 
 class PruningCheck(_Record):

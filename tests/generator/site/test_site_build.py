@@ -204,6 +204,23 @@ def test_pages_cite_the_records_they_show(tmp_path: Path) -> None:
     assert "b3nch00" in page and "d3v1ce0" not in page
 
 
+def test_contributed_devices_say_so(tmp_path: Path) -> None:
+    """A GPU contributed by pull request (device.json's contributed_by) is marked as such on
+    its device page and in the home matrix; the project's own devices are not."""
+    write_catalog(tmp_path / "site_data", n_devices=2, n_models=1, mla=False)
+    path = tmp_path / "site_data/devices/SYNTHETIC_GPU_A/device.json"
+    raw = json.loads(path.read_text())
+    raw["contributed_by"] = "gpu-owner"
+    path.write_text(json.dumps(raw))
+    result = mkdocs_build(tmp_path / "site_data", tmp_path / "site")
+    assert result.returncode == 0, result.stderr
+    site = tmp_path / "site"
+    assert "@gpu-owner" in (site / "devices/SYNTHETIC_GPU_A/index.html").read_text()
+    assert "@gpu-owner" not in (site / "devices/SYNTHETIC_GPU_B/index.html").read_text()
+    home = (site / "index.html").read_text()
+    assert home.count("contributed by") == 1 and "@gpu-owner" in home
+
+
 def test_eras_are_told_apart(built: tuple[Path, Path]) -> None:
     _, site = built
     page = "synthetic-dense-00-tp1.html"
