@@ -474,10 +474,6 @@ def row_key(row: BenchRow) -> RowKey:
     return (row.provider, row.model, row.layer, row.tp, row.B, row.M, row.N, row.K)
 
 
-def bench_path(save_path: Path, device_name: str, sweep: str) -> Path:
-    return layout.bench_file(save_path, device_name, sweep)
-
-
 def load_rows(path: Path) -> dict[RowKey, BenchRow]:
     """Rows of an existing file by key (empty if none); a corrupt file is a SiteDataError."""
     return load_file(path)[0]
@@ -524,7 +520,7 @@ def run_sweep(
     With ``resume``, pairs whose rows are all already in the file are skipped; otherwise they
     are measured again and replace the old rows.
     """
-    path = bench_path(save_path, provenance.device_name, sweep)
+    path = layout.bench_file(save_path, provenance.device_name, sweep)
     rows, _ = load_file(path)  # fail before measuring if the existing file is corrupt
     ours = {p.name: p.info for p in providers}
     mine: dict[RowKey, BenchRow] = {}  # measured by this run

@@ -14,18 +14,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from generator.configs.keys import CONFIG_KEYS  # torch-free: the site needs no GPU stack
 from generator.data.records import BenchRow, TuneFile
-
-# kernels.tiling.CONFIG_KEYS, restated so that building the site needs neither torch nor triton
-# (importing the kernels package loads both).
-CONFIG_KEYS = (
-    "BLOCK_SIZE_M",
-    "BLOCK_SIZE_N",
-    "BLOCK_SIZE_K",
-    "GROUP_SIZE_M",
-    "num_warps",
-    "num_stages",
-)
 
 BENCH_COLUMNS = [
     "provider",

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from generator.bench.context import BenchContext
-from generator.bench.registry import Kind, Problem
+from generator.bench.registry import Compute, Kind, Prepared, Problem, Provider, Requirement
 from generator.data.records import Origin, ProviderInfo, Scheme
 from kernels.quant import per_token_group_quant, quantize_weight_blockwise
 from kernels.reference import dense_reference, w8a8_block_reference
@@ -126,6 +126,24 @@ def block_reference(input_type: str) -> Callable[[Problem, BenchContext], torch.
     """The fp32 product of per-token-group quantized activations and the block weights (one
     function per input type, so the context memoizes it once for every provider sharing it)."""
     return _BLOCK_REFERENCES[input_type]
+
+
+def block_provider(
+    info: ProviderInfo,
+    setup: Callable[[Problem, BenchContext], Prepared],
+    input_type: str = "fp8",
+    requires: Requirement = Requirement.TRITON,
+) -> Provider:
+    """A block-scaled provider that times the activation quantization with its GEMM: every
+    such provider has the same reference, bytes and compute ceiling for its input type."""
+    return Provider(
+        info=info,
+        compute=Compute.FP8 if input_type == "fp8" else Compute.INT8,
+        setup=setup,
+        reference=block_reference(input_type),
+        bytes_moved=lambda p, od: bytes_block(p, od, True),
+        requires=(requires,),
+    )
 
 
 def _make_block_reference(input_type: str) -> Callable[[Problem, BenchContext], torch.Tensor]:

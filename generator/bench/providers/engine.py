@@ -15,12 +15,12 @@ from generator.bench.context import BenchContext
 from generator.bench.providers.common import (
     BLOCK,
     block_operands,
-    block_reference,
+    block_provider,
     bytes_block,
     calls,
     info,
 )
-from generator.bench.registry import Compute, Prepared, Problem, Provider, Requirement, Unsupported
+from generator.bench.registry import Prepared, Problem, Provider, Unsupported
 from generator.configs.keys import Config
 from generator.data.records import Origin, Scheme
 from generator.data.shipped import ShippedSet, shipped_sets
@@ -78,8 +78,8 @@ _STYLE = {
 
 def _provider(input_type: str, tuned: bool) -> Provider:
     which = "tuned" if tuned else "default"
-    return Provider(
-        info=info(
+    return block_provider(
+        info(
             f"triton-{input_type}-block-{which}",
             f"Triton {input_type.upper()} block, "
             + ("tuned" if tuned else "vLLM's default config"),
@@ -94,11 +94,8 @@ def _provider(input_type: str, tuned: bool) -> Provider:
             config_source=which,
             quant_timed=True,
         ),
-        compute=Compute.FP8 if input_type == "fp8" else Compute.INT8,
-        setup=lambda p, ctx: _setup(p, ctx, input_type, tuned),
-        reference=block_reference(input_type),
-        bytes_moved=lambda p, od: bytes_block(p, od, True),
-        requires=(Requirement.TRITON,),
+        lambda p, ctx: _setup(p, ctx, input_type, tuned),
+        input_type,
     )
 
 
@@ -114,8 +111,8 @@ def _setup_shipped(p: Problem, ctx: BenchContext, shipped: ShippedSet) -> Prepar
 
 def _shipped_provider(shipped: ShippedSet, color: str) -> Provider:
     engine = {"vllm": "vLLM", "sglang": "SGLang"}.get(shipped.engine, shipped.engine)
-    return Provider(
-        info=info(
+    return block_provider(
+        info(
             f"triton-fp8-block-{shipped.id}",
             f"Triton FP8 block, {engine} {shipped.version}'s shipped config",
             f"the Triton block FP8 kernel with the config file {engine} {shipped.version} ships "
@@ -129,11 +126,7 @@ def _shipped_provider(shipped: ShippedSet, color: str) -> Provider:
             config_source=f"shipped:{shipped.id}",
             quant_timed=True,
         ),
-        compute=Compute.FP8,
-        setup=lambda p, ctx: _setup_shipped(p, ctx, shipped),
-        reference=block_reference("fp8"),
-        bytes_moved=lambda p, od: bytes_block(p, od, True),
-        requires=(Requirement.TRITON,),
+        lambda p, ctx: _setup_shipped(p, ctx, shipped),
     )
 
 
@@ -142,8 +135,8 @@ def _setup_sglang_default(p: Problem, ctx: BenchContext) -> Prepared:
     return prepare_block(p, ctx, "fp8", sglang.default_config(BLOCK))
 
 
-SGLANG_DEFAULT = Provider(
-    info=info(
+SGLANG_DEFAULT = block_provider(
+    info(
         "triton-fp8-block-sglang-default",
         "Triton FP8 block, SGLang's default config",
         "the Triton block FP8 kernel with SGLang's default config (vLLM's with 3 stages), what "
@@ -156,11 +149,7 @@ SGLANG_DEFAULT = Provider(
         config_source="default:sglang",
         quant_timed=True,
     ),
-    compute=Compute.FP8,
-    setup=_setup_sglang_default,
-    reference=block_reference("fp8"),
-    bytes_moved=lambda p, od: bytes_block(p, od, True),
-    requires=(Requirement.TRITON,),
+    _setup_sglang_default,
 )
 
 _SHIPPED_COLORS = ("#2b2b8c", "#5e3c99", "#6a51a3", "#9e9ac8")

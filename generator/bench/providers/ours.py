@@ -14,7 +14,7 @@ from generator.bench.context import BenchContext
 from generator.bench.providers.common import (
     BLOCK,
     block_operands,
-    block_reference,
+    block_provider,
     bytes_block,
     calls,
     info,
@@ -88,8 +88,8 @@ def _block_fp8(
     style: tuple[str, str, str],
     requires: Requirement = Requirement.TRITON,
 ) -> Provider:
-    return Provider(
-        info=info(
+    return block_provider(
+        info(
             name,
             label,
             description + "; activation quant timed",
@@ -99,11 +99,8 @@ def _block_fp8(
             config_source="own",
             quant_timed=True,
         ),
-        compute=Compute.FP8,
-        setup=setup,
-        reference=block_reference("fp8"),
-        bytes_moved=lambda p, od: bytes_block(p, od, True),
-        requires=(requires,),
+        setup,
+        requires=requires,
     )
 
 
