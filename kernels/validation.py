@@ -13,7 +13,13 @@ import os
 import torch
 
 FP8_DTYPE = torch.float8_e4m3fn
-OUT_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+# The output dtypes every GEMM wrapper writes, by the name records and config files use.
+OUT_DTYPES_BY_NAME = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+}
+OUT_DTYPES = tuple(OUT_DTYPES_BY_NAME.values())
 TMA_ALIGN = 16  # bytes: base address and every non-unit stride of a TMA descriptor
 
 

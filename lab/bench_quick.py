@@ -32,10 +32,10 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA GPU: nothing benchmarked")
         return 0
-    from generator.bench import providers as pv
-    from generator.bench.ceilings import measure_ceilings
-    from generator.bench.sweeps import measure_point
-    from generator.bench.timing import l2_cache_bytes
+    from generator.bench import registry as pv
+    from generator.bench.points import measure_point
+    from generator.measure.ceilings import measure_ceilings
+    from generator.measure.timing import l2_cache_bytes
 
     providers = pv.select(PROVIDERS)
     ceilings = measure_ceilings(torch.device("cuda"))

@@ -3,7 +3,7 @@
     python lab/decode_limits.py          # $OUT set: JSON to $OUT/decode_limits.json
 
 For five DeepSeek-V3 TP 8 weights and 12 configs (weight rows x warps x buffers x SPLIT_K), it
-times four things in one run (generator.bench.timing: CUDA graph, median, L2-rotated input sets):
+times four things in one run (generator.measure.timing: CUDA graph, median, L2-rotated input sets):
 
 * ``decode``: :mod:`kernels.w8a8_block_decode` as shipped (bf16 activation in, quantized inside);
 * ``noquant``: the same kernel with the quantization arithmetic removed (the activation is
@@ -16,7 +16,7 @@ times four things in one run (generator.bench.timing: CUDA graph, median, L2-rot
 patching the kernel's source into a temporary module, never registered or published. ``nox``
 is the ceiling of this kernel structure: what the split-K weight stream reaches with no
 activation work at all. The roofline is the weight bytes over the measured copy bandwidth
-(generator.bench.ceilings.measure_copy_gbps; 2990 GB/s on the H100). Operands come from the decode
+(generator.measure.ceilings.measure_copy_gbps; 2990 GB/s on the H100). Operands come from the decode
 Tunable's ``make_operands`` (bf16 X and its quantized (A, As), block-quantized B, Bs). Without
 a CUDA GPU it prints one line and exits 0.
 """
@@ -36,9 +36,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.bench.ceilings import measure_copy_gbps  # noqa: E402
-from generator.bench.timing import l2_cache_bytes, rotation_count, time_cuda_graph  # noqa: E402
-from generator.tune.tasks import Task  # noqa: E402
+from generator.data.tasks import Task  # noqa: E402
+from generator.measure.ceilings import measure_copy_gbps  # noqa: E402
+from generator.measure.timing import l2_cache_bytes, rotation_count, time_cuda_graph  # noqa: E402
 from generator.tune.tunables import get_tunable  # noqa: E402
 from kernels import w8a8_block_decode  # noqa: E402
 from kernels.quant import per_token_group_quant  # noqa: E402

@@ -16,8 +16,8 @@ DeepSeek-V3 TP 8 weight shapes x M (env FAST_KERNELS_M, default 1,16,1024,4096).
   also run twice and compared bitwise (determinism). ``decode`` takes the bf16 activation
   and quantizes it inside, so its time includes the quantization; the others' do not.
 
-Timing: generator.bench.timing.time_calls (CUDA graph, median) over L2-rotated input sets
-(generator.bench.timing.rotation_count). Roofline at M <= 16: weight + activation + scale + output
+Timing: generator.measure.timing.time_calls (CUDA graph, median) over L2-rotated input sets
+(generator.measure.timing.rotation_count). Roofline at M <= 16: weight + activation + scale + output
 bytes over the measured copy bandwidth (a large device-to-device copy, measured once).
 
 ``FAST_KERNELS_ONLY`` (comma-separated, e.g. ``gluon,persistent``) limits the sweeps to those
@@ -140,8 +140,8 @@ class Point:
     """Operands (rotated sets + a separate check set) and reference for one (N, K, M)."""
 
     def __init__(self, M: int, N: int, K: int, seed: int):
-        from generator.bench.timing import rotation_count
-        from generator.tune.tasks import Task
+        from generator.data.tasks import Task
+        from generator.measure.timing import rotation_count
         from generator.tune.tunables import get_tunable
         from kernels.w8a8_block import w8a8_block_bytes
 
@@ -177,7 +177,7 @@ def evaluate(
 ) -> dict:
     """Check on the check set (``run`` returns the result; ours write the NaN-poisoned
     ``out``), then time over the rotated sets."""
-    from generator.bench.timing import time_calls
+    from generator.measure.timing import time_calls
     from kernels.reference import relative_error, tolerance
 
     prep = prepare or (lambda ops: ops)
@@ -247,9 +247,9 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("fast_kernels: no CUDA GPU, nothing benchmarked")
         return 0
-    from generator.bench.ceilings import measure_copy_gbps
     from generator.configs.engine_files import read_table, table_path
     from generator.data.provenance import REPO_ROOT, vllm_device_name
+    from generator.measure.ceilings import measure_copy_gbps
     from kernels.tiling import default_w8a8_config, pick_config
     from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops, w8a8_block_matmul
     from kernels.w8a8_block_decode import w8a8_block_decode_matmul

@@ -9,8 +9,9 @@ only *reads* the weight bytes, with no activation, no math and no output, alread
 no GEMM kernel can meet them; the ratio roofline / read time bounds the percent any kernel can
 reach on that weight.
 
-Timed exactly as the benchmark times providers (``generator.bench.timing.time_cuda_graph``: one CUDA
-graph of back-to-back launches, replayed, median per launch, input sets rotated beyond L2):
+Timed exactly as the benchmark times providers (``generator.measure.timing.time_cuda_graph``:
+one CUDA graph of back-to-back launches, replayed, median per launch, input sets rotated beyond
+L2):
 
 * ``launch``: a Triton kernel that stores one value per program (1 program; one per SM), the
   same after reading 8 KB per program (one dependent HBM round trip), and ``Tensor.fill_`` on
@@ -18,7 +19,7 @@ graph of back-to-back launches, replayed, median per launch, input sets rotated 
 * ``read``: per weight size (the DeepSeek-V3 TP 8 linear weights in fp8, and the MLA batched
   weights for B = 16..128), the fastest of a small grid of read-only kernels (each program sums
   a contiguous chunk, 16-byte loads) against the roofline, bytes over the measured copy
-  bandwidth (``generator.bench.ceilings.measure_copy_gbps``, as the bench uses).
+  bandwidth (``generator.measure.ceilings.measure_copy_gbps``, as the bench uses).
 
 Without a CUDA GPU it prints one line and exits 0.
 """
@@ -37,9 +38,9 @@ import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.bench.ceilings import measure_copy_gbps  # noqa: E402
-from generator.bench.timing import rotation_count, time_cuda_graph  # noqa: E402
 from generator.data import models  # noqa: E402
+from generator.measure.ceilings import measure_copy_gbps  # noqa: E402
+from generator.measure.timing import rotation_count, time_cuda_graph  # noqa: E402
 
 LAUNCH_CALLS = 64
 # Read-only kernel grid: int32 words per load step x steps per program x warps.

@@ -1,4 +1,4 @@
-"""How much the replay size of ``generator.bench.timing.time_cuda_graph`` adds to a kernel's time.
+"""How much the replay size of ``generator.measure.timing.time_cuda_graph`` adds to a kernel's time.
 
     python lab/timing_overhead.py       # $OUT set: JSON to $OUT/timing_overhead.json
 
@@ -23,8 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.bench import providers as pv  # noqa: E402
-from generator.bench.timing import time_cuda_graph  # noqa: E402
+from generator.bench import registry as pv  # noqa: E402
+from generator.measure.timing import time_cuda_graph  # noqa: E402
 
 SHAPES = [(512, 7168), (4608, 7168), (24576, 7168)]
 PROVIDERS = ["triton-fp8-block-decode", "cublas-fp8-block"]
@@ -37,8 +37,8 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA GPU found: nothing measured")
         return 0
-    from generator.bench.timing import l2_cache_bytes
     from generator.data.provenance import collect
+    from generator.measure.timing import l2_cache_bytes
 
     site_data = Path(__file__).resolve().parents[1] / "site_data"
     ctx = pv.BenchContext(

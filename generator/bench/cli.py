@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from generator.bench.plan import MLA_BATCH_SIZES, MODEL_BATCH_SIZES, SQUARE_SIZES
 from generator.data.models import DEFAULT_SITE_DATA, ModelSpec, select_models
 from generator.data.writable import require_writable_dir
 from generator.errors import UserError
@@ -21,8 +22,8 @@ from generator.errors import UserError
 SWEEP_CHOICES = ("model", "square", "range", "mla", "all")
 DEFAULT_SWEEPS = ("model", "square", "mla")
 RUN_ORDER = ("mla", "square", "range", "model")  # cheap sweeps first: they finish even if cut
-VLLM_BATCH_SIZES = "1,2,4,8,16,24,32,48,64,96,128,256,512,1024,1536,2048,3072,4096"
-OUT_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+# The 8-bit GEMMs' output dtypes a sweep can compare (the engines serve bf16 and fp16 layers).
+OUT_DTYPE_CHOICES = ("bfloat16", "float16")
 NO_GPU_MESSAGE = "no CUDA GPU: nothing benchmarked (site_data unchanged)"
 
 
@@ -90,21 +91,25 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
         action="append",
         type=_int_list,
         metavar="M,M,...",
-        help=f"batch sizes M of the model sweep (default: vLLM's {VLLM_BATCH_SIZES})",
+        help="batch sizes M of the model sweep (default: vLLM's "
+        + ",".join(map(str, MODEL_BATCH_SIZES))
+        + ")",
     )
     parser.add_argument(
         "--mla-batch-sizes",
         action="append",
         type=_int_list,
         metavar="M,M,...",
-        help="batch sizes M of the mla sweep (default: 1,32,128, the PR's)",
+        help="batch sizes M of the mla sweep (default: "
+        + ",".join(map(str, MLA_BATCH_SIZES))
+        + ", the published figures')",
     )
     parser.add_argument(
         "--square-sizes",
         action="append",
         type=_int_list,
         metavar="S,S,...",
-        help="sizes of the square sweep (default: 256,512,...,8192)",
+        help="sizes of the square sweep (default: " + ",".join(map(str, SQUARE_SIZES)) + ")",
     )
     parser.add_argument("--dim-start", type=int, default=256, help="range sweep start (256)")
     parser.add_argument("--dim-end", type=int, default=4096, help="range sweep end (4096)")
@@ -130,7 +135,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
     )
     parser.add_argument(
         "--out-dtype",
-        choices=tuple(OUT_DTYPES),
+        choices=OUT_DTYPE_CHOICES,
         default="bfloat16",
         help="output dtype of the 8-bit GEMMs (default bfloat16)",
     )
@@ -155,8 +160,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
     return parser
 
 
-def _flatten(lists: list[list[int]] | None, default: str) -> list[int]:
-    return [v for lst in lists for v in lst] if lists else _int_list(default)
+def _flatten(lists: list[list[int]] | None, default: tuple[int, ...]) -> list[int]:
+    return [v for lst in lists for v in lst] if lists else list(default)
 
 
 def _resolve_models(names: list[str] | None) -> list[tuple[ModelSpec, bool]]:
@@ -186,9 +191,10 @@ def run(args: argparse.Namespace) -> int:
     if args.allow_cpu and not on_cuda:
         # Must precede the first import of kernels (Triton reads it when decorating).
         os.environ.setdefault("TRITON_INTERPRET", "1")
-    from generator.bench import providers
-    from generator.bench import sweeps as bench
-    from generator.bench.ceilings import measure_ceilings
+    from generator.bench import plan, report
+    from generator.bench import registry as providers
+    from generator.bench.run import run_sweep
+    from generator.measure.ceilings import measure_ceilings
 
     selected = providers.select(args.providers)
     if args.list_providers:
@@ -202,21 +208,19 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--tp-size must be at least 1, got {tp}")
     sweeps = [s for s in (args.sweep or DEFAULT_SWEEPS)]
     if "all" in sweeps:
-        sweeps = list(bench.SWEEPS)
+        sweeps = list(plan.SWEEPS)
     sweeps = [s for s in RUN_ORDER if s in sweeps]
     models = _resolve_models(args.model) if {"model", "mla"} & set(sweeps) else []
 
-    tasks = {}
+    points = {}
     if "model" in sweeps:
-        tasks["model"] = bench.model_tasks(
-            models, args.tp_size, _flatten(args.batch_sizes, VLLM_BATCH_SIZES), _warn
+        points["model"] = plan.model_points(
+            models, args.tp_size, _flatten(args.batch_sizes, MODEL_BATCH_SIZES), _warn
         )
     if "square" in sweeps:
-        tasks["square"] = bench.square_tasks(
-            _flatten(args.square_sizes, ",".join(map(str, bench.SQUARE_SIZES)))
-        )
+        points["square"] = plan.square_points(_flatten(args.square_sizes, SQUARE_SIZES))
     if "range" in sweeps:
-        tasks["range"] = bench.range_tasks(
+        points["range"] = plan.range_points(
             args.dim_start,
             args.dim_end,
             args.dim_increment,
@@ -225,16 +229,17 @@ def run(args: argparse.Namespace) -> int:
             args.k_constant,
         )
     if "mla" in sweeps:
-        tasks["mla"] = bench.mla_tasks(
-            models, args.tp_size, _flatten(args.mla_batch_sizes, "1,32,128"), _warn
+        points["mla"] = plan.mla_points(
+            models, args.tp_size, _flatten(args.mla_batch_sizes, MLA_BATCH_SIZES), _warn
         )
 
     if not on_cuda and not args.allow_cpu:
         print(NO_GPU_MESSAGE)
         return 0
 
-    from generator.bench.timing import l2_cache_bytes
     from generator.data import provenance as prov_mod
+    from generator.measure.timing import l2_cache_bytes
+    from kernels.validation import OUT_DTYPES_BY_NAME
 
     device = torch.device("cuda") if on_cuda else torch.device("cpu")
     prov = prov_mod.collect() if on_cuda else prov_mod.collect_cpu()
@@ -247,22 +252,22 @@ def run(args: argparse.Namespace) -> int:
     )
     ctx = providers.BenchContext(
         device=device,
-        out_dtype=OUT_DTYPES[args.out_dtype],
+        out_dtype=OUT_DTYPES_BY_NAME[args.out_dtype],
         site_data=Path(args.save_path),
         device_name=prov.device_name,
         l2_bytes=l2_cache_bytes() if on_cuda else 0,
     )
     for sweep in sweeps:
-        kinds = {t.problem.kind for t in tasks[sweep]}
+        kinds = {t.problem.kind for t in points[sweep]}
         chosen = [p for p in selected if p.kind in kinds]
-        if not tasks[sweep] or not chosen:
+        if not points[sweep] or not chosen:
             _warn(f"{sweep}: nothing to run (no shapes or no provider of this kind selected)")
             continue
-        print(f"{sweep}: {len(tasks[sweep])} shapes x {len(chosen)} providers")
+        print(f"{sweep}: {len(points[sweep])} shapes x {len(chosen)} providers")
         t_sweep = time.monotonic()
-        result = bench.run_sweep(
+        result = run_sweep(
             sweep,
-            tasks[sweep],
+            points[sweep],
             chosen,
             ctx,
             prov,
@@ -275,9 +280,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{sweep}: {result.measured} points measured, {result.skipped} skipped, in"
             f" {time.monotonic() - t_sweep:.0f} s; file has {len(result.rows)} rows"
-            f" ({bench.status_summary(result.rows)}) -> {result.path}"
+            f" ({report.status_summary(result.rows)}) -> {result.path}"
         )
         if sweep == "mla":
-            print(bench.mla_table([r for r in result.rows if r.sweep == "mla"]))
+            print(report.mla_table([r for r in result.rows if r.sweep == "mla"]))
     print(f"total {time.monotonic() - t0:.0f} s")
     return 0

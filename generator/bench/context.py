@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from generator.bench.registry import Kind, Problem
+from generator.bench.problem import Kind, Problem
+from generator.measure.timing import rotation_count
 
 
 def _spread_randn(shape: tuple[int, ...], g: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -113,8 +114,6 @@ class BenchContext:
         ``timing.rotation_count`` decides how many sets make the total exceed the L2 cache.
         Clones keep strides (``torch.preserve_format``), so column-major scales stay so.
         """
-        from generator.bench.timing import rotation_count
-
         count = rotation_count(bytes_per_set, self.l2_bytes)
         sets = [tuple(tensors)]
         for _ in range(count - 1):

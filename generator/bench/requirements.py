@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 
 from generator.bench.context import BenchContext
-from generator.bench.registry import Requirement
+from generator.bench.provider import Provider, Requirement
 from kernels.compat import gluon_problem
 from kernels.validation import interpreting
 
@@ -68,3 +68,12 @@ REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
         )
     ),
 }
+
+
+def unmet(provider: Provider, ctx: BenchContext) -> str | None:
+    """Why ``provider`` cannot run in ``ctx`` (one line), or None."""
+    for req in provider.requires:
+        message = REQUIREMENT_CHECKS[req](ctx)
+        if message:
+            return message
+    return None

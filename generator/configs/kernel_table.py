@@ -1,8 +1,9 @@
 """Each tunable kernel's search space and published tables, readable without torch.
 
-Why restated here: the tuner's :mod:`generator.tune.tunables` declares both per class, but it
-imports the kernels (torch, Triton); ``validate``, the bundles and the site must check files on
-a machine without either. A test keeps this table equal to the tunables' declarations.
+Why here and not on the tuner's classes: :mod:`generator.tune.tunables` imports the kernels
+(torch, Triton), and ``validate``, the bundles and the site must check files on a machine
+without either. This table is the one declaration; each tunable reads its space and its
+published formats from it.
 """
 
 from __future__ import annotations

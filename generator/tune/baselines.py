@@ -12,7 +12,7 @@ from __future__ import annotations
 from generator.configs.engine_files import ENGINES
 from generator.configs.keys import Config
 from generator.data.shipped import shipped_sets
-from generator.tune.tasks import Task
+from generator.data.tasks import Task
 from generator.tune.tunables import Tunable
 from kernels.tiling import pick_config
 

@@ -13,12 +13,12 @@ import enum
 from pathlib import Path
 
 from generator.data import layout, models
+from generator.data.tasks import DEFAULT_BATCH_SIZES
 from generator.data.writable import require_writable_dir
 from generator.errors import UserError
 from generator.tune.plan import DEFAULT_KERNELS, TuneRequest, build_tasks, check_block
 from generator.tune.pruning_check import parse_points, pruning_tasks, run_pruning_check
 from generator.tune.run import RunSettings, gpu_count, tune
-from generator.tune.tasks import DEFAULT_BATCH_SIZES
 from generator.tune.tunables import W8A8Block
 
 

@@ -17,8 +17,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from generator.configs.keys import config_key
+from generator.data.tasks import Task
 from generator.tune.lifeline import die_with_parent
-from generator.tune.tasks import Task
 
 
 def _int_class(v: int) -> int:

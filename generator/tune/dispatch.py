@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
 from generator.data.records import TuneRecord
+from generator.data.tasks import Task
 from generator.errors import UserError
 from generator.tune.lifeline import die_with_parent
 from generator.tune.search import TuneOptions
-from generator.tune.tasks import Task
 
 RAY_RETRIES = 3  # Ray's own default for a task whose worker or node died
 

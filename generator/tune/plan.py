@@ -14,8 +14,8 @@ from pathlib import Path
 
 from generator.configs.limits import check_problem_size
 from generator.data import models
+from generator.data.tasks import DEFAULT_BATCH_SIZES, Task
 from generator.errors import UserError
-from generator.tune.tasks import DEFAULT_BATCH_SIZES, Task
 from generator.tune.tunables import get_tunable
 
 DEFAULT_KERNELS = ("w8a8_block", "a16w8_batched")

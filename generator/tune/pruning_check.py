@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 
 from generator.data import layout, models
+from generator.data.lookup import tune_file_path
 from generator.data.records import SEARCH_CURRENT, PruningCheck, PruningPoint, TuneFile, load, save
+from generator.data.tasks import Task
 from generator.errors import UserError
 from generator.tune.run import RunSettings, run_tasks
 from generator.tune.search import TuneOptions, paired_times
-from generator.tune.store import tune_file_path
-from generator.tune.tasks import Task
 
 CHECK_MODEL = "deepseek-v3"
 CHECK_TP = 8

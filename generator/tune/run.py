@@ -20,10 +20,10 @@ from tqdm import tqdm
 
 from generator.data import layout
 from generator.data.records import Provenance, TuneRecord, TuneTimeCheck, save
+from generator.data.tasks import Task
 from generator.tune.dispatch import RAY_RETRIES, TaskOutcome, run_inline, run_local, run_ray
 from generator.tune.search import TuneOptions
 from generator.tune.store import finished_tasks, merge_result, sync_config_files
-from generator.tune.tasks import Task
 
 
 class MergingWriter:

@@ -38,16 +38,17 @@ from functools import partial
 
 import torch
 
-from generator.bench.timing import (
+from generator.configs.keys import config_key
+from generator.configs.spaces import SMEM_BYTES_SM90, Problem
+from generator.data.records import SEARCH_CURRENT, Measurement, Status, TuneRecord
+from generator.data.tasks import Task
+from generator.measure.timing import (
     TimingStats,
     rotation_count,
     tflops,
     time_calls,
     time_interleaved,
 )
-from generator.configs.keys import config_key
-from generator.configs.spaces import SMEM_BYTES_SM90, Problem
-from generator.data.records import SEARCH_CURRENT, Measurement, Status, TuneRecord
 from generator.tune.baselines import engine_baselines
 from generator.tune.strategy import (
     coarse_representatives,
@@ -55,7 +56,6 @@ from generator.tune.strategy import (
     refine_neighbours,
     tile_of,
 )
-from generator.tune.tasks import Task
 from generator.tune.tunables import Tunable, get_tunable
 from kernels.reference import relative_error, tolerance
 

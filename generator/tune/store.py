@@ -20,8 +20,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from generator.configs.engine_files import config_table_json, table_path
+from generator.configs.kernel_table import formats_of
 from generator.data import layout
 from generator.data.locking import device_lock
+from generator.data.lookup import tune_file_path, winner_table
 from generator.data.records import (
     SEARCH_CURRENT,
     DeviceFile,
@@ -33,15 +35,11 @@ from generator.data.records import (
     record_provenance,
     save,
 )
-from generator.tune.tasks import Task
+from generator.data.tasks import Task
 
 __all__ = ["device_lock", "finished_tasks", "merge_result", "sync_config_files"]
 
 CONTRIBUTOR_ENV = "BLOCKGEMM_CONTRIBUTOR"
-
-
-def tune_file_path(save_path: Path, device_name: str, task: Task, exhaustive: bool) -> Path:
-    return layout.tune_file(save_path, device_name, task.file_key, exhaustive)
 
 
 def finished_tasks(
@@ -113,20 +111,12 @@ def sync_config_files(save_path: Path, device_name: str, tasks: Iterable[Task]) 
     return written
 
 
-def winner_table(tf: TuneFile) -> dict[int, dict[str, int]]:
-    """Batch size -> winning config of a TuneFile (batch sizes with no correct config left
-    out): the table a kernel picks its config from, as in the drop-in files."""
-    return {r.M: r.winner.config for r in tf.records if r.winner and r.winner.config}
-
-
 def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
     """The published tables of a TuneFile, in the formats its kernel declares (vLLM + SGLang
     for the drop-in kernel, our A16W8 table for the batched one, none for our other kernels):
     a pure function of its records. Returns the files written; one that already holds exactly
     this table is left as it is."""
-    from generator.tune.tunables import get_tunable
-
-    formats = get_tunable(tf.kernel).engine_files
+    formats = formats_of(tf.kernel)
     table = winner_table(tf)
     if not formats or not table:
         return []

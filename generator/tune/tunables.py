@@ -8,7 +8,7 @@ subclass and listing it in :data:`TUNABLES`.
 
 The drop-in kernel (``w8a8_block``) writes the vLLM / SGLang files; the batched A16W8 kernel
 writes tables in our own format; the other kernels (ours) keep their winners in their tuning
-records, where the benchmark's providers look them up (:mod:`generator.tune.lookup`).
+records, where the benchmark's providers look them up (:mod:`generator.data.lookup`).
 """
 
 from __future__ import annotations
@@ -19,15 +19,12 @@ from typing import ClassVar
 
 import torch
 
-from generator.configs.engine_files import ENGINES, FileFormat
+from generator.configs.engine_files import FileFormat
+from generator.configs.kernel_table import SPACES, formats_of
 from generator.configs.keys import Config, InputType
 from generator.configs.spaces import SearchSpace
-from generator.configs.spaces import a16w8_batched_swapped as swapped_spaces
-from generator.configs.spaces import decode as decode_spaces
-from generator.configs.spaces import gluon as gluon_spaces
-from generator.configs.spaces import w8a8_block as w8a8_spaces
+from generator.data.tasks import Task
 from generator.errors import UserError
-from generator.tune.tasks import Task
 from kernels.a16w8_batched import (
     a16w8_batched_bytes,
     a16w8_batched_flops,
@@ -39,6 +36,7 @@ from kernels.quant import per_token_group_quant, quantize_weight_blockwise
 from kernels.reference import a16w8_batched_reference, w8a8_block_reference
 from kernels.tiling import default_w8a8_config
 from kernels.validation import FP8_DTYPE
+from kernels.validation import OUT_DTYPES_BY_NAME as OUT_DTYPES
 from kernels.w8a8_block import (
     compile_w8a8_block,
     w8a8_block_bytes,
@@ -47,7 +45,6 @@ from kernels.w8a8_block import (
 )
 
 QUANT_DTYPES = {"fp8": FP8_DTYPE, "int8": torch.int8}
-OUT_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 Operands = dict[str, torch.Tensor]
 
@@ -61,12 +58,21 @@ class Tunable(ABC):
 
     name: ClassVar[str]
     input_types: ClassVar[tuple[InputType, ...]]
-    space: ClassVar[SearchSpace]
     # Batched over B (the MLA shapes of a model) rather than one (N, K) weight per layer.
     batched: ClassVar[bool] = False
-    # Where its winners are published besides its tuning records (and where the lookup reads
-    # them): engine files for the drop-in kernel, our A16W8 tables. Each class states its own.
-    engine_files: ClassVar[tuple[FileFormat, ...]]
+
+    @property
+    def space(self) -> SearchSpace:
+        """The search space its configs come from, as the torch-free kernel table names it
+        (one declaration, read by validate and the site too)."""
+        return SPACES[self.name]
+
+    @property
+    def engine_files(self) -> tuple[FileFormat, ...]:
+        """Where its winners are published besides its tuning records (and where the lookup
+        reads them): engine files for the drop-in kernel, our A16W8 tables; from the kernel
+        table."""
+        return formats_of(self.name)
 
     def a_bytes(self, task: Task) -> int:
         """Element size of the A operand in shared memory (the shared-memory rule reads it)."""
@@ -107,8 +113,6 @@ class W8A8Block(Tunable):
 
     name = "w8a8_block"
     input_types = (InputType.FP8, InputType.INT8)
-    space = w8a8_spaces.SPACE
-    engine_files = ENGINES
 
     def make_operands(self, task: Task, g: torch.Generator, device: str) -> Operands:
         qdtype = QUANT_DTYPES[task.input_type]
@@ -163,7 +167,6 @@ class W8A8BlockSplitK(W8A8Block):
     (SPLIT_K is derived from the shape and the SM count inside the wrapper)."""
 
     name = "w8a8_block_splitk"
-    engine_files = ()
 
     def matmul(self) -> Callable[..., torch.Tensor]:
         from kernels.w8a8_block_splitk import w8a8_block_splitk_matmul
@@ -185,7 +188,6 @@ class W8A8BlockPersistent(W8A8Block):
     """Persistent grid with TMA loads for large M; the drop-in kernel's knobs and space."""
 
     name = "w8a8_block_persistent"
-    engine_files = ()
 
     def matmul(self) -> Callable[..., torch.Tensor]:
         from kernels.w8a8_block_persistent import w8a8_block_persistent_matmul
@@ -209,8 +211,6 @@ class W8A8BlockGluon(W8A8Block):
 
     name = "w8a8_block_gluon"
     input_types = (InputType.FP8,)
-    engine_files = ()
-    space = gluon_spaces.SPACE
 
     def matmul(self) -> Callable[..., torch.Tensor]:
         from kernels.w8a8_block_gluon import w8a8_block_gluon_matmul
@@ -236,8 +236,6 @@ class W8A8BlockDecode(W8A8Block):
 
     name = "w8a8_block_decode"
     input_types = (InputType.FP8,)
-    engine_files = ()
-    space = decode_spaces.SPACE
 
     def a_bytes(self, task: Task) -> int:
         return 2  # the bf16 activation tile is what the program loads
@@ -284,9 +282,7 @@ class A16W8Batched(Tunable):
 
     name = "a16w8_batched"
     input_types = (InputType.BF16,)
-    space = w8a8_spaces.SPACE
     batched = True
-    engine_files = (FileFormat.A16W8,)
 
     def a_bytes(self, task: Task) -> int:
         return 2
@@ -325,8 +321,6 @@ class A16W8BatchedSwapped(A16W8Batched):
     """The swapped-operand batched kernel (tiles per program is its knob), its own space."""
 
     name = "a16w8_batched_swapped"
-    engine_files = ()
-    space = swapped_spaces.SPACE
 
     def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
         from kernels.a16w8_batched_swapped import a16w8_batched_swapped_matmul

@@ -259,7 +259,7 @@ def test_tune_save_path_in_a_read_only_folder(read_only):
 @pytest.fixture
 def no_bench(monkeypatch):
     """Measuring must not start for a sweep too large to run."""
-    from generator.bench import ceilings
+    from generator.measure import ceilings
 
     def tripwire(*_a, **_k):
         raise AssertionError("measuring started before the sweep's size was checked")
@@ -268,21 +268,21 @@ def no_bench(monkeypatch):
 
 
 @pytest.fixture
-def few_tasks(monkeypatch, no_bench):
-    """A sweep that builds more than 100,000 tasks in memory fails the test at once (the probe:
-    100 million range points grew past 10 GB before any message)."""
-    from generator.bench import sweeps
+def few_points(monkeypatch, no_bench):
+    """A sweep that builds more than 100,000 points in memory fails the test at once (the
+    probe: 100 million range points grew past 10 GB before any message)."""
+    from generator.bench import plan
 
     made = [0]
 
-    class Counted(sweeps.Task):
+    class Counted(plan.SweepPoint):
         def __init__(self, *a, **k):
             made[0] += 1
             if made[0] > 100_000:
                 raise AssertionError("the sweep was built before its size was checked")
             super().__init__(*a, **k)
 
-    monkeypatch.setattr(sweeps, "Task", Counted)
+    monkeypatch.setattr(plan, "SweepPoint", Counted)
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ def few_tasks(monkeypatch, no_bench):
         (["--dim-start", "65536", "--dim-end", "65536"], ["65536", "2**31"]),
     ],
 )
-def test_range_sweep_is_bounded_before_it_is_built(argv, needles, tmp_path, capsys, few_tasks):
+def test_range_sweep_is_bounded_before_it_is_built(argv, needles, tmp_path, capsys, few_points):
     code = cli_main(
         ["bench", "--sweep", "range", *argv, "--allow-cpu", "--save-path", str(tmp_path / "sd")]
     )

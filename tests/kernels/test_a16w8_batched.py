@@ -121,7 +121,7 @@ def test_swapped_space_is_valid_and_spans_its_knob():
 
 
 def test_swapped_tunable_runs_its_default_on_the_tunables_operands(device):
-    from generator.tune.tasks import Task
+    from generator.data.tasks import Task
     from generator.tune.tunables import get_tunable
 
     tunable = get_tunable("a16w8_batched_swapped")

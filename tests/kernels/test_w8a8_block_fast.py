@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from generator.tune.tasks import Task
+from generator.data.tasks import Task
 from kernels.reference import relative_error, tolerance, w8a8_block_reference
 from kernels.w8a8_block_persistent import (
     default_persistent_config,

@@ -7,29 +7,13 @@
 * :mod:`~generator.bench.providers.ours`: kernels of this project no engine runs;
 * :mod:`~generator.bench.providers.batched`: the batched MLA shapes.
 
-:data:`PROVIDERS` lists them; :func:`generator.bench.registry.select` and friends read the
-registry, which :func:`load` fills from this list (explicitly, once).
+:data:`PROVIDERS` lists them; :mod:`generator.bench.registry` builds the registry from it.
 """
 
 from __future__ import annotations
 
-from generator.bench import registry
-from generator.bench.context import BenchContext
+from generator.bench.provider import Provider
 from generator.bench.providers import batched, engine, library, ours
-from generator.bench.registry import (
-    Compute,
-    Kind,
-    Prepared,
-    Problem,
-    Provider,
-    Requirement,
-    Unsupported,
-    all_providers,
-    get,
-    register,
-    select,
-    unregister,
-)
 
 PROVIDERS: list[Provider] = [
     *library.PROVIDERS,
@@ -37,26 +21,3 @@ PROVIDERS: list[Provider] = [
     *ours.PROVIDERS,
     *batched.PROVIDERS,
 ]
-
-__all__ = [
-    "PROVIDERS",
-    "BenchContext",
-    "Compute",
-    "Kind",
-    "Prepared",
-    "Problem",
-    "Provider",
-    "Requirement",
-    "Unsupported",
-    "all_providers",
-    "get",
-    "load",
-    "register",
-    "select",
-    "unregister",
-]
-
-
-def load() -> None:
-    """Fill the registry with :data:`PROVIDERS` (idempotent)."""
-    registry.ensure_loaded(PROVIDERS)

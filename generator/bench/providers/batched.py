@@ -11,9 +11,10 @@ from collections.abc import Callable
 import torch
 
 from generator.bench.context import BenchContext
+from generator.bench.problem import Kind, Problem
+from generator.bench.provider import Compute, Prepared, Provider, Requirement
 from generator.bench.providers.common import BLOCK, calls, fp8_block_weight, info, ref_bf16
 from generator.bench.providers.engine import lookup
-from generator.bench.registry import Compute, Kind, Prepared, Problem, Provider, Requirement
 from generator.data.records import Origin, Scheme
 from kernels.reference import a16w8_batched_reference
 

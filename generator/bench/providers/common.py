@@ -10,17 +10,21 @@ from typing import Any
 import torch
 
 from generator.bench.context import BenchContext
-from generator.bench.registry import Compute, Kind, Prepared, Problem, Provider, Requirement
+from generator.bench.problem import Kind, Problem
+from generator.bench.provider import Compute, Prepared, Provider, Requirement
 from generator.data.records import Origin, ProviderInfo, Scheme
-from kernels.quant import per_token_group_quant, quantize_weight_blockwise
+from kernels.quant import (
+    FP8_MAX,
+    INT8_MAX,
+    SCALE_EPS,
+    per_token_group_quant,
+    quantize_weight_blockwise,
+)
 from kernels.reference import dense_reference, w8a8_block_reference
 from kernels.validation import FP8_DTYPE
 from kernels.w8a8_block import w8a8_block_bytes
 
 BLOCK = (128, 128)  # weight quantization block of every block-scaled provider
-FP8_MAX = 448.0
-INT8_MAX = 127.0
-SCALE_EPS = 1e-10
 
 
 def info(

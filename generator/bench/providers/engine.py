@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 
 from generator.bench.context import BenchContext
+from generator.bench.problem import Problem
+from generator.bench.provider import Prepared, Provider, Unsupported
 from generator.bench.providers.common import (
     BLOCK,
     block_operands,
@@ -20,12 +22,11 @@ from generator.bench.providers.common import (
     calls,
     info,
 )
-from generator.bench.registry import Prepared, Problem, Provider, Unsupported
 from generator.configs.keys import Config
+from generator.data.lookup import tuned_config
 from generator.data.records import Origin, Scheme
 from generator.data.shipped import ShippedSet, shipped_sets
-from generator.tune.lookup import tuned_config
-from generator.tune.tasks import Task
+from generator.data.tasks import Task
 from kernels.quant import per_token_group_quant
 from kernels.tiling import default_w8a8_config, pick_config
 from kernels.w8a8_block import w8a8_block_matmul
@@ -33,7 +34,7 @@ from kernels.w8a8_block import w8a8_block_matmul
 
 def lookup(kernel: str, input_type: str, p: Problem, ctx: BenchContext) -> Config | None:
     """The config ``kernel`` runs for this device, shape and M from the published tables
-    (:func:`generator.tune.lookup.tuned_config`), or None."""
+    (:func:`generator.data.lookup.tuned_config`), or None."""
     out_name = str(ctx.out_dtype).removeprefix("torch.")
     task = Task(kernel, input_type, out_name, *BLOCK, p.N, p.K, p.B, p.M)
     return tuned_config(ctx.site_data, ctx.device_name, task)

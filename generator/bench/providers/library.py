@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 
 from generator.bench.context import BenchContext
+from generator.bench.problem import Problem
+from generator.bench.provider import Compute, Prepared, Provider, Requirement
 from generator.bench.providers.common import (
     BLOCK,
     block_reference,
@@ -20,7 +22,6 @@ from generator.bench.providers.common import (
     int8_quant_rowwise,
     ref_bf16,
 )
-from generator.bench.registry import Compute, Prepared, Problem, Provider, Requirement
 from generator.data.records import Origin, Scheme
 from kernels.int8_azp import quantize_weight_per_channel_int8
 from kernels.quant import per_token_group_quant

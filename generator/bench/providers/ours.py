@@ -1,7 +1,7 @@
 """Kernels of this project that no engine runs (yet): split-K and fused decode for small M,
 persistent TMA and warp-specialized Gluon for large M, INT8 with zero points. Each runs the
 config a user of the kernel gets: the tuner's winner for the device and shape where there is
-one (:func:`generator.tune.lookup.tuned_config`), else the kernel's own default (what
+one (:func:`generator.data.lookup.tuned_config`), else the kernel's own default (what
 ``config=None`` runs)."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Callable
 import torch
 
 from generator.bench.context import BenchContext
+from generator.bench.problem import Problem
+from generator.bench.provider import Compute, Prepared, Provider, Requirement, Unsupported
 from generator.bench.providers.common import (
     BLOCK,
     block_operands,
@@ -20,7 +22,6 @@ from generator.bench.providers.common import (
     info,
 )
 from generator.bench.providers.engine import lookup, prepare_block
-from generator.bench.registry import Compute, Prepared, Problem, Provider, Requirement, Unsupported
 from generator.data.records import Origin, Scheme
 from kernels.int8_azp import (
     int8_azp_bytes,

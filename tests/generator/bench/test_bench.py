@@ -11,11 +11,14 @@ import json
 import pytest
 import torch
 
-from generator.bench import providers as pv
-from generator.bench import sweeps as bench
+from generator.bench import plan, report, store
+from generator.bench import registry as pv
+from generator.bench.points import measure_point
 from generator.bench.providers.common import info
+from generator.bench.run import SweepResult, run_sweep
 from generator.cli import main
 from generator.data import records
+from generator.data.external_figures import mla_figures
 from generator.data.models import load_model
 from generator.data.provenance import collect_cpu
 from generator.data.records import (
@@ -30,7 +33,7 @@ from generator.data.records import (
 )
 
 CEILINGS = Ceilings(copy_gbps=3000.0, bf16_tflops=800.0, fp8_tflops=1600.0)
-TINY = [bench.Task(pv.Problem(M=5, N=64, K=128))]
+TINY = [plan.SweepPoint(pv.Problem(M=5, N=64, K=128))]
 HAS_CUDA = torch.cuda.is_available()
 
 
@@ -72,31 +75,27 @@ def _test_provider(name: str, setup, library: bool = False) -> pv.Provider:
 
 @pytest.fixture
 def broken_providers():
-    made = [
+    """Deliberately broken providers, handed to the sweep (the registry stays as it is)."""
+    return [
         _test_provider("test-off-by-10pct", _bf16_setup(scale=1.1)),
         _test_provider("test-raises", _raise("kernel exploded")),
         _test_provider("test-nan", _bf16_setup(nan=True)),
         _test_provider("test-wrong-shape", _bf16_setup(drop_column=True), True),
         _test_provider("test-library-refuses", _raise("CUBLAS_STATUS_NOT_SUPPORTED"), True),
     ]
-    for p in made:
-        pv.register(p)
-    yield made
-    for p in made:
-        pv.unregister(p.name)
 
 
 def _ctx(device: str) -> pv.BenchContext:
     return pv.BenchContext(device=torch.device(device), out_dtype=torch.float16)
 
 
-def _rows_by_provider(result: bench.SweepResult) -> dict[str, BenchRow]:
+def _rows_by_provider(result: SweepResult) -> dict[str, BenchRow]:
     return {r.provider: r for r in result.rows}
 
 
 def test_broken_providers_are_flagged_and_good_ones_pass(broken_providers, tmp_path, device):
     chosen = pv.select(["torch-bf16", "triton-fp8-block-default"]) + broken_providers
-    result = bench.run_sweep(
+    result = run_sweep(
         "square",
         TINY,
         chosen,
@@ -141,7 +140,7 @@ def test_unsupported_and_tuned_without_table(tmp_path, device):
     chosen = pv.select(["triton-fp8-block-tuned", "fp8-tensor"])
     ctx = _ctx(device)
     ctx.site_data, ctx.device_name = tmp_path, "NO_SUCH_GPU"
-    result = bench.run_sweep(
+    result = run_sweep(
         "square", TINY, chosen, ctx, collect_cpu(), CEILINGS, tmp_path, replays=1, progress=False
     )
     rows = _rows_by_provider(result)
@@ -167,35 +166,35 @@ def test_tuned_config_is_used_when_present(tmp_path, device):
     ctx.site_data, ctx.device_name = tmp_path, "TEST_GPU"
     problem = TINY[0].problem
     ctx.start(problem)
-    result = bench.measure_point(pv.get("triton-int8-block-tuned"), problem, ctx, CEILINGS, 1)
+    result = measure_point(pv.get("triton-int8-block-tuned"), problem, ctx, CEILINGS, 1)
     assert result.measurement.status == Status.OK, result.measurement.message
     assert result.measurement.config == cfg  # M = 5 is nearest to the key 1
 
 
 def test_rerun_replaces_rows_by_key(tmp_path, device):
     chosen = pv.select(["torch-bf16"])
-    tasks = [bench.Task(pv.Problem(M=m, N=32, K=64)) for m in (1, 3)]
+    tasks = [plan.SweepPoint(pv.Problem(M=m, N=32, K=64)) for m in (1, 3)]
     args = ("square", tasks, chosen, _ctx(device), collect_cpu(), CEILINGS, tmp_path)
-    first = bench.run_sweep(*args, replays=1, progress=False)
-    second = bench.run_sweep(*args, replays=1, progress=False)
+    first = run_sweep(*args, replays=1, progress=False)
+    second = run_sweep(*args, replays=1, progress=False)
     assert len(first.rows) == len(second.rows) == 2 and second.measured == 2
     saved = records.load(second.path, BenchFile)
-    assert len(saved.rows) == 2 and len({bench.row_key(r) for r in saved.rows}) == 2
-    resumed = bench.run_sweep(*args, replays=1, resume=True, progress=False)
+    assert len(saved.rows) == 2 and len({store.row_key(r) for r in saved.rows}) == 2
+    resumed = run_sweep(*args, replays=1, resume=True, progress=False)
     assert resumed.measured == 0 and resumed.skipped == 2 and len(resumed.rows) == 2
 
 
 def test_batched_providers_on_a_tiny_mla_shape(tmp_path, device):
     chosen = pv.select(["a16w8-triton", "a16w8-bmm-bf16", "a16w8-dequant-bmm"])
-    task = bench.Task(pv.Problem(M=3, N=128, K=64, B=2, kind=pv.Kind.BATCHED))
+    task = plan.SweepPoint(pv.Problem(M=3, N=128, K=64, B=2, kind=pv.Kind.BATCHED))
     ctx = pv.BenchContext(device=torch.device(device))  # bf16 out, as the MLA sweep
-    result = bench.run_sweep(
+    result = run_sweep(
         "mla", [task], chosen, ctx, collect_cpu(), CEILINGS, tmp_path, replays=1, progress=False
     )
     for row in result.rows:
         assert row.measurement.status == Status.OK, (row.provider, row.measurement.message)
         assert row.B == 2 and row.reference_tflops is None
-    assert "a16w8-triton" in bench.mla_table(result.rows)
+    assert "a16w8-triton" in report.mla_table(result.rows)
 
 
 def test_row_schema_round_trip_and_corrupt_files(tmp_path):
@@ -221,7 +220,7 @@ def test_row_schema_round_trip_and_corrupt_files(tmp_path):
         gbps=100.0,
         roofline_pct=12.5,
         reference_tflops=2.251,
-        reference_label=bench.MLA_REFERENCE_LABEL,
+        reference_label=mla_figures().label,
     )
     failed = row.model_copy(
         update={
@@ -243,7 +242,7 @@ def test_row_schema_round_trip_and_corrupt_files(tmp_path):
     raw["rows"][0]["measurement"]["status"] = "fast"
     path.write_text(json.dumps(raw))
     with pytest.raises(SiteDataError, match="status"):
-        bench.load_rows(path)
+        store.load_rows(path)
 
 
 def test_model_tasks_skip_unsplittable_combinations_with_a_warning():
@@ -251,7 +250,7 @@ def test_model_tasks_skip_unsplittable_combinations_with_a_warning():
 
     warnings: list[str] = []
     models = [(load_model(m), False) for m in list_bundled()]
-    tasks = bench.model_tasks(models, None, [1, 64], warnings.append)
+    tasks = plan.model_points(models, None, [1, 64], warnings.append)
     assert any("qwen2.5-72b" in w and "3696" in w for w in warnings)
     assert all("\n" not in w for w in warnings)
     nk = {(t.problem.N, t.problem.K) for t in tasks}
@@ -259,22 +258,22 @@ def test_model_tasks_skip_unsplittable_combinations_with_a_warning():
     labels = [lb for t in tasks if t.problem.M == 1 for lb in t.labels]
     assert len(labels) > len(nk)  # shared shapes carry several layer labels
     with pytest.raises(Exception, match="3696"):
-        bench.model_tasks([(load_model("qwen2.5-72b"), True)], [8], [1], warnings.append)
+        plan.model_points([(load_model("qwen2.5-72b"), True)], [8], [1], warnings.append)
 
 
 def test_mla_sweep_covers_the_reference_table():
-    tasks = bench.mla_tasks(
-        [(load_model("deepseek-v3"), True)], None, bench.MLA_BATCH_SIZES, lambda m: None
+    tasks = plan.mla_points(
+        [(load_model("deepseek-v3"), True)], None, plan.MLA_BATCH_SIZES, lambda m: None
     )
     keys = {(t.problem.B, t.problem.M, t.problem.N, t.problem.K) for t in tasks}
-    assert keys == set(bench.MLA_REFERENCE_TFLOPS) and len(tasks) == 24
+    assert keys == set(mla_figures().tflops) and len(tasks) == 24
     assert all(t.problem.kind == pv.Kind.BATCHED for t in tasks)
     assert {t.labels[0].tp for t in tasks} == {8, 4, 2, 1}
 
 
 def test_square_and_range_tasks():
-    assert [t.problem.M for t in bench.square_tasks([64, 128, 64])] == [64, 128]
-    rng = bench.range_tasks(256, 1024, 256, n_constant=4096)
+    assert [t.problem.M for t in plan.square_points([64, 128, 64])] == [64, 128]
+    rng = plan.range_points(256, 1024, 256, n_constant=4096)
     assert [(t.problem.M, t.problem.N, t.problem.K) for t in rng] == [
         (256, 4096, 256),
         (512, 4096, 512),
@@ -282,7 +281,7 @@ def test_square_and_range_tasks():
         (1024, 4096, 1024),
     ]
     with pytest.raises(Exception, match="dim-increment"):
-        bench.range_tasks(256, 128, 0)
+        plan.range_points(256, 128, 0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from generator.bench.ceilings import (
+from generator.data.records import Ceilings
+from generator.measure.ceilings import (
     compute_ceiling_tflops,
     measure_ceilings,
     roofline_pct,
     roofline_us,
 )
-from generator.data.records import Ceilings
 
 H100_LIKE = Ceilings(copy_gbps=3000.0, bf16_tflops=800.0, fp8_tflops=1600.0)
 

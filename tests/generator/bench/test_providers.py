@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from generator.bench import providers as pv
+from generator.bench import registry as pv
 from generator.bench.providers import batched, common
 from generator.bench.providers.engine import lookup
+from generator.bench.requirements import unmet
 from generator.data.records import Origin, ProviderInfo, Scheme
 from generator.errors import UserError
 from kernels.quant import dequantize_weight_blocks, quantize_weight_blockwise
@@ -95,9 +96,6 @@ def test_metadata_says_what_each_provider_is():
 def test_declarations_are_consistent():
     for p in pv.all_providers():
         assert p.description and isinstance(p.compute, pv.Compute)
-        assert p.quant_in_timed_region == (
-            p.kind == pv.Kind.GEMM and p.name != "torch-bf16" and not p.name.endswith("-noquant")
-        ), p.name
         assert p.bytes_moved(pv.Problem(M=16, N=256, K=512, B=2), torch.bfloat16) > 0
     kinds = {p.name: p.kind for p in pv.all_providers()}
     assert {n for n, k in kinds.items() if k == pv.Kind.BATCHED} >= {
@@ -112,16 +110,41 @@ def test_declarations_are_consistent():
     ]
 
 
-def test_duplicate_registration_is_rejected():
-    with pytest.raises(ValueError, match="already registered"):
-        pv.register(_dummy("torch-bf16"))
-    pv.register(_dummy("test-dup"))
-    try:
-        with pytest.raises(ValueError, match="'test-dup' is already registered"):
-            pv.register(_dummy("test-dup"))
-    finally:
-        pv.unregister("test-dup")
-    assert "test-dup" not in {p.name for p in pv.all_providers()}
+def _runnable_here(ctx: pv.BenchContext) -> list[pv.Provider]:
+    return [p for p in pv.all_providers(pv.Kind.GEMM) if unmet(p, ctx) is None]
+
+
+def test_quant_timed_says_whether_the_timed_call_reads_the_bf16_activations(device):
+    """``quant_timed`` is what the site prints as "activation quant timed": true exactly when
+    the timed callable quantizes the layer's bf16 input itself. Checked by behaviour, not by
+    name: scaling the bf16 activations after setup changes the output of a provider that
+    quantizes inside its timed call, and leaves one that was handed pre-quantized operands
+    as it was (bf16 itself quantizes nothing)."""
+    ctx = pv.BenchContext(device=torch.device(device), site_data=None)
+    problem = pv.Problem(M=3, N=256, K=256)
+    runnable = _runnable_here(ctx)
+    assert {"torch-bf16", "triton-fp8-block-default"} <= {p.name for p in runnable}
+    checked = 0
+    for p in runnable:
+        ctx.start(problem)
+        try:
+            prepared = p.setup(problem, ctx)
+        except pv.Unsupported:
+            continue  # no table for this device (the tuned providers): nothing is timed
+        before = prepared.calls[0]().float().clone()
+        ctx.x_bf16.mul_(2.0)  # the activations every timed call that quantizes reads
+        after = prepared.calls[0]().float()
+        reads_activations = not torch.allclose(before, after)
+        quantizes = p.info.scheme != Scheme.BF16
+        assert p.quant_in_timed_region == (reads_activations and quantizes), p.name
+        checked += 1
+    assert checked >= 2
+
+
+def test_duplicate_names_are_rejected():
+    with pytest.raises(ValueError, match="'torch-bf16' is already registered"):
+        pv.by_name([*pv.PROVIDERS, _dummy("torch-bf16")])
+    assert list(pv.by_name([_dummy("a"), _dummy("b")])) == ["a", "b"]
 
 
 def test_unknown_name_lists_known_ones():
@@ -146,12 +169,12 @@ def test_library_providers_are_unsupported_without_cuda():
         pytest.skip("CPU-only behaviour")
     ctx = pv.BenchContext(device=torch.device("cpu"))
     for name in ("fp8-tensor", "cublas-fp8-block", "cublas-fp8-block-v2", "int8-channel"):
-        message = pv.get(name).unmet(ctx)
+        message = unmet(pv.get(name), ctx)
         assert message and "CUDA" in message, name
-    assert pv.get("torch-bf16").unmet(ctx) is None
-    assert pv.get("triton-fp8-block-default").unmet(ctx) is None  # interpreter (conftest)
+    assert unmet(pv.get("torch-bf16"), ctx) is None
+    assert unmet(pv.get("triton-fp8-block-default"), ctx) is None  # interpreter (conftest)
     # The Gluon kernel has no interpreter path: unsupported on the CPU, with the reason.
-    assert "Hopper" in pv.get("triton-fp8-block-gluon").unmet(ctx)
+    assert "Hopper" in unmet(pv.get("triton-fp8-block-gluon"), ctx)
 
 
 def test_context_memoizes_and_rotates(device):
@@ -228,9 +251,9 @@ def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_
     """The Gluon and decode providers read the tuner's TuneFile for their kernel, device and
     shape (nearest tuned M); without one the lookup finds nothing and the provider runs the
     kernel's own default."""
+    from generator.data.lookup import tune_file_path
     from generator.data.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
-    from generator.tune.store import tune_file_path
-    from generator.tune.tasks import Task
+    from generator.data.tasks import Task
     from tests.fixtures.make_synthetic import provenance
 
     ctx = pv.BenchContext(device=torch.device("cpu"), site_data=tmp_path, device_name="GPU_X")
@@ -282,9 +305,9 @@ def test_fast_providers_use_the_tuned_winner_nearest_in_m(kernel, fallback, tmp_
 def test_swapped_a16w8_provider_reads_its_batched_tuning_file(tmp_path):
     """The batched lookup names the file by the Tunable's input type (bf16) and the batch B:
     a file tuned for B = 16 is used at B = 16 only."""
+    from generator.data.lookup import tune_file_path
     from generator.data.records import Measurement, Status, TuneFile, TuneRecord, atomic_write_text
-    from generator.tune.store import tune_file_path
-    from generator.tune.tasks import Task
+    from generator.data.tasks import Task
     from kernels.a16w8_batched_swapped import default_swapped_config
     from tests.fixtures.make_synthetic import provenance
 

@@ -298,7 +298,7 @@ def test_charts_draw_at_most_six_providers_by_default(built: tuple[Path, Path]) 
 
 
 def test_colours_stand_out_in_both_palettes() -> None:
-    from generator.bench import providers as registry
+    from generator.bench import registry
 
     for p in registry.all_providers():
         st = providers.ProviderStyle(p.name, p.info.label, p.info.color, "", "", p.info)
@@ -337,7 +337,7 @@ def test_bad_config_file_fails_the_build(tmp_path: Path) -> None:
 def recorded_metadata():
     """What the catalog does on load: learn the providers' metadata from the bench files (here
     straight from the registry, for rows built by hand)."""
-    from generator.bench import providers as pv
+    from generator.bench import registry as pv
 
     providers.forget()
     providers.learn(p.info for p in pv.all_providers())

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from generator.data.lookup import tune_file_path
 from generator.data.records import TuneFile, load
+from generator.data.tasks import Task
 from generator.tune import dispatch
 from generator.tune.run import RunSettings, run_tasks
-from generator.tune.store import tune_file_path
-from generator.tune.tasks import Task
 
 TASKS = [Task("w8a8_block", "fp8", "bfloat16", 128, 128, 48, 256, 1, m) for m in (1, 2, 3, 4)]
 ON_A = TASKS[0]  # the task node a holds when it dies

@@ -28,9 +28,9 @@ from generator.data.records import (
     TuneRecord,
     load,
 )
+from generator.data.tasks import Task
 from generator.errors import UserError
 from generator.tune import store
-from generator.tune.tasks import Task
 
 REPO = Path(__file__).resolve().parents[3]
 FAULTS = REPO / "tests" / "fixtures" / "tune_faults.py"
@@ -194,13 +194,14 @@ def test_a_lock_that_is_a_symlink_is_refused_not_followed(tmp_path):
 def test_two_bench_runs_of_one_sweep_keep_each_others_rows(tmp_path, device):
     """Run B reads the sweep file, run A writes it, run B writes: B's write used to drop A's
     rows (no lock, no re-read). Each row also keeps its own run's provenance."""
-    from generator.bench import providers as pv
-    from generator.bench import sweeps as bench
+    from generator.bench import registry as pv
+    from generator.bench.plan import SweepPoint
+    from generator.bench.run import run_sweep
 
     ctx = pv.BenchContext(device=torch.device(device), out_dtype=torch.float16)
     ceilings = Ceilings(copy_gbps=3000.0, bf16_tflops=800.0, fp8_tflops=1600.0)
-    a_tasks = [bench.Task(pv.Problem(M=m, N=64, K=128)) for m in (1, 2, 3)]
-    b_tasks = [bench.Task(pv.Problem(M=m, N=64, K=128)) for m in (4, 5)]
+    a_tasks = [SweepPoint(pv.Problem(M=m, N=64, K=128)) for m in (1, 2, 3)]
+    b_tasks = [SweepPoint(pv.Problem(M=m, N=64, K=128)) for m in (4, 5)]
     bf16 = pv.get("torch-bf16")
     a_ran = []
 
@@ -208,7 +209,7 @@ def test_two_bench_runs_of_one_sweep_keep_each_others_rows(tmp_path, device):
         if not a_ran:
             a_ran.append(True)
             actx = pv.BenchContext(device=torch.device(device), out_dtype=torch.float16)
-            bench.run_sweep(
+            run_sweep(
                 "square", a_tasks, [bf16], actx, prov("run-a"), ceilings, tmp_path, 1, False, False
             )
             c.start(p)  # A moved the shared context on; put it back
@@ -221,7 +222,7 @@ def test_two_bench_runs_of_one_sweep_keep_each_others_rows(tmp_path, device):
         reference=bf16.reference,
         bytes_moved=bf16.bytes_moved,
     )
-    result = bench.run_sweep(
+    result = run_sweep(
         "square", b_tasks, [b_provider], ctx, prov("run-b"), ceilings, tmp_path, 1, False, False
     )
     bf = load(result.path, BenchFile)

@@ -13,19 +13,21 @@ import pytest
 import torch
 
 from generator.cli import main as cli_main
+from generator.configs.kernel_table import SPACES
 from generator.configs.spaces import Problem, smem_estimate
 from generator.configs.spaces import w8a8_block as space
 from generator.configs.spaces.w8a8_block import full_space
+from generator.data.lookup import tune_file_path
 from generator.data.provenance import collect_cpu
 from generator.data.records import Status, TuneFile, load
+from generator.data.tasks import Task
 from generator.errors import UserError
 from generator.tune import cli as tune_cli
 from generator.tune import strategy
 from generator.tune.dispatch import TaskOutcome, run_local
 from generator.tune.plan import build_tasks
 from generator.tune.search import TuneOptions, tune_task
-from generator.tune.store import finished_tasks, merge_result, tune_file_path
-from generator.tune.tasks import Task
+from generator.tune.store import finished_tasks, merge_result
 from generator.tune.tunables import TUNABLES, W8A8Block, registry
 
 
@@ -269,6 +271,7 @@ def broken_tunable(monkeypatch):
 
     class Broken(W8A8Block):
         name = "broken_for_test"
+        space = SPACES["w8a8_block"]  # a test kernel: in no kernel table, publishes nothing
         engine_files = ()
 
         def run(self, task, ops, cfg, out):
@@ -299,8 +302,9 @@ def test_registry_rejects_duplicate_names():
 
 
 def test_only_the_drop_in_and_a16w8_kernels_publish_tables():
-    """Which tunable writes which published tables is declared per class (nothing downstream
-    branches on a kernel's name); subclasses of the drop-in kernel write none."""
+    """Which tunable writes which published tables is declared once, in the kernel table
+    (nothing downstream branches on a kernel's name); variants of the drop-in kernel write
+    none."""
     published = {name: [f.value for f in t.engine_files] for name, t in TUNABLES.items()}
     assert published == {
         "w8a8_block": ["vllm", "sglang"],
@@ -534,7 +538,7 @@ def slow_except_seed(monkeypatch):
     """Timings where every config but one "shipped" entry is slower (the host clock of the
     interpreter cannot be trusted to order configs): the search cannot find anything as
     fast, so the shipped config must be published."""
-    from generator.bench.timing import TimingStats
+    from generator.measure.timing import TimingStats
     from generator.tune import search
 
     seed = {
@@ -591,7 +595,7 @@ def test_noise_margin_and_baseline_choice():
             status=status, latency_us=us, p20_us=p20, p80_us=p80, rel_error=err, config={}
         )
 
-    from generator.bench.timing import TimingStats
+    from generator.measure.timing import TimingStats
 
     assert search._spread(TimingStats(100.0, 99.0, 101.0, 5)) == pytest.approx(0.02)
     assert search._beats(97.0, 100.0, 0.02) and not search._beats(98.5, 100.0, 0.02)
@@ -603,7 +607,7 @@ def test_noise_margin_and_baseline_choice():
 def test_a_search_win_within_the_noise_goes_to_the_baseline(slow_except_seed, monkeypatch):
     """The search's best (20.1 us here: 0.5 % faster than the 20.2 us baseline) is not clearly
     faster: after the runoff the shipped config is kept."""
-    from generator.bench.timing import TimingStats
+    from generator.measure.timing import TimingStats
 
     seed = slow_except_seed
 
@@ -625,8 +629,8 @@ def test_pruning_check_stores_every_point_and_the_worst(tmp_path, monkeypatch):
     the worst ratio is reported, and a rerun resumes without re-tuning."""
     import zlib
 
-    from generator.bench.timing import TimingStats
     from generator.data.records import PruningCheck
+    from generator.measure.timing import TimingStats
     from generator.tune import pruning_check
     from generator.tune.run import RunSettings
 
@@ -670,8 +674,8 @@ def test_the_runoff_decides_among_all_baselines(times, expected, monkeypatch):
     """Every distinct baseline and the search's winner are run off against each other; the
     search must beat the fastest by the margin, and among baselines within the margin of the
     fastest a shipped entry is kept before a default."""
-    from generator.bench.timing import TimingStats
     from generator.data.records import Measurement
+    from generator.measure.timing import TimingStats
     from generator.tune import search
 
     cfg = {

@@ -1,7 +1,8 @@
 """The one tuned-config lookup: which config a kernel runs for (device, shape, M).
 
-Used by the benchmark's providers and by the tuner, so a figure in the catalog is what a user
-gets from the files we publish:
+It reads published files only (site_data), so it lives with the data, below the tuner and the
+benchmark that both use it: a figure in the catalog is what a user gets from the files we
+publish:
 
 * a kernel whose winners go to engine files (the drop-in kernel: vLLM / SGLang; the batched
   A16W8 kernel: our A16W8 table) is looked up in *that file*, exactly as the engine loads it;
@@ -16,24 +17,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.configs.engine_files import read_table, table_path
+from generator.configs.kernel_table import formats_of
 from generator.configs.keys import Config
+from generator.data import layout
 from generator.data.records import TuneFile, load
-from generator.tune.store import tune_file_path, winner_table
-from generator.tune.tasks import Task
-from generator.tune.tunables import get_tunable
+from generator.data.tasks import Task
 from kernels.tiling import pick_config
+
+
+def tune_file_path(save_path: Path, device_name: str, task: Task, exhaustive: bool) -> Path:
+    """The tuning file ``task``'s record merges into."""
+    return layout.tune_file(save_path, device_name, task.file_key, exhaustive)
+
+
+def winner_table(tf: TuneFile) -> dict[int, Config]:
+    """Batch size -> winning config of a TuneFile (batch sizes with no correct config left
+    out): the table a kernel picks its config from, as in the drop-in files."""
+    return {r.M: r.winner.config for r in tf.records if r.winner and r.winner.config}
 
 
 def tuned_table(site_data: Path | None, device_name: str, task: Task) -> dict[int, Config] | None:
     """The published {M: config} table for ``task``'s kernel, dtypes and shape (M ignored)."""
     if site_data is None or not device_name:
         return None
-    tunable = get_tunable(task.kernel)
-    if tunable.engine_files:
+    formats = formats_of(task.kernel)
+    if formats:
         path = table_path(
             site_data,
             device_name,
-            tunable.engine_files[0],
+            formats[0],
             task.N,
             task.K,
             task.input_type,

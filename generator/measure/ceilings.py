@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import torch
 
-from generator.bench import timing
 from generator.data.records import Ceilings
+from generator.measure import timing
 
 MATMUL_SIZE = 8192
 COPY_BYTES = 2**30  # 1 GiB source: far beyond any L2

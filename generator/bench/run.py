@@ -1,0 +1,159 @@
+"""Run a sweep: every selected provider at every point, one run, correct or flagged.
+
+Shapes -> points -> measurements -> ``site_data/devices/<dev>/bench/<sweep>.json``: the points
+come from :mod:`generator.bench.plan`, each is measured by :mod:`generator.bench.points`, and
+the rows are merged into the sweep's file by :mod:`generator.bench.store`. Files are written
+atomically every ``SAVE_EVERY_S`` seconds and at the end (also on Ctrl-C), so a killed run
+loses little.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from generator.bench.context import BenchContext
+from generator.bench.plan import SweepPoint
+from generator.bench.points import DEFAULT_REPLAYS, PointResult, measure_points, one_line
+from generator.bench.problem import Problem
+from generator.bench.provider import Provider
+from generator.bench.store import RowKey, load_file, merge, row_key
+from generator.data import layout, records
+from generator.data.external_figures import mla_figures
+from generator.data.locking import device_lock
+from generator.data.records import BenchFile, BenchRow, Ceilings, Measurement, Provenance, Status
+
+SAVE_EVERY_S = 30.0
+
+
+def _reference_for(problem: Problem, sweep: str) -> tuple[float | None, str | None]:
+    """The published figure stored beside a row (the mla sweep's), with its label."""
+    if sweep != "mla":
+        return None, None
+    figures = mla_figures()
+    ref = figures.at(problem.B, problem.M, problem.N, problem.K)
+    return (ref, figures.label) if ref is not None else (None, None)
+
+
+@dataclass
+class SweepResult:
+    sweep: str
+    path: Path
+    rows: list[BenchRow]
+    measured: int
+    skipped: int
+
+
+def run_sweep(
+    sweep: str,
+    points: Sequence[SweepPoint],
+    providers: Sequence[Provider],
+    ctx: BenchContext,
+    provenance: Provenance,
+    ceilings: Ceilings,
+    save_path: Path,
+    replays: int = DEFAULT_REPLAYS,
+    resume: bool = False,
+    progress: bool = True,
+) -> SweepResult:
+    """Measure every (point, provider of the point's kind) and merge the rows into the sweep file.
+
+    With ``resume``, pairs whose rows are all already in the file are skipped; otherwise they
+    are measured again and replace the old rows.
+    """
+    path = layout.bench_file(save_path, provenance.device_name, sweep)
+    rows, _ = load_file(path)  # fail before measuring if the existing file is corrupt
+    ours = {p.name: p.info for p in providers}
+    mine: dict[RowKey, BenchRow] = {}  # measured by this run
+    existing = set(rows)
+    measured = skipped = 0
+    last_save = time.monotonic()
+    out_dtype = str(ctx.out_dtype).removeprefix("torch.")
+
+    def save() -> None:
+        nonlocal rows
+        with device_lock(save_path, provenance.device_name):
+            rows, infos = merge(path, mine, provenance)
+            infos.update(ours)
+            present = {r.provider for r in rows.values()}
+            records.save(
+                path,
+                BenchFile(
+                    sweep=sweep,
+                    provenance=provenance,
+                    ceilings=ceilings,
+                    rows=list(rows.values()),
+                    providers={n: i for n, i in infos.items() if n in present},
+                    out_dtype=out_dtype,
+                ),
+            )
+
+    bar = tqdm(
+        points,
+        desc=f"bench {sweep}",
+        unit="shape",
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=1.0 if sys.stderr.isatty() else 30.0,  # logs get a line per 30 s, not 10/s
+    )
+    try:
+        for point in bar:
+            p = point.problem
+            todo = []
+            for prov in providers:
+                if prov.kind != p.kind:
+                    continue
+                keys = [
+                    (prov.name, lb.model, lb.layer, lb.tp, p.B, p.M, p.N, p.K)
+                    for lb in point.labels
+                ]
+                if resume and all(k in existing for k in keys):
+                    skipped += 1
+                    continue
+                todo.append(prov)
+            if not todo:
+                continue
+            bar.set_postfix_str(f"B={p.B} M={p.M} N={p.N} K={p.K}", refresh=False)
+            try:
+                ctx.start(p)
+                failed = None
+            except Exception as exc:  # noqa: BLE001 - e.g. out of memory for the sources
+                failed = PointResult(Measurement(status=Status.ERROR, message=one_line(exc)))
+            ref_tflops, ref_label = _reference_for(p, sweep)
+            if failed:
+                results = [failed] * len(todo)
+            else:
+                results = measure_points(todo, p, ctx, ceilings, replays)
+            for prov, result in zip(todo, results, strict=True):
+                measured += 1
+                for lb in point.labels:
+                    row = BenchRow(
+                        provider=prov.name,
+                        sweep=sweep,
+                        model=lb.model,
+                        layer=lb.layer,
+                        tp=lb.tp,
+                        M=p.M,
+                        N=p.N,
+                        K=p.K,
+                        B=p.B,
+                        measurement=result.measurement.model_copy(),
+                        gbps=result.gbps,
+                        roofline_pct=result.roofline_pct,
+                        reference_tflops=ref_tflops,
+                        reference_label=ref_label,
+                    )
+                    rows[row_key(row)] = mine[row_key(row)] = row
+            if time.monotonic() - last_save > SAVE_EVERY_S:
+                save()
+                last_save = time.monotonic()
+    finally:
+        bar.close()
+        if mine:
+            save()
+    return SweepResult(sweep, path, list(rows.values()), measured, skipped)
