@@ -292,10 +292,6 @@ def int8_azp_reference(A: torch.Tensor, a_s: torch.Tensor, a_zp: torch.Tensor, B
     return ref + bias.float()[None, :] if bias is not None else ref
 
 
-def int8_azp_flops(M: int, N: int, K: int) -> int:
-    return 2 * M * N * K
-
-
 def int8_azp_bytes(M: int, N: int, K: int, out_dtype: torch.dtype, bias: bool = False) -> int:
     """Fewest bytes: A, B once; per-token (scale, zp) and per-channel (scale, colsum[, bias])."""
     out_size = torch.empty(0, dtype=out_dtype).element_size()

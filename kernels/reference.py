@@ -39,11 +39,6 @@ def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     return num / denom if denom > 0 else num
 
 
-def is_correct(out: torch.Tensor, ref: torch.Tensor) -> tuple[bool, float]:
-    err = relative_error(out, ref)
-    return err <= tolerance(out.dtype), err
-
-
 def _matmul_fp32(a: torch.Tensor, b_t: torch.Tensor) -> torch.Tensor:
     """a @ b_t in true fp32 (TF32 off), so the reference is not itself rounded to 10 bits."""
     prev = torch.backends.cuda.matmul.allow_tf32

@@ -23,13 +23,6 @@ CONFIG_KEYS = (
 BLOCK_KEYS = CONFIG_KEYS[:3]  # the tile shape
 
 
-class Framework(str, enum.Enum):
-    """Serving engines whose config files we write (their exact file names: engine_files)."""
-
-    VLLM = "vllm"
-    SGLANG = "sglang"
-
-
 class InputType(str, enum.Enum):
     """The quantized (or, for A16W8, the activation) element type of a kernel's A operand."""
 

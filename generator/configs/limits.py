@@ -12,6 +12,9 @@ from __future__ import annotations
 from generator.errors import UserError
 
 MAX_OPERAND_ELEMENTS = 2**31 - 1
+# The smallest weight quantization block the kernels accept (their host check: a tile must
+# hold whole 16-element MMA fragments).
+MIN_BLOCK = 16
 
 
 def check_problem_size(M: int, N: int, K: int, B: int = 1, where: str = "") -> None:

@@ -12,16 +12,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.configs.limits import check_problem_size
+from generator.configs.limits import MIN_BLOCK, check_problem_size
 from generator.data import models
 from generator.data.tasks import DEFAULT_BATCH_SIZES, Task
 from generator.errors import UserError
 from generator.tune.tunables import get_tunable
 
 DEFAULT_KERNELS = ("w8a8_block", "a16w8_batched")
-# The smallest weight quantization block the kernels accept (their host check: a tile must
-# hold whole 16-element MMA fragments).
-MIN_BLOCK = 16
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 
 from generator.configs.keys import Config
 
-# Shared memory a block may opt into on Hopper (227 KB) and Ampere (163 KB).
+# Shared memory a block may opt into on Hopper (227 KB).
 SMEM_BYTES_SM90 = 232_448
-SMEM_BYTES_SM80 = 166_912
 
 
 @dataclass(frozen=True)
