@@ -24,6 +24,11 @@ DEFAULT_SWEEPS = ("model", "square", "mla")
 RUN_ORDER = ("mla", "square", "range", "model")  # cheap sweeps first: they finish even if cut
 # The 8-bit GEMMs' output dtypes a sweep can compare (the engines serve bf16 and fp16 layers).
 OUT_DTYPE_CHOICES = ("bfloat16", "float16")
+# How a sweep measures, stored in every row's provenance (docs/methodology.md).
+BENCH_METHOD = (
+    "bench: {timing}; operands shared by every provider; identical work timed once; A/A"
+    " control per point"
+)
 NO_GPU_MESSAGE = "no CUDA GPU: nothing benchmarked (site_data unchanged)"
 
 
@@ -238,11 +243,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from generator.data import provenance as prov_mod
-    from generator.measure.timing import l2_cache_bytes
+    from generator.measure.timing import TIMING_METHOD, l2_cache_bytes
     from kernels.validation import OUT_DTYPES_BY_NAME
 
     device = torch.device("cuda") if on_cuda else torch.device("cpu")
     prov = prov_mod.collect() if on_cuda else prov_mod.collect_cpu()
+    prov = prov.model_copy(update={"method": BENCH_METHOD.format(timing=TIMING_METHOD)})
     t0 = time.monotonic()
     ceilings = measure_ceilings(device, _warn)
     print(

@@ -6,6 +6,12 @@ Inputs: every provider derives its operands from the same fp32 source tensors of
 so providers are compared on the very same numbers and a weight is quantized once for all
 batch sizes. The reference of a provider is the fp32 product of *its own* dequantized operands
 (``kernels.reference``), so the error column measures the kernel, not the quantization scheme.
+
+Same memory, too: the input sets rotated beyond L2 (:meth:`BenchContext.rotate`) are made once
+per operand and shared by every provider that reads it, so two providers of identical work
+read identical memory. Each provider used to clone its own sets; identical kernels and configs
+then timed up to 18 % apart on the H200, the same offset run after run (issue 22; the cause is
+measured in ``lab/aa_bias.py``).
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ class BenchContext:
     _weight_shape: tuple[int, ...] | None = None
     _weights: dict[Any, Any] = field(default_factory=dict)
     _acts: dict[Any, Any] = field(default_factory=dict)
+    # id(operand) -> (the operand, its clones): the rotated sets every provider shares
+    _clones: dict[int, tuple[torch.Tensor, list[torch.Tensor]]] = field(default_factory=dict)
+    _weight_ids: set[int] = field(default_factory=set)  # operands that live per weight shape
 
     @property
     def on_cuda(self) -> bool:
@@ -67,6 +76,8 @@ class BenchContext:
         w_shape = (*lead, problem.N, problem.K)
         if w_shape != self._weight_shape:
             self._weights.clear()
+            self._clones.clear()
+            self._weight_ids.clear()
             self.w = self.bias = None
             if self.on_cuda:
                 torch.cuda.empty_cache()
@@ -75,6 +86,7 @@ class BenchContext:
             self.bias = torch.randn((problem.N,), generator=g, device=self.device)
             self._weight_shape = w_shape
         self._acts.clear()
+        self._clones = {k: v for k, v in self._clones.items() if k in self._weight_ids}
         self.x = _spread_randn(
             (*lead, problem.M, problem.K), self._generator(problem.M, *w_shape), self.device
         )
@@ -82,7 +94,10 @@ class BenchContext:
     def weight(self, key: str, make: Callable[[torch.Tensor], Any]) -> Any:
         """A derived weight operand, computed once per weight shape."""
         if key not in self._weights:
-            self._weights[key] = make(self.w)
+            value = make(self.w)
+            self._weights[key] = value
+            parts = value if isinstance(value, (tuple, list)) else (value,)
+            self._weight_ids.update(id(t) for t in parts if isinstance(t, torch.Tensor))
         return self._weights[key]
 
     def act(self, key: str, make: Callable[[torch.Tensor], Any]) -> Any:
@@ -112,10 +127,22 @@ class BenchContext:
         """Input sets for L2 rotation: the originals, then clones (same values, new memory).
 
         ``timing.rotation_count`` decides how many sets make the total exceed the L2 cache.
-        Clones keep strides (``torch.preserve_format``), so column-major scales stay so.
+        The clones of an operand are made once and shared: every provider rotating the same
+        operand gets the same clones, in the same order (operands from :meth:`weight` keep
+        theirs for every M of the weight). Clones keep strides (``torch.preserve_format``), so
+        column-major scales stay so. Anything that is not a tensor is the same in every set.
         """
         count = rotation_count(bytes_per_set, self.l2_bytes)
-        sets = [tuple(tensors)]
-        for _ in range(count - 1):
-            sets.append(tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in tensors))
-        return sets
+        columns = [self._rotations(t, count) for t in tensors]
+        return [tuple(column[i] for column in columns) for i in range(count)]
+
+    def _rotations(self, t: Any, count: int) -> list[Any]:
+        if not isinstance(t, torch.Tensor):
+            return [t] * count
+        entry = self._clones.get(id(t))
+        if entry is None or entry[0] is not t:
+            entry = self._clones[id(t)] = (t, [])
+        clones = entry[1]
+        while len(clones) < count - 1:
+            clones.append(t.clone(memory_format=torch.preserve_format))
+        return [t, *clones[: count - 1]]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -24,7 +24,7 @@ from generator.bench import requirements
 from generator.bench.context import BenchContext
 from generator.bench.problem import Problem
 from generator.bench.provider import Prepared, Provider, Unsupported
-from generator.data.records import Ceilings, Measurement, Status
+from generator.data.records import AAControl, Ceilings, Measurement, Origin, Status
 from generator.measure import timing
 from generator.measure.ceilings import compute_ceiling_tflops, roofline_pct
 from kernels.reference import relative_error, tolerance
@@ -62,6 +62,8 @@ class PointResult:
     measurement: Measurement
     gbps: float | None = None
     roofline_pct: float | None = None
+    same_work_as: str | None = None  # the provider whose identical work was timed for this one
+    control: AAControl | None = None  # the point's A/A control (set on every timed result)
 
 
 @contextlib.contextmanager
@@ -188,17 +190,16 @@ def _time_together(
     ctx: BenchContext,
     ceilings: Ceilings | None,
     replays: int,
-) -> dict[int, PointResult]:
-    """Time the checked providers interleaved; a provider whose timing fails is isolated by
-    timing each once alone, and the others are timed together again without it."""
-    results: dict[int, PointResult] = {}
+) -> tuple[dict[int, PointResult], AAControl | None]:
+    """Time the checked providers interleaved, with one more candidate: a twin of the first
+    (the A/A control); returns the results by id and the control (None if nothing could be
+    timed). A provider whose timing fails is isolated by timing each once alone, and the
+    others are timed together again without it."""
     try:
-        stats = timing.time_interleaved([c.prepared.calls for c in ready], ctx.on_cuda, replays)
-        return {
-            id(c): _timed(c, problem, ctx, ceilings, st) for c, st in zip(ready, stats, strict=True)
-        }
+        return _timed_all(ready, problem, ctx, ceilings, replays)
     except Exception:  # noqa: BLE001
         _sync_quietly(ctx)
+    results: dict[int, PointResult] = {}
     good = []
     for c in ready:
         try:
@@ -207,15 +208,40 @@ def _time_together(
         except Exception as exc:  # noqa: BLE001
             _sync_quietly(ctx)
             results[id(c)] = _timing_failed(c, exc)
+    control = None
     if good:
-        stats = timing.time_interleaved([c.prepared.calls for c in good], ctx.on_cuda, replays)
-        results.update(
-            {
-                id(c): _timed(c, problem, ctx, ceilings, st)
-                for c, st in zip(good, stats, strict=True)
-            }
-        )
-    return results
+        timed, control = _timed_all(good, problem, ctx, ceilings, replays)
+        results.update(timed)
+    return results, control
+
+
+def _timed_all(
+    ready: list[_Checked],
+    problem: Problem,
+    ctx: BenchContext,
+    ceilings: Ceilings | None,
+    replays: int,
+) -> tuple[dict[int, PointResult], AAControl | None]:
+    """``ready`` and a twin of ``ready[0]`` timed in one interleaved run (raises if one
+    fails): the results by id and the A/A control."""
+    call_sets = [c.prepared.calls for c in ready]
+    stats = timing.time_interleaved([*call_sets, call_sets[0]], ctx.on_cuda, replays)
+    results = {
+        id(c): _timed(c, problem, ctx, ceilings, st) for c, st in zip(ready, stats, strict=False)
+    }
+    a, b = stats[0].median_us, stats[-1].median_us
+    ok = a > 0 and b > 0
+    control = AAControl(provider=ready[0].provider.name, a_us=a, b_us=b) if ok else None
+    return results, control
+
+
+def _control_first(reps: list[_Checked]) -> list[_Checked]:
+    """The candidates with the A/A control's provider first: the first Triton kernel the
+    engines run (the comparisons the catalog draws are between its config tables), else the
+    first candidate."""
+    engine = [c for c in reps if c.provider.info.origin == Origin.ENGINE]
+    first = engine[0] if engine else reps[0]
+    return [first, *(c for c in reps if c is not first)]
 
 
 def measure_points(
@@ -228,12 +254,36 @@ def measure_points(
     """Check every provider on the current problem of ``ctx`` (``ctx.start(problem)`` first),
     then time the correct ones *interleaved* (``timing.time_interleaved``: the same conditions
     for all, so their ratios are not the GPU's drift); never raises, except KeyboardInterrupt.
-    See the module doc for the statuses."""
+
+    Identical work (equal ``Prepared.work``) is timed once: the first provider that declares it
+    is timed, the others get its result with ``same_work_as`` naming it. One candidate is timed
+    twice, as two graphs of the same calls: the point's A/A control, stored with every timed
+    result. See the module doc for the statuses."""
     with full_precision_reductions():
         checked = [_check(p, problem, ctx) for p in providers]
         ready = [c for c in checked if isinstance(c, _Checked)]
-        timed = _time_together(ready, problem, ctx, ceilings, replays) if ready else {}
-        return [timed[id(c)] if isinstance(c, _Checked) else c for c in checked]
+        groups: dict[object, list[_Checked]] = {}
+        for c in ready:
+            key = c.prepared.work if c.prepared.work is not None else ("provider", id(c))
+            groups.setdefault(key, []).append(c)
+        timed: dict[int, PointResult] = {}
+        control = None
+        if ready:
+            reps = _control_first([g[0] for g in groups.values()])
+            timed, control = _time_together(reps, problem, ctx, ceilings, replays)
+        out: dict[int, PointResult] = {}
+        for group in groups.values():
+            first = timed[id(group[0])]
+            if first.measurement.status == Status.OK:
+                first.control = control
+            out[id(group[0])] = first
+            for c in group[1:]:
+                out[id(c)] = replace(
+                    first,
+                    measurement=first.measurement.model_copy(update={"rel_error": c.err}),
+                    same_work_as=group[0].provider.name,
+                )
+        return [out[id(c)] if isinstance(c, _Checked) else c for c in checked]
 
 
 def measure_point(

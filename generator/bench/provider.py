@@ -53,10 +53,16 @@ class Unsupported(Exception):
 @dataclass
 class Prepared:
     """What ``setup`` returns: one zero-argument callable per rotated input set (the first one's
-    output is the one checked for accuracy) and the kernel config, if the provider has one."""
+    output is the one checked for accuracy), the kernel config, if the provider has one, and
+    the identity of its work."""
 
     calls: list[Callable[[], torch.Tensor]]
     config: dict[str, int] | None = None
+    # What the calls compute, as a value: two providers with equal ``work`` at a point run the
+    # identical kernel and config on the same operands, so the sweep times them once and
+    # records the one timing for both (e.g. the tuned file's entry is SGLang's default). None:
+    # work no other provider does.
+    work: tuple | None = None
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def run_sweep(
     def save() -> None:
         nonlocal rows
         with device_lock(save_path, provenance.device_name):
-            rows, infos = merge(path, mine, provenance)
+            rows, infos = merge(path, mine)
             infos.update(ours)
             present = {r.provider for r in rows.values()}
             records.save(
@@ -147,6 +147,9 @@ def run_sweep(
                         roofline_pct=result.roofline_pct,
                         reference_tflops=ref_tflops,
                         reference_label=ref_label,
+                        same_work_as=result.same_work_as,
+                        control=result.control,
+                        provenance=provenance,
                     )
                     rows[row_key(row)] = mine[row_key(row)] = row
             if time.monotonic() - last_save > SAVE_EVERY_S:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.data import records
-from generator.data.records import BenchFile, BenchRow, Provenance, ProviderInfo
+from generator.data.records import BenchFile, BenchRow, ProviderInfo
 
 RowKey = tuple[str, str | None, str | None, int | None, int, int, int, int]
 
@@ -35,20 +35,17 @@ def load_file(path: Path) -> tuple[dict[RowKey, BenchRow], dict[str, ProviderInf
 
 
 def merge(
-    path: Path, mine: dict[RowKey, BenchRow], provenance: Provenance
+    path: Path, mine: dict[RowKey, BenchRow]
 ) -> tuple[dict[RowKey, BenchRow], dict[str, ProviderInfo]]:
     """The file's rows and provider metadata as they are on disk now, with this run's rows
-    replacing theirs by key. Rows of other runs keep where they were measured (their own
-    provenance, else their file's); rows of this run carry none: the file written with them
-    will have this run's."""
+    replacing theirs by key. Every row keeps the provenance it has: the run that measured it,
+    never the file's or this run's (a row of an older file with none stays without, and
+    ``validate`` says so until it is re-measured or dropped)."""
     merged: dict[RowKey, BenchRow] = {}
     infos: dict[str, ProviderInfo] = {}
     if path.exists():
         disk = records.load(path, BenchFile)
         infos = dict(disk.providers)
-        for row in disk.rows:
-            where = records.row_provenance(disk, row)
-            pinned = None if where == provenance else where
-            merged[row_key(row)] = row.model_copy(update={"provenance": pinned})
+        merged = {row_key(row): row for row in disk.rows}
     merged.update(mine)
     return merged, infos

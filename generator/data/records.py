@@ -69,6 +69,9 @@ class Provenance(_Record):
     triton: str
     git_sha: str
     date: datetime
+    # How the run timed (``generator.measure.timing.TIMING_METHOD``); None in records of runs
+    # before 2026-12-02, whose method the catalog's history states (docs/methodology.md).
+    method: str | None = None
 
 
 class Ceilings(_Record):
@@ -101,12 +104,16 @@ class Measurement(_Record):
 # by an interleaved runoff of the search's winner against the baseline fastest in sequential
 # timing (the H200 data of 2026-11-29, sha 0e1cc7f). 4: the runoff times the search's winner
 # and every distinct baseline against each other, so the choice among baselines is not drift
-# either (generator.tune.search). A rerun re-tunes records of an older search.
+# either (generator.tune.search). 5: the runoff's fastest median wins, with an A/A control whose
+# spread is the tie threshold (a shipped entry, then a default, kept within it) and more rounds
+# where it is wide; operands shared, interleaving in seeded random order. A rerun re-tunes
+# records of an older search.
 SEARCH_V1 = 1
 SEARCH_V2 = 2
 SEARCH_V3 = 3
 SEARCH_V4 = 4
-SEARCH_CURRENT = SEARCH_V4
+SEARCH_V5 = 5
+SEARCH_CURRENT = SEARCH_V5
 
 
 class TuneRecord(_Record):
@@ -122,8 +129,10 @@ class TuneRecord(_Record):
     baselines: dict[str, Measurement] = {}
     winner_source: str = "search"  # "search", or the baseline whose config won
     # The interleaved runoff that decided it: median us of the search's winner ("search") and
-    # of each baseline, timed against each other (search 4).
+    # of each baseline, timed against each other (search 4), and its A/A control's spread
+    # (search 5): the tie threshold it was judged by.
     runoff_us: dict[str, float] = {}
+    runoff_aa_spread: float | None = None
     search: int = SEARCH_V1
     status_counts: dict[Status, int] = {}
     configs_in_space: int
@@ -200,6 +209,21 @@ class ProviderInfo(_Record):
     symbol: str = "circle"
 
 
+class AAControl(_Record):
+    """The bench's own noise at one point: one provider timed as if it were two (two graphs of
+    the same calls on the same operands, in the same interleaved run). Identical work must time
+    identically; the spread is the tie threshold the pages and the tuner use at this point."""
+
+    provider: str
+    a_us: float = Field(gt=0)
+    b_us: float = Field(gt=0)
+
+    @property
+    def spread(self) -> float:
+        """|a - b| / min(a, b): how far apart identical work timed here."""
+        return abs(self.a_us - self.b_us) / min(self.a_us, self.b_us)
+
+
 class BenchRow(_Record):
     """One provider at one shape in a benchmark sweep."""
 
@@ -217,9 +241,15 @@ class BenchRow(_Record):
     roofline_pct: float | None = None  # percent of min(compute ceiling, bandwidth ceiling) time
     reference_tflops: float | None = None  # external reference figure (e.g. MI350X), if any
     reference_label: str | None = None
-    # Where the row was measured when that is not its file's provenance: rows of other runs
-    # merged into the file (concurrent or earlier sweeps). Rows of the file's own run leave it
-    # out, which keeps an 11,000-row file from repeating one provenance 11,000 times.
+    # The provider whose timing this row shares: both ran the identical kernel and config on
+    # the same operands at this point, so it was timed once and recorded for both.
+    same_work_as: str | None = None
+    # The A/A control of the point in the run that measured this row (rows of one point and
+    # run carry the same one); None in rows of runs before 2026-12-02.
+    control: AAControl | None = None
+    # The run that measured this row. Every row carries its own (validate refuses a row
+    # without one): a file collects rows of several runs, and a row of a superseded run is
+    # re-measured or dropped, never relabelled with a newer run's provenance.
     provenance: Provenance | None = None
 
 
@@ -237,7 +267,8 @@ class BenchFile(_Record):
 
 
 def row_provenance(bf: BenchFile, row: BenchRow) -> Provenance:
-    """Where ``row`` was measured: its own provenance, else its file's."""
+    """Where ``row`` was measured: its own provenance (every row written since 2026-12-02
+    has one), else, in older files, its file's."""
     return row.provenance or bf.provenance
 
 

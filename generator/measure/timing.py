@@ -10,11 +10,15 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
 * after a warm-up, each replay is timed with CUDA events; we report the median and the 20th /
   80th percentiles per call;
 * candidates that are compared are timed *interleaved* (:func:`time_interleaved`): one graph
-  each, replayed in turn, the starting candidate rotating every round. Timed one after the
-  other, the same config measured up to 6 % slower when it came last after several prefill-
-  sized GEMMs on the H200 (the GPU's clock settles lower under sustained load), which made
-  identical configs look like regressions; interleaved, every candidate sees the same
-  conditions.
+  each, replayed in turn, in a new seeded random order every round, so each candidate follows
+  every other as often (a fixed cyclic order put the same neighbour before a candidate in
+  almost every round). Timed one after the other, the same config measured up to 6 % slower
+  when it came last after several prefill-sized GEMMs on the H200 (the GPU's clock settles
+  lower under sustained load), which made identical configs look like regressions;
+  interleaved, every candidate sees the same conditions.
+
+How a run timed is part of every row's provenance (``TIMING_METHOD``): rows timed another way
+are re-measured, never relabelled.
 
 Without a GPU (tests under the Triton interpreter) the same interface times with the host clock.
 """
@@ -22,6 +26,7 @@ Without a GPU (tests under the Triton interpreter) the same interface times with
 from __future__ import annotations
 
 import math
+import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +43,10 @@ MAX_INPUT_SETS = 64
 # 1000 us it is amortized below 0.3 %, for the same total GPU time per measurement.
 MIN_REPLAY_US = 1000.0
 MIN_REPLAYS = 5
+ORDER_SEED = 20261202  # the interleaving orders are random, and the same in every run
+# What the provenance of a measurement says about how it was timed (see the module doc and
+# docs/methodology.md): CUDA-graph replays of at least 1 ms, interleaved in seeded random order.
+TIMING_METHOD = "cuda-graph replays >= 1 ms, interleaved in seeded random order"
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,18 @@ def time_cuda_graph(
     return time_cuda_graphs_interleaved([calls], max_replays, target_us, min_replay_us)[0]
 
 
+def round_orders(n: int, rounds: int, seed: int = ORDER_SEED) -> list[list[int]]:
+    """The order candidates are replayed in, per round: a seeded random permutation each, so
+    no candidate always follows the same neighbour and every run uses the same orders."""
+    rng = random.Random(seed * 1_000_003 + n)
+    orders = []
+    for _ in range(rounds):
+        order = list(range(n))
+        rng.shuffle(order)
+        orders.append(order)
+    return orders
+
+
 def time_cuda_graphs_interleaved(
     call_sets: Sequence[Sequence[Callable[[], object]]],
     max_replays: int = 30,
@@ -137,9 +158,9 @@ def time_cuda_graphs_interleaved(
     min_replay_us: float = MIN_REPLAY_US,
 ) -> list[TimingStats]:
     """:func:`time_cuda_graph` for several candidates at once: each gets its graph, then the
-    graphs are replayed in turn (round r starts with candidate r mod n), so every candidate is
-    timed under the same conditions. Every candidate gets the replay count the most demanding
-    one asks for."""
+    graphs are replayed in turn (a seeded random order each round, :func:`round_orders`), so
+    every candidate is timed under the same conditions. Every candidate gets the replay count
+    the most demanding one asks for."""
     captured = [_capture(calls, max_replays, target_us, min_replay_us) for calls in call_sets]
     replays = max(c.replays for c in captured)
     n = len(captured)
@@ -150,9 +171,8 @@ def time_cuda_graphs_interleaved(
         ]
         for _ in captured
     ]
-    for r in range(replays):
-        for j in range(n):
-            i = (r + j) % n
+    for r, order in enumerate(round_orders(n, replays)):
+        for i in order:
             start, end = events[i][r]
             start.record()
             captured[i].graph.replay()

@@ -19,11 +19,18 @@ from pathlib import Path
 from tqdm import tqdm
 
 from generator.data import layout
-from generator.data.records import Provenance, TuneRecord, TuneTimeCheck, save
+from generator.data.records import SEARCH_CURRENT, Provenance, TuneRecord, TuneTimeCheck, save
 from generator.data.tasks import Task
+from generator.measure.timing import TIMING_METHOD
 from generator.tune.dispatch import RAY_RETRIES, TaskOutcome, run_inline, run_local, run_ray
 from generator.tune.search import TuneOptions
 from generator.tune.store import finished_tasks, merge_result, sync_config_files
+
+# How a tune measures, stored in every record's provenance (docs/methodology.md).
+TUNE_METHOD = (
+    f"tune (search {SEARCH_CURRENT}): {{timing}}; the winner decided by an interleaved runoff"
+    " against the engines' shipped entries and defaults, with an A/A control"
+)
 
 
 class MergingWriter:
@@ -86,6 +93,7 @@ def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> Mer
 
     on_cuda = settings.gpus > 0
     prov = provenance.collect(gpu_count=settings.gpus) if on_cuda else provenance.collect_cpu()
+    prov = prov.model_copy(update={"method": TUNE_METHOD.format(timing=TIMING_METHOD)})
     if not exhaustive:
         rebuilt = sync_config_files(settings.save_path, prov.device_name, tasks)
         if rebuilt:

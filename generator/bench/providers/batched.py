@@ -13,7 +13,14 @@ import torch
 from generator.bench.context import BenchContext
 from generator.bench.problem import Kind, Problem
 from generator.bench.provider import Compute, Prepared, Provider, Requirement
-from generator.bench.providers.common import BLOCK, calls, fp8_block_weight, info, ref_bf16
+from generator.bench.providers.common import (
+    BLOCK,
+    calls,
+    fp8_block_weight,
+    info,
+    ref_bf16,
+    work_of,
+)
 from generator.bench.providers.engine import lookup
 from generator.data.records import Origin, Scheme
 from kernels.reference import a16w8_batched_reference
@@ -41,7 +48,7 @@ def _prepare_a16w8(
         return matmul(x, W, Ws, BLOCK, out_dtype, config=cfg)
 
     sets = ctx.rotate((ctx.x_bf16, W, Ws), a16w8_bytes(p, 1))
-    return Prepared(calls(sets, run), config=dict(cfg))
+    return Prepared(calls(sets, run), config=dict(cfg), work=work_of(matmul, cfg, "x_bf16"))
 
 
 def _setup_a16w8(p: Problem, ctx: BenchContext) -> Prepared:

@@ -12,6 +12,7 @@ import torch
 from generator.bench.context import BenchContext
 from generator.bench.problem import Kind, Problem
 from generator.bench.provider import Compute, Prepared, Provider, Requirement
+from generator.configs.keys import config_key
 from generator.data.records import Origin, ProviderInfo, Scheme
 from kernels.quant import (
     FP8_MAX,
@@ -52,6 +53,12 @@ def info(
         symbol=symbol,
         **fields,
     )
+
+
+def work_of(kernel: Callable[..., Any], cfg: dict[str, int], *operands: str) -> tuple:
+    """The identity of a kernel launch's work at a point (``Prepared.work``): which kernel,
+    with which config, on which of the context's operands."""
+    return (f"{kernel.__module__}.{kernel.__qualname__}", config_key(cfg), *operands)
 
 
 def out_size(dtype: torch.dtype) -> int:

@@ -21,6 +21,7 @@ from generator.bench.providers.common import (
     bytes_block,
     calls,
     info,
+    work_of,
 )
 from generator.configs.keys import Config
 from generator.data.lookup import tuned_config
@@ -56,7 +57,8 @@ def prepare_block(
         return matmul(A, B, As, Bs, BLOCK, out_dtype, config=cfg)
 
     sets = ctx.rotate((ctx.x_bf16, B, Bs), bytes_block(p, out_dtype, True))
-    return Prepared(calls(sets, run), config=dict(cfg))
+    work = work_of(matmul, cfg, "x_bf16", f"{input_type}_block")
+    return Prepared(calls(sets, run), config=dict(cfg), work=work)
 
 
 def _setup(p: Problem, ctx: BenchContext, input_type: str, tuned: bool) -> Prepared:

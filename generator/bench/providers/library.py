@@ -81,8 +81,11 @@ def _setup_scaled_mm(p: Problem, ctx: BenchContext, quant: bool, rowwise: bool) 
     timed region. The weight is passed as the column-major (K, N) view ``w.t()``."""
     out_dtype = ctx.out_dtype
     quant_fn = fp8_quant_rowwise if rowwise else fp8_quant_tensorwise
-    wq, ws = ctx.weight("fp8_channel" if rowwise else "fp8_tensor", quant_fn)
-    ws_arg = ws.reshape(1, -1).contiguous() if rowwise else ws
+    key = "fp8_channel" if rowwise else "fp8_tensor"
+    wq, ws = ctx.weight(key, quant_fn)
+    ws_arg = (
+        ctx.weight(key + "_scale_row", lambda w: ws.reshape(1, -1).contiguous()) if rowwise else ws
+    )
     nbytes = bytes_8bit(p, out_dtype, quant)
     if quant:
 
@@ -146,6 +149,7 @@ def _setup_cublas_block(p: Problem, ctx: BenchContext, quant: bool) -> Prepared:
     returns wrong numbers silently, which the accuracy check turns into "incorrect"."""
     out_dtype = ctx.out_dtype
     B, Bs = fp8_block_weight(ctx)
+    Bs_t = ctx.weight("fp8_block_scales_t", lambda w: Bs.t())
     nbytes = bytes_block(p, out_dtype, quant)
     if quant:
 
@@ -153,7 +157,7 @@ def _setup_cublas_block(p: Problem, ctx: BenchContext, quant: bool) -> Prepared:
             A, As = per_token_group_quant(x, BLOCK[1], FP8_DTYPE, column_major_scales=True)
             return torch._scaled_mm(A, B.t(), scale_a=As, scale_b=Bs_t, out_dtype=out_dtype)
 
-        sets = ctx.rotate((ctx.x_bf16, B, Bs.t()), nbytes)
+        sets = ctx.rotate((ctx.x_bf16, B, Bs_t), nbytes)
     else:
 
         def run(
@@ -165,7 +169,7 @@ def _setup_cublas_block(p: Problem, ctx: BenchContext, quant: bool) -> Prepared:
             "fp8_group_cm",
             lambda x: per_token_group_quant(x, BLOCK[1], FP8_DTYPE, column_major_scales=True),
         )
-        sets = ctx.rotate((A, As, B, Bs.t()), nbytes)
+        sets = ctx.rotate((A, As, B, Bs_t), nbytes)
     return Prepared(calls(sets, run))
 
 
@@ -262,7 +266,7 @@ def _setup_int_mm(p: Problem, ctx: BenchContext, quant: bool) -> Prepared:
     per-token x per-channel scaling in fp32 and the cast, all inside the timed region."""
     out_dtype = ctx.out_dtype
     wq, ws = ctx.weight("int8_channel", quantize_weight_per_channel_int8)
-    ws_row = ws.reshape(1, -1)
+    ws_row = ctx.weight("int8_channel_scale_row", lambda w: ws.reshape(1, -1))
 
     def gemm(
         xq: torch.Tensor, xs: torch.Tensor, wq: torch.Tensor, ws: torch.Tensor

@@ -20,6 +20,7 @@ from generator.bench.providers.common import (
     bytes_block,
     calls,
     info,
+    work_of,
 )
 from generator.bench.providers.engine import lookup, prepare_block
 from generator.data.records import Origin, Scheme
@@ -78,7 +79,8 @@ def _setup_decode(p: Problem, ctx: BenchContext) -> Prepared:
         return w8a8_block_decode_matmul(x, B, Bs, BLOCK, out_dtype, config=cfg)
 
     sets = ctx.rotate((ctx.x_bf16, B, Bs), bytes_block(p, out_dtype, True))
-    return Prepared(calls(sets, run), config=dict(cfg))
+    work = work_of(w8a8_block_decode_matmul, cfg, "x_bf16", "fp8_block")
+    return Prepared(calls(sets, run), config=dict(cfg), work=work)
 
 
 def _block_fp8(
@@ -164,7 +166,7 @@ def _setup_azp(p: Problem, ctx: BenchContext, with_bias: bool) -> Prepared:
     sums (vLLM's azp_adj) are per-weight work, outside."""
     wq, ws, colsum = _azp_weight(ctx)
     out_dtype = ctx.out_dtype
-    bias = ctx.bias.to(out_dtype) if with_bias else None
+    bias = ctx.weight(f"bias_{out_dtype}", lambda w: ctx.bias.to(out_dtype)) if with_bias else None
     cfg = default_w8a8_config(*BLOCK)
 
     def run(

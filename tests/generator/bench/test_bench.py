@@ -6,6 +6,7 @@ they go through the same ``run_sweep`` code path as real providers, under the in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -182,6 +183,56 @@ def test_rerun_replaces_rows_by_key(tmp_path, device):
     assert len(saved.rows) == 2 and len({store.row_key(r) for r in saved.rows}) == 2
     resumed = run_sweep(*args, replays=1, resume=True, progress=False)
     assert resumed.measured == 0 and resumed.skipped == 2 and len(resumed.rows) == 2
+
+
+def _renamed(provider: pv.Provider, name: str) -> pv.Provider:
+    """The same provider under another name: identical work, as the tuned file's provider is
+    wherever its entry equals an engine's."""
+    return dataclasses.replace(provider, info=provider.info.model_copy(update={"name": name}))
+
+
+def test_identical_work_is_timed_once_and_every_point_carries_its_control(tmp_path, device):
+    default = pv.get("triton-fp8-block-default")
+    chosen = [pv.get("torch-bf16"), default, _renamed(default, "test-same-as-default")]
+    points = [plan.SweepPoint(pv.Problem(M=m, N=64, K=128)) for m in (1, 5)]
+    prov = collect_cpu()
+    result = run_sweep(
+        "square", points, chosen, _ctx(device), prov, CEILINGS, tmp_path, replays=2, progress=False
+    )
+    by = {(r.provider, r.M): r for r in result.rows}
+    for m in (1, 5):
+        twin, first = by["test-same-as-default", m], by[default.name, m]
+        assert twin.same_work_as == default.name and first.same_work_as is None
+        assert twin.measurement.latency_us == first.measurement.latency_us  # timed once
+        assert by["torch-bf16", m].same_work_as is None
+        controls = {r.control.model_dump_json() for r in result.rows if r.M == m}
+        (control,) = controls  # one A/A control per point, on every timed row
+        # the control is the engines' Triton kernel, twice, in the same interleaved run
+        assert json.loads(control)["provider"] == default.name
+        assert by[default.name, m].control.spread >= 0
+    saved = records.load(result.path, BenchFile)
+    assert all(r.provenance == prov for r in saved.rows)  # every row says which run
+
+
+def test_rows_of_other_runs_keep_their_own_provenance(tmp_path, device):
+    """A rerun of some points never relabels the rows it did not measure (issue 22)."""
+    chosen = pv.select(["torch-bf16"])
+    first_prov = collect_cpu().model_copy(update={"git_sha": "a" * 40})
+    second_prov = collect_cpu().model_copy(update={"git_sha": "b" * 40})
+    args = (_ctx(device),)
+    one = [plan.SweepPoint(pv.Problem(M=1, N=32, K=64))]
+    two = [plan.SweepPoint(pv.Problem(M=2, N=32, K=64))]
+    run_sweep(
+        "square", one, chosen, *args, first_prov, CEILINGS, tmp_path, replays=1, progress=False
+    )
+    run_sweep(
+        "square", two, chosen, *args, second_prov, CEILINGS, tmp_path, replays=1, progress=False
+    )
+    saved = records.load(
+        tmp_path / "devices" / "CPU_INTERPRETER" / "bench" / "square.json", BenchFile
+    )
+    shas = {r.M: r.provenance.git_sha for r in saved.rows}
+    assert shas == {1: "a" * 40, 2: "b" * 40}
 
 
 def test_batched_providers_on_a_tiny_mla_shape(tmp_path, device):

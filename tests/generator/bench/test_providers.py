@@ -197,6 +197,28 @@ def test_context_memoizes_and_rotates(device):
         assert s[1].stride() == col_major.stride() and s[2] is None
 
 
+def test_rotated_sets_are_shared_by_every_provider_of_a_point(device):
+    """Two providers that rotate the same operands read the same memory in every set (issue
+    22: each used to clone its own); a weight's clones live for every M of its shape, an
+    activation's for one problem."""
+    ctx = pv.BenchContext(device=torch.device(device), l2_bytes=4096)
+    ctx.start(pv.Problem(M=4, N=32, K=64))
+    w = ctx.weight("w2", lambda w: w * 2)
+    first = ctx.rotate((ctx.x_bf16, w), bytes_per_set=1024)
+    second = ctx.rotate((ctx.x_bf16, w), bytes_per_set=1024)
+    assert len(first) == 12
+    ptrs = [[t.data_ptr() for t in s] for s in first]
+    assert ptrs == [[t.data_ptr() for t in s] for s in second]
+    assert len({p[1] for p in ptrs}) == 12  # new memory per set, same values
+    assert all(torch.equal(s[1], w) for s in first)
+    fewer = ctx.rotate((w,), bytes_per_set=4096)  # a larger set: the first 3 of the same
+    assert [s[0].data_ptr() for s in fewer] == [p[1] for p in ptrs[:3]]
+    ctx.start(pv.Problem(M=8, N=32, K=64))  # same weight: its clones stay, activations go
+    again = ctx.rotate((ctx.x_bf16, ctx.weight("w2", lambda w: None)), bytes_per_set=1024)
+    assert [s[1].data_ptr() for s in again] == [p[1] for p in ptrs]
+    assert again[1][0].shape == (8, 64)
+
+
 def test_sources_are_reproducible(device):
     a = pv.BenchContext(device=torch.device(device))
     b = pv.BenchContext(device=torch.device(device))

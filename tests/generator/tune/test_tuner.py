@@ -19,11 +19,12 @@ from generator.configs.spaces import w8a8_block as space
 from generator.configs.spaces.w8a8_block import full_space
 from generator.data.lookup import tune_file_path
 from generator.data.provenance import collect_cpu
-from generator.data.records import Status, TuneFile, load
+from generator.data.records import SEARCH_CURRENT, Status, TuneFile, load
 from generator.data.tasks import Task
 from generator.errors import UserError
 from generator.tune import cli as tune_cli
 from generator.tune import strategy
+from generator.tune.baselines import Baseline
 from generator.tune.dispatch import TaskOutcome, run_local
 from generator.tune.plan import build_tasks
 from generator.tune.search import TuneOptions, tune_task
@@ -525,12 +526,18 @@ def test_shipped_sets_are_the_engines_files_with_their_lookup():
     assert vllm.default_config()["num_stages"] == 2
     assert shipped_set("sglang-0.5.23").default_config()["num_stages"] == 3
     task = Task("w8a8_block", "fp8", "bfloat16", 128, 128, 24576, 7168, 1, 300)
-    seeds = engine_baselines(get_tunable("w8a8_block"), task, "NVIDIA_H200")
-    assert set(seeds) == {"vllm-0.33.0", "vllm-default", "sglang-0.5.23", "sglang-default"}
-    assert seeds["vllm-0.33.0"] == table[256]  # nearest key to M = 300
+    baselines = engine_baselines(get_tunable("w8a8_block"), task, "NVIDIA_H200")
+    # shipped entries first, then the defaults; each says which it is
+    assert [(b.name, b.shipped) for b in baselines] == [
+        ("vllm-0.33.0", True),
+        ("sglang-0.5.23", True),
+        ("vllm-default", False),
+        ("sglang-default", False),
+    ]
+    assert baselines[0].config == table[256]  # nearest key to M = 300
     # Kernels no engine runs have no baselines, whatever their class inherits.
     for name in ("w8a8_block_splitk", "w8a8_block_decode", "a16w8_batched"):
-        assert engine_baselines(get_tunable(name), task, "NVIDIA_H200") == {}
+        assert engine_baselines(get_tunable(name), task, "NVIDIA_H200") == []
 
 
 @pytest.fixture
@@ -558,7 +565,7 @@ def slow_except_seed(monkeypatch):
 
     _fake_timings(monkeypatch, fake_time_calls)
     monkeypatch.setattr(
-        search, "engine_baselines", lambda tunable, task, dev: {"vllm-test": dict(seed)}
+        search, "engine_baselines", lambda tunable, task, dev: [Baseline("vllm-test", seed, True)]
     )
     return seed
 
@@ -582,32 +589,32 @@ def test_a_faster_baseline_is_published_never_beaten_by_the_search(slow_except_s
     rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner_source == "vllm-test" and rec.winner.config == seed
     assert rec.winner.rel_error is not None and rec.winner.status == Status.OK
-    assert set(rec.baselines) == {"vllm-test"} and rec.search == 4
+    assert set(rec.baselines) == {"vllm-test"} and rec.search == SEARCH_CURRENT
     assert all(m.config != seed for m in rec.runners_up)
 
 
-def test_noise_margin_and_baseline_choice():
+def test_the_control_spread_and_the_fallback_choice():
     from generator.data.records import Measurement
+    from generator.measure.timing import TimingStats
     from generator.tune import search
 
-    def m(us, p20=None, p80=None, err=1e-3, status=Status.OK):
-        return Measurement(
-            status=status, latency_us=us, p20_us=p20, p80_us=p80, rel_error=err, config={}
-        )
+    def m(us, err=1e-3, status=Status.OK):
+        return Measurement(status=status, latency_us=us, rel_error=err, config={})
 
-    from generator.measure.timing import TimingStats
-
-    assert search._spread(TimingStats(100.0, 99.0, 101.0, 5)) == pytest.approx(0.02)
-    assert search._beats(97.0, 100.0, 0.02) and not search._beats(98.5, 100.0, 0.02)
+    same = TimingStats(100.0, 99.0, 101.0, 5)
+    assert search._aa_spread(same, TimingStats(101.0, 100.0, 102.0, 5)) == pytest.approx(0.01)
+    assert search._aa_spread(same, same) == 0.0
     base = {"a": m(10.0), "b": m(9.0, status=Status.INCORRECT), "c": m(9.5), "d": m(9.5)}
     assert search._best_baseline(base) == "c"  # fastest correct; first listed on a tie
     assert search._best_baseline({"x": m(1.0, err=None)}) is None  # unverified never counts
 
 
-def test_a_search_win_within_the_noise_goes_to_the_baseline(slow_except_seed, monkeypatch):
-    """The search's best (20.1 us here: 0.5 % faster than the 20.2 us baseline) is not clearly
-    faster: after the runoff the shipped config is kept."""
+def test_a_search_win_within_the_control_goes_to_the_baseline(slow_except_seed, monkeypatch):
+    """The search's best (20.1 us: 0.5 % faster than the 20.2 us shipped entry) is within the
+    runoff's noise (its A/A control, the shipped entry timed twice, came out 0.8 % apart):
+    the shipped config is kept."""
     from generator.measure.timing import TimingStats
+    from generator.tune import search
 
     seed = slow_except_seed
 
@@ -616,9 +623,16 @@ def test_a_search_win_within_the_noise_goes_to_the_baseline(slow_except_seed, mo
         us = 20.2 if cfg == seed else 20.1 if cfg["BLOCK_SIZE_M"] == 16 else 40.0
         return TimingStats(us, us * 0.999, us * 1.001, 1)
 
-    _fake_timings(monkeypatch, close_call)
+    def runoff(call_sets, on_cuda, max_replays, target_us):
+        stats = [close_call(calls, on_cuda, max_replays, target_us) for calls in call_sets]
+        twin = stats[-1].median_us * 1.008  # the control: the first candidate, 0.8 % apart
+        return [*stats[:-1], TimingStats(twin, twin, twin, 1)]
+
+    monkeypatch.setattr(search, "time_calls", close_call)
+    monkeypatch.setattr(search, "time_interleaved", runoff)
     rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner_source == "vllm-test" and rec.winner.config == seed
+    assert rec.runoff_aa_spread == pytest.approx(0.008)
     assert rec.runners_up and rec.runners_up[0].config["BLOCK_SIZE_M"] == 16
     assert rec.runners_up[0].latency_us < rec.winner.latency_us  # faster, but within the noise
 
@@ -644,7 +658,7 @@ def test_pruning_check_stores_every_point_and_the_worst(tmp_path, monkeypatch):
     assert pruning_check.run_pruning_check(tasks, settings, slice(0, 1)) == 0
     dev = collect_cpu().device_name
     check = load(tmp_path / "devices" / dev / "checks" / "pruning.json", PruningCheck)
-    assert check.points_planned == 2 and len(check.points) == 1 and check.search == 4
+    assert check.points_planned == 2 and len(check.points) == 1 and check.search == SEARCH_CURRENT
     (point,) = check.points
     assert point.M == 3 and point.exhaustive_timed > point.pruned_timed
     assert point.exhaustive_us <= point.pruned_us  # exhaustive times a superset
@@ -660,20 +674,31 @@ def test_pruning_check_stores_every_point_and_the_worst(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "times, expected",
+    "times, spreads, expected",
     [
-        # the default is 0.5 % faster than the shipped entry: within the noise, keep shipped
-        ({"ship": 100.0, "dflt": 99.5, "srch": 99.4}, "vllm-test"),
+        # the default is 0.5 % faster than the shipped entry, within the 0.8 % control: the
+        # shipped entry is kept
+        ({"ship": 100.0, "dflt": 99.5, "srch": 99.4}, [0.008], "vllm-test"),
+        # the same times with a control of 0: the fastest wins, and a default before ours
+        # (the search is 0.1 % faster than the default, within the 0.2 % floor)
+        ({"ship": 100.0, "dflt": 99.5, "srch": 99.4}, [0.0], "sglang-default"),
         # the default is clearly faster than the shipped entry: the default's config wins
-        ({"ship": 100.0, "dflt": 95.0, "srch": 94.5}, "sglang-default"),
+        ({"ship": 100.0, "dflt": 95.0, "srch": 94.5}, [0.008], "sglang-default"),
         # the search's config is clearly faster than every baseline: it wins
-        ({"ship": 100.0, "dflt": 99.0, "srch": 90.0}, "search"),
+        ({"ship": 100.0, "dflt": 99.0, "srch": 90.0}, [0.008], "search"),
+        # a wide control is timed again with more rounds, not judged with a wider margin:
+        # 5 %, then 0.3 %: the default (0.5 % faster) wins
+        ({"ship": 100.0, "dflt": 99.5, "srch": 99.6}, [0.05, 0.003], "sglang-default"),
+        # wide every time: the threshold stays 1 % (the 1.5 %-faster default wins)
+        ({"ship": 100.0, "dflt": 98.5, "srch": 99.0}, [0.05, 0.05, 0.05], "sglang-default"),
     ],
 )
-def test_the_runoff_decides_among_all_baselines(times, expected, monkeypatch):
-    """Every distinct baseline and the search's winner are run off against each other; the
-    search must beat the fastest by the margin, and among baselines within the margin of the
-    fastest a shipped entry is kept before a default."""
+def test_the_runoff_decides_by_its_fastest_median_and_its_control(
+    times, spreads, expected, monkeypatch
+):
+    """Every distinct baseline and the search's winner are run off against each other with an
+    A/A control (the first baseline timed twice); the fastest median wins, a config users
+    already run (shipped, then default) within the control's spread of it is kept instead."""
     from generator.data.records import Measurement
     from generator.measure.timing import TimingStats
     from generator.tune import search
@@ -688,9 +713,13 @@ def test_the_runoff_decides_among_all_baselines(times, expected, monkeypatch):
     }
     configs = {"ship": cfg, "dflt": {**cfg, "num_stages": 2}, "srch": {**cfg, "num_warps": 8}}
     name_of = {tuple(sorted(c.items())): n for n, c in configs.items()}
+    rounds_asked = []
 
-    def interleaved(self, cfgs):
-        return [TimingStats(times[name_of[tuple(sorted(c.items()))]], 0, 0, 5) for c in cfgs]
+    def interleaved(self, cfgs, rounds=1):
+        rounds_asked.append(rounds)
+        stats = [TimingStats(times[name_of[tuple(sorted(c.items()))]], 0, 0, 5) for c in cfgs]
+        twin = stats[0].median_us * (1 + spreads[len(rounds_asked) - 1])
+        return [*stats[:-1], TimingStats(twin, 0, 0, 5)]
 
     monkeypatch.setattr(search._Session, "interleaved", interleaved)
     session = object.__new__(search._Session)
@@ -699,8 +728,8 @@ def test_the_runoff_decides_among_all_baselines(times, expected, monkeypatch):
     def m(name):
         return Measurement(status=Status.OK, config=configs[name], latency_us=1.0, rel_error=0.0)
 
-    winner, source, runoff = session.decide(
-        m("srch"), {"vllm-test": m("ship"), "sglang-default": m("dflt")}
+    winner, source, runoff, aa = session.decide(
+        m("srch"), {"vllm-test": m("ship"), "sglang-default": m("dflt")}, {"vllm-test"}
     )
     assert source == expected
     assert (
@@ -708,3 +737,4 @@ def test_the_runoff_decides_among_all_baselines(times, expected, monkeypatch):
         == configs[{"vllm-test": "ship", "sglang-default": "dflt"}.get(source, "srch")]
     )
     assert runoff["vllm-test"] == times["ship"] and runoff["sglang-default"] == times["dflt"]
+    assert rounds_asked == [1, 2, 4][: len(spreads)] and aa == pytest.approx(spreads[-1])
