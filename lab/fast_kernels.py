@@ -248,7 +248,8 @@ def main() -> int:
         print("fast_kernels: no CUDA GPU, nothing benchmarked")
         return 0
     from generator.bench.ceilings import measure_copy_gbps
-    from generator.configs.engine_files import read_table, table_path
+    from generator.configs.engine_files import read_table
+    from generator.data.layout import table_path
     from generator.data.provenance import REPO_ROOT, vllm_device_name
     from kernels.tiling import default_w8a8_config, pick_config
     from kernels.w8a8_block import w8a8_block_bytes, w8a8_block_flops, w8a8_block_matmul

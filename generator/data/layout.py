@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator.configs.engine_files import FileFormat, file_name
+
 DEFAULT_SITE_DATA = Path(__file__).resolve().parents[2] / "site_data"
 
 A16W8_FOLDER = "a16w8"
@@ -64,6 +66,22 @@ def configs_dir(site_data: Path, device_name: str) -> Path:
 def framework_dir(site_data: Path, device_name: str, folder: str) -> Path:
     """``configs/vllm``, ``configs/sglang`` or ``configs/a16w8``."""
     return configs_dir(site_data, device_name) / folder
+
+
+def table_path(
+    site_data: Path,
+    device_name: str,
+    fmt: FileFormat | str,
+    N: int,
+    K: int,
+    input_type: str = "fp8",
+    block: tuple[int, int] = (128, 128),
+    B: int = 1,
+) -> Path:
+    """Where the config table of one shape lies, under the exact name its loader looks for."""
+    fmt = FileFormat(fmt)
+    name = file_name(fmt, N, K, device_name, input_type, block, B)
+    return framework_dir(site_data, device_name, fmt.value) / name
 
 
 def bench_dir(site_data: Path, device_name: str) -> Path:

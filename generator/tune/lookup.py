@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.configs.engine_files import read_table, table_path
+from generator.configs.engine_files import read_table
 from generator.configs.keys import Config
+from generator.data.layout import table_path
 from generator.data.records import TuneFile, load
 from generator.tune.store import tune_file_path, winner_table
 from generator.tune.tasks import Task
