@@ -77,7 +77,7 @@ M_ = TypeVar("M_", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Problem:
+class Finding:
     """One thing wrong: the file, the field (dotted, as pydantic names it) and the rule."""
 
     path: Path
@@ -89,14 +89,14 @@ class Problem:
 
 
 class _Report:
-    """Collects problems for one tree."""
+    """Collects the findings for one tree."""
 
     def __init__(self) -> None:
-        self.problems: list[Problem] = []
+        self.problems: list[Finding] = []
         self.files = 0
 
     def add(self, path: Path, field: str, message: str) -> None:
-        self.problems.append(Problem(path, field or "<root>", message))
+        self.problems.append(Finding(path, field or "<root>", message))
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -472,9 +472,9 @@ def _check_models(site_data: Path, report: _Report) -> None:
 
 @dataclass
 class Validation:
-    """What :func:`validate_tree` found: every problem, and how many files it read."""
+    """What :func:`validate_tree` found: every finding, and how many files it read."""
 
-    problems: list[Problem]
+    problems: list[Finding]
     files: int
 
     @property
