@@ -187,7 +187,10 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"check_imports: {len(problems)} problem(s) in {modules} modules")
         return 1
-    order = " < ".join(dict.fromkeys(name for name, _, _ in LAYERS))
+    ranks: dict[int, list[str]] = {}
+    for name, rank, _ in LAYERS:
+        ranks.setdefault(rank, []).append(name)
+    order = " < ".join(" | ".join(names) for _, names in sorted(ranks.items()))
     print(f"check_imports: {modules} modules, {n_edges} imports, one way ({order})")
     return 0
 

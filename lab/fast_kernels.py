@@ -247,7 +247,8 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("fast_kernels: no CUDA GPU, nothing benchmarked")
         return 0
-    from generator.configs.engine_files import read_table, table_path
+    from generator.configs.engine_files import read_table
+    from generator.data.layout import table_path
     from generator.data.provenance import REPO_ROOT, vllm_device_name
     from generator.measure.ceilings import measure_copy_gbps
     from kernels.tiling import default_w8a8_config, pick_config

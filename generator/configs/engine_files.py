@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.configs.keys import CONFIG_KEYS, Config
-from generator.data import layout
 from generator.errors import UserError
 
 _DTYPE_TAG = {"fp8": "fp8_w8a8", "int8": "int8_w8a8"}
@@ -116,21 +115,6 @@ def framework_file_name(
     if framework not in FRAMEWORKS:
         raise UserError(f"unknown framework '{framework}'; expected one of {FRAMEWORKS}")
     return file_name(framework, N, K, device_name, input_type, block)
-
-
-def table_path(
-    site_data: Path,
-    device_name: str,
-    fmt: FileFormat | str,
-    N: int,
-    K: int,
-    input_type: str = "fp8",
-    block: tuple[int, int] = (128, 128),
-    B: int = 1,
-) -> Path:
-    fmt = FileFormat(fmt)
-    name = file_name(fmt, N, K, device_name, input_type, block, B)
-    return layout.framework_dir(site_data, device_name, fmt.value) / name
 
 
 def config_table_json(table: Mapping[int, Mapping[str, int]]) -> str:

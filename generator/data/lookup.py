@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.configs.engine_files import read_table, table_path
+from generator.configs.engine_files import read_table
 from generator.configs.kernel_table import formats_of
 from generator.configs.keys import Config
 from generator.data import layout
+from generator.data.layout import table_path
 from generator.data.records import TuneFile, load
 from generator.data.tasks import Task
 from kernels.tiling import pick_config

@@ -112,13 +112,12 @@ def load_model(name_or_id: str, site_data: Path = DEFAULT_SITE_DATA) -> ModelSpe
     """
     bundled = list_bundled(site_data)
     wanted = name_or_id.strip().lower()
-    models_dir = layout.models_dir(site_data)
     for model_id in bundled:
-        path = models_dir / f"{model_id}.json"
+        path = layout.model_file(site_data, model_id)
         if wanted == model_id:
             return _load_bundled(path)
     for model_id in bundled:
-        path = models_dir / f"{model_id}.json"
+        path = layout.model_file(site_data, model_id)
         record = records.load(path, records.ModelFile)
         if wanted in (record.hf_name.lower(), record.hf_name.rsplit("/", 1)[-1].lower()):
             return _load_bundled(path)

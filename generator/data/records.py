@@ -6,18 +6,7 @@ against these pydantic models when it is written *and* when it is read, so a cor
 hand-edited file fails loudly with the file name and the field, instead of rendering wrong
 numbers.
 
-Layout of ``site_data/`` (``<dev>`` is the device name as vLLM spells it, e.g.
-``NVIDIA_H100_80GB_HBM3``)::
-
-    models/<model-id>.json                      ModelFile     (bundled model definitions)
-    devices/<dev>/device.json                   DeviceFile    (provenance + measured ceilings)
-    devices/<dev>/tuning/<key>.json             TuneFile      (one kernel x dtype x shape)
-    devices/<dev>/configs/vllm/*.json           drop-in vLLM config files
-    devices/<dev>/configs/sglang/*.json         drop-in SGLang config files
-    devices/<dev>/configs/a16w8/*.json          our own format for the batched A16W8 kernel
-    devices/<dev>/bench/<sweep>.json            BenchFile     (one sweep of one run)
-    devices/<dev>/checks/pruning.json           PruningCheck  (pruned vs exhaustive winners)
-    devices/<dev>/checks/tune_time.json         TuneTimeCheck (wall time of the default tune)
+Where each record lives under ``site_data/``: :mod:`generator.data.layout`.
 """
 
 from __future__ import annotations

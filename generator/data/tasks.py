@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from generator.data import layout
+
 DEFAULT_BATCH_SIZES = (
     1,
     2,
@@ -50,9 +52,15 @@ class Task:
     @property
     def file_key(self) -> str:
         """Stem of the TuneFile that holds every M of this kernel x dtypes x shape."""
-        return (
-            f"{self.kernel}__{self.input_type}__{self.out_dtype}__N{self.N}_K{self.K}"
-            f"_B{self.B}_bn{self.block_n}_bk{self.block_k}"
+        return layout.tune_file_key(
+            self.kernel,
+            self.input_type,
+            self.out_dtype,
+            self.N,
+            self.K,
+            self.B,
+            self.block_n,
+            self.block_k,
         )
 
     def cost(self) -> int:

@@ -70,14 +70,13 @@ ERROR_BOUNDS = {
 DEFAULT_BENCH_OUT_DTYPE = "bfloat16"  # bench files from before BenchFile.out_dtype
 INPUT_TYPES = ("fp8", "int8", "bf16")
 MIN_BLOCK = 16
-DEVICE_ENTRIES = {"device.json", "tuning", "configs", "bench", "checks", ".lock"}
 _SAFE_DEVICE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 M_ = TypeVar("M_", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Problem:
+class Finding:
     """One thing wrong: the file, the field (dotted, as pydantic names it) and the rule."""
 
     path: Path
@@ -89,14 +88,14 @@ class Problem:
 
 
 class _Report:
-    """Collects problems for one tree."""
+    """Collects the findings for one tree."""
 
     def __init__(self) -> None:
-        self.problems: list[Problem] = []
+        self.problems: list[Finding] = []
         self.files = 0
 
     def add(self, path: Path, field: str, message: str) -> None:
-        self.problems.append(Problem(path, field or "<root>", message))
+        self.problems.append(Finding(path, field or "<root>", message))
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -219,11 +218,10 @@ def _check_tune_file(path: Path, device: str, report: _Report) -> TuneFile | Non
     for name in ("N", "K", "B"):
         if getattr(tf, name) < 1:
             report.add(path, name, f"{getattr(tf, name)} is not positive")
-    key = (
-        f"{tf.kernel}__{tf.input_type}__{tf.out_dtype}__N{tf.N}_K{tf.K}_B{tf.B}"
-        f"_bn{tf.block_n}_bk{tf.block_k}"
+    key = layout.tune_file_key(
+        tf.kernel, tf.input_type, tf.out_dtype, tf.N, tf.K, tf.B, tf.block_n, tf.block_k
     )
-    expected = f"{key}{layout.EXHAUSTIVE_SUFFIX if tf.exhaustive else ''}.json"
+    expected = layout.tune_file_name(key, tf.exhaustive)
     if path.name != expected:
         report.add(path, "<name>", f"holds {expected} (the tuner and the lookup read that name)")
     for m, n in Counter(r.M for r in tf.records).items():
@@ -400,46 +398,45 @@ def _json_entries(folder: Path, report: _Report) -> list[Path]:
     return out
 
 
-def _check_device(root: Path, report: _Report) -> None:
-    device = root.name
+def _check_device(site_data: Path, device: str, report: _Report) -> None:
+    root = layout.device_dir(site_data, device)
     if not _SAFE_DEVICE.match(device):
         report.add(root, "<name>", "device folders use only letters, digits, '.', '_' and '-'")
     for entry in sorted(root.iterdir()):
-        if entry.name not in DEVICE_ENTRIES and not entry.name.startswith("."):
+        if entry.name not in layout.DEVICE_ENTRIES and not entry.name.startswith("."):
             report.add(entry, "<name>", "not part of a device folder (the catalog ignores it)")
-    if (root / "device.json").exists():
-        dev_file = _load(root / "device.json", DeviceFile, report)
+    device_file = layout.device_file(site_data, device)
+    if device_file.exists():
+        dev_file = _load(device_file, DeviceFile, report)
         if dev_file is not None:
-            _check_provenance(
-                dev_file.provenance, device, root / "device.json", "provenance", report
-            )
+            _check_provenance(dev_file.provenance, device, device_file, "provenance", report)
     tunes = []
-    for path in _json_entries(root / "tuning", report):
+    for path in _json_entries(layout.tuning_dir(site_data, device), report):
         tf = _check_tune_file(path, device, report)
         if tf is not None:
             tunes.append(tf)
     derived = _derived_tables(tunes, device)
-    configs = root / "configs"
+    configs = layout.configs_dir(site_data, device)
     if configs.is_dir():
         for folder in sorted(configs.iterdir()):
             try:
                 fmt = FileFormat(folder.name)
             except ValueError:
-                report.add(
-                    folder, "<name>", f"not a config folder ({[f.value for f in FileFormat]})"
-                )
+                report.add(folder, "<name>", f"not a config folder ({list(layout.CONFIG_FOLDERS)})")
                 continue
             for path in _json_entries(folder, report):
                 _check_config_file(path, fmt, device, derived[fmt], report)
-    for path in _json_entries(root / "bench", report):
+    for path in _json_entries(layout.bench_dir(site_data, device), report):
         _check_bench_file(path, device, report)
-    for path in _json_entries(root / "checks", report):
-        if path.name == "pruning.json":
+    pruning = layout.pruning_check_file(site_data, device)
+    for path in _json_entries(layout.checks_dir(site_data, device), report):
+        if path == pruning:
             _check_pruning(path, device, report)
-        elif path.name.startswith("tune_time"):
+        elif layout.is_tune_time_check(path):
             _check_tune_time(path, device, report)
         else:
-            report.add(path, "<name>", "not a known check (pruning.json, tune_time*.json)")
+            known = f"{layout.PRUNING_FILE}, {layout.TUNE_TIME_GLOB}"
+            report.add(path, "<name>", f"not a known check ({known})")
 
 
 def _check_links(site_data: Path, report: _Report) -> None:
@@ -472,9 +469,9 @@ def _check_models(site_data: Path, report: _Report) -> None:
 
 @dataclass
 class Validation:
-    """What :func:`validate_tree` found: every problem, and how many files it read."""
+    """What :func:`validate_tree` found: every finding, and how many files it read."""
 
-    problems: list[Problem]
+    problems: list[Finding]
     files: int
 
     @property
@@ -500,6 +497,6 @@ def validate_tree(site_data: Path) -> Validation:
             if not root.is_dir():
                 report.add(root, "<name>", "not a device folder")
                 continue
-            _check_device(root, report)
+            _check_device(site_data, root.name, report)
     result.files = report.files
     return result

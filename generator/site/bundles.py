@@ -23,12 +23,17 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from generator.configs.engine_files import FileFormat, file_name, parse_file_name
 from generator.configs.kernel_table import PUBLISHER, formats_of
 from generator.configs.ranges import config_problems
+from generator.data import layout
 from generator.data.records import (
     DeviceFile,
     Provenance,
@@ -40,7 +45,8 @@ from generator.data.records import (
 )
 from generator.errors import UserError
 
-FRAMEWORKS = ("vllm", "sglang", "a16w8")
+R = TypeVar("R", bound=BaseModel)
+
 _ALLOWED = re.compile(r"^[A-Za-z0-9=,\[\]._ -]+$")
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -70,9 +76,23 @@ replaced by '_'; if your GPU reports another name, the files will not be found.
 
 @dataclass(frozen=True)
 class ConfigFile:
-    framework: str
-    name: str  # sanitized bare file name
+    """One drop-in config file as read from ``site_data``: read once, so what a page links, a
+    bundle packs and a download serves are the same bytes."""
+
+    framework: str  # its folder under configs/ (a FileFormat value)
+    name: str  # its bare file name
     path: Path
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DeviceBundle:
+    """What one device's zip holds, read from ``site_data`` before anything is rendered."""
+
+    device: str  # the device folder's name
+    device_file: Provenance  # device.json's: when the folder was first written
+    # every config file, with where its winners were measured (oldest first; may be empty)
+    files: list[tuple[ConfigFile, list[Provenance]]]
 
 
 def sanitize_name(name: str, where: Path | None = None) -> str:
@@ -94,22 +114,25 @@ def sanitize_name(name: str, where: Path | None = None) -> str:
     return name
 
 
-def device_dir(site_data: Path, device: str) -> Path:
+def find_device_dir(site_data: Path, device: str) -> Path:
     """The device folder for a name as vLLM spells it or as torch prints it (spaces allowed)."""
-    devices = site_data / "devices"
+    devices = layout.devices_dir(site_data)
     available = sorted(p.name for p in devices.iterdir() if p.is_dir()) if devices.is_dir() else []
     wanted = device.strip().replace(" ", "_").replace("/", "_")
     for name in available:
         if name.lower() == wanted.lower():
-            return devices / name
+            return layout.device_dir(site_data, name)
     raise UserError(f"unknown device '{device}'; available: {', '.join(available) or '(none)'}")
 
 
-def config_files(dev_dir: Path, frameworks: tuple[str, ...] = FRAMEWORKS) -> list[ConfigFile]:
-    """The drop-in files of one device, checked: regular files, safe names, valid JSON."""
+def config_files(
+    site_data: Path, device: str, frameworks: tuple[str, ...] = layout.CONFIG_FOLDERS
+) -> list[ConfigFile]:
+    """The drop-in files of one device (its folder's name), checked: regular files, safe
+    names, valid JSON, this device's and runnable by their kernel."""
     out = []
     for fw in frameworks:
-        folder = dev_dir / "configs" / fw
+        folder = layout.framework_dir(site_data, device, fw)
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
@@ -120,12 +143,13 @@ def config_files(dev_dir: Path, frameworks: tuple[str, ...] = FRAMEWORKS) -> lis
             if path.suffix != ".json":
                 continue
             name = sanitize_name(path.name, path)
+            data = path.read_bytes()
             try:
-                table = json.loads(path.read_text())
+                table = json.loads(data.decode())
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise SiteDataError(f"{path}: not valid JSON ({exc})") from None
-            _check_table(path, fw, dev_dir.name, table)
-            out.append(ConfigFile(fw, name, path))
+            _check_table(path, fw, device, table)
+            out.append(ConfigFile(fw, name, path, data))
     return out
 
 
@@ -144,12 +168,21 @@ def _check_table(path: Path, framework: str, device: str, table: object) -> None
             raise SiteDataError(f"{path}: field '{key}': {problem}")
 
 
-def config_sources(dev_dir: Path) -> dict[tuple[str, str], list[Provenance]]:
+def _record(path: Path, model: type[R], loaded: Mapping[Path, BaseModel]) -> R:
+    """The record at ``path``: the one the caller has already loaded, else read now."""
+    got = loaded.get(path)
+    return got if isinstance(got, model) else load(path, model)
+
+
+def config_sources(
+    site_data: Path, device: str, loaded: Mapping[Path, BaseModel] | None = None
+) -> dict[tuple[str, str], list[Provenance]]:
     """(framework, file name) -> where the winners of that config file were measured: the
-    distinct provenances of the tuning records it is derived from, oldest first."""
+    distinct provenances of the tuning records it is derived from, oldest first.
+    ``loaded``: records the caller has already read, by path (not read again)."""
     out: dict[tuple[str, str], list[Provenance]] = {}
-    for path in sorted((dev_dir / "tuning").glob("*.json")):
-        tf = load(path, TuneFile)
+    for path in sorted(layout.tuning_dir(site_data, device).glob("*.json")):
+        tf = _record(path, TuneFile, loaded or {})
         if tf.exhaustive:
             continue
         provs = [record_provenance(tf, r) for r in tf.records if r.winner and r.winner.config]
@@ -157,7 +190,7 @@ def config_sources(dev_dir: Path) -> dict[tuple[str, str], list[Provenance]]:
         block = (tf.block_n, tf.block_k)
         for fmt in formats_of(tf.kernel):
             try:
-                name = file_name(fmt, tf.N, tf.K, dev_dir.name, tf.input_type, block, tf.B)
+                name = file_name(fmt, tf.N, tf.K, device, tf.input_type, block, tf.B)
             except UserError:  # no engine file for this input type
                 continue
             out[(fmt.value, name)] = distinct
@@ -178,32 +211,50 @@ def _entry(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
     zf.writestr(info, data)
 
 
+def read_device_bundle(
+    site_data: Path, device: str, loaded: Mapping[Path, BaseModel] | None = None
+) -> DeviceBundle:
+    """Everything one device's zip is made of, read and checked (``device``: as
+    :func:`find_device_dir` takes it; ``loaded``: records already read, by path)."""
+    site_data = Path(site_data)
+    name = find_device_dir(site_data, device).name
+    fallback = _record(layout.device_file(site_data, name), DeviceFile, loaded or {}).provenance
+    sources = config_sources(site_data, name, loaded)
+    files = [(f, sources.get((f.framework, f.name), [])) for f in config_files(site_data, name)]
+    return DeviceBundle(name, fallback, files)
+
+
 def build_bundle(site_data: Path, device: str) -> bytes:
     """One device's zip: ``vllm/``, ``sglang/``, ``a16w8/``, ``manifest.json``, ``README.txt``."""
-    dev_dir = device_dir(Path(site_data), device)
-    fallback = load(dev_dir / "device.json", DeviceFile).provenance
-    sources = config_sources(dev_dir)
-    configs = [
-        (f"{f.framework}/{f.name}", f.path.read_bytes(), sources.get((f.framework, f.name), []))
-        for f in config_files(dev_dir)
-    ]
+    return zip_device_bundle(read_device_bundle(site_data, device))
+
+
+def zip_device_bundle(bundle: DeviceBundle) -> bytes:
+    """The zip of what :func:`read_device_bundle` read: made from memory, so the site renders
+    it without touching the disk."""
+    configs = [(f"{f.framework}/{f.name}", f.data, provs) for f, provs in bundle.files]
+    fallback = bundle.device_file
     runs = {p.model_dump_json(): p for _, _, provs in configs for p in provs}
     measured = [_run_line(p) for p in sorted(runs.values(), key=lambda p: p.date)]
     if not measured or any(not provs for _, _, provs in configs):
-        measured.append(_run_line(fallback) + " (device.json: files with no tuning record)")
+        no_record = f" ({layout.DEVICE_FILE}: files with no tuning record)"
+        measured.append(_run_line(fallback) + no_record)
     readme = README.format(
-        device=dev_dir.name,
-        underline="=" * (len(dev_dir.name) + 50),
+        device=bundle.device,
+        underline="=" * (len(bundle.device) + 50),
         measured="\n".join(measured),
     ).encode()
     # (zip path, bytes, the manifest's provenance entry: config files only)
     files: list[tuple[str, bytes, list[dict] | None]] = [
-        (path, data, [p.model_dump(mode="json") for p in provs]) for path, data, provs in configs
+        (path, data, [p.model_dump(mode="json", exclude_none=True) for p in provs])
+        for path, data, provs in configs
     ]
     files.append(("README.txt", readme, None))
     manifest = {
-        "device": dev_dir.name,
-        "device_file": fallback.model_dump(mode="json"),  # when the folder was first written
+        "device": bundle.device,
+        "device_file": fallback.model_dump(
+            mode="json", exclude_none=True
+        ),  # when the folder was first written
         "files": [
             {
                 "path": path,
@@ -227,14 +278,15 @@ def install_configs(site_data: Path, device: str, framework: str, dest: Path) ->
 
     Existing files of the same name are replaced (atomically): that is the point of installing
     newer configs. Returns the written paths."""
-    if framework not in FRAMEWORKS:
-        raise UserError(f"unknown framework '{framework}'; one of: {', '.join(FRAMEWORKS)}")
-    dev_dir = device_dir(Path(site_data), device)
-    files = config_files(dev_dir, (framework,))
+    if framework not in layout.CONFIG_FOLDERS:
+        known = ", ".join(layout.CONFIG_FOLDERS)
+        raise UserError(f"unknown framework '{framework}'; one of: {known}")
+    site_data = Path(site_data)
+    name = find_device_dir(site_data, device).name
+    files = config_files(site_data, name, (framework,))
     if not files:
-        raise UserError(
-            f"{dev_dir / 'configs' / framework}: no {framework} configs for {dev_dir.name}"
-        )
+        folder = layout.framework_dir(site_data, name, framework)
+        raise UserError(f"{folder}: no {framework} configs for {name}")
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise UserError(f"{dest}: exists and is not a folder")

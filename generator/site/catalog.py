@@ -7,6 +7,10 @@ names, sweeps without rows). Rendering then never has to cope with a half-valid 
 
 Every part of a device folder is optional: a device that has only been tuned (no benchmark)
 still gets a page, and an empty ``site_data/devices`` gives a catalog with no devices.
+
+Everything the pages and downloads need from the disk is read here, once: the records, the
+bytes of every file offered for download (records, config files) and what each device's
+config bundle holds. Rendering (:mod:`generator.site.render`) reads nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.configs.engine_files import FileFormat
 from generator.data import layout, models
 from generator.data.records import (
     BenchFile,
@@ -34,11 +39,11 @@ from generator.data.records import (
 )
 from generator.errors import UserError
 from generator.site import providers
+from generator.site.bundles import ConfigFile, DeviceBundle, read_device_bundle
 from generator.site.runs import PruningRow, Run, collect_runs, pruning_rows
 
 log = logging.getLogger("mkdocs.plugins.blockgemm")
 
-FRAMEWORKS = ("vllm", "sglang", "a16w8")  # config folders, in bundle order
 _SAFE_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -84,8 +89,11 @@ class Device:
     bench: dict[str, list[BenchRow]] = field(default_factory=dict)  # sweep -> rows
     pruning: PruningCheck | None = None
     tune_times: list[TuneTimeCheck] = field(default_factory=list)
-    configs: dict[str, list[Path]] = field(default_factory=dict)  # framework -> files
-    raw_files: list[Path] = field(default_factory=list)  # every JSON record, for download
+    configs: dict[str, list[ConfigFile]] = field(default_factory=dict)  # folder -> files
+    # every JSON record, by path relative to the device folder: its bytes, for download
+    raw_files: dict[str, bytes] = field(default_factory=dict)
+    # what the device's zip holds; None without config files or without device.json
+    bundle: DeviceBundle | None = None
     models: list[ModelOnDevice] = field(default_factory=list)
     # A GPU contributed by pull request: the contributor's handle (device.json); None for the
     # project's own machines. Pages show contributed devices as such, with their runs.
@@ -107,6 +115,10 @@ class Device:
             return row.provenance
         rel = self.row_files.get(id(row))
         return self.sources.get(rel) if rel else None
+
+    def config_file(self, folder: str, name: str) -> ConfigFile | None:
+        """One config file of ``configs/<folder>/`` by its name, if this device has it."""
+        return next((f for f in self.configs.get(folder, []) if f.name == name), None)
 
     @property
     def mla_rows(self) -> list[BenchRow]:
@@ -130,6 +142,8 @@ class Catalog:
     root: Path
     devices: list[Device]
     models: dict[str, ModelFile]  # bundled model files by id
+    # each bundled model's shapes (models.load_model of its id), read with the model files
+    specs: dict[str, models.ModelSpec] = field(default_factory=dict)
 
     @property
     def model_ids(self) -> list[str]:
@@ -152,17 +166,17 @@ def _json_files(folder: Path) -> list[Path]:
     return out
 
 
-def validate_config_file(path: Path, framework: str) -> None:
-    """A drop-in config must be what the framework's loader expects: ``{"<M>": {NAME: int}}``.
-
-    The a16w8 format is our own and only has to be a JSON object."""
+def validate_config_file(path: Path, framework: str, data: bytes) -> None:
+    """A drop-in config (``data``, read from ``path``) must be what the framework's loader
+    expects: ``{"<M>": {NAME: int}}``. The a16w8 format is our own and only has to be a JSON
+    object."""
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(data.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SiteDataError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise SiteDataError(f"{path}: field '<root>': expected an object keyed by M")
-    if framework == "a16w8":
+    if FileFormat(framework) is FileFormat.A16W8:
         return
     for key, cfg in raw.items():
         if not key.isdigit():
@@ -174,30 +188,36 @@ def validate_config_file(path: Path, framework: str) -> None:
                 raise SiteDataError(f"{path}: field '{key}.{name}': expected an integer")
 
 
-def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
-    device_file = (
-        load(root / "device.json", DeviceFile) if (root / "device.json").exists() else None
-    )
-    tune_paths = _json_files(root / "tuning")
+def _read_config_file(path: Path, folder: str) -> ConfigFile:
+    data = path.read_bytes()
+    validate_config_file(path, folder, data)
+    return ConfigFile(folder, path.name, path, data)
+
+
+def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> Device | None:
+    root = layout.device_dir(site_data, name)
+    device_path = layout.device_file(site_data, name)
+    device_file = load(device_path, DeviceFile) if device_path.exists() else None
+    tune_paths = _json_files(layout.tuning_dir(site_data, name))
     tunes = [load(p, TuneFile) for p in tune_paths]
-    bench_paths = _json_files(root / "bench")
+    bench_paths = _json_files(layout.bench_dir(site_data, name))
     bench_files = [load(p, BenchFile) for p in bench_paths]
     for bf in bench_files:
         providers.learn(bf.providers.values())
-    pruning_path = root / "checks" / "pruning.json"
+    pruning_path = layout.pruning_check_file(site_data, name)
     pruning = load(pruning_path, PruningCheck) if pruning_path.exists() else None
     # the tuner writes one tune-time record per (models, TP sizes, kernels, GPU count) run
-    tune_time_paths = sorted((root / "checks").glob("tune_time*.json"))
+    tune_time_paths = layout.tune_time_files(site_data, name)
     tune_times = [load(p, TuneTimeCheck) for p in tune_time_paths]
-    configs = {fw: _json_files(root / "configs" / fw) for fw in FRAMEWORKS}
-    for fw, paths in configs.items():
-        for p in paths:
-            validate_config_file(p, fw)
+    config_paths = {
+        fw: _json_files(layout.framework_dir(site_data, name, fw)) for fw in layout.CONFIG_FOLDERS
+    }
+    configs = {fw: [_read_config_file(p, fw) for p in paths] for fw, paths in config_paths.items()}
 
     provenances = [f.provenance for f in (device_file, *bench_files, *tunes) if f is not None]
     if not provenances:
         if any(configs.values()):
-            raise SiteDataError(f"{root / 'device.json'}: file not found (needed for provenance)")
+            raise SiteDataError(f"{device_path}: file not found (needed for provenance)")
         log.warning("blockgemm: %s holds no records; skipped", root)
         return None
     ceilings = device_file.ceilings if device_file else None
@@ -213,9 +233,9 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
                 )
             bench[bf.sweep].append(row)
 
-    raw = [root / "device.json"] if device_file else []
+    raw = [device_path] if device_file else []
     raw += tune_paths + bench_paths + tune_time_paths
-    raw += [pruning_path] if pruning_path.exists() else []
+    raw += [pruning_path] if pruning is not None else []
     recorded = [device_file, *tunes, *bench_files, *tune_times, pruning]
     sources = {
         p.relative_to(root).as_posix(): r.provenance
@@ -238,7 +258,7 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
         pruning=pruning,
         tune_times=tune_times,
         configs=configs,
-        raw_files=raw,
+        raw_files={p.relative_to(root).as_posix(): p.read_bytes() for p in raw},
         sources=sources,
         sweep_sources=dict(sweep_sources),
         row_files=row_files,
@@ -254,6 +274,9 @@ def _load_device(root: Path, specs: list[models.ModelSpec]) -> Device | None:
         checks,
     )
     device.pruning_rows = pruning_rows(pruning)
+    if device.has_configs and device_file is not None:
+        loaded = {device_path: device_file, **dict(zip(tune_paths, tunes, strict=True))}
+        device.bundle = read_device_bundle(site_data, name, loaded)
     return device
 
 
@@ -321,9 +344,9 @@ def load_catalog(site_data: Path) -> Catalog:
     for stem, mf in model_files.items():
         if mf.id != stem:
             raise SiteDataError(
-                f"{site_data / 'models' / stem}.json: field 'id': differs from name"
+                f"{layout.model_file(site_data, stem)}: field 'id': differs from name"
             )
-    specs = [models.load_model(m, site_data) for m in model_files]
+    specs = {m: models.load_model(m, site_data) for m in model_files}
     providers.forget()
     devices = []
     dev_root = layout.devices_dir(site_data)
@@ -337,7 +360,7 @@ def load_catalog(site_data: Path) -> Catalog:
                 raise SiteDataError(
                     f"{root}: device folder names may use only letters, digits, '.', '_' and '-'"
                 )
-            device = _load_device(root, specs)
+            device = _load_device(site_data, root.name, list(specs.values()))
             if device is not None:
                 devices.append(device)
-    return Catalog(root=site_data, devices=devices, models=model_files)
+    return Catalog(root=site_data, devices=devices, models=model_files, specs=specs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.configs.engine_files import file_name
+from generator.configs.engine_files import FileFormat, file_name
 from generator.data.shipped import ShippedSet, shipped_sets
 
 LOADED_LOG = "Using configuration from {file} for W8A8 Block FP8 kernel."
@@ -28,7 +28,7 @@ SGLANG_MOVE_PR = "https://github.com/sgl-project/sglang/pull/30784"
 
 @dataclass(frozen=True)
 class Engine:
-    id: str  # "vllm" | "sglang": the folder of its files in site_data and in the bundles
+    id: str  # its file format's value: the folder of its files in site_data and in the bundles
     name: str  # "vLLM"
     release: ShippedSet | None  # the release the catalog compares against
     package: str  # the Python package: its folder is where the config folders below are
@@ -54,7 +54,7 @@ def engines() -> list[Engine]:
     vllm, sglang = _release("vllm"), _release("sglang")
     return [
         Engine(
-            id="vllm",
+            id=FileFormat.VLLM.value,
             name="vLLM",
             release=vllm,
             package="vllm",
@@ -69,7 +69,7 @@ def engines() -> list[Engine]:
             sources=((f"vLLM {vllm.version} config folder", vllm.source),) if vllm else (),
         ),
         Engine(
-            id="sglang",
+            id=FileFormat.SGLANG.value,
             name="SGLang",
             release=sglang,
             package="sglang",

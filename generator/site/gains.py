@@ -33,9 +33,8 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from generator.configs.engine_files import file_name
+from generator.configs.engine_files import FileFormat, file_name
 from generator.data.records import (
     SEARCH_V1,
     SEARCH_V2,
@@ -233,29 +232,34 @@ def winners(t: TuneFile) -> dict[str, dict[str, int] | None]:
     return {str(r.M): r.winner.config for r in t.records if r.winner}
 
 
-def read_config(path: Path) -> object:
+def read_config(data: bytes) -> object:
+    """A config file's table, or None when its bytes are not JSON."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return json.loads(data.decode())
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None
 
 
-def holds(t: TuneFile, path: Path) -> bool:
-    """Whether the config file at ``path`` holds exactly the winners of tuning file ``t``."""
+def holds(t: TuneFile, data: bytes) -> bool:
+    """Whether a config file (its bytes) holds exactly the winners of tuning file ``t``."""
     table = winners(t)
-    return bool(table) and read_config(path) == table
+    return bool(table) and read_config(data) == table
 
 
-def installed_tunes(device_name: str, tunes: Iterable[TuneFile], config_dir: Path) -> dict:
+def installed_tunes(
+    device_name: str, tunes: Iterable[TuneFile], vllm_files: Mapping[str, bytes]
+) -> dict[tuple[int, int], TuneFile]:
     """{(N, K): tuning file} of the files the bundles install: the tuning file whose winners are
     exactly the content of the vLLM file of its shape (so the record describes what a user
-    copies, whichever kernel's table it is)."""
+    copies, whichever kernel's table it is). ``vllm_files``: the device's vLLM config files,
+    name -> bytes, as the catalog read them."""
     out: dict[tuple[int, int], TuneFile] = {}
     for t in tunes:
         if t.B != 1 or t.input_type != "fp8":
             continue
-        path = config_dir / file_name("vllm", t.N, t.K, device_name, "fp8", (t.block_n, t.block_k))
-        if path.is_file() and holds(t, path):
+        block = (t.block_n, t.block_k)
+        data = vllm_files.get(file_name(FileFormat.VLLM, t.N, t.K, device_name, "fp8", block))
+        if data is not None and holds(t, data):
             out[(t.N, t.K)] = t
     return out
 

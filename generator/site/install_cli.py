@@ -12,7 +12,7 @@ from pathlib import Path
 
 from generator.data import layout
 from generator.data.writable import require_writable_dir
-from generator.site.bundles import FRAMEWORKS, install_configs
+from generator.site.bundles import install_configs
 
 DEFAULT_SITE_DATA = layout.DEFAULT_SITE_DATA
 
@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         ),
     )
     p.add_argument("--device", required=True, help="device name, e.g. NVIDIA_H100_80GB_HBM3")
-    p.add_argument("--framework", required=True, choices=FRAMEWORKS)
+    p.add_argument("--framework", required=True, choices=layout.CONFIG_FOLDERS)
     p.add_argument("--dest", required=True, type=Path, help="folder to write the files into")
     p.add_argument(
         "--site-data",

@@ -17,8 +17,9 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from generator.data import layout
 from generator.data.records import SiteDataError
-from generator.site.bundles import FRAMEWORKS, sanitize_name
+from generator.site.bundles import sanitize_name
 
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -50,7 +51,7 @@ def zip_bundle(entries: list[BundleEntry], readme: str, manifest: dict[str, Any]
     The manifest is ``manifest`` with a ``files`` list: every entry's path, sha256, size and
     ``about``, then the README's."""
     for e in entries:
-        if e.folder not in FRAMEWORKS:
+        if e.folder not in layout.CONFIG_FOLDERS:
             raise SiteDataError(f"{e.name}: unknown bundle folder {e.folder!r}")
     files = [(e.path, e.data, e.about) for e in entries]
     files.append(("README.txt", readme.encode(), {}))

@@ -91,9 +91,8 @@ def model_tps(catalog: Catalog, d: Device, m: ModelOnDevice) -> list[ModelTP]:
             ModelTP(m, tp, list(shapes.values()))
             for tp, shapes in sorted(by_tp.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
         ]
-    try:
-        spec = models.load_model(m.id, catalog.root)
-    except UserError:
+    spec = catalog.specs.get(m.id)
+    if spec is None:
         return []
     out = []
     for tp in models.default_tp_sizes(spec):
@@ -308,12 +307,11 @@ def build(
     installs = []
     dl: dict[str, bytes] = {}
     for eng in engines.engines():
-        folder = d.configs.get(eng.id, [])
-        by_name = {p.name: p for p in folder}
+        published = {f.name for f in d.configs.get(eng.id, [])}
         files = []
         for s in mt.shapes:
             name = eng.file_name(s.N, s.K, d.name)
-            present = name in by_name
+            present = name in published
             files.append(
                 FileRow(
                     s,
@@ -385,9 +383,9 @@ def _bundle(
 ) -> bytes:
     entries = []
     for f in files:
-        if not f.present:
+        published = d.config_file(eng.id, f.name) if f.present else None
+        if published is None:
             continue
-        path = d.root / "configs" / eng.id / f.name
         about: dict[str, Any] = {
             "layers": f.shape.layers,
             "N": f.shape.N,
@@ -413,7 +411,7 @@ def _bundle(
                 }
                 for run in tune_runs([f.tune])
             ]
-        entries.append(BundleEntry(eng.id, f.name, path.read_bytes(), about))
+        entries.append(BundleEntry(eng.id, f.name, published.data, about))
     missing = [
         {"layers": f.shape.layers, "N": f.shape.N, "K": f.shape.K, "file": f.name}
         for f in files

@@ -27,9 +27,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from generator.configs.engine_files import FileFormat
 from generator.data.records import SEARCH_V1, BenchRow, Status, TuneFile
 from generator.site import charts, engines, export, gains, model_page, providers
-from generator.site.bundles import build_bundle
+from generator.site.bundles import zip_device_bundle
 from generator.site.catalog import Catalog, Device
 from generator.site.model_page import ModelTP
 from generator.site.providers import ROLE_ORDER, ROLE_TAGS, ROLE_TITLES, Role
@@ -313,175 +314,17 @@ def _provider_table() -> list[dict[str, Any]]:
     return out
 
 
+SUMMARY_SRC = "downloads/catalog-summary.csv"
+
+
 def render_site(catalog: Catalog, use_directory_urls: bool = False) -> SiteOutput:
-    """Every generated page and download of the catalog."""
+    """Every generated page and download of the catalog, made from what
+    :func:`generator.site.catalog.load_catalog` read: nothing here touches the disk, so what is
+    rendered is what was validated."""
     r = _Renderer(use_directory_urls)
     out = SiteOutput()
-    summaries = []
-    for d in catalog.devices:
-        installed = gains.installed_tunes(d.name, d.tunes, d.root / "configs" / "vllm")
-        model_rows = d.bench.get("model", [])
-        dev_gains = gains.gains(model_rows, installed)
-        dev_others = gains.others(model_rows)
-        nav_children: list[Any] = [_device_src(d)]
-        pages: list[tuple[ModelTP, str, model_page.ModelPage]] = []
-        for m in d.models:
-            for mt in model_page.model_tps(catalog, d, m):
-                src = _model_src(d, mt)
-                mp = model_page.build(
-                    catalog,
-                    d,
-                    mt,
-                    installed,
-                    lambda **ctx: r.text("bundle_readme.txt.j2", **ctx),
-                )
-                out.downloads.update(mp.downloads)
-                for inst in mp.installs:
-                    for f in inst.files:
-                        if f.src and f.src not in out.downloads:
-                            out.downloads[f.src] = (
-                                d.root / "configs" / inst.engine.id / f.name
-                            ).read_bytes()
-                base = f"{model_page.downloads_dir(d)}/{mt.slug}"
-                rows = mt.rows
-                out.downloads[base + ".csv"] = export.bench_csv(rows).encode()
-                tunes = [t for s in mt.shapes for t in s.tunes]
-                out.downloads[base + ".json"] = export.records_json(
-                    {
-                        "device": d.name,
-                        "model": m.id,
-                        "tp": mt.tp,
-                        "runs": [run["provenance"] for run in mp.bench_runs],
-                        "ceilings": d.ceilings,
-                        "rows": rows,
-                        "tuning": tunes,
-                    }
-                ).encode()
-                out.pages.append(
-                    r.page(
-                        "model.md.j2",
-                        src,
-                        d=d,
-                        mt=mt,
-                        p=mp,
-                        device_src=_device_src(d),
-                        csv_src=base + ".csv",
-                        json_src=base + ".json",
-                        hopper=engines.is_hopper(d.name),
-                        scope=f"{d.name}|{mt.scope}",
-                    )
-                )
-                pages.append((mt, src, mp))
-                nav_children.append({mt.title: src})
-        if d.mla_rows:
-            base = f"devices/{d.slug}/downloads/a16w8-mla"
-            out.downloads[base + ".csv"] = export.bench_csv(d.mla_rows).encode()
-            out.downloads[base + ".json"] = export.records_json(
-                {
-                    "device": d.name,
-                    "sources": {rel: d.sources[rel] for rel in d.sweep_sources.get("mla", [])},
-                    "rows": d.mla_rows,
-                    "tuning": d.batched_tunes,
-                }
-            ).encode()
-            names, table = _mla_table(d.mla_rows)
-            ref_label = next(
-                (row.reference_label for row in d.mla_rows if row.reference_label), None
-            )
-            out.pages.append(
-                r.page(
-                    "mla.md.j2",
-                    _mla_src(d),
-                    d=d,
-                    names=names,
-                    table=table,
-                    base=next((n for n in names if providers.style(n).is_baseline), None),
-                    spec=charts.mla_chart(d.mla_rows, ref_label),
-                    ref_label=ref_label,
-                    ref_link=REFERENCE_LINKS.get(ref_label or ""),
-                    tunes=[model_page.tune_table(t) for t in d.batched_tunes],
-                    sources=[(rel, d.sources[rel]) for rel in d.sweep_sources.get("mla", [])],
-                    device_src=_device_src(d),
-                    csv_src=base + ".csv",
-                    json_src=base + ".json",
-                )
-            )
-            nav_children.append({"A16W8 MLA": _mla_src(d)})
-
-        base = f"devices/{d.slug}/downloads/{d.slug}"
-        all_rows = [row for rows in d.bench.values() for row in rows]
-        out.downloads[base + "-bench.csv"] = export.bench_csv(all_rows).encode()
-        out.downloads[base + "-tuning.csv"] = export.tune_csv(d.tunes).encode()
-        raw = []
-        for path in d.raw_files:
-            rel = path.relative_to(d.root).as_posix()
-            src = f"devices/{d.slug}/raw/{rel}"
-            out.downloads[src] = path.read_bytes()
-            raw.append((rel, src, d.sources.get(rel)))
-        if d.has_configs and (d.root / "device.json").exists():
-            out.downloads[_bundle_src(d)] = build_bundle(catalog.root, d.name)
-        other_sweeps = []
-        for sweep, rows in sorted(d.bench.items()):
-            if sweep in ("model", "mla"):
-                continue
-            groups: dict[tuple[int, int] | None, list[BenchRow]] = {}
-            square = all(row.M == row.N == row.K for row in rows)
-            for row in rows:
-                groups.setdefault(None if square else (row.N, row.K), []).append(row)
-            for nk, grows in groups.items():
-                label = (
-                    f"{sweep} sweep (M = N = K)"
-                    if nk is None
-                    else f"{sweep} sweep, N={nk[0]} K={nk[1]}"
-                )
-                srcs = [(rel, d.sources[rel]) for rel in d.sweep_sources.get(sweep, [])]
-                other_sweeps.append((label, charts.square_chart(grows), srcs))
-        out.pages.append(
-            r.page(
-                "device.md.j2",
-                _device_src(d),
-                d=d,
-                pages=pages,
-                mla_src=_mla_src(d) if d.mla_rows else None,
-                bundle_src=_bundle_src(d) if _bundle_src(d) in out.downloads else None,
-                config_counts={fw: len(files) for fw, files in d.configs.items()},
-                other_sweeps=other_sweeps,
-                raw=raw,
-                bench_csv=base + "-bench.csv",
-                tuning_csv=base + "-tuning.csv",
-                hopper=engines.is_hopper(d.name),
-                engines=engines.engines(),
-            )
-        )
-        out.nav.append({d.name: nav_children})
-        summaries.append(
-            {
-                "d": d,
-                "gains": dev_gains,
-                "others": dev_others,
-                "pages": pages,
-                "bench_runs": model_page.bench_runs(d, model_rows),
-                "runs": model_page.tune_runs(list(installed.values())),
-                "scope": f"{d.name}|all",
-            }
-        )
-
-    model_ids = sorted({mt.model.id for s in summaries for mt, _, _ in s["pages"]})
-    cells: dict[tuple[str, str], list[tuple[ModelTP, str]]] = {}
-    for s in summaries:
-        for mt, src, _ in s["pages"]:
-            cells.setdefault((s["d"].name, mt.model.id), []).append((mt, src))
-    out.home = r.page(
-        "home.md.j2",
-        "index.md",
-        catalog=catalog,
-        model_ids=model_ids,
-        cells=cells,
-        mla={d.name: _mla_src(d) for d in catalog.devices if d.mla_rows},
-        device_srcs={d.name: _device_src(d) for d in catalog.devices},
-        summaries=summaries,
-        summary_src="downloads/catalog-summary.csv",
-    )
+    summaries = [_render_device(r, out, catalog, d) for d in catalog.devices]
+    out.home = _home_page(r, catalog, summaries)
     out.splices["methodology.md"] = (
         PROVIDERS_MARKER,
         r.page("providers.md.j2", "methodology.md", table=_provider_table()),
@@ -490,12 +333,252 @@ def render_site(catalog: Catalog, use_directory_urls: bool = False) -> SiteOutpu
         ENGINES_MARKER,
         r.page("engines.md.j2", "installing.md", engines=engines.engines()),
     )
-    out.facts = dict(r.facts)
-    summary = io.StringIO()
-    writer = csv.writer(summary, lineterminator="\n")
-    writer.writerow(["figure", "value"])  # figure: device|scope|what|..., as on the pages
-    for key, value in sorted(out.facts.items()):
-        writer.writerow([key, value])
-    out.downloads["downloads/catalog-summary.csv"] = summary.getvalue().encode()
+    out.facts = dict(r.facts)  # every page is rendered: every figure has been stated
+    out.downloads[SUMMARY_SRC] = _summary_csv(out.facts)
     out.charts = r.n_charts
     return out
+
+
+def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -> dict[str, Any]:
+    """One device's pages (its models', its MLA page, its own) and downloads, added to ``out``,
+    and its navigation entry; returns its row of the home page."""
+    vllm_files = {f.name: f.data for f in d.configs.get(FileFormat.VLLM.value, [])}
+    installed = gains.installed_tunes(d.name, d.tunes, vllm_files)
+    model_rows = d.bench.get("model", [])
+    dev_gains = gains.gains(model_rows, installed)
+    dev_others = gains.others(model_rows)
+    nav_children: list[Any] = [_device_src(d)]
+    pages: list[tuple[ModelTP, str, model_page.ModelPage]] = []
+    for m in d.models:
+        for mt in model_page.model_tps(catalog, d, m):
+            src = _model_src(d, mt)
+            pages.append((mt, src, _render_model(r, out, catalog, d, mt, installed)))
+            nav_children.append({mt.title: src})
+    if d.mla_rows:
+        out.downloads.update(_mla_downloads(d))
+        out.pages.append(_mla_page(r, d))
+        nav_children.append({"A16W8 MLA": _mla_src(d)})
+    out.downloads.update(_device_downloads(d))
+    out.pages.append(_device_page(r, d, pages))
+    out.nav.append({d.name: nav_children})
+    return {
+        "d": d,
+        "gains": dev_gains,
+        "others": dev_others,
+        "pages": pages,
+        "bench_runs": model_page.bench_runs(d, model_rows),
+        "runs": model_page.tune_runs(list(installed.values())),
+        "scope": f"{d.name}|all",
+    }
+
+
+def _render_model(
+    r: _Renderer,
+    out: SiteOutput,
+    catalog: Catalog,
+    d: Device,
+    mt: ModelTP,
+    installed: dict[tuple[int, int], TuneFile],
+) -> model_page.ModelPage:
+    """One (device, model, TP) page and its downloads (bundles, single config files, the
+    page's rows as CSV and JSON), added to ``out``."""
+    src = _model_src(d, mt)
+    mp = model_page.build(
+        catalog,
+        d,
+        mt,
+        installed,
+        lambda **ctx: r.text("bundle_readme.txt.j2", **ctx),
+    )
+    out.downloads.update(mp.downloads)
+    for path, data in _config_downloads(d, mp).items():
+        out.downloads.setdefault(path, data)  # several pages link one file: served once
+    base = f"{model_page.downloads_dir(d)}/{mt.slug}"
+    out.downloads.update(_model_records(d, mt, mp, base))
+    out.pages.append(
+        r.page(
+            "model.md.j2",
+            src,
+            d=d,
+            mt=mt,
+            p=mp,
+            device_src=_device_src(d),
+            csv_src=base + ".csv",
+            json_src=base + ".json",
+            hopper=engines.is_hopper(d.name),
+            scope=f"{d.name}|{mt.scope}",
+        )
+    )
+    return mp
+
+
+def _config_downloads(d: Device, mp: model_page.ModelPage) -> dict[str, bytes]:
+    """The single config files a model page links, by download path, as the catalog read
+    them."""
+    out: dict[str, bytes] = {}
+    for inst in mp.installs:
+        for f in inst.files:
+            published = d.config_file(inst.engine.id, f.name)
+            if f.src and published is not None:
+                out.setdefault(f.src, published.data)
+    return out
+
+
+def _model_records(d: Device, mt: ModelTP, mp: model_page.ModelPage, base: str) -> dict[str, bytes]:
+    """A model page's rows as CSV, and its rows, tuning records and runs as JSON."""
+    rows = mt.rows
+    tunes = [t for s in mt.shapes for t in s.tunes]
+    records = {
+        "device": d.name,
+        "model": mt.model.id,
+        "tp": mt.tp,
+        "runs": [run["provenance"] for run in mp.bench_runs],
+        "ceilings": d.ceilings,
+        "rows": rows,
+        "tuning": tunes,
+    }
+    return {
+        base + ".csv": export.bench_csv(rows).encode(),
+        base + ".json": export.records_json(records).encode(),
+    }
+
+
+def _mla_base(d: Device) -> str:
+    return f"devices/{d.slug}/downloads/a16w8-mla"
+
+
+def _mla_downloads(d: Device) -> dict[str, bytes]:
+    """The MLA sweep's rows as CSV, and with its sources and batched tuning records as JSON."""
+    base = _mla_base(d)
+    records = {
+        "device": d.name,
+        "sources": {rel: d.sources[rel] for rel in d.sweep_sources.get("mla", [])},
+        "rows": d.mla_rows,
+        "tuning": d.batched_tunes,
+    }
+    return {
+        base + ".csv": export.bench_csv(d.mla_rows).encode(),
+        base + ".json": export.records_json(records).encode(),
+    }
+
+
+def _mla_page(r: _Renderer, d: Device) -> Page:
+    """The batched A16W8 (MLA) page: its table, chart and tuning records."""
+    base = _mla_base(d)
+    names, table = _mla_table(d.mla_rows)
+    ref_label = next((row.reference_label for row in d.mla_rows if row.reference_label), None)
+    return r.page(
+        "mla.md.j2",
+        _mla_src(d),
+        d=d,
+        names=names,
+        table=table,
+        base=next((n for n in names if providers.style(n).is_baseline), None),
+        spec=charts.mla_chart(d.mla_rows, ref_label),
+        ref_label=ref_label,
+        ref_link=REFERENCE_LINKS.get(ref_label or ""),
+        tunes=[model_page.tune_table(t) for t in d.batched_tunes],
+        sources=[(rel, d.sources[rel]) for rel in d.sweep_sources.get("mla", [])],
+        device_src=_device_src(d),
+        csv_src=base + ".csv",
+        json_src=base + ".json",
+    )
+
+
+def _device_base(d: Device) -> str:
+    return f"devices/{d.slug}/downloads/{d.slug}"
+
+
+def _raw_src(d: Device, rel: str) -> str:
+    return f"devices/{d.slug}/raw/{rel}"
+
+
+def _device_downloads(d: Device) -> dict[str, bytes]:
+    """A device's own downloads: all its rows and tuning records as CSV, every record file as
+    it is, and its config bundle."""
+    base = _device_base(d)
+    all_rows = [row for rows in d.bench.values() for row in rows]
+    out = {
+        base + "-bench.csv": export.bench_csv(all_rows).encode(),
+        base + "-tuning.csv": export.tune_csv(d.tunes).encode(),
+    }
+    out.update((_raw_src(d, rel), data) for rel, data in d.raw_files.items())
+    if d.bundle is not None:
+        out[_bundle_src(d)] = zip_device_bundle(d.bundle)
+    return out
+
+
+def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[tuple[str, Any]]]]:
+    """A chart per sweep other than the model and MLA ones: one for a square sweep, one per
+    (N, K) otherwise; each with the files (and runs) it comes from."""
+    other_sweeps = []
+    for sweep, rows in sorted(d.bench.items()):
+        if sweep in ("model", "mla"):
+            continue
+        groups: dict[tuple[int, int] | None, list[BenchRow]] = {}
+        square = all(row.M == row.N == row.K for row in rows)
+        for row in rows:
+            groups.setdefault(None if square else (row.N, row.K), []).append(row)
+        for nk, grows in groups.items():
+            label = (
+                f"{sweep} sweep (M = N = K)"
+                if nk is None
+                else f"{sweep} sweep, N={nk[0]} K={nk[1]}"
+            )
+            srcs = [(rel, d.sources[rel]) for rel in d.sweep_sources.get(sweep, [])]
+            other_sweeps.append((label, charts.square_chart(grows), srcs))
+    return other_sweeps
+
+
+def _device_page(
+    r: _Renderer, d: Device, pages: list[tuple[ModelTP, str, model_page.ModelPage]]
+) -> Page:
+    """A device's own page: its model pages, other sweeps, record files and bundle."""
+    base = _device_base(d)
+    raw = [(rel, _raw_src(d, rel), d.sources.get(rel)) for rel in d.raw_files]
+    return r.page(
+        "device.md.j2",
+        _device_src(d),
+        d=d,
+        pages=pages,
+        mla_src=_mla_src(d) if d.mla_rows else None,
+        bundle_src=_bundle_src(d) if d.bundle is not None else None,
+        config_counts={fw: len(files) for fw, files in d.configs.items()},
+        other_sweeps=_other_sweeps(d),
+        raw=raw,
+        bench_csv=base + "-bench.csv",
+        tuning_csv=base + "-tuning.csv",
+        hopper=engines.is_hopper(d.name),
+        engines=engines.engines(),
+    )
+
+
+def _home_page(r: _Renderer, catalog: Catalog, summaries: list[dict[str, Any]]) -> Page:
+    """The device x model matrix and each device's headline figures (spliced into the
+    hand-written home page)."""
+    model_ids = sorted({mt.model.id for s in summaries for mt, _, _ in s["pages"]})
+    cells: dict[tuple[str, str], list[tuple[ModelTP, str]]] = {}
+    for s in summaries:
+        for mt, src, _ in s["pages"]:
+            cells.setdefault((s["d"].name, mt.model.id), []).append((mt, src))
+    return r.page(
+        "home.md.j2",
+        "index.md",
+        catalog=catalog,
+        model_ids=model_ids,
+        cells=cells,
+        mla={d.name: _mla_src(d) for d in catalog.devices if d.mla_rows},
+        device_srcs={d.name: _device_src(d) for d in catalog.devices},
+        summaries=summaries,
+        summary_src=SUMMARY_SRC,
+    )
+
+
+def _summary_csv(facts: dict[str, str]) -> bytes:
+    """Every figure stated in a sentence, keyed as on the pages (device|scope|what|...)."""
+    summary = io.StringIO()
+    writer = csv.writer(summary, lineterminator="\n")
+    writer.writerow(["figure", "value"])
+    for key, value in sorted(facts.items()):
+        writer.writerow([key, value])
+    return summary.getvalue().encode()

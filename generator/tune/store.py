@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from generator.configs.engine_files import config_table_json, table_path
+from generator.configs.engine_files import config_table_json
 from generator.configs.kernel_table import formats_of
 from generator.data import layout
 from generator.data.locking import device_lock
@@ -125,7 +125,7 @@ def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
     block = (tf.block_n, tf.block_k)
     written = []
     for fmt in formats:
-        path = table_path(save_path, dev, fmt, tf.N, tf.K, tf.input_type, block, tf.B)
+        path = layout.table_path(save_path, dev, fmt, tf.N, tf.K, tf.input_type, block, tf.B)
         if _read_text(path) != text:
             atomic_write_text(path, text)
             written.append(path)
