@@ -128,6 +128,9 @@ class TuneRecord(_Record):
     configs_pruned: int
     configs_timed: int
     wall_s: float
+    # Where the wall time went (generator.tune.search: operands, compile, timing, verify,
+    # runoff); None in records from before 2026-12-02.
+    phase_s: dict[str, float] | None = None
     # Where this record was measured. The file's provenance is its last writer's, and a file
     # collects records of many runs (resume, other GPUs of a kind, re-tunes), so each record
     # carries its own; None only in records written before 2026-11-29 (the file's then holds).

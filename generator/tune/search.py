@@ -36,6 +36,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -138,24 +139,42 @@ class _Session:
         seed = zlib.crc32(task.label().encode()) ^ opts.seed
         self.gen = torch.Generator(device=opts.device)
         self.gen.manual_seed(seed)
-        n_sets = rotation_count(self.tunable.bytes(task)) if self.on_cuda else 1
-        self.sets = [self.tunable.make_operands(task, self.gen, opts.device) for _ in range(n_sets)]
-        self.outs = [self.tunable.new_output(task, opts.device) for _ in self.sets]
         self.results: dict[tuple[int, ...], Measurement] = {}
+        # Where the task's time goes (TuneRecord.phase_s): "operands", "compile" (waiting for
+        # the compile-ahead pool), "timing" (the search's passes and the seeds), "verify",
+        # "runoff"; the rest of the task's wall time is host work between them.
+        self.phase_s: Counter[str] = Counter()
+        with self.phase("operands"):
+            n_sets = rotation_count(self.tunable.bytes(task)) if self.on_cuda else 1
+            self.sets = [
+                self.tunable.make_operands(task, self.gen, opts.device) for _ in range(n_sets)
+            ]
+            self.outs = [self.tunable.new_output(task, opts.device) for _ in self.sets]
+
+    @contextmanager
+    def phase(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phase_s[name] += time.perf_counter() - t0
 
     def measure_all(
         self, configs: list[dict[str, int]], target_us: float | None = None
     ) -> list[Measurement]:
         todo = [c for c in configs if config_key(c) not in self.results]
-        failed = self.ensure_compiled(self.task, todo) if (self.ensure_compiled and todo) else {}
-        for cfg in todo:
-            key = config_key(cfg)
-            if key in failed:
-                self.results[key] = Measurement(
-                    config=cfg, status=Status.COMPILE_ERROR, message=failed[key]
-                )
-                continue
-            self.results[key] = self._time(cfg, target_us)
+        with self.phase("compile"):
+            compile_ahead = self.ensure_compiled and todo
+            failed = self.ensure_compiled(self.task, todo) if compile_ahead else {}
+        with self.phase("timing"):
+            for cfg in todo:
+                key = config_key(cfg)
+                if key in failed:
+                    self.results[key] = Measurement(
+                        config=cfg, status=Status.COMPILE_ERROR, message=failed[key]
+                    )
+                    continue
+                self.results[key] = self._time(cfg, target_us)
         return [self.results[config_key(c)] for c in configs]
 
     def _calls(self, cfg: dict[str, int]) -> list[Callable[[], torch.Tensor]]:
@@ -186,7 +205,8 @@ class _Session:
         key = config_key(cfg)
         m = self.results[key]
         if m.status == Status.OK and m.rel_error is None:
-            m = verifier.check(m)
+            with self.phase("verify"):
+                m = verifier.check(m)
             self.results[key] = m
         return m
 
@@ -226,7 +246,8 @@ class _Session:
         if cand is not None and config_key(cand.config) not in names_by_config:
             configs.append(cand.config)
         try:
-            stats, aa = self.runoff(configs)
+            with self.phase("runoff"):
+                stats, aa = self.runoff(configs)
         except Exception:  # noqa: BLE001 - they ran before; if not now, keep what users have
             if self.on_cuda:
                 torch.cuda.synchronize()
@@ -327,14 +348,16 @@ def tune_task(
     s.measure_all(list(seeds.values()))
     seed_keys = {config_key(c) for c in seeds.values()}
 
-    verifier = _Verifier(s)
+    with s.phase("verify"):
+        verifier = _Verifier(s)
     verified: list[Measurement] = []
     for i, m in enumerate(s.ranked_ok()):
         if i >= MAX_VERIFIED and verified:
             break  # enough checked; without a correct one yet, go on down the list
         if config_key(m.config) in seed_keys and not opts.exhaustive:
             continue  # a baseline is checked below and competes as one
-        checked = verifier.check(m)
+        with s.phase("verify"):
+            checked = verifier.check(m)
         s.results[config_key(m.config)] = checked
         if checked.status == Status.OK:
             verified.append(checked)
@@ -364,6 +387,7 @@ def tune_task(
         configs_pruned=report.pruned,
         configs_timed=len(s.results),
         wall_s=round(time.perf_counter() - t0, 3),
+        phase_s={k: round(v, 3) for k, v in sorted(s.phase_s.items())},
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -724,6 +725,7 @@ def test_the_runoff_decides_by_its_fastest_median_and_its_control(
     monkeypatch.setattr(search._Session, "interleaved", interleaved)
     session = object.__new__(search._Session)
     session.on_cuda = False
+    session.phase_s = Counter()
 
     def m(name):
         return Measurement(status=Status.OK, config=configs[name], latency_us=1.0, rel_error=0.0)
