@@ -17,6 +17,15 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
   lower under sustained load), which made identical configs look like regressions;
   interleaved, every candidate sees the same conditions.
 
+* the GPU is kept ahead of the host: before each round a sleep kernel holds the stream long
+  enough for the host to enqueue the whole round, so no sample contains the host's time to
+  launch a graph. Without it the GPU drained between replays whenever the host was slower than
+  the GPU, the host's launch of the next graph (which grows with the graph's nodes) landed
+  between its start and end events, and identical work timed up to 16 % apart in one run (the
+  A/A controls of ``lab/aa_sweep.py`` on the H200, issue 22). Each round checks, by an event,
+  that its hold outlasted the host's enqueueing; a round that was not ahead is not used, and
+  is run again with a hold four times longer.
+
 How a run timed is part of every row's provenance (``TIMING_METHOD``): rows timed another way
 are re-measured, never relabelled.
 
@@ -46,7 +55,10 @@ MIN_REPLAYS = 5
 ORDER_SEED = 20261202  # the interleaving orders are random, and the same in every run
 # What the provenance of a measurement says about how it was timed (see the module doc and
 # docs/methodology.md): CUDA-graph replays of at least 1 ms, interleaved in seeded random order.
-TIMING_METHOD = "cuda-graph replays >= 1 ms, interleaved in seeded random order"
+TIMING_METHOD = (
+    "cuda-graph replays >= 1 ms, interleaved in seeded random order, the GPU held ahead of the host"
+)
+HOLD_ATTEMPTS = 4  # a round not ahead of the host is run again, held 4x longer each time
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ class _Captured:
     graph: torch.cuda.CUDAGraph
     launches: int  # kernel calls in one replay
     replays: int  # replays this candidate wants for its share of GPU time
+    launch_s: float  # host seconds to enqueue one replay (its warm-up replay)
 
 
 def _capture(
@@ -118,8 +131,38 @@ def _capture(
                 for fn in calls:
                     fn()
     torch.cuda.current_stream().wait_stream(stream)
-    graph.replay()  # warm-up replay
-    return _Captured(graph, launches, replays)
+    t0 = time.perf_counter()
+    graph.replay()  # warm-up replay (its host time sizes the hold of the timed replays)
+    launch_s = time.perf_counter() - t0
+    torch.cuda.synchronize()
+    return _Captured(graph, launches, replays, launch_s)
+
+
+_SLEEP_CYCLES_PER_MS: dict[int, float] = {}
+
+
+def _sleep_cycles_per_ms() -> float:
+    """Cycles ``torch.cuda._sleep`` spins per millisecond on the current GPU (measured once)."""
+    device = torch.cuda.current_device()
+    if device not in _SLEEP_CYCLES_PER_MS:
+        cycles = 20_000_000
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda._sleep(cycles // 10)  # warm-up
+        start.record()
+        torch.cuda._sleep(cycles)
+        end.record()
+        torch.cuda.synchronize()
+        _SLEEP_CYCLES_PER_MS[device] = cycles / max(start.elapsed_time(end), 1e-3)
+    return _SLEEP_CYCLES_PER_MS[device]
+
+
+def hold_gpu(ms: float) -> torch.cuda.Event:
+    """Enqueue a kernel that keeps the GPU busy for about ``ms`` and an event after it; the
+    event has not completed while the GPU is still held (``Event.query()`` is False)."""
+    torch.cuda._sleep(max(1, int(ms * _sleep_cycles_per_ms())))
+    released = torch.cuda.Event()
+    released.record()
+    return released
 
 
 def time_cuda_graph(
@@ -171,13 +214,25 @@ def time_cuda_graphs_interleaved(
         ]
         for _ in captured
     ]
-    for r, order in enumerate(round_orders(n, replays)):
-        for i in order:
-            start, end = events[i][r]
-            start.record()
-            captured[i].graph.replay()
-            end.record()
-    torch.cuda.synchronize()
+    orders = round_orders(n, replays)
+    # each round held for twice the host's time to enqueue it (+ 1 ms), longer where needed
+    hold_ms = 2e3 * sum(c.launch_s for c in captured) + 1.0
+    todo = list(range(replays))
+    for _ in range(HOLD_ATTEMPTS):
+        ahead = []
+        for r in todo:
+            released = hold_gpu(hold_ms)
+            for i in orders[r]:
+                start, end = events[i][r]
+                start.record()
+                captured[i].graph.replay()
+                end.record()
+            ahead.append(not released.query())  # still held: the round was all enqueued
+        torch.cuda.synchronize()
+        todo = [r for r, ok in zip(todo, ahead, strict=True) if not ok]
+        if not todo:
+            break
+        hold_ms *= 4
     out = []
     for c, evs in zip(captured, events, strict=True):
         samples = [s.elapsed_time(e) * 1e3 / c.launches for s, e in evs]
