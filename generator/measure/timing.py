@@ -56,7 +56,8 @@ ORDER_SEED = 20261202  # the interleaving orders are random, and the same in eve
 # What the provenance of a measurement says about how it was timed (see the module doc and
 # docs/methodology.md): CUDA-graph replays of at least 1 ms, interleaved in seeded random order.
 TIMING_METHOD = (
-    "cuda-graph replays >= 1 ms, interleaved in seeded random order, the GPU held ahead of the host"
+    "cuda-graph replays >= 1 ms, interleaved in seeded random order, the GPU held ahead of the"
+    " host, one memory pool for every candidate's graph"
 )
 HOLD_ATTEMPTS = 4  # a round not ahead of the host is run again, held 4x longer each time
 
@@ -106,6 +107,7 @@ def _capture(
     max_replays: int,
     target_us: float,
     min_replay_us: float,
+    pool: object = None,
 ) -> _Captured:
     """Compile and warm up ``calls``, estimate one call's time, and capture a graph that runs
     every call ``inner`` times (at least ``min_replay_us`` of work, so event overhead stays
@@ -126,7 +128,7 @@ def _capture(
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
-        with torch.cuda.graph(graph, stream=stream):
+        with torch.cuda.graph(graph, pool=pool, stream=stream):
             for _ in range(inner):
                 for fn in calls:
                     fn()
@@ -204,7 +206,12 @@ def time_cuda_graphs_interleaved(
     graphs are replayed in turn (a seeded random order each round, :func:`round_orders`), so
     every candidate is timed under the same conditions. Every candidate gets the replay count
     the most demanding one asks for."""
-    captured = [_capture(calls, max_replays, target_us, min_replay_us) for calls in call_sets]
+    # One memory pool for every candidate's graph: what a call allocates while it runs (the
+    # quantized activation, its scales, the output) lands at the same addresses in every graph,
+    # as its inputs do (shared rotated sets). Each graph had its own pool before, and identical
+    # work timed apart by where its intermediates happened to land (issue 22, lab/README.md).
+    pool = torch.cuda.graph_pool_handle()
+    captured = [_capture(calls, max_replays, target_us, min_replay_us, pool) for calls in call_sets]
     replays = max(c.replays for c in captured)
     n = len(captured)
     events = [
