@@ -235,5 +235,6 @@ def compile_a16w8_batched_swapped(
         *shape_only_operands(Bt, M, N, K, x_dtype, out_dtype, block_size),
         block_size,
         validate_swapped_config(config, block_size[1]),
+        widen_dot=interpreting() and x_dtype == torch.bfloat16,  # as the launch decides it
         warmup=True,
     )

@@ -627,7 +627,11 @@ def compile_w8a8_block_gluon(
     are built over small placeholder tensors: only their dtype, box and layout reach the
     compiler; the integer arguments carry the shape's specialization (== 1, % 16)."""
     cfg = _validate(config, tuple(block_size))
-    problem = gluon_supported(torch.device("cuda", torch.cuda.current_device()), N, K, out_dtype)
+    # Without CUDA there is no current device to ask (and asking raises): the CPU it would run
+    # on gets the kernel's one-line reason, as a launch there does.
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
+    problem = gluon_supported(device, N, K, out_dtype)
     if problem:
         raise ValueError(f"compile_w8a8_block_gluon: {problem}")
     bn, bk = cfg["BLOCK_SIZE_N"], cfg["BLOCK_SIZE_K"]

@@ -6,8 +6,10 @@ each kernel's ``warmup`` (compile without launch) for the configs a task is abou
 binaries land in Triton's on-disk cache, and the timing process then only loads them.
 
 A compile key is the kernel, its dtypes and block, the config, and the *specialization class*
-of every integer argument (Triton specializes on == 1 and divisibility by 16): tasks in one
-class share binaries, so most tasks after the first few find everything compiled.
+of every integer argument (Triton specializes on == 1 and divisibility by 16): the task's sizes
+(B included: the batched kernels take it) and what a launch derives from them (the split-K
+kernels' SPLIT_K, :meth:`Tunable.launch_ints`). Tasks in one class share binaries, so most tasks
+after the first few find everything compiled.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def spec_class(task: Task) -> tuple:
     kb = -(-task.K // task.block_k)
     nb = -(-task.N // task.block_n)
     ints = (
+        task.B,
         task.M,
         task.N,
         task.K,
@@ -46,6 +49,14 @@ def spec_class(task: Task) -> tuple:
         task.block,
         tuple(_int_class(v) for v in ints),
     )
+
+
+def compile_key(task: Task, cfg: dict[str, int]) -> tuple:
+    """What the binaries of ``cfg`` at ``task`` depend on; equal keys, equal binaries."""
+    from generator.tune.tunables import get_tunable
+
+    derived = get_tunable(task.kernel).launch_ints(task, cfg)
+    return spec_class(task), config_key(cfg), tuple(_int_class(v) for v in derived)
 
 
 def _compile_one(job: tuple[Task, dict[str, int]]) -> str | None:
@@ -79,16 +90,18 @@ class AheadCompiler:
         self._done: dict[tuple, str | None] = {}
 
     def __call__(self, task: Task, configs: list[dict[str, int]]) -> dict[tuple, str]:
-        cls = spec_class(task)
-        pending = [c for c in configs if (cls, config_key(c)) not in self._done]
-        if self._pool is not None and pending:
-            jobs = [(task, c) for c in pending]
+        if self._pool is None:  # no compile processes (CPU runs): launches compile
+            return {}
+        keys = [compile_key(task, c) for c in configs]
+        pending = {k: c for k, c in zip(keys, configs, strict=True) if k not in self._done}
+        if pending:
+            jobs = [(task, c) for c in pending.values()]
             errors = self._pool.map(_compile_one, jobs, chunksize=1)
-            for cfg, err in zip(pending, errors, strict=True):
-                self._done[(cls, config_key(cfg))] = err
+            for key, err in zip(pending, errors, strict=True):
+                self._done[key] = err
         failed = {}
-        for c in configs:
-            err = self._done.get((cls, config_key(c)))
+        for c, key in zip(configs, keys, strict=True):
+            err = self._done.get(key)
             if err:
                 failed[config_key(c)] = err
         return failed

@@ -94,6 +94,12 @@ class Tunable(ABC):
     def compile(self, task: Task, cfg: Config) -> None:
         """Build the binary a launch with ``cfg`` at this task's shape uses, without running."""
 
+    def launch_ints(self, task: Task, cfg: Config) -> tuple[int, ...]:
+        """Integer kernel arguments a launch derives from more than the task's sizes (the
+        compile pool keys binaries on their specialization, next to the sizes'): none, unless
+        the wrapper chooses something from the shape and the device."""
+        return ()
+
     @abstractmethod
     def default_config(self, task: Task) -> Config:
         """What the kernel runs with ``config=None`` (the "before tuning" of the records)."""
@@ -162,6 +168,16 @@ class W8A8Block(Tunable):
         return w8a8_block_bytes(task.M, task.N, task.K, OUT_DTYPES[task.out_dtype], task.block)
 
 
+def _split_ints(task: Task, cfg: Config) -> tuple[int, ...]:
+    """SPLIT_K as a launch at this shape chooses it on this device, and the K tiles per split:
+    both reach the kernel (split 1 also drops the reduce kernel and the partials)."""
+    from kernels.w8a8_block_splitk import launch_split_k
+
+    split = launch_split_k(task.M, task.N, task.K, cfg, None, None)
+    k_tiles = -(-task.K // cfg["BLOCK_SIZE_K"])
+    return split, -(-k_tiles // split)
+
+
 class W8A8BlockSplitK(W8A8Block):
     """Split-K + swap-AB for small M; the drop-in kernel's knobs, so the drop-in kernel's space
     (SPLIT_K is derived from the shape and the SM count inside the wrapper)."""
@@ -177,6 +193,9 @@ class W8A8BlockSplitK(W8A8Block):
         from kernels.w8a8_block_splitk import compile_w8a8_block_splitk
 
         return compile_w8a8_block_splitk
+
+    def launch_ints(self, task: Task, cfg: Config) -> tuple[int, ...]:
+        return _split_ints(task, cfg)
 
     def default_config(self, task: Task) -> Config:
         from kernels.w8a8_block_splitk import default_splitk_config
@@ -266,6 +285,9 @@ class W8A8BlockDecode(W8A8Block):
             task.block,
             cfg,
         )
+
+    def launch_ints(self, task: Task, cfg: Config) -> tuple[int, ...]:
+        return _split_ints(task, cfg)
 
     def default_config(self, task: Task) -> Config:
         from kernels.w8a8_block_decode import default_decode_config

@@ -118,26 +118,3 @@ def test_swapped_space_is_valid_and_spans_its_knob():
         validate_swapped_config(cfg, 128)
         assert cfg["BLOCK_SIZE_N"] >= 64  # the weight rows fill one warpgroup's WGMMA
     assert {c["TILES_PER_PROGRAM"] for c in space} == {1, 2, 4, 8}
-
-
-def test_swapped_tunable_runs_its_default_on_the_tunables_operands(device):
-    from generator.data.tasks import Task
-    from generator.tune.tunables import get_tunable
-
-    tunable = get_tunable("a16w8_batched_swapped")
-    assert tunable.batched and tunable.space.configs is swapped_space
-    task = Task(
-        kernel="a16w8_batched_swapped",
-        input_type="bf16",
-        out_dtype="bfloat16",
-        block_n=128,
-        block_k=128,
-        N=96,
-        K=256,
-        B=3,
-        M=5,
-    )
-    ops = tunable.make_operands(task, torch.Generator(device=device).manual_seed(0), device)
-    out = tunable.new_output(task, device).fill_(float("nan"))
-    tunable.run(task, ops, tunable.default_config(task), out)
-    assert relative_error(out, tunable.reference(task, ops)) <= tolerance(torch.bfloat16)

@@ -133,12 +133,12 @@ def test_decode_compile_ahead_matches_launch(M, N, K, split_k, monkeypatch, devi
 @pytest.mark.parametrize("module", A16W8, ids=["a16w8", "swapped"])
 @pytest.mark.parametrize("Bt, M, N, K", [(2, 1, 64, 128), (3, 17, 96, 256)])
 def test_a16w8_compile_ahead_matches_launch(module, Bt, M, N, K, monkeypatch, device):
-    # fp16: under the interpreter a bf16 launch takes a CPU-only workaround (WIDEN_DOT_TO_FP32)
-    # that nothing compiles ahead.
+    # bf16: under the interpreter its launch takes a CPU-only workaround (WIDEN_DOT_TO_FP32),
+    # which the compile path must decide the same way.
     names, run, compile_ahead = A16W8[module]
     g = torch.Generator().manual_seed(0)
-    X, W, Ws = make_a16w8_operands(Bt, M, N, K, torch.float16, g, device)
-    block, out_dtype = (128, 128), torch.float16
+    X, W, Ws = make_a16w8_operands(Bt, M, N, K, torch.bfloat16, g, device)
+    block, out_dtype = (128, 128), torch.bfloat16
     launched = _recorded(monkeypatch, module, names, run, X, W, Ws, block, out_dtype, CFG)
     compiled = _recorded(
         monkeypatch, module, names, compile_ahead, *(Bt, M, N, K, X.dtype, out_dtype, block, CFG)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from generator.data.tasks import Task
 from kernels.reference import relative_error, tolerance, w8a8_block_reference
 from kernels.w8a8_block_persistent import (
     default_persistent_config,
@@ -199,32 +198,6 @@ def test_extra_keys_are_validated(device):
         w8a8_block_splitk_matmul(A, B, As, Bs, config={**MID, "SPLIT_K": 0})
     with pytest.raises(ValueError, match="FLATTEN=2"):
         w8a8_block_persistent_matmul(A, B, As, Bs, config={**MID, "FLATTEN": 2})
-
-
-def test_tunables_run_their_defaults(device):
-    from generator.tune.tunables import get_tunable
-
-    g = torch.Generator(device=device).manual_seed(0)  # on the operands' device
-    for name in ("w8a8_block_splitk", "w8a8_block_persistent", "w8a8_block_decode"):
-        tunable = get_tunable(name)
-        task = Task(
-            kernel=name,
-            input_type="fp8",
-            out_dtype="bfloat16",
-            block_n=128,
-            block_k=128,
-            N=96,
-            K=256,
-            B=1,
-            M=5,
-        )
-        ops = tunable.make_operands(task, g, device)
-        out = tunable.new_output(task, device).fill_(float("nan"))
-        cfg = tunable.default_config(task)
-        tunable.run(task, ops, {**cfg, "BLOCK_SIZE_M": 16, "BLOCK_SIZE_N": 32}, out)
-        assert torch.isfinite(out).all()
-        assert relative_error(out, tunable.reference(task, ops)) <= tolerance(torch.bfloat16)
-    assert default_persistent_config()["BLOCK_SIZE_K"] == 128
 
 
 # --- Real sizes on a GPU ---------------------------------------------------------------------

@@ -189,16 +189,6 @@ def test_gpu_odd_k_tiles_with_lag(rng):
 
 @pytest.mark.gpu
 @needs_hopper
-def test_gpu_compile_ahead_then_run(rng):
-    """The tuner's compile-ahead path builds the binary a later launch uses."""
-    from kernels.w8a8_block_gluon import compile_w8a8_block_gluon
-
-    compile_w8a8_block_gluon(256, 512, 1024, torch.bfloat16, (128, 128), DEFAULT)
-    _check(256, 512, 1024, DEFAULT, torch.bfloat16, rng)
-
-
-@pytest.mark.gpu
-@needs_hopper
 def test_gpu_refuses_unaligned_rows(rng):
     A, B, As, Bs = make_w8a8_operands(16, 64, 300, "fp8", rng, "cuda")
     with pytest.raises(ValueError, match="16-byte rows"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def test_manifest_and_readme_cite_the_runs_behind_each_file(tmp_path: Path) -> N
     ["../evil.json", "/etc/passwd", "a/b.json", "a\\b.json", ".hidden.json", "x\x00.json", ""],
 )
 def test_unsafe_names_are_refused(name: str) -> None:
-    with pytest.raises(SiteDataError):
+    says = f"{name!r}: unsafe file name {name!r} (only a bare name may be used)"
+    with pytest.raises(SiteDataError, match=f"^{re.escape(says)}$"):
         bundles.sanitize_name(name)
 
 

@@ -77,7 +77,7 @@ def test_data_is_escaped(built: tuple[Path, Path]) -> None:
     seen_escaped = False
     for page in _html_pages(site):
         text = page.read_text()
-        assert "<script>alert(" not in text, page
+        assert HOSTILE not in text and "<script>alert(" not in text, page
         seen_escaped |= "&lt;script&gt;alert(" in text or "\\u003cscript\\u003ealert" in text
     assert seen_escaped, "the hostile fixture strings should appear, escaped"
 
@@ -397,15 +397,17 @@ def test_invalid_rows_are_not_line_points(recorded_metadata) -> None:
     (series,) = spec["series"]
     assert series["lat"][1] is None and all(v["ys"][0][1] is None for v in spec["views"])
     assert series["bad"] == [[1, "incorrect"]]
-    assert HOSTILE  # the fixture's hostile string is exercised by the site build tests
 
 
 def test_site_config_keys_match_the_kernels():
-    """The site restates the config keys to stay torch-free; they must not drift apart."""
-    from generator.site.export import CONFIG_KEYS as SITE_KEYS
+    """The site takes the config keys from configs.keys, which restates the kernels' keys to
+    stay torch-free; they must not drift apart."""
+    from generator.configs import keys
+    from generator.site import export
     from kernels.tiling import CONFIG_KEYS
 
-    assert tuple(SITE_KEYS) == tuple(CONFIG_KEYS)
+    assert export.CONFIG_KEYS is keys.CONFIG_KEYS
+    assert tuple(keys.CONFIG_KEYS) == tuple(CONFIG_KEYS)
 
 
 def test_site_noise_margin_is_the_tuners() -> None:

@@ -113,11 +113,11 @@ def test_a_kill_between_record_and_drop_in_files_is_repaired_on_resume(
     store.merge_result(sd, p, tiny_task(1), record(1), False)
 
     def killed(*_a, **_k):
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt("killed while writing the drop-in files")
 
     with monkeypatch.context() as m:
         m.setattr(store, "write_config_files", killed)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt, match="^killed while writing the drop-in files$"):
             store.merge_result(sd, p, tiny_task(20), record(20, block_m=32), False)
     assert list(vllm_table(sd)) == ["1"]  # the hole
     argv = ["tune", "--N", "48", "--K", "256", "--batch-sizes", "1,20", "--kernels"]

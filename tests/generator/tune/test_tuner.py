@@ -365,10 +365,10 @@ def test_interrupted_write_leaves_previous_file_intact(tmp_path, monkeypatch):
     before = path.read_bytes()
 
     def killed(*_a, **_k):
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt("killed at the rename")
 
     monkeypatch.setattr(os, "replace", killed)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="^killed at the rename$"):
         merge_result(tmp_path, prov, tiny_task(20), _record(20), exhaustive=False)
     assert path.read_bytes() == before
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
