@@ -80,6 +80,7 @@ serve:
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) .ci/check_imports.py
 
 format:
 	$(PYTHON) -m ruff format .

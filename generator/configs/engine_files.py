@@ -128,6 +128,15 @@ def config_table_json(table: Mapping[int, Mapping[str, int]]) -> str:
     return json.dumps(ordered, indent=4) + "\n"
 
 
+def batch_key(key: object) -> int:
+    """The batch size M a table key names: a positive integer written plainly ("16"), which is
+    what the files we write hold and what every loader reads the same way (vLLM runs
+    ``int(key)``, which would also take " 16" or "016"). ValueError otherwise."""
+    if not (isinstance(key, str) and key.isdigit() and str(int(key)) == key and int(key) >= 1):
+        raise ValueError(f"batch-size key {key!r} is not a positive integer")
+    return int(key)
+
+
 def read_table(path: Path) -> dict[int, Config] | None:
     """The {M: config} table of a file, or None when the file does not exist."""
     if not path.exists():
@@ -136,4 +145,9 @@ def read_table(path: Path) -> dict[int, Config] | None:
         raw = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: unreadable config file ({exc})") from None
-    return {int(m): dict(cfg) for m, cfg in raw.items()}
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: unreadable config file (expected an object keyed by M)")
+    try:
+        return {batch_key(m): dict(cfg) for m, cfg in raw.items()}
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{path}: unreadable config file ({exc})") from None

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ValidationError
 
 from generator.configs.engine_files import (
     FileFormat,
+    batch_key,
     config_table_json,
     file_name,
     parse_file_name,
@@ -276,7 +277,9 @@ def _check_config_file(
         return
     kernel = PUBLISHER[fmt]
     for key, cfg in raw.items():
-        if not key.isdigit() or int(key) < 1 or str(int(key)) != key:
+        try:
+            batch_key(key)
+        except ValueError:
             report.add(path, key, "keys must be batch sizes (positive integers)")
         for problem in config_problems(cfg, kernel, block_k):
             name, _, rule = problem.partition(": ")
@@ -287,7 +290,7 @@ def _check_config_file(
         report.add(path, "<root>", "no tuning record in tuning/ produces this file")
     elif json.loads(expected) != raw:
         want = json.loads(expected)
-        diff = sorted({m for m in (*want, *raw) if want.get(m) != raw.get(m)}, key=lambda m: int(m))
+        diff = sorted({m for m in (*want, *raw) if want.get(m) != raw.get(m)}, key=_sort_key)
         report.add(
             path,
             "<root>",
@@ -500,3 +503,11 @@ def validate_tree(site_data: Path) -> Validation:
             _check_device(site_data, root.name, report)
     result.files = report.files
     return result
+
+
+def _sort_key(key: str) -> tuple[int, str]:
+    """Batch-size keys in numeric order, keys that are not batch sizes last."""
+    try:
+        return (batch_key(key), key)
+    except ValueError:
+        return (2**62, key)

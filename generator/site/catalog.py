@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.configs.engine_files import FileFormat
+from generator.configs.engine_files import FileFormat, batch_key
 from generator.data import layout, models
 from generator.data.records import (
     BenchFile,
@@ -179,8 +179,12 @@ def validate_config_file(path: Path, framework: str, data: bytes) -> None:
     if FileFormat(framework) is FileFormat.A16W8:
         return
     for key, cfg in raw.items():
-        if not key.isdigit():
-            raise SiteDataError(f"{path}: field '{key}': keys must be batch sizes (integers)")
+        try:
+            batch_key(key)
+        except ValueError:
+            raise SiteDataError(
+                f"{path}: field '{key}': keys must be batch sizes (positive integers)"
+            ) from None
         if not isinstance(cfg, dict) or not cfg:
             raise SiteDataError(f"{path}: field '{key}': expected a non-empty config object")
         for name, value in cfg.items():

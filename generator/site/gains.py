@@ -50,7 +50,7 @@ from generator.data.shipped import ShippedSet, shipped_sets
 from generator.site import providers
 from generator.site.providers import Role
 
-# generator.tune.search.TIE_MARGIN, restated so that the site needs neither torch nor triton
+# generator.tune.search.AA_TARGET, restated so that the site needs neither torch nor triton
 # (a test checks they agree): the least relative difference that counts as faster.
 NOISE_FLOOR = 0.01
 

@@ -28,6 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from generator.configs.engine_files import FileFormat
+from generator.data.external_figures import mla_figures
 from generator.data.records import SEARCH_V1, BenchRow, Status, TuneFile
 from generator.site import charts, engines, export, gains, model_page, providers
 from generator.site.bundles import zip_device_bundle
@@ -261,12 +262,8 @@ def _bundle_src(d: Device) -> str:
     return f"devices/{d.slug}/downloads/{d.slug}-configs.zip"
 
 
-def _tune_rows(t: TuneFile) -> list[dict[str, Any]]:
-    return model_page.tune_table(t)["rows"]
-
-
 # Links for the external reference figures the benchmark records (by their recorded label).
-REFERENCE_LINKS = {"AMD MI350X, AITER PR #2297": "https://github.com/ROCm/aiter/pull/2297"}
+REFERENCE_LINKS = {mla_figures().label: mla_figures().source}
 
 
 def _mla_table(rows: list[BenchRow]) -> tuple[list[str], list[dict[str, Any]]]:
