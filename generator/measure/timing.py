@@ -15,16 +15,19 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
   almost every round). Timed one after the other, the same config measured up to 6 % slower
   when it came last after several prefill-sized GEMMs on the H200 (the GPU's clock settles
   lower under sustained load), which made identical configs look like regressions;
-  interleaved, every candidate sees the same conditions.
-
+  interleaved, every candidate sees the same conditions;
 * the GPU is kept ahead of the host: before each round a sleep kernel holds the stream long
-  enough for the host to enqueue the whole round, so no sample contains the host's time to
-  launch a graph. Without it the GPU drained between replays whenever the host was slower than
-  the GPU, the host's launch of the next graph (which grows with the graph's nodes) landed
-  between its start and end events, and identical work timed up to 16 % apart in one run (the
-  A/A controls of ``lab/aa_sweep.py`` on the H200, issue 22). Each round checks, by an event,
-  that its hold outlasted the host's enqueueing; a round that was not ahead is not used, and
-  is run again with a hold four times longer.
+  enough for the host to enqueue the whole round, so no sample can contain the host's time to
+  launch a graph (were the GPU to drain between replays, the host's launch of the next graph
+  would land between its start and end events). Each round checks, by an event, that its hold
+  outlasted the host's enqueueing; a round that was not ahead is not used, and is run again
+  with a hold four times longer;
+* every candidate's graph is captured into one memory pool, so what the calls allocate while
+  they run lands in the same memory for every candidate, as their inputs do.
+
+Identical work still timed apart in the bench's sweeps after these (issue 22, open:
+``lab/README.md``, ``aa_bias.py`` / ``aa_sweep.py``), which is why every point carries an A/A
+control and identical work is timed once.
 
 How a run timed is part of every row's provenance (``TIMING_METHOD``): rows timed another way
 are re-measured, never relabelled.
@@ -207,9 +210,8 @@ def time_cuda_graphs_interleaved(
     every candidate is timed under the same conditions. Every candidate gets the replay count
     the most demanding one asks for."""
     # One memory pool for every candidate's graph: what a call allocates while it runs (the
-    # quantized activation, its scales, the output) lands at the same addresses in every graph,
-    # as its inputs do (shared rotated sets). Each graph had its own pool before, and identical
-    # work timed apart by where its intermediates happened to land (issue 22, lab/README.md).
+    # quantized activation, its scales, the output) comes from the same pool for every
+    # candidate, as its inputs come from the same rotated sets (issue 22, lab/README.md).
     pool = torch.cuda.graph_pool_handle()
     captured = [_capture(calls, max_replays, target_us, min_replay_us, pool) for calls in call_sets]
     replays = max(c.replays for c in captured)
