@@ -190,18 +190,68 @@ def test_model_bundle_holds_exactly_the_models_files(built: tuple[Path, Path], e
         assert f'download="{html.escape(name)}"' in page
 
 
-def test_pages_cite_the_records_they_show(tmp_path: Path) -> None:
-    """A model page cites the benchmark file's own provenance, not the device's first run."""
-    write_catalog(tmp_path / "site_data", n_devices=1, n_models=1, mla=False)
+def test_pages_cite_the_runs_of_their_rows(tmp_path: Path) -> None:
+    """Every page that says where and when its numbers were measured cites the runs named by
+    its rows' own provenance: never the device's first run, never a bench file's provenance
+    (its last writer's), on the model, MLA, device and home pages and in the downloads."""
+    write_catalog(tmp_path / "site_data", n_devices=1, n_models=2, mla=True)
     dev = tmp_path / "site_data/devices/SYNTHETIC_GPU_A"
-    for rel, sha in (("device.json", "d3v1ce0"), ("bench/model.json", "b3nch00")):
-        raw = json.loads((dev / rel).read_text())
-        raw["provenance"]["git_sha"] = sha
-        (dev / rel).write_text(json.dumps(raw))
+    raw = json.loads((dev / "device.json").read_text())
+    raw["provenance"]["git_sha"] = "d3v1ce0"
+    (dev / "device.json").write_text(json.dumps(raw))
+    for sweep in ("model", "square", "mla"):
+        path = dev / f"bench/{sweep}.json"
+        raw = json.loads(path.read_text())
+        raw["provenance"]["git_sha"] = "f1le000"  # the last writer, who measured none of these
+        for i, row in enumerate(raw["rows"]):
+            row["provenance"]["git_sha"] = "r0w0001" if i % 2 else "r0w0002"
+        path.write_text(json.dumps(raw))
     result = mkdocs_build(tmp_path / "site_data", tmp_path / "site")
     assert result.returncode == 0, result.stderr
-    page = (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
-    assert "b3nch00" in page and "d3v1ce0" not in page
+    site = tmp_path / "site"
+    pages = {
+        name: (site / name).read_text()
+        for name in (
+            "index.html",
+            "devices/SYNTHETIC_GPU_A/index.html",
+            "devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html",
+            "devices/SYNTHETIC_GPU_A/a16w8-mla.html",
+            "devices/SYNTHETIC_GPU_A/downloads/a16w8-mla.json",
+            "devices/SYNTHETIC_GPU_A/downloads/synthetic-dense-00-tp1.json",
+        )
+    }
+    for name, text in pages.items():
+        assert "r0w0001" in text and "r0w0002" in text, name
+        if name != "devices/SYNTHETIC_GPU_A/index.html":  # its data-files table lists files
+            assert "f1le000" not in text and "d3v1ce0" not in text, name
+    # the data-files table lists a bench file by the runs of its rows, not by its provenance
+    table = pages["devices/SYNTHETIC_GPU_A/index.html"].split('id="data-files"')[1]
+    assert "f1le000" not in table
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(
+                (site / "devices/SYNTHETIC_GPU_A/downloads/synthetic-dense-00-tp1.csv").read_text()
+            )
+        )
+    )
+    assert {r["git_sha"] for r in csv_rows} == {"r0w0001", "r0w0002"}
+
+
+def test_pages_say_which_rows_were_timed_the_earlier_way(built: tuple[Path, Path]) -> None:
+    """Rows of runs before 2026-12-02 record no timing method: their pages say that those rows
+    were timed with the earlier method and link the methodology; pages of rows whose runs
+    record their method name it instead."""
+    _, site = built
+    page = "synthetic-dense-00-tp1.html"
+    current = (site / "devices/SYNTHETIC_GPU_A" / page).read_text()  # rows with a method
+    old = (site / "devices/SYNTHETIC_GPU_B" / page).read_text()  # rows without one
+    note = "their rows were timed with the"
+    link = '<a href="../../methodology.html#timing">earlier method</a>'
+    assert note in old and link in old
+    assert note not in current and "(timing: synthetic: interleaved, made-up numbers)" in current
+    home = (site / "index.html").read_text()
+    assert '<a href="methodology.html#timing">earlier method</a>' in home
+    assert (site / "methodology.html").read_text().count('id="timing"') == 1
 
 
 def test_contributed_devices_say_so(tmp_path: Path) -> None:
@@ -502,13 +552,11 @@ def expected_facts(site_data: Path) -> dict[str, str]:
         dev = dev_dir.name
         infos: dict[str, dict] = {}
         rows: list[dict] = []
-        file_prov: dict[int, dict] = {}
         for path in sorted((dev_dir / "bench").glob("*.json")):
             raw = json.loads(path.read_text())
             if raw["sweep"] == "model":
                 infos.update(raw.get("providers", {}))
                 rows += raw["rows"]
-                file_prov.update((id(r), raw["provenance"]) for r in raw["rows"])
         out.update(_device_facts(dev_dir))
 
         tuned = _pick(infos, lambda i: i.get("installable") and not i.get("baseline") and _fp8(i))
@@ -611,7 +659,7 @@ def expected_facts(site_data: Path) -> dict[str, str]:
             for key in keys:
                 for at in grid[key].values():
                     for r in at.values():
-                        pv = r.get("provenance") or file_prov[id(r)]
+                        pv = r["provenance"]
                         runs[f"{pre}|rows|{pv['git_sha']}|{pv['date'][:10]}"] += 1
             nks_all = {(k[2], k[3]) for k in keys}
             tuned_runs: dict[str, dict] = {}
