@@ -21,6 +21,7 @@ import pytest
 
 from generator.data.records import (
     SEARCH_CURRENT,
+    AAControl,
     BenchFile,
     BenchRow,
     Measurement,
@@ -439,6 +440,39 @@ def test_invalid_rows_never_win_and_ties_merge(recorded_metadata) -> None:
     assert decode.fastest is not None and decode.fastest.provider == "triton-fp8-block-tuned"
 
 
+def _with_control(row: BenchRow, spread: float) -> BenchRow:
+    us = row.measurement.latency_us or 1.0
+    return row.model_copy(
+        update={"control": AAControl(provider="x", a_us=us, b_us=us * (1 + spread))}
+    )
+
+
+@pytest.mark.parametrize("control, tie", [(0.02, True), (0.003, False)])
+def test_the_points_aa_control_is_the_tie_threshold(recorded_metadata, control, tie) -> None:
+    """Two rows 1.5 % apart, p20-p80 spreads of zero: beyond the 1 % floor, so faster, unless
+    identical work timed 2 % apart at that point (the A/A control, carried by either row); the
+    gain tables, the per-M picks and the band advice all decide so."""
+    rows = [
+        _row("torch-bf16", 8, 20.0),
+        _with_control(_row("triton-fp8-block-tuned", 8, 10.0), control),
+        _row("triton-fp8-block-default", 8, 10.15),
+        _row("cublas-fp8-block", 8, 10.15),
+    ]
+    rows = [r.model_copy(update={"model": "m", "tp": 1}) for r in rows]
+    vs_default = gains.gains(rows).get("default")
+    assert vs_default is not None
+    st = vs_default.stat(gains.BANDS[0])
+    assert (st.ties, st.faster) == ((1, 0) if tie else (0, 1))
+    tuned, default = rows[1], rows[2]
+    assert gains.judge_rows(tuned, default)[1] == (0 if tie else 1)
+    assert gains.judge_rows(default, tuned)[1] == (0 if tie else -1)  # from either row
+    same = {"triton-fp8-block-default", "cublas-fp8-block"}  # 1.5 % behind the tuned row
+    tied = {"triton-fp8-block-tuned", *(same if tie else ())}
+    assert set(recommend.picks(rows)[0].tied) == tied
+    fastest = recommend.advice(rows)[0].fastest
+    assert fastest is not None and set(fastest.tied) == tied
+
+
 def test_invalid_rows_are_not_line_points(recorded_metadata) -> None:
     rows = [_row("cublas-fp8-block", m, 2.0) for m in (1, 2, 4)]
     rows[1] = _row("cublas-fp8-block", 2, 1.0, Status.INCORRECT)
@@ -483,9 +517,19 @@ def _good(m: dict | None) -> bool:
     return bool(m) and m["status"] == "ok" and bool(m.get("latency_us"))
 
 
-def _point(subject: dict, ref: dict) -> tuple[float, int]:
+def _control(*rows: dict | None) -> float:
+    """The point's A/A control spread, from whichever row carries one."""
+    spreads = [
+        abs(c["a_us"] - c["b_us"]) / min(c["a_us"], c["b_us"])
+        for c in (r.get("control") for r in rows if r)
+        if c
+    ]
+    return max(spreads, default=0.0)
+
+
+def _point(subject: dict, ref: dict, control: float = 0.0) -> tuple[float, int]:
     r = ref["latency_us"] / subject["latency_us"]
-    tol = max(_spread(subject), _spread(ref), 0.01)
+    tol = max(_spread(subject), _spread(ref), control, 0.01)
     return r, (1 if r > 1 + tol else -1 if r < 1 / (1 + tol) else 0)
 
 
@@ -596,16 +640,26 @@ def expected_facts(site_data: Path) -> dict[str, str]:
         def row_meas(at: dict, name: str | None) -> dict | None:
             return at[name]["measurement"] if name and name in at else None
 
+        def ctrl(at: dict, *names: str | None) -> float:
+            return _control(*(at.get(n) for n in names if n))
+
         for scope, keys in scopes.items():
             pre = f"{dev}|{scope}"
             cmp: dict[str, list] = defaultdict(list)
             source: dict[str, list[str]] = defaultdict(list)
 
             def add(
-                cid: str, band: str, mine: dict, ref: dict | None, how: str, cmp=cmp, src=source
+                cid: str,
+                band: str,
+                mine: dict,
+                ref: dict | None,
+                how: str,
+                control: float,
+                cmp=cmp,
+                src=source,
             ) -> None:
                 if _good(mine) and _good(ref):
-                    cmp[cid].append((band, *_point(mine, ref)))
+                    cmp[cid].append((band, *_point(mine, ref, control)))
                     src[cid].append(how)
 
             for key in keys:
@@ -614,28 +668,31 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 for m in sorted(set(grid[key]) | set(records)):
                     at = grid[key].get(m, {})
                     rec = records.get(m)
+                    aa = (rec or {}).get("runoff_aa_spread") or 0.0  # the tuning session's A/A
                     mine = row_meas(at, tuned)
                     for set_id, engine in engines.items():
                         name = shipped.get(set_id)
                         if tuned in at and name in at:
-                            today = row_meas(at, name)
+                            today, today_name = row_meas(at, name), name
                             if today["status"] == "unsupported":
                                 want = "default" if engine == "vllm" else f"default:{engine}"
-                                dflt = _pick(
+                                today_name = _pick(
                                     infos, lambda i, w=want: _fp8(i) and i.get("config_source") == w
                                 )
-                                today = row_meas(at, dflt)
-                            add(set_id, _band(m), mine, today, "bench")
+                                today = row_meas(at, today_name)
+                            add(set_id, _band(m), mine, today, "bench", ctrl(at, tuned, today_name))
                         elif rec:
                             b = rec.get("baselines", {})
                             ref = b.get(set_id) or b.get(f"{engine}-default")
-                            add(set_id, _band(m), rec.get("winner"), ref, "tuning")
+                            add(set_id, _band(m), rec.get("winner"), ref, "tuning", aa)
                     if tuned in at and vdefault in at:
-                        add("default", _band(m), mine, row_meas(at, vdefault), "bench")
+                        dflt = row_meas(at, vdefault)
+                        add("default", _band(m), mine, dflt, "bench", ctrl(at, tuned, vdefault))
                     elif rec:
-                        add("default", _band(m), rec.get("winner"), rec["default"], "tuning")
+                        add("default", _band(m), rec.get("winner"), rec["default"], "tuning", aa)
                     if tuned in at and bf16 in at:
-                        add("bf16", _band(m), mine, row_meas(at, bf16), "bench")
+                        c = ctrl(at, tuned, bf16)
+                        add("bf16", _band(m), mine, row_meas(at, bf16), "bench", c)
             for cid, pts in cmp.items():
                 out.update(_stats(pts, f"{pre}|{cid}"))
                 out[f"{pre}|{cid}|from_bench"] = str(source[cid].count("bench"))
@@ -644,17 +701,20 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 vs_bf16, vs_tuned = [], []
                 for key in keys:
                     for m, at in grid[key].items():
-                        good = [row_meas(at, n) for n in others if _good(row_meas(at, n))]
+                        good = [n for n in others if _good(row_meas(at, n))]
                         if not good:
                             continue
-                        best = min(good, key=lambda x: x["latency_us"])
+                        top = min(good, key=lambda n: row_meas(at, n)["latency_us"])
+                        best = row_meas(at, top)
                         if _good(row_meas(at, bf16)):
-                            vs_bf16.append((_band(m), *_point(best, row_meas(at, bf16))))
+                            c = ctrl(at, top, bf16)
+                            vs_bf16.append((_band(m), *_point(best, row_meas(at, bf16), c)))
                         if _good(row_meas(at, tuned)):
-                            vs_tuned.append((_band(m), *_point(best, row_meas(at, tuned))))
+                            c = ctrl(at, top, tuned)
+                            vs_tuned.append((_band(m), *_point(best, row_meas(at, tuned), c)))
                 out.update(_stats(vs_bf16, f"{pre}|others-bf16"))
                 out.update(_stats(vs_tuned, f"{pre}|others-installed"))
-            # the runs behind the page's rows and files (its provenance line)
+            # the runs behind the page's rows and files (its provenance line): each row's own
             runs: dict[str, int] = defaultdict(int)
             for key in keys:
                 for at in grid[key].values():
