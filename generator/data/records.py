@@ -248,6 +248,8 @@ class BenchRow(_Record):
 class BenchFile(_Record):
     schema_version: int = SCHEMA_VERSION
     sweep: str
+    # The last writer's: the file merges rows of several runs, so rows are cited by their own
+    # (BenchRow.provenance), never by this.
     provenance: Provenance
     ceilings: Ceilings
     rows: list[BenchRow]
@@ -256,12 +258,6 @@ class BenchFile(_Record):
     # Output dtype of the 8-bit GEMMs (``bench --out-dtype``), which sets the error bound a row
     # is judged by; None in files from before 2026-11-29, which were all bfloat16.
     out_dtype: str | None = None
-
-
-def row_provenance(bf: BenchFile, row: BenchRow) -> Provenance:
-    """Where ``row`` was measured: its own provenance (every row written since 2026-12-02
-    has one), else, in older files, its file's."""
-    return row.provenance or bf.provenance
 
 
 class DeviceFile(_Record):

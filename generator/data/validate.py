@@ -19,7 +19,8 @@ What it checks, per file kind (``layout`` has the tree):
   their configs in range for their kernel (:mod:`generator.configs.ranges`);
 * drop-in config files: the exact names the engines load, for this device; configs in range;
   and equal to the winners of the tuning records they are derived from;
-* bench files: one sweep per file, no two rows with one key; pruning and tune-time checks:
+* bench files: one sweep per file, no two rows with one key, every row with its own
+  provenance (the run that measured it, not the file's); pruning and tune-time checks:
   positive times.
 """
 
@@ -330,6 +331,7 @@ def _check_bench_file(path: Path, device: str, report: _Report) -> None:
     if bound is None:
         report.add(path, "out_dtype", f"'{out_dtype}' is not one of {tuple(ERROR_BOUNDS)}")
         return
+    _check_rows_have_provenance(bf, path, report)
     keys: Counter = Counter()
     for i, row in enumerate(bf.rows):
         where = f"rows.{i}"
@@ -346,6 +348,26 @@ def _check_bench_file(path: Path, device: str, report: _Report) -> None:
         for name in ("gbps", "roofline_pct", "reference_tflops"):
             if not _positive(getattr(row, name)):
                 report.add(path, f"{where}.{name}", "not a finite positive number")
+
+
+def _check_rows_have_provenance(bf: BenchFile, path: Path, report: _Report) -> None:
+    """Every row names the run that measured it. A file merges rows of several runs and its own
+    provenance is only its last writer's, so a row without one would be cited with a run that
+    never measured it. One finding per file (a file of an old run lacks it on every row)."""
+    missing = [i for i, row in enumerate(bf.rows) if row.provenance is None]
+    if not missing:
+        return
+    row = bf.rows[missing[0]]
+    example = (
+        f"rows.{missing[0]}: {row.provider}, model {row.model}, layer {row.layer}, tp {row.tp}, "
+        f"B={row.B} M={row.M} N={row.N} K={row.K}"
+    )
+    report.add(
+        path,
+        "rows.provenance",
+        f"{len(missing)} of {len(bf.rows)} rows carry no provenance of their own (first: "
+        f"{example}); each row must name the run that measured it: re-measure or drop them",
+    )
 
 
 def _check_pruning(path: Path, device: str, report: _Report) -> None:

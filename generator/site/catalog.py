@@ -103,18 +103,12 @@ class Device:
     runs: list[Run] = field(default_factory=list)
     # The pruning check's points with a ratio that is None where a time is not positive.
     pruning_rows: list[PruningRow] = field(default_factory=list)
-    # every record's own provenance, by path relative to the device folder, and the files of
-    # each sweep: pages cite the run that measured what they show, not the device's first run
+    # every record file's own provenance (its last writer's), by path relative to the device
+    # folder: what the data-files table lists for a file; bench rows are cited by their own
+    # provenance (generator.site.runs.bench_runs), never by their file's
     sources: dict[str, Provenance] = field(default_factory=dict)
-    sweep_sources: dict[str, list[str]] = field(default_factory=dict)
-    row_files: dict[int, str] = field(default_factory=dict)  # id(bench row) -> its file
-
-    def row_provenance(self, row: BenchRow) -> Provenance | None:
-        """Where a bench row was measured: its own provenance, else its file's."""
-        if row.provenance is not None:
-            return row.provenance
-        rel = self.row_files.get(id(row))
-        return self.sources.get(rel) if rel else None
+    # the bench rows of each record file, by path: the data-files table lists their runs
+    file_rows: dict[str, list[BenchRow]] = field(default_factory=dict)
 
     def config_file(self, folder: str, name: str) -> ConfigFile | None:
         """One config file of ``configs/<folder>/`` by its name, if this device has it."""
@@ -245,12 +239,10 @@ def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> D
         p.relative_to(root).as_posix(): r.provenance
         for p, r in zip(raw, [r for r in recorded if r is not None], strict=True)
     }
-    sweep_sources: dict[str, list[str]] = defaultdict(list)
-    row_files: dict[int, str] = {}
-    for path, bf in zip(bench_paths, bench_files, strict=True):
-        rel = path.relative_to(root).as_posix()
-        sweep_sources[bf.sweep].append(rel)
-        row_files.update((id(row), rel) for row in bf.rows)
+    file_rows = {
+        path.relative_to(root).as_posix(): bf.rows
+        for path, bf in zip(bench_paths, bench_files, strict=True)
+    }
     device = Device(
         name=root.name,
         slug=slug(root.name),
@@ -264,8 +256,7 @@ def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> D
         configs=configs,
         raw_files={p.relative_to(root).as_posix(): p.read_bytes() for p in raw},
         sources=sources,
-        sweep_sources=dict(sweep_sources),
-        row_files=row_files,
+        file_rows=file_rows,
     )
     device.models = _models_on_device(device, specs)
     device.contributed_by = device_file.contributed_by if device_file else None

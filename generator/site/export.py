@@ -38,6 +38,10 @@ BENCH_COLUMNS = [
     "reference_tflops",
     "reference_label",
     "message",
+    # the run that measured the row (its own provenance; method: none before 2026-12-02)
+    "git_sha",
+    "measured",
+    "method",
 ]
 
 
@@ -53,6 +57,7 @@ def bench_csv(rows: Iterable[BenchRow]) -> str:
     writer.writerow(BENCH_COLUMNS)
     for r in rows:
         m = r.measurement
+        p = r.provenance
         writer.writerow(
             _cell(v)
             for v in (
@@ -76,6 +81,9 @@ def bench_csv(rows: Iterable[BenchRow]) -> str:
                 r.reference_tflops,
                 r.reference_label,
                 m.message,
+                p.git_sha if p else None,
+                p.date.isoformat() if p else None,
+                p.method if p else None,
             )
         )
     return buf.getvalue()

@@ -20,8 +20,10 @@ says that the data predates the comparison and which search produced the files.
 Apart from that, :func:`others` compares the fastest correct kernel that no file of ours
 installs (cuBLAS block-wise, our research kernels) with bf16 and with the installed one.
 
-A point is *faster* or *slower* only beyond the measured noise: the wider of the two p20-p80
-spreads, and at least :data:`NOISE_FLOOR` (the tuner's own margin); otherwise it is a tie.
+A point is *faster* or *slower* only beyond the measured noise: the widest of the two rows'
+p20-p80 spreads and the point's A/A control (identical work timed twice in the run that
+measured the rows, ``BenchRow.control``; for a tuning record its runoff's), and at least
+:data:`NOISE_FLOOR` (the tuner's own margin); otherwise it is a tie.
 Every figure a page prints in a sentence comes from here, and tests recompute them from the raw
 records.
 """
@@ -183,10 +185,19 @@ def spread(m: Measurement) -> float:
     return 0.0
 
 
-def judge(subject: Measurement, reference: Measurement) -> tuple[float, int]:
-    """(reference / subject latency, verdict): +1 when the subject is faster beyond the noise."""
+def control_spread(*rows: BenchRow | None) -> float:
+    """The point's A/A control spread: how far apart identical work timed in the run that
+    measured these rows (the widest, where they carry different ones; 0 where none has one, as
+    rows of runs before 2026-12-02)."""
+    return max((r.control.spread for r in rows if r is not None and r.control), default=0.0)
+
+
+def judge(subject: Measurement, reference: Measurement, control: float = 0.0) -> tuple[float, int]:
+    """(reference / subject latency, verdict): +1 when the subject is faster beyond the noise,
+    the widest of the two p20-p80 spreads, the point's A/A ``control`` spread and
+    :data:`NOISE_FLOOR`: a ratio within what identical work shows is not a difference."""
     ratio = (reference.latency_us or 0.0) / (subject.latency_us or 1.0)
-    tol = max(spread(subject), spread(reference), NOISE_FLOOR)
+    tol = max(spread(subject), spread(reference), control, NOISE_FLOOR)
     if ratio > 1 + tol:
         return ratio, 1
     if ratio < 1 / (1 + tol):
@@ -209,22 +220,30 @@ def grid(rows: Iterable[BenchRow]) -> Grid:
     return out
 
 
-def _row(at: dict[str, BenchRow], name: str | None) -> Measurement | None:
-    row = at.get(name) if name else None
+def _row(at: dict[str, BenchRow], name: str | None) -> BenchRow | None:
+    return at.get(name) if name else None
+
+
+def _meas(row: BenchRow | None) -> Measurement | None:
     return row.measurement if row else None
+
+
+def judge_rows(subject: BenchRow, reference: BenchRow) -> tuple[float, int]:
+    """:func:`judge` of two rows of one point, with the point's A/A control from either."""
+    return judge(subject.measurement, reference.measurement, control_spread(subject, reference))
 
 
 def _engine_today(
     at: dict[str, BenchRow], shipped_name: str, default_name: str | None
-) -> Measurement | None:
+) -> BenchRow | None:
     """The engine's shipped entry, or its default where the release ships no file (the shipped
-    provider's row is then "unsupported"); None where the shipped config itself failed."""
+    provider's row is then "unsupported"); its row, or None."""
     row = at.get(shipped_name)
     if row is None:
         return None
     if row.measurement.status == Status.UNSUPPORTED:
         return _row(at, default_name)
-    return row.measurement
+    return row
 
 
 def winners(t: TuneFile) -> dict[str, dict[str, int] | None]:
@@ -314,7 +333,7 @@ def gains(
     vllm_default = providers.engine_default(names, "vllm")
 
     def collect(
-        bench_ref: Callable[[dict[str, BenchRow]], Measurement | None] | None,
+        bench_ref: Callable[[dict[str, BenchRow]], BenchRow | None] | None,
         has_ref: Callable[[dict[str, BenchRow]], bool],
         tuning_ref: Callable[[TuneRecord], Measurement | None] | None,
     ) -> tuple[list[Point], int, int]:
@@ -328,16 +347,17 @@ def gains(
                 at = by_m.get(m, {})
                 if bench_ref and subject in at and has_ref(at):
                     mine, ref = _row(at, subject), bench_ref(at)
-                    if ok(mine) and ok(ref):
+                    if ok(_meas(mine)) and ok(_meas(ref)):
                         assert mine is not None and ref is not None
-                        pts.append(Point(key, m, *judge(mine, ref)))
+                        pts.append(Point(key, m, *judge_rows(mine, ref)))
                         n_bench += 1
                 elif tuning_ref and m in records:
                     rec = records[m]
-                    ref = tuning_ref(rec)
-                    if ok(rec.winner) and ok(ref):
-                        assert rec.winner is not None and ref is not None
-                        pts.append(Point(key, m, *judge(rec.winner, ref)))
+                    ref_m = tuning_ref(rec)
+                    if ok(rec.winner) and ok(ref_m):
+                        assert rec.winner is not None and ref_m is not None
+                        aa = rec.runoff_aa_spread or 0.0  # the tuning session's A/A control
+                        pts.append(Point(key, m, *judge(rec.winner, ref_m, aa)))
                         n_tuning += 1
         return pts, n_bench, n_tuning
 
@@ -421,14 +441,12 @@ def others(rows: list[BenchRow]) -> Others | None:
                 continue
             best = min(good, key=lambda r: r.measurement.latency_us or 0.0)
             b = _row(at, base)
-            if ok(b):
-                assert b is not None
-                vs_bf16.append(Point(key, m, *judge(best.measurement, b)))
+            if b is not None and ok(b.measurement):
+                vs_bf16.append(Point(key, m, *judge_rows(best, b)))
                 fastest[band_of(m).id][best.provider] += 1
             mine = _row(at, subject)
-            if ok(mine):
-                assert mine is not None
-                vs_installed.append(Point(key, m, *judge(best.measurement, mine)))
+            if mine is not None and ok(mine.measurement):
+                vs_installed.append(Point(key, m, *judge_rows(best, mine)))
     return Others(
         Comparison(
             "others-bf16",

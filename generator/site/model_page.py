@@ -32,6 +32,7 @@ from generator.errors import UserError
 from generator.site import charts, engines, gains, providers, recommend
 from generator.site.catalog import Catalog, Device, ModelOnDevice
 from generator.site.model_bundles import BundleEntry, zip_bundle
+from generator.site.runs import BenchRun, bench_runs
 
 
 @dataclass
@@ -148,7 +149,7 @@ class ModelPage:
     advice: list[dict[str, Any]]  # per shape: its BandAdvice and gains per band
     sections: list[dict[str, Any]]
     errors: list[dict[str, Any]]
-    bench_runs: list[dict[str, Any]]
+    bench_runs: list[BenchRun]  # the runs behind the page's rows (their own provenance)
     tune_runs: list[dict[str, Any]]
     downloads: dict[str, bytes] = field(default_factory=dict)
 
@@ -183,31 +184,6 @@ def tune_runs(tunes: list[TuneFile]) -> list[dict[str, Any]]:
     for r in out:
         r["files"] = len(r["files"])
         r["searches"] = sorted(r["searches"])
-    return out
-
-
-def bench_runs(d: Device, rows: list[BenchRow]) -> list[dict[str, Any]]:
-    """The runs that measured a page's rows (a file may merge rows of several runs), newest
-    first: provenance, how many rows, and which providers when not all of them."""
-    runs: dict[tuple[str, str], dict[str, Any]] = {}
-    everyone = {r.provider for r in rows}
-    for r in rows:
-        p = d.row_provenance(r)
-        if p is None:
-            continue
-        run = runs.setdefault(
-            (p.git_sha, p.date.date().isoformat()),
-            {"provenance": p, "rows": 0, "providers": set()},
-        )
-        run["rows"] += 1
-        run["providers"].add(r.provider)
-    out = sorted(runs.values(), key=lambda r: r["provenance"].date, reverse=True)
-    widest = max(out, key=lambda r: len(r["providers"])) if out else None
-    for run in out:
-        names = run.pop("providers")
-        # the run with the most providers is "the others" when several runs share the page
-        run["others"] = run is widest and names != everyone
-        run["providers"] = [] if run is widest else providers.ordered(names)
     return out
 
 
@@ -360,7 +336,7 @@ def build(
         advice,
         sections,
         error_table(mt.rows),
-        bench_runs(d, mt.rows),
+        bench_runs(mt.rows),
         tune_runs(used),
         dl,
     )

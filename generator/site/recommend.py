@@ -9,8 +9,11 @@ provider is a candidate for a band only if it is correct at every M of the band.
 
 Two providers within the measured noise of each other are a tie and are named together
 ("cuBLAS block-wise ≈ cuBLAS block-wise v2"): a recommendation must not flip between them from
-one batch size to the next. The per-M table (:func:`ranges`) merges consecutive batch sizes as
-long as some provider stays in every tie group, so its rows change only when the answer does.
+one batch size to the next. The noise is the widest of their p20-p80 spreads and the point's A/A
+control (identical work timed twice in the run that measured them, ``gains.control_spread``),
+and at least ``gains.NOISE_FLOOR``. The per-M table (:func:`ranges`) merges consecutive batch
+sizes as long as some provider stays in every tie group, so its rows change only when the
+answer does.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 from generator.data.records import BenchRow, Status
 from generator.site import providers
-from generator.site.gains import BANDS, NOISE_FLOOR, Band, spread
+from generator.site.gains import BANDS, NOISE_FLOOR, Band, control_spread, spread
 from generator.site.providers import Role
 
 
@@ -69,17 +72,23 @@ class Pick:
         return self.tied[0] if self.tied else None
 
 
+def _noise(a: BenchRow, b: BenchRow) -> float:
+    """How far apart two rows of one point may be and still tie: their p20-p80 spreads, the
+    point's A/A control (from either row), at least the floor."""
+    return max(spread(a.measurement), spread(b.measurement), control_spread(a, b), NOISE_FLOOR)
+
+
+def _row_noise(r: BenchRow) -> float:
+    """One row's own noise: its p20-p80 spread, or its point's A/A control where wider."""
+    return max(spread(r.measurement), control_spread(r))
+
+
 def picks(rows: Iterable[BenchRow]) -> list[Pick]:
     out = []
     for m, at in sorted(_candidates(rows).items()):
         ranked = sorted(at.values(), key=_lat)
         best = ranked[0]
-        tied = [
-            r.provider
-            for r in ranked
-            if _lat(r)
-            <= _lat(best) * (1 + max(spread(best.measurement), spread(r.measurement), NOISE_FLOOR))
-        ]
+        tied = [r.provider for r in ranked if _lat(r) <= _lat(best) * (1 + _noise(best, r))]
         base = _baseline(at)
         sp = {n: _lat(base) / _lat(at[n]) for n in tied} if base else {}
         out.append(Pick(m, tuple(tied), sp))
@@ -181,7 +190,7 @@ def advice(rows: Iterable[BenchRow]) -> list[BandAdvice]:
             if not all(n in cands[m] for m in ms):
                 continue
             sp = [_lat(_baseline(cands[m])) / _lat(cands[m][n]) for m in ms]  # type: ignore[arg-type]
-            noise = statistics.median(spread(cands[m][n].measurement) for m in ms)
+            noise = statistics.median(_row_noise(cands[m][n]) for m in ms)
             choices[n] = (_geomean(sp), min(sp), max(sp), noise)
         if not choices:
             out.append(BandAdvice(band, ms, None, None))

@@ -35,6 +35,7 @@ from generator.site.bundles import zip_device_bundle
 from generator.site.catalog import Catalog, Device
 from generator.site.model_page import ModelTP
 from generator.site.providers import ROLE_ORDER, ROLE_TAGS, ROLE_TITLES, Role
+from generator.site.runs import BenchRun, bench_runs
 
 TEMPLATES = Path(__file__).parent / "templates"
 HOME_MARKER = "<!-- blockgemm:catalog -->"
@@ -363,7 +364,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
         "gains": dev_gains,
         "others": dev_others,
         "pages": pages,
-        "bench_runs": model_page.bench_runs(d, model_rows),
+        "bench_runs": bench_runs(model_rows),
         "runs": model_page.tune_runs(list(installed.values())),
         "scope": f"{d.name}|all",
     }
@@ -429,7 +430,7 @@ def _model_records(d: Device, mt: ModelTP, mp: model_page.ModelPage, base: str) 
         "device": d.name,
         "model": mt.model.id,
         "tp": mt.tp,
-        "runs": [run["provenance"] for run in mp.bench_runs],
+        "runs": [run.provenance for run in mp.bench_runs],
         "ceilings": d.ceilings,
         "rows": rows,
         "tuning": tunes,
@@ -445,11 +446,12 @@ def _mla_base(d: Device) -> str:
 
 
 def _mla_downloads(d: Device) -> dict[str, bytes]:
-    """The MLA sweep's rows as CSV, and with its sources and batched tuning records as JSON."""
+    """The MLA sweep's rows as CSV, and with the runs that measured them and the batched tuning
+    records as JSON."""
     base = _mla_base(d)
     records = {
         "device": d.name,
-        "sources": {rel: d.sources[rel] for rel in d.sweep_sources.get("mla", [])},
+        "runs": [run.provenance for run in bench_runs(d.mla_rows)],
         "rows": d.mla_rows,
         "tuning": d.batched_tunes,
     }
@@ -475,7 +477,7 @@ def _mla_page(r: _Renderer, d: Device) -> Page:
         ref_label=ref_label,
         ref_link=REFERENCE_LINKS.get(ref_label or ""),
         tunes=[model_page.tune_table(t) for t in d.batched_tunes],
-        sources=[(rel, d.sources[rel]) for rel in d.sweep_sources.get("mla", [])],
+        runs=bench_runs(d.mla_rows),
         device_src=_device_src(d),
         csv_src=base + ".csv",
         json_src=base + ".json",
@@ -505,9 +507,9 @@ def _device_downloads(d: Device) -> dict[str, bytes]:
     return out
 
 
-def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[tuple[str, Any]]]]:
+def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[BenchRun]]]:
     """A chart per sweep other than the model and MLA ones: one for a square sweep, one per
-    (N, K) otherwise; each with the files (and runs) it comes from."""
+    (N, K) otherwise; each with the runs that measured its rows."""
     other_sweeps = []
     for sweep, rows in sorted(d.bench.items()):
         if sweep in ("model", "mla"):
@@ -522,8 +524,7 @@ def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[tuple[str, Any
                 if nk is None
                 else f"{sweep} sweep, N={nk[0]} K={nk[1]}"
             )
-            srcs = [(rel, d.sources[rel]) for rel in d.sweep_sources.get(sweep, [])]
-            other_sweeps.append((label, charts.square_chart(grows), srcs))
+            other_sweeps.append((label, charts.square_chart(grows), bench_runs(grows)))
     return other_sweeps
 
 
@@ -532,7 +533,16 @@ def _device_page(
 ) -> Page:
     """A device's own page: its model pages, other sweeps, record files and bundle."""
     base = _device_base(d)
-    raw = [(rel, _raw_src(d, rel), d.sources.get(rel)) for rel in d.raw_files]
+    # a bench file is listed with the runs of its rows (its own provenance is its last writer's)
+    raw = [
+        (
+            rel,
+            _raw_src(d, rel),
+            d.sources.get(rel),
+            bench_runs(d.file_rows[rel]) if rel in d.file_rows else None,
+        )
+        for rel in d.raw_files
+    ]
     return r.page(
         "device.md.j2",
         _device_src(d),

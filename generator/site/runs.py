@@ -1,11 +1,14 @@
 """The measurement runs behind a device's pages: who measured what, and with what.
 
 Why: a device folder collects records of many runs (resumed tunes, re-measured sweeps, and
-for a contributed GPU a stranger's machine), and each record now carries its own provenance
-(``TuneRecord.provenance``, ``BenchRow.provenance``; the file's for older records). A page
-that cites ``device.json`` for everything misattributes all but the first run. This module
-groups a device's records by run for the catalog (:class:`generator.site.catalog.Device`),
-and gives the pruning check's rows a ratio that is None instead of a division by zero.
+for a contributed GPU a stranger's machine), and each record carries its own provenance
+(``TuneRecord.provenance``, the file's for tuning records before 2026-11-29;
+``BenchRow.provenance``, on every bench row: ``validate`` refuses a row without). A page that
+cites ``device.json``, or a bench file's provenance (its last writer's), for everything
+misattributes all but one run. This module groups a device's records by run for the catalog
+(:class:`generator.site.catalog.Device`) and a page's bench rows by the run that measured them
+(:func:`bench_runs`: never the file's provenance), and gives the pruning check's rows a ratio
+that is None instead of a division by zero.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from pathlib import Path
 
 from generator.data.records import (
     BenchFile,
+    BenchRow,
     Provenance,
     PruningCheck,
     PruningPoint,
     TuneFile,
     TuneTimeCheck,
     record_provenance,
-    row_provenance,
 )
+from generator.site import providers
 
 
 @dataclass
@@ -67,10 +71,59 @@ def collect_runs(
             run_of(record_provenance(tf, rec), path).tune_records += 1
     for path, bf in benches:
         for row in bf.rows:
-            run_of(row_provenance(bf, row), path).bench_rows += 1
+            if row.provenance is not None:  # validate refuses a row without
+                run_of(row.provenance, path).bench_rows += 1
     for path, check in checks:
         run_of(check.provenance, path)
     return sorted(runs.values(), key=lambda r: r.provenance.date, reverse=True)
+
+
+@dataclass
+class BenchRun:
+    """One run behind a set of bench rows (a page's, a sweep's, a file's): its provenance, how
+    many of the rows it measured and how many of those it timed, and which providers, named
+    only where other runs measured the others."""
+
+    provenance: Provenance
+    rows: int = 0
+    timed: int = 0  # rows with a latency (the rest: unsupported, incorrect, error)
+    providers: list[str] = field(default_factory=list)  # empty: every provider, or "the others"
+    others: bool = False  # this run measured the providers no other run listed here did
+
+    @property
+    def method(self) -> str | None:
+        """How the run timed; None for runs before 2026-12-02, which recorded none (they used
+        the earlier method, docs/methodology.md)."""
+        return self.provenance.method
+
+
+def bench_runs(rows: Iterable[BenchRow]) -> list[BenchRun]:
+    """The runs that measured ``rows``, newest first, each from the rows' own provenance (a
+    file merges rows of several runs; its own provenance is only its last writer's). Rows
+    without provenance, which ``validate`` refuses, are in no run."""
+    rows = list(rows)
+    found: dict[tuple[str, str], tuple[BenchRun, set[str]]] = {}
+    for r in rows:
+        p = r.provenance
+        if p is None:
+            continue
+        run, names = found.setdefault((p.git_sha, p.date.date().isoformat()), (BenchRun(p), set()))
+        run.rows += 1
+        run.timed += r.measurement.latency_us is not None
+        names.add(r.provider)
+    ordered = sorted(found.values(), key=lambda rn: rn[0].provenance.date, reverse=True)
+    everyone = {r.provider for r in rows}
+    widest = max(ordered, key=lambda rn: len(rn[1]))[0] if ordered else None
+    for run, names in ordered:
+        # the run with the most providers is "the others" when several runs share the rows
+        run.others = run is widest and names != everyone
+        run.providers = [] if run is widest else providers.ordered(names)
+    return [run for run, _ in ordered]
+
+
+def earlier_method(runs: Iterable[BenchRun]) -> bool:
+    """Whether any of these runs predates the recorded timing method (before 2026-12-02)."""
+    return any(run.method is None for run in runs)
 
 
 @dataclass(frozen=True)

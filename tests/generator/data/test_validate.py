@@ -97,6 +97,19 @@ def negative_latency(root: Path) -> Path:
     return path
 
 
+def bench_row_of_another_device(root: Path) -> Path:
+    path = root / "devices" / A / "bench/model.json"
+    _edit(path, lambda raw: raw["rows"][3]["provenance"].update(device_name=B))
+    return path
+
+
+def bench_rows_without_provenance(root: Path) -> Path:
+    """Every row of a file as an old run left it: no provenance of its own."""
+    path = root / "devices" / A / "bench/square.json"
+    _edit(path, lambda raw: [row.pop("provenance") for row in raw["rows"]])
+    return path
+
+
 def zero_pruning_time(root: Path) -> Path:
     path = root / "devices" / A / "checks/pruning.json"
     _edit(path, lambda raw: raw["points"][0].update(exhaustive_us=0.0))
@@ -112,6 +125,15 @@ SITE_PROBES = [
     (nan_latency, "'rows.0.measurement.latency_us': nan is not a finite positive number"),
     (negative_latency, "'records.0.winner.latency_us': -13.9 is not a finite positive number"),
     (zero_pruning_time, "'points.0.exhaustive_us': 0.0 is not a finite positive time"),
+    (
+        bench_row_of_another_device,
+        "'rows.3.provenance.device_name': measured on SYNTHETIC_GPU_B, filed under SYNTHETIC_GPU_A",
+    ),
+    (
+        bench_rows_without_provenance,
+        "'rows.provenance': 42 of 42 rows carry no provenance of their own (first: rows.0: "
+        "torch-bf16, model None, layer None, tp None, B=1 M=256 N=256 K=256)",
+    ),
 ]
 
 
@@ -242,6 +264,31 @@ def test_bundles_and_install_refuse_what_is_not_this_devices_or_cannot_run(
     with pytest.raises(UserError, match=refused):
         bundles.install_configs(tree, A, framework, tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
+
+
+def test_rows_without_provenance_are_one_line_per_file(tree):
+    """A file of an old run lacks provenance on thousands of rows: one finding for the file,
+    with the count and the first row, not one per row; a file whose rows all have theirs is
+    not reported, even when its own provenance names another run."""
+    from generator.data.validate import validate_tree
+
+    model = tree / "devices" / A / "bench/model.json"
+
+    def strip(raw):
+        raw["provenance"]["git_sha"] = "last-writer"
+        for i in (5, 9):
+            raw["rows"][i].pop("provenance")
+
+    _edit(model, strip)
+    square = bench_rows_without_provenance(tree)
+    found = [p for p in validate_tree(tree).problems if "no provenance of their own" in p.message]
+    assert sorted((p.path, p.field) for p in found) == sorted(
+        [(model, "rows.provenance"), (square, "rows.provenance")]
+    )
+    (in_model,) = [p for p in found if p.path == model]
+    rows = json.loads(model.read_text())["rows"]
+    assert in_model.message.startswith(f"2 of {len(rows)} rows carry no provenance")
+    assert f"(first: rows.5: {rows[5]['provider']}, model {rows[5]['model']}" in in_model.message
 
 
 def test_validate_command_lists_every_problem_and_exits_2(tree, capsys):

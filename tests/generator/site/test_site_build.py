@@ -21,6 +21,7 @@ import pytest
 
 from generator.data.records import (
     SEARCH_CURRENT,
+    AAControl,
     BenchFile,
     BenchRow,
     Measurement,
@@ -190,18 +191,68 @@ def test_model_bundle_holds_exactly_the_models_files(built: tuple[Path, Path], e
         assert f'download="{html.escape(name)}"' in page
 
 
-def test_pages_cite_the_records_they_show(tmp_path: Path) -> None:
-    """A model page cites the benchmark file's own provenance, not the device's first run."""
-    write_catalog(tmp_path / "site_data", n_devices=1, n_models=1, mla=False)
+def test_pages_cite_the_runs_of_their_rows(tmp_path: Path) -> None:
+    """Every page that says where and when its numbers were measured cites the runs named by
+    its rows' own provenance: never the device's first run, never a bench file's provenance
+    (its last writer's), on the model, MLA, device and home pages and in the downloads."""
+    write_catalog(tmp_path / "site_data", n_devices=1, n_models=2, mla=True)
     dev = tmp_path / "site_data/devices/SYNTHETIC_GPU_A"
-    for rel, sha in (("device.json", "d3v1ce0"), ("bench/model.json", "b3nch00")):
-        raw = json.loads((dev / rel).read_text())
-        raw["provenance"]["git_sha"] = sha
-        (dev / rel).write_text(json.dumps(raw))
+    raw = json.loads((dev / "device.json").read_text())
+    raw["provenance"]["git_sha"] = "d3v1ce0"
+    (dev / "device.json").write_text(json.dumps(raw))
+    for sweep in ("model", "square", "mla"):
+        path = dev / f"bench/{sweep}.json"
+        raw = json.loads(path.read_text())
+        raw["provenance"]["git_sha"] = "f1le000"  # the last writer, who measured none of these
+        for i, row in enumerate(raw["rows"]):
+            row["provenance"]["git_sha"] = "r0w0001" if i % 2 else "r0w0002"
+        path.write_text(json.dumps(raw))
     result = mkdocs_build(tmp_path / "site_data", tmp_path / "site")
     assert result.returncode == 0, result.stderr
-    page = (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
-    assert "b3nch00" in page and "d3v1ce0" not in page
+    site = tmp_path / "site"
+    pages = {
+        name: (site / name).read_text()
+        for name in (
+            "index.html",
+            "devices/SYNTHETIC_GPU_A/index.html",
+            "devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html",
+            "devices/SYNTHETIC_GPU_A/a16w8-mla.html",
+            "devices/SYNTHETIC_GPU_A/downloads/a16w8-mla.json",
+            "devices/SYNTHETIC_GPU_A/downloads/synthetic-dense-00-tp1.json",
+        )
+    }
+    for name, text in pages.items():
+        assert "r0w0001" in text and "r0w0002" in text, name
+        if name != "devices/SYNTHETIC_GPU_A/index.html":  # its data-files table lists files
+            assert "f1le000" not in text and "d3v1ce0" not in text, name
+    # the data-files table lists a bench file by the runs of its rows, not by its provenance
+    table = pages["devices/SYNTHETIC_GPU_A/index.html"].split('id="data-files"')[1]
+    assert "f1le000" not in table
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(
+                (site / "devices/SYNTHETIC_GPU_A/downloads/synthetic-dense-00-tp1.csv").read_text()
+            )
+        )
+    )
+    assert {r["git_sha"] for r in csv_rows} == {"r0w0001", "r0w0002"}
+
+
+def test_pages_say_which_rows_were_timed_the_earlier_way(built: tuple[Path, Path]) -> None:
+    """Rows of runs before 2026-12-02 record no timing method: their pages say that those rows
+    were timed with the earlier method and link the methodology; pages of rows whose runs
+    record their method name it instead."""
+    _, site = built
+    page = "synthetic-dense-00-tp1.html"
+    current = (site / "devices/SYNTHETIC_GPU_A" / page).read_text()  # rows with a method
+    old = (site / "devices/SYNTHETIC_GPU_B" / page).read_text()  # rows without one
+    note = "their rows were timed with the"
+    link = '<a href="../../methodology.html#timing">earlier method</a>'
+    assert note in old and link in old
+    assert note not in current and "(timing: synthetic: interleaved, made-up numbers)" in current
+    home = (site / "index.html").read_text()
+    assert '<a href="methodology.html#timing">earlier method</a>' in home
+    assert (site / "methodology.html").read_text().count('id="timing"') == 1
 
 
 def test_contributed_devices_say_so(tmp_path: Path) -> None:
@@ -389,6 +440,39 @@ def test_invalid_rows_never_win_and_ties_merge(recorded_metadata) -> None:
     assert decode.fastest is not None and decode.fastest.provider == "triton-fp8-block-tuned"
 
 
+def _with_control(row: BenchRow, spread: float) -> BenchRow:
+    us = row.measurement.latency_us or 1.0
+    return row.model_copy(
+        update={"control": AAControl(provider="x", a_us=us, b_us=us * (1 + spread))}
+    )
+
+
+@pytest.mark.parametrize("control, tie", [(0.02, True), (0.003, False)])
+def test_the_points_aa_control_is_the_tie_threshold(recorded_metadata, control, tie) -> None:
+    """Two rows 1.5 % apart, p20-p80 spreads of zero: beyond the 1 % floor, so faster, unless
+    identical work timed 2 % apart at that point (the A/A control, carried by either row); the
+    gain tables, the per-M picks and the band advice all decide so."""
+    rows = [
+        _row("torch-bf16", 8, 20.0),
+        _with_control(_row("triton-fp8-block-tuned", 8, 10.0), control),
+        _row("triton-fp8-block-default", 8, 10.15),
+        _row("cublas-fp8-block", 8, 10.15),
+    ]
+    rows = [r.model_copy(update={"model": "m", "tp": 1}) for r in rows]
+    vs_default = gains.gains(rows).get("default")
+    assert vs_default is not None
+    st = vs_default.stat(gains.BANDS[0])
+    assert (st.ties, st.faster) == ((1, 0) if tie else (0, 1))
+    tuned, default = rows[1], rows[2]
+    assert gains.judge_rows(tuned, default)[1] == (0 if tie else 1)
+    assert gains.judge_rows(default, tuned)[1] == (0 if tie else -1)  # from either row
+    same = {"triton-fp8-block-default", "cublas-fp8-block"}  # 1.5 % behind the tuned row
+    tied = {"triton-fp8-block-tuned", *(same if tie else ())}
+    assert set(recommend.picks(rows)[0].tied) == tied
+    fastest = recommend.advice(rows)[0].fastest
+    assert fastest is not None and set(fastest.tied) == tied
+
+
 def test_invalid_rows_are_not_line_points(recorded_metadata) -> None:
     rows = [_row("cublas-fp8-block", m, 2.0) for m in (1, 2, 4)]
     rows[1] = _row("cublas-fp8-block", 2, 1.0, Status.INCORRECT)
@@ -433,9 +517,19 @@ def _good(m: dict | None) -> bool:
     return bool(m) and m["status"] == "ok" and bool(m.get("latency_us"))
 
 
-def _point(subject: dict, ref: dict) -> tuple[float, int]:
+def _control(*rows: dict | None) -> float:
+    """The point's A/A control spread, from whichever row carries one."""
+    spreads = [
+        abs(c["a_us"] - c["b_us"]) / min(c["a_us"], c["b_us"])
+        for c in (r.get("control") for r in rows if r)
+        if c
+    ]
+    return max(spreads, default=0.0)
+
+
+def _point(subject: dict, ref: dict, control: float = 0.0) -> tuple[float, int]:
     r = ref["latency_us"] / subject["latency_us"]
-    tol = max(_spread(subject), _spread(ref), 0.01)
+    tol = max(_spread(subject), _spread(ref), control, 0.01)
     return r, (1 if r > 1 + tol else -1 if r < 1 / (1 + tol) else 0)
 
 
@@ -502,13 +596,11 @@ def expected_facts(site_data: Path) -> dict[str, str]:
         dev = dev_dir.name
         infos: dict[str, dict] = {}
         rows: list[dict] = []
-        file_prov: dict[int, dict] = {}
         for path in sorted((dev_dir / "bench").glob("*.json")):
             raw = json.loads(path.read_text())
             if raw["sweep"] == "model":
                 infos.update(raw.get("providers", {}))
                 rows += raw["rows"]
-                file_prov.update((id(r), raw["provenance"]) for r in raw["rows"])
         out.update(_device_facts(dev_dir))
 
         tuned = _pick(infos, lambda i: i.get("installable") and not i.get("baseline") and _fp8(i))
@@ -548,16 +640,26 @@ def expected_facts(site_data: Path) -> dict[str, str]:
         def row_meas(at: dict, name: str | None) -> dict | None:
             return at[name]["measurement"] if name and name in at else None
 
+        def ctrl(at: dict, *names: str | None) -> float:
+            return _control(*(at.get(n) for n in names if n))
+
         for scope, keys in scopes.items():
             pre = f"{dev}|{scope}"
             cmp: dict[str, list] = defaultdict(list)
             source: dict[str, list[str]] = defaultdict(list)
 
             def add(
-                cid: str, band: str, mine: dict, ref: dict | None, how: str, cmp=cmp, src=source
+                cid: str,
+                band: str,
+                mine: dict,
+                ref: dict | None,
+                how: str,
+                control: float,
+                cmp=cmp,
+                src=source,
             ) -> None:
                 if _good(mine) and _good(ref):
-                    cmp[cid].append((band, *_point(mine, ref)))
+                    cmp[cid].append((band, *_point(mine, ref, control)))
                     src[cid].append(how)
 
             for key in keys:
@@ -566,28 +668,31 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 for m in sorted(set(grid[key]) | set(records)):
                     at = grid[key].get(m, {})
                     rec = records.get(m)
+                    aa = (rec or {}).get("runoff_aa_spread") or 0.0  # the tuning session's A/A
                     mine = row_meas(at, tuned)
                     for set_id, engine in engines.items():
                         name = shipped.get(set_id)
                         if tuned in at and name in at:
-                            today = row_meas(at, name)
+                            today, today_name = row_meas(at, name), name
                             if today["status"] == "unsupported":
                                 want = "default" if engine == "vllm" else f"default:{engine}"
-                                dflt = _pick(
+                                today_name = _pick(
                                     infos, lambda i, w=want: _fp8(i) and i.get("config_source") == w
                                 )
-                                today = row_meas(at, dflt)
-                            add(set_id, _band(m), mine, today, "bench")
+                                today = row_meas(at, today_name)
+                            add(set_id, _band(m), mine, today, "bench", ctrl(at, tuned, today_name))
                         elif rec:
                             b = rec.get("baselines", {})
                             ref = b.get(set_id) or b.get(f"{engine}-default")
-                            add(set_id, _band(m), rec.get("winner"), ref, "tuning")
+                            add(set_id, _band(m), rec.get("winner"), ref, "tuning", aa)
                     if tuned in at and vdefault in at:
-                        add("default", _band(m), mine, row_meas(at, vdefault), "bench")
+                        dflt = row_meas(at, vdefault)
+                        add("default", _band(m), mine, dflt, "bench", ctrl(at, tuned, vdefault))
                     elif rec:
-                        add("default", _band(m), rec.get("winner"), rec["default"], "tuning")
+                        add("default", _band(m), rec.get("winner"), rec["default"], "tuning", aa)
                     if tuned in at and bf16 in at:
-                        add("bf16", _band(m), mine, row_meas(at, bf16), "bench")
+                        c = ctrl(at, tuned, bf16)
+                        add("bf16", _band(m), mine, row_meas(at, bf16), "bench", c)
             for cid, pts in cmp.items():
                 out.update(_stats(pts, f"{pre}|{cid}"))
                 out[f"{pre}|{cid}|from_bench"] = str(source[cid].count("bench"))
@@ -596,22 +701,25 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 vs_bf16, vs_tuned = [], []
                 for key in keys:
                     for m, at in grid[key].items():
-                        good = [row_meas(at, n) for n in others if _good(row_meas(at, n))]
+                        good = [n for n in others if _good(row_meas(at, n))]
                         if not good:
                             continue
-                        best = min(good, key=lambda x: x["latency_us"])
+                        top = min(good, key=lambda n: row_meas(at, n)["latency_us"])
+                        best = row_meas(at, top)
                         if _good(row_meas(at, bf16)):
-                            vs_bf16.append((_band(m), *_point(best, row_meas(at, bf16))))
+                            c = ctrl(at, top, bf16)
+                            vs_bf16.append((_band(m), *_point(best, row_meas(at, bf16), c)))
                         if _good(row_meas(at, tuned)):
-                            vs_tuned.append((_band(m), *_point(best, row_meas(at, tuned))))
+                            c = ctrl(at, top, tuned)
+                            vs_tuned.append((_band(m), *_point(best, row_meas(at, tuned), c)))
                 out.update(_stats(vs_bf16, f"{pre}|others-bf16"))
                 out.update(_stats(vs_tuned, f"{pre}|others-installed"))
-            # the runs behind the page's rows and files (its provenance line)
+            # the runs behind the page's rows and files (its provenance line): each row's own
             runs: dict[str, int] = defaultdict(int)
             for key in keys:
                 for at in grid[key].values():
                     for r in at.values():
-                        pv = r.get("provenance") or file_prov[id(r)]
+                        pv = r["provenance"]
                         runs[f"{pre}|rows|{pv['git_sha']}|{pv['date'][:10]}"] += 1
             nks_all = {(k[2], k[3]) for k in keys}
             tuned_runs: dict[str, dict] = {}
