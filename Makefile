@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 TRITON ?= 3.6
 LOCK ?= .ci/lock/cpu-triton$(TRITON).txt
 
-.PHONY: install test tune bench bench-quick site serve lint format validate sanitize
+.PHONY: install test tune bench bench-quick site serve lint format validate sanitize deepgemm
 
 install:
 	@if command -v nvidia-smi >/dev/null 2>&1; then \
@@ -70,6 +70,15 @@ sanitize:
 	PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck --target-processes all \
 		--error-exitcode 3 --print-limit 50 \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(SANITIZE_TESTS)
+
+# DeepGEMM for a GPU machine without network (the engine-default providers): downloads the
+# vLLM 0.33.0 wheel with pip (336 MB, cached in .deepgemm-cache), checks its pinned sha256 and
+# every file against the wheel's RECORD, and packs only vllm/third_party/deep_gemm, as a
+# top-level deep_gemm package, into .deepgemm/deep_gemm-2.8.1-vllm-0.33.0.tar.xz (6 MB). It
+# prints the lines that unpack it there (PYTHONPATH, CUDA_HOME for its JIT); the GPU command
+# carries .deepgemm (the archive alone). Stdlib and pip only.
+deepgemm:
+	$(PYTHON) -m generator.deepgemm_fetch --dest .deepgemm --cache .deepgemm-cache
 
 site:
 	mkdocs build --strict

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import torch
 
+from generator.bench import deep_gemm_lib
 from generator.bench.context import BenchContext
 from generator.bench.provider import Provider, Requirement
 from kernels.compat import gluon_problem
@@ -51,6 +52,17 @@ def _need_triton(ctx: BenchContext) -> str | None:
     return "needs a CUDA GPU, or TRITON_INTERPRET=1 set before the kernels are imported"
 
 
+def _need_deep_gemm(ctx: BenchContext) -> str | None:
+    """DeepGEMM's FP8 GEMM has kernels for sm_90 and the sm_100 family only (its
+    ``fp8_fp4_gemm_nt`` dispatches on arch 9 or 10), and nothing to run on a CPU."""
+    if not ctx.on_cuda:
+        return "needs an NVIDIA Hopper (sm_90) or Blackwell (sm_100) GPU (DeepGEMM has no CPU path)"
+    major, minor = _capability(ctx)
+    if major not in (9, 10):
+        return f"needs an sm_90 or sm_100 GPU (DeepGEMM's FP8 GEMM), this one is sm_{major}{minor}"
+    return deep_gemm_lib.problem()
+
+
 REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
     Requirement.CUDA: lambda ctx: None if ctx.on_cuda else "needs a CUDA GPU (library kernel)",
     Requirement.TRITON: _need_triton,
@@ -67,6 +79,7 @@ REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
             else "needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter)"
         )
     ),
+    Requirement.DEEP_GEMM: _need_deep_gemm,
 }
 
 

@@ -194,6 +194,9 @@ class ProviderInfo(_Record):
     # Engines whose users get exactly this by installing the catalog's files (drop-in configs).
     installable: list[str] = []
     config_source: str | None = None  # "default" | "tuned" | "shipped:<engine>" | "own"
+    # The build of the library a provider calls, where it matters which one ran (DeepGEMM: the
+    # package and version, and where it came from); None: torch's cuBLAS or our kernels.
+    library: str | None = None
     quant_timed: bool = False  # the activation quantization is inside the timed region
     baseline: bool = False  # the reference its kind's speedups are measured against
     color: str
