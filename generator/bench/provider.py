@@ -44,6 +44,7 @@ class Requirement(str, enum.Enum):
     SCALED_MM_V2 = "scaled_mm_v2"  # torch.nn.functional.scaled_mm with ScalingType (newer torch)
     INT_MM = "int_mm"  # torch._int_mm on CUDA
     HOPPER = "hopper"  # a Gluon kernel written for sm_90 (WGMMA, TMA, setmaxnreg)
+    TMA = "tma"  # a Triton kernel built on TMA descriptors: NVIDIA sm_90+ (or the interpreter)
 
 
 class Unsupported(Exception):

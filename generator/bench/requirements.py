@@ -10,7 +10,7 @@ import torch
 
 from generator.bench.context import BenchContext
 from generator.bench.provider import Provider, Requirement
-from kernels.compat import gluon_problem
+from kernels.compat import gluon_problem, gpu_info, hopper_problem, tma_problem
 from kernels.validation import interpreting
 
 
@@ -51,6 +51,15 @@ def _need_triton(ctx: BenchContext) -> str | None:
     return "needs a CUDA GPU, or TRITON_INTERPRET=1 set before the kernels are imported"
 
 
+def _need_hopper(ctx: BenchContext) -> str | None:
+    """sm_90 itself: not sm_100 / sm_120, not an AMD GPU (whose torch reports gfx942 as
+    capability 9.4), not the CPU interpreter (Gluon has none)."""
+    gpu = gpu_info(ctx.device)
+    if hopper_problem(gpu) is None:
+        return None
+    return f"needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter); this is {gpu.label}"
+
+
 REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
     Requirement.CUDA: lambda ctx: None if ctx.on_cuda else "needs a CUDA GPU (library kernel)",
     Requirement.TRITON: _need_triton,
@@ -59,14 +68,8 @@ REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
     Requirement.INT_MM: lambda ctx: (
         None if ctx.on_cuda and hasattr(torch, "_int_mm") else "needs torch._int_mm on CUDA"
     ),
-    Requirement.HOPPER: lambda ctx: (
-        gluon_problem()
-        or (
-            None
-            if _capability(ctx)[0] == 9
-            else "needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter)"
-        )
-    ),
+    Requirement.HOPPER: lambda ctx: gluon_problem() or _need_hopper(ctx),
+    Requirement.TMA: lambda ctx: _need_triton(ctx) or tma_problem(gpu_info(ctx.device)),
 }
 
 
