@@ -21,6 +21,7 @@ COMMANDS = {
     "shapes": "generator.data.shapes_cli",
     "install-configs": "generator.site.install_cli",
     "validate": "generator.data.validate_cli",
+    "contribute": "generator.contribute.cli",
 }
 
 

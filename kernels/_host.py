@@ -18,8 +18,8 @@ from typing import Any
 import torch
 import triton
 
+from kernels.platform import FP8_DTYPES
 from kernels.validation import (
-    FP8_DTYPE,
     check_devices,
     check_dtype,
     check_inner_contiguous,
@@ -29,7 +29,7 @@ from kernels.validation import (
     check_shape,
 )
 
-W8A8_DTYPES = (FP8_DTYPE, torch.int8)
+W8A8_DTYPES = (*FP8_DTYPES, torch.int8)  # e4m3fn, e4m3fnuz (kernels.platform), int8
 
 
 # --- check ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import triton
 import triton.language as tl
 
 from kernels._host import ShapeOnly, launch, num_tiles, operand_strides, weight_block
+from kernels.platform import FP8_DTYPES
 from kernels.tiling import default_w8a8_config, grouped_tile_ids, split_config, validate_config
 from kernels.validation import (
     FP8_DTYPE,
@@ -129,7 +130,7 @@ def check_a16w8_batched_args(
     check_ndim("X", X, 3)
     check_ndim("W", W, 3)
     check_dtype("X", X, (torch.bfloat16, torch.float16))
-    check_dtype("W", W, (FP8_DTYPE,))
+    check_dtype("W", W, FP8_DTYPES)
     check_dtype("Ws", Ws, (torch.float32,))
     out_dtype = X.dtype if out_dtype is None else out_dtype
     check_out_dtype(out_dtype)

@@ -19,12 +19,25 @@ API a kernel needs, never by comparing version strings:
 
 A kernel that cannot run on the installed Triton reports why through :func:`gluon_problem`
 (providers turn that into ``unsupported``, tests into a skip), never with a traceback.
+
+It is also the one place that knows what a *device* offers the kernels (:class:`GpuInfo`,
+:func:`kernel_problem`): the warp-specialized Gluon kernel is written for Hopper (WGMMA, TMA,
+``setmaxnreg``) and runs on sm_90 only, not on sm_100 / sm_120 and not on AMD GPUs (whose
+ROCm torch answers ``get_device_capability`` with gfx numbers, (9, 4) on MI300, that must not
+pass for Hopper); the persistent kernel is built on TMA descriptors, which NVIDIA GPUs have
+from sm_90 (sm_120 included) and which Triton rewrites into plain pointer loads elsewhere
+(triton 3.6 ``CUDABackend.make_ttir`` below sm_90, ``HIPBackend.make_ttir`` always), so on Ada
+and on AMD it would be another kernel than the one measured and is reported unsupported; FP8
+tensor cores start at sm_89 (``CUDABackend.parse_options``: e4m3fn dots from capability 8.9).
+Everything else (the drop-in kernel, split-K, fused decode, the batched A16W8 kernels, INT8)
+is plain Triton and runs on every one of them.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+from dataclasses import dataclass
 from typing import Any
 
 import triton
@@ -116,6 +129,32 @@ def allocator_is_set() -> bool | None:
     return not isinstance(slot.get(), null)
 
 
+@functools.cache
+def interpreter_dtype_problem(dtype: Any) -> str | None:
+    """Why Triton's CPU interpreter cannot run a kernel on ``dtype`` tensors, or None.
+
+    Probed, not assumed: a one-element copy kernel is run on a tensor of that dtype. The known
+    case: triton 3.6's interpreter has no ``float8_e4m3fnuz`` (MI300's FP8; "fail to convert
+    fp8e4b8 to ir type"), so the fnuz paths of the kernels are tested on an AMD GPU only, and
+    in the CPU tests through their plain-torch twins. Call only under ``TRITON_INTERPRET=1``."""
+    import torch
+    import triton.language as tl
+
+    @triton.jit
+    def _copy(src, dst, N: tl.constexpr):
+        offs = tl.arange(0, N)
+        tl.store(dst + offs, tl.load(src + offs))
+
+    try:
+        src = torch.zeros(16, dtype=torch.float32).to(dtype)
+        _copy[(1,)](src, torch.empty_like(src), N=16)
+    except Exception as exc:  # the interpreter's own error, reported as one line
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        name = str(dtype).removeprefix("torch.")
+        return f"triton {TRITON_VERSION}'s CPU interpreter cannot run kernels on {name} ({detail})"
+    return None
+
+
 def is_interpreted(fn: Any) -> bool:
     """Whether a ``@triton.jit`` function was decorated for the CPU interpreter (Triton reads
     ``TRITON_INTERPRET`` when a kernel is defined, not when it is launched)."""
@@ -141,3 +180,91 @@ def interpreter_problem(numpy_version: str | None = None) -> str | None:
             f"{numpy_version}); `make install` pins a working set"
         )
     return None
+
+
+# --- what a device offers the kernels ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """What the kernels need to know about a device: NVIDIA (compute capability), AMD (GCN
+    architecture), or the CPU interpreter."""
+
+    vendor: str  # "nvidia" | "amd" | "cpu"
+    capability: tuple[int, int] | None = None  # NVIDIA only
+    arch: str | None = None  # AMD only, e.g. "gfx942"
+
+    @property
+    def label(self) -> str:
+        if self.vendor == "nvidia" and self.capability:
+            return f"sm_{self.capability[0]}{self.capability[1]}"
+        if self.vendor == "amd":
+            return self.arch or "an AMD GPU"
+        return "the CPU interpreter"
+
+
+def gpu_info(device: Any = None) -> GpuInfo:
+    """The :class:`GpuInfo` of a torch device (the current CUDA/HIP device when None)."""
+    import torch
+
+    from kernels.platform import gcn_arch, is_rocm
+
+    dev = torch.device(device) if device is not None else None
+    if (dev is not None and dev.type != "cuda") or not torch.cuda.is_available():
+        return GpuInfo("cpu")
+    index = dev.index if dev is not None and dev.index is not None else torch.cuda.current_device()
+    if is_rocm():
+        return GpuInfo("amd", arch=gcn_arch(index))
+    return GpuInfo("nvidia", capability=tuple(torch.cuda.get_device_capability(index)))
+
+
+HOPPER_ONLY = "needs a Hopper (sm_90) GPU"
+
+
+def hopper_problem(gpu: GpuInfo) -> str | None:
+    """Why a kernel written for Hopper (WGMMA, TMA, setmaxnreg: the Gluon kernel) cannot run on
+    ``gpu``, or None: NVIDIA sm_90 only."""
+    if gpu.vendor == "nvidia" and gpu.capability and gpu.capability[0] == 9:
+        return None
+    return HOPPER_ONLY
+
+
+def tma_problem(gpu: GpuInfo) -> str | None:
+    """Why a kernel built on TMA tensor descriptors (the persistent kernel) is not itself on
+    ``gpu``, or None: NVIDIA sm_90 and newer have TMA; the CPU interpreter emulates the
+    descriptors (what the CPU tests run); elsewhere Triton turns them into pointer loads."""
+    if gpu.vendor == "cpu":
+        return None
+    if gpu.vendor == "nvidia" and gpu.capability and gpu.capability >= (9, 0):
+        return None
+    return (
+        f"needs TMA (an NVIDIA GPU of sm_90 or newer); on {gpu.label} Triton rewrites its tensor "
+        "descriptors into pointer loads, another kernel than the one this measures"
+    )
+
+
+def fp8_problem(gpu: GpuInfo) -> str | None:
+    """Why FP8 GEMMs cannot run on ``gpu``, or None: NVIDIA from sm_89 (Triton's e4m3fn dots),
+    AMD with FP8 (vLLM's RocmPlatform.supports_fp8: gfx94x, gfx95x, gfx12x)."""
+    if gpu.vendor == "nvidia" and gpu.capability and gpu.capability < (8, 9):
+        return f"FP8 needs an sm_89 or newer GPU; this is {gpu.label}"
+    if gpu.vendor == "amd" and not (gpu.arch or "").startswith(("gfx94", "gfx95", "gfx12")):
+        return f"FP8 needs a gfx94x (MI300), gfx95x (MI350) or gfx12 GPU; this is {gpu.label}"
+    return None
+
+
+# kernel -> the checks it must pass besides FP8 (every kernel here runs wherever Triton runs,
+# except these two)
+_KERNEL_CHECKS = {
+    "w8a8_block_gluon": (hopper_problem,),
+    "w8a8_block_persistent": (tma_problem,),
+}
+
+
+def kernel_problem(kernel: str, gpu: GpuInfo, fp8: bool = True) -> str | None:
+    """Why ``kernel`` cannot run (as itself) on ``gpu``, or None; ``fp8``: on FP8 operands."""
+    for check in _KERNEL_CHECKS.get(kernel, ()):
+        problem = check(gpu)
+        if problem:
+            return problem if problem != HOPPER_ONLY else f"{HOPPER_ONLY}; this is {gpu.label}"
+    return fp8_problem(gpu) if fp8 else None

@@ -3,8 +3,13 @@
 Activations are quantized at run time, per token and per group of ``group_size`` (128) columns:
 
     scale[m, g] = max(amax(x[m, g*G:(g+1)*G]), eps) / QMAX
-    q[m, k]     = clamp(x[m, k] / scale[m, k // G], -QMAX, QMAX)     (FP8 e4m3: QMAX = 448)
-    q[m, k]     = clamp(round(x[m, k] / scale[m, k // G]), -128, 127) (INT8:      QMAX = 127)
+    q[m, k]     = clamp(x[m, k] / scale[m, k // G], -QMAX, QMAX)     (FP8:  QMAX = 448 e4m3fn,
+                                                                      224 e4m3fnuz)
+    q[m, k]     = clamp(round(x[m, k] / scale[m, k // G]), -128, 127) (INT8: QMAX = 127)
+
+The FP8 dtype is the platform's unless given (``kernels.platform``: e4m3fnuz on MI300-class
+GPUs, where vLLM quantizes to 224, not the dtype's 240; e4m3fn elsewhere), and QMAX follows the
+dtype quantized to.
 
 Weights are quantized offline per ``bn x bk`` block the same way. The dequantize functions
 give the fp32 values the GEMM kernels must reproduce, which is what ``kernels.reference`` uses.
@@ -18,6 +23,8 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.compat import interpreter_dtype_problem
+from kernels.platform import FP8_DTYPES, PLATFORM_FP8, fp8_format
 from kernels.validation import (
     FP8_DTYPE,
     check_devices,
@@ -26,22 +33,24 @@ from kernels.validation import (
     interpreting,
 )
 
-FP8_MAX = 448.0  # largest finite float8_e4m3fn
+FP8_MAX = PLATFORM_FP8.qmax  # what the platform's FP8 quantizes to (448; 224 on MI300-class)
 INT8_MAX = 127.0
 SCALE_EPS = 1e-10  # floor of amax, so an all-zero group gets a finite scale
 
 
 def _qmax(dtype: torch.dtype) -> float:
-    if dtype == FP8_DTYPE:
-        return FP8_MAX
+    if dtype in FP8_DTYPES:
+        return fp8_format(dtype).qmax
     if dtype == torch.int8:
         return INT8_MAX
-    raise ValueError(f"dtype: quantized dtype must be float8_e4m3fn or int8, got {dtype}")
+    raise ValueError(
+        f"dtype: quantized dtype must be float8_e4m3fn, float8_e4m3fnuz or int8, got {dtype}"
+    )
 
 
 @triton.jit
 def _round_to_e4m3_grid(y):
-    """Round fp32 values in [-448, 448] to the nearest e4m3 value (ties to even), in fp32.
+    """Round fp32 values in [-448, 448] to the nearest e4m3fn value (ties to even), in fp32.
 
     Used only under the CPU interpreter, whose fp32 -> e4m3 cast of triton 3.6 rounds wrongly
     (124.3 -> 64, 100 -> 104); after this the cast is exact. On GPUs the hardware cast is used.
@@ -127,6 +136,10 @@ def per_token_group_quant(
     if group_size < 1:
         raise ValueError(f"group_size: must be >= 1, got {group_size}")
     qmax = _qmax(dtype)
+    if interpreting():
+        problem = interpreter_dtype_problem(dtype)
+        if problem:
+            raise ValueError(f"dtype: {problem}")
     M, K = x.shape
     groups = triton.cdiv(K, group_size)
     q = torch.empty((M, K), dtype=dtype, device=x.device)
@@ -154,7 +167,7 @@ def per_token_group_quant(
         IS_INT8=dtype == torch.int8,
         BLOCK=block,
         GROUPS_PER_PROGRAM=per_program,
-        ROUND_IN_FP32=interpreting() and dtype == FP8_DTYPE,
+        ROUND_IN_FP32=interpreting() and dtype == torch.float8_e4m3fn,
         num_warps=4,
     )
     return q, s

@@ -22,6 +22,9 @@ from typing import Any
 import triton
 import triton.language as tl
 
+from kernels.platform import is_rocm
+from kernels.validation import interpreting
+
 # Keys of a kernel config, in the order vLLM / SGLang write them.
 CONFIG_KEYS = (
     "BLOCK_SIZE_M",
@@ -32,8 +35,13 @@ CONFIG_KEYS = (
     "num_stages",
 )
 
+# Options of Triton's AMD backend a config may carry (vLLM's ROCm files do; the same tuple as
+# ``generator.configs.keys.AMD_KEYS``, a test keeps them equal): launch options, optional, and
+# refused on a CUDA GPU, whose Triton backend rejects them.
+AMD_LAUNCH_KEYS = ("waves_per_eu", "matrix_instr_nonkdim", "kpack")
+
 # Keys that are launch options rather than kernel constexprs.
-LAUNCH_KEYS = ("num_warps", "num_stages")
+LAUNCH_KEYS = ("num_warps", "num_stages", *AMD_LAUNCH_KEYS)
 
 
 @triton.jit
@@ -62,6 +70,12 @@ def default_w8a8_config(block_n: int = 128, block_k: int = 128) -> dict[str, int
         "num_warps": 4,
         "num_stages": 2,
     }
+
+
+def amd_options_accepted() -> bool:
+    """Whether a launch here takes the AMD backend's options: on ROCm, and under the CPU
+    interpreter (which ignores launch options, so the CPU tests can run AMD configs)."""
+    return is_rocm() or interpreting()
 
 
 def split_config(
@@ -102,14 +116,26 @@ def validate_config(
     The scale of a K tile is read once per tile (``k * BLOCK_SIZE_K // block_k``), which is only
     right when a tile never straddles two scale blocks. ``extra_keys`` are optional knobs of a
     kernel of our own (e.g. SPLIT_K); they are passed through as ints and checked by its owner.
+    The AMD backend's options (:data:`AMD_LAUNCH_KEYS`) are optional for every kernel and
+    refused on a CUDA GPU, in one line rather than Triton's KeyError at launch.
     """
     missing = [k for k in required if k not in config]
     if missing:
         raise ValueError(f"config: missing key(s) {missing}; expected {list(required)}")
-    unknown = [k for k in config if k not in required and k not in extra_keys]
+    optional = (*extra_keys, *AMD_LAUNCH_KEYS)
+    unknown = [k for k in config if k not in required and k not in optional]
     if unknown:
         raise ValueError(f"config: unknown key(s) {unknown}; expected {list(required)}")
-    out = {k: int(config[k]) for k in (*required, *extra_keys) if k in config}
+    amd = [k for k in AMD_LAUNCH_KEYS if k in config]
+    if amd and not amd_options_accepted():
+        raise ValueError(
+            f"config: {', '.join(amd)} are options of Triton's AMD backend; this is a CUDA GPU"
+            " (a config tuned on an AMD GPU does not run here)"
+        )
+    out = {k: int(config[k]) for k in (*required, *optional) if k in config}
+    for key in amd:
+        if out[key] < 0:
+            raise ValueError(f"config: {key}={out[key]} must be >= 0")
     for key in pow2_keys:
         value = out[key]
         if value < 16 or value & (value - 1):

@@ -12,7 +12,11 @@ import os
 
 import torch
 
-FP8_DTYPE = torch.float8_e4m3fn
+from kernels.platform import PLATFORM_FP8
+
+# The FP8 dtype quantization produces by default: the platform's (e4m3fn; e4m3fnuz on an MI300-
+# class GPU, kernels.platform). The FP8 kernels accept both (kernels.platform.FP8_DTYPES).
+FP8_DTYPE = PLATFORM_FP8.dtype
 # The output dtypes every GEMM wrapper writes, by the name records and config files use.
 OUT_DTYPES_BY_NAME = {
     "float16": torch.float16,

@@ -49,7 +49,8 @@ from kernels._host import (
     operand_strides,
     shape_only_operands,
 )
-from kernels.quant import FP8_MAX, SCALE_EPS, _round_to_e4m3_grid
+from kernels.platform import FP8_DTYPES, fp8_format
+from kernels.quant import SCALE_EPS, _round_to_e4m3_grid
 from kernels.tiling import grouped_tile_ids, split_config
 from kernels.validation import FP8_DTYPE, interpreting
 from kernels.w8a8_block_splitk import (
@@ -222,14 +223,16 @@ def w8a8_block_decode_matmul(
 
     Args:
         X: (M, K) bf16 / fp16 / fp32 activations (not quantized), K unit-stride.
-        B: (N, K) float8_e4m3fn weights, K unit-stride; Bs: (ceil(N/bn), ceil(K/bk)) fp32.
+        B: (N, K) FP8 weights (float8_e4m3fn, or float8_e4m3fnuz on MI300-class GPUs: X is
+            quantized to B's format and its largest value, kernels.platform), K unit-stride;
+            Bs: (ceil(N/bn), ceil(K/bk)) fp32.
         config: the standard keys (BLOCK_SIZE_K must equal block_k) plus an optional SPLIT_K;
             ``None`` uses :func:`default_decode_config`. Without SPLIT_K it is chosen from the
             shape and the SM count as in :func:`kernels.w8a8_block_splitk.choose_split_k`.
         num_sms: overrides the SM count used to choose SPLIT_K.
     """
     M, N, K, block = check_block_scaled_args(
-        X, B, None, Bs, block_size, out_dtype, a_name="X", a_dtypes=X_DTYPES, b_dtypes=(FP8_DTYPE,)
+        X, B, None, Bs, block_size, out_dtype, a_name="X", a_dtypes=X_DTYPES, b_dtypes=FP8_DTYPES
     )
     cfg = _validate(config if config is not None else default_decode_config(M), block[1])
     C = allocate_output(out, (M, N), out_dtype, X.device)
@@ -259,9 +262,11 @@ def _launch(
     pointers = (X, B, C, ws, counters, Bs)
     per_split = triton.cdiv(triton.cdiv(K, meta["BLOCK_SIZE_K"]), split)
     strides = (*operand_strides(X, B, C), *workspace_strides(ws, split), *operand_strides(Bs))
-    args = (*pointers, M, N, K, per_split, split, block_n, *strides, SCALE_EPS, FP8_MAX)
+    qmax = fp8_format(B.dtype).qmax  # X is quantized to B's format
+    args = (*pointers, M, N, K, per_split, split, block_n, *strides, SCALE_EPS, qmax)
     grid = (num_tiles(M, N, meta), split)
-    flags = dict(WRITE_PARTIALS=split > 1, ROUND_IN_FP32=interpreting())
+    rounding = interpreting() and B.dtype == torch.float8_e4m3fn
+    flags = dict(WRITE_PARTIALS=split > 1, ROUND_IN_FP32=rounding)
     launch(_w8a8_block_decode_kernel, grid, args, warmup, **meta, **options, **flags)
 
 

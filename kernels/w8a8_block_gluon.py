@@ -71,7 +71,7 @@ from kernels._host import (
     operand_strides,
     persistent_programs,
 )
-from kernels.compat import tma_async_load, tma_async_store
+from kernels.compat import gpu_info, hopper_problem, tma_async_load, tma_async_store
 from kernels.sm90_build import build_sm90, descriptor_type, host_descriptor
 from kernels.tiling import grouped_tile_ids, split_config, validate_config
 from kernels.validation import FP8_DTYPE, TMA_ALIGN, multiprocessor_count, tma_aligned
@@ -528,8 +528,9 @@ def _validate(config: Mapping[str, int], block_size: tuple[int, int]) -> dict[st
 
 def gluon_supported(device: torch.device, N: int, K: int, out_dtype: torch.dtype) -> str | None:
     """Why this kernel cannot compute an (N, K) weight's GEMM on ``device``, or None."""
-    if device.type != "cuda" or torch.cuda.get_device_capability(device)[0] != 9:
-        return "needs a Hopper (sm_90) GPU"
+    problem = hopper_problem(gpu_info(device))  # not an AMD GPU's capability "9.4"
+    if problem:
+        return problem
     out_bytes = out_dtype.itemsize
     if K % TMA_ALIGN or (N * out_bytes) % TMA_ALIGN:
         return f"TMA needs 16-byte rows: K={K}, N={N} with {out_dtype} output"
@@ -570,7 +571,7 @@ def w8a8_block_gluon_matmul(
     """
     M, N, K, block = check_block_scaled_args(A, B, As, Bs, block_size, out_dtype)
     cfg = _validate(config if config is not None else default_gluon_config(), block)
-    if A.dtype != FP8_DTYPE:
+    if A.dtype != FP8_DTYPE:  # Hopper's FP8: e4m3fn (kernels.platform), never fnuz
         raise ValueError(f"w8a8_block_gluon_matmul: takes FP8 e4m3 operands, not {A.dtype}")
     problem = gluon_supported(A.device, N, K, out_dtype)
     if problem:

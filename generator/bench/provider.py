@@ -45,6 +45,7 @@ class Requirement(str, enum.Enum):
     INT_MM = "int_mm"  # torch._int_mm on CUDA
     HOPPER = "hopper"  # a Gluon kernel written for sm_90 (WGMMA, TMA, setmaxnreg)
     DEEP_GEMM = "deep_gemm"  # DeepGEMM: an importable deep_gemm and an sm_90 / sm_100 GPU
+    TMA = "tma"  # a Triton kernel built on TMA descriptors: NVIDIA sm_90+ (or the interpreter)
 
 
 class Unsupported(Exception):

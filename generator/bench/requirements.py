@@ -11,7 +11,8 @@ import torch
 from generator.bench import deep_gemm_lib
 from generator.bench.context import BenchContext
 from generator.bench.provider import Provider, Requirement
-from kernels.compat import gluon_problem
+from kernels.compat import gluon_problem, gpu_info, hopper_problem, tma_problem
+from kernels.platform import is_rocm
 from kernels.validation import interpreting
 
 
@@ -57,10 +58,21 @@ def _need_deep_gemm(ctx: BenchContext) -> str | None:
     ``fp8_fp4_gemm_nt`` dispatches on arch 9 or 10), and nothing to run on a CPU."""
     if not ctx.on_cuda:
         return "needs an NVIDIA Hopper (sm_90) or Blackwell (sm_100) GPU (DeepGEMM has no CPU path)"
+    if is_rocm():  # ROCm torch answers get_device_capability with gfx numbers: (9, 4) on MI300
+        return "needs an NVIDIA sm_90 or sm_100 GPU (DeepGEMM's FP8 GEMM), this is an AMD GPU"
     major, minor = _capability(ctx)
     if major not in (9, 10):
         return f"needs an sm_90 or sm_100 GPU (DeepGEMM's FP8 GEMM), this one is sm_{major}{minor}"
     return deep_gemm_lib.problem()
+
+
+def _need_hopper(ctx: BenchContext) -> str | None:
+    """sm_90 itself: not sm_100 / sm_120, not an AMD GPU (whose torch reports gfx942 as
+    capability 9.4), not the CPU interpreter (Gluon has none)."""
+    gpu = gpu_info(ctx.device)
+    if hopper_problem(gpu) is None:
+        return None
+    return f"needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter); this is {gpu.label}"
 
 
 REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
@@ -71,14 +83,8 @@ REQUIREMENT_CHECKS: dict[Requirement, Callable[[BenchContext], str | None]] = {
     Requirement.INT_MM: lambda ctx: (
         None if ctx.on_cuda and hasattr(torch, "_int_mm") else "needs torch._int_mm on CUDA"
     ),
-    Requirement.HOPPER: lambda ctx: (
-        gluon_problem()
-        or (
-            None
-            if _capability(ctx)[0] == 9
-            else "needs a Hopper (sm_90) GPU (Gluon kernel; no CPU interpreter)"
-        )
-    ),
+    Requirement.HOPPER: lambda ctx: gluon_problem() or _need_hopper(ctx),
+    Requirement.TMA: lambda ctx: _need_triton(ctx) or tma_problem(gpu_info(ctx.device)),
     Requirement.DEEP_GEMM: _need_deep_gemm,
 }
 

@@ -4,8 +4,12 @@ vLLM:   N={N},K={K},device_name={dev},dtype=fp8_w8a8,block_shape=[128,128].json
 SGLang: N={N},K={K},device_name={dev},dtype=fp8_w8a8,block_shape=[128, 128].json
 (``int8_w8a8`` for INT8). Content: {"<M>": {BLOCK_SIZE_M, BLOCK_SIZE_N, BLOCK_SIZE_K,
 GROUP_SIZE_M, num_warps, num_stages}} with integer keys in ascending M (vLLM's loader runs
-``int(key)`` on every key). Our batched A16W8 kernel has no engine file; its tables use a
-format of our own (``a16w8``), named in the same spirit.
+``int(key)`` on every key). A config tuned on an AMD GPU also carries the AMD backend's options
+(``waves_per_eu``, ``matrix_instr_nonkdim``; ``keys.AMD_KEYS``): vLLM launches its kernel with
+``**config``, so every key of an entry reaches Triton, which is where the engine reads them;
+the reader keeps every key of a file (vLLM's own ROCm files hold ``kpack`` and no
+``num_stages``). Our batched A16W8 kernel has no engine file; its tables use a format of our
+own (``a16w8``), named in the same spirit.
 """
 
 from __future__ import annotations
@@ -119,7 +123,8 @@ def framework_file_name(
 
 def config_table_json(table: Mapping[int, Mapping[str, int]]) -> str:
     """Serialise {M: config} with ascending integer keys; the standard keys in the engines'
-    order, then any key of a kernel of our own (e.g. TILES_PER_PROGRAM) in sorted order."""
+    order, then any other key (a kernel's own, e.g. TILES_PER_PROGRAM; the AMD backend's
+    options) in sorted order."""
     ordered = {}
     for m in sorted(table):
         cfg = table[m]

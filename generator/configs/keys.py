@@ -22,6 +22,19 @@ CONFIG_KEYS = (
 )
 BLOCK_KEYS = CONFIG_KEYS[:3]  # the tile shape
 
+# Options of Triton's AMD backend (``HIPOptions``) that vLLM's ROCm config files set per entry
+# (``generator/data/reference/platforms.json``). vLLM launches its kernel with ``**config``, so
+# these reach the compiler on ROCm; a CUDA launch rejects them, so only configs tuned on an AMD
+# GPU carry them. Optional everywhere (Triton's defaults: 0, 0, 1).
+AMD_KEYS = ("waves_per_eu", "matrix_instr_nonkdim", "kpack")
+# The values a config may give them: vLLM's ROCm tuning space (benchmark_moe.py
+# get_rocm_tuning_space), which is what its ROCm files hold. A space tries a subset.
+AMD_KEY_VALUES: dict[str, tuple[int, ...]] = {
+    "waves_per_eu": (0, 1, 2, 4),
+    "matrix_instr_nonkdim": (16, 32),
+    "kpack": (1, 2),
+}
+
 
 class InputType(str, enum.Enum):
     """The quantized (or, for A16W8, the activation) element type of a kernel's A operand."""

@@ -6,7 +6,9 @@ says which keys a config has, between which values each lies, and whether a key 
 two (tile sizes and warps are; Gluon's 192-row tile and 12 warps are not, and its space says
 so). A hand-edited ``BLOCK_SIZE_M 9999`` or ``num_warps 0`` fails here instead of shipping in a
 bundle and failing inside the engine. The standard keys (``CONFIG_KEYS``) are required; a
-kernel's own knobs (Gluon's LAG and ORDERED, SPLIT_K) are optional, as its wrapper defaults them.
+kernel's own knobs (Gluon's LAG and ORDERED, SPLIT_K) are optional, as its wrapper defaults them,
+and so are the AMD backend's options (``waves_per_eu``, ``matrix_instr_nonkdim``, ``kpack``) for
+a kernel whose space is tuned with them on AMD GPUs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from generator.configs.kernel_table import SPACES
-from generator.configs.keys import CONFIG_KEYS
+from generator.configs.keys import AMD_KEY_VALUES, CONFIG_KEYS
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,15 @@ class ConfigRules:
 @functools.cache
 def rules_for(kernel: str) -> ConfigRules:
     """The keys and value ranges of ``kernel``'s space (KeyError for an unknown kernel)."""
-    configs = SPACES[kernel].configs()
-    keys = {k for cfg in configs for k in cfg}
+    space = SPACES[kernel]
+    configs = space.configs()
     # The standard keys are required; a kernel's own (LAG, SPLIT_K, ...) have defaults.
     required = frozenset(k for k in CONFIG_KEYS if all(k in cfg for cfg in configs))
+    if space.platform_knobs.get("rocm"):
+        # a space tuned on AMD GPUs: the AMD backend's options are optional knobs, in the
+        # values vLLM's ROCm files use (keys.AMD_KEY_VALUES)
+        configs = configs + [{k: v} for k, values in AMD_KEY_VALUES.items() for v in values]
+    keys = {k for cfg in configs for k in cfg}
     ranges = {}
     for key in keys:
         values = [cfg[key] for cfg in configs if key in cfg]

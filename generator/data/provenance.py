@@ -11,14 +11,42 @@ from pathlib import Path
 import torch
 import triton
 
+from generator.data.platforms import rocm_device_names
 from generator.data.records import Provenance
+from kernels.platform import is_rocm
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PCI_DEVICES = Path("/sys/bus/pci/devices")
 
 
-def vllm_device_name(gpu_name: str) -> str:
-    """The device name as vLLM / SGLang put it in config file names (spaces and '/' -> '_')."""
+def vllm_device_name(gpu_name: str, pci_device_id: str | None = None) -> str:
+    """The device name as vLLM puts it in config file names.
+
+    NVIDIA: the GPU's name with spaces (and '/', which no file name may hold) replaced by '_',
+    e.g. ``NVIDIA_H100_80GB_HBM3``. AMD: vLLM names the GPU by its PCI device ID, so an MI300X
+    is ``AMD_Instinct_MI300X`` whatever the driver calls it, and its virtual function (0x74b5)
+    too (``generator/data/reference/platforms.json``: vLLM's ``_ROCM_DEVICE_ID_NAME_MAP``); an
+    ID vLLM does not list falls back to the name, spelled as for NVIDIA."""
+    if pci_device_id:
+        known = rocm_device_names().get(pci_device_id.strip().lower())
+        if known:
+            return known
     return gpu_name.replace(" ", "_").replace("/", "_")
+
+
+def rocm_pci_device_id(device: int = 0, pci_root: Path = PCI_DEVICES) -> str | None:
+    """The PCI device ID (``0x74a1``) of AMD GPU ``device``, read from sysfs at the PCI address
+    torch reports; None where it cannot be read (vLLM asks amdsmi for the same number)."""
+    props = torch.cuda.get_device_properties(device)
+    try:
+        address = (
+            f"{int(getattr(props, 'pci_domain_id', 0)):04x}:{int(props.pci_bus_id):02x}:"
+            f"{int(props.pci_device_id):02x}.0"
+        )
+        text = (Path(pci_root) / address / "device").read_text(encoding="ascii").strip()
+    except (AttributeError, OSError, TypeError, ValueError, UnicodeDecodeError):
+        return None
+    return text.lower() if text.lower().startswith("0x") else None
 
 
 def git_sha() -> str:
@@ -66,9 +94,10 @@ def collect(gpu_count: int = 1, device: int = 0) -> Provenance:
     """Provenance of the current CUDA device (call only where CUDA is available)."""
     props = torch.cuda.get_device_properties(device)
     name = torch.cuda.get_device_name(device)
+    pci_id = rocm_pci_device_id(device) if is_rocm() else None
     return Provenance(
         gpu_name=name,
-        device_name=vllm_device_name(name),
+        device_name=vllm_device_name(name, pci_id),
         sm_count=props.multi_processor_count,
         gpu_count=gpu_count,
         memory_gib=round(props.total_memory / 2**30, 1),

@@ -16,7 +16,8 @@ What it checks, per file kind (``layout`` has the tree):
   the numbers and with the error bound of the output dtype (ok: timed and within the bound;
   incorrect: beyond it or not finite; a bench row that is not ok was never timed);
 * tuning files: named after what they hold; no two records of one M; winners verified and
-  their configs in range for their kernel (:mod:`generator.configs.ranges`);
+  their configs in range for their kernel (:mod:`generator.configs.ranges`), or an entry an
+  engine ships for that device and shape (a seed the tuner timed, which can win);
 * drop-in config files: the exact names the engines load, for this device; configs in range;
   and equal to the winners of the tuning records they are derived from;
 * bench files: one sweep per file, no two rows with one key, every row with its own
@@ -234,9 +235,12 @@ def _check_tune_file(path: Path, device: str, report: _Report) -> TuneFile | Non
         _check_provenance(rec.provenance, device, path, f"{where}.provenance", report)
         published = [("winner", rec.winner)] if rec.winner else []
         published += [(f"runners_up.{j}", m) for j, m in enumerate(rec.runners_up)]
+        shipped = _shipped_configs(device, tf.N, tf.K, tf.input_type, (tf.block_n, tf.block_k))
         for name, m in published:
             if m.status != Status.OK:
                 report.add(path, f"{where}.{name}.status", f"{m.status.value}, not ok")
+            if m.config in shipped:
+                continue  # what the engine ships for this device and shape runs by definition
             for problem in config_problems(m.config, tf.kernel, tf.block_k):
                 report.add(path, f"{where}.{name}.config", problem)
         measured = [*published, ("default", rec.default)]
@@ -277,11 +281,18 @@ def _check_config_file(
         report.add(path, "<root>", "expected a non-empty object keyed by batch size M")
         return
     kernel = PUBLISHER[fmt]
+    shipped = (
+        _shipped_configs(device, parsed.N, parsed.K, parsed.input_type, parsed.block)
+        if parsed
+        else []
+    )
     for key, cfg in raw.items():
         try:
             batch_key(key)
         except ValueError:
             report.add(path, key, "keys must be batch sizes (positive integers)")
+        if cfg in shipped:
+            continue  # an engine's own entry for this device and shape (tuned seeds can win)
         for problem in config_problems(cfg, kernel, block_k):
             name, _, rule = problem.partition(": ")
             field = f"{key}.{name}" if rule else key
@@ -297,6 +308,26 @@ def _check_config_file(
             "<root>",
             f"differs from the winners of its tuning records at M = {', '.join(diff)}",
         )
+
+
+def _shipped_configs(
+    device: str, N: int, K: int, input_type: str, block: tuple[int, int]
+) -> list[dict[str, int]]:
+    """Every entry an engine release ships for this device and shape, as it launches them
+    (``generator.data.shipped``). The tuner times them as seeds and publishes one that wins, so
+    they are valid configs even where they lie outside the kernel's space (vLLM's MI300X files
+    use BLOCK_SIZE_N 16 and ``kpack``)."""
+    from generator.data.shipped import shipped_sets
+    from generator.errors import UserError
+
+    out: list[dict[str, int]] = []
+    for release in shipped_sets():
+        try:
+            table = release.table(device, N, K, input_type, block)
+        except (UserError, ValueError):  # no engine file for this input type, or unreadable
+            continue
+        out += list((table or {}).values())
+    return out
 
 
 def _derived_tables(tunes: Iterable[TuneFile], device: str) -> dict[FileFormat, dict[str, str]]:

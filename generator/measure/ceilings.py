@@ -24,6 +24,7 @@ import torch
 
 from generator.data.records import Ceilings
 from generator.measure import timing
+from kernels.validation import FP8_DTYPE
 
 MATMUL_SIZE = 8192
 COPY_BYTES = 2**30  # 1 GiB source: far beyond any L2
@@ -97,8 +98,9 @@ def measure_bf16_tflops(device: torch.device) -> float:
 
 def measure_fp8_tflops(device: torch.device) -> float:
     n = MATMUL_SIZE
-    a = torch.randn(n, n, device=device).to(torch.float8_e4m3fn)
-    b = torch.randn(n, n, device=device).to(torch.float8_e4m3fn).t()  # column-major (K, N)
+    # the platform's FP8 (e4m3fnuz on MI300-class GPUs, whose torch._scaled_mm takes only that)
+    a = torch.randn(n, n, device=device).to(FP8_DTYPE)
+    b = torch.randn(n, n, device=device).to(FP8_DTYPE).t()  # column-major (K, N)
     one = torch.ones((), device=device, dtype=torch.float32)
 
     def run(fast: bool) -> torch.Tensor:

@@ -16,7 +16,13 @@ from generator.data import layout, models
 from generator.data.tasks import DEFAULT_BATCH_SIZES
 from generator.data.writable import require_writable_dir
 from generator.errors import UserError
-from generator.tune.plan import DEFAULT_KERNELS, TuneRequest, build_tasks, check_block
+from generator.tune.plan import (
+    DEFAULT_KERNELS,
+    TuneRequest,
+    build_tasks,
+    check_block,
+    check_kernels_run_here,
+)
 from generator.tune.pruning_check import parse_points, pruning_tasks, run_pruning_check
 from generator.tune.run import RunSettings, gpu_count, tune
 from generator.tune.tunables import W8A8Block
@@ -181,6 +187,10 @@ def run(args: argparse.Namespace) -> int:
     if gpus == 0 and not args.allow_cpu:
         print("no CUDA GPU found: nothing tuned, site_data unchanged")
         return 0
+    if gpus > 0:
+        from kernels.compat import gpu_info
+
+        check_kernels_run_here(req.kernels, req.input_type, gpu_info("cuda:0"))
     settings = RunSettings(
         save_path=args.save_path,
         gpus=gpus,

@@ -17,6 +17,7 @@ from generator.data import models
 from generator.data.tasks import DEFAULT_BATCH_SIZES, Task
 from generator.errors import UserError
 from generator.tune.tunables import get_tunable
+from kernels.compat import GpuInfo, kernel_problem
 
 DEFAULT_KERNELS = ("w8a8_block", "a16w8_batched")
 
@@ -129,3 +130,15 @@ def build_tasks(req: TuneRequest) -> list[Task]:
         b, n, k = shape
         check_problem_size(max(req.batch_sizes), n, k, b, where="--batch-sizes/--N/--K: ")
     return tasks
+
+
+def check_kernels_run_here(kernels: tuple[str, ...], input_type: str, gpu: GpuInfo) -> None:
+    """Each kernel asked for must run on this GPU as itself (``kernels.compat.kernel_problem``):
+    the Gluon kernel only on Hopper, the persistent TMA kernel from sm_90, FP8 dots from sm_89.
+    Checked before any work, one line: tuning them elsewhere would record every config as an
+    error, or time another kernel than the one named."""
+    for name in kernels:
+        tunable = get_tunable(name)
+        problem = kernel_problem(name, gpu, fp8=input_type == "fp8" and not tunable.batched)
+        if problem:
+            raise UserError(f"--kernels {name}: {problem}")

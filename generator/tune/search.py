@@ -61,6 +61,7 @@ from generator.tune.strategy import (
     tile_of,
 )
 from generator.tune.tunables import Tunable, get_tunable
+from kernels.platform import is_rocm
 from kernels.reference import relative_error, tolerance
 
 TOP_TILES = 2
@@ -85,10 +86,26 @@ class TuneOptions:
 
 
 def device_smem_bytes(device: str) -> int:
+    """Shared memory one block may use on ``device``: the budget of the spaces' shared-memory
+    rule, queried, never assumed (the opt-in maximum: 227 KB on sm_90, 99 KB on sm_89 and
+    sm_120, 64 KB of LDS on MI300). CPU runs (the interpreter has no limit) size it as for the
+    lent H100 / H200, so that the CPU tests prune the space those GPUs tune."""
     if not device.startswith("cuda"):
         return SMEM_BYTES_SM90
     props = torch.cuda.get_device_properties(torch.device(device))
-    return int(getattr(props, "shared_memory_per_block_optin", SMEM_BYTES_SM90))
+    for name in ("shared_memory_per_block_optin", "shared_memory_per_block"):
+        value = int(getattr(props, name, 0) or 0)
+        if value > 0:
+            return value
+    raise RuntimeError(
+        f"{device}: torch reports no shared memory per block ({props.name}); cannot size the "
+        "search space's shared-memory rule"
+    )
+
+
+def device_platform(device: str) -> str:
+    """Which platform's knobs the spaces add on ``device`` (``SearchSpace.configs_for``)."""
+    return "rocm" if device.startswith("cuda") and is_rocm() else "cuda"
 
 
 def problem_of(task: Task, tunable: Tunable, device: str) -> Problem:
@@ -100,6 +117,7 @@ def problem_of(task: Task, tunable: Tunable, device: str) -> Problem:
         a_bytes=tunable.a_bytes(task),
         b_bytes=1,
         smem_bytes=device_smem_bytes(device),
+        platform=device_platform(device),
     )
 
 

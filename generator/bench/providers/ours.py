@@ -121,6 +121,7 @@ BLOCK_FP8 = [
         "our Triton block FP8 persistent kernel with TMA loads for large M",
         _setup_persistent,
         ("#8c564b", "dot", "pentagon"),
+        Requirement.TMA,
     ),
     _block_fp8(
         "triton-fp8-block-gluon",

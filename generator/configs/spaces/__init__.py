@@ -15,13 +15,20 @@ pruning check). The tiers of a space: ``exhaustive`` (hard rules only), ``pruned
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from generator.configs.keys import Config
 
-# Shared memory a block may opt into on Hopper (227 KB).
+# Shared memory a block may opt into on Hopper (227 KB). Not an assumption about the device a
+# task runs on: the tuner sizes the shared-memory rule from the device it runs on
+# (``generator.tune.search.device_smem_bytes``: 99 KB on Ada and consumer Blackwell, 64 KB on
+# MI300). This is the size of a Problem built without a device (CPU runs, tests).
 SMEM_BYTES_SM90 = 232_448
+
+# The platforms a space may add knobs for: "cuda" (NVIDIA, and the CPU interpreter) and "rocm".
+PLATFORMS = ("cuda", "rocm")
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,8 @@ class Problem:
     block_k: int = 128
     a_bytes: int = 1  # element size of the A operand in shared memory (2 for bf16 A16W8)
     b_bytes: int = 1
-    smem_bytes: int = SMEM_BYTES_SM90
+    smem_bytes: int = SMEM_BYTES_SM90  # what a block may use on the device (queried there)
+    platform: str = "cuda"  # which platform's knobs the space adds (SearchSpace.configs_for)
 
 
 @dataclass
@@ -94,12 +102,32 @@ def _effective_group(cfg: Config, M: int) -> int:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """A kernel's configs (``configs()``, in a stable order) and the rules that prune them."""
+    """A kernel's configs (``configs()``, in a stable order) and the rules that prune them.
+
+    ``platform_knobs`` are keys that exist on one platform only (the AMD backend's options on
+    "rocm"), with the values the space tries there: :meth:`configs_for` crosses every config
+    with them, and a config may carry them (the validator's ranges read them too)."""
 
     name: str
     configs: Callable[[], list[Config]]
     rules: tuple[Rule, ...]
     doc: str = ""
+    platform_knobs: Mapping[str, Mapping[str, tuple[int, ...]]] = field(default_factory=dict)
+
+    def configs_for(self, platform: str) -> list[Config]:
+        """The space on ``platform``: every config, crossed with that platform's knobs."""
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform: '{platform}' is not one of {PLATFORMS}")
+        base = self.configs()
+        knobs = self.platform_knobs.get(platform, {})
+        if not knobs:
+            return base
+        names = list(knobs)
+        return [
+            {**cfg, **dict(zip(names, values, strict=True))}
+            for cfg in base
+            for values in itertools.product(*(knobs[n] for n in names))
+        ]
 
     def prune(
         self, p: Problem, exhaustive: bool = False, configs: Iterable[Config] | None = None
@@ -107,7 +135,7 @@ class SearchSpace:
         """Apply the rules (hard only with ``exhaustive``); returns the surviving configs in
         space order and per-rule counts. Configs that differ only in an equivalent
         GROUP_SIZE_M (hard: the same program order) are timed once."""
-        configs = list(self.configs() if configs is None else configs)
+        configs = list(self.configs_for(p.platform) if configs is None else configs)
         report = PruneReport(in_space=len(configs))
         hard = [r for r in self.rules if r.hard]
         soft = [] if exhaustive else [r for r in self.rules if not r.hard]

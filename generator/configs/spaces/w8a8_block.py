@@ -10,6 +10,14 @@ how the soft ones are checked (``tune --pruning-check``).
 Kernels with the same knobs and the same tile roles name this space too: the split-K and
 persistent variants of the drop-in kernel, and the batched A16W8 kernel (its A tile is bf16:
 the shared-memory rule reads ``Problem.a_bytes``).
+
+On an AMD GPU (``Problem.platform == "rocm"``) every config is also tried with the AMD backend's
+``matrix_instr_nonkdim`` 16 / 32 (the 16x16 or 32x32 MFMA; vLLM's shipped MI300X files use 16)
+and ``waves_per_eu`` 0 / 2 (no occupancy hint, or two waves): 4 x 1280 configs, the keys vLLM's
+ROCm config files carry and its loader passes to the launch (``platforms.json``). ``kpack`` is
+left at Triton's default 1 (deprecated on gfx950). Which of these pay on MI300 is not measured
+yet: the choice of values is vLLM's ROCm tuning space cut to two values each, and the pruning
+check on an AMD GPU is what would judge it.
 """
 
 from __future__ import annotations
@@ -84,4 +92,9 @@ RULES = (
     # not time them (it picks 4 warps for small tiles); the refine pass does.
 )
 
-SPACE = SearchSpace("w8a8_block", full_space, RULES, doc=__doc__ or "")
+# The AMD backend's options the space tries on ROCm (generator.configs.keys.AMD_KEYS).
+ROCM_KNOBS = {"matrix_instr_nonkdim": (16, 32), "waves_per_eu": (0, 2)}
+
+SPACE = SearchSpace(
+    "w8a8_block", full_space, RULES, doc=__doc__ or "", platform_knobs={"rocm": ROCM_KNOBS}
+)
