@@ -19,8 +19,14 @@ What it checks, per file kind (``layout`` has the tree):
   their configs in range for their kernel (:mod:`generator.configs.ranges`);
 * drop-in config files: the exact names the engines load, for this device; configs in range;
   and equal to the winners of the tuning records they are derived from;
-* bench files: one sweep per file, no two rows with one key; pruning and tune-time checks:
-  positive times.
+* bench files: one sweep per file, no two rows with one key, each row judged by the bound of
+  its provider's output dtype; the metadata of a provider of the code's registry means what
+  the registry says (:mod:`generator.data.provider_registry`), and one it does not know takes
+  no role reserved for it; pruning and tune-time checks: positive times.
+
+And it never raises: files are read within bounds (:mod:`generator.data.safe_json`: regular
+files of a bounded size, nesting and integers), names, dates and sizes are held to what the
+pages can show (the site renders whatever this accepts; a seeded fuzz test holds it to that).
 """
 
 from __future__ import annotations
@@ -295,7 +301,10 @@ def _check_tune_file(path: Path, device: str, report: _Report) -> TuneFile | Non
 
 
 def _check_tune_sizes(path: Path, tf: TuneFile, report: _Report) -> None:
-    _check_dims(path, "", {"N": tf.N, "K": tf.K, "B": tf.B}, report)
+    # (a size below 1 is reported by the caller already)
+    _check_dims(
+        path, "", {n: v for n, v in (("N", tf.N), ("K", tf.K), ("B", tf.B)) if v > 0}, report
+    )
     for i, rec in enumerate(tf.records):
         _check_dims(path, f"records.{i}.", {"M": rec.M}, report)
         _check_search(path, f"records.{i}.search", rec.search, report)
@@ -385,9 +394,8 @@ def _check_bench_file(path: Path, device: str, report: _Report) -> None:
     keys: Counter = Counter()
     for i, row in enumerate(bf.rows):
         where = f"rows.{i}"
-        _check_dims(
-            path, f"{where}.", {d: getattr(row, d) for d in ("M", "N", "K", "B", "tp")}, report
-        )
+        dims = {d: getattr(row, d) for d in ("M", "N", "K", "B") if getattr(row, d) > 0}
+        _check_dims(path, f"{where}.", {**dims, "tp": row.tp}, report)  # < 1: reported below
         if row.sweep != bf.sweep:
             report.add(path, f"{where}.sweep", f"'{row.sweep}' in a '{bf.sweep}' file")
         _check_provenance(row.provenance, device, path, f"{where}.provenance", report)
