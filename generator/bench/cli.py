@@ -15,8 +15,11 @@ from pathlib import Path
 import torch
 
 from generator.bench.plan import MLA_BATCH_SIZES, MODEL_BATCH_SIZES, SQUARE_SIZES
+from generator.bench.store import check_out_dtype
+from generator.data import layout
+from generator.data.cli_args import folder
 from generator.data.models import DEFAULT_SITE_DATA, ModelSpec, select_models
-from generator.data.writable import require_writable_dir
+from generator.data.writable import require_writable_dir, require_writable_dirs
 from generator.errors import UserError
 
 SWEEP_CHOICES = ("model", "square", "range", "mla", "all")
@@ -30,6 +33,9 @@ BENCH_METHOD = (
     " control per point"
 )
 NO_GPU_MESSAGE = "no CUDA GPU: nothing benchmarked (site_data unchanged)"
+# Replays of one candidate at one point (each >= 1 ms): 1000 is a second per candidate, far
+# beyond what the median needs; an unbounded value let one point run for hours.
+MAX_REPLAYS = 1000
 
 
 def _int_list(text: str) -> list[int]:
@@ -146,13 +152,16 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
     )
     parser.add_argument(
         "--save-path",
-        type=Path,
+        type=folder,
         default=DEFAULT_SITE_DATA,
         help="site_data root to write into and read tuned configs from"
         " (default: the repository's site_data)",
     )
     parser.add_argument(
-        "--replays", type=int, default=20, help="most CUDA-graph replays per point (default 20)"
+        "--replays",
+        type=int,
+        default=20,
+        help=f"most CUDA-graph replays per point (default 20, at most {MAX_REPLAYS})",
     )
     parser.add_argument(
         "--resume",
@@ -205,8 +214,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list_providers:
         print(_provider_table(selected))
         return 0
-    if args.replays < 1:
-        raise UserError(f"--replays must be at least 1, got {args.replays}")
+    if not 1 <= args.replays <= MAX_REPLAYS:
+        raise UserError(f"--replays must be in 1..{MAX_REPLAYS}, got {args.replays}")
     require_writable_dir(args.save_path, "--save-path")
     for tp in args.tp_size or []:
         if tp < 1:
@@ -249,6 +258,12 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device("cuda") if on_cuda else torch.device("cpu")
     prov = prov_mod.collect() if on_cuda else prov_mod.collect_cpu()
     prov = prov.model_copy(update={"method": BENCH_METHOD.format(timing=TIMING_METHOD)})
+    save_path = Path(args.save_path)
+    # before any work: every folder the sweeps write, and every sweep file this run merges into
+    # (readable by this code, and of this run's output dtype)
+    require_writable_dirs(layout.bench_output_dirs(save_path, prov.device_name), "--save-path")
+    for sweep in sweeps:
+        check_out_dtype(layout.bench_file(save_path, prov.device_name, sweep), args.out_dtype)
     t0 = time.monotonic()
     ceilings = measure_ceilings(device, _warn)
     print(

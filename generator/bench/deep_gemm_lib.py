@@ -126,7 +126,7 @@ def _origin(name: str, path: Path | None) -> str:
             pass
     if name == "vllm.third_party.deep_gemm":
         return f"vendored in the installed vLLM {_dist_version('vllm') or ''}".rstrip()
-    return f"installed package at {path}" if path else "installed package"
+    return "installed package"
 
 
 def _dist_version(dist: str) -> str | None:

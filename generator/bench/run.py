@@ -3,8 +3,9 @@
 Shapes -> points -> measurements -> ``site_data/devices/<dev>/bench/<sweep>.json``: the points
 come from :mod:`generator.bench.plan`, each is measured by :mod:`generator.bench.points`, and
 the rows are merged into the sweep's file by :mod:`generator.bench.store`. Files are written
-atomically every ``SAVE_EVERY_S`` seconds and at the end (also on Ctrl-C), so a killed run
-loses little.
+atomically every ``SAVE_EVERY_S`` seconds and at the end (also on Ctrl-C and SIGTERM), so a
+killed run loses little; a save that fails (a full disk) keeps the rows in a recovery file and
+says where (:mod:`generator.data.recovery`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from generator.bench.points import DEFAULT_REPLAYS, PointResult, measure_points,
 from generator.bench.problem import Problem
 from generator.bench.provider import Provider
 from generator.bench.store import RowKey, load_file, merge, row_key
-from generator.data import layout, records
+from generator.data import layout
 from generator.data.external_figures import mla_figures
 from generator.data.locking import device_lock
 from generator.data.records import BenchFile, BenchRow, Ceilings, Measurement, Provenance, Status
+from generator.data.recovery import WriteFailed, keep, record_text, save_or_keep
+from generator.errors import UserError
 
 SAVE_EVERY_S = 30.0
 
@@ -75,23 +78,42 @@ def run_sweep(
     last_save = time.monotonic()
     out_dtype = str(ctx.out_dtype).removeprefix("torch.")
 
+    failed = False  # a save failed: its rows are in a recovery file; do not try again
+
     def save() -> None:
-        nonlocal rows
-        with device_lock(save_path, provenance.device_name):
-            rows, infos = merge(path, mine)
-            infos.update(ours)
-            present = {r.provider for r in rows.values()}
-            records.save(
-                path,
-                BenchFile(
+        nonlocal rows, failed
+        try:
+            with device_lock(save_path, provenance.device_name):
+                rows, infos = merge(path, mine, out_dtype)
+                infos.update(ours)
+                present = {r.provider for r in rows.values()}
+                bench_file = BenchFile(
                     sweep=sweep,
                     provenance=provenance,
                     ceilings=ceilings,
                     rows=list(rows.values()),
                     providers={n: i for n, i in infos.items() if n in present},
                     out_dtype=out_dtype,
-                ),
+                )
+                save_or_keep(path, bench_file, f"the {sweep} sweep with this run's rows")
+        except WriteFailed:
+            failed = True
+            raise
+        except UserError as exc:  # the file changed under this run: keep this run's rows alone
+            failed = True
+            mine_only = BenchFile(
+                sweep=sweep,
+                provenance=provenance,
+                ceilings=ceilings,
+                rows=list(mine.values()),
+                providers={
+                    n: i for n, i in ours.items() if n in {r.provider for r in mine.values()}
+                },
+                out_dtype=out_dtype,
             )
+            kept = keep(path.name, record_text(mine_only))
+            where = f"this run's rows are kept in {kept}" if kept else "this run's rows are lost"
+            raise WriteFailed(f"{exc}; {where}") from None
 
     bar = tqdm(
         points,
@@ -157,6 +179,6 @@ def run_sweep(
                 last_save = time.monotonic()
     finally:
         bar.close()
-        if mine:
-            save()
+        if mine and not failed:
+            save()  # also on Ctrl-C and SIGTERM (generator.cli raises both as interrupts)
     return SweepResult(sweep, path, list(rows.values()), measured, skipped)

@@ -104,7 +104,10 @@ def parse_file_name(fmt: FileFormat | str, name: str) -> TableName | None:
         B=int(m["B"] or 1),
     )
     p = parsed
-    canonical = file_name(fmt, p.N, p.K, p.device_name, p.input_type, p.block, p.B)
+    try:
+        canonical = file_name(fmt, p.N, p.K, p.device_name, p.input_type, p.block, p.B)
+    except UserError:  # a dtype this format has no file for (a16w8_fp8 in vllm/): not its name
+        return None
     return parsed if canonical == name else None
 
 

@@ -15,6 +15,10 @@ MAX_OPERAND_ELEMENTS = 2**31 - 1
 # The smallest weight quantization block the kernels accept (their host check: a tile must
 # hold whole 16-element MMA fragments).
 MIN_BLOCK = 16
+# The largest weight quantization block accepted: the checkpoints use 128, and 4096 keeps every
+# size derived from a block (scale tensors, tiles, offsets) small; ``--block-n 2**70`` was
+# accepted and failed deep inside the first task.
+MAX_BLOCK = 4096
 
 
 def check_problem_size(M: int, N: int, K: int, B: int = 1, where: str = "") -> None:

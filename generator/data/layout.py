@@ -20,6 +20,7 @@ except :func:`tune_time_files` (a folder listing: the names of tune-time checks 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from generator.configs.engine_files import FileFormat, file_name
@@ -150,3 +151,20 @@ def is_tune_time_check(path: Path) -> bool:
 def tune_time_files(site_data: Path, device_name: str) -> list[Path]:
     """The tune-time checks of one device, sorted (the tuner writes one per run)."""
     return sorted(checks_dir(site_data, device_name).glob(TUNE_TIME_GLOB))
+
+
+def tune_output_dirs(
+    site_data: Path, device_name: str, formats: Iterable[FileFormat | str]
+) -> list[Path]:
+    """Every folder a tune of one device writes into: the device's (``device.json``, the
+    lock), ``tuning/``, ``checks/`` (tune-time and pruning checks) and the drop-in folder of
+    each format its kernels publish. Checked writable before any work."""
+    out = [device_dir(site_data, device_name), tuning_dir(site_data, device_name)]
+    out.append(checks_dir(site_data, device_name))
+    out += [framework_dir(site_data, device_name, FileFormat(f).value) for f in formats]
+    return out
+
+
+def bench_output_dirs(site_data: Path, device_name: str) -> list[Path]:
+    """Every folder a sweep of one device writes into: the device's (the lock) and ``bench/``."""
+    return [device_dir(site_data, device_name), bench_dir(site_data, device_name)]

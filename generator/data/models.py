@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.data import layout, records
+from generator.data.safe_json import UnsafeJSON, loads_bounded, read_bounded
 from generator.errors import UserError
 
 DEFAULT_SITE_DATA = layout.DEFAULT_SITE_DATA
@@ -154,6 +155,10 @@ def spec_of(record: records.ModelFile, path: Path) -> ModelSpec:
     return _spec_from_config(record.config, str(path), record.id, record.hf_name)
 
 
+# A Hugging Face config.json is a few KB; the largest (label maps, vision towers) stay far below.
+MAX_CONFIG_BYTES = 4 * 2**20
+
+
 def load_hf_config(path: str | Path) -> ModelSpec:
     """Any local Hugging Face ``config.json`` (or the directory holding it).
 
@@ -165,17 +170,20 @@ def load_hf_config(path: str | Path) -> ModelSpec:
     if path.is_dir():
         path = path / "config.json"
     try:
-        text = path.read_text(encoding="utf-8")
+        # bounded: a regular file of at most MAX_CONFIG_BYTES (a FIFO named as the config used
+        # to hang the tuner, /dev/zero to fill the memory); nesting and integers bounded too
+        text = read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8")
+        raw = loads_bounded(text)
     except UnicodeDecodeError as exc:
         raise UserError(
             f"{path}: not UTF-8 text (byte {exc.start}); a config.json is UTF-8 JSON"
         ) from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        raw = json.loads(text)
+    except UnsafeJSON as exc:
+        raise UserError(f"{path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a JSON object, got {type(raw).__name__}")
     hf_name = str(raw.get("_name_or_path") or path.resolve().parent.name)

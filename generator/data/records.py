@@ -15,15 +15,26 @@ import enum
 import json
 import os
 import tempfile
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from generator.data.safe_json import UnsafeJSON, read_json
 from generator.errors import UserError
 
 SCHEMA_VERSION = 1
+
+# The patterns of the names and styles that reach a page (HTML text and attributes, a CSS
+# custom property, chart JSON, a file or page name): held here, where every file is read and
+# written, so no value outside them reaches the site's templates, whoever wrote the file.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # providers, sweeps
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # model ids (page names and headings)
+COLOR_PATTERN = r"^#(?:[0-9a-fA-F]{3}){1,2}$"  # the only form a style="--bg-c: ..." may take
+SYMBOL_PATTERN = r"^[a-z]+(?:-[a-z]+){0,3}$"  # a Plotly marker symbol name
+TEXT_PATTERN = r"^[^<>\x00-\x1f\x7f]*$"  # escaped where shown; no markup, no control characters
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]  # a key the pages show (baselines, phases)
+Dash = Literal["solid", "dot", "dash", "longdash", "dashdot", "longdashdot"]  # Plotly's dashes
 
 
 class Status(str, enum.Enum):
@@ -57,7 +68,9 @@ class Provenance(_Record):
     torch: str
     triton: str
     git_sha: str
-    date: datetime
+    # With its time zone (the tools write UTC): a date without one cannot be ordered against
+    # the others, and the catalog orders every run by date.
+    date: AwareDatetime
     # How the run timed (``generator.measure.timing.TIMING_METHOD``); None in records of runs
     # before 2026-12-02, whose method the catalog's history states (docs/methodology.md).
     method: str | None = None
@@ -115,12 +128,12 @@ class TuneRecord(_Record):
     # What users run today without our file, timed in the same run the same way: the entry each
     # engine would pick from its shipped file ("vllm-0.33.0", ...) and each engine's default
     # ("vllm-default", "sglang-default"). Empty for kernels no engine runs.
-    baselines: dict[str, Measurement] = {}
-    winner_source: str = "search"  # "search", or the baseline whose config won
+    baselines: dict[Name, Measurement] = {}
+    winner_source: str = Field(default="search", pattern=NAME_PATTERN)  # or the baseline's
     # The interleaved runoff that decided it: median us of the search's winner ("search") and
     # of each baseline, timed against each other (search 4), and its A/A control's spread
     # (search 5): the tie threshold it was judged by.
-    runoff_us: dict[str, float] = {}
+    runoff_us: dict[Name, float] = {}
     runoff_aa_spread: float | None = None
     search: int = SEARCH_V1
     status_counts: dict[Status, int] = {}
@@ -130,7 +143,7 @@ class TuneRecord(_Record):
     wall_s: float
     # Where the wall time went (generator.tune.search: operands, compile, timing, verify,
     # runoff); None in records from before 2026-12-02.
-    phase_s: dict[str, float] | None = None
+    phase_s: dict[Name, float] | None = None
     # Where this record was measured. The file's provenance is its last writer's, and a file
     # collects records of many runs (resume, other GPUs of a kind, re-tunes), so each record
     # carries its own; None only in records written before 2026-11-29 (the file's then holds).
@@ -183,25 +196,32 @@ class Origin(str, enum.Enum):
 
 class ProviderInfo(_Record):
     """What a benchmark provider is, declared by the provider and stored in every bench file
-    that has its rows, so the catalog never guesses from a name."""
+    that has its rows, so the catalog never guesses from a name. For a provider of the code's
+    registry the catalog reads the registry's (:mod:`generator.data.provider_registry`), and
+    ``validate`` refuses a file that records another meaning for it."""
 
-    name: str
-    label: str  # short, for legends and tables
-    description: str
-    kind: str  # "gemm" | "batched"
+    name: str = Field(pattern=NAME_PATTERN)
+    label: str = Field(min_length=1, max_length=100, pattern=TEXT_PATTERN)  # legends, tables
+    description: str = Field(max_length=1000, pattern=TEXT_PATTERN)
+    kind: Literal["gemm", "batched"]
     scheme: Scheme
     origin: Origin
     # Engines whose users get exactly this by installing the catalog's files (drop-in configs).
-    installable: list[str] = []
-    config_source: str | None = None  # "default" | "tuned" | "shipped:<engine>" | "own"
+    installable: list[Literal["vllm", "sglang"]] = []
+    # "default" | "default:<engine>" | "tuned" | "shipped:<engine>-<version>" | "own"
+    config_source: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9:._-]{0,63}$")
     # The build of the library a provider calls, where it matters which one ran (DeepGEMM: the
-    # package and version, and where it came from); None: torch's cuBLAS or our kernels.
-    library: str | None = None
+    # package and version, and where it came from); None: torch's cuBLAS or our kernels. It
+    # says where a run found the library, so it is the run's, not the registry's.
+    library: str | None = Field(default=None, pattern=r"^[A-Za-z0-9 ._:()+,-]{1,120}$")
     quant_timed: bool = False  # the activation quantization is inside the timed region
     baseline: bool = False  # the reference its kind's speedups are measured against
-    color: str
-    dash: str = "solid"
-    symbol: str = "circle"
+    color: str = Field(pattern=COLOR_PATTERN)
+    dash: Dash = "solid"
+    symbol: str = Field(default="circle", pattern=SYMBOL_PATTERN)
+    # The dtype of its output whatever ``bench --out-dtype`` says (the bf16 providers compute
+    # and return bf16), which sets the error bound its rows are judged by; None: the run's.
+    output_dtype: Literal["bfloat16", "float16", "float32"] | None = None
 
 
 class AAControl(_Record):
@@ -209,7 +229,7 @@ class AAControl(_Record):
     the same calls on the same operands, in the same interleaved run). Identical work must time
     identically; the spread is the tie threshold the pages and the tuner use at this point."""
 
-    provider: str
+    provider: str = Field(pattern=NAME_PATTERN)
     a_us: float = Field(gt=0)
     b_us: float = Field(gt=0)
 
@@ -222,9 +242,9 @@ class AAControl(_Record):
 class BenchRow(_Record):
     """One provider at one shape in a benchmark sweep."""
 
-    provider: str
-    sweep: str  # "model" | "square" | "range" | "mla" | ...
-    model: str | None = None
+    provider: str = Field(pattern=NAME_PATTERN)
+    sweep: str = Field(pattern=NAME_PATTERN)  # "model" | "square" | "range" | "mla" | ...
+    model: str | None = Field(default=None, pattern=ID_PATTERN)
     layer: str | None = None
     tp: int | None = None
     M: int
@@ -238,7 +258,7 @@ class BenchRow(_Record):
     reference_label: str | None = None
     # The provider whose timing this row shares: both ran the identical kernel and config on
     # the same operands at this point, so it was timed once and recorded for both.
-    same_work_as: str | None = None
+    same_work_as: str | None = Field(default=None, pattern=NAME_PATTERN)
     # The A/A control of the point in the run that measured this row (rows of one point and
     # run carry the same one); None in rows of runs before 2026-12-02.
     control: AAControl | None = None
@@ -250,7 +270,7 @@ class BenchRow(_Record):
 
 class BenchFile(_Record):
     schema_version: int = SCHEMA_VERSION
-    sweep: str
+    sweep: str = Field(pattern=NAME_PATTERN)
     # The last writer's: the file merges rows of several runs, so rows are cited by their own
     # (BenchRow.provenance), never by this.
     provenance: Provenance
@@ -324,7 +344,7 @@ class ModelFile(_Record):
     """A bundled model definition: the config.json fields that decide GEMM shapes."""
 
     schema_version: int = SCHEMA_VERSION
-    id: str
+    id: str = Field(pattern=ID_PATTERN)
     hf_name: str
     source: str  # where the numbers come from
     config: dict[str, Any]
@@ -337,17 +357,43 @@ class SiteDataError(UserError):
 M_ = TypeVar("M_", bound=BaseModel)
 
 
+def schema_problem(raw: Any) -> str | None:
+    """Why a parsed record's ``schema_version`` cannot be read by this code, or None.
+
+    A newer version is refused, never read as this one: a tool that read it would write the
+    file back as version 1, dropping or misreading what the newer fields say."""
+    if not isinstance(raw, dict) or "schema_version" not in raw:
+        return None
+    version = raw["schema_version"]
+    if type(version) is int and version == SCHEMA_VERSION:
+        return None
+    if type(version) is int and version > SCHEMA_VERSION:
+        return (
+            f"schema version {version} is newer than this code's ({SCHEMA_VERSION}): update "
+            "blockgemm-catalog to read or write it (the file is left as it is)"
+        )
+    return f"{version!r} is not a version this code knows ({SCHEMA_VERSION})"
+
+
 def load(path: str | os.PathLike[str], model: type[M_]) -> M_:
-    """Read and validate one JSON file; errors name the file and the offending field."""
+    """Read and validate one JSON file; errors name the file and the offending field.
+
+    The read is bounded (:mod:`generator.data.safe_json`: a regular file, its size, nesting
+    and integers), and a file of another schema version is refused (:func:`schema_problem`)."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_json(path)
     except FileNotFoundError:
         raise SiteDataError(f"{path}: file not found") from None
+    except UnsafeJSON as exc:
+        raise SiteDataError(f"{path}: {exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SiteDataError(f"{path}: not valid JSON ({exc})") from None
     except OSError as exc:
         raise SiteDataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    problem = schema_problem(raw)
+    if problem:
+        raise SiteDataError(f"{path}: field 'schema_version': {problem}")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -21,8 +21,14 @@ What it checks, per file kind (``layout`` has the tree):
 * drop-in config files: the exact names the engines load, for this device; configs in range;
   and equal to the winners of the tuning records they are derived from;
 * bench files: one sweep per file, no two rows with one key, every row with its own
-  provenance (the run that measured it, not the file's); pruning and tune-time checks:
-  positive times.
+  provenance (the run that measured it, not the file's), each row judged by the bound of its
+  provider's output dtype; the metadata of a provider of the code's registry means what the
+  registry says (:mod:`generator.data.provider_registry`), and one it does not know takes no
+  role reserved for it; pruning and tune-time checks: positive times.
+
+And it never raises: files are read within bounds (:mod:`generator.data.safe_json`: regular
+files of a bounded size, nesting and integers), names, dates and sizes are held to what the
+pages can show (the site renders whatever this accepts; a seeded fuzz test holds it to that).
 """
 
 from __future__ import annotations
@@ -48,11 +54,13 @@ from generator.configs.engine_files import (
     parse_file_name,
 )
 from generator.configs.kernel_table import PUBLISHER, SPACES, formats_of
+from generator.configs.limits import MAX_OPERAND_ELEMENTS
 from generator.configs.ranges import config_problems
-from generator.data import layout
+from generator.data import layout, provider_registry
 from generator.data.records import (
-    SCHEMA_VERSION,
+    SEARCH_CURRENT,
     BenchFile,
+    BenchRow,
     DeviceFile,
     Measurement,
     ModelFile,
@@ -61,7 +69,9 @@ from generator.data.records import (
     Status,
     TuneFile,
     TuneTimeCheck,
+    schema_problem,
 )
+from generator.data.safe_json import UnsafeJSON, loads_bounded, read_bounded
 
 # kernels.reference.tolerance per output dtype, restated torch-free (a test keeps them equal):
 # the unit roundoff of the dtype plus 1e-3 for accumulation.
@@ -73,7 +83,11 @@ ERROR_BOUNDS = {
 DEFAULT_BENCH_OUT_DTYPE = "bfloat16"  # bench files from before BenchFile.out_dtype
 INPUT_TYPES = ("fp8", "int8", "bf16")
 MIN_BLOCK = 16
+MAX_COUNT = 1_000_000  # SMs or GPUs of one run: far beyond any machine, far below overflow
 _SAFE_DEVICE = re.compile(r"^[A-Za-z0-9._-]+$")
+# Every name in the tree: what the engines' config file names and the tune-time checks use;
+# nothing that means something in a URL, a shell or markup.
+_SAFE_ENTRY = re.compile(r"^[A-Za-z0-9=,\[\]+._ -]{1,255}$")
 
 M_ = TypeVar("M_", bound=BaseModel)
 
@@ -116,11 +130,16 @@ def _no_duplicates(path: Path, report: _Report):
 
 
 def _read_json(path: Path, report: _Report) -> Any | None:
+    """The parsed file, read within bounds (:mod:`generator.data.safe_json`: a regular file,
+    its size, nesting depth and integers), or None after reporting why not."""
     report.files += 1
     try:
-        text = path.read_text(encoding="utf-8")
-        return json.loads(text, object_pairs_hook=_no_duplicates(path, report))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = read_bounded(path).decode("utf-8")
+        return loads_bounded(text, object_pairs_hook=_no_duplicates(path, report))
+    except UnsafeJSON as exc:
+        report.add(path, "<root>", str(exc))
+        return None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError included
         report.add(path, "<root>", f"not readable JSON ({exc})")
         return None
 
@@ -130,12 +149,9 @@ def _load(path: Path, model: type[M_], report: _Report) -> M_ | None:
     raw = _read_json(path, report)
     if raw is None:
         return None
-    if isinstance(raw, dict) and raw.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-        report.add(
-            path,
-            "schema_version",
-            f"{raw['schema_version']!r} is not a version this code knows ({SCHEMA_VERSION})",
-        )
+    problem = schema_problem(raw)
+    if problem:
+        report.add(path, "schema_version", problem)
         return None
     try:
         return model.model_validate(raw)
@@ -196,6 +212,33 @@ def _check_provenance(
             f"{where}.device_name",
             f"measured on {prov.device_name}, filed under {device}",
         )
+    if prov is not None:
+        _check_provenance_numbers(prov, path, where, report)
+
+
+def _check_provenance_numbers(prov: Provenance, path: Path, where: str, report: _Report) -> None:
+    """Counts and sizes of a machine are finite and in range: pages print and sum them (the
+    CPU interpreter's runs, tests only, record 0 GPUs, 0 SMs and 0 GiB)."""
+    for name in ("sm_count", "gpu_count"):
+        value = getattr(prov, name)
+        if not 0 <= value <= MAX_COUNT:
+            report.add(path, f"{where}.{name}", f"{value} is not a count of 0..{MAX_COUNT}")
+    if not (math.isfinite(prov.memory_gib) and prov.memory_gib >= 0):
+        report.add(path, f"{where}.memory_gib", f"{prov.memory_gib!r} is not a finite size")
+
+
+def _check_dims(path: Path, where: str, dims: dict[str, int | None], report: _Report) -> None:
+    """Shape dimensions (and TP) are positive and no larger than an operand the kernels can
+    hold (their offsets are 32-bit): a 2**70 in a record is no measurement, and the pages
+    size tables and axes with it."""
+    for name, value in dims.items():
+        if value is not None and not 1 <= value <= MAX_OPERAND_ELEMENTS:
+            report.add(path, f"{where}{name}", f"{value} is not in 1..2**31 - 1")
+
+
+def _check_search(path: Path, where: str, search: int, report: _Report) -> None:
+    if not 1 <= search <= SEARCH_CURRENT:
+        report.add(path, where, f"{search} is not a search of this code (1..{SEARCH_CURRENT})")
 
 
 # --- file kinds ----------------------------------------------------------------------------------
@@ -221,6 +264,7 @@ def _check_tune_file(path: Path, device: str, report: _Report) -> TuneFile | Non
     for name in ("N", "K", "B"):
         if getattr(tf, name) < 1:
             report.add(path, name, f"{getattr(tf, name)} is not positive")
+    _check_tune_sizes(path, tf, report)
     key = layout.tune_file_key(
         tf.kernel, tf.input_type, tf.out_dtype, tf.N, tf.K, tf.B, tf.block_n, tf.block_k
     )
@@ -259,6 +303,22 @@ def _check_tune_file(path: Path, device: str, report: _Report) -> TuneFile | Non
         if not (math.isfinite(rec.wall_s) and rec.wall_s >= 0):
             report.add(path, f"{where}.wall_s", f"{rec.wall_s!r} is not a finite time")
     return tf
+
+
+def _check_tune_sizes(path: Path, tf: TuneFile, report: _Report) -> None:
+    # (a size below 1 is reported by the caller already)
+    _check_dims(
+        path, "", {n: v for n, v in (("N", tf.N), ("K", tf.K), ("B", tf.B)) if v > 0}, report
+    )
+    for i, rec in enumerate(tf.records):
+        _check_dims(path, f"records.{i}.", {"M": rec.M}, report)
+        _check_search(path, f"records.{i}.search", rec.search, report)
+        for name, seconds in (rec.phase_s or {}).items():
+            if not (math.isfinite(seconds) and seconds >= 0):
+                report.add(path, f"records.{i}.phase_s.{name}", f"{seconds!r} is not a time")
+        spread = rec.runoff_aa_spread
+        if spread is not None and not (math.isfinite(spread) and spread >= 0):
+            report.add(path, f"records.{i}.runoff_aa_spread", f"{spread!r} is not a spread")
 
 
 def _check_config_file(
@@ -363,9 +423,12 @@ def _check_bench_file(path: Path, device: str, report: _Report) -> None:
         report.add(path, "out_dtype", f"'{out_dtype}' is not one of {tuple(ERROR_BOUNDS)}")
         return
     _check_rows_have_provenance(bf, path, report)
+    _check_providers(path, bf, report)
     keys: Counter = Counter()
     for i, row in enumerate(bf.rows):
         where = f"rows.{i}"
+        dims = {d: getattr(row, d) for d in ("M", "N", "K", "B") if getattr(row, d) > 0}
+        _check_dims(path, f"{where}.", {**dims, "tp": row.tp}, report)  # < 1: reported below
         if row.sweep != bf.sweep:
             report.add(path, f"{where}.sweep", f"'{row.sweep}' in a '{bf.sweep}' file")
         _check_provenance(row.provenance, device, path, f"{where}.provenance", report)
@@ -375,7 +438,8 @@ def _check_bench_file(path: Path, device: str, report: _Report) -> None:
             report.add(path, where, f"a second row for {row.provider} at M={row.M} N={row.N}")
         if min(row.M, row.N, row.K, row.B) < 1:
             report.add(path, where, "a shape dimension is not positive")
-        _check_measurement(row.measurement, bound, path, f"{where}.measurement", report, True)
+        row_bound = _row_bound(bf, row, bound)
+        _check_measurement(row.measurement, row_bound, path, f"{where}.measurement", report, True)
         for name in ("gbps", "roofline_pct", "reference_tflops"):
             if not _positive(getattr(row, name)):
                 report.add(path, f"{where}.{name}", "not a finite positive number")
@@ -401,6 +465,30 @@ def _check_rows_have_provenance(bf: BenchFile, path: Path, report: _Report) -> N
     )
 
 
+def _row_bound(bf: BenchFile, row: BenchRow, bound: float) -> float:
+    """The error bound a bench row was judged by: that of its provider's own output dtype
+    where it has one (the bf16 providers return bf16 whatever ``--out-dtype`` says, and the
+    bench judges every output by its dtype), else ``bound``, the file's."""
+    info = provider_registry.registered().get(row.provider) or bf.providers.get(row.provider)
+    if info is None or info.output_dtype is None:
+        return bound
+    return ERROR_BOUNDS[info.output_dtype]
+
+
+def _check_providers(path: Path, bf: BenchFile, report: _Report) -> None:
+    """The metadata a bench file records: under its own name; a registered provider's meaning
+    exactly the registry's; no role a provider the registry does not know may take
+    (:mod:`generator.data.provider_registry`)."""
+    for key, info in bf.providers.items():
+        where = f"providers.{key}"
+        if info.name != key:
+            report.add(path, f"{where}.name", f"'{info.name}' recorded under '{key}'")
+        rules = provider_registry.disagreements(info)
+        rules += provider_registry.unregistered_problems(info)
+        for field, rule in rules:
+            report.add(path, f"{where}.{field}", rule)
+
+
 def _check_pruning(path: Path, device: str, report: _Report) -> None:
     check = _load(path, PruningCheck, report)
     if check is None:
@@ -409,9 +497,11 @@ def _check_pruning(path: Path, device: str, report: _Report) -> None:
     for name in ("geomean_ratio", "worst_ratio"):
         if not _positive(getattr(check, name)):
             report.add(path, name, f"{getattr(check, name)!r} is not a finite positive ratio")
+    _check_search(path, "search", check.search, report)
     seen: Counter = Counter()
     for i, p in enumerate(check.points):
         where = f"points.{i}"
+        _check_dims(path, f"{where}.", {"N": p.N, "K": p.K, "M": p.M, "B": p.B}, report)
         seen[(p.kernel, p.N, p.K, p.M, p.B)] += 1
         if seen[(p.kernel, p.N, p.K, p.M, p.B)] == 2:
             report.add(path, where, f"a second point for N={p.N} K={p.K} M={p.M}")
@@ -480,6 +570,7 @@ def _check_device(site_data: Path, device: str, report: _Report) -> None:
             except ValueError:
                 report.add(folder, "<name>", f"not a config folder ({list(layout.CONFIG_FOLDERS)})")
                 continue
+            _check_hidden_configs(folder, report)
             for path in _json_entries(folder, report):
                 _check_config_file(path, fmt, device, derived[fmt], report)
     for path in _json_entries(layout.bench_dir(site_data, device), report):
@@ -495,11 +586,21 @@ def _check_device(site_data: Path, device: str, report: _Report) -> None:
             report.add(path, "<name>", f"not a known check ({known})")
 
 
+def _check_hidden_configs(folder: Path, report: _Report) -> None:
+    """A hidden file in a config folder is no config (no engine loads it) and the bundles
+    refuse it; only a write in progress (``.<name>.<random>.tmp``) may lie there."""
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") and path.suffix != ".tmp":
+            report.add(path, "<name>", "a hidden file in a config folder (bundles refuse it)")
+
+
 def _check_links(site_data: Path, report: _Report) -> None:
     """No symlink and nothing but folders and regular files, anywhere in the tree."""
     for dirpath, dirnames, filenames in os.walk(site_data, followlinks=False):
         for name in dirnames + filenames:
             path = Path(dirpath) / name
+            if not _SAFE_ENTRY.match(name):
+                report.add(path, "<name>", "names use only letters, digits, space and =,[]+._-")
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
                 report.add(path, "<name>", f"a symlink (to {os.readlink(path)}); use a copy")
@@ -533,6 +634,19 @@ class Validation:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def validate_device(site_data: Path, device: str) -> Validation:
+    """Every problem of one device folder (what ``install-configs`` installs from): the checks
+    :func:`validate_tree` makes of it."""
+    report = _Report()
+    root = layout.device_dir(Path(site_data), device)
+    if not root.is_dir() or root.is_symlink():
+        report.add(root, "<root>", "not a device folder")
+        return Validation(report.problems, 0)
+    _check_links(root, report)
+    _check_device(Path(site_data), device, report)
+    return Validation(report.problems, report.files)
 
 
 def validate_tree(site_data: Path) -> Validation:

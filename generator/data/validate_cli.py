@@ -7,11 +7,10 @@ Thin: the checks are :mod:`generator.data.validate`'s. This is the gate for cont
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from generator.data import layout
+from generator.data.cli_args import env_folder, folder
 from generator.data.validate import validate_tree
 
 SITE_DATA_ENV = "BLOCKGEMM_SITE_DATA"
@@ -30,8 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
     )
     p.add_argument(
         "--site-data",
-        type=Path,
-        default=Path(os.environ.get(SITE_DATA_ENV, layout.DEFAULT_SITE_DATA)),
+        type=folder,
+        default=env_folder(SITE_DATA_ENV, layout.DEFAULT_SITE_DATA),
         help="the tree to check (default: the repository's site_data, or $BLOCKGEMM_SITE_DATA)",
     )
     p.set_defaults(func=run)

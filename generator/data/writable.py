@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from generator.errors import UserError
@@ -41,3 +42,11 @@ def require_writable_dir(path: Path, flag: str) -> None:
         raise UserError(f"{shown}: cannot write in {existing} ({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def require_writable_dirs(paths: Iterable[Path], flag: str) -> None:
+    """:func:`require_writable_dir` for every folder a command will write into (each named
+    by ``flag`` and its own path), all before any work: a read-only ``tuning/`` or ``bench/``
+    below a writable ``--save-path`` used to be found only by the first write after the work."""
+    for path in dict.fromkeys(Path(p) for p in paths):
+        require_writable_dir(path, flag)

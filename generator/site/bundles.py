@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from generator.configs.engine_files import FileFormat, file_name, parse_file_name
+from generator.configs.engine_files import FileFormat, batch_key, file_name, parse_file_name
 from generator.configs.kernel_table import PUBLISHER, formats_of
 from generator.configs.ranges import config_problems
 from generator.data import layout
@@ -39,11 +39,11 @@ from generator.data.records import (
     Provenance,
     SiteDataError,
     TuneFile,
-    atomic_write_text,
     load,
     record_provenance,
 )
 from generator.errors import UserError
+from generator.site.installer import Installed, install_all
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -164,6 +164,12 @@ def _check_table(path: Path, framework: str, device: str, table: object) -> None
         raise SiteDataError(f"{path}: field '<root>': expected an object keyed by M")
     kernel = PUBLISHER[FileFormat(framework)]
     for key, cfg in table.items():
+        try:
+            batch_key(key)  # what every loader reads alike (vLLM: int(key))
+        except ValueError:
+            raise SiteDataError(
+                f"{path}: field '{key}': keys must be batch sizes (positive integers)"
+            ) from None
         for problem in config_problems(cfg, kernel, parsed.block[1]):
             raise SiteDataError(f"{path}: field '{key}': {problem}")
 
@@ -273,11 +279,14 @@ def zip_device_bundle(bundle: DeviceBundle) -> bytes:
     return buf.getvalue()
 
 
-def install_configs(site_data: Path, device: str, framework: str, dest: Path) -> list[Path]:
-    """Copy one device's files for one framework into ``dest`` (created if missing).
+def install_configs(
+    site_data: Path, device: str, framework: str, dest: Path, backup: bool = False
+) -> Installed:
+    """Copy one device's files for one framework into ``dest`` (created if missing), all or
+    none (:func:`generator.site.installer.install_all`).
 
-    Existing files of the same name are replaced (atomically): that is the point of installing
-    newer configs. Returns the written paths."""
+    A file of the same name with other contents is replaced only with ``backup`` (a copy of
+    it is kept beside, and the result lists it); without, nothing is installed."""
     if framework not in layout.CONFIG_FOLDERS:
         known = ", ".join(layout.CONFIG_FOLDERS)
         raise UserError(f"unknown framework '{framework}'; one of: {known}")
@@ -290,9 +299,4 @@ def install_configs(site_data: Path, device: str, framework: str, dest: Path) ->
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise UserError(f"{dest}: exists and is not a folder")
-    written = []
-    for f in files:
-        target = dest / f.name
-        atomic_write_text(target, f.path.read_text())
-        written.append(target)
-    return written
+    return install_all([(f.name, f.data) for f in files], dest, backup)

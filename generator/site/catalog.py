@@ -192,6 +192,34 @@ def _read_config_file(path: Path, folder: str) -> ConfigFile:
     return ConfigFile(folder, path.name, path, data)
 
 
+def _scoped(device: str, bench_files: list[BenchFile]) -> list[BenchFile]:
+    """The device's bench files with the rows of every provider the registry does not know
+    under its device-scoped name (:func:`providers.learn`), so its recorded metadata applies
+    to this device's rows only."""
+    renames: dict[str, str] = {}
+    for bf in bench_files:
+        renames.update(providers.learn(bf.providers.values(), device))
+        providers.seen(r.provider for r in bf.rows)
+    if not renames:
+        return bench_files
+    return [
+        bf.model_copy(update={"rows": [_renamed(r, renames) for r in bf.rows]})
+        for bf in bench_files
+    ]
+
+
+def _renamed(row: BenchRow, renames: dict[str, str]) -> BenchRow:
+    update: dict[str, object] = {}
+    if row.provider in renames:
+        update["provider"] = renames[row.provider]
+    if row.same_work_as in renames:
+        update["same_work_as"] = renames[row.same_work_as]
+    if row.control is not None and row.control.provider in renames:
+        control = row.control.model_copy(update={"provider": renames[row.control.provider]})
+        update["control"] = control
+    return row.model_copy(update=update) if update else row
+
+
 def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> Device | None:
     root = layout.device_dir(site_data, name)
     device_path = layout.device_file(site_data, name)
@@ -199,9 +227,7 @@ def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> D
     tune_paths = _json_files(layout.tuning_dir(site_data, name))
     tunes = [load(p, TuneFile) for p in tune_paths]
     bench_paths = _json_files(layout.bench_dir(site_data, name))
-    bench_files = [load(p, BenchFile) for p in bench_paths]
-    for bf in bench_files:
-        providers.learn(bf.providers.values())
+    bench_files = _scoped(name, [load(p, BenchFile) for p in bench_paths])
     pruning_path = layout.pruning_check_file(site_data, name)
     pruning = load(pruning_path, PruningCheck) if pruning_path.exists() else None
     # the tuner writes one tune-time record per (models, TP sizes, kernels, GPU count) run

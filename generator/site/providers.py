@@ -1,23 +1,29 @@
-"""How a benchmark provider looks and what it computes, read from the records.
+"""How a benchmark provider looks and what it computes, from its declared metadata.
 
-Every bench file carries the metadata its providers declared
-(:class:`~generator.data.records.ProviderInfo`: label, scheme, origin, which engines' users can
-install it, style). The catalog teaches this module those records when it loads
-(:func:`learn`), and every chart, legend, table and recommendation asks it; nothing here looks
-at a provider's name to decide what it is. A name with no metadata (a bench file written
-before metadata existed, or a series that is not a provider, like a tuned kernel's line) gets
-its name as label, a colour stable across builds, and no scheme: it is never counted as a
-drop-in candidate.
+A registered provider's metadata (:class:`~generator.data.records.ProviderInfo`: label,
+scheme, origin, which engines' users can install it, style) is the code's registry's
+(:mod:`generator.data.provider_registry`), whatever a bench file recorded: a file can never
+redefine what ``torch-bf16`` is, or which provider runs the shipped files, on any page. A
+provider the registry does not know (a contributed kernel) keeps the metadata its own
+device's files record (:func:`learn`), under a name scoped to that device
+(:func:`namespaced`), so it cannot reach another device's pages either, and it never takes a
+role reserved for the registry's (baseline, installable). Every chart, legend, table and
+recommendation asks this module; nothing here looks at a provider's name to decide what it
+is. A name with no metadata (a bench file written before metadata existed, or a series that is
+not a provider, like a tuned kernel's line) gets its name as label, a colour stable across
+builds, and no scheme: it is never counted as a drop-in candidate.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from generator.data.records import Origin, ProviderInfo, Scheme
+from generator.data.provider_registry import registered
+from generator.data.records import COLOR_PATTERN, Origin, ProviderInfo, Scheme
 
 BASELINE = "torch-bf16"  # kept for templates that label the GEMM baseline by name
 CHECKPOINT_SCHEME = Scheme.FP8_BLOCK  # what the catalog's models are quantized as
@@ -62,7 +68,10 @@ ROLE_TITLES = {
     Role.UNKNOWN: "Other",
 }
 
-_KNOWN: dict[str, ProviderInfo] = {}
+_KNOWN: dict[str, ProviderInfo] = dict(registered())  # the registry's, then learned ones
+_SEEN: dict[str, None] = {}  # registered providers with rows in the loaded catalog, in order
+_COLOR = re.compile(COLOR_PATTERN)
+FALLBACK_COLOR = "#7f7f7f"  # what a colour that is not "#rrggbb" is drawn as
 
 _PALETTE = [
     "#17becf",
@@ -193,15 +202,50 @@ def legible(color: str, background: str, minimum: float = MIN_CONTRAST) -> str:
     return out
 
 
-def learn(infos: Iterable[ProviderInfo]) -> None:
-    """Remember the metadata recorded in the loaded bench files (the last one wins)."""
-    for i in infos:
-        _KNOWN[i.name] = i
+def css_color(color: str) -> str:
+    """``color`` if it is ``#rrggbb``, else a neutral grey: the only form that may stand in a
+    ``style`` attribute (a declaration list there could restyle or overlay the whole page)."""
+    return color if _COLOR.match(color) else FALLBACK_COLOR
+
+
+def namespaced(name: str, device: str) -> str:
+    """The name a provider the registry does not know goes by in the catalog: scoped to the
+    device whose files record it ("mine@NVIDIA_X"), so two devices' providers of one name are
+    two providers, and neither's metadata is the other's."""
+    return f"{name}@{device}"
+
+
+def learn(infos: Iterable[ProviderInfo], device: str) -> dict[str, str]:
+    """Take in the metadata one device's bench files record; returns {recorded name: the
+    name its rows go by} for the providers the registry does not know (see
+    :func:`namespaced`). A registered provider's recorded metadata is not used: the
+    registry's is (``validate`` refuses a file whose record of it means something else)."""
+    renames: dict[str, str] = {}
+    known = registered()
+    for info in infos:
+        if info.name in known:
+            _SEEN[info.name] = None
+            continue
+        key = namespaced(info.name, device)
+        # roles that decide every speedup and bundle are the registry's alone
+        _KNOWN[key] = info.model_copy(update={"name": key, "baseline": False, "installable": []})
+        renames[info.name] = key
+    return renames
+
+
+def seen(names: Iterable[str]) -> None:
+    """Note the registered providers that have rows in the loaded catalog (:func:`known`)."""
+    known = registered()
+    for name in names:
+        if name in known:
+            _SEEN[name] = None
 
 
 def forget() -> None:
-    """Start a new catalog (tests build several)."""
+    """Start a new catalog (tests build several): only the registry's metadata."""
     _KNOWN.clear()
+    _KNOWN.update(registered())
+    _SEEN.clear()
 
 
 def style(name: str) -> ProviderStyle:
@@ -222,8 +266,9 @@ def style(name: str) -> ProviderStyle:
 
 
 def known() -> list[str]:
-    """Every provider whose metadata the loaded catalog recorded, in recording order."""
-    return list(_KNOWN)
+    """The registered providers with rows in the loaded catalog, in the registry's order
+    (what the methodology's provider table lists)."""
+    return [n for n in _KNOWN if n in _SEEN]
 
 
 def tuned_fp8(names: Iterable[str]) -> str | None:
@@ -257,9 +302,9 @@ def engine_default(names: Iterable[str], engine: str) -> str | None:
 
 
 def ordered(names: set[str] | list[str]) -> list[str]:
-    """Providers in a stable display order: baselines first, then in the order their metadata
-    was recorded (the benchmark's registry order), then unknown names alphabetically, so
-    legends and table columns line up across pages."""
+    """Providers in a stable display order: baselines first, then the registry's order, then
+    the contributed ones as learned, then names with no metadata alphabetically, so legends
+    and table columns line up across pages."""
     known = list(_KNOWN)
     return sorted(
         set(names),

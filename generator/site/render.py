@@ -127,6 +127,7 @@ class _Renderer:
         self.env.filters["script_json"] = _script_json
         self.env.filters["ratio"] = ratio
         self.env.filters["dasharray"] = _dasharray
+        self.env.filters["css_color"] = providers.css_color
         self.facts: dict[str, str] = {}
         self.env.globals.update(
             style=providers.style,

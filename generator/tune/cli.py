@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import enum
-from pathlib import Path
 
 from generator.data import layout, models
+from generator.data.cli_args import folder
 from generator.data.tasks import DEFAULT_BATCH_SIZES
 from generator.data.writable import require_writable_dir
 from generator.errors import UserError
@@ -23,7 +23,13 @@ from generator.tune.plan import (
     check_block,
     check_kernels_run_here,
 )
-from generator.tune.pruning_check import parse_points, pruning_tasks, run_pruning_check
+from generator.tune.pruning_check import (
+    CHECK_MODEL,
+    CHECK_TP,
+    parse_points,
+    pruning_tasks,
+    run_pruning_check,
+)
 from generator.tune.run import RunSettings, gpu_count, tune
 from generator.tune.tunables import W8A8Block
 
@@ -63,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     p.add_argument(
         "--model-config",
         action="append",
-        type=Path,
+        type=folder,
         metavar="PATH",
         help="a local Hugging Face config.json (repeatable)",
     )
@@ -79,9 +85,10 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     p.add_argument(
         "--batch-sizes",
         type=_batch_sizes,
-        default=list(DEFAULT_BATCH_SIZES),
         metavar="M,M,...",
-        help="batch sizes (token counts) to tune",
+        help="batch sizes (token counts) to tune (default: "
+        + ",".join(map(str, DEFAULT_BATCH_SIZES))
+        + ")",
     )
     p.add_argument(
         "--input-type",
@@ -99,9 +106,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     p.add_argument("--block-k", type=int, default=128, help="weight quantization block (K)")
     p.add_argument(
         "--kernels",
-        default=",".join(DEFAULT_KERNELS),
         metavar="NAME,...",
-        help="kernels to tune: w8a8_block for linear layers (drop-in files), "
+        help=f"kernels to tune (default: {','.join(DEFAULT_KERNELS)}; a name given twice is "
+        "tuned once): w8a8_block for linear layers (drop-in files), "
         "a16w8_batched for the DeepSeek MLA batched shapes; also our own "
         "w8a8_block_splitk, w8a8_block_decode, w8a8_block_persistent, "
         "w8a8_block_gluon (Hopper only) and a16w8_batched_swapped (MLA shapes)",
@@ -136,7 +143,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     p.add_argument("--gpus", type=int, help="use only this many GPUs (default: all visible)")
     p.add_argument(
         "--save-path",
-        type=Path,
+        type=folder,
         default=layout.DEFAULT_SITE_DATA,
         help="site_data folder to merge results into",
     )
@@ -146,6 +153,17 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     return p
 
 
+def kernel_list(text: str | None) -> tuple[str, ...]:
+    """The kernels of ``--kernels``, each once, in the order given (the default when absent):
+    ``w8a8_block,w8a8_block`` used to tune every task twice."""
+    if text is None:
+        return DEFAULT_KERNELS
+    names = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    if not names:
+        raise UserError(f"--kernels {text!r}: names no kernel")
+    return names
+
+
 def _request(args: argparse.Namespace) -> TuneRequest:
     return TuneRequest(
         models=tuple(args.model or ()),
@@ -153,12 +171,42 @@ def _request(args: argparse.Namespace) -> TuneRequest:
         tp_sizes=tuple(args.tp_size or (8,)),
         N=args.N,
         K=args.K,
-        batch_sizes=tuple(args.batch_sizes),
+        batch_sizes=tuple(args.batch_sizes or DEFAULT_BATCH_SIZES),
         input_type=args.input_type,
         out_dtype=args.out_dtype,
         block=(args.block_n, args.block_k),
-        kernels=tuple(k.strip() for k in args.kernels.split(",") if k.strip()),
+        kernels=kernel_list(args.kernels),
     )
+
+
+# Flags the pruning check has its own answer for (its model, TP, shapes, batch sizes, kernel
+# and both searches): given with --pruning-check they were silently ignored.
+PRUNING_FIXED = {
+    "kernels": "--kernels",
+    "model": "--model",
+    "model_config": "--model-config",
+    "tp_size": "--tp-size",
+    "N": "--N",
+    "K": "--K",
+    "batch_sizes": "--batch-sizes",
+}
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Flags that conflict or would be ignored are errors, not silently dropped."""
+    if args.pruning_check:
+        given = [flag for dest, flag in PRUNING_FIXED.items() if getattr(args, dest) is not None]
+        if args.exhaustive:
+            given.append("--exhaustive")
+        if given:
+            raise UserError(
+                f"--pruning-check tunes its own points ({CHECK_MODEL} TP {CHECK_TP}, w8a8_block, "
+                f"pruned and exhaustive); it cannot take {', '.join(given)}"
+            )
+    elif args.check_points is not None:
+        raise UserError("--check-points selects points of --pruning-check; add --pruning-check")
+    if args.address is not None and args.backend != Backend.RAY.value:
+        raise UserError("--address names a Ray cluster; add --backend ray")
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -174,11 +222,14 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_flags(args)
     _check_args(args)
     req = _request(args)
+    points = None
     if args.pruning_check:
         check_block(req.block, ("w8a8_block",))
         tasks = pruning_tasks(req.input_type, req.out_dtype, req.block)
+        points = parse_points(args.check_points, len(tasks))  # with or without a GPU
     else:
         tasks = build_tasks(req)
     if not tasks:
@@ -199,6 +250,6 @@ def run(args: argparse.Namespace) -> int:
         address=args.address,
         cpu_workers=args.cpu_workers,
     )
-    if args.pruning_check:
-        return run_pruning_check(tasks, settings, parse_points(args.check_points, len(tasks)))
+    if points is not None:
+        return run_pruning_check(tasks, settings, points)
     return tune(tasks, settings, args.exhaustive, req.label(), req.kernels)

@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from generator.configs.keys import config_key
 from generator.data.tasks import Task
-from generator.tune.lifeline import die_with_parent
+from generator.tune.lifeline import children_hold_ctrl_c, die_with_parent, ignore_ctrl_c
 
 
 def _int_class(v: int) -> int:
@@ -59,6 +59,14 @@ def compile_key(task: Task, cfg: dict[str, int]) -> tuple:
     return spec_class(task), config_key(cfg), tuple(_int_class(v) for v in derived)
 
 
+def _start_compiler(parent: int) -> None:
+    """A compile process: dies with the worker that started it, and leaves Ctrl-C to the
+    coordinator (the terminal's SIGINT reaches every process of the group; each pool process
+    used to print a ``Process SpawnProcess-N`` traceback)."""
+    ignore_ctrl_c()
+    die_with_parent(parent)
+
+
 def _compile_one(job: tuple[Task, dict[str, int]]) -> str | None:
     """Runs in a pool process: compile one config, return None or a one-line error."""
     from generator.tune.tunables import get_tunable
@@ -81,7 +89,7 @@ class AheadCompiler:
             ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent,  # a killed worker takes its compilers along
+                initializer=_start_compiler,  # a killed worker takes its compilers along
                 initargs=(os.getpid(),),
             )
             if workers > 0
@@ -96,7 +104,8 @@ class AheadCompiler:
         pending = {k: c for k, c in zip(keys, configs, strict=True) if k not in self._done}
         if pending:
             jobs = [(task, c) for c in pending.values()]
-            errors = self._pool.map(_compile_one, jobs, chunksize=1)
+            with children_hold_ctrl_c():  # the pool starts its processes here, on demand
+                errors = list(self._pool.map(_compile_one, jobs, chunksize=1))
             for key, err in zip(pending, errors, strict=True):
                 self._done[key] = err
         failed = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from multiprocessing.connection import Connection, wait
 from generator.data.records import TuneRecord
 from generator.data.tasks import Task
 from generator.errors import UserError
-from generator.tune.lifeline import die_with_parent
+from generator.tune.lifeline import children_hold_ctrl_c, die_with_parent, ignore_ctrl_c
 from generator.tune.search import TuneOptions
 
 RAY_RETRIES = 3  # Ray's own default for a task whose worker or node died
@@ -60,7 +61,12 @@ def _tune_with_errors(task: Task, opts: TuneOptions, compiler, worker: str) -> T
 def _local_worker(
     index: int, conn: Connection, opts: TuneOptions, compile_workers: int, parent: int
 ) -> None:
-    """One worker: receive a task, tune it, send the outcome back; ``None`` ends it."""
+    """One worker: receive a task, tune it, send the outcome back; ``None`` ends it.
+
+    Ctrl-C is the coordinator's to handle: a terminal sends SIGINT to the whole process group,
+    and each worker used to print its own ``KeyboardInterrupt`` traceback. The worker ignores
+    it; the coordinator stops the workers and says in one line what was kept."""
+    ignore_ctrl_c()
     die_with_parent(parent)
     import torch
 
@@ -115,7 +121,8 @@ class _Pool:
                 name=f"tune-worker-{i}",
                 args=(i, theirs, opts, compile_workers, os.getpid()),
             )
-            proc.start()
+            with children_hold_ctrl_c():
+                proc.start()
             theirs.close()  # only the worker holds its end: its death is an EOF here
             self.conns.append(ours)
             self.procs.append(proc)
@@ -197,6 +204,42 @@ def run_local(
     return lost
 
 
+RAY_PROBE_S = 5.0  # how long the check of a Ray head's address waits for an answer
+
+
+def _head(address: str) -> tuple[str, int] | None:
+    """(host, port) of a Ray address that names one ("10.0.0.1:6379", "ray://host:10001");
+    None for "auto", "local" and other forms Ray resolves itself."""
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rstrip("/").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def ray_preflight(address: str | None) -> None:
+    """Before any file is touched: the Ray head of ``address`` answers, and Ray is installed.
+
+    Without this, an unreachable ``--address`` gave 25 s of Ray's warnings and a traceback,
+    and a missing Ray was found after the run had rebuilt drop-in files. One line each now."""
+    head = _head(address) if address else None
+    if address and head is None and address not in ("auto", "local"):
+        raise UserError(f"--address {address}: expected HOST:PORT (or ray://HOST:PORT, auto)")
+    if head is not None:
+        try:
+            socket.create_connection(head, timeout=RAY_PROBE_S).close()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise UserError(
+                f"--address {address}: no Ray head answers there ({reason}); start one with "
+                "`ray start --head` or leave --address out for a local Ray"
+            ) from None
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UserError("--backend ray needs Ray: pip install 'blockgemm-catalog[ray]'") from None
+
+
 def run_ray(
     tasks: list[Task],
     opts: TuneOptions,
@@ -212,13 +255,17 @@ def run_ray(
         raise UserError("--backend ray needs Ray: pip install 'blockgemm-catalog[ray]'") from None
     on_cuda = opts.device.startswith("cuda")
     env = {} if on_cuda else {"TRITON_INTERPRET": "1"}
-    ray.init(
-        address=address,
-        runtime_env={"env_vars": env},
-        include_dashboard=False,
-        ignore_reinit_error=True,
-        log_to_driver=False,
-    )
+    try:
+        ray.init(
+            address=address,
+            runtime_env={"env_vars": env},
+            include_dashboard=False,
+            ignore_reinit_error=True,
+            log_to_driver=False,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as exc:  # what ray.init raises
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"--address {address}: Ray could not connect ({first})") from None
     try:
         remote = ray.remote(num_gpus=1 if on_cuda else 0, max_retries=retries)(_ray_task)
         pending = {

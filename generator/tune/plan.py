@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.configs.limits import MIN_BLOCK, check_problem_size
+from generator.configs.limits import MAX_BLOCK, MIN_BLOCK, check_problem_size
 from generator.data import models
 from generator.data.tasks import DEFAULT_BATCH_SIZES, Task
 from generator.errors import UserError
@@ -66,14 +66,16 @@ def _specs(req: TuneRequest) -> list[models.ModelSpec]:
 
 def check_block(block: tuple[int, int], kernels: tuple[str, ...]) -> None:
     """The quantization block (``--block-n``, ``--block-k``) against the kernels' rules: at
-    least ``MIN_BLOCK``, and ``--block-k`` a multiple of some BLOCK_SIZE_K of each kernel's
-    search space (a K tile must sit inside one scale block; with none that does, every config
-    is pruned and a run would "succeed" with no winner)."""
+    least ``MIN_BLOCK`` and at most ``MAX_BLOCK``, and ``--block-k`` a multiple of some
+    BLOCK_SIZE_K of each kernel's search space (a K tile must sit inside one scale block;
+    with none that does, every config is pruned and a run would "succeed" with no winner)."""
     for flag, value in (("--block-n", block[0]), ("--block-k", block[1])):
         if value < MIN_BLOCK:
             raise UserError(
                 f"{flag} {value}: must be at least {MIN_BLOCK} (the kernels' smallest block)"
             )
+        if value > MAX_BLOCK:
+            raise UserError(f"{flag} {value}: must be at most {MAX_BLOCK}")
     for tunable in (get_tunable(k) for k in kernels):
         tiles = sorted({cfg["BLOCK_SIZE_K"] for cfg in tunable.space.configs()})
         if not any(block[1] % t == 0 for t in tiles):

@@ -19,7 +19,8 @@ import math
 
 from generator.data import layout, models
 from generator.data.lookup import tune_file_path
-from generator.data.records import SEARCH_CURRENT, PruningCheck, PruningPoint, TuneFile, load, save
+from generator.data.records import SEARCH_CURRENT, PruningCheck, PruningPoint, TuneFile, load
+from generator.data.recovery import save_or_keep
 from generator.data.tasks import Task
 from generator.errors import UserError
 from generator.tune.run import RunSettings, run_tasks
@@ -43,13 +44,21 @@ def pruning_tasks(input_type: str, out_dtype: str, block: tuple[int, int]) -> li
 
 
 def parse_points(text: str | None, total: int) -> slice:
-    """``START:STOP`` (0-based, STOP exclusive; either may be omitted) over the check's points."""
-    if not text:
+    """``START:STOP`` (0-based, STOP exclusive; either may be omitted) over the check's points,
+    selecting at least one of the ``total``; anything else is a one-line error (``zz`` used to
+    pass unnoticed on a machine without a GPU, and ``50:10`` ran nothing)."""
+    if text is None:
         return slice(0, total)
     try:
-        start, stop = (int(v) if v else None for v in text.split(":"))
+        start_text, stop_text = text.split(":")
+        start = int(start_text) if start_text.strip() else 0
+        stop = int(stop_text) if stop_text.strip() else total
     except ValueError:
         raise UserError(f"--check-points {text!r}: expected START:STOP, e.g. 0:12") from None
+    if not 0 <= start < stop <= total:
+        raise UserError(
+            f"--check-points {text!r}: selects no point of 0:{total} (0 <= START < STOP <= {total})"
+        )
     return slice(start, stop)
 
 
@@ -127,7 +136,7 @@ def run_pruning_check(tasks: list[Task], settings: RunSettings, points: slice) -
         f"x M = {', '.join(map(str, CHECK_BATCH_SIZES))}; pruned vs exhaustive winners re-timed "
         "alternately in one session",
     )
-    save(path, check)
+    save_or_keep(path, check, "the pruning check")
     print(
         f"pruning check: {len(points_out)} of {len(tasks)} points; pruned/exhaustive geomean "
         f"{geo:.4f}, worst {worst.ratio:.4f} at N={worst.N} K={worst.K} M={worst.M}"

@@ -18,13 +18,23 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from generator.configs.kernel_table import formats_of
 from generator.data import layout
-from generator.data.records import SEARCH_CURRENT, Provenance, TuneRecord, TuneTimeCheck, save
+from generator.data.records import SEARCH_CURRENT, Provenance, TuneRecord, TuneTimeCheck
+from generator.data.recovery import save_or_keep
 from generator.data.tasks import Task
+from generator.data.writable import require_writable_dirs
 from generator.measure.timing import TIMING_METHOD
-from generator.tune.dispatch import RAY_RETRIES, TaskOutcome, run_inline, run_local, run_ray
+from generator.tune.dispatch import (
+    RAY_RETRIES,
+    TaskOutcome,
+    ray_preflight,
+    run_inline,
+    run_local,
+    run_ray,
+)
 from generator.tune.search import TuneOptions
-from generator.tune.store import finished_tasks, merge_result, sync_config_files
+from generator.tune.store import check_existing, finished_tasks, merge_result, sync_config_files
 
 # How a tune measures, stored in every record's provenance (docs/methodology.md).
 TUNE_METHOD = (
@@ -87,6 +97,19 @@ def gpu_count(limit: int | None) -> int:
     return min(n, limit) if limit else n
 
 
+def preflight(tasks: list[Task], settings: RunSettings, device: str, exhaustive: bool) -> None:
+    """Everything a run can be refused for, before it touches a file or starts a task: every
+    folder it will write is writable (not only ``--save-path``: a read-only ``tuning/`` or
+    ``configs/vllm/`` used to be found after the work), the Ray head answers (and Ray is
+    installed), and every tuning file it will merge into can be read by this code."""
+    formats = set() if exhaustive else {f for t in tasks for f in formats_of(t.kernel)}
+    dirs = layout.tune_output_dirs(settings.save_path, device, sorted(formats, key=str))
+    require_writable_dirs(dirs, "--save-path")
+    if settings.backend == "ray":
+        ray_preflight(settings.address)
+    check_existing(settings.save_path, device, tasks, exhaustive)
+
+
 def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> MergingWriter:
     """Tune the tasks not finished yet (all with ``force``); returns the writer's tallies."""
     from generator.data import provenance
@@ -94,6 +117,7 @@ def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> Mer
     on_cuda = settings.gpus > 0
     prov = provenance.collect(gpu_count=settings.gpus) if on_cuda else provenance.collect_cpu()
     prov = prov.model_copy(update={"method": TUNE_METHOD.format(timing=TIMING_METHOD)})
+    preflight(tasks, settings, prov.device_name, exhaustive)
     if not exhaustive:
         rebuilt = sync_config_files(settings.save_path, prov.device_name, tasks)
         if rebuilt:
@@ -110,15 +134,17 @@ def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> Mer
     if not tasks:
         writer.bar.close()
         return writer
-    if settings.backend == "ray":
-        run_ray(tasks, opts, settings.address, writer, settings.ray_retries)
-    elif not on_cuda and settings.cpu_workers == 0:
-        run_inline(tasks, opts, writer)
-    else:
-        workers = settings.gpus if on_cuda else max(1, settings.cpu_workers)
-        compile_workers = max(1, (os.cpu_count() or 1) // max(1, workers))
-        run_local(tasks, opts, workers, compile_workers, writer)
-    writer.bar.close()
+    try:  # the bar ends its line before any message that stops the run
+        if settings.backend == "ray":
+            run_ray(tasks, opts, settings.address, writer, settings.ray_retries)
+        elif not on_cuda and settings.cpu_workers == 0:
+            run_inline(tasks, opts, writer)
+        else:
+            workers = settings.gpus if on_cuda else max(1, settings.cpu_workers)
+            compile_workers = max(1, (os.cpu_count() or 1) // max(1, workers))
+            run_local(tasks, opts, workers, compile_workers, writer)
+    finally:
+        writer.bar.close()
     return writer
 
 
@@ -163,5 +189,5 @@ def store_tune_time(
     )
     key = f"{label}__{'+'.join(kernels)}__{prov.gpu_count}gpu"
     path = layout.tune_time_file(save_path, prov.device_name, key)
-    save(path, check)
+    save_or_keep(path, check, "the run's wall-time record")
     return path

@@ -33,11 +33,18 @@ from generator.data.records import (
     atomic_write_text,
     load,
     record_provenance,
-    save,
 )
+from generator.data.recovery import WriteFailed, save_or_keep
 from generator.data.tasks import Task
+from generator.errors import UserError
 
-__all__ = ["device_lock", "finished_tasks", "merge_result", "sync_config_files"]
+__all__ = [
+    "check_existing",
+    "device_lock",
+    "finished_tasks",
+    "merge_result",
+    "sync_config_files",
+]
 
 CONTRIBUTOR_ENV = "BLOCKGEMM_CONTRIBUTOR"
 
@@ -57,6 +64,16 @@ def finished_tasks(
         have = {r.M for r in load(path, TuneFile).records if r.search >= SEARCH_CURRENT}
         done.update(t for t in group if t.M in have)
     return done
+
+
+def check_existing(save_path: Path, device_name: str, tasks: list[Task], exhaustive: bool) -> None:
+    """Read every tuning file ``tasks`` will merge into, before any work: one that cannot be
+    read (corrupt, or of a newer schema version, which this code must not write back as its
+    own) is a one-line :class:`~generator.data.records.SiteDataError` now, not after the
+    tuning, and never rewritten."""
+    for path in dict.fromkeys(tune_file_path(save_path, device_name, t, exhaustive) for t in tasks):
+        if path.exists() or path.is_symlink():
+            load(path, TuneFile)
 
 
 def merge_result(
@@ -88,11 +105,12 @@ def merge_result(
             provenance=provenance,
             records=[records[m] for m in sorted(records)],
         )
-        save(path, tune_file)
+        save_or_keep(path, tune_file, f"the tuning file with {task.label()}")
         device_file = layout.device_file(save_path, dev)
         if not device_file.exists():
             contributor = os.environ.get(CONTRIBUTOR_ENV, "").strip() or None
-            save(device_file, DeviceFile(provenance=provenance, contributed_by=contributor))
+            device = DeviceFile(provenance=provenance, contributed_by=contributor)
+            save_or_keep(device_file, device, "the device record")
         if not exhaustive:
             write_config_files(save_path, tune_file)
     return path
@@ -114,22 +132,37 @@ def sync_config_files(save_path: Path, device_name: str, tasks: Iterable[Task]) 
 def write_config_files(save_path: Path, tf: TuneFile) -> list[Path]:
     """The published tables of a TuneFile, in the formats its kernel declares (vLLM + SGLang
     for the drop-in kernel, our A16W8 table for the batched one, none for our other kernels):
-    a pure function of its records. Returns the files written; one that already holds exactly
-    this table is left as it is."""
+    a pure function of its records. Returns the files written or removed; one that already
+    holds exactly this table is left as it is. With no winner left (a ``--force`` re-tune that
+    found none) the files are removed: a file whose entries no record holds is one ``validate``
+    refuses, and an engine would load configs this catalog no longer stands behind."""
     formats = formats_of(tf.kernel)
-    table = winner_table(tf)
-    if not formats or not table:
+    if not formats:
         return []
+    table = winner_table(tf)
     dev = tf.provenance.device_name
-    text = config_table_json(table)
+    text = config_table_json(table) if table else None
     block = (tf.block_n, tf.block_k)
-    written = []
+    changed = []
     for fmt in formats:
-        path = layout.table_path(save_path, dev, fmt, tf.N, tf.K, tf.input_type, block, tf.B)
-        if _read_text(path) != text:
-            atomic_write_text(path, text)
-            written.append(path)
-    return written
+        try:
+            path = layout.table_path(save_path, dev, fmt, tf.N, tf.K, tf.input_type, block, tf.B)
+        except UserError:  # no engine file for this input type
+            continue
+        try:
+            if text is None:
+                if path.is_file():
+                    path.unlink()
+                    changed.append(path)
+            elif _read_text(path) != text:
+                atomic_write_text(path, text)
+                changed.append(path)
+        except OSError as exc:
+            raise WriteFailed(
+                f"cannot write {path} ({exc.strerror or exc}); the tuning records are saved, "
+                "and the next run rebuilds the file from them"
+            ) from None
+    return changed
 
 
 def _read_text(path: Path) -> str | None:

@@ -328,3 +328,234 @@ def test_square_sweep_is_bounded(tmp_path, capsys, no_bench):
     argv = ["bench", "--sweep", "square", "--square-sizes", "100000", "--allow-cpu"]
     code = cli_main([*argv, "--save-path", str(tmp_path / "sd")])
     _one_line_exit_2(code, capsys, "100000", "2**31")
+
+
+# --- issue 24: inputs bounded, conflicts refused, every folder checked first ------------------
+
+
+def _limited_memory() -> None:
+    """A child that reads without bound runs out of memory at 2 GiB, not the machine's."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_model_config_that_is_not_a_regular_file(kind, tmp_path):
+    """A FIFO hung the tuner (the read waited for a writer); /dev/zero filled the memory."""
+    if kind == "fifo":
+        path = tmp_path / "config.json"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+        if not path.exists():
+            pytest.skip("no /dev/zero here")
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONDONTWRITEBYTECODE="1")
+    argv = ["tune", "--model-config", str(path), "--allow-cpu", "--save-path", str(tmp_path / "sd")]
+    result = subprocess.run(
+        [sys.executable, "-m", "generator", *argv],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        preexec_fn=_limited_memory,
+    )
+    err = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(err) == 1, result.stderr[-2000:]
+    assert str(path) in err[0] and "not a regular file" in err[0]
+    assert not (tmp_path / "sd").exists()
+
+
+def test_model_config_larger_than_any_config_is_refused_unread(tmp_path, capsys, no_tuning):
+    path = tmp_path / "config.json"
+    with path.open("wb") as fh:
+        fh.truncate(64 * 2**20)  # sparse: no disk used
+    code = cli_main(["tune", "--model-config", str(path), "--allow-cpu"])
+    _one_line_exit_2(code, capsys, str(path), f"{64 * 2**20} bytes; at most")
+
+
+@pytest.mark.parametrize(
+    "extra, flags",
+    [
+        (["--kernels", "w8a8_block_decode"], "--kernels"),
+        (["--model", "qwen3-32b"], "--model"),
+        (["--tp-size", "4"], "--tp-size"),
+        (["--exhaustive"], "--exhaustive"),
+        (["--batch-sizes", "1,2"], "--batch-sizes"),
+        (["--N", "4096", "--K", "7168"], "--N, --K"),
+    ],
+)
+def test_pruning_check_refuses_the_flags_it_would_ignore(extra, flags, tmp_path, capsys, no_tuning):
+    argv = ["tune", "--pruning-check", *extra, "--allow-cpu", "--save-path", str(tmp_path / "sd")]
+    _one_line_exit_2(cli_main(argv), capsys, "--pruning-check", flags)
+
+
+def test_pruning_check_refuses_a_model_config(tmp_path, capsys, no_tuning):
+    path = _config(tmp_path)
+    argv = ["tune", "--pruning-check", "--model-config", str(path), "--allow-cpu"]
+    _one_line_exit_2(cli_main(argv), capsys, "--pruning-check", "--model-config")
+
+
+@pytest.mark.parametrize("points", ["zz", "50:10", "0:91", "-3:2", ":"])
+def test_check_points_are_checked_without_a_gpu(points, tmp_path, capsys, no_tuning):
+    """``--check-points zz`` exited 0 on a machine without a GPU ("no CUDA GPU found")."""
+    argv = ["tune", "--pruning-check", f"--check-points={points}"]
+    code = cli_main([*argv, "--save-path", str(tmp_path / "sd")])
+    if points == ":":  # every point: a valid selection, so the run goes on (no GPU: exit 0)
+        assert code == 0
+        return
+    _one_line_exit_2(code, capsys, f"--check-points {points!r}")
+
+
+def test_check_points_without_pruning_check(tmp_path, capsys, no_tuning):
+    argv = ["tune", *TINY, "--check-points", "0:3", "--allow-cpu"]
+    _one_line_exit_2(cli_main(argv), capsys, "--check-points", "--pruning-check")
+
+
+def test_a_kernel_named_twice_is_tuned_once(tmp_path, monkeypatch):
+    from generator.tune import cli as tune_cli
+
+    seen = []
+    monkeypatch.setattr(tune_cli, "tune", lambda tasks, *a, **k: seen.append((tasks, a)) or 0)
+    argv = ["tune", "--N", "48", "--K", "256", "--batch-sizes", "1,2", "--allow-cpu"]
+    argv += ["--kernels", "w8a8_block,w8a8_block", "--save-path", str(tmp_path / "sd")]
+    assert cli_main(argv) == 0
+    ((tasks, args),) = seen
+    assert len(tasks) == len(set(tasks)) == 2
+    assert args[-1] == ("w8a8_block",)
+
+
+@pytest.mark.parametrize("flag", ["--block-n", "--block-k"])
+def test_blocks_are_bounded(flag, tmp_path, capsys, no_tuning):
+    argv = ["tune", "--N", "128", "--K", "128", flag, str(2**70), "--allow-cpu"]
+    code = cli_main([*argv, "--save-path", str(tmp_path / "sd")])
+    _one_line_exit_2(code, capsys, f"{flag} {2**70}", "at most 4096")
+
+
+def test_replays_are_bounded(tmp_path, capsys, no_bench):
+    argv = ["bench", "--sweep", "square", "--square-sizes", "64", "--replays", "10000000"]
+    code = cli_main([*argv, "--allow-cpu", "--save-path", str(tmp_path / "sd")])
+    _one_line_exit_2(code, capsys, "--replays", "1..1000")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tune", *TINY, "--allow-cpu", "--save-path", ""],
+        ["bench", "--sweep", "square", "--square-sizes", "64", "--allow-cpu", "--save-path", " "],
+        ["validate", "--site-data", ""],
+        ["install-configs", "--device", "X", "--framework", "vllm", "--dest", ""],
+        [
+            "install-configs",
+            "--device",
+            "X",
+            "--framework",
+            "vllm",
+            "--dest",
+            "d",
+            "--site-data",
+            "",
+        ],
+    ],
+    ids=["tune", "bench", "validate", "install-dest", "install-site-data"],
+)
+def test_an_empty_folder_is_an_error_not_the_current_folder(
+    argv, tmp_path, monkeypatch, capsys, no_tuning, no_bench
+):
+    monkeypatch.chdir(tmp_path)  # were it taken as ".", nothing lands in the repository
+    with pytest.raises(SystemExit, match="^2$"):
+        cli_main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "an empty path" in err[0], err
+    assert not any(tmp_path.iterdir())
+
+
+def _gap_in_the_drop_in_files(sd: Path) -> Path:
+    """A tuning record whose vLLM file is missing: the hole a run's first step refills."""
+    from generator.data.provenance import collect_cpu
+    from generator.data.records import SEARCH_CURRENT, Measurement, Status, TuneRecord
+    from generator.data.tasks import Task
+    from generator.tune import store
+
+    cfg = {"BLOCK_SIZE_M": 16, "BLOCK_SIZE_N": 64, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1}
+    m = Measurement(
+        config={**cfg, "num_warps": 4, "num_stages": 3},
+        status=Status.OK,
+        latency_us=10.0,
+        rel_error=1e-3,
+    )
+    rec = TuneRecord(
+        M=1,
+        winner=m,
+        default=m,
+        search=SEARCH_CURRENT,
+        configs_in_space=1,
+        configs_pruned=0,
+        configs_timed=1,
+        wall_s=1.0,
+    )
+    task = Task("w8a8_block", "fp8", "bfloat16", 128, 128, 48, 256, 1, 1)
+    store.merge_result(sd, collect_cpu(), task, rec, False)
+    (vllm,) = (sd / "devices/CPU_INTERPRETER/configs/vllm").iterdir()
+    vllm.unlink()
+    return vllm
+
+
+def test_an_unreachable_ray_head_is_one_line_before_any_file_is_touched(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sd = tmp_path / "sd"
+    hole = _gap_in_the_drop_in_files(sd)
+    files = {p: p.read_bytes() for p in sd.rglob("*.json")}
+    argv = ["tune", *TINY, "--allow-cpu", "--backend", "ray", "--address", f"127.0.0.1:{port}"]
+    code = cli_main([*argv, "--save-path", str(sd)])
+    _one_line_exit_2(code, capsys, f"--address 127.0.0.1:{port}", "no Ray head answers")
+    assert not hole.exists() and {p: p.read_bytes() for p in sd.rglob("*.json")} == files
+
+
+def test_without_ray_the_refusal_comes_before_any_drop_in_file_is_rewritten(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as without
+    sd = tmp_path / "sd"
+    hole = _gap_in_the_drop_in_files(sd)
+    argv = ["tune", *TINY, "--allow-cpu", "--backend", "ray", "--save-path", str(sd)]
+    _one_line_exit_2(cli_main(argv), capsys, "--backend ray needs Ray")
+    assert not hole.exists()  # the run's first step (rebuilding drop-in files) never ran
+
+
+def test_address_without_the_ray_backend(tmp_path, capsys, no_tuning):
+    argv = ["tune", *TINY, "--allow-cpu", "--address", "10.0.0.1:6379"]
+    _one_line_exit_2(cli_main([*argv, "--save-path", str(tmp_path)]), capsys, "--backend ray")
+
+
+@pytest.mark.parametrize("sub", ["tuning", "configs/vllm", "checks"])
+def test_tune_with_a_read_only_folder_below_save_path(sub, tmp_path):
+    """Only --save-path itself was checked: with tuning/ read-only the tune did all its work
+    and lost it with a traceback; with configs/vllm/ the drop-in file had a gap."""
+    folder = tmp_path / "sd/devices/CPU_INTERPRETER" / sub
+    folder.mkdir(parents=True)
+    argv = ["tune", *TINY, "--allow-cpu", "--cpu-workers", "0"]
+    result = _run_with_read_only(folder, [*argv, "--save-path", str(tmp_path / "sd")])
+    err = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(err) == 1, result.stderr[-3000:]
+    assert f"--save-path {folder}" in err[0] and "cannot write" in err[0]
+    assert "tuned" not in result.stdout  # refused before the first task
+    assert not any(p.is_file() for p in (tmp_path / "sd").rglob("*"))
+
+
+def test_bench_with_a_read_only_bench_folder(tmp_path):
+    folder = tmp_path / "sd/devices/CPU_INTERPRETER/bench"
+    folder.mkdir(parents=True)
+    argv = ["bench", "--sweep", "square", "--square-sizes", "64", "--providers", "torch-bf16"]
+    argv += ["--allow-cpu", "--no-progress", "--save-path", str(tmp_path / "sd")]
+    result = _run_with_read_only(folder, argv)
+    err = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(err) == 1, result.stderr[-3000:]
+    assert f"--save-path {folder}" in err[0] and "cannot write" in err[0]
+    assert "ceilings" not in result.stdout  # refused before anything was measured

@@ -173,7 +173,7 @@ def _deepgemm_provider(quant: bool) -> Provider:
         info=info(
             "deepgemm-fp8-block" + ("" if quant else "-noquant"),
             "DeepGEMM FP8 block, as vLLM runs it" if quant else "DeepGEMM FP8 block, no act. quant",
-            "DeepGEMM FP8 block-scaled GEMM (1x128 act, 128x128 weight), what vLLM (M >= 32) "
+            "DeepGEMM FP8 block-scaled GEMM (1x128 act, 128x128 weight), what vLLM (M from 32) "
             f"and SGLang run by default on Hopper and Blackwell for bf16 output: {what}",
             Scheme.FP8_BLOCK,
             Origin.LIBRARY,
@@ -206,9 +206,9 @@ def _setup_flashinfer(p: Problem, ctx: BenchContext) -> Prepared:
 FLASHINFER_SWAPAB = Provider(
     info=info(
         "flashinfer-fp8-block-swapab",
-        "FlashInfer FP8 block swap-AB (vLLM, M < 32)",
+        "FlashInfer FP8 block swap-AB (vLLM, M under 32)",
         "FlashInfer's fp8_blockscale_gemm_sm90 on the bf16 input (it quantizes internally), "
-        "vLLM 0.33.0's default for M < 32 on Hopper; not measured by this bench (always "
+        "vLLM 0.33.0's default for M under 32 on Hopper; not measured by this bench (always "
         "unsupported, with the reason): DeepGEMM as vLLM runs it stands in",
         Scheme.FP8_BLOCK,
         Origin.LIBRARY,

@@ -52,6 +52,7 @@ TORCH_BF16 = Provider(
         "dash",
         "circle",
         baseline=True,
+        output_dtype="bfloat16",
     ),
     compute=Compute.BF16,
     setup=_setup_bf16,

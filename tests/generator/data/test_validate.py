@@ -190,7 +190,7 @@ def unknown_kernel(root: Path) -> Path:
 
 
 MORE = [
-    (unknown_schema_version, "'schema_version': 2 is not a version this code knows (1)"),
+    (unknown_schema_version, "'schema_version': schema version 2 is newer than this code's (1)"),
     (ok_beyond_the_bound, "'rows.0.measurement.rel_error': status ok, but 0.5 exceeds the bound"),
     (incorrect_yet_timed, "'rows.0.measurement.latency_us': status incorrect, yet timed"),
     (symlink_out_of_the_tree, "'<name>': a symlink (to "),

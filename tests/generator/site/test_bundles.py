@@ -96,7 +96,9 @@ def test_symlinked_config_is_refused(tmp_path: Path) -> None:
 
 
 def test_install_configs(site_data: Path, tmp_path: Path) -> None:
-    written = bundles.install_configs(site_data, "synthetic gpu a", "sglang", tmp_path / "out")
+    written = bundles.install_configs(
+        site_data, "synthetic gpu a", "sglang", tmp_path / "out"
+    ).written
     src = sorted((site_data / "devices" / DEV / "configs" / "sglang").iterdir())
     assert sorted(p.name for p in written) == [p.name for p in src]
     for p in src:

@@ -92,7 +92,9 @@ def test_files_get_the_mode_an_ordinary_write_gives(umask, mode, tmp_path):
         store.merge_result(tmp_path / "sd", prov("a"), tiny_task(1), record(1), False)
         dev = tmp_path / "sd/devices/CPU_INTERPRETER"
         written = [p for p in dev.rglob("*.json")]
-        written += install_configs(tmp_path / "sd", "CPU_INTERPRETER", "vllm", tmp_path / "out")
+        written += install_configs(
+            tmp_path / "sd", "CPU_INTERPRETER", "vllm", tmp_path / "out"
+        ).written
     finally:
         os.umask(old)
     assert len(written) == 5  # tuning, device.json, vllm, sglang; the installed copy
