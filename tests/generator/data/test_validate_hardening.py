@@ -239,7 +239,9 @@ def test_bf16_rows_of_a_float16_run_are_judged_by_the_bf16_bound(tmp_path):
 
     def row(provider: str) -> BenchRow:
         m = Measurement(status=Status.OK, latency_us=10.0, tflops=1.0, rel_error=error)
-        return BenchRow(provider=provider, sweep="square", M=64, N=64, K=64, measurement=m)
+        return BenchRow(
+            provider=provider, sweep="square", M=64, N=64, K=64, measurement=m, provenance=prov
+        )
 
     from generator.bench import registry
 

@@ -42,8 +42,10 @@ def test_the_baselines_on_mi300x_are_vllms_rocm_files():
         ("sglang-default", False),
     ]
     table = shipped_set("vllm-0.33.0").table(MI300X, 4608, 7168)
-    assert baselines[0].config == table[256]  # nearest key to M = 300
-    assert baselines[0].config["waves_per_eu"] == 0 and baselines[0].config["num_stages"] == 2
+    assert baselines[0].config == table[256]  # nearest key to M = 300, as vLLM's file has it
+    # the wheel's MI300X entries carry the AMD backend's MFMA and kpack knobs, not waves_per_eu
+    assert baselines[0].config["matrix_instr_nonkdim"] == 16 and baselines[0].config["kpack"] == 1
+    assert "waves_per_eu" not in baselines[0].config
 
 
 def _favour_amd_knobs(monkeypatch):
@@ -110,16 +112,16 @@ def _shipped_winner_record(config: dict[str, int]) -> TuneRecord:
 def test_validate_takes_a_shipped_entry_outside_the_space_only_where_it_is_shipped(
     tmp_path: Path, device, ok
 ):
-    """vLLM's MI300X entry for 4608 x 7168 at M = 1 has BLOCK_SIZE_N 16, outside the space: a
-    record whose shipped winner it is validates on the MI300X; the same config filed for an
+    """vLLM 0.33.0's MI300X entry for 7168 x 256 at M = 1 has BLOCK_SIZE_K 32, outside the space:
+    a record whose shipped winner it is validates on the MI300X; the same config filed for an
     MI350X (vLLM ships nothing there) is out of range."""
-    entry = shipped_set("vllm-0.33.0").table(MI300X, 4608, 7168)[1]
-    assert entry["BLOCK_SIZE_N"] == 16
-    task = Task("w8a8_block", "fp8", "bfloat16", 128, 128, 4608, 7168, 1, 1)
+    entry = shipped_set("vllm-0.33.0").table(MI300X, 7168, 256)[1]
+    assert entry["BLOCK_SIZE_K"] == 32
+    task = Task("w8a8_block", "fp8", "bfloat16", 128, 128, 7168, 256, 1, 1)
     merge_result(tmp_path, _amd_provenance(device), task, _shipped_winner_record(entry), False)
     problems = [str(p) for p in validate_tree(tmp_path).problems]
     if ok:
         assert problems == []
     else:
-        assert any("BLOCK_SIZE_N: 16 is not a power of two in 32..256" in p for p in problems)
+        assert any("BLOCK_SIZE_K: 32 is not a power of two in 64..128" in p for p in problems)
         assert any("configs/vllm" in p for p in problems)  # the drop-in file too
