@@ -9,7 +9,9 @@ so a page, a test or a person asks one function instead of re-deriving them:
 * :func:`default_backend` -- which backend an engine version picks on a GPU architecture for a
   (N, K, M, output dtype) layer, with the rule that decided it;
 * :func:`force` -- how to make the engine run a backend (and how far that reaches: forcing is
-  global to the engine process, never per layer or per batch size).
+  global to the engine process, never per layer or per batch size);
+* :func:`rule_arch` -- which of the rules' architectures a measured device is (from the
+  architecture its run recorded, else from its name).
 
 Rules are ordered; the first whose conditions all hold wins, as the engines' own kernel lists
 do. Torch-free (the site and the CLI read it without a GPU stack).
@@ -75,6 +77,7 @@ class Backend:
 
     id: str
     label: str
+    short: str  # the label in a table cell ("DeepGEMM")
     kernel: str  # the engine's class or function that runs it
     provider: str | None  # the bench provider that measures it, if any
     force: tuple[Forcing, ...]
@@ -148,12 +151,21 @@ class EngineRules:
 
 
 @dataclass(frozen=True)
+class DeviceArchs:
+    """How a measured device maps onto the rules' architectures (``device_archs`` in the file)."""
+
+    recorded: dict[str, str]  # Provenance.arch ("sm_90") -> rule arch; any "gfx..." is "rocm"
+    name_prefixes: dict[str, tuple[str, ...]]  # rule arch -> device-name prefixes (vLLM's)
+
+
+@dataclass(frozen=True)
 class RuleTable:
     input_types: tuple[str, ...]
     blocks: tuple[tuple[int, int], ...]
     out_dtypes: tuple[str, ...]
     archs: dict[str, str]  # name -> what GPUs it is
     engines: tuple[EngineRules, ...]
+    device_archs: DeviceArchs
 
 
 @dataclass(frozen=True)
@@ -198,6 +210,24 @@ def force(engine: str, backend: str, version: str | None = None) -> tuple[Forcin
     return rules.backends[backend].force
 
 
+def rule_arch(device_name: str, recorded_arch: str | None = None) -> str | None:
+    """The rules' architecture of a measured device, or None when the rules do not cover it.
+
+    ``recorded_arch`` (``Provenance.arch``, what the run read from the GPU) decides where a run
+    recorded one: every ``gfx`` architecture is ``rocm``, and ``sm_xy`` maps through the table
+    (``sm_120``, consumer Blackwell, is not covered). Records made before runs recorded it fall
+    back to the device name's prefix, as vLLM spells the name."""
+    table = rule_table()
+    if recorded_arch:
+        if recorded_arch.startswith("gfx"):
+            return "rocm"
+        return table.device_archs.recorded.get(recorded_arch)
+    for arch, prefixes in table.device_archs.name_prefixes.items():
+        if device_name.startswith(prefixes):
+            return arch
+    return None
+
+
 def engine_rules(engine: str, version: str | None = None) -> EngineRules:
     """One engine version's rules (the newest in the table when ``version`` is None)."""
     table = rule_table()
@@ -232,17 +262,27 @@ def parse_rule_table(raw: dict[str, Any], where: str) -> RuleTable:
         scope = raw["scope"]
         archs = dict(raw["archs"])
         engines = tuple(_engine(e, archs, where) for e in raw["engines"])
+        device_archs = raw["device_archs"]
         table = RuleTable(
             input_types=tuple(scope["input_type"]),
             blocks=tuple((int(b[0]), int(b[1])) for b in scope["block"]),
             out_dtypes=tuple(scope["out_dtype"]),
             archs=archs,
             engines=engines,
+            device_archs=DeviceArchs(
+                recorded=dict(device_archs["recorded"]),
+                name_prefixes={a: tuple(p) for a, p in device_archs["name_prefixes"].items()},
+            ),
         )
     except UserError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{where}: malformed dispatch rules ({exc!r})") from exc
+    mapped = set(table.device_archs.recorded.values()) | set(table.device_archs.name_prefixes)
+    if mapped - set(archs):
+        raise UserError(
+            f"{where}: device_archs names unknown architecture(s) {sorted(mapped - set(archs))}"
+        )
     seen = [(e.engine, e.version) for e in engines]
     if len(seen) != len(set(seen)):
         raise UserError(f"{where}: an engine version is listed twice")
@@ -256,6 +296,7 @@ def _engine(raw: dict[str, Any], archs: dict[str, str], where: str) -> EngineRul
         bid: Backend(
             id=bid,
             label=b["label"],
+            short=b["short"],
             kernel=b["kernel"],
             provider=b["provider"],
             force=tuple(_forcing(f, repo, ref, f"{where}: {name} {bid}") for f in b["force"]),

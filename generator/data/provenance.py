@@ -7,6 +7,7 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import torch
 import triton
@@ -107,7 +108,19 @@ def collect(gpu_count: int = 1, device: int = 0) -> Provenance:
         triton=triton.__version__,
         git_sha=git_sha(),
         date=datetime.now(timezone.utc).replace(microsecond=0),
+        arch=gpu_arch(props),
     )
+
+
+def gpu_arch(props: Any) -> str:
+    """The architecture of a device, as :attr:`Provenance.arch` records it: ROCm's gcnArchName
+    without its feature flags ("gfx942:sramecc+:xnack-" -> "gfx942"), since ROCm reports its
+    own capability numbers (9.4 for gfx942) that must not be read as NVIDIA's; else
+    ``sm_<major><minor>``."""
+    gcn = getattr(props, "gcnArchName", "") or ""
+    if is_rocm() and gcn:
+        return gcn.split(":", 1)[0]
+    return f"sm_{props.major}{props.minor}"
 
 
 def collect_cpu(gpu_count: int = 0) -> Provenance:

@@ -74,6 +74,11 @@ class Provenance(_Record):
     # How the run timed (``generator.measure.timing.TIMING_METHOD``); None in records of runs
     # before 2026-12-02, whose method the catalog's history states (docs/methodology.md).
     method: str | None = None
+    # The GPU architecture the run read: "sm_90" (torch.cuda.get_device_capability) on CUDA, the
+    # gcnArchName ("gfx942") on ROCm, whose capability numbers are not NVIDIA's; None in records
+    # of runs before 2026-12-02 (the catalog then goes by the device name). It decides which of
+    # the engines' dispatch rules apply to the device (generator.data.dispatch.rule_arch).
+    arch: str | None = Field(default=None, pattern=r"^(sm_[0-9]{2,3}[a-z]?|gfx[0-9a-f]{3,5})$")
 
 
 class Ceilings(_Record):

@@ -109,6 +109,9 @@ class Device:
     sources: dict[str, Provenance] = field(default_factory=dict)
     # the bench rows of each record file, by path: the data-files table lists their runs
     file_rows: dict[str, list[BenchRow]] = field(default_factory=dict)
+    # the output dtype of each sweep's 8-bit GEMMs (BenchFile.out_dtype; files from before it
+    # was recorded were bf16): which of the engines' dispatch rules apply to its rows
+    out_dtypes: dict[str, str] = field(default_factory=dict)
 
     def config_file(self, folder: str, name: str) -> ConfigFile | None:
         """One config file of ``configs/<folder>/`` by its name, if this device has it."""
@@ -283,6 +286,7 @@ def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> D
         raw_files={p.relative_to(root).as_posix(): p.read_bytes() for p in raw},
         sources=sources,
         file_rows=file_rows,
+        out_dtypes={bf.sweep: bf.out_dtype or "bfloat16" for bf in bench_files},
     )
     device.models = _models_on_device(device, specs)
     device.contributed_by = device_file.contributed_by if device_file else None

@@ -233,7 +233,7 @@ def judge_rows(subject: BenchRow, reference: BenchRow) -> tuple[float, int]:
     return judge(subject.measurement, reference.measurement, control_spread(subject, reference))
 
 
-def _engine_today(
+def engine_today(
     at: dict[str, BenchRow], shipped_name: str, default_name: str | None
 ) -> BenchRow | None:
     """The engine's shipped entry, or its default where the release ships no file (the shipped
@@ -366,7 +366,7 @@ def gains(
         default_name = providers.engine_default(names, s.engine)
         dk = f"{s.engine}-default"
         pts, nb, nt = collect(
-            (lambda at, ship=ship, dn=default_name: _engine_today(at, ship, dn)) if ship else None,
+            (lambda at, ship=ship, dn=default_name: engine_today(at, ship, dn)) if ship else None,
             lambda at, ship=ship: ship in at,
             lambda rec, s=s, dk=dk: rec.baselines.get(s.id) or rec.baselines.get(dk),
         )

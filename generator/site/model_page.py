@@ -29,7 +29,7 @@ from generator.data.records import (
     record_provenance,
 )
 from generator.errors import UserError
-from generator.site import charts, engines, gains, providers, recommend
+from generator.site import charts, engines, gains, providers, recommend, verdict
 from generator.site.catalog import Catalog, Device, ModelOnDevice
 from generator.site.model_bundles import BundleEntry, zip_bundle
 from generator.site.runs import BenchRun, bench_runs
@@ -152,6 +152,8 @@ class ModelPage:
     bench_runs: list[BenchRun]  # the runs behind the page's rows (their own provenance)
     tune_runs: list[dict[str, Any]]
     downloads: dict[str, bytes] = field(default_factory=dict)
+    # per engine: what it runs here by default and Triton with our files against it
+    verdicts: list[verdict.EngineVerdict] = field(default_factory=list)
 
 
 def downloads_dir(d: Device) -> str:
@@ -329,6 +331,15 @@ def build(
             }
         )
     used = [installed[(s.N, s.K)] for s in mt.shapes if (s.N, s.K) in installed]
+    rows = mt.rows
+    verdicts = verdict.verdicts(
+        d.name,
+        verdict.recorded_arch(d.provenance, *(r.provenance for r in rows)),
+        rows,
+        mt.keys,
+        {key: s.layers for key, s in zip(mt.keys, mt.shapes, strict=True)},
+        d.out_dtypes.get("model", "bfloat16"),
+    )
     return ModelPage(
         mt,
         g,
@@ -339,6 +350,7 @@ def build(
         bench_runs(mt.rows),
         tune_runs(used),
         dl,
+        verdicts,
     )
 
 

@@ -30,7 +30,7 @@ from markupsafe import Markup
 from generator.configs.engine_files import FileFormat
 from generator.data.external_figures import mla_figures
 from generator.data.records import SEARCH_V1, BenchRow, Status, TuneFile
-from generator.site import charts, engines, export, gains, model_page, providers
+from generator.site import charts, engines, export, gains, model_page, providers, verdict
 from generator.site.bundles import zip_device_bundle
 from generator.site.catalog import Catalog, Device
 from generator.site.model_page import ModelTP
@@ -368,6 +368,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
         "bench_runs": bench_runs(model_rows),
         "runs": model_page.tune_runs(list(installed.values())),
         "scope": f"{d.name}|all",
+        "verdicts": verdict.tally(mp.verdicts for _, _, mp in pages),
     }
 
 

@@ -207,6 +207,8 @@ def _broken(edit) -> dict:
         (lambda r: r["engines"][1]["backends"]["triton"]["force"][0].update(kind="cli"), "kind"),
         (lambda r: r["engines"][0]["rules"][0]["sources"][0].update(lines=[9, 3]), "line range"),
         (lambda r: r["engines"][0].pop("forcing_scope"), "malformed"),
+        (lambda r: r["device_archs"]["recorded"].update(sm_75="sm_75"), "device_archs"),
+        (lambda r: r.pop("device_archs"), "malformed"),
     ],
 )
 def test_a_broken_rule_file_is_refused_naming_the_entry(edit, match):
@@ -226,3 +228,22 @@ def test_an_unreadable_rule_file_is_one_line(tmp_path):
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(UserError, match="cannot read the dispatch rules"):
         dispatch.rule_table(bad)
+
+
+@pytest.mark.parametrize(
+    "device, recorded, arch",
+    [
+        ("NVIDIA_H200", None, "sm_90"),  # records before runs recorded an architecture
+        ("NVIDIA_H100_80GB_HBM3", None, "sm_90"),
+        ("NVIDIA_B200", None, "sm_100"),
+        ("NVIDIA_L40S", None, "sm_89"),
+        ("AMD_Instinct_MI300X", None, "rocm"),
+        ("NVIDIA_H200", "sm_90", "sm_90"),
+        ("AMD_Instinct_MI355X", "gfx950", "rocm"),
+        ("SYNTHETIC_GPU", "sm_103", "sm_100"),  # the recorded architecture wins over the name
+        ("NVIDIA_H200", "sm_120", None),  # consumer Blackwell: no rule covers it
+        ("NVIDIA_A100_80GB", None, None),  # Ampere: not covered
+    ],
+)
+def test_a_measured_device_maps_onto_the_rules_architectures(device, recorded, arch):
+    assert dispatch.rule_arch(device, recorded) == arch

@@ -108,7 +108,15 @@ def test_pci_device_id_is_read_from_sysfs_at_torchs_pci_address(monkeypatch, tmp
 
 
 def test_provenance_on_rocm_uses_the_pci_name(monkeypatch):
-    props = types.SimpleNamespace(multi_processor_count=304, total_memory=192 * 2**30)
+    """The name comes from the PCI ID, and the architecture from gcnArchName: ROCm reports
+    gfx942 as capability 9.4, which must not read as an NVIDIA sm_94."""
+    props = types.SimpleNamespace(
+        multi_processor_count=304,
+        total_memory=192 * 2**30,
+        major=9,
+        minor=4,
+        gcnArchName="gfx942:sramecc+:xnack-",
+    )
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device=0: props)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=0: "AMD Instinct MI300X VF")
     monkeypatch.setattr(provenance, "is_rocm", lambda: True)
@@ -117,6 +125,19 @@ def test_provenance_on_rocm_uses_the_pci_name(monkeypatch):
     prov = provenance.collect()
     assert prov.gpu_name == "AMD Instinct MI300X VF"
     assert prov.device_name == "AMD_Instinct_MI300X"
+    assert prov.arch == "gfx942"
+
+
+def test_provenance_on_cuda_records_the_sm_architecture(monkeypatch):
+    props = types.SimpleNamespace(
+        multi_processor_count=132, total_memory=140 * 2**30, major=9, minor=0, gcnArchName=""
+    )
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device=0: props)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=0: "NVIDIA H200")
+    monkeypatch.setattr(provenance, "is_rocm", lambda: False)
+    monkeypatch.setattr(provenance, "driver_version", lambda: "test")
+    prov = provenance.collect()
+    assert (prov.device_name, prov.arch) == ("NVIDIA_H200", "sm_90")
 
 
 def test_rocm_dispatch_defaults_are_recorded():

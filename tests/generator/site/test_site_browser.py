@@ -361,3 +361,55 @@ def test_404_page_is_styled_over_file_url(browser: Any, site: Path) -> None:
         assert not w.errors and not w.foreign, (w.errors, w.foreign)
     finally:
         w.close()
+
+
+VERDICTS = """() => {
+  const heads = Array.from(document.querySelectorAll('article h2')).map(h => h.id);
+  return {
+    heads,
+    verdicts: Array.from(document.querySelectorAll('.bg-verdict')).map(v => ({
+      engine: v.dataset.engine,
+      decision: v.dataset.decision,
+      text: v.querySelector('.bg-decision') ? v.querySelector('.bg-decision').innerText : '',
+      visible: v.getBoundingClientRect().height > 0,
+    })),
+  };
+}"""
+# what the fixture's devices come to (tests/fixtures/make_synthetic.py, ARCHS): A is a Hopper
+# where the synthetic DeepGEMM is faster at large M and slower at small M; C is an AMD Instinct
+# (the engines run Triton); B matches no rule
+DECISIONS = {
+    "SYNTHETIC_GPU_A": "mixed",
+    "SYNTHETIC_GPU_B": "uncovered",
+    "SYNTHETIC_GPU_C": "install",
+}
+
+
+def test_every_model_page_opens_with_the_verdict(browser: Any, server: str, site: Path) -> None:
+    """Every model page's first section is the verdict, one per engine, each with a visible
+    decision; the device page's verdict links land on it."""
+    w = Watch(browser, server)
+    pages = [
+        p
+        for p in _pages(site)
+        if p.startswith("devices/") and not p.endswith(("index.html", "a16w8-mla.html"))
+    ]
+    assert len(pages) >= 6
+    try:
+        for rel in pages:
+            w.page.goto(f"{server}/{rel}", wait_until="load")
+            got = w.page.evaluate(VERDICTS)
+            assert got["heads"][:2] == ["what-your-engine-runs-here", "what-to-install"], rel
+            assert [v["engine"] for v in got["verdicts"]] == ["vllm", "sglang"], rel
+            want = DECISIONS[rel.split("/")[1]]
+            for v in got["verdicts"]:
+                assert v["decision"] == want and v["visible"] and v["text"], (rel, v)
+        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/index.html", wait_until="load")
+        link = w.page.locator(".bg-verdict-index td[data-engine='vllm'] a").first
+        link.click()
+        w.page.wait_for_load_state("load")
+        assert w.page.url.endswith("#what-your-engine-runs-here")
+        assert w.page.locator("#what-your-engine-runs-here").is_visible()
+        assert not w.errors, w.errors
+    finally:
+        w.close()

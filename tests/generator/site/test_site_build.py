@@ -13,7 +13,7 @@ import json
 import re
 import statistics
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -584,6 +584,162 @@ def _device_facts(dev_dir: Path) -> dict[str, str]:
     return out
 
 
+DISPATCH_RULES = REPO / "generator/data/reference/dispatch_rules.json"
+
+
+def _rule_arch(device: str, recorded: str | None) -> str | None:
+    """The rules' architecture of a device, straight from dispatch_rules.json."""
+    raw = json.loads(DISPATCH_RULES.read_text())["device_archs"]
+    if recorded:
+        return "rocm" if recorded.startswith("gfx") else raw["recorded"].get(recorded)
+    return next(
+        (a for a, pre in raw["name_prefixes"].items() if device.startswith(tuple(pre))), None
+    )
+
+
+ENGINE_LABELS = {"vllm": "vLLM", "sglang": "SGLang"}
+
+
+def _state(votes: set[int]) -> str:
+    """A cell's state from its points' verdicts (+1 Triton faster, 0 tie, -1 slower)."""
+    if not votes:
+        return "not measured"
+    if votes == {1}:
+        return "faster"
+    if votes == {-1}:
+        return "slower"
+    return "tie" if votes == {0} else "mixed"
+
+
+def _holds(when: dict, arch: str, n: int, k: int, m: int, out_dtype: str) -> bool:
+    return (
+        arch in when.get("arch", [arch])
+        and out_dtype in when.get("out_dtype", [out_dtype])
+        and n % when.get("n_multiple", 1) == 0
+        and k % when.get("k_multiple", 1) == 0
+        and m >= when.get("m_min", m)
+        and m <= when.get("m_max", m)
+    )
+
+
+def _verdict_facts(
+    pre: str,
+    keys: list,
+    grid: dict,
+    infos: dict[str, dict],
+    arch: str | None,
+    out_dtype: str,
+    decisions: dict[str, str],
+) -> dict[str, str]:
+    """A model page's verdict figures (generator.site.verdict), recomputed from the records and
+    the raw rule table: per engine, each layer x band cell of the points where the engine's
+    default backend is not Triton, judged like every comparison."""
+    if arch is None:
+        for e in json.loads(DISPATCH_RULES.read_text())["engines"]:
+            decisions[f"{ENGINE_LABELS[e['engine']]} {e['version']}"] = "uncovered"
+        return {}
+    table = json.loads(DISPATCH_RULES.read_text())
+    newest: dict[str, dict] = {}
+    for e in table["engines"]:
+        old = newest.get(e["engine"])
+        version = tuple(int(x) for x in e["version"].split("."))
+        if old is None or version > tuple(int(x) for x in old["version"].split(".")):
+            newest[e["engine"]] = e
+    tuned = _pick(infos, lambda i: i.get("installable") and not i.get("baseline") and _fp8(i))
+    out: dict[str, str] = {}
+    for engine, rules in newest.items():
+        source = f"shipped:{engine}-{rules['version']}"
+        shipped = _pick(infos, lambda i, src=source: i.get("config_source") == src)
+        want = "default" if engine == "vllm" else f"default:{engine}"
+        default = _pick(infos, lambda i, w=want: _fp8(i) and i.get("config_source") == w)
+        k = f"{pre}|verdict|{engine}"
+        cells: list[tuple[str, tuple, str, list[float]]] = []  # band, key, state, ratios
+        installs: list[str] = []  # the states of the cells where Triton runs by default
+        for key in keys:
+            for band in ("decode", "mid", "prefill"):
+                votes, ratios, forced, points = set(), [], False, 0
+                for m, at in grid[key].items():
+                    if _band(m) != band:
+                        continue
+                    points += 1
+                    rule = next(
+                        r
+                        for r in rules["rules"]
+                        if _holds(r["when"], arch, key[2], key[3], m, out_dtype)
+                    )
+                    backend = rules["backends"][rule["backend"]]
+                    triton_today = at.get(shipped) if shipped else None
+                    if triton_today and triton_today["measurement"]["status"] == "unsupported":
+                        triton_today = at.get(default)
+                    elif triton_today is None and not shipped:
+                        triton_today = at.get(default)
+                    if triton_today and not _good(triton_today["measurement"]):
+                        triton_today = None
+                    mine = at.get(tuned)
+                    ours = mine is not None and _good(mine["measurement"])
+                    if rule["backend"] == "triton":
+                        ref, tri = triton_today, (mine if ours else None)
+                    else:
+                        forced = True
+                        ref = at.get(backend["provider"])
+                        if not (ref and _good(ref["measurement"])):
+                            ref = at.get(backend.get("stand_in"))
+                        if not (ref and _good(ref["measurement"])):
+                            ref = None
+                        tri = mine if ours else triton_today
+                    if ref is None or tri is None:
+                        continue
+                    r, v = _point(tri["measurement"], ref["measurement"], _control(tri, ref))
+                    votes.add(v)
+                    ratios.append(r)
+                if ratios:  # the per-layer table states every cell's median
+                    ck = f"{k}|{key[2]}x{key[3]}|{band}|median"
+                    out[ck] = f"{statistics.median(ratios):.2f}"
+                if not forced:  # the counts are of the cells where forcing acts
+                    if points:
+                        installs.append(_state(votes))
+                    continue
+                cells.append((band, key, _state(votes), ratios))
+        for state, name in (
+            ("faster", "faster"),
+            ("slower", "slower"),
+            ("tie", "tie"),
+            ("mixed", "mixed"),
+            ("not measured", "missing"),
+        ):
+            out[f"{k}|{name}"] = str(sum(1 for c in cells if c[2] == state))
+            for band in ("decode", "mid", "prefill"):
+                n = sum(1 for c in cells if c[0] == band and c[2] == state)
+                out[f"{k}|{band}|{name}"] = str(n)
+        out[f"{k}|cells"] = str(len(cells))
+        for state, name in (
+            ("faster", "faster"),
+            ("slower", "slower"),
+            ("tie", "tie"),
+            ("mixed", "mixed"),
+            ("not measured", "missing"),
+        ):
+            out[f"{k}|install|{name}"] = str(sum(1 for c in installs if c == state))
+        out[f"{k}|install|cells"] = str(len(installs))
+        states = {c[2] for c in cells} - {"not measured"}
+        if not cells:
+            decision = "install" if installs else "unmeasured"
+        elif not states:
+            decision = "unmeasured"
+        elif "faster" in states and states <= {"faster", "tie"}:
+            decision = "force"
+        elif not states & {"faster", "mixed"}:
+            decision = "keep"
+        else:
+            decision = "mixed"
+        decisions[f"{ENGINE_LABELS[engine]} {rules['version']}"] = decision
+        for band in ("decode", "mid", "prefill"):
+            meds = [statistics.median(c[3]) for c in cells if c[0] == band and c[3]]
+            if meds:
+                out[f"{k}|{band}|worst"] = f"{min(meds):.2f}"
+    return out
+
+
 def expected_facts(site_data: Path) -> dict[str, str]:
     """Every figure a page may state, straight from the JSON records (no catalog code)."""
     from generator.configs.engine_files import file_name
@@ -599,6 +755,18 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 infos.update(raw.get("providers", {}))
                 rows += raw["rows"]
         out.update(_device_facts(dev_dir))
+        model_files = [
+            json.loads(p.read_text()) for p in sorted((dev_dir / "bench").glob("*.json"))
+        ]
+        out_dtype = next(
+            (f.get("out_dtype") or "bfloat16" for f in model_files if f["sweep"] == "model"),
+            "bfloat16",
+        )
+        dev_prov = json.loads((dev_dir / "device.json").read_text())["provenance"]
+        recorded = dev_prov.get("arch") or next(
+            (r["provenance"].get("arch") for r in rows if r["provenance"].get("arch")), None
+        )
+        arch = _rule_arch(dev, recorded)
 
         tuned = _pick(infos, lambda i: i.get("installable") and not i.get("baseline") and _fp8(i))
         bf16 = _pick(infos, lambda i: i.get("baseline") and i["scheme"] == "bf16")
@@ -640,6 +808,7 @@ def expected_facts(site_data: Path) -> dict[str, str]:
         def ctrl(at: dict, *names: str | None) -> float:
             return _control(*(at.get(n) for n in names if n))
 
+        tally: Counter = Counter()  # (engine, decision) -> model pages
         for scope, keys in scopes.items():
             pre = f"{dev}|{scope}"
             cmp: dict[str, list] = defaultdict(list)
@@ -738,6 +907,10 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 out[k + "|files"] = str(len(run["files"]))
                 out[k + "|search"] = ", ".join(str(v) for v in sorted(run["search"]))
             if scope != "all":
+                decisions: dict[str, str] = {}
+                out.update(_verdict_facts(pre, keys, grid, infos, arch, out_dtype, decisions))
+                for name, decision in decisions.items():
+                    tally[(name, decision)] += 1
                 nks = list(dict.fromkeys((k[2], k[3]) for k in keys))
                 out[f"{pre}|shapes"] = str(len(nks))
                 for s in shipped_sets():
@@ -754,6 +927,8 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                         and s.table(dev, n, k)
                     ]
                     out[f"{pre}|replaces|{s.engine}"] = str(len(replaced))
+        for (name, decision), n in tally.items():
+            out[f"{dev}|all|verdicts|{name}|{decision}"] = str(n)
     return out
 
 

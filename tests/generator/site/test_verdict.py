@@ -1,0 +1,162 @@
+"""The model pages' verdicts (generator.site.verdict) on hand-made rows: which backend each
+engine runs per point, which row stands for it, and the decision drawn from the cells. The
+rows are synthetic: made-up latencies, chosen so each rule of the decision is exercised."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.data.records import BenchRow, Measurement, Status
+from generator.site import verdict
+from generator.site.verdict import Decision, State
+
+KEY = ("synthetic-model", 1, 4096, 2048)  # N % 64 == 0, K % 128 == 0: DeepGEMM takes it
+ODD_KEY = ("synthetic-model", 1, 4000, 2048)  # N % 64 != 0: DeepGEMM refuses it
+TUNED = "triton-fp8-block-tuned"
+VLLM_FILE = "triton-fp8-block-vllm-0.33.0"
+VLLM_DEFAULT = "triton-fp8-block-default"
+SGLANG_FILE = "triton-fp8-block-sglang-0.5.23"
+SGLANG_DEFAULT = "triton-fp8-block-sglang-default"
+DEEPGEMM = "deepgemm-fp8-block"
+FLASHINFER = "flashinfer-fp8-block-swapab"
+HOPPER = "NVIDIA_H200"
+
+
+def row(provider: str, m: int, us: float | None, key=KEY, status: Status = Status.OK) -> BenchRow:
+    meas = (
+        Measurement(status=status, message="synthetic: not measured")
+        if us is None
+        else Measurement(
+            status=status, latency_us=us, p20_us=us * 0.999, p80_us=us * 1.001, rel_error=1e-3
+        )
+    )
+    return BenchRow(
+        provider=provider,
+        sweep="model",
+        model=key[0],
+        tp=key[1],
+        M=m,
+        N=key[2],
+        K=key[3],
+        measurement=meas,
+    )
+
+
+def points(times: dict[str, float | None], ms=(1, 16, 64, 4096), key=KEY) -> list[BenchRow]:
+    """Every provider at every M; ``None`` records the provider as not measured there."""
+    out = []
+    for m in ms:
+        for p, us in times.items():
+            status = Status.UNSUPPORTED if us is None else Status.OK
+            out.append(row(p, m, us, key, status))
+    return out
+
+
+def vllm(rows, device=HOPPER, arch=None, keys=(KEY,), out_dtype="bfloat16"):
+    return verdict.engine_verdict(
+        "vllm", device, arch, rows, list(keys), {k: ["layer"] for k in keys}, out_dtype
+    )
+
+
+def sglang(rows, device=HOPPER, arch=None, keys=(KEY,), out_dtype="bfloat16"):
+    return verdict.engine_verdict(
+        "sglang", device, arch, rows, list(keys), {k: ["layer"] for k in keys}, out_dtype
+    )
+
+
+def test_deepgemm_faster_everywhere_keeps_the_default():
+    rows = points({TUNED: 10.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0, FLASHINFER: 7.0})
+    v = vllm(rows)
+    assert v.arch == "sm_90" and v.decision == Decision.KEEP
+    assert v.count(State.SLOWER) == 3 and v.count(State.FASTER) == 0  # decode, mid, prefill
+    # M = 1 and 16 run FlashInfer (M < 32), measured here: no stand-in
+    decode = v.layers[0].cells[0]
+    assert {p.backend.id for p in decode.points} == {"flashinfer-swapab"}
+    assert decode.stand_ins == [] and decode.median == pytest.approx(7.0 / 10.0)
+
+
+def test_triton_faster_everywhere_says_force_and_how():
+    v = vllm(points({TUNED: 5.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0, FLASHINFER: 7.0}))
+    assert v.decision == Decision.FORCE
+    assert any(f.setting == "--linear-backend triton" for f in v.force)
+    prefill = v.layers[0].cells[2]
+    assert prefill.state == State.FASTER and prefill.median == pytest.approx(8.0 / 5.0)
+
+
+def test_deepgemm_stands_in_where_flashinfer_was_not_measured():
+    v = vllm(points({TUNED: 10.0, DEEPGEMM: 20.0, FLASHINFER: None}))
+    decode = v.layers[0].cells[0]
+    assert [p.backend.id for p in decode.points] == ["flashinfer-swapab"] * 2
+    assert decode.stand_ins == [DEEPGEMM] and decode.state == State.FASTER
+    assert [who for who, _ in v.stand_ins] == [DEEPGEMM]
+
+
+def test_a_default_with_no_row_gives_no_verdict():
+    v = vllm(points({TUNED: 10.0, VLLM_FILE: 11.0}))  # the H200 data before DeepGEMM rows
+    assert v.decision == Decision.UNMEASURED
+    assert "DeepGEMM" in v.reason and "FlashInfer" in v.reason
+    assert all(c.state == State.MISSING for c in v.cells(True))
+
+
+def test_fp16_output_runs_cutlass_on_vllm_and_triton_on_sglang():
+    rows = points({TUNED: 10.0, VLLM_FILE: 11.0, SGLANG_FILE: 12.0, DEEPGEMM: 8.0})
+    v = vllm(rows, out_dtype="float16")
+    assert {p.backend.id for c in v.cells() for p in c.points} == {"cutlass"}
+    assert v.decision == Decision.UNMEASURED and "CUTLASS" in v.reason
+    s = sglang(rows, out_dtype="float16")
+    assert s.decision == Decision.INSTALL
+    assert s.count(State.FASTER, forced=False) == 3  # 10 us against SGLang's file's 12
+
+
+def test_sglang_falls_back_to_triton_for_a_shape_deepgemm_refuses():
+    rows = points({TUNED: 10.0, SGLANG_FILE: 12.0, DEEPGEMM: 8.0}) + points(
+        {TUNED: 10.0, SGLANG_FILE: 12.0, DEEPGEMM: 8.0}, key=ODD_KEY
+    )
+    s = sglang(rows, keys=(KEY, ODD_KEY))
+    forced, odd = s.layers
+    assert all(c.forced for c in forced.cells) and not any(c.forced for c in odd.cells)
+    assert {p.backend.id for c in odd.cells for p in c.points} == {"triton"}
+    assert s.decision == Decision.KEEP  # forcing would lose where DeepGEMM runs
+    assert s.count(State.FASTER, forced=False) == 3  # installing still gains on the odd shape
+
+
+def test_a_difference_within_the_points_control_is_a_tie():
+    rows = points({TUNED: 10.0, DEEPGEMM: 10.05, FLASHINFER: 10.05})
+    assert vllm(rows).decision == Decision.KEEP
+    assert {c.state for c in vllm(rows).cells()} == {State.TIE}
+
+
+def test_some_cells_faster_some_slower_is_mixed():
+    rows = [row(p, 1, us) for p, us in ((TUNED, 5.0), (DEEPGEMM, 8.0), (FLASHINFER, 8.0))]
+    rows += [row(p, 4096, us) for p, us in ((TUNED, 10.0), (DEEPGEMM, 6.0))]
+    v = vllm(rows)
+    assert v.decision == Decision.MIXED
+    assert v.summary(verdict.BANDS[0]).cells["faster"] == 1
+    assert v.summary(verdict.BANDS[2]).cells["slower"] == 1
+    assert len(v.cells()) == 2  # the mid band has no point, so no cell
+
+
+def test_forced_triton_without_our_file_runs_the_engines_own():
+    rows = points(
+        {TUNED: None, VLLM_FILE: None, VLLM_DEFAULT: 12.0, DEEPGEMM: 8.0, FLASHINFER: 7.0}
+    )
+    v = vllm(rows)
+    assert v.decision == Decision.KEEP
+    cell = v.layers[0].cells[2]
+    assert cell.without_our_file == 1
+    assert cell.points[0].triton_row.provider == VLLM_DEFAULT
+
+
+def test_the_recorded_architecture_decides_over_the_name():
+    rows = points({TUNED: 10.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0})
+    assert vllm(rows, arch="gfx942").decision == Decision.INSTALL  # ROCm: Triton
+    assert vllm(rows, device="SYNTHETIC_GPU", arch=None).decision == Decision.UNCOVERED
+    assert vllm(rows, device="SYNTHETIC_GPU", arch="sm_120").decision == Decision.UNCOVERED
+
+
+def test_tally_counts_pages_per_decision():
+    keep = vllm(points({TUNED: 10.0, DEEPGEMM: 8.0, FLASHINFER: 7.0}))
+    force = vllm(points({TUNED: 5.0, DEEPGEMM: 8.0, FLASHINFER: 7.0}))
+    assert verdict.tally([[keep], [force], [keep]]) == [
+        ("vLLM 0.33.0", [(Decision.FORCE, 1), (Decision.KEEP, 2)])
+    ]
