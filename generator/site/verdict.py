@@ -16,7 +16,9 @@ as its stand-in where it was not measured), and compares it with what Triton wou
 * elsewhere, Triton as forcing would run it: with our file where we have one, else with the
   engine's own file or default (the forced engine keeps those for the other shapes).
 
-Points are judged like every comparison of the catalog (:func:`gains.judge_rows`: faster or
+Only rows of one run are compared (a ratio across runs would mix two sessions' clocks and
+operands; the bench re-measures a whole point when a provider is added to it). Points are
+judged like every comparison of the catalog (:func:`gains.judge_rows`: faster or
 slower only beyond the widest of the rows' spreads, the point's A/A control and the noise
 floor). Per layer and band of M a :class:`Cell` says whether Triton is faster at every point,
 slower at every point, within the noise, or mixed; the page's decision per engine weighs the
@@ -90,6 +92,7 @@ class Point:
     ours: bool  # triton_row runs our file
     ratio: float | None  # default / Triton latency: above 1, Triton is faster
     verdict: int | None  # +1 Triton faster beyond the noise, 0 tie, -1 slower
+    apart: bool = False  # both measured, but in different runs: not compared
 
     @property
     def forced(self) -> bool:
@@ -154,6 +157,11 @@ class Cell:
     @property
     def stand_ins(self) -> list[str]:
         return sorted({p.stand_in for p in self.points if p.stand_in})
+
+    @property
+    def apart(self) -> int:
+        """Points where both were measured, but in different runs (not compared)."""
+        return sum(1 for p in self.points if p.apart)
 
     @property
     def without_our_file(self) -> int:
@@ -264,6 +272,14 @@ class EngineVerdict:
         return sum(1 for c in self.cells(forced) if c.state is want)
 
 
+def same_run(a: BenchRow, b: BenchRow) -> bool:
+    """Whether two rows were measured by one run (same code version and start time)."""
+    pa, pb = a.provenance, b.provenance
+    if pa is None or pb is None:
+        return pa is pb
+    return (pa.git_sha, pa.date) == (pb.git_sha, pb.date)
+
+
 def _default_row(
     at: dict[str, BenchRow], backend: dispatch.Backend, engine_triton: BenchRow | None
 ) -> tuple[BenchRow | None, str | None]:
@@ -335,8 +351,12 @@ def engine_verdict(
                 if decision.backend.id == TRITON and not ours:
                     triton_row = None  # nothing of ours to install at this point
                 ratio = verdict = None
+                apart = False
                 if default_row is not None and triton_row is not None:
-                    ratio, verdict = gains.judge_rows(triton_row, default_row)
+                    if same_run(default_row, triton_row):
+                        ratio, verdict = gains.judge_rows(triton_row, default_row)
+                    else:
+                        apart = True
                 pts.append(
                     Point(
                         m,
@@ -348,6 +368,7 @@ def engine_verdict(
                         ours,
                         ratio,
                         verdict,
+                        apart,
                     )
                 )
             cells.append(Cell(band, pts))

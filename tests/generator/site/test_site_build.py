@@ -689,6 +689,9 @@ def _verdict_facts(
                         tri = mine if ours else triton_today
                     if ref is None or tri is None:
                         continue
+                    run = ("git_sha", "date")
+                    if [ref["provenance"][f] for f in run] != [tri["provenance"][f] for f in run]:
+                        continue  # rows of two runs are never compared
                     r, v = _point(tri["measurement"], ref["measurement"], _control(tri, ref))
                     votes.add(v)
                     ratios.append(r)

@@ -160,3 +160,23 @@ def test_tally_counts_pages_per_decision():
     assert verdict.tally([[keep], [force], [keep]]) == [
         ("vLLM 0.33.0", [(Decision.FORCE, 1), (Decision.KEEP, 2)])
     ]
+
+
+def test_rows_of_different_runs_are_not_compared():
+    """The bench re-measures a whole point when a provider joins it; rows left from another
+    run are never set against each other."""
+    from datetime import datetime, timezone
+
+    from tests.fixtures.make_synthetic import provenance
+
+    first = provenance("NVIDIA_H200", "SYNTHETIC GPU")
+    later = first.model_copy(update={"date": datetime(2025, 2, 1, tzinfo=timezone.utc)})
+    rows = [
+        r.model_copy(update={"provenance": later if r.provider == DEEPGEMM else first})
+        for r in points({TUNED: 5.0, DEEPGEMM: 8.0, FLASHINFER: None})
+    ]
+    v = vllm(rows)
+    assert v.decision == Decision.UNMEASURED
+    assert all(c.apart == len(c.points) and c.median is None for c in v.cells())
+    same = vllm([r.model_copy(update={"provenance": first}) for r in rows])
+    assert same.decision == Decision.FORCE
