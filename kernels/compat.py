@@ -129,30 +129,63 @@ def allocator_is_set() -> bool | None:
     return not isinstance(slot.get(), null)
 
 
+# float32 values every 8-bit format the kernels use (e4m3fn, e4m3fnuz, int8) holds exactly:
+# powers of two from 0.5 to 64 and values using all three e4m3 mantissa bits, so a format read
+# with the other's exponent bias (twice or half the value) shows. Values that need rounding are
+# left out on purpose: the interpreters' fp32 -> e4m3 casts drop the mantissa's carry into the
+# exponent (127 -> 64), which the kernels work around by rounding in fp32 first
+# (kernels.quant._round_to_e4m3_grid); the probe asks whether the format itself is there.
+_PROBE_VALUES = (1.0, -2.0, 3.0, 7.0, 13.0, 26.0, 52.0, 60.0, 64.0, -96.0, 104.0, 0.5, 4.0, -8.0)
+
+
 @functools.cache
 def interpreter_dtype_problem(dtype: Any) -> str | None:
     """Why Triton's CPU interpreter cannot run a kernel on ``dtype`` tensors, or None.
 
-    Probed, not assumed: a one-element copy kernel is run on a tensor of that dtype. The known
-    case: triton 3.6's interpreter has no ``float8_e4m3fnuz`` (MI300's FP8; "fail to convert
-    fp8e4b8 to ir type"), so the fnuz paths of the kernels are tested on an AMD GPU only, and
-    in the CPU tests through their plain-torch twins. Call only under ``TRITON_INTERPRET=1``."""
+    Probed, not assumed: a small kernel casts float32 values the format holds exactly to
+    ``dtype`` and the result must equal torch's cast. Running without an error is not enough:
+    an interpreter that takes a format it does not implement may convert with the wrong
+    exponent bias. The known case: triton 3.6's interpreter has no ``float8_e4m3fnuz``
+    (MI300's FP8; "fail to convert fp8e4b8 to ir type"), so the fnuz paths of the kernels are
+    tested on an AMD GPU only, and in the CPU tests through their plain-torch twins. The answer
+    is kept for the process, so every kernel and test in it agrees. Call only under
+    ``TRITON_INTERPRET=1``."""
     import torch
+
+    name = str(dtype).removeprefix("torch.")
+    prefix = f"triton {TRITON_VERSION}'s CPU interpreter cannot run kernels on {name}"
+    src = torch.tensor(_PROBE_VALUES, dtype=torch.float32)
+    try:
+        want = src.to(dtype)
+        got = torch.empty_like(want)
+        _cast_probe()[(1,)](src, got, N=len(_PROBE_VALUES), BLOCK=16)
+    except Exception as exc:  # the interpreter's own error, reported as one line
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"{prefix} ({detail})"
+    return cast_mismatch(src, got.float(), want.float(), prefix)
+
+
+def cast_mismatch(src: Any, got: Any, want: Any, prefix: str) -> str | None:
+    """The first value a probed cast got wrong, as one line (None when all agree)."""
+    for x, g, w in zip(src.tolist(), got.tolist(), want.tolist(), strict=True):
+        if g != w:
+            return f"{prefix} (its cast of {x} gives {g}, not {w})"
+    return None
+
+
+@functools.cache
+def _cast_probe() -> Any:
+    """The probe kernel, defined once: dst[i] = src[i] cast to dst's element type."""
     import triton.language as tl
 
     @triton.jit
-    def _copy(src, dst, N: tl.constexpr):
-        offs = tl.arange(0, N)
-        tl.store(dst + offs, tl.load(src + offs))
+    def cast(src, dst, N, BLOCK: tl.constexpr):
+        offs = tl.arange(0, BLOCK)
+        mask = offs < N
+        x = tl.load(src + offs, mask=mask)
+        tl.store(dst + offs, x.to(dst.dtype.element_ty), mask=mask)
 
-    try:
-        src = torch.zeros(16, dtype=torch.float32).to(dtype)
-        _copy[(1,)](src, torch.empty_like(src), N=16)
-    except Exception as exc:  # the interpreter's own error, reported as one line
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        name = str(dtype).removeprefix("torch.")
-        return f"triton {TRITON_VERSION}'s CPU interpreter cannot run kernels on {name} ({detail})"
-    return None
+    return cast
 
 
 def is_interpreted(fn: Any) -> bool:

@@ -38,6 +38,14 @@ INT8_MAX = 127.0
 SCALE_EPS = 1e-10  # floor of amax, so an all-zero group gets a finite scale
 
 
+def min_normal(dtype: torch.dtype) -> float:
+    """The smallest normal value of an e4m3 format (2^-6 for e4m3fn, 2^-7 for e4m3fnuz, whose
+    exponent bias is 8); 1.0 for int8, which has no subnormals (the kernels never use it)."""
+    if dtype == torch.float8_e4m3fnuz:
+        return 2.0**-7
+    return 2.0**-6 if dtype == torch.float8_e4m3fn else 1.0
+
+
 def _qmax(dtype: torch.dtype) -> float:
     if dtype in FP8_DTYPES:
         return fp8_format(dtype).qmax
@@ -49,14 +57,17 @@ def _qmax(dtype: torch.dtype) -> float:
 
 
 @triton.jit
-def _round_to_e4m3_grid(y):
-    """Round fp32 values in [-448, 448] to the nearest e4m3fn value (ties to even), in fp32.
+def _round_to_e4m3_grid(y, MIN_NORMAL: tl.constexpr):
+    """Round fp32 values within the format's range to the nearest e4m3 value (ties to even), in
+    fp32. ``MIN_NORMAL``: the format's smallest normal value, 2^-6 for e4m3fn, 2^-7 for
+    e4m3fnuz (exponent bias 8); the subnormals below it share its spacing.
 
-    Used only under the CPU interpreter, whose fp32 -> e4m3 cast of triton 3.6 rounds wrongly
-    (124.3 -> 64, 100 -> 104); after this the cast is exact. On GPUs the hardware cast is used.
+    Used only under the CPU interpreter, whose fp32 -> e4m3 casts round wrongly (triton 3.6
+    e4m3fn: 124.3 -> 64, 100 -> 104; triton 3.9 e4m3fnuz: 63 -> 32, the mantissa's carry into
+    the exponent dropped); after this the cast is exact. On GPUs the hardware cast is used.
     """
     a = tl.abs(y)
-    exponent = tl.floor(tl.log2(tl.maximum(a, 0.015625)))  # subnormals share 2^-6's spacing
+    exponent = tl.floor(tl.log2(tl.maximum(a, MIN_NORMAL)))
     step = tl.exp2(exponent - 3.0)  # 3 mantissa bits
     v = a / step
     f = tl.floor(v)
@@ -89,6 +100,7 @@ def _per_token_group_quant_kernel(
     BLOCK: tl.constexpr,
     GROUPS_PER_PROGRAM: tl.constexpr,
     ROUND_IN_FP32: tl.constexpr,
+    MIN_NORMAL: tl.constexpr,
 ):
     """One program quantizes GROUPS_PER_PROGRAM consecutive groups of one row (one token).
 
@@ -111,7 +123,7 @@ def _per_token_group_quant_kernel(
     else:
         y = tl.minimum(tl.maximum(y, -qmax), qmax)
         if ROUND_IN_FP32:
-            y = _round_to_e4m3_grid(y)
+            y = _round_to_e4m3_grid(y, MIN_NORMAL)
     tl.store(q_ptr + row * stride_qm + cols, y.to(q_ptr.dtype.element_ty), mask=mask)
     tl.store(s_ptr + row * stride_sm + groups * stride_sg, scale, mask=groups < NUM_GROUPS)
 
@@ -167,7 +179,8 @@ def per_token_group_quant(
         IS_INT8=dtype == torch.int8,
         BLOCK=block,
         GROUPS_PER_PROGRAM=per_program,
-        ROUND_IN_FP32=interpreting() and dtype == torch.float8_e4m3fn,
+        ROUND_IN_FP32=interpreting() and dtype != torch.int8,
+        MIN_NORMAL=min_normal(dtype),
         num_warps=4,
     )
     return q, s

@@ -151,7 +151,7 @@ def _quant_deepgemm_kernel(
     y = tl.div_rn(x, scale[:, None])
     y = tl.minimum(tl.maximum(y, -448.0), 448.0)
     if ROUND_IN_FP32:
-        y = _round_to_e4m3_grid(y)
+        y = _round_to_e4m3_grid(y, 0.015625)  # e4m3fn: DeepGEMM is NVIDIA-only
     tl.store(q_ptr + row * stride_qm + cols, y.to(q_ptr.dtype.element_ty), mask=mask)
 
     if PACKED:  # the exponent byte of the (power-of-two) scale; 1.0 in padding groups

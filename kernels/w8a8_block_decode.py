@@ -50,7 +50,7 @@ from kernels._host import (
     shape_only_operands,
 )
 from kernels.platform import FP8_DTYPES, fp8_format
-from kernels.quant import SCALE_EPS, _round_to_e4m3_grid
+from kernels.quant import SCALE_EPS, _round_to_e4m3_grid, min_normal
 from kernels.tiling import grouped_tile_ids, split_config
 from kernels.validation import FP8_DTYPE, interpreting
 from kernels.w8a8_block_splitk import (
@@ -123,6 +123,7 @@ def _w8a8_block_decode_kernel(
     GROUP_SIZE_M: tl.constexpr,
     WRITE_PARTIALS: tl.constexpr,
     ROUND_IN_FP32: tl.constexpr,
+    MIN_NORMAL: tl.constexpr,
 ):
     tile = tl.program_id(0)
     pid_m, pid_n = grouped_tile_ids(tile, M, N, BLOCK_SIZE_M, BLOCK_SIZE_N, GROUP_SIZE_M)
@@ -152,7 +153,7 @@ def _w8a8_block_decode_kernel(
         a_s = tl.maximum(tl.max(tl.abs(x), axis=1), eps) / qmax
         q = tl.minimum(tl.maximum(tl.div_rn(x, a_s[:, None]), -qmax), qmax)
         if ROUND_IN_FP32:
-            q = _round_to_e4m3_grid(q)
+            q = _round_to_e4m3_grid(q, MIN_NORMAL)
         q = q.to(b.dtype)
         acc += tl.dot(b, tl.trans(q)).to(tl.float32) * b_s[:, None] * a_s[None, :]
         b_ptrs += BLOCK_SIZE_K * stride_bk
@@ -265,8 +266,8 @@ def _launch(
     qmax = fp8_format(B.dtype).qmax  # X is quantized to B's format
     args = (*pointers, M, N, K, per_split, split, block_n, *strides, SCALE_EPS, qmax)
     grid = (num_tiles(M, N, meta), split)
-    rounding = interpreting() and B.dtype == torch.float8_e4m3fn
-    flags = dict(WRITE_PARTIALS=split > 1, ROUND_IN_FP32=rounding)
+    rounding = interpreting() and B.dtype != torch.int8
+    flags = dict(WRITE_PARTIALS=split > 1, ROUND_IN_FP32=rounding, MIN_NORMAL=min_normal(B.dtype))
     launch(_w8a8_block_decode_kernel, grid, args, warmup, **meta, **options, **flags)
 
 

@@ -130,3 +130,14 @@ def test_interpreter_holds_e4m3fn_and_int8():
         pytest.skip("the probe is for the CPU interpreter")
     assert interpreter_dtype_problem(torch.float8_e4m3fn) is None
     assert interpreter_dtype_problem(torch.int8) is None
+
+
+def test_a_cast_that_changes_a_value_is_reported_with_it():
+    """A run without an error is not enough: a format read with the wrong exponent bias (64
+    cast to 32) is a problem, named by the first value it got wrong."""
+    from kernels.compat import cast_mismatch
+
+    src = torch.tensor([1.0, 64.0, 3.0])
+    assert cast_mismatch(src, src.clone(), src.clone(), "x") is None
+    got = torch.tensor([1.0, 32.0, 3.0])
+    assert cast_mismatch(src, got, src, "probe") == "probe (its cast of 64.0 gives 32.0, not 64.0)"

@@ -95,3 +95,24 @@ def test_rejects_bad_inputs(device):
         per_token_group_quant(torch.ones(2, 128, device=device), dtype=torch.float16)
     with pytest.raises(ValueError, match="2-D"):
         per_token_group_quant(torch.ones(2, 2, 128, device=device))
+
+
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e4m3fnuz], ids=str)
+def test_values_that_round_into_the_next_binade_keep_their_carry(dtype, device):
+    """127 -> 128, 63 -> 64, 1.97 -> 2: the interpreters' fp32 -> e4m3 casts drop that carry
+    (127 -> 64); the kernel rounds in fp32 first there, so it equals torch's cast."""
+    from kernels.compat import interpreter_dtype_problem
+    from kernels.validation import interpreting
+
+    if interpreting() and interpreter_dtype_problem(dtype):
+        pytest.skip(interpreter_dtype_problem(dtype))
+    if device != "cpu" and dtype == torch.float8_e4m3fnuz:
+        pytest.skip("e4m3fnuz is an AMD format")
+    qmax = 448.0 if dtype == torch.float8_e4m3fn else 224.0
+    carries = [127.0, 63.0, 1.97, -31.5, 0.98, 15.9, -7.9, 125.0]
+    x = torch.tensor([[qmax, *carries] * 14 + [1.0] * 2], device=device)  # 128: one group
+    q, s = per_token_group_quant(x, 128, dtype)
+    assert s.item() == pytest.approx(1.0)  # amax is qmax: q is x, rounded
+    q_ref, _ = per_token_group_quant_reference(x, 128, dtype)
+    assert torch.equal(q.float(), q_ref.float()), (q.float()[0, :9], q_ref.float()[0, :9])
+    assert q.float()[0, 1].item() == 128.0
