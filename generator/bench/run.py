@@ -66,14 +66,19 @@ def run_sweep(
 ) -> SweepResult:
     """Measure every (point, provider of the point's kind) and merge the rows into the sweep file.
 
-    With ``resume``, pairs whose rows are all already in the file are skipped; otherwise they
-    are measured again and replace the old rows.
+    With ``resume``, pairs whose rows are all already in the file, timed with this run's
+    method (``Provenance.method``), are skipped; otherwise they are measured again and replace
+    the old rows.
     """
     path = layout.bench_file(save_path, provenance.device_name, sweep)
     rows, _ = load_file(path)  # fail before measuring if the existing file is corrupt
     ours = {p.name: p.info for p in providers}
     mine: dict[RowKey, BenchRow] = {}  # measured by this run
-    existing = set(rows)
+    # done, for --resume: rows timed the way this run times (a row of another method is
+    # measured again, never kept as if it were comparable)
+    existing = {
+        k for k, r in rows.items() if r.provenance and r.provenance.method == provenance.method
+    }
     measured = skipped = 0
     last_save = time.monotonic()
     out_dtype = str(ctx.out_dtype).removeprefix("torch.")

@@ -211,3 +211,59 @@ def test_followers_of_shared_work_get_the_timing_with_their_own_bytes(fake_timin
     assert follow.gbps == pytest.approx(1_000_000 / (10.0 * 1e3))
     assert follow.roofline_pct < lead.roofline_pct
     assert follow.control == lead.control is not None
+
+
+# --------------------------------------------------------------------------------------------
+# the context and resume
+
+
+def test_a_failed_weight_generation_leaves_no_stale_shape(device, monkeypatch):
+    """Making the weights of a new shape fails (out of memory): the next start at the old
+    shape makes its weights again instead of matching a shape whose tensors are gone."""
+    from generator.bench import context
+
+    ctx = _ctx(device)
+    a, b = pv.Problem(M=1, N=32, K=64), pv.Problem(M=1, N=64, K=64)
+    ctx.start(a)
+    real = context._spread_randn
+
+    def fails(shape, g, dev):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (test)")
+
+    monkeypatch.setattr(context, "_spread_randn", fails)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        ctx.start(b)
+    monkeypatch.setattr(context, "_spread_randn", real)
+    ctx.start(a)
+    assert ctx.w is not None and tuple(ctx.w.shape) == (32, 64)
+    assert ctx.bias is not None and tuple(ctx.bias.shape) == (32,)
+
+
+def test_resume_counts_only_rows_of_this_runs_timing_method(tmp_path, device):
+    """--resume skips a point only where its rows were timed the way this run times: rows of
+    another method are measured again (and replaced), never kept as done."""
+    chosen = pv.select(["torch-bf16"])
+    points = [plan.SweepPoint(pv.Problem(M=m, N=32, K=64)) for m in (1, 3)]
+    old = collect_cpu().model_copy(update={"method": "host clock, one replay (old)"})
+    new = collect_cpu().model_copy(update={"method": "cuda graphs (this run)"})
+
+    def sweep(prov, pts, resume):
+        return run_sweep(
+            "square",
+            pts,
+            chosen,
+            _ctx(device),
+            prov,
+            CEILINGS,
+            tmp_path,
+            replays=1,
+            resume=resume,
+            progress=False,
+        )
+
+    sweep(old, points[:1], False)  # M = 1 timed the old way
+    sweep(new, points[1:], False)  # M = 3 timed this way
+    resumed = sweep(new, points, True)
+    assert resumed.skipped == 1 and resumed.measured == 1
+    saved = records.load(resumed.path, BenchFile)
+    assert {r.M: r.provenance.method for r in saved.rows} == {1: new.method, 3: new.method}
