@@ -188,6 +188,7 @@ def _time_together(
     ready: list[_Checked],
     ctx: BenchContext,
     replays: int,
+    point_key: tuple[int, ...],
 ) -> tuple[dict[int, timing.TimingStats | PointResult], AAControl | None]:
     """Time the checked providers interleaved, with one more candidate: a twin of the first
     (the A/A control). Returns, by id, each provider's stats or its failed result, and the
@@ -196,7 +197,7 @@ def _time_together(
     provider leading again (:func:`_control_first`); if that run fails too, its providers get
     its one-line error. Never raises, except KeyboardInterrupt."""
     try:
-        return _timed_all(ready, ctx, replays)
+        return _timed_all(ready, ctx, replays, point_key)
     except Exception:  # noqa: BLE001
         _sync_quietly(ctx)
     results: dict[int, timing.TimingStats | PointResult] = {}
@@ -212,7 +213,7 @@ def _time_together(
     if good:
         good = _control_first(good)
         try:
-            timed, control = _timed_all(good, ctx, replays)
+            timed, control = _timed_all(good, ctx, replays, point_key)
             results.update(timed)
         except Exception as exc:  # noqa: BLE001 - each ran alone, together they do not
             _sync_quietly(ctx)
@@ -224,11 +225,15 @@ def _timed_all(
     ready: list[_Checked],
     ctx: BenchContext,
     replays: int,
+    point_key: tuple[int, ...],
 ) -> tuple[dict[int, timing.TimingStats | PointResult], AAControl | None]:
     """``ready`` and a twin of ``ready[0]`` timed in one interleaved run (raises if one
-    fails): the stats by id and the A/A control."""
+    fails): the stats by id and the A/A control. The orders are the point's own
+    (``timing.order_seed`` of ``point_key``: every point its own balanced orders)."""
     call_sets = [c.prepared.calls for c in ready]
-    stats = timing.time_interleaved([*call_sets, call_sets[0]], ctx.on_cuda, replays)
+    stats = timing.time_interleaved(
+        [*call_sets, call_sets[0]], ctx.on_cuda, replays, seed=timing.order_seed(*point_key)
+    )
     results: dict[int, timing.TimingStats | PointResult] = {
         id(c): st for c, st in zip(ready, stats, strict=False)
     }
@@ -275,7 +280,8 @@ def measure_points(
         control = None
         if ready:
             reps = _control_first([g[0] for g in groups.values()])
-            timed, control = _time_together(reps, ctx, replays)
+            key = (problem.B, problem.M, problem.N, problem.K)
+            timed, control = _time_together(reps, ctx, replays, key)
         out: dict[int, PointResult] = {}
         for group in groups.values():
             leader = group[0]

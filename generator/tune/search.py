@@ -48,6 +48,7 @@ from generator.data.records import SEARCH_CURRENT, Measurement, Status, TuneReco
 from generator.data.tasks import Task
 from generator.measure.timing import (
     TimingStats,
+    order_seed,
     rotation_count,
     tflops,
     time_calls,
@@ -233,7 +234,11 @@ class _Session:
         with ``rounds`` times the runoff's replays and GPU time."""
         calls = [self._calls(cfg) for cfg in configs]
         return time_interleaved(
-            calls, self.on_cuda, RUNOFF_REPLAYS * rounds, RUNOFF_TARGET_US * rounds
+            calls,
+            self.on_cuda,
+            RUNOFF_REPLAYS * rounds,
+            RUNOFF_TARGET_US * rounds,
+            seed=order_seed(self.task.label(), rounds),
         )
 
     def runoff(self, configs: list[dict[str, int]]) -> tuple[list[TimingStats], float]:

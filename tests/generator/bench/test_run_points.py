@@ -97,14 +97,15 @@ US = {"eng-a": 10.0, "ours-b": 8.0, "eng-c": 12.0, "ours-d": 9.0}
 def fake_timing(monkeypatch):
     """Timings by tag (``US``); ``bad_together`` tags make an interleaved run raise, and
     ``bad_alone`` tags make the one-alone check raise. Records every interleaved run's tags."""
-    state = {"bad_together": set(), "bad_alone": set(), "runs": []}
+    state = {"bad_together": set(), "bad_alone": set(), "runs": [], "seeds": []}
 
     def names(calls) -> str:
         return calls[0].name
 
-    def interleaved(call_sets, on_cuda, max_replays=30, target_us=10_000.0):
+    def interleaved(call_sets, on_cuda, max_replays=30, target_us=10_000.0, seed=None):
         tags = [names(c) for c in call_sets]
         state["runs"].append(tags)
+        state["seeds"].append(seed)
         if state["bad_together"] & set(tags):
             raise RuntimeError("illegal memory access\nsecond line of the trace")
         out = [TimingStats(US[t], US[t] * 0.99, US[t] * 1.01, 5) for t in tags]
@@ -138,6 +139,8 @@ def test_the_control_leads_and_every_timed_row_carries_it(fake_timing, device):
     provs = [_fake("ours-b"), _fake("eng-a", Origin.ENGINE), _fake("eng-c", Origin.ENGINE)]
     res = _measure(provs, device)
     assert fake_timing["runs"] == [["eng-a", "ours-b", "eng-c", "eng-a"]]
+    # the point's own orders: (B, M, N, K) of the point, not one seed for every point
+    assert fake_timing["seeds"] == [timing.order_seed(1, 2, 32, 64)]
     assert {n: r.measurement.latency_us for n, r in res.items()} == {
         "ours-b": 8.0,
         "eng-a": 10.0,
@@ -165,9 +168,7 @@ def test_a_provider_that_fails_the_interleaved_run_is_isolated(fake_timing, devi
     assert res["ours-b"].control.provider == "eng-c" == res["eng-c"].control.provider
 
 
-def test_a_retry_that_fails_too_marks_its_providers_failed_and_never_raises(
-    fake_timing, device
-):
+def test_a_retry_that_fails_too_marks_its_providers_failed_and_never_raises(fake_timing, device):
     """Every provider runs alone, but together they fail again: each gets a failed row with
     a one-line message (the retry used to run outside the try, so the error escaped)."""
     fake_timing["bad_together"] = {"ours-b"}

@@ -579,7 +579,7 @@ def _fake_timings(monkeypatch, fake):
     monkeypatch.setattr(
         search,
         "time_interleaved",
-        lambda call_sets, on_cuda, max_replays, target_us: [
+        lambda call_sets, on_cuda, max_replays, target_us, **kw: [
             fake(calls, on_cuda, max_replays, target_us) for calls in call_sets
         ],
     )
@@ -624,7 +624,7 @@ def test_a_search_win_within_the_control_goes_to_the_baseline(slow_except_seed, 
         us = 20.2 if cfg == seed else 20.1 if cfg["BLOCK_SIZE_M"] == 16 else 40.0
         return TimingStats(us, us * 0.999, us * 1.001, 1)
 
-    def runoff(call_sets, on_cuda, max_replays, target_us):
+    def runoff(call_sets, on_cuda, max_replays, target_us, **kw):
         stats = [close_call(calls, on_cuda, max_replays, target_us) for calls in call_sets]
         twin = stats[-1].median_us * 1.008  # the control: the first candidate, 0.8 % apart
         return [*stats[:-1], TimingStats(twin, twin, twin, 1)]
