@@ -89,7 +89,7 @@ HOLD_GROWTH = 4.0
 # less than SIZE_SLACK of it (the first estimate carries the graph's own launch).
 SIZE_ATTEMPTS = 3
 SIZE_SLACK = 0.9
-SIZE_REPLAYS = 3  # replays timed per sizing capture (their median)
+SIZE_REPLAYS = 3  # replays timed of the one-pass graph (their median); larger ones: one
 MIN_CALL_US = 0.05  # a call is never taken for less (a zero would size an endless graph)
 
 
@@ -267,8 +267,7 @@ class _Device(Protocol):
     def synchronize(self) -> None: ...
     def new_pool(self) -> object: ...
     def capture(self, calls: Sequence[Callable[[], object]], inner: int, pool: object) -> Any: ...
-    def replay_us(self, graph: Any) -> float: ...
-    def launch_s(self, graph: Any) -> float: ...
+    def replay_us(self, graph: Any, replays: int) -> tuple[float, float]: ...
     def enqueue_round(self, graphs: Sequence[Any], pacer: Any, hold_ms: float) -> _Round: ...
 
 
@@ -337,24 +336,23 @@ class _Cuda:
         torch.cuda.synchronize()
         return graph
 
-    def replay_us(self, graph: torch.cuda.CUDAGraph) -> float:
+    def replay_us(self, graph: torch.cuda.CUDAGraph, replays: int) -> tuple[float, float]:
+        """(median us of ``replays`` event-timed replays, host seconds to enqueue the first):
+        the graph is uploaded (``capture``), so the host time is the launch alone."""
         hold_gpu(1.0)  # the few replays below are enqueued while the GPU is still held
         events = []
-        for _ in range(SIZE_REPLAYS):
+        launch = 0.0
+        for i in range(replays):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
+            t0 = time.perf_counter()
             graph.replay()
+            if i == 0:
+                launch = time.perf_counter() - t0
             end.record()
             events.append((start, end))
         torch.cuda.synchronize()
-        return statistics.median(s.elapsed_time(e) * 1e3 for s, e in events)
-
-    def launch_s(self, graph: torch.cuda.CUDAGraph) -> float:
-        t0 = time.perf_counter()
-        graph.replay()  # already uploaded (capture): only the host's enqueueing
-        launch = time.perf_counter() - t0
-        torch.cuda.synchronize()
-        return launch
+        return statistics.median(s.elapsed_time(e) * 1e3 for s, e in events), launch
 
     def enqueue_round(
         self, graphs: Sequence[torch.cuda.CUDAGraph], pacer: Any, hold_ms: float
@@ -398,17 +396,17 @@ def _sized(
 
     def measure(inner: int) -> float:
         last.clear()  # the previous size's graph is dropped; its memory returns to the pool
-        last.append(dev.capture(calls, inner, pool))
-        return dev.replay_us(last[0])
+        graph = dev.capture(calls, inner, pool)
+        # a one-pass graph is cheap: the median of a few; a larger one is timed once
+        us, launch_s = dev.replay_us(graph, SIZE_REPLAYS if inner == 1 else 1)
+        last.extend((graph, launch_s))
+        return us
 
     inner, call_us = plan_inner(measure, len(calls), min_replay_us)
     launches = inner * len(calls)
-    graph = last[0]
+    graph, launch_s = last
     return _Captured(
-        graph,
-        launches,
-        replay_count(call_us, launches, target_us, max_replays),
-        dev.launch_s(graph),
+        graph, launches, replay_count(call_us, launches, target_us, max_replays), launch_s
     )
 
 

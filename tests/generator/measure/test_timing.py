@@ -147,12 +147,10 @@ class FakeDevice:
         self.log.append(("capture", calls[0].name, inner))
         return (calls[0].name, inner, len(calls))
 
-    def replay_us(self, graph):
+    def replay_us(self, graph, replays):
         name, inner, n = graph
-        return 2.0 + inner * n * self.us[name]
-
-    def launch_s(self, graph):
-        return 1e-5
+        self.log.append(("time", name, inner, replays))
+        return 2.0 + inner * n * self.us[name], 1e-5
 
     def enqueue_round(self, graphs, pacer, hold_ms):
         ahead = self.ahead(self.rounds)
@@ -181,7 +179,10 @@ def test_every_candidate_is_warmed_up_before_any_graph_is_captured():
     kinds = [e[0] for e in dev.log]
     first_capture = kinds.index("capture")
     assert kinds[:first_capture] == ["warm"] * 3 and "warm" not in kinds[first_capture:]
-    # each sized from its own graph: one pass, then the passes that hold 1 ms
+    # each sized from its own graph: one pass (the median of 3 replays), then the passes
+    # that hold 1 ms (one replay)
+    timed = [e[1:] for e in dev.log if e[0] == "time"]
+    assert timed[:2] == [("a", 1, timing.SIZE_REPLAYS), ("a", 46, 1)]
     captures = [e[1:] for e in dev.log if e[0] == "capture"]
     # (a: 22 us for one pass of two 10 us calls and the launch, then 46 passes: 922 us)
     assert captures[:2] == [("a", 1), ("a", 46)] and ("c", 13) in captures
