@@ -166,7 +166,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="skip (shape, provider) pairs already in the sweep files",
+        help="skip (shape, provider) pairs already in the sweep files, timed the way this run"
+        " times (rows of another timing method are measured again)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)

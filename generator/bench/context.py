@@ -75,6 +75,9 @@ class BenchContext:
         lead = (problem.B,) if problem.kind == Kind.BATCHED else ()
         w_shape = (*lead, problem.N, problem.K)
         if w_shape != self._weight_shape:
+            # forgotten first: if making the new weights fails (out of memory), no later start
+            # may match the old shape and find its tensors gone
+            self._weight_shape = None
             self._weights.clear()
             self._clones.clear()
             self._weight_ids.clear()
@@ -86,6 +89,7 @@ class BenchContext:
             self.bias = torch.randn((problem.N,), generator=g, device=self.device)
             self._weight_shape = w_shape
         self._acts.clear()
+        self.x = None
         self._clones = {k: v for k, v in self._clones.items() if k in self._weight_ids}
         self.x = _spread_randn(
             (*lead, problem.M, problem.K), self._generator(problem.M, *w_shape), self.device

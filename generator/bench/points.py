@@ -186,20 +186,21 @@ def _sync_quietly(ctx: BenchContext) -> None:
 
 def _time_together(
     ready: list[_Checked],
-    problem: Problem,
     ctx: BenchContext,
-    ceilings: Ceilings | None,
     replays: int,
-) -> tuple[dict[int, PointResult], AAControl | None]:
+    point_key: tuple[int, ...],
+) -> tuple[dict[int, timing.TimingStats | PointResult], AAControl | None]:
     """Time the checked providers interleaved, with one more candidate: a twin of the first
-    (the A/A control); returns the results by id and the control (None if nothing could be
-    timed). A provider whose timing fails is isolated by timing each once alone, and the
-    others are timed together again without it."""
+    (the A/A control). Returns, by id, each provider's stats or its failed result, and the
+    control (None if nothing could be timed). A provider whose timing fails is isolated by
+    timing each once alone, and the others are timed together again without it, the control's
+    provider leading again (:func:`_control_first`); if that run fails too, its providers get
+    its one-line error. Never raises, except KeyboardInterrupt."""
     try:
-        return _timed_all(ready, problem, ctx, ceilings, replays)
+        return _timed_all(ready, ctx, replays, point_key)
     except Exception:  # noqa: BLE001
         _sync_quietly(ctx)
-    results: dict[int, PointResult] = {}
+    results: dict[int, timing.TimingStats | PointResult] = {}
     good = []
     for c in ready:
         try:
@@ -210,24 +211,31 @@ def _time_together(
             results[id(c)] = _timing_failed(c, exc)
     control = None
     if good:
-        timed, control = _timed_all(good, problem, ctx, ceilings, replays)
-        results.update(timed)
+        good = _control_first(good)
+        try:
+            timed, control = _timed_all(good, ctx, replays, point_key)
+            results.update(timed)
+        except Exception as exc:  # noqa: BLE001 - each ran alone, together they do not
+            _sync_quietly(ctx)
+            results.update({id(c): _timing_failed(c, exc) for c in good})
     return results, control
 
 
 def _timed_all(
     ready: list[_Checked],
-    problem: Problem,
     ctx: BenchContext,
-    ceilings: Ceilings | None,
     replays: int,
-) -> tuple[dict[int, PointResult], AAControl | None]:
+    point_key: tuple[int, ...],
+) -> tuple[dict[int, timing.TimingStats | PointResult], AAControl | None]:
     """``ready`` and a twin of ``ready[0]`` timed in one interleaved run (raises if one
-    fails): the results by id and the A/A control."""
+    fails): the stats by id and the A/A control. The orders are the point's own
+    (``timing.order_seed`` of ``point_key``: every point its own balanced orders)."""
     call_sets = [c.prepared.calls for c in ready]
-    stats = timing.time_interleaved([*call_sets, call_sets[0]], ctx.on_cuda, replays)
-    results = {
-        id(c): _timed(c, problem, ctx, ceilings, st) for c, st in zip(ready, stats, strict=False)
+    stats = timing.time_interleaved(
+        [*call_sets, call_sets[0]], ctx.on_cuda, replays, seed=timing.order_seed(*point_key)
+    )
+    results: dict[int, timing.TimingStats | PointResult] = {
+        id(c): st for c, st in zip(ready, stats, strict=False)
     }
     a, b = stats[0].median_us, stats[-1].median_us
     ok = a > 0 and b > 0
@@ -256,7 +264,9 @@ def measure_points(
     for all, so their ratios are not the GPU's drift); never raises, except KeyboardInterrupt.
 
     Identical work (equal ``Prepared.work``) is timed once: the first provider that declares it
-    is timed, the others get its result with ``same_work_as`` naming it. One candidate is timed
+    is timed, the others get its timing with ``same_work_as`` naming it (their GB/s and roofline
+    from their own bytes: a provider that reads pre-quantized activations moves fewer), or its
+    failure, never a time, where its timing failed. One candidate is timed
     twice, as two graphs of the same calls: the point's A/A control, stored with every timed
     result. See the module doc for the statuses."""
     with full_precision_reductions():
@@ -266,23 +276,29 @@ def measure_points(
         for c in ready:
             key = c.prepared.work if c.prepared.work is not None else ("provider", id(c))
             groups.setdefault(key, []).append(c)
-        timed: dict[int, PointResult] = {}
+        timed: dict[int, timing.TimingStats | PointResult] = {}
         control = None
         if ready:
             reps = _control_first([g[0] for g in groups.values()])
-            timed, control = _time_together(reps, problem, ctx, ceilings, replays)
+            key = (problem.B, problem.M, problem.N, problem.K)
+            timed, control = _time_together(reps, ctx, replays, key)
         out: dict[int, PointResult] = {}
         for group in groups.values():
-            first = timed[id(group[0])]
-            if first.measurement.status == Status.OK:
-                first.control = control
-            out[id(group[0])] = first
-            for c in group[1:]:
-                out[id(c)] = replace(
-                    first,
-                    measurement=first.measurement.model_copy(update={"rel_error": c.err}),
-                    same_work_as=group[0].provider.name,
-                )
+            leader = group[0]
+            outcome = timed[id(leader)]
+            for c in group:
+                if isinstance(outcome, timing.TimingStats):
+                    # the leader's timing, with this provider's own bytes, flops and error
+                    result = _timed(c, problem, ctx, ceilings, outcome)
+                    result.control = control
+                else:  # the leader's timing failed: the failure, never a time
+                    update = {"rel_error": c.err, "config": c.prepared.config}
+                    result = replace(
+                        outcome, measurement=outcome.measurement.model_copy(update=update)
+                    )
+                if c is not leader:
+                    result.same_work_as = leader.provider.name
+                out[id(c)] = result
         return [out[id(c)] if isinstance(c, _Checked) else c for c in checked]
 
 

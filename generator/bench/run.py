@@ -66,22 +66,27 @@ def run_sweep(
 ) -> SweepResult:
     """Measure every (point, provider of the point's kind) and merge the rows into the sweep file.
 
-    With ``resume``, pairs whose rows are all already in the file are skipped; otherwise they
-    are measured again and replace the old rows.
+    With ``resume``, pairs whose rows are all already in the file, timed with this run's
+    method (``Provenance.method``), are skipped; otherwise they are measured again and replace
+    the old rows.
     """
     path = layout.bench_file(save_path, provenance.device_name, sweep)
     rows, _ = load_file(path)  # fail before measuring if the existing file is corrupt
     ours = {p.name: p.info for p in providers}
     mine: dict[RowKey, BenchRow] = {}  # measured by this run
-    existing = set(rows)
+    # done, for --resume: rows timed the way this run times (a row of another method is
+    # measured again, never kept as if it were comparable)
+    existing = {
+        k for k, r in rows.items() if r.provenance and r.provenance.method == provenance.method
+    }
     measured = skipped = 0
     last_save = time.monotonic()
     out_dtype = str(ctx.out_dtype).removeprefix("torch.")
 
-    failed = False  # a save failed: its rows are in a recovery file; do not try again
+    save_failed = False  # a save failed: its rows are in a recovery file; do not try again
 
     def save() -> None:
-        nonlocal rows, failed
+        nonlocal rows, save_failed
         try:
             with device_lock(save_path, provenance.device_name):
                 rows, infos = merge(path, mine, out_dtype)
@@ -97,10 +102,10 @@ def run_sweep(
                 )
                 save_or_keep(path, bench_file, f"the {sweep} sweep with this run's rows")
         except WriteFailed:
-            failed = True
+            save_failed = True
             raise
         except UserError as exc:  # the file changed under this run: keep this run's rows alone
-            failed = True
+            save_failed = True
             mine_only = BenchFile(
                 sweep=sweep,
                 provenance=provenance,
@@ -141,14 +146,15 @@ def run_sweep(
             if not todo:
                 continue
             bar.set_postfix_str(f"B={p.B} M={p.M} N={p.N} K={p.K}", refresh=False)
+            # the point's own failure (its sources could not be made), not the save's flag
+            point_failed: PointResult | None = None
             try:
                 ctx.start(p)
-                failed = None
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory for the sources
-                failed = PointResult(Measurement(status=Status.ERROR, message=one_line(exc)))
+                point_failed = PointResult(Measurement(status=Status.ERROR, message=one_line(exc)))
             ref_tflops, ref_label = _reference_for(p, sweep)
-            if failed:
-                results = [failed] * len(todo)
+            if point_failed is not None:
+                results = [point_failed] * len(todo)
             else:
                 results = measure_points(todo, p, ctx, ceilings, replays)
             for prov, result in zip(todo, results, strict=True):
@@ -179,6 +185,6 @@ def run_sweep(
                 last_save = time.monotonic()
     finally:
         bar.close()
-        if mine and not failed:
+        if mine and not save_failed:
             save()  # also on Ctrl-C and SIGTERM (generator.cli raises both as interrupts)
     return SweepResult(sweep, path, list(rows.values()), measured, skipped)

@@ -140,6 +140,10 @@ class TuneRecord(_Record):
     # (search 5): the tie threshold it was judged by.
     runoff_us: dict[Name, float] = {}
     runoff_aa_spread: float | None = None
+    # Why the winner is not simply the runoff's choice, where it is not: the A/A control was
+    # still wider than the tuner's target after the last runoff, so the search's config was
+    # not published over what users run (generator.tune.search). None: the runoff decided.
+    runoff_note: str | None = None
     search: int = SEARCH_V1
     status_counts: dict[Status, int] = {}
     configs_in_space: int

@@ -6,28 +6,44 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
 * inputs are rotated: the caller builds several independent input sets, together larger than
   the L2 cache (``rotation_count``), and each timed replay walks through all of them;
 * launches are captured once into a CUDA graph and the graph is replayed, so the GPU sees
-  back-to-back kernels with no host gaps;
+  back-to-back kernels with no host gaps. The graph's size comes from a timed replay of the
+  graph itself (:func:`plan_inner`), never from eager calls: at small M an eager pass is
+  host-bound, and sized from it the replays held well under the 1 ms they are meant to;
+* every candidate is warmed up (compiled, autotuned, its caches grown) before any graph is
+  captured: a call that grows a cache (the decode kernel's tile-counter buffer) frees memory
+  that an earlier graph captured;
 * after a warm-up, each replay is timed with CUDA events; we report the median and the 20th /
   80th percentiles per call;
 * candidates that are compared are timed *interleaved* (:func:`time_interleaved`): one graph
-  each, replayed in turn, in a new seeded random order every round, so each candidate follows
-  every other as often (a fixed cyclic order put the same neighbour before a candidate in
-  almost every round). Timed one after the other, the same config measured up to 6 % slower
-  when it came last after several prefill-sized GEMMs on the H200 (the GPU's clock settles
-  lower under sustained load), which made identical configs look like regressions;
-  interleaved, every candidate sees the same conditions;
+  each, replayed in turn, in balanced orders (:func:`round_orders`: Williams Latin squares, so
+  every candidate is in every position and follows every other equally often), relabelled and
+  shuffled from a seed of the point's own (:func:`order_seed`), so no two points share one
+  imbalance. Timed one after the other, the same config measured up to 6 % slower when it came
+  last after several prefill-sized GEMMs on the H200 (the GPU's clock settles lower under
+  sustained load), which made identical configs look like regressions; interleaved, every
+  candidate sees the same conditions;
 * the GPU is kept ahead of the host: before each round a sleep kernel holds the stream long
   enough for the host to enqueue the whole round, so no sample can contain the host's time to
   launch a graph (were the GPU to drain between replays, the host's launch of the next graph
   would land between its start and end events). Each round checks, by an event, that its hold
-  outlasted the host's enqueueing; a round that was not ahead is not used, and is run again
-  with a hold four times longer;
+  outlasted the host's enqueueing; a round that was not ahead is run again with a hold four
+  times longer, and one still not ahead after ``HOLD_ATTEMPTS`` is dropped: the stats count
+  only the rounds kept (``TimingStats.replays``), and with none kept the timing raises
+  :class:`NotAheadOfHost` rather than report a number. The hold's end is followed by an
+  untimed *pacer* replay (the round's last candidate), so the first timed replay of a round
+  follows a GEMM as every other does, not the sleep kernel's end;
 * every candidate's graph is captured into one memory pool, so what the calls allocate while
-  they run lands in the same memory for every candidate, as their inputs do.
+  they run lands in the same memory for every candidate, as their inputs do. A graph's first
+  replay uploads it and is never timed (nor counted in the host's launch time that sizes the
+  hold).
 
 Identical work still timed apart in the bench's sweeps after these (issue 22, open:
 ``lab/README.md``, ``aa_bias.py`` / ``aa_sweep.py``), which is why every point carries an A/A
 control and identical work is timed once.
+
+The orchestration is written over a small device interface (:class:`_Cuda`; the tests give it
+a fake): the order of warm-ups and captures, the graph sizing, the round bookkeeping and the
+orders are plain functions of numbers and callbacks.
 
 How a run timed is part of every row's provenance (``TIMING_METHOD``): rows timed another way
 are re-measured, never relabelled.
@@ -41,8 +57,10 @@ import math
 import random
 import statistics
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 
@@ -55,14 +73,24 @@ MAX_INPUT_SETS = 64
 # 1000 us it is amortized below 0.3 %, for the same total GPU time per measurement.
 MIN_REPLAY_US = 1000.0
 MIN_REPLAYS = 5
-ORDER_SEED = 20261202  # the interleaving orders are random, and the same in every run
+ORDER_SEED = 20261202  # mixed into every point's seed: the orders are the same in every run
 # What the provenance of a measurement says about how it was timed (see the module doc and
-# docs/methodology.md): CUDA-graph replays of at least 1 ms, interleaved in seeded random order.
+# docs/methodology.md).
 TIMING_METHOD = (
-    "cuda-graph replays >= 1 ms, interleaved in seeded random order, the GPU held ahead of the"
-    " host, one memory pool for every candidate's graph"
+    "cuda-graph replays >= 1 ms sized from a timed graph replay, every candidate warmed up"
+    " before any capture, interleaved in balanced (Williams) orders seeded per point with an"
+    " untimed pacer after each hold, the GPU held ahead of the host (rounds never ahead"
+    " dropped), one memory pool for every candidate's graph"
 )
 HOLD_ATTEMPTS = 4  # a round not ahead of the host is run again, held 4x longer each time
+HOLD_GROWTH = 4.0
+# Sizing: a graph of one pass over the input sets is timed, and captured again with as many
+# passes as make MIN_REPLAY_US; again (at most SIZE_ATTEMPTS captures) while a replay holds
+# less than SIZE_SLACK of it (the first estimate carries the graph's own launch).
+SIZE_ATTEMPTS = 3
+SIZE_SLACK = 0.9
+SIZE_REPLAYS = 3  # replays timed of the one-pass graph (their median); larger ones: one
+MIN_CALL_US = 0.05  # a call is never taken for less (a zero would size an endless graph)
 
 
 @dataclass(frozen=True)
@@ -70,7 +98,12 @@ class TimingStats:
     median_us: float
     p20_us: float
     p80_us: float
-    replays: int
+    replays: int  # samples behind the figures: the rounds kept
+
+
+class NotAheadOfHost(RuntimeError):
+    """No round of an interleaved timing had the GPU ahead of the host: every sample could
+    hold the host's launch of a graph, so there is no number to report."""
 
 
 def l2_cache_bytes(device: torch.device | int | None = None) -> int:
@@ -97,50 +130,145 @@ def _percentiles(samples_us: list[float], replays: int) -> TimingStats:
     return TimingStats(statistics.median(samples_us), p20, p80, replays)
 
 
-@dataclass
-class _Captured:
-    graph: torch.cuda.CUDAGraph
-    launches: int  # kernel calls in one replay
-    replays: int  # replays this candidate wants for its share of GPU time
-    launch_s: float  # host seconds to enqueue one replay (its warm-up replay)
+# --------------------------------------------------------------------------------------------
+# orders
 
 
-def _capture(
-    calls: Sequence[Callable[[], object]],
-    max_replays: int,
-    target_us: float,
+def order_seed(*key: object) -> int:
+    """The seed of one point's orders (e.g. its ``(B, M, N, K)``): a crc32 of the key, stable
+    across runs and processes (Python's ``hash()`` of a string is salted per process)."""
+    return zlib.crc32(repr((ORDER_SEED, *key)).encode())
+
+
+def williams_square(n: int) -> list[list[int]]:
+    """Orders of ``n`` candidates in which each is in each position equally often and each
+    ordered pair of candidates is adjacent equally often (Williams' design): for even ``n`` one
+    Latin square of ``n`` rows (every pair once), for odd ``n`` the square and its mirror
+    image, ``2 n`` rows (every pair twice). The first row is 0, 1, n-1, 2, n-2, ...; row ``i``
+    adds ``i`` (mod n) to it."""
+    if n <= 1:
+        return [[0]] if n == 1 else []
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        if len(first) % 2:
+            first.append(lo)
+            lo += 1
+        else:
+            first.append(hi)
+            hi -= 1
+    rows = [[(v + i) % n for v in first] for i in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return rows
+
+
+def balanced_rounds(replays: int, n: int) -> int:
+    """The round count nearest ``replays`` that is a whole number of Williams blocks (at least
+    one): only whole blocks are balanced."""
+    block = max(1, len(williams_square(n)))
+    return max(block, int(replays / block + 0.5) * block)
+
+
+def round_orders(n: int, rounds: int, seed: int = ORDER_SEED) -> list[list[int]]:
+    """The order candidates are replayed in, per round: blocks of a Williams design
+    (:func:`williams_square`), each with the candidates relabelled by a seeded permutation and
+    its rows in a seeded order (both keep the balance), so each point (``seed``:
+    :func:`order_seed`) has its own orders and every run the same."""
+    block = williams_square(n)
+    rng = random.Random(seed)
+    orders: list[list[int]] = []
+    while len(orders) < rounds and block:
+        labels = list(range(n))
+        rng.shuffle(labels)
+        rows = [[labels[v] for v in row] for row in block]
+        rng.shuffle(rows)
+        orders.extend(rows)
+    return orders[:rounds]
+
+
+# --------------------------------------------------------------------------------------------
+# sizing
+
+
+def inner_for(call_us: float, n_calls: int, min_replay_us: float) -> int:
+    """Passes over the ``n_calls`` input sets one replay must make to hold ``min_replay_us``."""
+    return max(1, math.ceil(min_replay_us / (max(call_us, MIN_CALL_US) * max(1, n_calls))))
+
+
+def replay_count(call_us: float, launches: int, target_us: float, max_replays: int) -> int:
+    """Replays for ``target_us`` of GPU time, MIN_REPLAYS..``max_replays``."""
+    work = max(call_us, MIN_CALL_US) * max(1, launches)
+    return max(MIN_REPLAYS, min(max_replays, math.ceil(target_us / work)))
+
+
+def plan_inner(
+    measure: Callable[[int], float],
+    n_calls: int,
     min_replay_us: float,
-    pool: object = None,
-) -> _Captured:
-    """Compile and warm up ``calls``, estimate one call's time, and capture a graph that runs
-    every call ``inner`` times (at least ``min_replay_us`` of work, so event overhead stays
-    small); the replay count gives ``target_us`` of GPU time (MIN_REPLAYS..``max_replays``)."""
-    for fn in calls:  # compile / autotune / allocate outside the graph
-        fn()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for fn in calls:
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    est_call_us = max(start.elapsed_time(end) * 1e3 / len(calls), 0.5)
-    inner = max(1, math.ceil(min_replay_us / (est_call_us * len(calls))))
-    launches = inner * len(calls)
-    replays = max(MIN_REPLAYS, min(max_replays, math.ceil(target_us / (est_call_us * launches))))
-    graph = torch.cuda.CUDAGraph()
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        with torch.cuda.graph(graph, pool=pool, stream=stream):
-            for _ in range(inner):
-                for fn in calls:
-                    fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    t0 = time.perf_counter()
-    graph.replay()  # warm-up replay (its host time sizes the hold of the timed replays)
-    launch_s = time.perf_counter() - t0
-    torch.cuda.synchronize()
-    return _Captured(graph, launches, replays, launch_s)
+    attempts: int = SIZE_ATTEMPTS,
+) -> tuple[int, float]:
+    """(passes per replay, one call's time in us), from graph replays: ``measure(inner)``
+    captures a graph of ``inner`` passes over the ``n_calls`` sets and returns one replay's us.
+    Starts from one pass and recaptures while a replay holds less than SIZE_SLACK of
+    ``min_replay_us`` (the first estimate carries the graph's own launch, so it is too high at
+    small sizes); the last graph measured is the one to keep, and the inner returned is its."""
+    inner = 1
+    for attempt in range(attempts):
+        replay_us = measure(inner)
+        call_us = max(replay_us / (inner * max(1, n_calls)), MIN_CALL_US)
+        if replay_us >= SIZE_SLACK * min_replay_us or attempt == attempts - 1:
+            return inner, call_us
+        grown = inner_for(call_us, n_calls, min_replay_us)
+        if grown <= inner:
+            return inner, call_us
+        inner = grown
+    raise ValueError("plan_inner: attempts must be at least 1")
+
+
+# --------------------------------------------------------------------------------------------
+# rounds
+
+
+class _Round(Protocol):
+    ahead: bool  # the hold outlasted the host's enqueueing of the whole round
+
+    def times_us(self) -> list[float]: ...  # each replay's us, in the round's order
+
+
+def run_rounds(
+    rounds: int,
+    enqueue: Callable[[int, float], _Round],
+    synchronize: Callable[[], None],
+    hold_ms: float,
+    attempts: int = HOLD_ATTEMPTS,
+) -> dict[int, _Round]:
+    """Run ``rounds`` rounds (``enqueue(r, hold_ms)``), each again with a hold HOLD_GROWTH
+    times longer while it was not ahead of the host, ``attempts`` tries in all; returns the
+    rounds kept (ahead), by index. A round never ahead is dropped, not kept."""
+    kept: dict[int, _Round] = {}
+    todo = list(range(rounds))
+    for _ in range(attempts):
+        pending = [(r, enqueue(r, hold_ms)) for r in todo]
+        synchronize()
+        kept.update((r, rnd) for r, rnd in pending if rnd.ahead)
+        todo = [r for r, rnd in pending if not rnd.ahead]
+        if not todo:
+            break
+        hold_ms *= HOLD_GROWTH
+    return dict(sorted(kept.items()))
+
+
+# --------------------------------------------------------------------------------------------
+# the device
+
+
+class _Device(Protocol):
+    def warm_up(self, calls: Sequence[Callable[[], object]]) -> None: ...
+    def synchronize(self) -> None: ...
+    def new_pool(self) -> object: ...
+    def capture(self, calls: Sequence[Callable[[], object]], inner: int, pool: object) -> Any: ...
+    def replay_us(self, graph: Any, replays: int) -> tuple[float, float]: ...
+    def enqueue_round(self, graphs: Sequence[Any], pacer: Any, hold_ms: float) -> _Round: ...
 
 
 _SLEEP_CYCLES_PER_MS: dict[int, float] = {}
@@ -170,6 +298,177 @@ def hold_gpu(ms: float) -> torch.cuda.Event:
     return released
 
 
+@dataclass
+class _CudaRound:
+    ahead: bool
+    events: list[tuple[torch.cuda.Event, torch.cuda.Event]]
+
+    def times_us(self) -> list[float]:
+        return [s.elapsed_time(e) * 1e3 for s, e in self.events]
+
+
+class _Cuda:
+    """The CUDA side of the timing, kept thin: each method is one step of the module doc."""
+
+    def warm_up(self, calls: Sequence[Callable[[], object]]) -> None:
+        for fn in calls:  # compile / autotune / allocate outside any graph
+            fn()
+
+    def synchronize(self) -> None:
+        torch.cuda.synchronize()
+
+    def new_pool(self) -> object:
+        return torch.cuda.graph_pool_handle()
+
+    def capture(
+        self, calls: Sequence[Callable[[], object]], inner: int, pool: object
+    ) -> torch.cuda.CUDAGraph:
+        graph = torch.cuda.CUDAGraph()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            with torch.cuda.graph(graph, pool=pool, stream=stream):
+                for _ in range(inner):
+                    for fn in calls:
+                        fn()
+        torch.cuda.current_stream().wait_stream(stream)
+        graph.replay()  # the first launch uploads the graph: never timed
+        torch.cuda.synchronize()
+        return graph
+
+    def replay_us(self, graph: torch.cuda.CUDAGraph, replays: int) -> tuple[float, float]:
+        """(median us of ``replays`` event-timed replays, host seconds to enqueue the first):
+        the graph is uploaded (``capture``), so the host time is the launch alone."""
+        hold_gpu(1.0)  # the few replays below are enqueued while the GPU is still held
+        events = []
+        launch = 0.0
+        for i in range(replays):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            t0 = time.perf_counter()
+            graph.replay()
+            if i == 0:
+                launch = time.perf_counter() - t0
+            end.record()
+            events.append((start, end))
+        torch.cuda.synchronize()
+        return statistics.median(s.elapsed_time(e) * 1e3 for s, e in events), launch
+
+    def enqueue_round(
+        self, graphs: Sequence[torch.cuda.CUDAGraph], pacer: Any, hold_ms: float
+    ) -> _CudaRound:
+        released = hold_gpu(hold_ms)
+        if pacer is not None:
+            pacer.replay()  # untimed: the first timed replay follows a GEMM, not the hold
+        events = []
+        for graph in graphs:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            graph.replay()
+            end.record()
+            events.append((start, end))
+        return _CudaRound(not released.query(), events)  # still held: all enqueued in time
+
+
+# --------------------------------------------------------------------------------------------
+# the timing
+
+
+@dataclass
+class _Captured:
+    graph: Any
+    launches: int  # kernel calls in one replay
+    replays: int  # replays this candidate wants for its share of GPU time
+    launch_s: float  # host seconds to enqueue one replay (an uploaded graph)
+
+
+def _sized(
+    dev: _Device,
+    calls: Sequence[Callable[[], object]],
+    max_replays: int,
+    target_us: float,
+    min_replay_us: float,
+    pool: object,
+) -> _Captured:
+    """``calls`` (already warmed up) captured with as many passes as :func:`plan_inner`
+    finds, sized from its own graph's replays."""
+    last: list[Any] = []
+
+    def measure(inner: int) -> float:
+        last.clear()  # the previous size's graph is dropped; its memory returns to the pool
+        graph = dev.capture(calls, inner, pool)
+        # a one-pass graph is cheap: the median of a few; a larger one is timed once
+        us, launch_s = dev.replay_us(graph, SIZE_REPLAYS if inner == 1 else 1)
+        last.extend((graph, launch_s))
+        return us
+
+    inner, call_us = plan_inner(measure, len(calls), min_replay_us)
+    launches = inner * len(calls)
+    graph, launch_s = last
+    return _Captured(
+        graph, launches, replay_count(call_us, launches, target_us, max_replays), launch_s
+    )
+
+
+def _interleave(
+    dev: _Device,
+    call_sets: Sequence[Sequence[Callable[[], object]]],
+    max_replays: int,
+    target_us: float,
+    min_replay_us: float,
+    seed: int,
+) -> list[TimingStats]:
+    """The steps of the module doc over ``dev``: warm up every candidate, then size and
+    capture each, then run balanced rounds held ahead of the host; stats of the kept rounds."""
+    for calls in call_sets:
+        dev.warm_up(calls)  # all of them before any capture (module doc)
+    dev.synchronize()
+    pool = dev.new_pool()
+    captured = [
+        _sized(dev, calls, max_replays, target_us, min_replay_us, pool) for calls in call_sets
+    ]
+    n = len(captured)
+    rounds = balanced_rounds(max(c.replays for c in captured), n)
+    orders = round_orders(n, rounds, seed)
+    pacing = n > 1  # one candidate has no neighbour to be fair to: no pacer
+    launch_s = sum(c.launch_s for c in captured) + (
+        max(c.launch_s for c in captured) if pacing else 0
+    )
+    hold_ms = 2e3 * launch_s + 1.0  # twice the host's time to enqueue a round, + 1 ms
+
+    def enqueue(r: int, hold: float) -> _Round:
+        order = orders[r]
+        pacer = captured[order[-1]].graph if pacing else None
+        return dev.enqueue_round([captured[i].graph for i in order], pacer, hold)
+
+    kept = run_rounds(rounds, enqueue, dev.synchronize, hold_ms)
+    if not kept:
+        raise NotAheadOfHost(
+            f"no round of {rounds} had the GPU ahead of the host after {HOLD_ATTEMPTS} holds"
+            f" up to {hold_ms * HOLD_GROWTH ** (HOLD_ATTEMPTS - 1):.0f} ms; nothing timed"
+        )
+    samples: list[list[float]] = [[] for _ in captured]
+    for r, rnd in kept.items():
+        for i, us in zip(orders[r], rnd.times_us(), strict=True):
+            samples[i].append(us / captured[i].launches)
+    return [_percentiles(s, len(kept)) for s in samples]
+
+
+def _capture(
+    calls: Sequence[Callable[[], object]],
+    max_replays: int,
+    target_us: float,
+    min_replay_us: float,
+    pool: object = None,
+) -> _Captured:
+    """One candidate warmed up, sized and captured on its own (``lab/aa_bias.py`` interleaves
+    such graphs in orders of its own)."""
+    dev = _Cuda()
+    dev.warm_up(calls)
+    dev.synchronize()
+    return _sized(dev, calls, max_replays, target_us, min_replay_us, pool)
+
+
 def time_cuda_graph(
     calls: Sequence[Callable[[], object]],
     max_replays: int = 30,
@@ -178,25 +477,13 @@ def time_cuda_graph(
 ) -> TimingStats:
     """Median time of one call, from CUDA-graph replays of ``calls`` (one per input set).
 
-    An eager pass compiles and warms up; a second, event-timed eager pass estimates the call
-    time, which sizes the graph: each replay runs every call ``inner`` times over (at least
-    ``min_replay_us`` of work, so event overhead stays small), and there are enough replays for
-    ``target_us`` of GPU time (at least MIN_REPLAYS, at most ``max_replays``). A replay's time
-    divided by the launches in it is one sample.
+    An eager pass compiles and warms up; a graph of one pass over the sets is captured and
+    timed, and captured again with ``inner`` passes (at least ``min_replay_us`` of work, so
+    event overhead stays small, :func:`plan_inner`); there are enough replays for ``target_us``
+    of GPU time (at least MIN_REPLAYS, at most ``max_replays``). A replay's time divided by the
+    launches in it is one sample.
     """
     return time_cuda_graphs_interleaved([calls], max_replays, target_us, min_replay_us)[0]
-
-
-def round_orders(n: int, rounds: int, seed: int = ORDER_SEED) -> list[list[int]]:
-    """The order candidates are replayed in, per round: a seeded random permutation each, so
-    no candidate always follows the same neighbour and every run uses the same orders."""
-    rng = random.Random(seed * 1_000_003 + n)
-    orders = []
-    for _ in range(rounds):
-        order = list(range(n))
-        rng.shuffle(order)
-        orders.append(order)
-    return orders
 
 
 def time_cuda_graphs_interleaved(
@@ -204,50 +491,17 @@ def time_cuda_graphs_interleaved(
     max_replays: int = 30,
     target_us: float = 10_000.0,
     min_replay_us: float = MIN_REPLAY_US,
+    seed: int = ORDER_SEED,
 ) -> list[TimingStats]:
     """:func:`time_cuda_graph` for several candidates at once: each gets its graph, then the
-    graphs are replayed in turn (a seeded random order each round, :func:`round_orders`), so
-    every candidate is timed under the same conditions. Every candidate gets the replay count
-    the most demanding one asks for."""
+    graphs are replayed in turn (balanced orders from ``seed``, :func:`round_orders`), so
+    every candidate is timed under the same conditions. Every candidate gets the round count
+    the most demanding one asks for (to whole balanced blocks, :func:`balanced_rounds`).
+    Raises :class:`NotAheadOfHost` when no round could be kept."""
     # One memory pool for every candidate's graph: what a call allocates while it runs (the
     # quantized activation, its scales, the output) comes from the same pool for every
     # candidate, as its inputs come from the same rotated sets (issue 22, lab/README.md).
-    pool = torch.cuda.graph_pool_handle()
-    captured = [_capture(calls, max_replays, target_us, min_replay_us, pool) for calls in call_sets]
-    replays = max(c.replays for c in captured)
-    n = len(captured)
-    events = [
-        [
-            (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-            for _ in range(replays)
-        ]
-        for _ in captured
-    ]
-    orders = round_orders(n, replays)
-    # each round held for twice the host's time to enqueue it (+ 1 ms), longer where needed
-    hold_ms = 2e3 * sum(c.launch_s for c in captured) + 1.0
-    todo = list(range(replays))
-    for _ in range(HOLD_ATTEMPTS):
-        ahead = []
-        for r in todo:
-            released = hold_gpu(hold_ms)
-            for i in orders[r]:
-                start, end = events[i][r]
-                start.record()
-                captured[i].graph.replay()
-                end.record()
-            ahead.append(not released.query())  # still held: the round was all enqueued
-        torch.cuda.synchronize()
-        todo = [r for r, ok in zip(todo, ahead, strict=True) if not ok]
-        if not todo:
-            break
-        hold_ms *= 4
-    out = []
-    for c, evs in zip(captured, events, strict=True):
-        samples = [s.elapsed_time(e) * 1e3 / c.launches for s, e in evs]
-        out.append(_percentiles(samples, replays))
-    del captured
-    return out
+    return _interleave(_Cuda(), call_sets, max_replays, target_us, min_replay_us, seed)
 
 
 def time_host(calls: Sequence[Callable[[], object]], replays: int = 5) -> TimingStats:
@@ -281,12 +535,14 @@ def time_interleaved(
     on_cuda: bool,
     max_replays: int = 30,
     target_us: float = 10_000.0,
+    seed: int = ORDER_SEED,
 ) -> list[TimingStats]:
-    """Time several candidates against each other (see the module doc); one stats each."""
+    """Time several candidates against each other (see the module doc); one stats each.
+    ``seed``: the orders' (:func:`order_seed` of the point, so points differ)."""
     if not call_sets or not all(call_sets):
         raise ValueError("time_interleaved: nothing to time")
     if on_cuda:
-        return time_cuda_graphs_interleaved(call_sets, max_replays, target_us)
+        return time_cuda_graphs_interleaved(call_sets, max_replays, target_us, MIN_REPLAY_US, seed)
     return [time_host(calls, min(max_replays, 3)) for calls in call_sets]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from generator.configs.keys import CONFIG_KEYS  # torch-free: the site needs no GPU stack
 from generator.data.records import BenchRow, TuneFile
+from generator.data.tune_times import published, runoff_us
 
 BENCH_COLUMNS = [
     "provider",
@@ -92,7 +93,10 @@ def bench_csv(rows: Iterable[BenchRow]) -> str:
 def tune_csv(tunes: Iterable[TuneFile]) -> str:
     """The tuned-config table (one row per kernel x shape x M), for the device page: the
     winner, the default, and each baseline timed in the same session (the engines' shipped
-    entries and defaults, ``<baseline>_us``), which search produced it and what won."""
+    entries and defaults, ``<baseline>_us``), which search produced it and what won. Times are
+    the runoff's medians where the runoff timed the config (what decided the winner,
+    :mod:`generator.data.tune_times`), else the search's; ``times_from`` says which the
+    winner's is."""
     tunes = list(tunes)
     baselines = list(dict.fromkeys(k for t in tunes for r in t.records for k in r.baselines))
     buf = io.StringIO()
@@ -111,6 +115,7 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
             *(f"{k}_us" for k in baselines),
             "winner_source",
             "search",
+            "times_from",
             *CONFIG_KEYS,
         ]
     )
@@ -128,18 +133,21 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
                     t.K,
                     rec.M,
                     w.status.value if w else "no correct config",
-                    w.latency_us if w else None,
-                    rec.default.latency_us,
-                    *(
-                        rec.baselines[k].latency_us if k in rec.baselines else None
-                        for k in baselines
-                    ),
+                    _us(rec, w),
+                    _us(rec, rec.default),
+                    *(_us(rec, rec.baselines.get(k)) for k in baselines),
                     rec.winner_source,
                     rec.search,
+                    "runoff" if runoff_us(rec, w) is not None else "search",
                     *(cfg.get(k) for k in CONFIG_KEYS),
                 )
             )
     return buf.getvalue()
+
+
+def _us(rec, m) -> float | None:
+    shown = published(rec, m)
+    return shown.latency_us if shown else None
 
 
 def records_json(payload: dict[str, Any]) -> str:

@@ -23,7 +23,9 @@ installs (cuBLAS block-wise, our research kernels) with bf16 and with the instal
 A point is *faster* or *slower* only beyond the measured noise: the widest of the two rows'
 p20-p80 spreads and the point's A/A control (identical work timed twice in the run that
 measured the rows, ``BenchRow.control``; for a tuning record its runoff's), and at least
-:data:`NOISE_FLOOR` (the tuner's own margin); otherwise it is a tie.
+:data:`NOISE_FLOOR` (the tuner's own margin); otherwise it is a tie. A tuning record's point
+compares the runoff's medians where the runoff timed both configs (what decided the winner,
+:mod:`generator.data.tune_times`), else both search times.
 Every figure a page prints in a sentence comes from here, and tests recompute them from the raw
 records.
 """
@@ -37,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from generator.configs.engine_files import FileFormat, file_name
+from generator.data import tune_times
 from generator.data.records import (
     SEARCH_V1,
     SEARCH_V2,
@@ -357,7 +360,9 @@ def gains(
                     if ok(rec.winner) and ok(ref_m):
                         assert rec.winner is not None and ref_m is not None
                         aa = rec.runoff_aa_spread or 0.0  # the tuning session's A/A control
-                        pts.append(Point(key, m, *judge(rec.winner, ref_m, aa)))
+                        # the runoff's medians where it timed both (what decided the winner)
+                        mine_m, ref_m = tune_times.comparable(rec, rec.winner, ref_m)
+                        pts.append(Point(key, m, *judge(mine_m, ref_m, aa)))
                         n_tuning += 1
         return pts, n_bench, n_tuning
 

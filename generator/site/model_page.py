@@ -20,14 +20,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.data import models
+from generator.data import models, tune_times
 from generator.data.records import (
     SEARCH_V1,
     BenchRow,
+    Measurement,
     Status,
     TuneFile,
+    TuneRecord,
     record_provenance,
 )
+from generator.data.tune_times import published
 from generator.errors import UserError
 from generator.site import charts, engines, gains, providers, recommend, verdict
 from generator.site.catalog import Catalog, Device, ModelOnDevice
@@ -216,7 +219,9 @@ def error_table(rows: list[BenchRow]) -> list[dict[str, Any]]:
 
 def tune_table(t: TuneFile) -> dict[str, Any]:
     """A tuning file as a table: per M the winner's config and time, each baseline's time
-    (the engines' shipped entries and defaults, timed in the same session), the gain."""
+    (the engines' shipped entries and defaults, timed in the same session), the gain. Times
+    are the runoff's medians where it timed the config (:mod:`generator.data.tune_times`),
+    and every ratio is of two times of the same timing."""
     releases = {s.id: s for s in engines.shipped_sets()}
     keys: list[str] = []
     for rec in t.records:
@@ -231,31 +236,33 @@ def tune_table(t: TuneFile) -> dict[str, Any]:
         engine = k.removesuffix("-default")
         return f"{gains.ENGINE_NAMES.get(engine, engine)} default µs"
 
+    def us(rec: TuneRecord, m: Measurement | None) -> float | None:
+        shown = published(rec, m)
+        return shown.latency_us if shown is not None and gains.ok(shown) else None
+
+    def ratio(rec: TuneRecord, w: Measurement | None, refs: list[Measurement]) -> float | None:
+        """The fastest of ``refs`` over the winner, each pair timed the same way."""
+        if w is None or not gains.ok(w):
+            return None
+        pairs = [tune_times.comparable(rec, w, m) for m in refs if gains.ok(m)]
+        best = [r.latency_us / mine.latency_us for mine, r in pairs if r.latency_us]
+        return min(best) if best else None
+
     rows = []
     for rec in t.records:
         w, dflt = rec.winner, rec.default
-        best_ref = [
-            m.latency_us for m in (dflt, *rec.baselines.values()) if gains.ok(m) and m.latency_us
-        ]
         rows.append(
             {
                 "M": rec.M,
                 "config": (w.config or {}) if w else {},
                 "status": w.status.value if w else "no correct config",
-                "tuned_us": w.latency_us if gains.ok(w) and w else None,
-                "default_us": dflt.latency_us if gains.ok(dflt) else None,
+                "tuned_us": us(rec, w),
+                "default_us": us(rec, dflt),
                 "default_status": dflt.status.value,
-                "baselines": [
-                    rec.baselines[k].latency_us
-                    if k in rec.baselines and gains.ok(rec.baselines[k])
-                    else None
-                    for k in keys
-                ],
-                "vs_default": (dflt.latency_us / w.latency_us)
-                if w and gains.ok(w) and gains.ok(dflt) and dflt.latency_us and w.latency_us
-                else None,
-                "vs_best": (min(best_ref) / w.latency_us)
-                if w and gains.ok(w) and w.latency_us and best_ref and rec.baselines
+                "baselines": [us(rec, rec.baselines.get(k)) for k in keys],
+                "vs_default": ratio(rec, w, [dflt]),
+                "vs_best": ratio(rec, w, [dflt, *rec.baselines.values()])
+                if rec.baselines
                 else None,
                 "source": rec.winner_source,
                 "search": rec.search,

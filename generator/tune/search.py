@@ -23,7 +23,10 @@ the same calls. The control's spread is the runoff's noise, and the tie threshol
 median wins, except that a config users already run (a shipped entry first, then a default)
 within that threshold of the fastest is kept instead. Where the control is wider than
 ``AA_TARGET``, the runoff is repeated with twice the rounds (up to ``RUNOFF_ATTEMPTS``), never
-judged with a wider margin. Why a runoff and not the search's own numbers: configs timed one
+judged with a wider margin; still wider after the last, the runoff cannot tell the configs
+apart and the search's config is not published over what users run: the fastest shipped
+entry is kept (else the baselines are judged among themselves), and the record says why
+(``TuneRecord.runoff_note``). Why a runoff and not the search's own numbers: configs timed one
 after the other in a long session drift apart by several per cent on the H200 (its clock
 settles under sustained load), enough to make an identical config look 6 % slower; and a fixed
 margin of the runoff's widest p20-p80 spread (search 4, up to ~10 % at prefill) kept the
@@ -48,6 +51,7 @@ from generator.data.records import SEARCH_CURRENT, Measurement, Status, TuneReco
 from generator.data.tasks import Task
 from generator.measure.timing import (
     TimingStats,
+    order_seed,
     rotation_count,
     tflops,
     time_calls,
@@ -233,7 +237,11 @@ class _Session:
         with ``rounds`` times the runoff's replays and GPU time."""
         calls = [self._calls(cfg) for cfg in configs]
         return time_interleaved(
-            calls, self.on_cuda, RUNOFF_REPLAYS * rounds, RUNOFF_TARGET_US * rounds
+            calls,
+            self.on_cuda,
+            RUNOFF_REPLAYS * rounds,
+            RUNOFF_TARGET_US * rounds,
+            seed=order_seed(self.task.label(), rounds),
         )
 
     def runoff(self, configs: list[dict[str, int]]) -> tuple[list[TimingStats], float]:
@@ -249,14 +257,15 @@ class _Session:
 
     def decide(
         self, cand: Measurement | None, baselines: dict[str, Measurement], shipped: set[str]
-    ) -> tuple[Measurement | None, str, dict[str, float], float | None]:
+    ) -> tuple[Measurement | None, str, dict[str, float], float | None, str | None]:
         """The published winner: the search's ``cand`` or a baseline (module doc).
 
         Returns (winner, its source, the runoff's median times by name, the control's
-        spread); ``shipped`` names the baselines that are shipped entries."""
+        spread, why the runoff did not decide alone or None); ``shipped`` names the
+        baselines that are shipped entries."""
         ok = {n: m for n, m in baselines.items() if _ok(m)}
         if not ok:
-            return cand, "search", {}, None
+            return cand, "search", {}, None, None
         names_by_config: dict[tuple, list[str]] = {}
         for n, m in ok.items():
             names_by_config.setdefault(config_key(m.config), []).append(n)
@@ -270,17 +279,14 @@ class _Session:
             if self.on_cuda:
                 torch.cuda.synchronize()
             name = _best_baseline(ok)
-            return ok[name], name, {}, None
+            return ok[name], name, {}, None, None
         by_key = {config_key(c): st.median_us for c, st in zip(configs, stats, strict=True)}
         runoff = {n: by_key[config_key(m.config)] for n, m in ok.items()}
         if cand is not None and config_key(cand.config) not in names_by_config:
             runoff["search"] = by_key[config_key(cand.config)]
-        tie = min(max(aa, TIE_FLOOR), AA_TARGET)
-        name = choose(
-            runoff, [[n for n in ok if n in shipped], [n for n in ok if n not in shipped]], tie
-        )
+        name, note = decide_runoff(runoff, [n for n in ok if n in shipped], aa)
         winner = cand if name == "search" else ok[name]
-        return winner, name, runoff, aa
+        return winner, name, runoff, aa, note
 
     def ranked_ok(self) -> list[Measurement]:
         ok = [m for m in self.results.values() if m.status == Status.OK]
@@ -331,6 +337,29 @@ def choose(runoff: dict[str, float], preferred: list[list[str]], tie: float) -> 
         if mine:
             return min(mine, key=lambda n: runoff[n])
     return min(runoff, key=lambda n: runoff[n])
+
+
+def decide_runoff(
+    runoff: dict[str, float], shipped: list[str], aa: float
+) -> tuple[str, str | None]:
+    """The runoff's winner (its medians by name: the baselines and "search"), and why it was
+    not simply the fastest beyond the tie, or None. With the A/A control ``aa`` within
+    ``AA_TARGET`` the tie is the control's spread (:func:`choose`: a shipped entry, then a
+    default, kept within it). Wider, the runoff cannot tell the configs apart: the search's
+    config is never published; the fastest ``shipped`` entry is kept, where one ran, else the
+    baselines are judged among themselves with the widest tie."""
+    baselines = [n for n in runoff if n != "search"]
+    if aa <= AA_TARGET:
+        tie = max(aa, TIE_FLOOR)
+        return choose(runoff, [shipped, [n for n in baselines if n not in shipped]], tie), None
+    keep = [n for n in shipped if n in runoff] or baselines
+    name = choose({n: runoff[n] for n in keep}, [keep], AA_TARGET)
+    why = (
+        f"A/A control {aa:.1%} > {AA_TARGET:.0%} after {RUNOFF_ATTEMPTS} runoffs: "
+        + ("the shipped entry is kept" if shipped else "the baselines decided among themselves")
+        + ("; the search's config is not published" if "search" in runoff else "")
+    )
+    return name, why
 
 
 def tune_task(
@@ -384,9 +413,9 @@ def tune_task(
     default = s.checked(verifier, default_cfg)
     baselines = {name: s.checked(verifier, cfg) for name, cfg in seeds.items()}
 
-    winner, source, runoff, aa = (verified[0] if verified else None), "search", {}, None
+    winner, source, runoff, aa, note = (verified[0] if verified else None), "search", {}, None, None
     if not opts.exhaustive:
-        winner, source, runoff, aa = s.decide(winner, baselines, shipped)
+        winner, source, runoff, aa, note = s.decide(winner, baselines, shipped)
     runners_up = [m for m in verified if winner is None or m.config != winner.config]
 
     counts = Counter(m.status for m in s.results.values())
@@ -399,6 +428,7 @@ def tune_task(
         winner_source=source,
         runoff_us=runoff,
         runoff_aa_spread=aa,
+        runoff_note=note,
         search=SEARCH_CURRENT,
         status_counts=dict(counts),
         configs_in_space=report.in_space,

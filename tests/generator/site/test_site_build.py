@@ -524,6 +524,29 @@ def _control(*rows: dict | None) -> float:
     return max(spreads, default=0.0)
 
 
+def _runoff_pair(rec: dict, mine: dict | None, ref: dict | None) -> tuple:
+    """A tuning record's two measurements as its runoff timed them (its medians, no
+    percentiles), where the runoff timed both configs; else as they are."""
+    if not (_good(mine) and _good(ref)):
+        return mine, ref
+    by_config = []
+    for name, us in (rec.get("runoff_us") or {}).items():
+        if name == "search":
+            won = rec.get("winner_source", "search") == "search"
+            m = rec.get("winner") if won else (rec.get("runners_up") or [None])[0]
+        else:
+            m = rec.get("baselines", {}).get(name)
+        if m:
+            by_config.append((m.get("config"), us))
+
+    def at_runoff(m: dict) -> dict | None:
+        us = next((u for c, u in by_config if c == m.get("config")), None)
+        return None if us is None else {**m, "latency_us": us, "p20_us": None, "p80_us": None}
+
+    a, b = at_runoff(mine), at_runoff(ref)
+    return (a, b) if a and b else (mine, ref)
+
+
 def _point(subject: dict, ref: dict, control: float = 0.0) -> tuple[float, int]:
     r = ref["latency_us"] / subject["latency_us"]
     tol = max(_spread(subject), _spread(ref), control, 0.01)
@@ -853,12 +876,14 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                         elif rec:
                             b = rec.get("baselines", {})
                             ref = b.get(set_id) or b.get(f"{engine}-default")
-                            add(set_id, _band(m), rec.get("winner"), ref, "tuning", aa)
+                            pair = _runoff_pair(rec, rec.get("winner"), ref)
+                            add(set_id, _band(m), *pair, "tuning", aa)
                     if tuned in at and vdefault in at:
                         dflt = row_meas(at, vdefault)
                         add("default", _band(m), mine, dflt, "bench", ctrl(at, tuned, vdefault))
                     elif rec:
-                        add("default", _band(m), rec.get("winner"), rec["default"], "tuning", aa)
+                        pair = _runoff_pair(rec, rec.get("winner"), rec["default"])
+                        add("default", _band(m), *pair, "tuning", aa)
                     if tuned in at and bf16 in at:
                         c = ctrl(at, tuned, bf16)
                         add("bf16", _band(m), mine, row_meas(at, bf16), "bench", c)

@@ -63,7 +63,7 @@ def _favour_amd_knobs(monkeypatch):
     monkeypatch.setattr(
         search,
         "time_interleaved",
-        lambda sets, on_cuda, r, t: [fake(c, on_cuda, r, t) for c in sets],
+        lambda sets, on_cuda, r, t, **kw: [fake(c, on_cuda, r, t) for c in sets],
     )
     monkeypatch.setattr(search, "device_platform", lambda device: "rocm")
 

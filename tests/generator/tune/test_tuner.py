@@ -579,7 +579,7 @@ def _fake_timings(monkeypatch, fake):
     monkeypatch.setattr(
         search,
         "time_interleaved",
-        lambda call_sets, on_cuda, max_replays, target_us: [
+        lambda call_sets, on_cuda, max_replays, target_us, **kw: [
             fake(calls, on_cuda, max_replays, target_us) for calls in call_sets
         ],
     )
@@ -624,7 +624,7 @@ def test_a_search_win_within_the_control_goes_to_the_baseline(slow_except_seed, 
         us = 20.2 if cfg == seed else 20.1 if cfg["BLOCK_SIZE_M"] == 16 else 40.0
         return TimingStats(us, us * 0.999, us * 1.001, 1)
 
-    def runoff(call_sets, on_cuda, max_replays, target_us):
+    def runoff(call_sets, on_cuda, max_replays, target_us, **kw):
         stats = [close_call(calls, on_cuda, max_replays, target_us) for calls in call_sets]
         twin = stats[-1].median_us * 1.008  # the control: the first candidate, 0.8 % apart
         return [*stats[:-1], TimingStats(twin, twin, twin, 1)]
@@ -690,8 +690,10 @@ def test_pruning_check_stores_every_point_and_the_worst(tmp_path, monkeypatch):
         # a wide control is timed again with more rounds, not judged with a wider margin:
         # 5 %, then 0.3 %: the default (0.5 % faster) wins
         ({"ship": 100.0, "dflt": 99.5, "srch": 99.6}, [0.05, 0.003], "sglang-default"),
-        # wide every time: the threshold stays 1 % (the 1.5 %-faster default wins)
-        ({"ship": 100.0, "dflt": 98.5, "srch": 99.0}, [0.05, 0.05, 0.05], "sglang-default"),
+        # wide every time: the runoff cannot tell them apart; what users run is kept, the
+        # shipped entry, over a default 1.5 % faster and the search's config 10 % faster
+        ({"ship": 100.0, "dflt": 98.5, "srch": 99.0}, [0.05, 0.05, 0.05], "vllm-test"),
+        ({"ship": 100.0, "dflt": 99.0, "srch": 90.0}, [0.05, 0.02, 0.011], "vllm-test"),
     ],
 )
 def test_the_runoff_decides_by_its_fastest_median_and_its_control(
@@ -730,9 +732,14 @@ def test_the_runoff_decides_by_its_fastest_median_and_its_control(
     def m(name):
         return Measurement(status=Status.OK, config=configs[name], latency_us=1.0, rel_error=0.0)
 
-    winner, source, runoff, aa = session.decide(
+    winner, source, runoff, aa, note = session.decide(
         m("srch"), {"vllm-test": m("ship"), "sglang-default": m("dflt")}, {"vllm-test"}
     )
+    wide = spreads[-1] > search.AA_TARGET
+    assert (note is not None) == wide and runoff["search"] == times["srch"]
+    if wide:
+        assert note.startswith(f"A/A control {spreads[-1]:.1%} > 1% after 3 runoffs")
+        assert "the search's config is not published" in note
     assert source == expected
     assert (
         winner.config
@@ -740,3 +747,48 @@ def test_the_runoff_decides_by_its_fastest_median_and_its_control(
     )
     assert runoff["vllm-test"] == times["ship"] and runoff["sglang-default"] == times["dflt"]
     assert rounds_asked == [1, 2, 4][: len(spreads)] and aa == pytest.approx(spreads[-1])
+
+
+def test_a_wide_control_without_a_shipped_entry_leaves_the_baselines_to_decide():
+    """No shipped entry ran (the release ships no file for the shape): with the control
+    still wide the search's config is not published; the fastest default is."""
+    from generator.tune import search
+
+    runoff = {"vllm-default": 100.0, "sglang-default": 97.0, "search": 80.0}
+    name, note = search.decide_runoff(runoff, [], 0.03)
+    assert name == "sglang-default"
+    assert note == (
+        "A/A control 3.0% > 1% after 3 runoffs: the baselines decided among themselves; "
+        "the search's config is not published"
+    )
+    assert search.decide_runoff(runoff, [], 0.004) == ("search", None)  # within: it wins
+
+
+def test_the_record_says_why_the_search_was_not_published(slow_except_seed, monkeypatch):
+    """End to end: the search's best is 30 % faster in the runoff, but the control stays 5 %
+    wide in all three runoffs: the shipped entry is published, and the record says why; a
+    record written before the field existed still loads."""
+    from generator.data.records import TuneRecord
+    from generator.measure.timing import TimingStats
+    from generator.tune import search
+
+    seed = slow_except_seed
+    calls_seen = []
+
+    def runoff(call_sets, on_cuda, max_replays, target_us, **kw):
+        calls_seen.append(len(call_sets))
+        stats = []
+        for calls in call_sets[:-1]:
+            us = 20.0 if calls[0].args[2] == seed else 14.0
+            stats.append(TimingStats(us, us, us, 5))
+        twin = stats[0].median_us * 1.05
+        return [*stats, TimingStats(twin, twin, twin, 5)]
+
+    monkeypatch.setattr(search, "time_interleaved", runoff)
+    rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    assert len(calls_seen) == search.RUNOFF_ATTEMPTS
+    assert rec.winner_source == "vllm-test" and rec.winner.config == seed
+    assert rec.runoff_us["search"] == 14.0 and rec.runoff_us["vllm-test"] == 20.0
+    assert rec.runoff_note and "the shipped entry is kept" in rec.runoff_note
+    old = rec.model_dump(mode="json", exclude={"runoff_note"})
+    assert TuneRecord.model_validate(old).runoff_note is None

@@ -1,0 +1,239 @@
+"""The timing's logic without a GPU: balanced orders, graph sizing, round bookkeeping, and the
+order of warm-ups and captures, on a fake device (the CUDA side is a thin class of its own,
+``timing._Cuda``). Numbers here are synthetic."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+
+from generator.measure import timing
+
+# --------------------------------------------------------------------------------------------
+# orders
+
+
+@pytest.mark.parametrize("n", range(2, 8))
+def test_williams_orders_are_balanced(n):
+    """In every whole block each candidate is in each position equally often and each ordered
+    pair is adjacent equally often (once for even n, twice for odd n), whatever the seed."""
+    block = len(timing.williams_square(n))
+    assert block == (n if n % 2 == 0 else 2 * n)
+    for seed in (timing.order_seed(1, 7168, 2304, 4), timing.order_seed(1, 16, 512, 7168)):
+        orders = timing.round_orders(n, 3 * block, seed)
+        assert len(orders) == 3 * block
+        for b in range(3):
+            rows = orders[b * block : (b + 1) * block]
+            assert all(sorted(r) == list(range(n)) for r in rows)
+            for pos in range(n):
+                assert Counter(r[pos] for r in rows) == {i: block // n for i in range(n)}
+            pairs = Counter((r[j], r[j + 1]) for r in rows for j in range(n - 1))
+            per_pair = 1 if n % 2 == 0 else 2
+            assert pairs == {(a, c): per_pair for a in range(n) for c in range(n) if a != c}
+
+
+def test_each_point_has_its_own_orders_and_every_run_the_same():
+    """The seed comes from the point (a stable crc32, not the salted hash()): two points get
+    different orders, the same point the same ones."""
+    a, b = timing.order_seed(1, 4, 7168, 2304), timing.order_seed(1, 8, 7168, 2304)
+    assert a != b and a == timing.order_seed(1, 4, 7168, 2304)
+    assert timing.round_orders(5, 20, a) != timing.round_orders(5, 20, b)
+    assert timing.round_orders(5, 20, a) == timing.round_orders(5, 20, a)
+
+
+def test_round_counts_are_whole_blocks():
+    assert timing.balanced_rounds(20, 4) == 20  # blocks of 4
+    assert timing.balanced_rounds(20, 3) == 18  # blocks of 6: the nearest whole number
+    assert timing.balanced_rounds(20, 13) == 26  # at least one block of 26
+    assert timing.balanced_rounds(7, 1) == 7
+
+
+# --------------------------------------------------------------------------------------------
+# sizing
+
+
+def test_the_graph_is_sized_from_its_own_replays():
+    """A 3 us call at one input set: an eager pass said 20 us (host-bound) and sized the
+    replay at 150 us. From graph replays (each carrying 2.5 us of the graph's own launch):
+    one pass measures 5.5 us, the recapture 182 passes 548.5 us (under 0.9 ms), the next 332
+    passes hold 1 ms."""
+    call_us, overhead = 3.0, 2.5
+    asked = []
+
+    def measure(inner):
+        asked.append(inner)
+        return overhead + inner * call_us
+
+    inner, est = timing.plan_inner(measure, 1, 1000.0)
+    assert asked == [1, 182, 332] and inner == 332
+    assert inner * call_us >= 0.9 * 1000.0 and est == pytest.approx(call_us, rel=0.01)
+    assert timing.inner_for(20.0, 1, 1000.0) * call_us < 200  # what the eager estimate gave
+
+
+def test_sizing_stops_once_a_replay_holds_the_minimum():
+    asked = []
+
+    def measure(inner):
+        asked.append(inner)
+        return inner * 8 * 40.0  # 8 sets of 40 us: 320 us a pass, no launch overhead
+
+    assert timing.plan_inner(measure, 8, 1000.0) == (4, 40.0) and asked == [1, 4]
+    assert timing.plan_inner(lambda inner: 5000.0, 4, 1000.0) == (1, 1250.0)
+    assert timing.replay_count(40.0, 32, 5_000.0, 30) == timing.MIN_REPLAYS
+    assert timing.replay_count(1.0, 10, 10_000.0, 30) == 30
+
+
+# --------------------------------------------------------------------------------------------
+# rounds
+
+
+@dataclass
+class _FakeRound:
+    ahead: bool
+    times: list[float]
+
+    def times_us(self) -> list[float]:
+        return self.times
+
+
+def test_rounds_never_ahead_are_dropped_and_not_counted():
+    """Round 1 is ahead on its second try (held 4x longer), round 3 never: it is dropped
+    after HOLD_ATTEMPTS tries, and only the rounds kept are returned."""
+    tries: Counter[int] = Counter()
+    holds = []
+
+    def enqueue(r, hold_ms):
+        tries[r] += 1
+        holds.append((r, hold_ms))
+        ahead = r not in (1, 3) or (r == 1 and tries[r] == 2)
+        return _FakeRound(ahead, [float(r)])
+
+    syncs = []
+    kept = timing.run_rounds(5, enqueue, lambda: syncs.append(1), 2.0)
+    assert list(kept) == [0, 1, 2, 4]
+    assert tries == {0: 1, 1: 2, 2: 1, 3: timing.HOLD_ATTEMPTS, 4: 1}
+    assert [h for r, h in holds if r == 3] == [2.0, 8.0, 32.0, 128.0]
+    assert len(syncs) == timing.HOLD_ATTEMPTS
+
+
+# --------------------------------------------------------------------------------------------
+# the whole timing on a fake device
+
+
+class FakeDevice:
+    """Graphs are (name, inner, sets) triples; a sizing replay takes ``us[name]`` per call
+    plus 2 us of the graph's launch; ``ahead(k)`` says whether the k-th round enqueued (0, 1,
+    ...; retries come after the first pass) was ahead of the host. A round that was not ahead
+    times 3x slower (its samples would hold the host's launch)."""
+
+    def __init__(self, us, ahead=lambda k: True):
+        self.us, self.ahead = us, ahead
+        self.log: list[tuple] = []
+        self.rounds = 0
+
+    def warm_up(self, calls):
+        self.log.append(("warm", calls[0].name))
+
+    def synchronize(self):
+        pass
+
+    def new_pool(self):
+        return "pool"
+
+    def capture(self, calls, inner, pool):
+        assert pool == "pool"
+        self.log.append(("capture", calls[0].name, inner))
+        return (calls[0].name, inner, len(calls))
+
+    def replay_us(self, graph, replays):
+        name, inner, n = graph
+        self.log.append(("time", name, inner, replays))
+        return 2.0 + inner * n * self.us[name], 1e-5
+
+    def enqueue_round(self, graphs, pacer, hold_ms):
+        ahead = self.ahead(self.rounds)
+        self.rounds += 1
+        self.log.append(("round", [g[0] for g in graphs], pacer and pacer[0], hold_ms))
+        slow = 1.0 if ahead else 3.0
+        return _FakeRound(ahead, [g[1] * g[2] * self.us[g[0]] * slow for g in graphs])
+
+
+class _Call:
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self):
+        return None
+
+
+def _time(dev, names, replays=12):
+    sets = [[_Call(n), _Call(n)] for n in names]  # two input sets each
+    return timing._interleave(dev, sets, replays, 1e9, 1000.0, timing.order_seed("test"))
+
+
+def test_every_candidate_is_warmed_up_before_any_graph_is_captured():
+    dev = FakeDevice({"a": 10.0, "b": 20.0, "c": 40.0})
+    _time(dev, ["a", "b", "c"])
+    kinds = [e[0] for e in dev.log]
+    first_capture = kinds.index("capture")
+    assert kinds[:first_capture] == ["warm"] * 3 and "warm" not in kinds[first_capture:]
+    # each sized from its own graph: one pass (the median of 3 replays), then the passes
+    # that hold 1 ms (one replay)
+    timed = [e[1:] for e in dev.log if e[0] == "time"]
+    assert timed[:2] == [("a", 1, timing.SIZE_REPLAYS), ("a", 46, 1)]
+    captures = [e[1:] for e in dev.log if e[0] == "capture"]
+    # (a: 22 us for one pass of two 10 us calls and the launch, then 46 passes: 922 us)
+    assert captures[:2] == [("a", 1), ("a", 46)] and ("c", 13) in captures
+
+
+def test_a_pacer_replay_leads_every_round_and_samples_are_per_call():
+    dev = FakeDevice({"a": 10.0, "b": 20.0})
+    stats = _time(dev, ["a", "b"])
+    rounds = [e for e in dev.log if e[0] == "round"]
+    assert rounds and all(pacer == order[-1] for _, order, pacer, _ in rounds)
+    assert [s.median_us for s in stats] == [10.0, 20.0]
+    assert all(s.replays == 12 for s in stats)
+
+
+def test_a_round_never_ahead_is_dropped_from_the_stats_and_the_count():
+    """Of 12 rounds, round 5 is never ahead of the host (tried 4 times: enqueued as the 5th,
+    12th, 14th and 15th) and round 7 only on its retry (the 13th): round 5 is dropped, its 3x
+    samples unused, and the stats say 11 replays, not 12."""
+    not_ahead = {5, 7, 12, 14, 15}
+    dev = FakeDevice({"a": 10.0, "b": 20.0}, ahead=lambda k: k not in not_ahead)
+    stats = _time(dev, ["a", "b"])
+    assert dev.rounds == 12 + 2 + 1 + 1
+    assert [s.replays for s in stats] == [11, 11]
+    assert [s.p80_us for s in stats] == [10.0, 20.0]  # no 3x sample among them
+    holds = [e[3] for e in dev.log if e[0] == "round"]
+    assert holds[12] == holds[13] == holds[0] * 4 and holds[15] == holds[0] * 4**3
+
+
+def test_no_round_ahead_is_an_error_not_a_number():
+    dev = FakeDevice({"a": 10.0, "b": 20.0}, ahead=lambda k: False)
+    with pytest.raises(timing.NotAheadOfHost, match="no round of 12 had the GPU ahead"):
+        _time(dev, ["a", "b"])
+
+
+def test_one_candidate_has_no_pacer():
+    dev = FakeDevice({"a": 10.0})
+    (stats,) = _time(dev, ["a"], replays=6)
+    assert stats.median_us == 10.0 and stats.replays == 6
+    rounds = [e for e in dev.log if e[0] == "round"]
+    assert len(rounds) == 6 and all(e[2] is None for e in rounds)
+
+
+def test_the_point_seed_is_the_same_in_another_process():
+    """crc32, not hash(): a process with another hash seed derives the same point seed."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from generator.measure import timing; print(timing.order_seed(1, 4, 7168, 2304))"
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert int(out.stdout) == timing.order_seed(1, 4, 7168, 2304)
