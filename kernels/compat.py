@@ -276,13 +276,21 @@ def tma_problem(gpu: GpuInfo) -> str | None:
     )
 
 
+# GCN architecture prefixes vLLM counts as FP8-capable: vLLM 0.33.0 RocmPlatform.supports_fp8 is
+# on_cdna() ("gfx9" or "gfx1250" in the arch) or on_rdna() (gfx11, gfx12); Triton's AMD backend
+# takes every fp8 dot type there, emulated where the GPU has none (HIPOptions.supported_fp8_dtypes).
+# generator/data/reference/platforms.json records it; a test keeps the two equal.
+AMD_FP8_ARCH_PREFIXES = ("gfx9", "gfx11", "gfx12")
+
+
 def fp8_problem(gpu: GpuInfo) -> str | None:
     """Why FP8 GEMMs cannot run on ``gpu``, or None: NVIDIA from sm_89 (Triton's e4m3fn dots),
-    AMD with FP8 (vLLM's RocmPlatform.supports_fp8: gfx94x, gfx95x, gfx12x)."""
+    AMD where vLLM runs FP8 (:data:`AMD_FP8_ARCH_PREFIXES`: CDNA gfx9xx, RDNA gfx11xx / gfx12xx;
+    natively on gfx942 / gfx950 / gfx12, emulated by Triton on the older ones)."""
     if gpu.vendor == "nvidia" and gpu.capability and gpu.capability < (8, 9):
         return f"FP8 needs an sm_89 or newer GPU; this is {gpu.label}"
-    if gpu.vendor == "amd" and not (gpu.arch or "").startswith(("gfx94", "gfx95", "gfx12")):
-        return f"FP8 needs a gfx94x (MI300), gfx95x (MI350) or gfx12 GPU; this is {gpu.label}"
+    if gpu.vendor == "amd" and not (gpu.arch or "").startswith(AMD_FP8_ARCH_PREFIXES):
+        return f"FP8 needs a CDNA (gfx9xx) or RDNA3/4 (gfx11xx, gfx12xx) GPU; this is {gpu.label}"
     return None
 
 

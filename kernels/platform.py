@@ -2,7 +2,7 @@
 
 Why: quantization used to assume ``float8_e4m3fn`` (largest value 448) everywhere. On AMD
 Instinct MI300-class GPUs (gfx942, CDNA3) vLLM quantizes to ``float8_e4m3fnuz`` instead, and to
-a largest value of 224, not the dtype's 240: vLLM 0.33.0 ``vllm/platforms/rocm.py``
+a largest value of 224, not the dtype's 240: vLLM 0.33.0 (its wheel) ``vllm/platforms/rocm.py``
 ``RocmPlatform.is_fp8_fnuz`` ("gfx94" in the GCN arch) / ``fp8_dtype``, and
 ``vllm/model_executor/layers/quantization/utils/quant_utils.py`` ``get_fp8_min_max`` ("Using
 the default value (240.0) from pytorch will cause accuracy issue on dynamic quantization models

@@ -27,8 +27,9 @@ BLOCK_KEYS = CONFIG_KEYS[:3]  # the tile shape
 # these reach the compiler on ROCm; a CUDA launch rejects them, so only configs tuned on an AMD
 # GPU carry them. Optional everywhere (Triton's defaults: 0, 0, 1).
 AMD_KEYS = ("waves_per_eu", "matrix_instr_nonkdim", "kpack")
-# The values a config may give them: vLLM's ROCm tuning space (benchmark_moe.py
-# get_rocm_tuning_space), which is what its ROCm files hold. A space tries a subset.
+# The values a config may give them: vLLM's ROCm tuning space (v0.33.0 sdist,
+# benchmarks/kernels/benchmark_moe.py get_rocm_tuning_space); the values its shipped ROCm
+# files hold (kpack 1, matrix_instr_nonkdim 16) lie within it. A space tries a subset.
 AMD_KEY_VALUES: dict[str, tuple[int, ...]] = {
     "waves_per_eu": (0, 1, 2, 4),
     "matrix_instr_nonkdim": (16, 32),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,21 +19,25 @@ from kernels.platform import is_rocm
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PCI_DEVICES = Path("/sys/bus/pci/devices")
+# vLLM 0.33.0 vllm/utils/platform_utils.py get_device_name_as_file_name: re.sub(r"[\s/]+", "_", ...)
+_FILE_NAME_SEPARATORS = re.compile(r"[\s/]+")
 
 
 def vllm_device_name(gpu_name: str, pci_device_id: str | None = None) -> str:
     """The device name as vLLM puts it in config file names.
 
-    NVIDIA: the GPU's name with spaces (and '/', which no file name may hold) replaced by '_',
-    e.g. ``NVIDIA_H100_80GB_HBM3``. AMD: vLLM names the GPU by its PCI device ID, so an MI300X
-    is ``AMD_Instinct_MI300X`` whatever the driver calls it, and its virtual function (0x74b5)
-    too (``generator/data/reference/platforms.json``: vLLM's ``_ROCM_DEVICE_ID_NAME_MAP``); an
-    ID vLLM does not list falls back to the name, spelled as for NVIDIA."""
+    NVIDIA: the GPU's name with each run of whitespace or '/' replaced by one '_' (vLLM 0.33.0
+    ``get_device_name_as_file_name``), e.g. ``NVIDIA_H100_80GB_HBM3``. AMD: vLLM names the GPU
+    by its PCI device ID, so an MI300X is ``AMD_Instinct_MI300X`` whatever the driver calls it,
+    and its virtual function (0x74b5) too (``generator/data/reference/platforms.json``: vLLM's
+    ``_ROCM_DEVICE_ID_NAME_MAP``); an ID vLLM does not list (the MI350X and MI355X among them)
+    falls back to the name, spelled as for NVIDIA (vLLM takes amdsmi's market name there, which
+    this cannot read; torch's name is the nearest)."""
     if pci_device_id:
         known = rocm_device_names().get(pci_device_id.strip().lower())
         if known:
             return known
-    return gpu_name.replace(" ", "_").replace("/", "_")
+    return _FILE_NAME_SEPARATORS.sub("_", gpu_name)
 
 
 def rocm_pci_device_id(device: int = 0, pci_root: Path = PCI_DEVICES) -> str | None:

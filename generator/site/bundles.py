@@ -118,7 +118,9 @@ def find_device_dir(site_data: Path, device: str) -> Path:
     """The device folder for a name as vLLM spells it or as torch prints it (spaces allowed)."""
     devices = layout.devices_dir(site_data)
     available = sorted(p.name for p in devices.iterdir() if p.is_dir()) if devices.is_dir() else []
-    wanted = device.strip().replace(" ", "_").replace("/", "_")
+    # spelled as vLLM 0.33.0's get_device_name_as_file_name does: each run of whitespace or '/'
+    # becomes one '_'
+    wanted = re.sub(r"[\s/]+", "_", device.strip())
     for name in available:
         if name.lower() == wanted.lower():
             return layout.device_dir(site_data, name)

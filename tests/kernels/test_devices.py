@@ -22,6 +22,7 @@ SM120 = GpuInfo("nvidia", capability=(12, 0))  # RTX 5090, RTX PRO 6000 Blackwel
 MI300 = GpuInfo("amd", arch="gfx942")
 MI350 = GpuInfo("amd", arch="gfx950")
 MI250 = GpuInfo("amd", arch="gfx90a")
+RDNA2 = GpuInfo("amd", arch="gfx1030")  # Radeon RX 6000 / PRO W6800
 CPU = GpuInfo("cpu")
 
 PLAIN_TRITON = (
@@ -65,7 +66,12 @@ def test_fp8_needs_sm89_or_an_fp8_amd_gpu():
     assert fp8_problem(SM89) is None and fp8_problem(SM120) is None
     assert fp8_problem(MI300) is None and fp8_problem(MI350) is None
     assert "sm_80" in fp8_problem(SM80)
-    assert "gfx90a" in fp8_problem(MI250)
+    # vLLM 0.33.0 counts every CDNA GPU (gfx9xx) and RDNA3/4 as FP8-capable; Triton emulates
+    # the formats older GPUs lack
+    assert fp8_problem(MI250) is None
+    assert fp8_problem(GpuInfo("amd", arch="gfx1201")) is None  # RDNA4
+    assert "gfx1030" in fp8_problem(RDNA2)
+    assert fp8_problem(GpuInfo("amd", arch=None)) is not None  # arch unknown: not claimed
     # INT8 runs there
     assert kernel_problem("w8a8_block", SM80, fp8=False) is None
 

@@ -13,8 +13,8 @@ the shared-memory rule reads ``Problem.a_bytes``).
 
 On an AMD GPU (``Problem.platform == "rocm"``) every config is also tried with the AMD backend's
 ``matrix_instr_nonkdim`` 16 / 32 (the 16x16 or 32x32 MFMA; vLLM's shipped MI300X files use 16)
-and ``waves_per_eu`` 0 / 2 (no occupancy hint, or two waves): 4 x 1280 configs, the keys vLLM's
-ROCm config files carry and its loader passes to the launch (``platforms.json``). ``kpack`` is
+and ``waves_per_eu`` 0 / 2 (no occupancy hint, or two waves): 4 x 1280 configs, keys vLLM's
+ROCm tuner sets and its loader passes to the launch (``platforms.json``). ``kpack`` is
 left at Triton's default 1 (deprecated on gfx950). Which of these pay on MI300 is not measured
 yet: the choice of values is vLLM's ROCm tuning space cut to two values each, and the pruning
 check on an AMD GPU is what would judge it.

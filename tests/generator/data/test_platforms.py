@@ -1,24 +1,29 @@
 """The recorded platform facts (``generator/data/reference/platforms.json``) and the code that
-acts on them agree: the FP8 format per architecture, the AMD config keys and Triton's defaults
-for them, vLLM's AMD device names; and device names come out as vLLM spells them."""
+acts on them agree: the FP8 format per architecture, which AMD GPUs run FP8, the AMD config keys
+and Triton's defaults for them, vLLM's AMD device names; device names come out as vLLM spells
+them; and every fact cites a released package's file, function and lines."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
+import json
 import types
 from pathlib import Path
 
 import pytest
 import torch
+import triton
 
 from generator.configs.keys import AMD_KEY_VALUES, AMD_KEYS
 from generator.configs.spaces import w8a8_block
 from generator.data import platforms, provenance
 from generator.data.provenance import rocm_pci_device_id, vllm_device_name
 from generator.data.shipped import shipped_set
+from generator.errors import UserError
+from kernels import compat, tiling
 from kernels import platform as kplatform
-from kernels import tiling
 
 
 def test_kernels_fp8_formats_are_the_recorded_ones():
@@ -74,10 +79,11 @@ def test_shipped_rocm_folder_matches_the_record():
         ("AMD Instinct MI300X", "0x74a1", "AMD_Instinct_MI300X"),
         ("AMD Instinct MI300X VF", "0x74b5", "AMD_Instinct_MI300X"),  # a VF: vLLM's map
         ("AMD Instinct MI325X", "0x74A5", "AMD_Instinct_MI325X"),
-        ("AMD Instinct MI355X", "0x75a3", "AMD_Instinct_MI355X"),
+        ("AMD Instinct MI355X", "0x75a3", "AMD_Instinct_MI355X"),  # not in 0.33.0's map: the name
         ("AMD Radeon PRO W7900", "0x7448", "AMD_Radeon_PRO_W7900"),  # not in the map: the name
         ("AMD Instinct MI300X", None, "AMD_Instinct_MI300X"),  # ID unreadable: the name
         ("Odd/Name", None, "Odd_Name"),
+        ("Odd  Name / Two", None, "Odd_Name_Two"),  # a run of spaces and '/' is one '_'
     ],
 )
 def test_device_names_as_vllm_spells_them(gpu_name, pci_id, expected):
@@ -147,3 +153,63 @@ def test_rocm_dispatch_defaults_are_recorded():
         "VLLM_ROCM_USE_AITER": False,
         "VLLM_ROCM_USE_AITER_LINEAR": True,
     }
+
+
+def test_kernels_amd_fp8_archs_are_the_recorded_ones():
+    """kernels.compat runs FP8 on the AMD GPUs vLLM counts as FP8-capable, no more, no fewer."""
+    assert compat.AMD_FP8_ARCH_PREFIXES == platforms.amd_fp8_arch_prefixes()
+    for arch in ("gfx90a", "gfx942", "gfx950", "gfx1100", "gfx1201", "gfx1250"):
+        assert compat.fp8_problem(compat.GpuInfo("amd", arch=arch)) is None, arch
+    assert compat.fp8_problem(compat.GpuInfo("amd", arch="gfx1030")) is not None
+
+
+def test_every_source_cites_a_released_package_with_file_function_and_lines():
+    cited = platforms.sources()
+    packages = platforms.read_from()
+    assert {c.source.ref for c in cited} == set(packages)  # every package read is cited
+    for c in cited:
+        assert c.source.file and c.source.function, c.where
+        assert 0 < c.source.lines[0] <= c.source.lines[1], c.where
+        assert len(packages[c.source.ref]["sha256"]) == 64, c.source.ref
+    # every fact that cites anything is covered, and nothing cites the repository's index
+    wheres = {c.where for c in cited}
+    assert {"fp8_formats[gfx94]", "fp8_formats[gfx95]", "fp8_formats[None]"} <= wheres
+    assert {"fp8_support", "device_names", "block_fp8_dispatch", "config_keys"} <= wheres
+    text = platforms.PLATFORMS_FILE.read_text(encoding="utf-8")
+    assert "public index" not in text.lower()
+    assert all('"commit"' not in json.dumps(s) for _, lst in _lists() for s in lst)
+
+
+def _lists():
+    return platforms._source_lists(platforms.record())
+
+
+@pytest.mark.parametrize(
+    "breaks, message",
+    [
+        (lambda s: s.pop("lines"), r"without \['lines'\]"),
+        (lambda s: s.update(function=""), r"without \['function'\]"),
+        (lambda s: s.update(ref="main (the repository's index)"), "is not in read_from"),
+        (lambda s: s.update(lines=[9, 3]), "bad line range"),
+        (lambda s: s.update(lines="12-20"), "is not a range"),
+    ],
+)
+def test_a_source_that_cannot_be_followed_is_refused(breaks, message):
+    raw = copy.deepcopy(platforms.record())
+    breaks(raw["device_names"]["sources"][0])
+    with pytest.raises(UserError, match=message):
+        platforms.sources(raw)
+
+
+@pytest.mark.skipif(triton.__version__ != "3.6.0", reason="the record cites triton 3.6.0's lines")
+def test_triton_sources_point_at_the_named_code_in_the_installed_wheel():
+    """The Triton this project pins is installed here: each cited range holds what it names."""
+    root = Path(triton.__file__).resolve().parent.parent
+    triton_sources = [c for c in platforms.sources() if c.source.repo == "triton-lang/triton"]
+    assert triton_sources
+    for c in triton_sources:
+        lines = (root / c.source.file).read_text(encoding="utf-8").splitlines()
+        first, last = c.source.lines
+        assert last <= len(lines), c.source.cite()
+        block = "\n".join(lines[first - 1 : last])
+        assert c.source.function.split(".")[-1] in block, c.source.cite()
