@@ -90,3 +90,89 @@ def test_installer_help_names_the_same_folders() -> None:
     assert "<site-packages>/sglang/kernels/ops/gemm/configs/" in text
     assert "<site-packages>/vllm/model_executor/layers/quantization/utils/configs/" in text
     assert set(_SGLANG_FOLDER.findall(text)) == {"kernels/ops/gemm/configs"}
+
+
+# --- captions name the statistic the number is --------------------------------------------------
+
+TUNED = "triton-fp8-block-tuned"
+DECODE = (1, 2, 4, 8, 16)  # the fixture's batch sizes in the decode band
+
+
+def _skew(site_data: Path, device: str, n: int, k: int, m: int, factor: float) -> None:
+    """Make the tuned provider ``factor`` times faster at one point (consistently: latency,
+    percentiles, throughput, bandwidth, roofline), so a band's median and geometric mean of the
+    speedups differ."""
+    from generator.data.records import BenchFile, load, save
+
+    path = site_data / f"devices/{device}/bench/model.json"
+    bf = load(path, BenchFile)
+    for r in bf.rows:
+        if (r.provider, r.N, r.K, r.M) == (TUNED, n, k, m):
+            meas = r.measurement
+            meas.latency_us /= factor
+            meas.p20_us /= factor
+            meas.p80_us /= factor
+            meas.tflops *= factor
+            r.gbps = r.gbps * factor if r.gbps else r.gbps
+            r.roofline_pct = r.roofline_pct * factor if r.roofline_pct else r.roofline_pct
+            if r.control is not None:
+                r.control = None
+    save(path, bf)
+
+
+def _geomean(xs: list[float]) -> float:
+    import math
+
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+def test_per_layer_captions_name_the_statistic_of_each_number(tmp_path: Path) -> None:
+    """The per-layer table's speedup over bf16 is a geometric mean over the band's batch sizes
+    and its speedup over an engine's files a median: with one batch size far faster, the two
+    statistics differ, and each number the page prints is the one its caption names."""
+    import statistics
+
+    from generator.data.records import BenchFile, Status, load
+
+    site_data = tmp_path / "site_data"
+    write_catalog(site_data, n_devices=1, n_models=1, mla=False)
+    dev, page = "SYNTHETIC_GPU_A", "synthetic-dense-00-tp1"
+    rows = load(site_data / f"devices/{dev}/bench/model.json", BenchFile).rows
+    n, k = rows[0].N, rows[0].K
+    _skew(site_data, dev, n, k, 1, 10.0)
+    assert mkdocs_build(site_data, tmp_path / "site").returncode == 0
+    text = (tmp_path / "site" / f"devices/{dev}/{page}.html").read_text()
+
+    at = {
+        (r.provider, r.M): r.measurement
+        for r in load(site_data / f"devices/{dev}/bench/model.json", BenchFile).rows
+        if (r.N, r.K) == (n, k)
+    }
+    bf16 = [at[("torch-bf16", m)].latency_us / at[(TUNED, m)].latency_us for m in DECODE]
+
+    def today(shipped: str, default: str) -> list[float]:
+        out = []
+        for m in DECODE:
+            ref = at[(shipped, m)]
+            if ref.status == Status.UNSUPPORTED:  # no shipped file: the engine's default runs
+                ref = at[(default, m)]
+            out.append(ref.latency_us / at[(TUNED, m)].latency_us)
+        return out
+
+    vllm = today("triton-fp8-block-vllm-0.33.0", "triton-fp8-block-default")
+    for xs in (bf16, vllm):  # the fixture does what it is for: the statistics differ
+        assert f"{_geomean(xs):.2f}" != f"{statistics.median(xs):.2f}"
+
+    table = text[text.index('class="bg-recommend"') :]
+    row = table[table.index(f'href="#n{n}-k{k}"') :]
+    decode = re.search(r'<div class="bg-ours">(.*?)</div>', row, re.S).group(1)
+    plain = re.sub(r"<[^>]+>", "", decode)
+    got = re.search(r"ours ([0-9.]+)× bf16, ([0-9.]+)× vLLM 0\.33\.0", plain)
+    assert got, plain
+    assert got.group(1) == f"{_geomean(bf16):.2f}"
+    assert got.group(2) == f"{statistics.median(vllm):.2f}"
+    caption = re.sub(r"<[^>]+>|\s+", " ", text[text.index('class="bg-caption"') :][:900])
+    caption = re.sub(r"\s+", " ", caption)
+    assert "speedup over bf16 (ours or the fastest's) is the geometric mean" in caption
+    assert "over what an engine runs without our files is the median" in caption
+    assert "Speedups are geometric means" not in text
