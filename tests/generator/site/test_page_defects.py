@@ -176,3 +176,32 @@ def test_per_layer_captions_name_the_statistic_of_each_number(tmp_path: Path) ->
     assert "speedup over bf16 (ours or the fastest's) is the geometric mean" in caption
     assert "over what an engine runs without our files is the median" in caption
     assert "Speedups are geometric means" not in text
+
+
+# --- the provenance line's providers can be read back -------------------------------------------
+
+_RUN_PROVIDER = re.compile(r'<span class="bg-run-provider" data-provider="([^"]+)">([^<]*)</span>')
+
+
+def test_provenance_line_lists_each_provider_in_its_own_element(tmp_path: Path) -> None:
+    """Provider labels hold commas ("Triton INT8 block, tuned"), so a comma-joined list cannot
+    be split back: each provider of a run is an element with its name in data-provider and
+    exactly its label as text."""
+    from generator.site import providers
+
+    site_data = tmp_path / "site_data"
+    write_catalog(site_data, n_devices=1, n_models=1, mla=False)
+    later = {"triton-int8-block-tuned", "cublas-fp8-block", "triton-fp8-block-tuned"}
+    path = site_data / "devices/SYNTHETIC_GPU_A/bench/model.json"
+    raw = json.loads(path.read_text())
+    for row in raw["rows"]:  # a second run measured three of the providers
+        row["provenance"]["git_sha"] = "r0w0002" if row["provider"] in later else "r0w0001"
+    path.write_text(json.dumps(raw))
+    assert mkdocs_build(site_data, tmp_path / "site").returncode == 0
+    text = (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
+    line = text[text.index('<p class="bg-prov">') :]
+    line = line[: line.index("</p>")]
+    got = [(n, html.unescape(label)) for n, label in _RUN_PROVIDER.findall(line)]
+    providers.forget()
+    assert sorted(got) == sorted((n, providers.style(n).label) for n in later)
+    assert any("," in label for _, label in got)  # the case a comma-joined list cannot parse
