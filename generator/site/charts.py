@@ -311,7 +311,8 @@ def mla_label(b: int, m: int, n: int, k: int) -> str:
 
 def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
     """Grouped bars per (B, M, N, K) point: every provider on this GPU, its speedup over bf16
-    bmm, and (in the TFLOP/s view only) the other vendor's published figure, marked as such."""
+    bmm, and (in the TFLOP/s view only, off until the reader ticks it) the other vendor's
+    published figure, marked as such."""
     order = sorted({(r.N, r.K, r.B, r.M) for r in rows}, key=lambda t: (-t[0], t[2], t[3]))
     if not order:
         return None
@@ -359,7 +360,7 @@ def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
                 "color_dark": "#a8a8a8",
                 "dash": "solid",
                 "symbol": "square",
-                "visible": True,
+                "visible": False,  # another GPU: drawn only when the reader ticks it
                 "pattern": "/",
                 "lat": [None] * len(cats),
                 "bad": [],

@@ -41,7 +41,6 @@ DEFAULT_LOG = "Using default W8A8 Block FP8 kernel config. Performance might be 
 _HOPPER_PREFIXES = ("NVIDIA_H100", "NVIDIA_H200", "NVIDIA_H800", "NVIDIA_H20", "NVIDIA_GH200")
 
 
-
 @dataclass(frozen=True)
 class Engine:
     id: str  # its file format's value: the folder of its files in site_data and in the bundles

@@ -205,3 +205,74 @@ def test_provenance_line_lists_each_provider_in_its_own_element(tmp_path: Path) 
     providers.forget()
     assert sorted(got) == sorted((n, providers.style(n).label) for n in later)
     assert any("," in label for _, label in got)  # the case a comma-joined list cannot parse
+
+
+# --- the MLA page: this GPU first, each point's TP and layer, the other vendor apart --------------
+
+
+def _cells(row_html: str) -> list[str]:
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+        for c in re.findall(r"<td[^>]*>(.*?)</td>", row_html, re.S)
+    ]
+
+
+def test_mla_rows_name_their_tp_and_layer(built: tuple[Path, Path]) -> None:
+    """B is the heads per GPU: every row's TP is heads / B and its layer the name
+    models.mla_batched_shapes gives that (N, K), for the model the rows were measured for."""
+    from generator.data import models
+    from generator.data.records import BenchFile, load
+
+    site_data, site = built
+    rows = load(site_data / "devices/SYNTHETIC_GPU_A/bench/mla.json", BenchFile).rows
+    spec = models.load_model(rows[0].model, site_data)
+    text = (site / "devices/SYNTHETIC_GPU_A/a16w8-mla.html").read_text()
+    table = text[text.index('class="bg-sortable bg-mla"') :]
+    table = table[: table.index("</table>")]
+    head = [html.unescape(h) for h in re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", table)]
+    assert head[:6] == ["B", "TP", "layer", "M", "N", "K"]
+    body = re.findall(r"<tr>(.*?)</tr>", table[table.index("<tbody>") :], re.S)
+    assert len(body) == len({(r.B, r.M, r.N, r.K) for r in rows})
+    seen_tps = set()
+    for tr in body:
+        b, tp, layer, _, n, k = _cells(tr)[:6]
+        assert int(tp) * int(b) == spec.num_attention_heads
+        (shape,) = [
+            s for s in models.mla_batched_shapes(spec, int(tp)) if (s.N, s.K) == (int(n), int(k))
+        ]
+        assert layer == shape.layer
+        seen_tps.add(int(tp))
+    assert seen_tps == {1, 2, 4, 8}
+    intro = html.unescape(re.sub(r"<[^>]+>", "", text[text.index("The batched GEMMs") :][:1500]))
+    assert f"B = {spec.num_attention_heads} heads / TP" in intro
+    assert "B = 128 at TP 1, B = 64 at TP 2, B = 32 at TP 4, B = 16 at TP 8" in intro
+
+
+def test_mla_page_shows_this_gpu_first_and_the_other_vendor_collapsed(
+    built: tuple[Path, Path],
+) -> None:
+    """The main table and the default chart hold only this GPU's measurements; the MI350X
+    figures are in a closed <details> labelled as another vendor's GPU with its source, and off
+    in the chart until ticked."""
+    from generator.data.external_figures import mla_figures
+
+    _, site = built
+    text = (site / "devices/SYNTHETIC_GPU_A/a16w8-mla.html").read_text()
+    figures = mla_figures()
+    main = text[text.index('class="bg-sortable bg-mla"') :]
+    main = main[: main.index("</table>")]
+    assert figures.label not in html.unescape(main) and "bg-ref" not in main
+    details = re.search(r'<details class="bg-external">(.*?)</details>', text, re.S)
+    assert details, "the other vendor's figures belong in a collapsed <details>"
+    summary = html.unescape(re.search(r"<summary>(.*?)</summary>", details.group(1)).group(1))
+    assert "Another vendor's GPU, not measured here" in summary
+    assert figures.device in summary and figures.label in summary
+    assert f'href="{figures.source}"' in details.group(1)
+    assert 'class="bg-ref"' in details.group(1)
+    assert text.index('class="bg-sortable bg-mla"') < text.index('<details class="bg-external">')
+    spec = json.loads(
+        re.search(r'id="mla".*?<script type="application/json">(.*?)</script>', text, re.S).group(1)
+    )
+    ref = [s for s in spec["series"] if s["key"] is None]
+    assert ref and all(not s["visible"] for s in ref)
+    assert all(s["visible"] for s in spec["series"] if s["key"] is not None)
