@@ -23,7 +23,8 @@ loader opens, and no other.
   ``get_w8a8_block_int8_configs`` in ``sglang/kernels/ops/gemm/int8_kernel.py``) open
   ``os.path.join(os.path.dirname(__file__), "configs", <name>)``, i.e.
   ``sglang/kernels/ops/gemm/configs/``; no environment variable redirects them. The wheel has
-  no ``sglang/srt/layers/quantization/configs/`` and no ``sglang/kernels/ops/quantization/configs/``.
+  neither ``sglang/srt/layers/quantization/configs/`` nor
+  ``sglang/kernels/ops/quantization/configs/``.
 """
 
 from __future__ import annotations

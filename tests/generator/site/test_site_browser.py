@@ -424,9 +424,10 @@ STICKY = """(sel) => {
     return Array.from(w.querySelectorAll('tr')).slice(0, 4).map(tr => {
       window.scrollBy(0, tr.getBoundingClientRect().top - 300);  // into the viewport
       const c = tr.firstElementChild.getBoundingClientRect();
-      const hit = document.elementFromPoint(c.left + Math.min(8, c.width / 2), c.top + c.height / 2);
-      const wr = w.getBoundingClientRect();
-      return {scrolled: w.scrollLeft, left: c.left - wr.left, visible: tr.firstElementChild.contains(hit)};
+      const x = c.left + Math.min(8, c.width / 2);
+      const hit = document.elementFromPoint(x, c.top + c.height / 2);
+      const left = c.left - w.getBoundingClientRect().left;
+      return {scrolled: w.scrollLeft, left: left, visible: tr.firstElementChild.contains(hit)};
     });
   });
 }"""
