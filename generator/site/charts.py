@@ -57,12 +57,26 @@ def _invalid_text(row: BenchRow) -> str:
     return html.escape(msg)
 
 
-def _series(name: str, visible: bool, group: str | None = None) -> dict[str, Any]:
+def _group(name: str, published: Callable[[str], bool] | None) -> str:
+    """The legend group: the provider's role, except that an installable provider whose files
+    the page does not publish is not "installed by our files" there."""
+    st = providers.style(name)
+    if st.role == Role.INSTALLABLE and published is not None and not published(name):
+        return providers.NOT_PUBLISHED_TITLE
+    return ROLE_TITLES[st.role]
+
+
+def _series(
+    name: str,
+    visible: bool,
+    group: str | None = None,
+    published: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
     st = providers.style(name)
     return {
         "key": name,  # the provider (JSON-escaped when embedded; never rendered by Plotly)
         "name": html.escape(st.label),
-        "group": group or ROLE_TITLES[st.role],
+        "group": group or _group(name, published),
         "color": st.color_light,
         "color_dark": st.color_dark,
         "dash": st.dash,
@@ -164,8 +178,11 @@ def lines_chart(
     x_of: Callable[[BenchRow], int] = lambda r: r.M,
     x_name: str = "M",
     speedups: bool = True,
+    published: Callable[[str], bool] | None = None,
 ) -> Spec | None:
-    """One line per provider against M, with the views a reader switches between."""
+    """One line per provider against M, with the views a reader switches between.
+    ``published(provider)``: whether the page publishes a file that installs it (None: not
+    known, the provider's role decides its legend group)."""
     if not rows:
         return None
     xs = sorted({x_of(r) for r in rows})
@@ -182,7 +199,7 @@ def lines_chart(
 
     series, lat = [], []
     for n in names:
-        s = _series(n, n in shown)
+        s = _series(n, n in shown, published=published)
         pts = by_provider[n]
         lat.append(
             [
@@ -291,15 +308,20 @@ def lines_chart(
     }
 
 
-def model_chart(rows: list[BenchRow]) -> Spec | None:
-    return lines_chart(rows)
+def model_chart(
+    rows: list[BenchRow], published: Callable[[str], bool] | None = None
+) -> Spec | None:
+    return lines_chart(rows, published=published)
 
 
-def square_chart(rows: list[BenchRow]) -> Spec | None:
+def square_chart(
+    rows: list[BenchRow], published: Callable[[str], bool] | None = None
+) -> Spec | None:
     """Sweeps other than model / mla: TFLOP/s against the swept size."""
     square = all(r.M == r.N == r.K for r in rows)
     return lines_chart(
         rows,
+        published=published,
         x_title="M = N = K (log scale)" if square else "M (tokens in the batch, log scale)",
         x_name="M=N=K" if square else "M",
     )

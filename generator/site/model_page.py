@@ -17,9 +17,11 @@ section per weight shape with its chart and tables.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.configs.engine_files import file_name
 from generator.data import models, tune_times
 from generator.data.records import (
     SEARCH_V1,
@@ -157,6 +159,25 @@ class ModelPage:
     downloads: dict[str, bytes] = field(default_factory=dict)
     # per engine: what it runs here by default and Triton with our files against it
     verdicts: list[verdict.EngineVerdict] = field(default_factory=list)
+
+
+def publishes(d: Device, shapes: list[tuple[int, int]]) -> Callable[[str], bool]:
+    """Whether the device publishes, for one of ``shapes`` (N, K), an engine config file that
+    installs a provider (its scheme's dtype, under an engine it is installable for): a page
+    calls a provider "installed by our files" only where such a file is."""
+    names = {eng: {f.name for f in files} for eng, files in d.configs.items()}
+
+    def has_file(provider: str) -> bool:
+        dtype = providers.file_dtype(provider)
+        if dtype is None:
+            return False
+        return any(
+            file_name(engine, n, k, d.name, dtype, (128, 128)) in names.get(engine, set())
+            for engine in providers.style(provider).installable
+            for n, k in shapes
+        )
+
+    return has_file
 
 
 def downloads_dir(d: Device) -> str:
@@ -332,7 +353,7 @@ def build(
         sections.append(
             {
                 "shape": s,
-                "chart": charts.model_chart(s.rows),
+                "chart": charts.model_chart(s.rows, publishes(d, [(s.N, s.K)])),
                 "ranges": recommend.ranges(s.rows),
                 "tunes": [tune_table(t) for t in s.tunes],
             }

@@ -59,6 +59,9 @@ ROLE_TAGS = {
     Role.UNKNOWN: "no metadata",
 }
 
+# an installable provider on a page that has no file of it: tuned by us, nothing to install here
+NOT_PUBLISHED_TITLE = "Tuned by us, no file of it published here"
+
 ROLE_TITLES = {
     Role.BASELINE: "Baseline",
     Role.INSTALLABLE: "Installed by our files",
@@ -269,6 +272,17 @@ def known() -> list[str]:
     """The registered providers with rows in the loaded catalog, in the registry's order
     (what the methodology's provider table lists)."""
     return [n for n in _KNOWN if n in _SEEN]
+
+
+# the dtype part of an engine file's name, per scheme of an installable provider
+_FILE_DTYPE = {Scheme.FP8_BLOCK: "fp8", Scheme.INT8_BLOCK: "int8"}
+
+
+def file_dtype(name: str) -> str | None:
+    """The input dtype of the engine config files that install provider ``name`` ("fp8",
+    "int8"); None when no file of ours installs it."""
+    st = style(name)
+    return _FILE_DTYPE.get(st.scheme) if st.role == Role.INSTALLABLE and st.scheme else None
 
 
 def tuned_fp8(names: Iterable[str]) -> str | None:

@@ -230,6 +230,7 @@ class _Renderer:
                 )
                 groups.setdefault(s["group"], []).append((k, s, desc))
             order = [ROLE_TITLES[role] for role in ROLE_ORDER]
+            order.insert(1, providers.NOT_PUBLISHED_TITLE)  # after "Installed by our files"
             ordered = sorted(
                 groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)
             )
@@ -503,7 +504,9 @@ def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[BenchRun]]]:
                 if nk is None
                 else f"{sweep} sweep, N={nk[0]} K={nk[1]}"
             )
-            other_sweeps.append((label, charts.square_chart(grows), bench_runs(grows)))
+            shapes = sorted({(r.N, r.K) for r in grows})
+            chart = charts.square_chart(grows, model_page.publishes(d, shapes))
+            other_sweeps.append((label, chart, bench_runs(grows)))
     return other_sweeps
 
 

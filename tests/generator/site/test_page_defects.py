@@ -276,3 +276,58 @@ def test_mla_page_shows_this_gpu_first_and_the_other_vendor_collapsed(
     ref = [s for s in spec["series"] if s["key"] is None]
     assert ref and all(not s["visible"] for s in ref)
     assert all(s["visible"] for s in spec["series"] if s["key"] is not None)
+
+
+# --- "installed by our files" only where a file of it is -----------------------------------------
+
+INSTALLED = "Installed by our files"
+NOT_PUBLISHED = "Tuned by us, no file of it published here"
+
+
+def _chart_specs(text: str) -> list[dict]:
+    return [
+        json.loads(m)
+        for m in re.findall(
+            r'<div class="bg-chart"[^>]*><script type="application/json">(.*?)</script>', text, re.S
+        )
+    ]
+
+
+def test_a_provider_is_installed_only_where_a_file_of_it_is(tmp_path: Path) -> None:
+    """Like the H100's data: rows of the tuned INT8 kernel, but no INT8 file published. Its
+    lines are not under "Installed by our files" on any chart of the device; the FP8 one, whose
+    files are there, still is."""
+    site_data = tmp_path / "site_data"
+    write_catalog(site_data, n_devices=1, n_models=2, mla=False)
+    dev = site_data / "devices/SYNTHETIC_GPU_A"
+    for p in [*dev.glob("configs/*/*dtype=int8_w8a8*"), *dev.glob("tuning/*__int8__*")]:
+        p.unlink()
+    result = mkdocs_build(site_data, tmp_path / "site")
+    assert result.returncode == 0, result.stderr
+    from generator.configs.engine_files import file_name
+
+    checked = 0
+    for page in (tmp_path / "site/devices/SYNTHETIC_GPU_A").glob("*-tp*.html"):
+        text = page.read_text()
+        for n, k, spec in re.findall(
+            r'id="chart-N(\d+)-K(\d+)".*?<script type="application/json">(.*?)</script>', text, re.S
+        ):
+            group = {s["key"]: s["group"] for s in json.loads(spec)["series"] if s["key"]}
+            assert group["triton-int8-block-tuned"] == NOT_PUBLISHED
+            fp8 = file_name("vllm", int(n), int(k), "SYNTHETIC_GPU_A", "fp8")
+            has = (dev / "configs/vllm" / fp8).is_file()
+            assert group["triton-fp8-block-tuned"] == (INSTALLED if has else NOT_PUBLISHED)
+            checked += has
+    assert checked >= 2  # shapes with an FP8 file and none with an INT8 one
+    square = (tmp_path / "site/devices/SYNTHETIC_GPU_A/index.html").read_text()
+    for spec in _chart_specs(square):  # the square sweep: a file for one of its M = N = K
+        has = any(
+            (dev / "configs/vllm" / file_name("vllm", x, x, dev.name, "fp8")).is_file()
+            for x in spec["x"]
+        )
+        group = {s["key"]: s["group"] for s in spec["series"] if s["key"]}
+        assert group["triton-fp8-block-tuned"] == (INSTALLED if has else NOT_PUBLISHED)
+        assert group["triton-int8-block-tuned"] == NOT_PUBLISHED
+    text = (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
+    legend = html.unescape(text)
+    assert "Tuned by us, no file of it published here" in legend
