@@ -136,6 +136,8 @@ class EngineInstall:
     files: list[FileRow]
     bundle_src: str | None
     today: gains.Comparison | None  # the gain over what this engine runs today
+    # where that was not measured: the default-config comparison standing in, and why
+    stand_in: gains.Today | None = None
 
     @property
     def present(self) -> int:
@@ -328,12 +330,14 @@ def build(
                     installed.get((s.N, s.K)),
                 )
             )
-        today = g.get(eng.release.id) if eng.release else None
+        now = g.today(eng.id)
+        today = None if now.stand_in else now.comparison
+        stand_in = now if now.stand_in else None
         src = None
         if any(f.present for f in files):
             src = bundle_src(d, mt, eng.id)
-            dl[src] = _bundle(d, mt, eng, files, g, today, readme)
-        installs.append(EngineInstall(eng, files, src, today))
+            dl[src] = _bundle(d, mt, eng, files, g, today, readme, stand_in)
+        installs.append(EngineInstall(eng, files, src, today, stand_in))
     today_cmps = [c for c in g.versus if c.id not in ("default", "bf16")]
     advice = []
     for s in mt.shapes:
@@ -396,6 +400,7 @@ def _bundle(
     g: gains.Gains,
     today: gains.Comparison | None,
     readme: Any,
+    stand_in: gains.Today | None = None,
 ) -> bytes:
     entries = []
     for f in files:
@@ -414,6 +419,11 @@ def _bundle(
             about["median_speedup_over_engine_today"] = _band_medians(
                 today.only(f.shape.N, f.shape.K)
             )
+        elif stand_in is not None and stand_in.comparison is not None:
+            about["median_speedup_over_stand_in"] = _band_medians(
+                stand_in.comparison.only(f.shape.N, f.shape.K)
+            )
+            about["stand_in"] = stand_in.stand_in
         if f.tune is not None:
             about["tuned"] = [
                 {
@@ -447,6 +457,7 @@ def _bundle(
         eng=eng,
         files=files,
         today=today,
+        stand_in=stand_in,
         gains=g,
         bands=gains.BANDS,
         search_text=gains.search_text,

@@ -331,3 +331,57 @@ def test_a_provider_is_installed_only_where_a_file_of_it_is(tmp_path: Path) -> N
     text = (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
     legend = html.unescape(text)
     assert "Tuned by us, no file of it published here" in legend
+
+
+# --- a stand-in baseline says so next to its number ---------------------------------------------
+
+
+def test_a_stand_in_for_what_an_engine_runs_is_said_next_to_the_number(
+    built: tuple[Path, Path],
+) -> None:
+    """Device B is measured like the H100: no rows of the engines' shipped files or of SGLang's
+    default, no tuning baselines. The only "today" figure is vLLM's default config: for SGLang
+    (whose own default has another num_stages) and for vLLM (which ships files) it is a
+    stand-in, and every page that shows it for them says so beside it; device A, where both
+    were measured, shows no stand-in."""
+    from generator.data.shipped import shipped_sets
+
+    _, site = built
+    stages = {s.engine: s.default_num_stages for s in shipped_sets()}
+    assert stages["sglang"] != stages["vllm"]  # why vLLM's default is not SGLang's
+    page = "synthetic-dense-00-tp1"
+    for dev, expect in (("SYNTHETIC_GPU_B", True), ("SYNTHETIC_GPU_A", False)):
+        text = html.unescape((site / f"devices/{dev}/{page}.html").read_text())
+        device = html.unescape((site / f"devices/{dev}/index.html").read_text())
+        with zipfile.ZipFile(site / f"devices/{dev}/downloads/{page}-sglang-configs.zip") as zf:
+            readme = zf.read("README.txt").decode()
+        if not expect:  # (the verdict's own stand-ins, DeepGEMM for FlashInfer, are another matter)
+            assert "stand-in for" not in text and "bg-stand-in-note" not in text
+            assert "only a stand-in" not in text
+            assert 'class="bg-stand-in" data-engine=' not in device
+            assert "STAND-IN" not in readme
+            continue
+        gains_table = text[text.index('class="bg-gains"') :]
+        row = gains_table[gains_table.index("vLLM's default config") :]
+        row = row[: row.index("</th>")]
+        for name in ("SGLang 0.5.23", "vLLM 0.33.0"):
+            assert f"stand-in for {name} without our files: not measured on this GPU" in row
+        note = re.search(r'<p class="bg-stand-in-note" data-engine="sglang">(.*?)</p>', text, re.S)
+        assert note and f"own default config, {stages['sglang']} stages" in note.group(1)
+        assert f"vLLM's default config, {stages['vllm']} stages stands in" in note.group(1)
+        card = text[text.index('<section class="bg-engine" data-engine="sglang">') :]
+        card = re.sub(r"<[^>]+>", "", card[: card.index("</section>")])
+        assert "Gain over SGLang 0.5.23 without our files: not measured on this GPU" in card
+        assert "only a stand-in" in card
+        # the device page's "× SGLang today" shows the stand-in's medians, marked as one
+        cell = re.search(
+            r'<span class="bg-stand-in" data-engine="sglang"[^>]*>(.*?)</span>'
+            r"<br><small>(.*?)</small>",
+            device,
+            re.S,
+        )
+        assert cell and "a stand-in: SGLang's own not measured here" in cell.group(2)
+        stated = dict(re.findall(r'data-fact="([^"]+)">([^<]*)<', cell.group(1)))
+        assert stated and all("|default|" in k for k in stated)
+        assert all(text.count(f'data-fact="{k}">{v}<') == 1 for k, v in stated.items())
+        assert "STAND-IN for what" in readme and "SGLang 0.5.23 runs without our files" in readme
