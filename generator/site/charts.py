@@ -85,6 +85,22 @@ def _series(
     }
 
 
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def _separate_dashes(series: list[dict[str, Any]]) -> None:
+    """Lines of one legend group often lie on each other (vLLM's and SGLang's shipped files
+    pick the same config at many M): within a group, a series whose dash an earlier one already
+    has takes the first dash nobody in the group has, so overlapping lines stay visible apart
+    (their colours differ too: providers.PALETTE)."""
+    used: dict[str, set[str]] = {}
+    for s in series:
+        taken = used.setdefault(s["group"], set())
+        if s["dash"] in taken:
+            s["dash"] = next((d for d in DASHES if d not in taken), s["dash"])
+        taken.add(s["dash"])
+
+
 def best_other(rows: Iterable[BenchRow]) -> str | None:
     """The kernel our files do not install (a library's or a research one) that is the fastest
     correct drop-in at the most batch sizes."""
@@ -297,8 +313,10 @@ def lines_chart(
                 help_text="roofline time (device ceilings) / measured time",
             )
         )
+    _separate_dashes(series)
     return {
         "type": "lines",
+        "hovermode": "x unified",  # every line's value at the x under the pointer
         "x": xs,
         "x_title": x_title,
         "x_name": x_name,
@@ -405,6 +423,7 @@ def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
         )
     return {
         "type": "bars",
+        "hovermode": "x unified",
         "x": cats,
         "x_title": "",
         "x_log": False,

@@ -385,3 +385,77 @@ def test_a_stand_in_for_what_an_engine_runs_is_said_next_to_the_number(
         assert stated and all("|default|" in k for k in stated)
         assert all(text.count(f'data-fact="{k}">{v}<') == 1 for k, v in stated.items())
         assert "STAND-IN for what" in readme and "SGLang 0.5.23 runs without our files" in readme
+
+
+# --- every provider its own colour, overlapping lines their own dash, hover on all lines ---------
+
+
+def _lab(color: str) -> tuple[float, float, float]:
+    """CIELAB of an sRGB colour (D65), for the perceptual distance between two line colours."""
+    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in rgb)
+    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    return (116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z)))
+
+
+def _delta_e(a: str, b: str) -> float:
+    import math
+
+    return math.dist(_lab(a), _lab(b))
+
+
+def test_every_provider_of_a_chart_has_its_own_colour(built: tuple[Path, Path]) -> None:
+    """In every chart the site builds: no two providers share a colour or come close (CIELAB
+    Delta-E >= 15 in both palettes; vLLM's and SGLang's shipped files were two dark purples 13
+    apart), no two lines of one legend group share a dash, and hovering shows every line at
+    that x."""
+    _, site = built
+    charts_seen = shipped_pairs = 0
+    for page in site.rglob("*.html"):
+        for spec in _chart_specs(page.read_text()):
+            charts_seen += 1
+            assert spec["hovermode"] == "x unified", page
+            mine = [s for s in spec["series"] if s["key"]]
+            for key in ("color", "color_dark"):
+                colours = [s[key] for s in mine]
+                assert len(set(colours)) == len(colours), (page, key, colours)
+                for i, a in enumerate(mine):
+                    for b in mine[i + 1 :]:
+                        assert _delta_e(a[key], b[key]) >= 15, (page, a["key"], b["key"], key)
+            if spec["type"] == "lines":
+                by_group: dict[str, list[str]] = {}
+                for s in mine:
+                    by_group.setdefault(s["group"], []).append(s["dash"])
+                for group, dashes in by_group.items():
+                    assert len(set(dashes)) == len(dashes), (page, group, dashes)
+            names = {s["key"] for s in mine}
+            shipped_pairs += {
+                "triton-fp8-block-vllm-0.33.0",
+                "triton-fp8-block-sglang-0.5.23",
+            } <= names
+    assert charts_seen > 20 and shipped_pairs > 5
+
+
+def test_the_palette_is_declared_once_and_its_colours_differ() -> None:
+    """Every registered provider's colour is its own entry of providers.PALETTE, and every two
+    entries differ by Delta-E >= 19 as drawn on both page palettes."""
+    from generator.data.provider_registry import registered
+    from generator.site import providers
+
+    providers.forget()
+    names = list(registered())
+    colours = [providers.style(n).color for n in names]
+    assert len(set(colours)) == len(colours) and set(colours) <= set(providers.PALETTE)
+    assert len(providers.PALETTE) > len(names)  # slots left for contributed providers
+    for bg in (providers.LIGHT_BG, providers.DARK_BG):
+        drawn = [providers.legible(c, bg) for c in providers.PALETTE]
+        worst = min(_delta_e(a, b) for i, a in enumerate(drawn) for b in drawn[i + 1 :])
+        assert worst >= 19, bg
+    unknown = providers.style("never-registered@SYNTHETIC_GPU_A").color
+    assert unknown in providers.PALETTE and unknown not in colours
