@@ -459,3 +459,20 @@ def test_first_column_stays_in_view_on_a_phone(
         assert not w.errors
     finally:
         w.close()
+
+
+def test_hover_shows_every_line_at_that_x(browser: Any, server: str) -> None:
+    """Plotly draws the charts with unified hover along x: every provider's value at the M
+    under the pointer, not the one nearest to it."""
+    w = Watch(browser, server)
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        modes = w.page.evaluate(
+            """async () => { await window.bgCharts.renderAll();
+            return Array.from(document.querySelectorAll('.bg-chart .js-plotly-plot'))
+              .map(gd => gd.layout.hovermode); }"""
+        )
+        assert modes and set(modes) == {"x unified"}
+        assert not w.errors
+    finally:
+        w.close()
