@@ -335,14 +335,14 @@ class Gains:
         if dflt is None or not dflt.points:
             return Today(engine, name, None, None)
         vllm = next((s for s in shipped_sets() if s.engine == "vllm"), None)
-        stages = f", {vllm.default_num_stages} stages" if vllm else ""
+        stages = f" ({vllm.default_num_stages} stages)" if vllm else ""
         if engine == "vllm":
             why = (
                 f"{name}'s shipped files were not measured on this GPU; its default config"
                 f"{stages} stands in (what it runs only for a shape it ships no file for)"
             )
         else:
-            own_stages = f", {release.default_num_stages} stages" if release else ""
+            own_stages = f" ({release.default_num_stages} stages)" if release else ""
             why = (
                 f"neither {name}'s shipped files nor its own default config{own_stages} were "
                 f"measured on this GPU; vLLM's default config{stages} stands in"

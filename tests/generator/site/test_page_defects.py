@@ -367,8 +367,8 @@ def test_a_stand_in_for_what_an_engine_runs_is_said_next_to_the_number(
         for name in ("SGLang 0.5.23", "vLLM 0.33.0"):
             assert f"stand-in for {name} without our files: not measured on this GPU" in row
         note = re.search(r'<p class="bg-stand-in-note" data-engine="sglang">(.*?)</p>', text, re.S)
-        assert note and f"own default config, {stages['sglang']} stages" in note.group(1)
-        assert f"vLLM's default config, {stages['vllm']} stages stands in" in note.group(1)
+        assert note and f"own default config ({stages['sglang']} stages)" in note.group(1)
+        assert f"vLLM's default config ({stages['vllm']} stages) stands in" in note.group(1)
         card = text[text.index('<section class="bg-engine" data-engine="sglang">') :]
         card = re.sub(r"<[^>]+>", "", card[: card.index("</section>")])
         assert "Gain over SGLang 0.5.23 without our files: not measured on this GPU" in card
