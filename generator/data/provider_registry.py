@@ -12,8 +12,10 @@ and kept equal to :mod:`generator.bench.registry` by a test); a file may only re
   quantization timed, baseline, output dtype) must equal the registry's, or ``validate``
   refuses the file (:func:`disagreements`), save the values older runs legitimately
   recorded (:data:`FORMER`);
-* how it looks (label, description, colour, dash, symbol) is the registry's wherever shown;
-  a file's older wording is ignored;
+* how it looks (label, description, dash, symbol) is the registry's wherever shown; a file's
+  older wording is ignored; its colour on the pages is the site's one palette's
+  (``generator.site.providers.PALETTE``, slot = its place in the registry), so that no two
+  providers look alike;
 * a provider the registry does not know (a contributed kernel) keeps the metadata its own
   file records, on its own device's pages only (``generator.site.providers``), and can never
   be a baseline or installable: those roles decide every speedup and every bundle.

@@ -43,6 +43,7 @@ from generator.data.records import (
     record_provenance,
 )
 from generator.errors import UserError
+from generator.site.engines import engine
 from generator.site.installer import Installed, install_all
 
 R = TypeVar("R", bound=BaseModel)
@@ -58,11 +59,11 @@ Measured on (the tuning runs whose winners these files hold; manifest.json says 
 file comes from which):
 {measured}
 
-vllm/    copy into vLLM's config folder:
-           <site-packages>/vllm/model_executor/layers/quantization/utils/configs/
+vllm/    copy into vLLM's config folder ({vllm_as_of}, the only one it loads them from):
+           <site-packages>/vllm/{vllm_folder}/
          vLLM picks the file up by name (N, K, device_name, dtype, block_shape) at startup.
-sglang/  copy into SGLang's config folder:
-           <site-packages>/sglang/srt/layers/quantization/configs/
+sglang/  copy into SGLang's config folder ({sglang_as_of}, the only one it loads them from):
+           <site-packages>/sglang/{sglang_folder}/
 a16w8/   configs of the batched A16W8 kernel (our own format, see the catalog site).
 
 Or let the CLI copy them for you:
@@ -247,7 +248,12 @@ def zip_device_bundle(bundle: DeviceBundle) -> bytes:
     if not measured or any(not provs for _, _, provs in configs):
         no_record = f" ({layout.DEVICE_FILE}: files with no tuning record)"
         measured.append(_run_line(fallback) + no_record)
+    vllm, sglang = engine(FileFormat.VLLM.value), engine(FileFormat.SGLANG.value)
     readme = README.format(
+        vllm_as_of=vllm.as_of,
+        vllm_folder=vllm.folder,
+        sglang_as_of=sglang.as_of,
+        sglang_folder=sglang.folder,
         device=bundle.device,
         underline="=" * (len(bundle.device) + 50),
         measured="\n".join(measured),

@@ -57,18 +57,48 @@ def _invalid_text(row: BenchRow) -> str:
     return html.escape(msg)
 
 
-def _series(name: str, visible: bool, group: str | None = None) -> dict[str, Any]:
+def _group(name: str, published: Callable[[str], bool] | None) -> str:
+    """The legend group: the provider's role, except that an installable provider whose files
+    the page does not publish is not "installed by our files" there."""
+    st = providers.style(name)
+    if st.role == Role.INSTALLABLE and published is not None and not published(name):
+        return providers.NOT_PUBLISHED_TITLE
+    return ROLE_TITLES[st.role]
+
+
+def _series(
+    name: str,
+    visible: bool,
+    group: str | None = None,
+    published: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
     st = providers.style(name)
     return {
         "key": name,  # the provider (JSON-escaped when embedded; never rendered by Plotly)
         "name": html.escape(st.label),
-        "group": group or ROLE_TITLES[st.role],
+        "group": group or _group(name, published),
         "color": st.color_light,
         "color_dark": st.color_dark,
         "dash": st.dash,
         "symbol": st.symbol,
         "visible": visible,
     }
+
+
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def _separate_dashes(series: list[dict[str, Any]]) -> None:
+    """Lines of one legend group often lie on each other (vLLM's and SGLang's shipped files
+    pick the same config at many M): within a group, a series whose dash an earlier one already
+    has takes the first dash nobody in the group has, so overlapping lines stay visible apart
+    (their colours differ too: providers.PALETTE)."""
+    used: dict[str, set[str]] = {}
+    for s in series:
+        taken = used.setdefault(s["group"], set())
+        if s["dash"] in taken:
+            s["dash"] = next((d for d in DASHES if d not in taken), s["dash"])
+        taken.add(s["dash"])
 
 
 def best_other(rows: Iterable[BenchRow]) -> str | None:
@@ -164,8 +194,11 @@ def lines_chart(
     x_of: Callable[[BenchRow], int] = lambda r: r.M,
     x_name: str = "M",
     speedups: bool = True,
+    published: Callable[[str], bool] | None = None,
 ) -> Spec | None:
-    """One line per provider against M, with the views a reader switches between."""
+    """One line per provider against M, with the views a reader switches between.
+    ``published(provider)``: whether the page publishes a file that installs it (None: not
+    known, the provider's role decides its legend group)."""
     if not rows:
         return None
     xs = sorted({x_of(r) for r in rows})
@@ -182,7 +215,7 @@ def lines_chart(
 
     series, lat = [], []
     for n in names:
-        s = _series(n, n in shown)
+        s = _series(n, n in shown, published=published)
         pts = by_provider[n]
         lat.append(
             [
@@ -280,8 +313,10 @@ def lines_chart(
                 help_text="roofline time (device ceilings) / measured time",
             )
         )
+    _separate_dashes(series)
     return {
         "type": "lines",
+        "hovermode": "x unified",  # every line's value at the x under the pointer
         "x": xs,
         "x_title": x_title,
         "x_name": x_name,
@@ -291,15 +326,20 @@ def lines_chart(
     }
 
 
-def model_chart(rows: list[BenchRow]) -> Spec | None:
-    return lines_chart(rows)
+def model_chart(
+    rows: list[BenchRow], published: Callable[[str], bool] | None = None
+) -> Spec | None:
+    return lines_chart(rows, published=published)
 
 
-def square_chart(rows: list[BenchRow]) -> Spec | None:
+def square_chart(
+    rows: list[BenchRow], published: Callable[[str], bool] | None = None
+) -> Spec | None:
     """Sweeps other than model / mla: TFLOP/s against the swept size."""
     square = all(r.M == r.N == r.K for r in rows)
     return lines_chart(
         rows,
+        published=published,
         x_title="M = N = K (log scale)" if square else "M (tokens in the batch, log scale)",
         x_name="M=N=K" if square else "M",
     )
@@ -311,7 +351,8 @@ def mla_label(b: int, m: int, n: int, k: int) -> str:
 
 def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
     """Grouped bars per (B, M, N, K) point: every provider on this GPU, its speedup over bf16
-    bmm, and (in the TFLOP/s view only) the other vendor's published figure, marked as such."""
+    bmm, and (in the TFLOP/s view only, off until the reader ticks it) the other vendor's
+    published figure, marked as such."""
     order = sorted({(r.N, r.K, r.B, r.M) for r in rows}, key=lambda t: (-t[0], t[2], t[3]))
     if not order:
         return None
@@ -359,7 +400,7 @@ def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
                 "color_dark": "#a8a8a8",
                 "dash": "solid",
                 "symbol": "square",
-                "visible": True,
+                "visible": False,  # another GPU: drawn only when the reader ticks it
                 "pattern": "/",
                 "lat": [None] * len(cats),
                 "bad": [],
@@ -382,6 +423,7 @@ def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
         )
     return {
         "type": "bars",
+        "hovermode": "x unified",
         "x": cats,
         "x_title": "",
         "x_log": False,

@@ -7,6 +7,24 @@ all (on Hopper both engines prefer other backends, so installing files can chang
 These facts change between engine versions; every statement is tied to the release whose
 shipped files the catalog compares against (``generator/data/reference/sources.json``) and
 worded as "as of" that release, with the sources a reader can check.
+
+Where each engine looks, read from the wheels (2026-12-02): one folder per engine, the one its
+loader opens, and no other.
+
+* vLLM 0.33.0 (``vllm-0.33.0-cp38-abi3-manylinux_2_28_x86_64.whl``, the sha256 pinned in
+  ``generator/deepgemm_fetch.py``): ``get_w8a8_block_fp8_configs`` in
+  ``vllm/model_executor/layers/quantization/utils/fp8_utils.py`` opens
+  ``os.path.join(os.path.dirname(__file__), "configs", <name>)`` and nothing else.
+  ``VLLM_TUNED_CONFIG_FOLDER`` (``vllm/envs.py``: "Shared by MoE, Mamba SSU, and LoRA") is read
+  by the fused-MoE, Mamba and LoRA config loaders, not by this one: a block-FP8 GEMM file put
+  there is never loaded.
+* SGLang 0.5.23 (``sglang-0.5.23-cp312-cp312-manylinux_2_34_x86_64.whl``, sha256 8d257a31...):
+  ``get_w8a8_block_fp8_configs`` in ``sglang/kernels/ops/gemm/fp8_kernel.py`` (and
+  ``get_w8a8_block_int8_configs`` in ``sglang/kernels/ops/gemm/int8_kernel.py``) open
+  ``os.path.join(os.path.dirname(__file__), "configs", <name>)``, i.e.
+  ``sglang/kernels/ops/gemm/configs/``; no environment variable redirects them. The wheel has
+  neither ``sglang/srt/layers/quantization/configs/`` nor
+  ``sglang/kernels/ops/quantization/configs/``.
 """
 
 from __future__ import annotations
@@ -23,20 +41,26 @@ DEFAULT_LOG = "Using default W8A8 Block FP8 kernel config. Performance might be 
 # engines try other block-FP8 backends before the Triton kernel.
 _HOPPER_PREFIXES = ("NVIDIA_H100", "NVIDIA_H200", "NVIDIA_H800", "NVIDIA_H20", "NVIDIA_GH200")
 
-SGLANG_MOVE_PR = "https://github.com/sgl-project/sglang/pull/30784"
-
 
 @dataclass(frozen=True)
 class Engine:
     id: str  # its file format's value: the folder of its files in site_data and in the bundles
     name: str  # "vLLM"
     release: ShippedSet | None  # the release the catalog compares against
-    package: str  # the Python package: its folder is where the config folders below are
-    folders: tuple[tuple[str, str], ...]  # (which versions, config folder inside the package)
-    env_var: str | None  # a folder the engine reads first, leaving its own files untouched
+    package: str  # the Python package: its folder is where the config folder below is
+    folder: str  # the one folder inside the package the engine loads these files from
+    loader: tuple[str, str]  # (file in the wheel, function) that opens that folder
     hopper: str  # what it runs on Hopper, and how to get the Triton kernel
     force_triton: str | None  # a flag that forces the Triton kernel, if the engine has one
     sources: tuple[tuple[str, str], ...]  # (label, URL)
+
+    @property
+    def loader_text(self) -> str:
+        """Where the folder comes from, for a reader: "get_w8a8_block_fp8_configs in
+        sglang/kernels/ops/gemm/fp8_kernel.py of SGLang 0.5.23"."""
+        file, function = self.loader
+        version = f" {self.release.version}" if self.release else ""
+        return f"{function} in {file} of {self.name}{version}"
 
     @property
     def as_of(self) -> str:
@@ -58,8 +82,11 @@ def engines() -> list[Engine]:
             name="vLLM",
             release=vllm,
             package="vllm",
-            folders=(("", "model_executor/layers/quantization/utils/configs"),),
-            env_var="VLLM_TUNED_CONFIG_FOLDER",
+            folder="model_executor/layers/quantization/utils/configs",
+            loader=(
+                "vllm/model_executor/layers/quantization/utils/fp8_utils.py",
+                "get_w8a8_block_fp8_configs",
+            ),
             hopper=(
                 "On Hopper GPUs vLLM tries FlashInfer, DeepGEMM and CUTLASS block-FP8 GEMMs "
                 "before the Triton kernel, so the Triton kernel, and with it these files, may "
@@ -73,11 +100,8 @@ def engines() -> list[Engine]:
             name="SGLang",
             release=sglang,
             package="sglang",
-            folders=(
-                ("recent versions (since PR #30784)", "kernels/ops/quantization/configs"),
-                ("older versions", "srt/layers/quantization/configs"),
-            ),
-            env_var=None,
+            folder="kernels/ops/gemm/configs",
+            loader=("sglang/kernels/ops/gemm/fp8_kernel.py", "get_w8a8_block_fp8_configs"),
             hopper=(
                 "On Hopper GPUs SGLang runs DeepGEMM when the output is bf16, and tries "
                 "FlashInfer and CUTLASS first where enabled; it runs the Triton kernel when "
@@ -85,10 +109,7 @@ def engines() -> list[Engine]:
                 "or when started with --fp8-gemm-backend triton."
             ),
             force_triton="--fp8-gemm-backend triton",
-            sources=(
-                *([(f"SGLang {sglang.version} config folder", sglang.source)] if sglang else []),
-                ("SGLang PR #30784 (config folder moved)", SGLANG_MOVE_PR),
-            ),
+            sources=((f"SGLang {sglang.version} config folder", sglang.source),) if sglang else (),
         ),
     ]
 

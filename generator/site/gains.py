@@ -290,6 +290,19 @@ def _release(s: ShippedSet) -> str:
     return f"{ENGINE_NAMES.get(s.engine, s.engine)} {s.version}"
 
 
+@dataclass(frozen=True)
+class Today:
+    """What one engine runs without our files, as a page can compare it: its own comparison
+    (its shipped files, else its default), or, where neither was measured on the GPU, the
+    default-config comparison standing in for it, with why (``stand_in``), which every page
+    that prints the number says next to it."""
+
+    engine: str  # "sglang"
+    name: str  # "SGLang 0.5.23"
+    comparison: Comparison | None  # None: nothing to compare with on these points
+    stand_in: str | None = None  # why another reference is shown; None: the engine's own
+
+
 @dataclass
 class Gains:
     """What the installed files gain on one set of points (a device, or one model at one TP)."""
@@ -306,6 +319,41 @@ class Gains:
 
     def get(self, comparison_id: str) -> Comparison | None:
         return next((c for c in self.versus if c.id == comparison_id), None)
+
+    def today(self, engine: str) -> Today:
+        """What ``engine`` runs without our files on these points (see :class:`Today`). Where
+        its release's comparison has no point (no rows of its shipped files or its default, no
+        tuning baselines: the H100's data), the default-config comparison is vLLM's default,
+        which is what vLLM runs for a shape it ships no file for, and not SGLang's own default
+        (another num_stages): shown only as a stand-in, said as such."""
+        release = next((s for s in shipped_sets() if s.engine == engine), None)
+        name = _release(release) if release else ENGINE_NAMES.get(engine, engine)
+        own = self.get(release.id) if release else None
+        if own is not None and own.points:
+            return Today(engine, name, own, None)
+        dflt = self.get("default")
+        if dflt is None or not dflt.points:
+            return Today(engine, name, None, None)
+        vllm = next((s for s in shipped_sets() if s.engine == "vllm"), None)
+        stages = f" ({vllm.default_num_stages} stages)" if vllm else ""
+        if engine == "vllm":
+            why = (
+                f"{name}'s shipped files were not measured on this GPU; its default config"
+                f"{stages} stands in (what it runs only for a shape it ships no file for)"
+            )
+        else:
+            own_stages = f" ({release.default_num_stages} stages)" if release else ""
+            why = (
+                f"neither {name}'s shipped files nor its own default config{own_stages} were "
+                f"measured on this GPU; vLLM's default config{stages} stands in"
+            )
+        return Today(engine, name, dflt, why)
+
+    @property
+    def stand_ins(self) -> list[Today]:
+        """The engines whose comparison on these points is the default-config stand-in."""
+        out = [self.today(s.engine) for s in shipped_sets()]
+        return [t for t in out if t.stand_in]
 
 
 def gains(
@@ -396,9 +444,10 @@ def gains(
         out.versus.append(
             Comparison(
                 "default",
-                "default config",
+                "vLLM's default config",
                 pts,
-                "the kernel's default config: what vLLM runs for a shape it has no file for",
+                "the kernel's default config as vLLM sets it: what vLLM runs for a shape it has "
+                "no file for",
                 nb,
                 nt,
             )

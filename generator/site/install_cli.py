@@ -18,6 +18,7 @@ from generator.data.validate import validate_device
 from generator.data.writable import require_writable_dir
 from generator.errors import UserError
 from generator.site.bundles import find_device_dir, install_configs
+from generator.site.engines import engines
 
 DEFAULT_SITE_DATA = layout.DEFAULT_SITE_DATA
 
@@ -28,9 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         help="copy one device's tuned configs into a vLLM / SGLang config folder",
         description=(
             "Copy the tuned config files of one device, under the exact names the framework "
-            "loads, into --dest (for vLLM: <site-packages>/vllm/model_executor/layers/"
-            "quantization/utils/configs/; for SGLang: <site-packages>/sglang/srt/layers/"
-            "quantization/configs/)."
+            "loads, into --dest ("
+            + "; ".join(
+                f"for {e.name}, {e.as_of}: <site-packages>/{e.package}/{e.folder}/"
+                for e in engines()
+            )
+            + ", the only folder each loads these files from)."
         ),
     )
     p.add_argument("--device", required=True, help="device name, e.g. NVIDIA_H100_80GB_HBM3")

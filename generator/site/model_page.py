@@ -17,9 +17,11 @@ section per weight shape with its chart and tables.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.configs.engine_files import file_name
 from generator.data import models, tune_times
 from generator.data.records import (
     SEARCH_V1,
@@ -134,6 +136,8 @@ class EngineInstall:
     files: list[FileRow]
     bundle_src: str | None
     today: gains.Comparison | None  # the gain over what this engine runs today
+    # where that was not measured: the default-config comparison standing in, and why
+    stand_in: gains.Today | None = None
 
     @property
     def present(self) -> int:
@@ -157,6 +161,25 @@ class ModelPage:
     downloads: dict[str, bytes] = field(default_factory=dict)
     # per engine: what it runs here by default and Triton with our files against it
     verdicts: list[verdict.EngineVerdict] = field(default_factory=list)
+
+
+def publishes(d: Device, shapes: list[tuple[int, int]]) -> Callable[[str], bool]:
+    """Whether the device publishes, for one of ``shapes`` (N, K), an engine config file that
+    installs a provider (its scheme's dtype, under an engine it is installable for): a page
+    calls a provider "installed by our files" only where such a file is."""
+    names = {eng: {f.name for f in files} for eng, files in d.configs.items()}
+
+    def has_file(provider: str) -> bool:
+        dtype = providers.file_dtype(provider)
+        if dtype is None:
+            return False
+        return any(
+            file_name(engine, n, k, d.name, dtype, (128, 128)) in names.get(engine, set())
+            for engine in providers.style(provider).installable
+            for n, k in shapes
+        )
+
+    return has_file
 
 
 def downloads_dir(d: Device) -> str:
@@ -307,12 +330,14 @@ def build(
                     installed.get((s.N, s.K)),
                 )
             )
-        today = g.get(eng.release.id) if eng.release else None
+        now = g.today(eng.id)
+        today = None if now.stand_in else now.comparison
+        stand_in = now if now.stand_in else None
         src = None
         if any(f.present for f in files):
             src = bundle_src(d, mt, eng.id)
-            dl[src] = _bundle(d, mt, eng, files, g, today, readme)
-        installs.append(EngineInstall(eng, files, src, today))
+            dl[src] = _bundle(d, mt, eng, files, g, today, readme, stand_in)
+        installs.append(EngineInstall(eng, files, src, today, stand_in))
     today_cmps = [c for c in g.versus if c.id not in ("default", "bf16")]
     advice = []
     for s in mt.shapes:
@@ -332,7 +357,7 @@ def build(
         sections.append(
             {
                 "shape": s,
-                "chart": charts.model_chart(s.rows),
+                "chart": charts.model_chart(s.rows, publishes(d, [(s.N, s.K)])),
                 "ranges": recommend.ranges(s.rows),
                 "tunes": [tune_table(t) for t in s.tunes],
             }
@@ -375,6 +400,7 @@ def _bundle(
     g: gains.Gains,
     today: gains.Comparison | None,
     readme: Any,
+    stand_in: gains.Today | None = None,
 ) -> bytes:
     entries = []
     for f in files:
@@ -393,6 +419,11 @@ def _bundle(
             about["median_speedup_over_engine_today"] = _band_medians(
                 today.only(f.shape.N, f.shape.K)
             )
+        elif stand_in is not None and stand_in.comparison is not None:
+            about["median_speedup_over_stand_in"] = _band_medians(
+                stand_in.comparison.only(f.shape.N, f.shape.K)
+            )
+            about["stand_in"] = stand_in.stand_in
         if f.tune is not None:
             about["tuned"] = [
                 {
@@ -426,6 +457,7 @@ def _bundle(
         eng=eng,
         files=files,
         today=today,
+        stand_in=stand_in,
         gains=g,
         bands=gains.BANDS,
         search_text=gains.search_text,

@@ -10,8 +10,9 @@ device's files record (:func:`learn`), under a name scoped to that device
 role reserved for the registry's (baseline, installable). Every chart, legend, table and
 recommendation asks this module; nothing here looks at a provider's name to decide what it
 is. A name with no metadata (a bench file written before metadata existed, or a series that is
-not a provider, like a tuned kernel's line) gets its name as label, a colour stable across
-builds, and no scheme: it is never counted as a drop-in candidate.
+not a provider, like a tuned kernel's line) gets its name as label, a spare slot of the
+palette, and no scheme: it is never counted as a drop-in candidate. Every provider's colour is
+its slot of :data:`PALETTE`, declared once here.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ ROLE_TAGS = {
     Role.UNKNOWN: "no metadata",
 }
 
+# an installable provider on a page that has no file of it: tuned by us, nothing to install here
+NOT_PUBLISHED_TITLE = "Tuned by us, no file of it published here"
+
 ROLE_TITLES = {
     Role.BASELINE: "Baseline",
     Role.INSTALLABLE: "Installed by our files",
@@ -73,18 +77,52 @@ _SEEN: dict[str, None] = {}  # registered providers with rows in the loaded cata
 _COLOR = re.compile(COLOR_PATTERN)
 FALLBACK_COLOR = "#7f7f7f"  # what a colour that is not "#rrggbb" is drawn as
 
-_PALETTE = [
-    "#17becf",
-    "#bcbd22",
-    "#8c564b",
-    "#e377c2",
-    "#ff7f0e",
-    "#7f7f7f",
-    "#aec7e8",
-    "#c49c94",
-    "#f7b6d2",
-    "#dbdb8d",
-]
+# The catalog's one palette: the colour of every provider wherever it is drawn (lines, bars,
+# legend keys, tables). Picked greedily for the largest smallest CIELAB distance between two
+# entries as drawn on both Material palettes (after legible()): every pair differs by
+# Delta-E >= 19 on white and on slate, so no two providers look alike (the registry's own
+# colours had vLLM's and SGLang's shipped files in two near-identical dark purples). Slot i is
+# the i-th provider of the registry; the slots after them go to contributed providers and names
+# with no metadata, in the order the catalog meets them.
+PALETTE = (
+    "#555555",
+    "#dd00ff",
+    "#ff0000",
+    "#009900",
+    "#0077ff",
+    "#ff3399",
+    "#dd9900",
+    "#00ffbb",
+    "#dd99ff",
+    "#dd7777",
+    "#0099dd",
+    "#bbdd55",
+    "#ff3355",
+    "#5500ff",
+    "#770055",
+    "#ff33dd",
+    "#ff7733",
+    "#005500",
+    "#000099",
+    "#ffdd99",
+    "#773300",
+    "#55bbbb",
+    "#ffbbdd",
+    "#ff77bb",
+    "#9900bb",
+    "#005577",
+    "#00ff77",
+    "#bbffbb",
+    "#77bb00",
+    "#bbbbff",
+    "#555500",
+    "#333377",
+    "#7755dd",
+    "#dd55bb",
+    "#5599ff",
+    "#ff9955",
+)
+_SLOTS: dict[str, int] = {}  # contributed / unknown name -> its palette slot, as met
 _SYMBOLS = ["star", "hexagon", "pentagon", "triangle-down", "bowtie", "hourglass"]
 
 
@@ -246,6 +284,7 @@ def forget() -> None:
     _KNOWN.clear()
     _KNOWN.update(registered())
     _SEEN.clear()
+    _SLOTS.clear()
 
 
 def style(name: str) -> ProviderStyle:
@@ -253,22 +292,48 @@ def style(name: str) -> ProviderStyle:
     stable across builds."""
     info = _KNOWN.get(name)
     if info is not None:
-        return ProviderStyle(name, info.label, info.color, info.dash, info.symbol, info)
+        return ProviderStyle(name, info.label, color_of(name), info.dash, info.symbol, info)
     h = zlib.crc32(name.encode())
     return ProviderStyle(
         name=name,
         label=name,
-        color=_PALETTE[h % len(_PALETTE)],
+        color=color_of(name),
         dash="longdash",
-        symbol=_SYMBOLS[(h // len(_PALETTE)) % len(_SYMBOLS)],
+        symbol=_SYMBOLS[h % len(_SYMBOLS)],
         info=None,
     )
+
+
+def color_of(name: str) -> str:
+    """A provider's colour from :data:`PALETTE`: a registered provider's slot is its place in
+    the registry; any other name takes the next free slot the first time it is met (stable for
+    one catalog: the loading order is), and only past the palette's end a colour by hash."""
+    order = list(registered())
+    if name in order and order.index(name) < len(PALETTE):
+        return PALETTE[order.index(name)]
+    if name not in _SLOTS:
+        _SLOTS[name] = len(order) + len(_SLOTS)
+    slot = _SLOTS[name]
+    if slot < len(PALETTE):
+        return PALETTE[slot]
+    return PALETTE[zlib.crc32(name.encode()) % len(PALETTE)]
 
 
 def known() -> list[str]:
     """The registered providers with rows in the loaded catalog, in the registry's order
     (what the methodology's provider table lists)."""
     return [n for n in _KNOWN if n in _SEEN]
+
+
+# the dtype part of an engine file's name, per scheme of an installable provider
+_FILE_DTYPE = {Scheme.FP8_BLOCK: "fp8", Scheme.INT8_BLOCK: "int8"}
+
+
+def file_dtype(name: str) -> str | None:
+    """The input dtype of the engine config files that install provider ``name`` ("fp8",
+    "int8"); None when no file of ours installs it."""
+    st = style(name)
+    return _FILE_DTYPE.get(st.scheme) if st.role == Role.INSTALLABLE and st.scheme else None
 
 
 def tuned_fp8(names: Iterable[str]) -> str | None:

@@ -30,7 +30,16 @@ from markupsafe import Markup
 from generator.configs.engine_files import FileFormat
 from generator.data.external_figures import mla_figures
 from generator.data.records import SEARCH_V1, BenchRow, Status, TuneFile
-from generator.site import charts, engines, export, gains, model_page, providers, verdict
+from generator.site import (
+    charts,
+    engines,
+    export,
+    gains,
+    mla_page,
+    model_page,
+    providers,
+    verdict,
+)
 from generator.site.bundles import zip_device_bundle
 from generator.site.catalog import Catalog, Device
 from generator.site.model_page import ModelTP
@@ -221,6 +230,7 @@ class _Renderer:
                 )
                 groups.setdefault(s["group"], []).append((k, s, desc))
             order = [ROLE_TITLES[role] for role in ROLE_ORDER]
+            order.insert(1, providers.NOT_PUBLISHED_TITLE)  # after "Installed by our files"
             ordered = sorted(
                 groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)
             )
@@ -266,41 +276,6 @@ def _bundle_src(d: Device) -> str:
 
 # Links for the external reference figures the benchmark records (by their recorded label).
 REFERENCE_LINKS = {mla_figures().label: mla_figures().source}
-
-
-def _mla_table(rows: list[BenchRow]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Per (B, M, N, K): every provider's row, the fastest correct one on this GPU and its
-    speedup over bf16 bmm on this GPU, and the other vendor's published figure (kept apart:
-    different hardware, not a speedup of ours)."""
-    names = providers.ordered({r.provider for r in rows})
-    base = next((n for n in names if providers.style(n).is_baseline), None)
-    points: dict[tuple[int, int, int, int], dict[str, Any]] = {}
-    for r in rows:
-        p = points.setdefault(
-            (r.B, r.M, r.N, r.K),
-            {"B": r.B, "M": r.M, "N": r.N, "K": r.K, "cells": {}, "ref": None, "layer": r.layer},
-        )
-        p["cells"].setdefault(r.provider, r)
-        if r.reference_tflops is not None and p["ref"] is None:
-            p["ref"] = r.reference_tflops
-    out = []
-    for key in sorted(points, key=lambda k: (-k[2], k[0], k[1])):
-        p = points[key]
-        ok = [
-            r
-            for n, r in p["cells"].items()
-            if n != base and gains.ok(r.measurement) and r.measurement.tflops is not None
-        ]
-        best = min(ok, key=lambda r: r.measurement.latency_us or 0.0) if ok else None
-        b = p["cells"].get(base) if base else None
-        p["best"] = best.provider if best else None
-        p["vs_bf16"] = (
-            (b.measurement.latency_us or 0.0) / (best.measurement.latency_us or 1.0)
-            if best and b is not None and gains.ok(b.measurement)
-            else None
-        )
-        out.append(p)
-    return names, out
 
 
 def _provider_table() -> list[dict[str, Any]]:
@@ -355,7 +330,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
             nav_children.append({mt.title: src})
     if d.mla_rows:
         out.downloads.update(_mla_downloads(d))
-        out.pages.append(_mla_page(r, d))
+        out.pages.append(_mla_page(r, d, catalog))
         nav_children.append({"A16W8 MLA": _mla_src(d)})
     out.downloads.update(_device_downloads(d))
     out.pages.append(_device_page(r, d, pages))
@@ -463,10 +438,11 @@ def _mla_downloads(d: Device) -> dict[str, bytes]:
     }
 
 
-def _mla_page(r: _Renderer, d: Device) -> Page:
-    """The batched A16W8 (MLA) page: its table, chart and tuning records."""
+def _mla_page(r: _Renderer, d: Device, catalog: Catalog) -> Page:
+    """The batched A16W8 (MLA) page: this GPU's table and chart (each point with its TP and
+    layer), another vendor's published figures apart, and the tuning records."""
     base = _mla_base(d)
-    names, table = _mla_table(d.mla_rows)
+    names, table = mla_page.table(d.mla_rows, catalog.specs)
     ref_label = next((row.reference_label for row in d.mla_rows if row.reference_label), None)
     return r.page(
         "mla.md.j2",
@@ -474,10 +450,12 @@ def _mla_page(r: _Renderer, d: Device) -> Page:
         d=d,
         names=names,
         table=table,
+        heads=mla_page.heads(catalog.specs, d.mla_rows),
         base=next((n for n in names if providers.style(n).is_baseline), None),
         spec=charts.mla_chart(d.mla_rows, ref_label),
         ref_label=ref_label,
         ref_link=REFERENCE_LINKS.get(ref_label or ""),
+        external=mla_page.external(d.mla_rows),
         tunes=[model_page.tune_table(t) for t in d.batched_tunes],
         runs=bench_runs(d.mla_rows),
         device_src=_device_src(d),
@@ -526,7 +504,9 @@ def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[BenchRun]]]:
                 if nk is None
                 else f"{sweep} sweep, N={nk[0]} K={nk[1]}"
             )
-            other_sweeps.append((label, charts.square_chart(grows), bench_runs(grows)))
+            shapes = sorted({(r.N, r.K) for r in grows})
+            chart = charts.square_chart(grows, model_page.publishes(d, shapes))
+            other_sweeps.append((label, chart, bench_runs(grows)))
     return other_sweeps
 
 

@@ -70,7 +70,9 @@
             return y === null ? "" : fmt(y) + view.unit + (s.lat[i] ? " · " + fmt(s.lat[i]) + " µs" : "");
           }),
           textposition: "none",
-          hovertemplate: "%{fullData.name}<br>%{x}<br>%{text}<extra></extra>",
+          hovertemplate: spec.hovermode === "x unified"
+            ? "%{fullData.name}: %{text}<extra></extra>"
+            : "%{fullData.name}<br>%{x}<br>%{text}<extra></extra>",
           marker: s.pattern
             ? { color: "rgba(0,0,0,0)", line: { color: color, width: 1 }, pattern: { shape: s.pattern, fgcolor: color } }
             : { color: color },
@@ -101,7 +103,10 @@
         x: x,
         y: y,
         text: text,
-        hovertemplate: "%{fullData.name}<br>" + (spec.x_name || "M") + "=%{x}<br>%{text}<extra></extra>",
+        // unified hover: a header with the x value, then one line per provider at that x
+        hovertemplate: spec.hovermode === "x unified"
+          ? "%{fullData.name}: %{text}<extra></extra>"
+          : "%{fullData.name}<br>" + (spec.x_name || "M") + "=%{x}<br>%{text}<extra></extra>",
         connectgaps: false,
         line: { color: color, dash: s.dash, width: 2 },
         marker: { symbol: symbol, size: size, color: color, line: { color: color, width: 2 } },
@@ -122,7 +127,7 @@
       margin: { l: 8, r: 8, t: 8, b: 8 },
       height: plotHeight(el, bars),
       showlegend: false,
-      hovermode: "closest",
+      hovermode: spec.hovermode || "closest",
       barmode: "group",
       xaxis: {
         title: { text: spec.x_title },

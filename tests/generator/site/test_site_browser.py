@@ -413,3 +413,66 @@ def test_every_model_page_opens_with_the_verdict(browser: Any, server: str, site
         assert not w.errors, w.errors
     finally:
         w.close()
+
+
+STICKY = """(sel) => {
+  const wraps = Array.from(document.querySelectorAll('.bg-table-wrap'))
+    .filter(w => w.querySelector(sel) && w.scrollWidth > w.clientWidth + 20);
+  return wraps.map(w => {
+    w.closest('details')?.setAttribute('open', '');
+    w.scrollLeft = w.scrollWidth;
+    return Array.from(w.querySelectorAll('tr')).slice(0, 4).map(tr => {
+      window.scrollBy(0, tr.getBoundingClientRect().top - 300);  // into the viewport
+      const c = tr.firstElementChild.getBoundingClientRect();
+      const x = c.left + Math.min(8, c.width / 2);
+      const hit = document.elementFromPoint(x, c.top + c.height / 2);
+      const left = c.left - w.getBoundingClientRect().left;
+      return {scrolled: w.scrollLeft, left: left, visible: tr.firstElementChild.contains(hit)};
+    });
+  });
+}"""
+
+
+@pytest.mark.parametrize(
+    "rel, table",
+    [
+        (MODEL_PAGE, "table.bg-recommend"),
+        (MODEL_PAGE, "table.bg-gains"),
+        ("devices/SYNTHETIC_GPU_A/a16w8-mla.html", "table.bg-mla"),
+    ],
+)
+def test_first_column_stays_in_view_on_a_phone(
+    browser: Any, server: str, rel: str, table: str
+) -> None:
+    """At 390 px a wide table scrolls inside its box; after scrolling it to the end, the first
+    cell of each row is still at the box's left edge and is what a tap there hits."""
+    w = Watch(browser, server, viewport={"width": 390, "height": 844})
+    try:
+        w.page.goto(f"{server}/{rel}", wait_until="load")
+        wraps = w.page.evaluate(STICKY, table)
+        assert wraps, f"{rel}: {table} does not overflow at 390 px"
+        for cells in wraps:
+            for c in cells:
+                assert c["scrolled"] > 0, (rel, c)
+                assert abs(c["left"]) <= 1, (rel, c)
+                assert c["visible"], (rel, c)
+        assert not w.errors
+    finally:
+        w.close()
+
+
+def test_hover_shows_every_line_at_that_x(browser: Any, server: str) -> None:
+    """Plotly draws the charts with unified hover along x: every provider's value at the M
+    under the pointer, not the one nearest to it."""
+    w = Watch(browser, server)
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        modes = w.page.evaluate(
+            """async () => { await window.bgCharts.renderAll();
+            return Array.from(document.querySelectorAll('.bg-chart .js-plotly-plot'))
+              .map(gd => gd.layout.hovermode); }"""
+        )
+        assert modes and set(modes) == {"x unified"}
+        assert not w.errors
+    finally:
+        w.close()
