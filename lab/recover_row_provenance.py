@@ -133,8 +133,26 @@ def history(rel: str) -> list[tuple[str, str, str, str]]:
     return kept
 
 
+def raw_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """A version's rows with each one's provenance inline, whichever form the version has: rows
+    of the newer form name their run by index into the file's ``runs`` (``records.BenchFile``).
+    Read raw, not through the schema, since an old version need not match today's."""
+    runs = raw.get("runs")
+    rows = raw.get("rows", [])
+    if not isinstance(runs, list):
+        return rows
+    out = []
+    for row in rows:
+        run = row.get("run")
+        body = {k: v for k, v in row.items() if k != "run"}
+        if type(run) is int and 0 <= run < len(runs):
+            body["provenance"] = runs[run]
+        out.append(body)
+    return out
+
+
 def fingerprint(row: dict[str, Any]) -> bytes:
-    body = {k: v for k, v in row.items() if k != "provenance"}
+    body = {k: v for k, v in row.items() if k not in ("provenance", "run")}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
@@ -179,7 +197,7 @@ def recover_file(path: Path, device: str, dry_run: bool) -> FileResult:
         versions.append(Version(i, commit, date, status, old_path, prov, prov != previous))
         previous = prov
         seen: Counter = Counter()
-        for row in raw.get("rows", []):
+        for row in raw_rows(raw):
             key = row_key(row)
             seen[key] += 1
             if seen[key] > 1:
@@ -200,7 +218,7 @@ def recover_file(path: Path, device: str, dry_run: bool) -> FileResult:
     newest = len(versions) - 1
     # key -> (provenance, the commit it first appeared in), or why it is dropped
     verdicts: dict[Key, tuple[dict[str, Any], str] | str] = {}
-    for row in current.get("rows", []):
+    for row in raw_rows(current):
         key = row_key(row)
         if row.get("provenance") is not None:
             result.had_own += 1

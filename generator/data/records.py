@@ -18,7 +18,18 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from generator.data.safe_json import UnsafeJSON, read_json
 from generator.errors import UserError
@@ -273,11 +284,70 @@ class BenchRow(_Record):
     control: AAControl | None = None
     # The run that measured this row. Every row carries its own (validate refuses a row
     # without one): a file collects rows of several runs, and a row of a superseded run is
-    # re-measured or dropped, never relabelled with a newer run's provenance.
+    # re-measured or dropped, never relabelled with a newer run's provenance. On disk the row
+    # names it by its index in the file's ``runs`` (see BenchFile); in memory it is the run.
     provenance: Provenance | None = None
 
 
+RUN_TABLE_ERROR = "run_table"  # the pydantic error type of a bad ``runs`` table or ``run``
+
+
+def _run_table_error(where: str, problem: str) -> PydanticCustomError:
+    """A one-line error at ``where`` (a path in the file, e.g. ``rows.3.run``), which
+    :func:`error_location` reports as the field (a model validator's errors have no location)."""
+    return PydanticCustomError(RUN_TABLE_ERROR, "{problem}", {"where": where, "problem": problem})
+
+
+def error_location(err: Any) -> tuple[str, str]:
+    """The field (dotted path in the file) and the message of one pydantic error."""
+    ctx = err.get("ctx") or {}
+    if err.get("type") == RUN_TABLE_ERROR and "where" in ctx:
+        return str(ctx["where"]), str(ctx["problem"])
+    return ".".join(str(p) for p in err["loc"]), err["msg"]
+
+
+def _short(value: Any) -> str:
+    """A raw value of a file, for a one-line error: cut, since the file may be anything."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _row_label(row: dict[str, Any]) -> str:
+    """Which row a raw row is, for an error: its provider and shape as the file has them."""
+    shape = " ".join(f"{d}={_short(row[d])}" for d in ("M", "N", "K") if d in row)
+    return f"{_short(row.get('provider', '?'))} {shape}".strip()
+
+
+def run_table(rows: list[BenchRow]) -> tuple[list[Provenance], list[int | None]]:
+    """The distinct runs of ``rows`` in order of first use, and each row's index into them
+    (None: a row without provenance). Runs are told apart by their exact JSON, so a file
+    written with this table reads back to equal rows."""
+    runs: list[Provenance] = []
+    index: dict[str, int] = {}
+    cites: list[int | None] = []
+    for row in rows:
+        if row.provenance is None:
+            cites.append(None)
+            continue
+        key = row.provenance.model_dump_json()
+        if key not in index:
+            index[key] = len(runs)
+            runs.append(row.provenance)
+        cites.append(index[key])
+    return runs, cites
+
+
 class BenchFile(_Record):
+    """One sweep's rows on one device.
+
+    On disk the rows' provenances are stored once: a top-level ``runs`` list (the distinct runs
+    in order of first use) and in each row ``"run": <index>``. A file holds thousands of rows of
+    a handful of runs, and the provenance inline was half of every row's bytes. In memory each
+    row holds its :class:`Provenance` as before; files of the older form (a provenance inline
+    in every row) still load, and are written in this form by the next save. The form needed
+    no new ``schema_version``: code from before it refuses such a file (``runs`` and ``run``
+    are fields it does not know), so nothing misreads it or writes it back short."""
+
     schema_version: int = SCHEMA_VERSION
     sweep: str = Field(pattern=NAME_PATTERN)
     # The last writer's: the file merges rows of several runs, so rows are cited by their own
@@ -290,6 +360,90 @@ class BenchFile(_Record):
     # Output dtype of the 8-bit GEMMs (``bench --out-dtype``), which sets the error bound a row
     # is judged by; None in files from before 2026-11-29, which were all bfloat16.
     out_dtype: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_runs(cls, data: Any) -> Any:
+        """The file's form on disk to the model's: each row's ``run`` index replaced by the
+        run it names. The input is not changed."""
+        if not isinstance(data, dict):
+            return data
+        rows = data.get("rows")
+        if "runs" not in data:
+            for i, row in enumerate(rows if isinstance(rows, list) else []):
+                if isinstance(row, dict) and "run" in row:
+                    raise _run_table_error(
+                        f"rows.{i}.run",
+                        f"row {_row_label(row)} names a run, but the file has no runs table",
+                    )
+            return data
+        data = dict(data)
+        raw_runs = data.pop("runs")
+        if not isinstance(raw_runs, list):
+            raise _run_table_error("runs", "not a list of runs")
+        runs: list[Provenance] = []
+        for j, raw in enumerate(raw_runs):
+            try:
+                runs.append(Provenance.model_validate(raw))
+            except ValidationError as exc:
+                where, msg = error_location(exc.errors()[0])
+                raise _run_table_error(f"runs.{j}.{where}".rstrip("."), msg) from None
+        if not isinstance(rows, list):
+            return data  # the schema reports it
+        resolved: list[Any] = []
+        for i, row in enumerate(rows):
+            if isinstance(row, dict) and "provenance" in row:  # the two forms mixed
+                raise _run_table_error(
+                    f"rows.{i}.provenance",
+                    f"row {_row_label(row)} carries a provenance of its own in a file with a "
+                    'runs table (a row names its run by index: "run": <i>)',
+                )
+            if not isinstance(row, dict) or "run" not in row:
+                resolved.append(row)  # no run: validate reports it, the schema the rest
+                continue
+            run = row["run"]
+            if type(run) is not int or not 0 <= run < len(runs):
+                span = f"0 to {len(runs) - 1}" if runs else "none"
+                raise _run_table_error(
+                    f"rows.{i}.run",
+                    f"row {_row_label(row)} names run {_short(repr(run))}, not one of the "
+                    f"file's runs ({span})",
+                )
+            body = {k: v for k, v in row.items() if k != "run"}
+            body["provenance"] = runs[run].model_copy()  # each row its own, as loaded before
+            resolved.append(body)
+        data["rows"] = resolved
+        return data
+
+    @model_serializer(mode="wrap")
+    def _cite_runs(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """The model's form to the file's: the rows' runs listed once in ``runs`` (just before
+        ``rows``), each row naming its own by index. Only cited runs are written."""
+        data = handler(self)
+        rows = data.get("rows") if isinstance(data, dict) else None
+        if not isinstance(rows, list) or len(rows) != len(self.rows):
+            return data  # rows left out of this dump (include / exclude)
+        runs: list[Any] = []
+        index: dict[str, int] = {}
+        out_rows = []
+        for model_row, row in zip(self.rows, rows, strict=True):
+            if isinstance(row, dict) and "provenance" in row:
+                row = dict(row)
+                prov = row.pop("provenance")
+                if model_row.provenance is not None and prov is not None:
+                    key = model_row.provenance.model_dump_json()  # as run_table tells runs apart
+                    if key not in index:
+                        index[key] = len(runs)
+                        runs.append(prov)
+                    row["run"] = index[key]
+            out_rows.append(row)
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "rows":
+                out["runs"] = runs
+                value = out_rows
+            out[key] = value
+        return out
 
 
 class DeviceFile(_Record):
@@ -406,9 +560,8 @@ def load(path: str | os.PathLike[str], model: type[M_]) -> M_:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "<root>"
-        raise SiteDataError(f"{path}: field '{where}': {first['msg']}") from None
+        where, msg = error_location(exc.errors()[0])
+        raise SiteDataError(f"{path}: field '{where or '<root>'}': {msg}") from None
 
 
 def current_umask() -> int:

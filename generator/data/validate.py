@@ -20,11 +20,12 @@ What it checks, per file kind (``layout`` has the tree):
   engine ships for that device and shape (a seed the tuner timed, which can win);
 * drop-in config files: the exact names the engines load, for this device; configs in range;
   and equal to the winners of the tuning records they are derived from;
-* bench files: one sweep per file, no two rows with one key, every row with its own
-  provenance (the run that measured it, not the file's), each row judged by the bound of its
-  provider's output dtype; the metadata of a provider of the code's registry means what the
-  registry says (:mod:`generator.data.provider_registry`), and one it does not know takes no
-  role reserved for it; pruning and tune-time checks: positive times.
+* bench files: one sweep per file, no two rows with one key, every row naming the run that
+  measured it (an index into the file's ``runs``, not the file's provenance), every listed run
+  cited by a row, each row judged by the bound of its provider's output dtype; the metadata of
+  a provider of the code's registry means what the registry says
+  (:mod:`generator.data.provider_registry`), and one it does not know takes no role reserved
+  for it; pruning and tune-time checks: positive times.
 
 And it never raises: files are read within bounds (:mod:`generator.data.safe_json`: regular
 files of a bounded size, nesting and integers), names, dates and sizes are held to what the
@@ -69,6 +70,7 @@ from generator.data.records import (
     Status,
     TuneFile,
     TuneTimeCheck,
+    error_location,
     schema_problem,
 )
 from generator.data.safe_json import UnsafeJSON, loads_bounded, read_bounded
@@ -146,20 +148,26 @@ def _read_json(path: Path, report: _Report) -> Any | None:
 
 def _load(path: Path, model: type[M_], report: _Report) -> M_ | None:
     """The record in ``path``, or None after reporting every schema error in it."""
+    return _parse(path, model, report)[1]
+
+
+def _parse(path: Path, model: type[M_], report: _Report) -> tuple[Any, M_ | None]:
+    """The parsed JSON of ``path`` (None if unreadable) and its record (None after reporting
+    every schema error in it): for the checks of what the model does not keep (a bench file's
+    ``runs`` table)."""
     raw = _read_json(path, report)
     if raw is None:
-        return None
+        return None, None
     problem = schema_problem(raw)
     if problem:
         report.add(path, "schema_version", problem)
-        return None
+        return raw, None
     try:
-        return model.model_validate(raw)
+        return raw, model.model_validate(raw)
     except ValidationError as exc:
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            report.add(path, where, err["msg"])
-        return None
+            report.add(path, *error_location(err))
+        return raw, None
 
 
 # --- numbers -------------------------------------------------------------------------------------
@@ -411,7 +419,7 @@ def _derived_tables(tunes: Iterable[TuneFile], device: str) -> dict[FileFormat, 
 
 
 def _check_bench_file(path: Path, device: str, report: _Report) -> None:
-    bf = _load(path, BenchFile, report)
+    raw, bf = _parse(path, BenchFile, report)
     if bf is None:
         return
     _check_provenance(bf.provenance, device, path, "provenance", report)
@@ -423,6 +431,7 @@ def _check_bench_file(path: Path, device: str, report: _Report) -> None:
         report.add(path, "out_dtype", f"'{out_dtype}' is not one of {tuple(ERROR_BOUNDS)}")
         return
     _check_rows_have_provenance(bf, path, report)
+    _check_runs(raw, bf, device, path, report)
     _check_providers(path, bf, report)
     keys: Counter = Counter()
     for i, row in enumerate(bf.rows):
@@ -431,7 +440,6 @@ def _check_bench_file(path: Path, device: str, report: _Report) -> None:
         _check_dims(path, f"{where}.", {**dims, "tp": row.tp}, report)  # < 1: reported below
         if row.sweep != bf.sweep:
             report.add(path, f"{where}.sweep", f"'{row.sweep}' in a '{bf.sweep}' file")
-        _check_provenance(row.provenance, device, path, f"{where}.provenance", report)
         key = (row.provider, row.model, row.layer, row.tp, row.B, row.M, row.N, row.K)
         keys[key] += 1
         if keys[key] == 2:
@@ -459,10 +467,40 @@ def _check_rows_have_provenance(bf: BenchFile, path: Path, report: _Report) -> N
     )
     report.add(
         path,
-        "rows.provenance",
-        f"{len(missing)} of {len(bf.rows)} rows carry no provenance of their own (first: "
-        f"{example}); each row must name the run that measured it: re-measure or drop them",
+        "rows.run",
+        f"{len(missing)} of {len(bf.rows)} rows name no run (first: {example}); each row must "
+        "name the run that measured it: re-measure or drop them",
     )
+
+
+def _check_runs(raw: Any, bf: BenchFile, device: str, path: Path, report: _Report) -> None:
+    """Each run the rows cite was measured on this device, with counts a page can show; and the
+    file's ``runs`` table holds only runs a row cites (a save writes no other, so one more was
+    put there by hand). Each run is checked once, named as the file names it: ``runs.<i>``, or
+    in a file of the older form the first row that carries it."""
+    raw_rows = raw.get("rows") if isinstance(raw, dict) else None
+    table = raw.get("runs") if isinstance(raw, dict) else None
+    first: dict[str, int] = {}
+    for i, row in enumerate(bf.rows):
+        if row.provenance is not None:
+            first.setdefault(row.provenance.model_dump_json(), i)
+    for i in first.values():
+        prov = bf.rows[i].provenance
+        where = f"rows.{i}.provenance"
+        if isinstance(table, list) and isinstance(raw_rows, list):
+            where = f"runs.{raw_rows[i]['run']}"  # the model took it from there
+        _check_provenance(prov, device, path, where, report)
+    if not isinstance(table, list) or not isinstance(raw_rows, list):
+        return
+    cited = {row.get("run") for row in raw_rows if isinstance(row, dict)}
+    unused = [j for j in range(len(table)) if j not in cited]
+    if unused:
+        report.add(
+            path,
+            "runs",
+            f"{len(unused)} of {len(table)} runs are cited by no row (first: runs.{unused[0]}); "
+            "the file's runs are those of its rows (a load and save of the file drops the rest)",
+        )
 
 
 def _row_bound(bf: BenchFile, row: BenchRow, bound: float) -> float:

@@ -98,15 +98,41 @@ def negative_latency(root: Path) -> Path:
 
 
 def bench_row_of_another_device(root: Path) -> Path:
+    """Row 3 cites a run of its own, measured on another GPU (the file's second run)."""
     path = root / "devices" / A / "bench/model.json"
-    _edit(path, lambda raw: raw["rows"][3]["provenance"].update(device_name=B))
+
+    def change(raw):
+        assert len(raw["runs"]) == 1  # the synthetic file is one run's
+        raw["runs"].append({**raw["runs"][0], "device_name": B})
+        raw["rows"][3]["run"] = 1
+
+    _edit(path, change)
     return path
 
 
 def bench_rows_without_provenance(root: Path) -> Path:
-    """Every row of a file as an old run left it: no provenance of its own."""
+    """Every row of a file as an old run left it: no run of its own."""
     path = root / "devices" / A / "bench/square.json"
-    _edit(path, lambda raw: [row.pop("provenance") for row in raw["rows"]])
+
+    def change(raw):
+        for row in raw["rows"]:
+            row.pop("run")
+        raw.pop("runs")
+
+    _edit(path, change)
+    return path
+
+
+def bench_run_no_row_cites(root: Path) -> Path:
+    """A run in the table that no row cites (save writes none such: a hand edit)."""
+    path = root / "devices" / A / "bench/square.json"
+    _edit(path, lambda raw: raw["runs"].append({**raw["runs"][0], "git_sha": "n0b0dy"}))
+    return path
+
+
+def bench_row_citing_a_missing_run(root: Path) -> Path:
+    path = root / "devices" / A / "bench/square.json"
+    _edit(path, lambda raw: raw["rows"][4].update(run=len(raw["runs"])))
     return path
 
 
@@ -127,12 +153,21 @@ SITE_PROBES = [
     (zero_pruning_time, "'points.0.exhaustive_us': 0.0 is not a finite positive time"),
     (
         bench_row_of_another_device,
-        "'rows.3.provenance.device_name': measured on SYNTHETIC_GPU_B, filed under SYNTHETIC_GPU_A",
+        "'runs.1.device_name': measured on SYNTHETIC_GPU_B, filed under SYNTHETIC_GPU_A",
     ),
     (
         bench_rows_without_provenance,
-        "'rows.provenance': 42 of 42 rows carry no provenance of their own (first: rows.0: "
+        "'rows.run': 42 of 42 rows name no run (first: rows.0: "
         "torch-bf16, model None, layer None, tp None, B=1 M=256 N=256 K=256)",
+    ),
+    (
+        bench_run_no_row_cites,
+        "'runs': 1 of 2 runs are cited by no row (first: runs.1)",
+    ),
+    (
+        bench_row_citing_a_missing_run,
+        "'rows.4.run': row triton-fp8-block-tuned M=256 N=256 K=256 names run 1, not one of the "
+        "file's runs (0 to 0)",
     ),
 ]
 
@@ -277,17 +312,17 @@ def test_rows_without_provenance_are_one_line_per_file(tree):
     def strip(raw):
         raw["provenance"]["git_sha"] = "last-writer"
         for i in (5, 9):
-            raw["rows"][i].pop("provenance")
+            raw["rows"][i].pop("run")
 
     _edit(model, strip)
     square = bench_rows_without_provenance(tree)
-    found = [p for p in validate_tree(tree).problems if "no provenance of their own" in p.message]
+    found = [p for p in validate_tree(tree).problems if "rows name no run" in p.message]
     assert sorted((p.path, p.field) for p in found) == sorted(
-        [(model, "rows.provenance"), (square, "rows.provenance")]
+        [(model, "rows.run"), (square, "rows.run")]
     )
     (in_model,) = [p for p in found if p.path == model]
     rows = json.loads(model.read_text())["rows"]
-    assert in_model.message.startswith(f"2 of {len(rows)} rows carry no provenance")
+    assert in_model.message.startswith(f"2 of {len(rows)} rows name no run")
     assert f"(first: rows.5: {rows[5]['provider']}, model {rows[5]['model']}" in in_model.message
 
 

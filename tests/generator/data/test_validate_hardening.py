@@ -105,13 +105,16 @@ def test_a_fifo_named_as_a_record_is_refused_not_read(tree):
 # --- inputs validate passed and the build crashed on -----------------------------------------
 
 
-@pytest.mark.parametrize("where", ["row", "record", "device"])
+@pytest.mark.parametrize("where", ["row", "run", "record", "device"])
 def test_dates_without_a_time_zone_are_refused(tree, where):
     """The pages order runs by date; one naive date among aware ones raised TypeError."""
     naive = "2025-01-01T00:00:00"
     if where == "row":
         path = _dev(tree) / "bench/square.json"
         _edit(path, lambda raw: raw["provenance"].update(date=naive))
+    elif where == "run":  # the run the rows cite, in the file's runs table
+        path = _dev(tree) / "bench/model.json"
+        _edit(path, lambda raw: raw["runs"][0].update(date=naive))
     elif where == "record":
         path = _first(tree, "tuning")
 

@@ -204,8 +204,11 @@ def test_pages_cite_the_runs_of_their_rows(tmp_path: Path) -> None:
         path = dev / f"bench/{sweep}.json"
         raw = json.loads(path.read_text())
         raw["provenance"]["git_sha"] = "f1le000"  # the last writer, who measured none of these
+        # each run of the file split in two, odd rows citing the one and even rows the other
+        shas = ("r0w0002", "r0w0001")
+        raw["runs"] = [{**run, "git_sha": sha} for run in raw["runs"] for sha in shas]
         for i, row in enumerate(raw["rows"]):
-            row["provenance"]["git_sha"] = "r0w0001" if i % 2 else "r0w0002"
+            row["run"] = 2 * row["run"] + i % 2
         path.write_text(json.dumps(raw))
     result = mkdocs_build(tmp_path / "site_data", tmp_path / "site")
     assert result.returncode == 0, result.stderr
@@ -766,6 +769,18 @@ def _verdict_facts(
     return out
 
 
+def _raw_rows(raw: dict) -> list[dict]:
+    """A bench file's rows with each one's provenance inline: a row names its run by index into
+    the file's ``runs`` (files of the older form carry it inline, and are taken as they are)."""
+    runs = raw.get("runs")
+    if runs is None:
+        return raw["rows"]
+    return [
+        {**{k: v for k, v in row.items() if k != "run"}, "provenance": runs[row["run"]]}
+        for row in raw["rows"]
+    ]
+
+
 def expected_facts(site_data: Path) -> dict[str, str]:
     """Every figure a page may state, straight from the JSON records (no catalog code)."""
     from generator.configs.engine_files import file_name
@@ -779,7 +794,7 @@ def expected_facts(site_data: Path) -> dict[str, str]:
             raw = json.loads(path.read_text())
             if raw["sweep"] == "model":
                 infos.update(raw.get("providers", {}))
-                rows += raw["rows"]
+                rows += _raw_rows(raw)
         out.update(_device_facts(dev_dir))
         model_files = [
             json.loads(p.read_text()) for p in sorted((dev_dir / "bench").glob("*.json"))
