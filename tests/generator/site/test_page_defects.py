@@ -187,16 +187,19 @@ def test_provenance_line_lists_each_provider_in_its_own_element(tmp_path: Path) 
     """Provider labels hold commas ("Triton INT8 block, tuned"), so a comma-joined list cannot
     be split back: each provider of a run is an element with its name in data-provider and
     exactly its label as text."""
+    from generator.data import records
     from generator.site import providers
 
     site_data = tmp_path / "site_data"
     write_catalog(site_data, n_devices=1, n_models=1, mla=False)
     later = {"triton-int8-block-tuned", "cublas-fp8-block", "triton-fp8-block-tuned"}
     path = site_data / "devices/SYNTHETIC_GPU_A/bench/model.json"
-    raw = json.loads(path.read_text())
-    for row in raw["rows"]:  # a second run measured three of the providers
-        row["provenance"]["git_sha"] = "r0w0002" if row["provider"] in later else "r0w0001"
-    path.write_text(json.dumps(raw))
+    bf = records.load(path, records.BenchFile)
+    for row in bf.rows:  # a second run measured three of the providers
+        sha = "r0w0002" if row.provider in later else "r0w0001"
+        assert row.provenance is not None
+        row.provenance = row.provenance.model_copy(update={"git_sha": sha})
+    records.save(path, bf)
     assert mkdocs_build(site_data, tmp_path / "site").returncode == 0
     text = (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
     line = text[text.index('<p class="bg-prov">') :]
