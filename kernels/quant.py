@@ -38,6 +38,14 @@ INT8_MAX = 127.0
 SCALE_EPS = 1e-10  # floor of amax, so an all-zero group gets a finite scale
 
 
+def group_tiling(group_size: int, groups: int) -> tuple[int, int]:
+    """(BLOCK, GROUPS_PER_PROGRAM) of a per-token-group quantization launch: a power-of-two
+    tile over one group, and as many groups per program as fit 2048 elements (enough bytes in
+    flight per program; see the kernel's docstring)."""
+    block = triton.next_power_of_2(group_size)
+    return block, max(1, min(triton.next_power_of_2(groups), 2048 // block))
+
+
 def min_normal(dtype: torch.dtype) -> float:
     """The smallest normal value of an e4m3 format (2^-6 for e4m3fn, 2^-7 for e4m3fnuz, whose
     exponent bias is 8); 1.0 for int8, which has no subnormals (the kernels never use it)."""
@@ -161,8 +169,7 @@ def per_token_group_quant(
         s = torch.empty((M, groups), dtype=torch.float32, device=x.device)
     if M == 0 or K == 0:
         return q, s
-    block = triton.next_power_of_2(group_size)
-    per_program = max(1, min(triton.next_power_of_2(groups), 2048 // block))
+    block, per_program = group_tiling(group_size, groups)
     _per_token_group_quant_kernel[(M, triton.cdiv(groups, per_program))](
         x,
         q,

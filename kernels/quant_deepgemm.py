@@ -38,6 +38,7 @@ from kernels.quant import (
     SCALE_EPS,
     _round_to_e4m3_grid,
     dequantize_weight_blocks,
+    group_tiling,
 )
 from kernels.validation import (
     FP8_DTYPE,
@@ -203,8 +204,7 @@ def per_token_group_quant_deepgemm(
         scales, target, stride_sg = mn_major_view(storage, M), storage, storage.stride(0)
     if M == 0 or K == 0:
         return q, scales
-    block = triton.next_power_of_2(group_size)
-    per_program = max(1, min(triton.next_power_of_2(stored), 2048 // block))
+    block, per_program = group_tiling(group_size, stored)
     _quant_deepgemm_kernel[(M, triton.cdiv(stored, per_program))](
         x,
         q,
