@@ -16,7 +16,9 @@
 # .deepgemm (`make deepgemm`). The generator command runs under `timeout -s INT`, which the
 # tuner and the bench take as Ctrl-C: finished work is saved and the next piece resumes it.
 # Changed files come back as $OUT/site_data.tgz (unpack over the checkout: tar -xzf ... -C .),
-# with the command's log as $OUT/piece.log.
+# with the command's log as $OUT/piece.log. DeepGEMM compiles each kernel it runs with nvcc on
+# first use (seconds each, on every bare machine): its compiled kernels come back as
+# $OUT/dgjit.tgz; put that file in .deepgemm-cache/ and carry it, and the next piece starts warm.
 set -uo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: BLOCKGEMM_GIT_SHA=<sha> bash lab/gpu_piece.sh <seconds> <generator args...>" >&2
@@ -40,6 +42,10 @@ if [ -n "$archive" ]; then
     mkdir -p /tmp/dg && tar -xJf "$archive" -C /tmp/dg || exit 2
     paths="/tmp/dg:$paths"
     export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda} DG_JIT_CACHE_DIR=/tmp/dgjit
+    mkdir -p /tmp/dgjit
+    if [ -f .deepgemm-cache/dgjit.tgz ]; then
+        tar -xzf .deepgemm-cache/dgjit.tgz -C /tmp/dgjit || echo "gpu_piece: JIT cache unreadable, compiling afresh" >&2
+    fi
 fi
 export PYTHONPATH="$paths${PYTHONPATH:+:$PYTHONPATH}"
 
@@ -48,5 +54,8 @@ sleep 1 # a file written in the same second as the marker still counts as newer 
 timeout -s INT "$limit" python -m generator "$@" 2>&1 | tee "$OUT/piece.log"
 rc=${PIPESTATUS[0]}
 find site_data -type f -newer "$marker" | tar -czf "$OUT/site_data.tgz" -T -
+if [ -n "$archive" ]; then
+    tar -czf "$OUT/dgjit.tgz" -C /tmp/dgjit . && echo "gpu_piece: DeepGEMM JIT cache $(du -sh "$OUT/dgjit.tgz" | cut -f1)"
+fi
 echo "gpu_piece: exit $rc; changed: $(tar -tzf "$OUT/site_data.tgz" | wc -l) files"
 exit "$rc"
