@@ -42,8 +42,10 @@ class DeepGemmBuild:
     origin: str  # where it came from, one phrase
 
     def describe(self) -> str:
+        """One phrase for the provider's ``library`` field, which rows and pages quote: short,
+        and in the characters that field allows (no ';', at most 120)."""
         version = self.version or "(version unknown)"
-        return f"deep_gemm {version} ({self.origin}; imported as {self.module})"
+        return f"deep_gemm {version} {self.origin}, module {self.module}"
 
 
 def locate() -> DeepGemmBuild | None:
@@ -118,15 +120,12 @@ def _origin(name: str, path: Path | None) -> str:
     if path is not None:
         try:
             source = json.loads((path / SOURCE_FILE).read_text(encoding="utf-8"))
-            return (
-                f"vendored in {source['wheel']} (sha256 {source['sha256'][:12]}), "
-                f"extracted by make deepgemm"
-            )
+            return f"from {source['wheel']} (sha256 {source['sha256'][:12]})"
         except (OSError, ValueError, KeyError, TypeError):
             pass
     if name == "vllm.third_party.deep_gemm":
         return f"vendored in the installed vLLM {_dist_version('vllm') or ''}".rstrip()
-    return "installed package"
+    return "(installed package)"
 
 
 def _dist_version(dist: str) -> str | None:

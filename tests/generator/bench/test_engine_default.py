@@ -247,6 +247,13 @@ def test_a_sweep_records_the_engine_defaults_like_every_provider(monkeypatch, fa
     assert saved.providers["deepgemm-fp8-block"].library == engine_default.LIBRARY
 
 
+def _assert_a_valid_library_field(text: str) -> None:
+    """What describe() says must be storable as a provider's library (the registry builds the
+    DeepGEMM providers from it at import: an invalid phrase stops every bench on a GPU)."""
+    info = pv.get("deepgemm-fp8-block").info
+    assert records.ProviderInfo.model_validate({**info.model_dump(), "library": text}).library == text
+
+
 def _package(root, name: str, version: str, source: dict | None = None):
     folder = root.joinpath(*name.split("."))
     folder.mkdir(parents=True)
@@ -267,9 +274,10 @@ def test_locate_finds_the_extracted_copy_and_says_where_it_came_from(monkeypatch
     build = deep_gemm_lib.locate()
     assert build.module == "deep_gemm" and build.path == folder and build.version == "2.8.1"
     assert build.describe() == (
-        "deep_gemm 2.8.1 (vendored in vllm-0.33.0-cp38-abi3-manylinux_2_28_x86_64.whl (sha256 "
-        "4b6bdec4ab26), extracted by make deepgemm; imported as deep_gemm)"
+        "deep_gemm 2.8.1 from vllm-0.33.0-cp38-abi3-manylinux_2_28_x86_64.whl (sha256 "
+        "4b6bdec4ab26), module deep_gemm"
     )
+    _assert_a_valid_library_field(build.describe())
     assert "deep_gemm" not in sys.modules  # found, not imported
 
 
@@ -285,4 +293,5 @@ def test_locate_falls_back_to_the_copy_inside_vllm_without_importing_vllm(monkey
     build = deep_gemm_lib.locate()
     assert build.module == "vllm.third_party.deep_gemm" and build.version == "2.8.1"
     assert "vendored in the installed vLLM" in build.origin
+    _assert_a_valid_library_field(build.describe())
     assert "vllm" not in sys.modules
