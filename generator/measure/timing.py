@@ -395,8 +395,12 @@ def _sized(
     last: list[Any] = []
 
     def measure(inner: int) -> float:
-        last.clear()  # the previous size's graph is dropped; its memory returns to the pool
+        # Capture the new size before dropping the previous graph: a pool with no live graph
+        # is released, and capturing into it again fails inside torch's caching allocator
+        # (``use_count > 0`` assert, torch 2.11; it broke the fp8 ceiling, the one call timed
+        # alone whose first size is re-captured and that allocates while captured).
         graph = dev.capture(calls, inner, pool)
+        last.clear()  # the previous size's graph is dropped; its memory returns to the pool
         # a one-pass graph is cheap: the median of a few; a larger one is timed once
         us, launch_s = dev.replay_us(graph, SIZE_REPLAYS if inner == 1 else 1)
         last.extend((graph, launch_s))

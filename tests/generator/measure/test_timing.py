@@ -140,12 +140,19 @@ class FakeDevice:
         pass
 
     def new_pool(self):
+        self.live = 0  # graphs captured into the pool and still alive
+        self.pool_used = False
         return "pool"
 
     def capture(self, calls, inner, pool):
         assert pool == "pool"
+        # torch's caching allocator releases a pool once no live graph holds it; capturing
+        # into it again then fails (an assert inside the allocator)
+        if self.pool_used and self.live == 0:
+            raise RuntimeError("use_count > 0 INTERNAL ASSERT FAILED (pool already released)")
+        self.pool_used = True
         self.log.append(("capture", calls[0].name, inner))
-        return (calls[0].name, inner, len(calls))
+        return _FakeGraph(self, calls[0].name, inner, len(calls))
 
     def replay_us(self, graph, replays):
         name, inner, n = graph
@@ -158,6 +165,19 @@ class FakeDevice:
         self.log.append(("round", [g[0] for g in graphs], pacer and pacer[0], hold_ms))
         slow = 1.0 if ahead else 3.0
         return _FakeRound(ahead, [g[1] * g[2] * self.us[g[0]] * slow for g in graphs])
+
+
+class _FakeGraph(tuple):
+    """(name, inner, sets) that counts itself among its pool's live graphs while it exists."""
+
+    def __new__(cls, dev, name, inner, n):
+        graph = super().__new__(cls, (name, inner, n))
+        graph.dev = dev
+        dev.live += 1
+        return graph
+
+    def __del__(self):
+        self.dev.live -= 1
 
 
 class _Call:
@@ -186,6 +206,15 @@ def test_every_candidate_is_warmed_up_before_any_graph_is_captured():
     captures = [e[1:] for e in dev.log if e[0] == "capture"]
     # (a: 22 us for one pass of two 10 us calls and the launch, then 46 passes: 922 us)
     assert captures[:2] == [("a", 1), ("a", 46)] and ("c", 13) in captures
+
+
+def test_a_lone_candidate_resized_keeps_its_pool_alive():
+    """One candidate whose first graph is too short is captured again into the same pool: the
+    first graph must still be alive then (the fp8 ceiling failed on the H200 without this)."""
+    dev = FakeDevice({"a": 10.0})
+    (stats,) = _time(dev, ["a"], replays=6)
+    assert [e[1:] for e in dev.log if e[0] == "capture"] == [("a", 1), ("a", 46)]
+    assert stats.median_us == 10.0
 
 
 def test_a_pacer_replay_leads_every_round_and_samples_are_per_call():
