@@ -18,7 +18,7 @@
 # Changed files come back as $OUT/site_data.tgz (unpack over the checkout: tar -xzf ... -C .),
 # with the command's log as $OUT/piece.log. DeepGEMM compiles each kernel it runs with nvcc on
 # first use (seconds each, on every bare machine): its compiled kernels come back as
-# $OUT/dgjit.tgz; put that file in .deepgemm-cache/ and carry it, and the next piece starts warm.
+# $OUT/dgjit.tgz; put that file in .deepgemm/ (carried), and the next piece starts warm.
 set -uo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: BLOCKGEMM_GIT_SHA=<sha> bash lab/gpu_piece.sh <seconds> <generator args...>" >&2
@@ -43,8 +43,8 @@ if [ -n "$archive" ]; then
     paths="/tmp/dg:$paths"
     export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda} DG_JIT_CACHE_DIR=/tmp/dgjit
     mkdir -p /tmp/dgjit
-    if [ -f .deepgemm-cache/dgjit.tgz ]; then
-        tar -xzf .deepgemm-cache/dgjit.tgz -C /tmp/dgjit || echo "gpu_piece: JIT cache unreadable, compiling afresh" >&2
+    if [ -f .deepgemm/dgjit.tgz ]; then
+        tar -xzf .deepgemm/dgjit.tgz -C /tmp/dgjit || echo "gpu_piece: JIT cache unreadable, compiling afresh" >&2
     fi
 fi
 export PYTHONPATH="$paths${PYTHONPATH:+:$PYTHONPATH}"
