@@ -78,9 +78,7 @@ def test_pack_keeps_only_deep_gemm_renamed_and_says_where_it_came_from(tmp_path,
     monkeypatch.syspath_prepend(str(tmp_path / "device"))
     build = deep_gemm_lib.locate()
     assert build.version == "2.8.1" and build.module == "deep_gemm"
-    assert f"from {fetch.WHEEL} (sha256 {sha[:12]})" in (
-        build.describe()
-    )
+    assert f"from {fetch.WHEEL} (sha256 {sha[:12]})" in (build.describe())
 
 
 @pytest.mark.parametrize(

@@ -251,7 +251,8 @@ def _assert_a_valid_library_field(text: str) -> None:
     """What describe() says must be storable as a provider's library (the registry builds the
     DeepGEMM providers from it at import: an invalid phrase stops every bench on a GPU)."""
     info = pv.get("deepgemm-fp8-block").info
-    assert records.ProviderInfo.model_validate({**info.model_dump(), "library": text}).library == text
+    checked = records.ProviderInfo.model_validate({**info.model_dump(), "library": text})
+    assert checked.library == text
 
 
 def _package(root, name: str, version: str, source: dict | None = None):
