@@ -680,16 +680,23 @@ def test_pruning_check_stores_every_point_and_the_worst(tmp_path, monkeypatch):
         # the default is 0.5 % faster than the shipped entry, within the 0.8 % control: the
         # shipped entry is kept
         ({"ship": 100.0, "dflt": 99.5, "srch": 99.4}, [0.008], "vllm-test"),
-        # the same times with a control of 0: the fastest wins, and a default before ours
-        # (the search is 0.1 % faster than the default, within the 0.2 % floor)
-        ({"ship": 100.0, "dflt": 99.5, "srch": 99.4}, [0.0], "sglang-default"),
+        # the same times with a control of 0: the tie is still the 1 % floor (the runoff's
+        # GEMM-only times are not the engine's quant+GEMM), so the shipped entry is kept
+        ({"ship": 100.0, "dflt": 99.5, "srch": 99.4}, [0.0], "vllm-test"),
+        # the search's config 0.7 % faster than the shipped entry, control 0: within the floor,
+        # the shipped entry is kept; 1.5 % faster: the search's config wins
+        ({"ship": 100.0, "dflt": 101.0, "srch": 99.3}, [0.0], "vllm-test"),
+        ({"ship": 100.0, "dflt": 101.0, "srch": 98.5}, [0.0], "search"),
+        # a default 1.5 % faster than the shipped entry, the search's within 1 % of it: the
+        # default is kept before ours
+        ({"ship": 100.0, "dflt": 98.5, "srch": 98.0}, [0.0], "sglang-default"),
         # the default is clearly faster than the shipped entry: the default's config wins
         ({"ship": 100.0, "dflt": 95.0, "srch": 94.5}, [0.008], "sglang-default"),
         # the search's config is clearly faster than every baseline: it wins
         ({"ship": 100.0, "dflt": 99.0, "srch": 90.0}, [0.008], "search"),
         # a wide control is timed again with more rounds, not judged with a wider margin:
-        # 5 %, then 0.3 %: the default (0.5 % faster) wins
-        ({"ship": 100.0, "dflt": 99.5, "srch": 99.6}, [0.05, 0.003], "sglang-default"),
+        # 5 %, then 0.3 %: the default (1.5 % faster) wins
+        ({"ship": 100.0, "dflt": 98.5, "srch": 98.6}, [0.05, 0.003], "sglang-default"),
         # wide every time: the runoff cannot tell them apart; what users run is kept, the
         # shipped entry, over a default 1.5 % faster and the search's config 10 % faster
         ({"ship": 100.0, "dflt": 98.5, "srch": 99.0}, [0.05, 0.05, 0.05], "vllm-test"),
