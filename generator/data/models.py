@@ -83,6 +83,9 @@ class WeightShape:
     N: int
     K: int
     tp: int
+    # the layer at its full size although tp > 1: it runs so only with data-parallel attention
+    # (each GPU holds whole attention weights), never in a plain tensor-parallel deployment
+    unsplit: bool = False
 
 
 @dataclass(frozen=True)
@@ -350,12 +353,17 @@ def _mla_weight_shapes(spec: ModelSpec, tp: int) -> list[WeightShape]:
 
     * whole at any ``tp``: the latent down-projections (``kv_a``, and ``q_a`` fused with it)
       are replicated on every rank; vLLM also tunes q_proj, kv_b, o_proj and the dense down
-      projection at full size (what they are with data-parallel attention or on one GPU);
+      projection at full size (what they are with data-parallel attention or on one GPU):
+      ``WeightShape.unsplit`` marks them, so that a page does not count them among the layers
+      of a plain TP deployment (:func:`dp_attention_only`);
     * N / tp: dense gate+up, q_proj, kv_b, q_b, shared-expert gate+up, and one pair vLLM lists
-      under no layer name: (12288, 7168). No layer of the config has that shape; we keep it so
-      that the tuned set matches vLLM's file for file, and compute it as
-      ``6 * moe_intermediate_size`` (fused gate+up of three experts) only so that it scales
-      with the config rather than being a bare number;
+      under no layer name: (12288, 7168), computed as ``6 * moe_intermediate_size`` so that it
+      scales with the config rather than being a bare number. Split by TP it is the shape of
+      ``q_a_proj`` (``q_lora_rank`` x hidden, replicated on every rank) where the two agree,
+      DeepSeek-V3 at TP 8: 1536 x 7168, the query down-projection as a GEMM of its own where
+      an engine does not fuse it into ``fused_qkv_a_proj`` (:func:`_vllm_list_layer` names it
+      from the config); at other TP sizes no layer of the config has it, and it keeps vLLM's
+      "no name" so that the tuned set matches vLLM's file for file;
     * K / tp: dense down, o_proj, shared-expert down.
 
     Routed experts run in the fused-MoE kernel, not in this GEMM, so they are not listed.
@@ -379,17 +387,18 @@ def _mla_weight_shapes(spec: ModelSpec, tp: int) -> list[WeightShape]:
     if m.q_lora_rank:
         rows.append(("fused_qkv_a_proj", m.q_lora_rank + kv_a_n, hidden))
     rows += [
-        ("q_proj (unsplit)", q_n, hidden),
-        ("kv_b_proj (unsplit)", kv_b_n, m.kv_lora_rank),
-        ("o_proj (unsplit)", hidden, o_k),
-        ("dense_down (unsplit)", hidden, spec.intermediate_size),
+        ("q_proj" + UNSPLIT, q_n, hidden),
+        ("kv_b_proj" + UNSPLIT, kv_b_n, m.kv_lora_rank),
+        ("o_proj" + UNSPLIT, hidden, o_k),
+        ("dense_down" + UNSPLIT, hidden, spec.intermediate_size),
         n_tp("dense_gate_up", 2 * spec.intermediate_size, hidden),
         n_tp("q_proj", q_n, hidden),
         n_tp("kv_b_proj", kv_b_n, m.kv_lora_rank),
     ]
     if m.q_lora_rank:
         rows.append(n_tp("q_b_proj", q_n, m.q_lora_rank))
-    rows.append(n_tp("unattributed (vLLM list)", 6 * m.moe_intermediate_size, hidden))
+    _, n, k = n_tp(_UNATTRIBUTED, 6 * m.moe_intermediate_size, hidden)
+    rows.append((_vllm_list_layer(spec, n, k), n, k))
     if shared:
         rows.append(n_tp("shared_expert_gate_up", 2 * shared, hidden))
     rows += [
@@ -398,7 +407,47 @@ def _mla_weight_shapes(spec: ModelSpec, tp: int) -> list[WeightShape]:
     ]
     if shared:
         rows.append(k_tp("shared_expert_down", hidden, shared))
-    return [WeightShape(spec.id, layer, n, k, tp) for layer, n, k in rows]
+    return [
+        WeightShape(spec.id, layer, n, k, tp, unsplit=tp > 1 and layer.endswith(UNSPLIT))
+        for layer, n, k in rows
+    ]
+
+
+UNSPLIT = " (unsplit)"  # the suffix of a layer at its full size (WeightShape.unsplit)
+_UNATTRIBUTED = "unattributed (vLLM list)"
+Q_A_UNFUSED = "q_a_proj (unfused)"
+
+
+def _vllm_list_layer(spec: ModelSpec, n: int, k: int) -> str:
+    """The layer vLLM's nameless pair is, from the config: ``q_a_proj`` when its per-rank
+    shape is the query down-projection's (``q_lora_rank`` x hidden; that weight is replicated,
+    so it is this shape at every TP, and runs as a GEMM of its own only where an engine does
+    not fuse it into ``fused_qkv_a_proj``); else no layer of the config, vLLM's "no name"."""
+    m = spec.mla
+    if m is not None and m.q_lora_rank and (n, k) == (m.q_lora_rank, spec.hidden_size):
+        return Q_A_UNFUSED
+    return _UNATTRIBUTED
+
+
+def dp_attention_only(shapes: Iterable[WeightShape]) -> set[tuple[int, int]]:
+    """The (N, K) of ``shapes`` (one model at one TP) that only unsplit layers have: GEMMs that
+    run only with data-parallel attention, not in a plain tensor-parallel deployment of that
+    TP (at TP 1 the unsplit layers are the split ones, and none is)."""
+    by_nk: dict[tuple[int, int], list[bool]] = {}
+    for s in shapes:
+        by_nk.setdefault((s.N, s.K), []).append(s.unsplit)
+    return {nk for nk, flags in by_nk.items() if all(flags)}
+
+
+def layer_names(spec: ModelSpec, tp: int, n: int, k: int) -> list[str]:
+    """The layers of ``spec`` at ``tp`` whose per-rank weight is (n, k), named from the config
+    ([] where the TP size does not divide the model or no layer has that shape): how a page
+    names a measured shape, whatever name the run that measured it recorded."""
+    try:
+        shapes = weight_shapes(spec, tp)
+    except UserError:
+        return []
+    return [s.layer for s in shapes if (s.N, s.K) == (n, k)]
 
 
 def unique_nk(shapes: list[WeightShape]) -> list[tuple[int, int]]:

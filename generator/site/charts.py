@@ -345,6 +345,52 @@ def square_chart(
     )
 
 
+# Bars of one group stand side by side as filled areas, where a reader tells them apart by
+# colour alone (no dash, no marker): every two colours of a bar chart differ by at least this
+# CIELAB Delta-E as drawn on both page palettes (the line charts' palette guarantees 19, and
+# legible() darkens the light greens of the batched providers' slots towards one olive).
+BAR_MIN_DELTA_E = 40.0
+
+
+def _lab(color: str) -> tuple[float, float, float]:
+    """CIELAB (D65) of an sRGB ``#rrggbb`` colour."""
+    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in rgb)
+    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    return (116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z)))
+
+
+def delta_e(a: str, b: str) -> float:
+    """Perceptual distance of two colours (CIE76)."""
+    return math.dist(_lab(a), _lab(b))
+
+
+def bar_colours(n: int) -> list[tuple[str, str]]:
+    """``n`` (light, dark) colour pairs for the bars of one chart: palette entries in order,
+    each taken only if it differs by :data:`BAR_MIN_DELTA_E` from every one taken, on both
+    page backgrounds (the largest smallest distance reachable where the palette runs out)."""
+    drawn = [
+        (providers.legible(c, providers.LIGHT_BG), providers.legible(c, providers.DARK_BG))
+        for c in providers.PALETTE
+    ]
+    for floor in (BAR_MIN_DELTA_E, 30.0, 20.0, 0.0):
+        picked: list[tuple[str, str]] = []
+        for pair in drawn:
+            if all(
+                delta_e(pair[0], q[0]) >= floor and delta_e(pair[1], q[1]) >= floor for q in picked
+            ):
+                picked.append(pair)
+            if len(picked) == n:
+                return picked
+    return (drawn * (n // len(drawn) + 1))[:n]
+
+
 def mla_label(b: int, m: int, n: int, k: int) -> str:
     return f"B={b} M={m} {n}x{k}"
 
@@ -408,6 +454,8 @@ def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
         )
         tflops.append([_num(refs.get(i)) for i in range(len(cats))])
         speed.append([None] * len(cats))
+    for s_, (light, dark) in zip(series, bar_colours(len(series)), strict=True):
+        s_["color"], s_["color_dark"], s_["dash"] = light, dark, "solid"  # bars: colour alone
     views = [_view("tflops", "TFLOP/s", "TFLOP/s", " TFLOP/s", tflops)]
     if base:
         views.append(

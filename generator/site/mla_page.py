@@ -13,18 +13,30 @@ Why apart: the other vendor's figures (AMD MI350X, AITER) come from other hardwa
 software. Next to ours in one table or one default chart they read as a comparison; the page
 shows this GPU's measurements, and the published figures collapsed under a label that names
 their GPU and source.
+
+Why a verdict and "no engine loads these": a reader arrives from the model pages, where config
+files are things to install. Here nothing is: :func:`engine_facts` states, from the project's
+engine data (the engines' config loaders and file names, :mod:`generator.site.engines`; the
+dispatch rules' scope, :mod:`generator.data.dispatch`; the shipped sets), that no engine reads
+an A16W8 table, and :func:`verdict` counts, beyond the noise, how our kernels fare against
+bf16 ``torch.bmm``. Why :func:`measured_before`: the tables may be re-tuned after the rows were
+measured (the rows then timed older tables), and the page must say so with both dates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from generator.data import models
+from generator.configs.engine_files import FileFormat, file_name
+from generator.data import dispatch, models
 from generator.data.external_figures import ExternalFigures, mla_figures
-from generator.data.records import BenchRow
+from generator.data.records import BenchRow, Provenance, TuneFile, record_provenance
+from generator.data.shipped import shipped_sets
 from generator.errors import UserError
-from generator.site import gains, providers
+from generator.site import engines, gains, providers
+from generator.site.providers import Role
 
 ShapeKey = tuple[str | None, int, int, int]  # model, B, N, K
 
@@ -149,3 +161,141 @@ def table(
         )
         out.append(p)
     return names, out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Our fastest batched kernel against bf16 ``torch.bmm`` at each point of the sweep,
+    counted beyond the noise (:func:`gains.judge_rows`)."""
+
+    points: int  # (B, M, N, K) points of the sweep
+    faster: int
+    ties: int
+    slower: int
+    lo: float | None  # bf16 time / ours, the smallest and largest over the compared points
+    hi: float | None
+
+    @property
+    def not_compared(self) -> int:
+        """Points where ours or bf16 has no correct row."""
+        return self.points - self.faster - self.ties - self.slower
+
+
+def verdict(rows: list[BenchRow]) -> Verdict | None:
+    """Per point, the fastest correct kernel of ours (role OURS) against the baseline; None
+    when the rows have no baseline or no kernel of ours."""
+    names = providers.ordered({r.provider for r in rows})
+    base = next((n for n in names if providers.style(n).is_baseline), None)
+    ours = [n for n in names if providers.style(n).role == Role.OURS]
+    if base is None or not ours:
+        return None
+    at: dict[tuple[int, int, int, int], dict[str, BenchRow]] = {}
+    for r in rows:
+        at.setdefault((r.B, r.M, r.N, r.K), {}).setdefault(r.provider, r)
+    verdicts: list[int] = []
+    ratios: list[float] = []
+    for point in at.values():
+        b = point.get(base)
+        mine = [point[n] for n in ours if n in point and gains.ok(point[n].measurement)]
+        if b is None or not gains.ok(b.measurement) or not mine:
+            continue
+        best = min(mine, key=lambda r: r.measurement.latency_us or 0.0)
+        ratio, v = gains.judge_rows(best, b)
+        verdicts.append(v)
+        ratios.append(ratio)
+    return Verdict(
+        len(at),
+        verdicts.count(1),
+        verdicts.count(0),
+        verdicts.count(-1),
+        min(ratios) if ratios else None,
+        max(ratios) if ratios else None,
+    )
+
+
+@dataclass(frozen=True)
+class MeasuredBefore:
+    """A batched tuning file holding records newer than the rows of its (B, N, K): those rows
+    timed the table as it was before."""
+
+    kernel: str
+    B: int
+    N: int
+    K: int
+    rows: list[Provenance]  # the runs that measured the rows of this (B, N, K)
+    newer: list[tuple[Provenance, int]]  # (run, records) of the file newer than every row
+    records: int  # records in the file
+
+
+def _day(p: Provenance) -> datetime:
+    return p.date
+
+
+def measured_before(rows: list[BenchRow], tunes: list[TuneFile]) -> list[MeasuredBefore]:
+    """The batched tuning files with records tuned after the last run that measured the rows
+    of their shape, from the rows' and the records' own provenance."""
+    runs: dict[tuple[int, int, int], dict[tuple[str, datetime], Provenance]] = {}
+    for r in rows:
+        if r.provenance is not None:
+            runs.setdefault((r.B, r.N, r.K), {})[(r.provenance.git_sha, r.provenance.date)] = (
+                r.provenance
+            )
+    out = []
+    for t in tunes:
+        measured = runs.get((t.B, t.N, t.K))
+        if not measured:
+            continue
+        last = max(p.date for p in measured.values())
+        newer: dict[tuple[str, datetime], list[Any]] = {}
+        for rec in t.records:
+            p = record_provenance(t, rec)
+            if p.date > last:
+                newer.setdefault((p.git_sha, p.date), [p, 0])[1] += 1
+        if newer:
+            out.append(
+                MeasuredBefore(
+                    t.kernel,
+                    t.B,
+                    t.N,
+                    t.K,
+                    sorted(measured.values(), key=_day),
+                    sorted(((p, n) for p, n in newer.values()), key=lambda pn: _day(pn[0])),
+                    len(t.records),
+                )
+            )
+    return sorted(out, key=lambda m: (m.B, -m.N, m.kernel))
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    """What the project's engine data says about A16W8 tables: the engines' block-FP8 config
+    loaders and the names they read, the name of ours, what the dispatch rules cover, and
+    whether any shipped set holds an A16W8 file."""
+
+    loaders: list[tuple[str, str]]  # (loader text, the file name it reads, for an example shape)
+    ours: str  # our A16W8 table's name for the same example
+    rule_inputs: tuple[str, ...]  # input types the dispatch rules cover ("fp8")
+    shipped_a16w8: int  # A16W8 files among the engines' shipped sets
+    shipped_sets: list[str]  # "vLLM 0.33.0", ...
+
+
+def engine_facts(device: str, example: tuple[int, int, int] = (16, 512, 128)) -> EngineFacts:
+    """The facts behind "no engine loads these files", read from the engine data (never a
+    sentence typed here): an engine that loaded A16W8 tables would need a loader, a name and
+    a rule, and none of the data has one."""
+    b, n, k = example
+    loaders = [(e.loader_text, e.file_name(n, k, device)) for e in engines.engines()]
+    table = dispatch.rule_table()
+    folders = []
+    for s in shipped_sets():
+        folders.append(s.folder)
+        folders.extend(f.path for f in s.folders)
+    marker = "dtype=a16w8"
+    shipped = sum(1 for f in folders if f.is_dir() for p in f.iterdir() if marker in p.name)
+    return EngineFacts(
+        loaders,
+        file_name(FileFormat.A16W8, n, k, device, B=b),
+        table.input_types,
+        shipped,
+        [f"{gains.ENGINE_NAMES.get(s.engine, s.engine)} {s.version}" for s in shipped_sets()],
+    )

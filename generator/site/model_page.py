@@ -49,6 +49,9 @@ class ShapeAtTP:
     layers: list[str]
     rows: list[BenchRow]
     tunes: list[TuneFile]
+    # only unsplit layers have it (models.dp_attention_only): it runs only with data-parallel
+    # attention, so the TP's medians and counts leave it out and the page shows it apart
+    dp_only: bool = False
 
     @property
     def key(self) -> str:
@@ -82,16 +85,63 @@ class ModelTP:
     def keys(self) -> list[gains.Key]:
         return [(self.model.id, self.tp, s.N, s.K) for s in self.shapes]
 
+    @property
+    def tp_shapes(self) -> list[ShapeAtTP]:
+        """The shapes a plain tensor-parallel deployment at this TP runs: what its medians,
+        counts and verdict pool."""
+        return [s for s in self.shapes if not s.dp_only]
+
+    @property
+    def dp_shapes(self) -> list[ShapeAtTP]:
+        """The shapes that run only with data-parallel attention (shown apart)."""
+        return [s for s in self.shapes if s.dp_only]
+
+
+def _named(catalog: Catalog, model_id: str, tp: int | None, nk: tuple[int, int]) -> list[str]:
+    """The layers of a measured shape, named from the model's config where the catalog has it
+    (a run's recorded names may predate the current naming: "unattributed (vLLM list)" for
+    DeepSeek-V3's q_a_proj)."""
+    spec = catalog.specs.get(model_id)
+    return models.layer_names(spec, tp, *nk) if spec is not None and tp else []
+
+
+def _dp_only(catalog: Catalog, model_id: str, tp: int | None) -> set[tuple[int, int]]:
+    spec = catalog.specs.get(model_id)
+    if spec is None or not tp:
+        return set()
+    try:
+        return models.dp_attention_only(models.weight_shapes(spec, tp))
+    except UserError:
+        return set()
+
+
+def dp_only_keys(catalog: Catalog, rows: list[BenchRow]) -> set[gains.Key]:
+    """The (model, TP, N, K) of ``rows`` that run only with data-parallel attention: what a
+    device's summary leaves out of its TP medians, as the model pages do."""
+    out: set[gains.Key] = set()
+    for model_id, tp in {(r.model, r.tp) for r in rows if r.model}:
+        out |= {(model_id, tp, n, k) for n, k in _dp_only(catalog, model_id, tp)}
+    return out
+
 
 def model_tps(catalog: Catalog, d: Device, m: ModelOnDevice) -> list[ModelTP]:
     """The pages of one model on one device, one per TP size."""
     if m.rows:
         by_tp: dict[int | None, dict[tuple[int, int], ShapeAtTP]] = defaultdict(dict)
+        tps = {r.tp for rows in m.rows.values() for r in rows}
+        dp = {tp: _dp_only(catalog, m.id, tp) for tp in tps}
+        from_config: set[tuple[int | None, tuple[int, int]]] = set()
         for nk, rows in m.rows.items():
             for r in rows:
-                shape = by_tp[r.tp].setdefault(nk, ShapeAtTP(*nk, [], [], m.tunes.get(nk, [])))
-                if r.layer and r.layer not in shape.layers:
-                    shape.layers.append(r.layer)
+                shape = by_tp[r.tp].get(nk)
+                if shape is None:
+                    named = _named(catalog, m.id, r.tp, nk)
+                    if named:
+                        from_config.add((r.tp, nk))
+                    shape = ShapeAtTP(*nk, named, [], m.tunes.get(nk, []), nk in dp[r.tp])
+                    by_tp[r.tp][nk] = shape
+                if (r.tp, nk) not in from_config and r.layer and r.layer not in shape.layers:
+                    shape.layers.append(r.layer)  # no config of the model: the run's names
                 shape.rows.append(r)
         return [
             ModelTP(m, tp, list(shapes.values()))
@@ -107,12 +157,13 @@ def model_tps(catalog: Catalog, d: Device, m: ModelOnDevice) -> list[ModelTP]:
         except UserError:
             continue
         at: dict[tuple[int, int], ShapeAtTP] = {}
+        dp = models.dp_attention_only(shapes)
         for ws in shapes:
             nk = (ws.N, ws.K)
             if nk in m.tunes:
-                at.setdefault(nk, ShapeAtTP(ws.N, ws.K, [], [], m.tunes[nk])).layers.append(
-                    ws.layer
-                )
+                at.setdefault(
+                    nk, ShapeAtTP(ws.N, ws.K, [], [], m.tunes[nk], nk in dp)
+                ).layers.append(ws.layer)
         if at:
             out.append(ModelTP(m, tp, list(at.values())))
     return out
@@ -161,6 +212,18 @@ class ModelPage:
     downloads: dict[str, bytes] = field(default_factory=dict)
     # per engine: what it runs here by default and Triton with our files against it
     verdicts: list[verdict.EngineVerdict] = field(default_factory=list)
+    # the shapes that run only with data-parallel attention, judged apart (None: no such shape)
+    dp: DataParallelOnly | None = None
+
+
+@dataclass
+class DataParallelOnly:
+    """The shapes of a TP page that run only with data-parallel attention ("(unsplit)"
+    layers), with their own gains and verdict: never pooled into the TP's."""
+
+    part: ModelTP
+    gains: gains.Gains
+    verdicts: list[verdict.EngineVerdict]
 
 
 def publishes(d: Device, shapes: list[tuple[int, int]]) -> Callable[[str], bool]:
@@ -311,7 +374,8 @@ def build(
 ) -> ModelPage:
     """Everything the page template needs, and the page's bundles (``readme``: renders a
     bundle's README from its context)."""
-    g = gains.gains(mt.rows, installed, mt.keys)
+    pooled = ModelTP(mt.model, mt.tp, mt.tp_shapes)  # what a plain TP deployment runs
+    g = gains.gains(pooled.rows, installed, pooled.keys)
     installs = []
     dl: dict[str, bytes] = {}
     for eng in engines.engines():
@@ -338,15 +402,17 @@ def build(
             src = bundle_src(d, mt, eng.id)
             dl[src] = _bundle(d, mt, eng, files, g, today, readme, stand_in)
         installs.append(EngineInstall(eng, files, src, today, stand_in))
-    today_cmps = [c for c in g.versus if c.id not in ("default", "bf16")]
+    dp_part = ModelTP(mt.model, mt.tp, mt.dp_shapes)
+    dp_gains = gains.gains(dp_part.rows, installed, dp_part.keys) if dp_part.shapes else None
     advice = []
     for s in mt.shapes:
         if not s.rows:
             continue
+        of = dp_gains if s.dp_only and dp_gains is not None else g
         bands = []
         for a in recommend.advice(s.rows):
             today = []
-            for c in today_cmps:
+            for c in (c for c in of.versus if c.id not in ("default", "bf16")):
                 st = c.only(s.N, s.K).stat(a.band)
                 if st.n:
                     today.append((c.label, st.median))
@@ -363,15 +429,21 @@ def build(
             }
         )
     used = [installed[(s.N, s.K)] for s in mt.shapes if (s.N, s.K) in installed]
-    rows = mt.rows
-    verdicts = verdict.verdicts(
-        d.name,
-        verdict.recorded_arch(d.provenance, *(r.provenance for r in rows)),
-        rows,
-        mt.keys,
-        {key: s.layers for key, s in zip(mt.keys, mt.shapes, strict=True)},
-        d.out_dtypes.get("model", "bfloat16"),
-    )
+
+    def verdicts_of(part: ModelTP) -> list[verdict.EngineVerdict]:
+        return verdict.verdicts(
+            d.name,
+            verdict.recorded_arch(d.provenance, *(r.provenance for r in mt.rows)),
+            part.rows,
+            part.keys,
+            {key: s.layers for key, s in zip(part.keys, part.shapes, strict=True)},
+            d.out_dtypes.get("model", "bfloat16"),
+        )
+
+    verdicts = verdicts_of(pooled)
+    dp = None
+    if dp_gains is not None:
+        dp = DataParallelOnly(dp_part, dp_gains, verdicts_of(dp_part) if dp_part.rows else [])
     return ModelPage(
         mt,
         g,
@@ -383,6 +455,7 @@ def build(
         tune_runs(used),
         dl,
         verdicts,
+        dp,
     )
 
 

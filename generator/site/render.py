@@ -319,8 +319,12 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
     vllm_files = {f.name: f.data for f in d.configs.get(FileFormat.VLLM.value, [])}
     installed = gains.installed_tunes(d.name, d.tunes, vllm_files)
     model_rows = d.bench.get("model", [])
-    dev_gains = gains.gains(model_rows, installed)
-    dev_others = gains.others(model_rows)
+    # a device's summary pools what plain TP deployments run, as its model pages' medians do:
+    # shapes that run only with data-parallel attention are left out (model_page.dp_only_keys)
+    dp = model_page.dp_only_keys(catalog, model_rows)
+    tp_rows = [r for r in model_rows if (r.model, r.tp, r.N, r.K) not in dp]
+    dev_gains = gains.gains(tp_rows, installed)
+    dev_others = gains.others(tp_rows)
     nav_children: list[Any] = [_device_src(d)]
     pages: list[tuple[ModelTP, str, model_page.ModelPage]] = []
     for m in d.models:
@@ -457,6 +461,9 @@ def _mla_page(r: _Renderer, d: Device, catalog: Catalog) -> Page:
         ref_link=REFERENCE_LINKS.get(ref_label or ""),
         external=mla_page.external(d.mla_rows),
         tunes=[model_page.tune_table(t) for t in d.batched_tunes],
+        verdict=mla_page.verdict(d.mla_rows),
+        before=mla_page.measured_before(d.mla_rows, d.batched_tunes),
+        facts=mla_page.engine_facts(d.name),
         runs=bench_runs(d.mla_rows),
         device_src=_device_src(d),
         csv_src=base + ".csv",

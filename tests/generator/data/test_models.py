@@ -148,6 +148,42 @@ def test_deepseek_shapes_follow_the_config(tmp_path):
     assert layers["kv_a_proj"] == (576, 7168)
 
 
+def test_vllm_nameless_pair_is_named_q_a_proj_from_the_config(tmp_path):
+    """vLLM's nameless (12288, 7168) / TP is, at DeepSeek-V3 TP 8, 1536 x 7168: q_a_proj
+    (q_lora_rank x hidden, MODELS.md), named so; at TP 4 (3072 x 7168) no layer has it. The
+    name comes from the config: with another q_lora_rank the same 1536 x 7168 is nameless."""
+    spec = load_model("deepseek-v3")
+    assert spec.mla is not None and (spec.mla.q_lora_rank, spec.hidden_size) == (1536, 7168)
+    assert models.layer_names(spec, 8, 1536, 7168) == [models.Q_A_UNFUSED]
+    assert models.layer_names(spec, 4, 3072, 7168) == ["unattributed (vLLM list)"]
+    assert not any("unattributed" in s.layer for s in weight_shapes(spec, 8))
+    raw = json.loads((models.DEFAULT_SITE_DATA / "models" / "deepseek-v3.json").read_text())
+    raw["config"]["q_lora_rank"] = 1024
+    other = load_hf_config(_write_json(tmp_path / "config.json", raw["config"]))
+    assert models.layer_names(other, 8, 1536, 7168) == ["unattributed (vLLM list)"]
+
+
+def test_unsplit_shapes_are_data_parallel_attention_only():
+    """At TP 8 the four "(unsplit)" pairs are layers at full size, which run only with
+    data-parallel attention; at TP 1 they are the split layers themselves, so none is."""
+    spec = load_model("deepseek-v3")
+    tp8 = weight_shapes(spec, 8)
+    assert models.dp_attention_only(tp8) == {
+        (24576, 7168),
+        (32768, 512),
+        (7168, 16384),
+        (7168, 18432),
+    }
+    assert {s.layer for s in tp8 if s.unsplit} == {
+        "q_proj (unsplit)",
+        "kv_b_proj (unsplit)",
+        "o_proj (unsplit)",
+        "dense_down (unsplit)",
+    }
+    assert models.dp_attention_only(weight_shapes(spec, 1)) == set()
+    assert models.dp_attention_only(weight_shapes(load_model("qwen3-32b"), 8)) == set()
+
+
 @pytest.mark.parametrize("tp, batch", [(1, 128), (2, 64), (4, 32), (8, 16)])
 def test_mla_batched_shapes(tp, batch):
     shapes = mla_batched_shapes(load_model("deepseek-v3"), tp)

@@ -367,7 +367,9 @@ VERDICTS = """() => {
   const heads = Array.from(document.querySelectorAll('article h2')).map(h => h.id);
   return {
     heads,
-    verdicts: Array.from(document.querySelectorAll('.bg-verdict')).map(v => ({
+    // the page's own verdict: not that of the shapes shown apart (data-parallel attention only)
+    verdicts: Array.from(document.querySelectorAll('.bg-verdict'))
+      .filter(v => !v.closest('.bg-dp-apart')).map(v => ({
       engine: v.dataset.engine,
       decision: v.dataset.decision,
       text: v.querySelector('.bg-decision') ? v.querySelector('.bg-decision').innerText : '',
@@ -438,7 +440,6 @@ STICKY = """(sel) => {
     [
         (MODEL_PAGE, "table.bg-recommend"),
         (MODEL_PAGE, "table.bg-gains"),
-        ("devices/SYNTHETIC_GPU_A/a16w8-mla.html", "table.bg-mla"),
     ],
 )
 def test_first_column_stays_in_view_on_a_phone(
@@ -456,6 +457,45 @@ def test_first_column_stays_in_view_on_a_phone(
                 assert c["scrolled"] > 0, (rel, c)
                 assert abs(c["left"]) <= 1, (rel, c)
                 assert c["visible"], (rel, c)
+        assert not w.errors
+    finally:
+        w.close()
+
+
+CARDS = """(sel) => {
+  const t = document.querySelector(sel);
+  const wrap = t.closest('.bg-table-wrap');
+  const heads = Array.from(t.querySelectorAll('thead th')).map(th => th.textContent.trim());
+  const vw = document.documentElement.clientWidth;
+  const cells = Array.from(t.querySelectorAll('tbody tr')).slice(0, 6).flatMap(tr =>
+    Array.from(tr.children).map((td, i) => {
+      td.scrollIntoView({block: 'center'});
+      const r = td.getBoundingClientRect();
+      const x = r.left + Math.min(6, r.width / 2);
+      const hit = document.elementFromPoint(x, r.top + r.height / 2);
+      return {i: i, label: td.dataset.label, head: heads[i], left: r.left, right: r.right,
+              width: r.width, hit: td.contains(hit),
+              before: getComputedStyle(td, '::before').content};
+    }));
+  return {overflow: wrap.scrollWidth - wrap.clientWidth, vw: vw, n: heads.length, cells: cells};
+}"""
+
+
+def test_mla_table_columns_are_reachable_on_a_phone(browser: Any, server: str) -> None:
+    """At 390 px the MLA table (shape, four providers, the fastest, the ratio) is one card per
+    row: every cell of a row lies on screen without scrolling sideways, is what a tap there
+    hits, and shows its column's name (the header's text) beside its value."""
+    w = Watch(browser, server, viewport={"width": 390, "height": 844})
+    try:
+        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/a16w8-mla.html", wait_until="load")
+        got = w.page.evaluate(CARDS, "table.bg-mla")
+        assert got["overflow"] <= 0, got["overflow"]
+        assert got["cells"] and {c["i"] for c in got["cells"]} == set(range(got["n"]))
+        for c in got["cells"]:
+            assert c["width"] > 0 and c["left"] >= 0 and c["right"] <= got["vw"], c
+            assert c["hit"], c
+            assert c["label"] and c["head"].startswith(c["label"].split(", TFLOP/s")[0]), c
+            assert c["before"] == json.dumps(c["label"], ensure_ascii=False), c
         assert not w.errors
     finally:
         w.close()

@@ -841,6 +841,17 @@ def expected_facts(site_data: Path) -> dict[str, str]:
         scopes: dict[str, list] = {"all": list(grid)}
         for key in grid:
             scopes.setdefault(f"{key[0]}@tp{key[1]}", []).append(key)
+        # shapes only "(unsplit)" layers have at TP > 1 run only with data-parallel attention:
+        # left out of every pooled figure, and judged apart (their own "|dp" scope)
+        layers_at: dict = defaultdict(set)
+        for r in rows:
+            layers_at[(r["model"], r["tp"], r["N"], r["K"])].add(r.get("layer") or "")
+        dp_keys = {
+            k for k, names in layers_at.items()
+            if (k[1] or 1) > 1 and all(n.endswith(" (unsplit)") for n in names)
+        }  # fmt: skip
+        for key in sorted(dp_keys, key=str):
+            scopes.setdefault(f"{key[0]}@tp{key[1]}|dp", []).append(key)
         engines = {s.id: s.engine for s in shipped_sets()}
 
         def row_meas(at: dict, name: str | None) -> dict | None:
@@ -869,7 +880,9 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                     cmp[cid].append((band, *_point(mine, ref, control)))
                     src[cid].append(how)
 
-            for key in keys:
+            apart = scope.endswith("|dp")
+            pooled = keys if apart else [k for k in keys if k not in dp_keys]
+            for key in pooled:
                 t = installed.get((key[2], key[3]))
                 records = {r["M"]: r for r in t["records"]} if t else {}
                 for m in sorted(set(grid[key]) | set(records)):
@@ -908,7 +921,7 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 out[f"{pre}|{cid}|from_tuning"] = str(source[cid].count("tuning"))
             if scope == "all" and others and bf16:
                 vs_bf16, vs_tuned = [], []
-                for key in keys:
+                for key in pooled:
                     for m, at in grid[key].items():
                         good = [n for n in others if _good(row_meas(at, n))]
                         if not good:
@@ -923,6 +936,9 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                             vs_tuned.append((_band(m), *_point(best, row_meas(at, tuned), c)))
                 out.update(_stats(vs_bf16, f"{pre}|others-bf16"))
                 out.update(_stats(vs_tuned, f"{pre}|others-installed"))
+            if apart:
+                out.update(_verdict_facts(pre, keys, grid, infos, arch, out_dtype, {}))
+                continue
             # the runs behind the page's rows and files (its provenance line): each row's own
             runs: dict[str, int] = defaultdict(int)
             for key in keys:
@@ -951,7 +967,7 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 out[k + "|search"] = ", ".join(str(v) for v in sorted(run["search"]))
             if scope != "all":
                 decisions: dict[str, str] = {}
-                out.update(_verdict_facts(pre, keys, grid, infos, arch, out_dtype, decisions))
+                out.update(_verdict_facts(pre, pooled, grid, infos, arch, out_dtype, decisions))
                 for name, decision in decisions.items():
                     tally[(name, decision)] += 1
                 nks = list(dict.fromkeys((k[2], k[3]) for k in keys))
