@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +112,12 @@ class Device:
     # the output dtype of each sweep's 8-bit GEMMs (BenchFile.out_dtype; files from before it
     # was recorded were bf16): which of the engines' dispatch rules apply to its rows
     out_dtypes: dict[str, str] = field(default_factory=dict)
+
+    # What headings, page titles and the navigation call the device: the GPU's name as its run
+    # recorded it ("NVIDIA H200"), the folder name ("NVIDIA_H200") only where that name is not
+    # plain text or another device has the same one (set by load_catalog, which sees them all).
+    # URLs, file names and commands keep the folder name.
+    title: str = ""
 
     def config_file(self, folder: str, name: str) -> ConfigFile | None:
         """One config file of ``configs/<folder>/`` by its name, if this device has it."""
@@ -388,4 +394,18 @@ def load_catalog(site_data: Path) -> Catalog:
             device = _load_device(site_data, root.name, list(specs.values()))
             if device is not None:
                 devices.append(device)
+    _set_titles(devices)
     return Catalog(root=site_data, devices=devices, models=model_files, specs=specs)
+
+
+# what a heading may hold (MkDocs writes titles unescaped; render._title checks the same)
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()/:+-]*$")
+
+
+def _set_titles(devices: list[Device]) -> None:
+    """Each device's title: its recorded GPU name where that is plain text and no other device
+    has it, else its folder name (unique by construction)."""
+    names = Counter(d.provenance.gpu_name.strip() for d in devices)
+    for d in devices:
+        gpu = d.provenance.gpu_name.strip()
+        d.title = gpu if _PLAIN_NAME.match(gpu) and names[gpu] == 1 else d.name

@@ -36,6 +36,65 @@ from generator.data.shipped import ShippedSet, shipped_sets
 
 LOADED_LOG = "Using configuration from {file} for W8A8 Block FP8 kernel."
 DEFAULT_LOG = "Using default W8A8 Block FP8 kernel config. Performance might be sub-optimal!"
+# the default line as both engines log it: DEFAULT_LOG, then the path looked at
+DEFAULT_LOG_FULL = DEFAULT_LOG + " Config file not found at {file}"
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """How to tell from an engine's log whether our files are used, read from its source.
+
+    Both releases look a file up in ``get_w8a8_block_fp8_configs``, which only the Triton
+    kernel's launcher calls (vLLM 0.33.0: ``w8a8_triton_block_scaled_mm`` in
+    ``vllm/model_executor/layers/quantization/utils/fp8_utils.py``; SGLang 0.5.23:
+    ``w8a8_block_fp8_matmul_triton`` in ``sglang/kernels/ops/gemm/fp8_kernel.py``), the first
+    time it runs a weight shape (N, K): the function is ``functools.lru_cache``'d, so a process
+    logs once per shape. A file there logs ``LOADED_LOG`` (INFO), none ``DEFAULT_LOG_FULL``
+    (WARNING). Hence a line names a shape the Triton kernel ran, and no line for a shape means
+    it did not run it, except where ``hidden`` says the line is not written."""
+
+    who: str  # which processes write the lines
+    hidden: tuple[str, ...]  # when the Triton kernel runs a shape and logs neither line
+
+    @property
+    def loaded(self) -> str:
+        return LOADED_LOG.format(file="<folder>/N=…,K=…,….json")
+
+    @property
+    def default(self) -> str:
+        return DEFAULT_LOG_FULL.format(file="<folder>/N=…,K=…,….json")
+
+    def sentences(self, name: str, source: str) -> tuple[str, str, str, str]:
+        """(when, loaded means, default means, neither means), plain text for pages and READMEs;
+        ``source``: the lookup function, its file and the release (``Engine.loader_text``)."""
+        when = (
+            f"{name} looks for a config file the first time its Triton kernel runs a layer of a "
+            "weight shape (N, K), and logs one of two lines naming that shape's file, once per "
+            f"shape and process: {self.who}. Source: {source}, which only the Triton "
+            "kernel calls."
+        )
+        loaded = (
+            "the Triton kernel ran that shape with the file at that path: once ours is copied "
+            "there, ours is in use for every layer of that shape."
+        )
+        default = (
+            f"the Triton kernel ran that shape but found no file at that path, so it runs "
+            f"{name}'s default config: compare the path with the name and folder of the file "
+            "you copied."
+        )
+        neither = (
+            "neither line naming a shape's N and K, once the server has answered a request: the "
+            f"Triton kernel has not run that shape; {name} ran another backend for it, and our "
+            "file for it changes nothing."
+        )
+        if self.hidden:
+            neither += (
+                " The lines are missing although the Triton kernel ran that shape when "
+                + "; or when ".join(self.hidden)
+                + "."
+            )
+        return when, loaded, default, neither
+
 
 # Devices of the Hopper generation (sm_90), by the name prefix vLLM gives them: there both
 # engines try other block-FP8 backends before the Triton kernel.
@@ -53,6 +112,7 @@ class Engine:
     hopper: str  # what it runs on Hopper, and how to get the Triton kernel
     force_triton: str | None  # a flag that forces the Triton kernel, if the engine has one
     sources: tuple[tuple[str, str], ...]  # (label, URL)
+    log: LogCheck  # what its log says about our files
 
     @property
     def loader_text(self) -> str:
@@ -61,6 +121,11 @@ class Engine:
         file, function = self.loader
         version = f" {self.release.version}" if self.release else ""
         return f"{function} in {file} of {self.name}{version}"
+
+    @property
+    def log_sentences(self) -> tuple[str, str, str, str]:
+        """What its log says about our files (:class:`LogCheck`), the source cited."""
+        return self.log.sentences(self.name, self.loader_text)
 
     @property
     def as_of(self) -> str:
@@ -94,6 +159,15 @@ def engines() -> list[Engine]:
             ),
             force_triton=None,
             sources=((f"vLLM {vllm.version} config folder", vllm.source),) if vllm else (),
+            log=LogCheck(
+                who="each worker process logs its own",
+                hidden=(
+                    "VLLM_LOGGING_LEVEL is WARNING or above, which hides the first line "
+                    "(INFO by default, vllm/envs.py)",
+                    "VLLM_BATCH_INVARIANT=1 is set: the kernel then skips the lookup and runs "
+                    "the default config",
+                ),
+            ),
         ),
         Engine(
             id=FileFormat.SGLANG.value,
@@ -110,6 +184,18 @@ def engines() -> list[Engine]:
             ),
             force_triton="--fp8-gemm-backend triton",
             sources=((f"SGLang {sglang.version} config folder", sglang.source),) if sglang else (),
+            log=LogCheck(
+                who=(
+                    "the first line comes from tensor-parallel rank 0 only "
+                    "(log_info_on_rank0), the second from every rank"
+                ),
+                hidden=(
+                    "torch.compile compiled the layer (--enable-torch-compile): while it "
+                    "compiles, the lookup returns nothing and logs nothing "
+                    "(torch._dynamo.is_compiling()), and the compiled layer runs the default "
+                    "config",
+                ),
+            ),
         ),
     ]
 

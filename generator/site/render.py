@@ -45,6 +45,7 @@ from generator.site.catalog import Catalog, Device
 from generator.site.model_page import ModelTP
 from generator.site.providers import ROLE_ORDER, ROLE_TAGS, ROLE_TITLES, Role
 from generator.site.runs import BenchRun, bench_runs
+from generator.site.runs import summary as runs_summary
 
 TEMPLATES = Path(__file__).parent / "templates"
 HOME_MARKER = "<!-- blockgemm:catalog -->"
@@ -154,6 +155,7 @@ class _Renderer:
             LOADED_LOG=engines.LOADED_LOG,
             DEFAULT_LOG=engines.DEFAULT_LOG,
             fact=self.fact,
+            prov_summary=runs_summary,
         )
         # bundle READMEs: plain text, not HTML
         self.text_env = jinja2.Environment(
@@ -338,7 +340,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
         nav_children.append({"A16W8 MLA": _mla_src(d)})
     out.downloads.update(_device_downloads(d))
     out.pages.append(_device_page(r, d, pages))
-    out.nav.append({d.name: nav_children})
+    out.nav.append({_title(d.title): nav_children})
     return {
         "d": d,
         "gains": dev_gains,

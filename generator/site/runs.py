@@ -8,13 +8,14 @@ cites ``device.json``, or a bench file's provenance (its last writer's), for eve
 misattributes all but one run. This module groups a device's records by run for the catalog
 (:class:`generator.site.catalog.Device`) and a page's bench rows by the run that measured them
 (:func:`bench_runs`: never the file's provenance), and gives the pruning check's rows a ratio
-that is None instead of a division by zero.
+that is None instead of a division by zero. :func:`summary` is the one line a page shows of its
+runs, the full provenance folded behind it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +125,36 @@ def bench_runs(rows: Iterable[BenchRow]) -> list[BenchRun]:
 def earlier_method(runs: Iterable[BenchRun]) -> bool:
     """Whether any of these runs predates the recorded timing method (before 2026-12-02)."""
     return any(run.method is None for run in runs)
+
+
+def _dates(provenances: Iterable[Provenance]) -> str:
+    days = sorted({p.date.date().isoformat() for p in provenances})
+    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def summary(bench: Sequence[BenchRun], tuned: Sequence[Provenance] = ()) -> str:
+    """One line for the provenance a page folds away (the full text, hashes and the timing
+    method, can run to a screenful): "Benchmark: 2700 rows, 1 run, 2026-12-03. Tuned files:
+    2 runs, 2026-11-29 to 2026-12-03." ``tuned``: one provenance per tuning run."""
+    parts = []
+    if bench:
+        rows = sum(r.rows for r in bench)
+        line = f"Benchmark: {_count(rows, 'row')}, {_count(len(bench), 'run')}, "
+        line += _dates(r.provenance for r in bench)
+        if earlier_method(bench):
+            line += (
+                ", all by the earlier timing method"
+                if all(r.method is None for r in bench)
+                else ", some by the earlier timing method"
+            )
+        parts.append(line + ".")
+    if tuned:
+        parts.append(f"Tuned files: {_count(len(tuned), 'run')}, {_dates(tuned)}.")
+    return " ".join(parts)
 
 
 @dataclass(frozen=True)

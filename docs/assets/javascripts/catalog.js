@@ -8,8 +8,12 @@
  * crosses at the bottom of the plot inside the same trace, so hiding a provider hides its
  * crosses and the number of traces drawn is the number of providers ticked.
  *
- * Charts are drawn when they come near the viewport (a model page holds dozens), and
- * window.bgCharts.renderAll() draws every chart at once (used by the browser tests). */
+ * Every chart is drawn once the page has loaded, without waiting for the reader to scroll to it:
+ * a page printed, or opened at an anchor, shows its charts. The ones on screen (and the one an
+ * anchor names) are drawn first, the rest one at a time in idle moments, in page order, so the
+ * page stays responsive while up to about fifteen charts are drawn; one scrolled to is drawn at
+ * once. Before printing every chart still missing is drawn synchronously (Plotly builds the SVG
+ * inside the call). window.bgCharts.renderAll() draws every chart at once (browser tests). */
 (function () {
   "use strict";
 
@@ -243,9 +247,53 @@
     },
   };
 
+  /* The charts in or near the viewport, in page order. */
+  function onScreen(margin) {
+    var h = window.innerHeight || document.documentElement.clientHeight;
+    return charts().filter(function (el) {
+      var r = el.getBoundingClientRect();
+      return r.bottom >= -margin && r.top <= h + margin;
+    });
+  }
+
+  /* The charts an anchor names: the figure itself, or those in the section it heads (up to the
+   * next heading of the same or a higher level). */
+  function anchored() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    var target = id ? document.getElementById(id) : null;
+    if (!target) return [];
+    if (target.querySelector(".bg-chart")) return Array.prototype.slice.call(target.querySelectorAll(".bg-chart"));
+    var level = /^H([1-6])$/.exec(target.tagName);
+    if (!level) return [];
+    var out = [];
+    for (var n = target.nextElementSibling; n; n = n.nextElementSibling) {
+      var l = /^H([1-6])$/.exec(n.tagName);
+      if (l && Number(l[1]) <= Number(level[1])) break;
+      if (n.classList.contains("bg-chart")) out.push(n);
+      out.push.apply(out, n.querySelectorAll(".bg-chart"));
+    }
+    return out;
+  }
+
+  function idle(fn) {
+    if ("requestIdleCallback" in window) window.requestIdleCallback(fn, { timeout: 300 });
+    else window.setTimeout(fn, 16);
+  }
+
+  /* Draw the charts not yet drawn, one per idle moment, in page order. */
+  function drawRest() {
+    var next = charts().filter(function (el) { return !el.getAttribute("data-rendered"); })[0];
+    if (!next) return;
+    idle(function () {
+      render(next).then(drawRest, drawRest);
+    });
+  }
+
   function setupCharts() {
     if (typeof Plotly === "undefined") return;
+    anchored().concat(onScreen(200)).forEach(render);
     if ("IntersectionObserver" in window) {
+      // one the reader scrolls to before its turn is drawn at once
       var io = new IntersectionObserver(
         function (entries) {
           entries.forEach(function (e) {
@@ -258,8 +306,15 @@
         { rootMargin: "400px" }
       );
       charts().forEach(function (el) { io.observe(el); });
-    } else {
-      window.bgCharts.renderAll();
+    }
+    drawRest();
+    window.addEventListener("hashchange", function () { anchored().forEach(render); });
+    window.addEventListener("beforeprint", function () { charts().forEach(render); });
+    if (window.matchMedia) {
+      var print = window.matchMedia("print");
+      var onPrint = function (e) { if (e.matches) charts().forEach(render); };
+      if (print.addEventListener) print.addEventListener("change", onPrint);
+      else if (print.addListener) print.addListener(onPrint);
     }
     new MutationObserver(function () {
       drawn.forEach(draw);

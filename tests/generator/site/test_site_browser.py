@@ -323,7 +323,7 @@ def test_navigation(browser: Any, server: str) -> None:
         assert (
             w.page.locator("article h1")
             .inner_text()
-            .startswith("synthetic-mla-02, TP 8 on SYNTHETIC_GPU_B")
+            .startswith("synthetic-mla-02, TP 8 on SYNTHETIC GPU B")  # the GPU's recorded name
         )
         w.page.locator("nav.md-nav a", has_text="Methodology").first.click()
         w.page.wait_for_url("**/methodology.html")
@@ -514,5 +514,121 @@ def test_hover_shows_every_line_at_that_x(browser: Any, server: str) -> None:
         )
         assert modes and set(modes) == {"x unified"}
         assert not w.errors
+    finally:
+        w.close()
+
+
+# --- charts drawn without scrolling (D17); the copy button beside the command (D14) -----------
+
+DRAWN = """() => Array.from(document.querySelectorAll('.bg-chart')).map(
+  el => !!el.querySelector('.js-plotly-plot svg.main-svg'))"""
+NO_IDLE = (
+    "window.requestIdleCallback = function () { return 0; };"  # the background pass never runs
+)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_charts_draw_on_load_without_scrolling(browser: Any, server: str, width: int) -> None:
+    """Every chart of a page is drawn soon after it loads, the reader scrolling nowhere: none
+    is left blank below the fold (and a page printed or read from an anchor shows them all)."""
+    w = Watch(browser, server, viewport={"width": width, "height": 800})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        drawn = w.page.evaluate(DRAWN)
+        assert len(drawn) >= 4
+        below = w.page.evaluate(
+            "() => Array.from(document.querySelectorAll('.bg-chart'))"
+            ".filter(el => el.getBoundingClientRect().top > 3 * window.innerHeight).length"
+        )
+        assert below > 0  # charts far below the fold: the ones a lazy page would leave blank
+        w.page.wait_for_function(f"({DRAWN})().every(Boolean)", timeout=20000)
+        assert w.page.evaluate("window.scrollY") == 0
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_printing_draws_every_chart_at_once(browser: Any, server: str, width: int) -> None:
+    """With the background pass held back, the charts on screen are drawn; ``beforeprint``
+    draws every other chart before the print layout is taken (synchronously)."""
+    w = Watch(browser, server, viewport={"width": width, "height": 800})
+    try:
+        w.context.add_init_script(NO_IDLE)
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        w.page.wait_for_timeout(300)
+        assert not all(w.page.evaluate(DRAWN))  # at most what is on screen
+        after = w.page.evaluate(
+            f"() => {{ window.dispatchEvent(new Event('beforeprint')); return ({DRAWN})(); }}"
+        )
+        assert all(after), after
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_anchor_draws_its_chart(browser: Any, server: str, width: int) -> None:
+    """Opened at a shape's section, or sent there by a link on the page (``hashchange``), the
+    chart of that section is drawn, the background pass held back."""
+    w = Watch(browser, server, viewport={"width": width, "height": 800})
+    try:
+        w.context.add_init_script(NO_IDLE)
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        heads = w.page.eval_on_selector_all(
+            "article h2[id^=n]", "hs => hs.map(h => h.id).filter(id => /^n\\d+-k\\d+$/.test(id))"
+        )
+        assert len(heads) >= 3
+        last, middle = heads[-1], heads[len(heads) // 2]
+        chart_of = """(id) => { const h = document.getElementById(id);
+          for (let n = h.nextElementSibling; n && n.tagName !== 'H2'; n = n.nextElementSibling) {
+            const c = n.matches('.bg-chart') ? n : n.querySelector('.bg-chart');
+            if (c) return !!c.querySelector('.js-plotly-plot svg.main-svg'); }
+          return null; }"""
+        assert w.page.evaluate(chart_of, middle) is False
+        w.page.evaluate(f"() => {{ location.hash = '{middle}'; }}")
+        w.page.wait_for_function(chart_of, arg=middle)
+        w.page.goto(f"{server}/{MODEL_PAGE}#{last}", wait_until="load")
+        w.page.wait_for_function(chart_of, arg=last)
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+COPY_BUTTONS = """() => Array.from(document.querySelectorAll('article pre')).map(pre => {
+  const button = pre.querySelector('.md-code__nav, .md-clipboard');
+  const code = pre.querySelector(':scope > code');
+  if (!button || !code) return null;
+  pre.scrollIntoView({block: 'center'});
+  const text = document.createRange();
+  text.selectNodeContents(code);
+  const t = text.getBoundingClientRect(), c = code.getBoundingClientRect();
+  // the command's text where it can be seen: the code box clips what scrolls sideways
+  const seen = {left: Math.max(t.left, c.left), right: Math.min(t.right, c.right),
+                top: Math.max(t.top, c.top), bottom: Math.min(t.bottom, c.bottom)};
+  const b = button.getBoundingClientRect(), p = pre.getBoundingClientRect();
+  const overlap = Math.min(seen.right, b.right) - Math.max(seen.left, b.left) > 0
+    && Math.min(seen.bottom, b.bottom) - Math.max(seen.top, b.top) > 0;
+  const inside = b.left >= p.left - 1 && b.right <= p.right + 1 && b.top >= p.top - 1;
+  return {text: code.textContent.slice(0, 40), overlap, inside, width: b.width};
+}).filter(Boolean)"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_copy_button_does_not_cover_the_command(browser: Any, server: str, width: int) -> None:
+    """Material's copy button sits beside a code block's text, not over it, on a phone and on a
+    desktop, however long the command (the long ones scroll sideways under the button's
+    gutter, never under the button)."""
+    w = Watch(browser, server, viewport={"width": width, "height": 800})
+    try:
+        seen = 0
+        for rel in ("installing.html", MODEL_PAGE, "devices/SYNTHETIC_GPU_A/index.html"):
+            w.page.goto(f"{server}/{rel}", wait_until="load")
+            for block in w.page.evaluate(COPY_BUTTONS):
+                seen += 1
+                assert block["width"] > 0 and block["inside"], (rel, block)
+                assert not block["overlap"], (rel, width, block)
+        assert seen >= 4
+        assert not w.errors, w.errors
     finally:
         w.close()
