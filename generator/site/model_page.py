@@ -138,6 +138,8 @@ class EngineInstall:
     today: gains.Comparison | None  # the gain over what this engine runs today
     # where that was not measured: the default-config comparison standing in, and why
     stand_in: gains.Today | None = None
+    # shapes where the release ships a file here and that file was not measured (no figure)
+    unmeasured: tuple[tuple[int, int], ...] = ()
 
     @property
     def present(self) -> int:
@@ -161,6 +163,12 @@ class ModelPage:
     downloads: dict[str, bytes] = field(default_factory=dict)
     # per engine: what it runs here by default and Triton with our files against it
     verdicts: list[verdict.EngineVerdict] = field(default_factory=list)
+
+    @property
+    def refs(self) -> dict[str, verdict.Reference]:
+        """Per engine, how this page names its Triton kernel with its shipped files (by what
+        the dispatch rules say it runs here: "today" only where that is Triton)."""
+        return {v.engine: v.reference for v in self.verdicts}
 
 
 def publishes(d: Device, shapes: list[tuple[int, int]]) -> Callable[[str], bool]:
@@ -311,7 +319,17 @@ def build(
 ) -> ModelPage:
     """Everything the page template needs, and the page's bundles (``readme``: renders a
     bundle's README from its context)."""
-    g = gains.gains(mt.rows, installed, mt.keys)
+    g = gains.gains(mt.rows, installed, mt.keys, d.name)
+    rows = mt.rows
+    verdicts = verdict.verdicts(
+        d.name,
+        verdict.recorded_arch(d.provenance, *(r.provenance for r in rows)),
+        rows,
+        mt.keys,
+        {key: s.layers for key, s in zip(mt.keys, mt.shapes, strict=True)},
+        d.out_dtypes.get("model", "bfloat16"),
+    )
+    refs = {v.engine: v.reference for v in verdicts}
     installs = []
     dl: dict[str, bytes] = {}
     for eng in engines.engines():
@@ -336,8 +354,8 @@ def build(
         src = None
         if any(f.present for f in files):
             src = bundle_src(d, mt, eng.id)
-            dl[src] = _bundle(d, mt, eng, files, g, today, readme, stand_in)
-        installs.append(EngineInstall(eng, files, src, today, stand_in))
+            dl[src] = _bundle(d, mt, eng, files, g, today, readme, stand_in, refs.get(eng.id))
+        installs.append(EngineInstall(eng, files, src, today, stand_in, now.unmeasured))
     today_cmps = [c for c in g.versus if c.id not in ("default", "bf16")]
     advice = []
     for s in mt.shapes:
@@ -347,9 +365,10 @@ def build(
         for a in recommend.advice(s.rows):
             today = []
             for c in today_cmps:
-                st = c.only(s.N, s.K).stat(a.band)
-                if st.n:
-                    today.append((c.label, st.median))
+                gm = c.only(s.N, s.K).geomean(a.band)
+                ref = refs.get(c.engine or "")
+                if gm is not None:
+                    today.append((ref.short if ref else c.label, gm))
             bands.append({"a": a, "today": today})
         advice.append({"shape": s, "bands": bands})
     sections = []
@@ -363,15 +382,6 @@ def build(
             }
         )
     used = [installed[(s.N, s.K)] for s in mt.shapes if (s.N, s.K) in installed]
-    rows = mt.rows
-    verdicts = verdict.verdicts(
-        d.name,
-        verdict.recorded_arch(d.provenance, *(r.provenance for r in rows)),
-        rows,
-        mt.keys,
-        {key: s.layers for key, s in zip(mt.keys, mt.shapes, strict=True)},
-        d.out_dtypes.get("model", "bfloat16"),
-    )
     return ModelPage(
         mt,
         g,
@@ -401,6 +411,7 @@ def _bundle(
     today: gains.Comparison | None,
     readme: Any,
     stand_in: gains.Today | None = None,
+    ref: verdict.Reference | None = None,
 ) -> bytes:
     entries = []
     for f in files:
@@ -458,6 +469,7 @@ def _bundle(
         files=files,
         today=today,
         stand_in=stand_in,
+        ref=ref,
         gains=g,
         bands=gains.BANDS,
         search_text=gains.search_text,

@@ -319,7 +319,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
     vllm_files = {f.name: f.data for f in d.configs.get(FileFormat.VLLM.value, [])}
     installed = gains.installed_tunes(d.name, d.tunes, vllm_files)
     model_rows = d.bench.get("model", [])
-    dev_gains = gains.gains(model_rows, installed)
+    dev_gains = gains.gains(model_rows, installed, device=d.name)
     dev_others = gains.others(model_rows)
     nav_children: list[Any] = [_device_src(d)]
     pages: list[tuple[ModelTP, str, model_page.ModelPage]] = []
@@ -333,7 +333,10 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
         out.pages.append(_mla_page(r, d, catalog))
         nav_children.append({"A16W8 MLA": _mla_src(d)})
     out.downloads.update(_device_downloads(d))
-    out.pages.append(_device_page(r, d, pages))
+    # how the device's and the home page's rows name each engine's Triton kernel with its
+    # shipped files: by what the dispatch rules say it runs on the device's pages
+    refs = verdict.combine(v.reference for _, _, mp in pages for v in mp.verdicts)
+    out.pages.append(_device_page(r, d, pages, refs))
     out.nav.append({d.name: nav_children})
     return {
         "d": d,
@@ -344,6 +347,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
         "runs": model_page.tune_runs(list(installed.values())),
         "scope": f"{d.name}|all",
         "verdicts": verdict.tally(mp.verdicts for _, _, mp in pages),
+        "refs": refs,
     }
 
 
@@ -511,7 +515,10 @@ def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[BenchRun]]]:
 
 
 def _device_page(
-    r: _Renderer, d: Device, pages: list[tuple[ModelTP, str, model_page.ModelPage]]
+    r: _Renderer,
+    d: Device,
+    pages: list[tuple[ModelTP, str, model_page.ModelPage]],
+    refs: dict[str, verdict.Reference] | None = None,
 ) -> Page:
     """A device's own page: its model pages, other sweeps, record files and bundle."""
     base = _device_base(d)
@@ -539,6 +546,7 @@ def _device_page(
         tuning_csv=base + "-tuning.csv",
         hopper=engines.is_hopper(d.name),
         engines=engines.engines(),
+        refs=refs or {},
     )
 
 
