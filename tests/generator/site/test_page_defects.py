@@ -368,27 +368,30 @@ def test_a_stand_in_for_what_an_engine_runs_is_said_next_to_the_number(
             assert "STAND-IN" not in readme
             continue
         gains_table = text[text.index('class="bg-gains"') :]
-        row = gains_table[gains_table.index("vLLM's default config") :]
-        row = row[: row.index("</th>")]
-        for name in ("SGLang 0.5.23", "vLLM 0.33.0"):
-            assert f"stand-in for {name} without our files: not measured on this GPU" in row
+        for name, engine in (("SGLang 0.5.23", "sglang"), ("vLLM 0.33.0", "vllm")):
+            row = gains_table[gains_table.index(f'class="bg-today-missing" data-engine="{engine}"') :]
+            row = row[: row.index("</th>")]
+            assert f"{name}'s Triton kernel, its shipped files" in row
+            assert f"stand-in: vLLM's default config, at the" in row
+            assert f"weight shapes {name} ships no file for here" in row
         note = re.search(r'<p class="bg-stand-in-note" data-engine="sglang">(.*?)</p>', text, re.S)
         assert note and f"own default config ({stages['sglang']} stages)" in note.group(1)
         assert f"vLLM's default config ({stages['vllm']} stages) stands in" in note.group(1)
         card = text[text.index('<section class="bg-engine" data-engine="sglang">') :]
         card = re.sub(r"<[^>]+>", "", card[: card.index("</section>")])
-        assert "Gain over SGLang 0.5.23 without our files: not measured on this GPU" in card
+        assert "Gain over SGLang 0.5.23's Triton kernel, its shipped files: not measured" in card
         assert "only a stand-in" in card
         # the device page's "× SGLang today" shows the stand-in's medians, marked as one
         cell = re.search(
             r'<span class="bg-stand-in" data-engine="sglang"[^>]*>(.*?)</span>'
-            r"<br><small>(.*?)</small>",
+            r"×?<br><small>(.*?)</small>",
             device,
             re.S,
         )
-        assert cell and "a stand-in: SGLang's own not measured here" in cell.group(2)
+        assert cell and "× vLLM's default config, a stand-in at the" in cell.group(2)
+        assert "shapes SGLang ships no file for" in cell.group(2)
         stated = dict(re.findall(r'data-fact="([^"]+)">([^<]*)<', cell.group(1)))
-        assert stated and all("|default|" in k for k in stated)
+        assert stated and all("|sglang-0.5.23-stand-in|" in k for k in stated)
         assert all(text.count(f'data-fact="{k}">{v}<') == 1 for k, v in stated.items())
         assert "STAND-IN for what" in readme and "SGLang 0.5.23 runs without our files" in readme
 
