@@ -468,3 +468,71 @@ def test_the_palette_is_declared_once_and_its_colours_differ() -> None:
         assert worst >= 19, bg
     unknown = providers.style("never-registered@SYNTHETIC_GPU_A").color
     assert unknown in providers.PALETTE and unknown not in colours
+
+
+# --- 2026-12-03: what the gains compare with, and verdict tables a phone can read ---------------
+
+
+def test_the_triton_reference_is_named_by_what_the_rules_say_runs(built: tuple[Path, Path]) -> None:
+    """Device A is a Hopper (the engines run DeepGEMM / FlashInfer by default), C an AMD
+    Instinct (they run Triton): only C's pages call the engine's Triton kernel with its
+    shipped files what it runs "today"; A's say it is what runs only if Triton runs (D1)."""
+    _, site = built
+    page = "synthetic-dense-00-tp1.html"
+    for dev, today in (("SYNTHETIC_GPU_A", False), ("SYNTHETIC_GPU_C", True)):
+        text = html.unescape((site / f"devices/{dev}/{page}").read_text())
+        device = html.unescape((site / f"devices/{dev}/index.html").read_text())
+        install = text[text.index('id="what-to-install"') : text.index('id="per-layer"')]
+        layers = text[text.index('class="bg-recommend"') :]
+        layers = layers[: layers.index("</table>")]
+        for where in (install, device, layers):
+            assert ("vLLM 0.33.0 today" in where) == today, (dev, where[:300])
+            assert "× vLLM today" not in where and "the Triton kernel the engines run" not in where
+        refs = re.findall(r'<li data-engine="(\w+)" data-triton-default="(\w+)">', install)
+        assert dict(refs) == {e: ("all" if today else "none") for e in ("vllm", "sglang")}
+        if not today:
+            assert "only if Triton runs" in install and "not what it runs today" in install
+    home = html.unescape((site / "index.html").read_text())
+    assert "without our files<br>" not in home  # the gains rows name their reference
+
+
+def test_verdict_band_tables_state_only_what_occurs_with_units(built: tuple[Path, Path]) -> None:
+    """Each band row of a verdict table says its counts in layers, lists only the states that
+    occur (no column of zeros pushing "not measured" off a phone) and gives the worst layer's
+    ratio by name; a verdict with nothing measured shows one line, not a table of zeros (D3)."""
+    _, site = built
+    text = html.unescape((site / "devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text())
+    tables = re.findall(r'<table class="bg-verdict-bands">(.*?)</table>', text, re.S)
+    assert len(tables) == 2
+    for table in tables:
+        rows = re.findall(r'<tr data-band="(\w+)">(.*?)</tr>', table, re.S)
+        assert [b for b, _ in rows] == ["decode", "mid", "prefill"]
+        for _, row in rows:
+            counts = re.findall(r"<td>(.*?)</td>", row, re.S)[0]
+            assert re.search(r"\(of <span[^>]*>\d+</span> layers", counts), counts
+            stated = re.findall(r'data-fact="[^"]+\|(\w+)">(\d+)<', counts)
+            assert stated and all(v != "0" for k, v in stated if k != "cells"), stated
+    assert "layer × band cells" in text
+    assert "slowest layer" not in text
+
+
+def test_nothing_measured_is_one_line(tmp_path: Path) -> None:
+    """Device A without its DeepGEMM rows: the default is not measured anywhere, so each
+    engine's verdict says so in one line and no all-zero band table is drawn (D3)."""
+    from generator.data.records import BenchFile, load, save
+
+    site_data = tmp_path / "site_data"
+    write_catalog(site_data, n_devices=1, n_models=1, mla=False)
+    path = site_data / "devices/SYNTHETIC_GPU_A/bench/model.json"
+    bf = load(path, BenchFile)
+    bf.rows = [r for r in bf.rows if not r.provider.startswith(("deepgemm", "flashinfer"))]
+    bf.providers = {k: v for k, v in bf.providers.items() if k in {r.provider for r in bf.rows}}
+    save(path, bf)
+    assert mkdocs_build(site_data, tmp_path / "site").returncode == 0
+    text = html.unescape(
+        (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
+    )
+    assert text.count('data-decision="unmeasured"') >= 2
+    assert 'class="bg-verdict-bands"' not in text
+    lines = re.findall(r'<p class="bg-verdict-none">(.*?)</p>', text, re.S)
+    assert len(lines) == 2 and all("layer × band cells is measured" in x for x in lines)
