@@ -482,9 +482,14 @@ def gains(
         ship = shipped_names.get(s.id)
         default_name = providers.engine_default(names, s.engine)
         dk = f"{s.engine}-default"
-        ships_here = out.shipped_shapes[s.id]
 
-        def tuning_ref(rec: TuneRecord, key: Key, s: ShippedSet = s, dk: str = dk) -> Measurement | None:
+        def tuning_ref(
+            rec: TuneRecord,
+            key: Key,
+            s: ShippedSet = s,
+            dk: str = dk,
+            ships_here: set[tuple[int, int]] = out.shipped_shapes[s.id],
+        ) -> Measurement | None:
             """The release's shipped entry as the session timed it; its default only where
             it ships no file for the shape (never standing in for a file)."""
             if rec.baselines.get(s.id) is not None:

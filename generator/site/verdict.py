@@ -358,7 +358,10 @@ class Reference:
             "no file for, its default config)"
         )
         if self.default is TritonDefault.ALL:
-            return f"{what}: by its dispatch rules it runs this kernel here for every layer, so this is what it runs today without our files"
+            return (
+                f"{what}: by its dispatch rules it runs this kernel here for every layer, so "
+                "this is what it runs today without our files"
+            )
         if self.default is TritonDefault.NONE:
             return (
                 f"{what}: by its dispatch rules it runs {others} here by default, so this is "

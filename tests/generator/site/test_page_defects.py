@@ -369,10 +369,12 @@ def test_a_stand_in_for_what_an_engine_runs_is_said_next_to_the_number(
             continue
         gains_table = text[text.index('class="bg-gains"') :]
         for name, engine in (("SGLang 0.5.23", "sglang"), ("vLLM 0.33.0", "vllm")):
-            row = gains_table[gains_table.index(f'class="bg-today-missing" data-engine="{engine}"') :]
+            row = gains_table[
+                gains_table.index(f'class="bg-today-missing" data-engine="{engine}"') :
+            ]
             row = row[: row.index("</th>")]
             assert f"{name}'s Triton kernel, its shipped files" in row
-            assert f"stand-in: vLLM's default config, at the" in row
+            assert "stand-in: vLLM's default config, at the" in row
             assert f"weight shapes {name} ships no file for here" in row
         note = re.search(r'<p class="bg-stand-in-note" data-engine="sglang">(.*?)</p>', text, re.S)
         assert note and f"own default config ({stages['sglang']} stages)" in note.group(1)

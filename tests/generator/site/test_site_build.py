@@ -901,7 +901,9 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                             # the default only where the release ships no file (never in
                             # place of one)
                             ships_file = shipped_set(set_id).table(dev, key[2], key[3]) is not None
-                            ref = b.get(set_id) or (None if ships_file else b.get(f"{engine}-default"))
+                            ref = b.get(set_id) or (
+                                None if ships_file else b.get(f"{engine}-default")
+                            )
                             pair = _runoff_pair(rec, rec.get("winner"), ref)
                             add(set_id, _band(m), *pair, "tuning", aa)
                     n_before = len(cmp["default"])

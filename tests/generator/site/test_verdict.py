@@ -200,8 +200,10 @@ def test_the_reference_says_today_only_where_the_rules_give_triton_every_point()
     assert amd.label.startswith("vLLM 0.33.0 today") and "runs today" in amd.when
     fp16 = sglang(points({TUNED: 10.0, SGLANG_FILE: 11.0}), out_dtype="float16").reference
     assert fp16.today  # SGLang runs Triton for a non-bf16 output (its rules)
-    odd = vllm(points({TUNED: 10.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0}, key=ODD_KEY) + rows,
-               keys=(KEY, ODD_KEY)).reference
+    odd = vllm(
+        points({TUNED: 10.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0}, key=ODD_KEY) + rows,
+        keys=(KEY, ODD_KEY),
+    ).reference
     assert odd.default in (verdict.TritonDefault.SOME, verdict.TritonDefault.NONE)
     assert not odd.today
     uncovered = vllm(rows, device="SOME_GPU").reference
