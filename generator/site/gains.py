@@ -17,6 +17,12 @@ the tuning records' baselines (``TuneRecord.baselines``: the same entries timed 
 session) answer instead, and :attr:`Comparison.source` says so; where neither exists the page
 says that the data predates the comparison and which search produced the files.
 
+A default config never stands in for a shipped file: where a release ships a file for the
+(device, shape) (:func:`ships`, the reference copies of its files) and that file's entry was
+not measured, the point is "not measured" for that release, in the bench rows, in the tuning
+baselines and in :meth:`Gains.today`'s stand-in (the H100's DeepSeek-V3 page once showed
+vLLM's default config, 2.51x, where vLLM ships 12 of the 15 files).
+
 Apart from that, :func:`others` compares the fastest correct kernel that no file of ours
 installs (cuBLAS block-wise, our research kernels) with bf16 and with the installed one.
 
@@ -33,6 +39,7 @@ records.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -149,6 +156,7 @@ class Comparison:
     # points from the benchmark sweep and from the tuning session's baselines
     from_bench: int = 0
     from_tuning: int = 0
+    engine: str | None = None  # the engine whose shipped files this is ("vllm"); None: none
 
     @property
     def source(self) -> str:
@@ -175,10 +183,27 @@ class Comparison:
     def stats(self) -> list[BandStat]:
         return [self.stat(b) for b in BANDS]
 
+    def geomean(self, band: Band) -> float | None:
+        """The geometric mean of the band's ratios: the statistic of the per-layer table, whose
+        speedups over bf16 are geometric means too (one statistic per cell)."""
+        ratios = [p.ratio for p in self.points if band.holds(p.M) and p.ratio > 0]
+        if not ratios:
+            return None
+        return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+
     def only(self, N: int, K: int) -> Comparison:
         """The same comparison restricted to one weight shape."""
         pts = [p for p in self.points if (p.key[2], p.key[3]) == (N, K)]
-        return Comparison(self.id, self.label, pts, self.description)
+        return Comparison(self.id, self.label, pts, self.description, engine=self.engine)
+
+    def without(self, shapes: set[tuple[int, int]], new_id: str) -> Comparison:
+        """The same comparison without the points of ``shapes`` (N, K), under another id."""
+        pts = [p for p in self.points if (p.key[2], p.key[3]) not in shapes]
+        return Comparison(new_id, self.label, pts, self.description, engine=self.engine)
+
+    @property
+    def shapes(self) -> set[tuple[int, int]]:
+        return {(p.key[2], p.key[3]) for p in self.points}
 
 
 def spread(m: Measurement) -> float:
@@ -290,6 +315,12 @@ def _release(s: ShippedSet) -> str:
     return f"{ENGINE_NAMES.get(s.engine, s.engine)} {s.version}"
 
 
+def ships(s: ShippedSet, device: str | None, N: int, K: int) -> bool:
+    """Whether release ``s`` ships a block-FP8 config file for this device and shape (the
+    name its loader opens, in the reference copy of its files). Unknown device: False."""
+    return bool(device) and s.table(device, N, K, "fp8", (128, 128)) is not None
+
+
 @dataclass(frozen=True)
 class Today:
     """What one engine runs without our files, as a page can compare it: its own comparison
@@ -301,6 +332,9 @@ class Today:
     name: str  # "SGLang 0.5.23"
     comparison: Comparison | None  # None: nothing to compare with on these points
     stand_in: str | None = None  # why another reference is shown; None: the engine's own
+    # shapes (N, K) where the release ships a file for the device and that file was not
+    # measured: "not measured" there, left out of ``comparison`` (never the default's figure)
+    unmeasured: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -311,6 +345,8 @@ class Gains:
     versus: list[Comparison] = field(default_factory=list)  # engines today, default, bf16
     searches: list[int] = field(default_factory=list)  # which searches produced the files
     files: int = 0  # installed files behind these points
+    # release id -> the shapes (N, K) of these points it ships a file for on the device
+    shipped_shapes: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
 
     @property
     def has_shipped(self) -> bool:
@@ -323,9 +359,10 @@ class Gains:
     def today(self, engine: str) -> Today:
         """What ``engine`` runs without our files on these points (see :class:`Today`). Where
         its release's comparison has no point (no rows of its shipped files or its default, no
-        tuning baselines: the H100's data), the default-config comparison is vLLM's default,
-        which is what vLLM runs for a shape it ships no file for, and not SGLang's own default
-        (another num_stages): shown only as a stand-in, said as such."""
+        tuning baselines: the H100's data), vLLM's default config stands in, and only at the
+        shapes the release ships no file for: for vLLM it is what vLLM runs there; for SGLang
+        it stands in for SGLang's own default (another num_stages), said as such. At a shape
+        the release ships a file for, its figure is "not measured" (``Today.unmeasured``)."""
         release = next((s for s in shipped_sets() if s.engine == engine), None)
         name = _release(release) if release else ENGINE_NAMES.get(engine, engine)
         own = self.get(release.id) if release else None
@@ -334,20 +371,32 @@ class Gains:
         dflt = self.get("default")
         if dflt is None or not dflt.points:
             return Today(engine, name, None, None)
+        shipped = self.shipped_shapes.get(release.id, set()) if release else set()
+        unmeasured = tuple(sorted(shipped & dflt.shapes))
+        stand = dflt.without(shipped, f"{release.id if release else engine}-stand-in")
+        stand.engine = engine
+        if not stand.points:
+            return Today(engine, name, None, None, unmeasured)
         vllm = next((s for s in shipped_sets() if s.engine == "vllm"), None)
         stages = f" ({vllm.default_num_stages} stages)" if vllm else ""
+        where = (
+            f" at the {len(stand.shapes)} of {len(dflt.shapes)} weight shapes it ships no file "
+            f"for here; at the other {len(unmeasured)}, where it ships a file, not measured"
+            if unmeasured
+            else ""
+        )
         if engine == "vllm":
             why = (
                 f"{name}'s shipped files were not measured on this GPU; its default config"
-                f"{stages} stands in (what it runs only for a shape it ships no file for)"
+                f"{stages} stands in{where or ' (it ships no file for these shapes here)'}"
             )
         else:
             own_stages = f" ({release.default_num_stages} stages)" if release else ""
             why = (
                 f"neither {name}'s shipped files nor its own default config{own_stages} were "
-                f"measured on this GPU; vLLM's default config{stages} stands in"
+                f"measured on this GPU; vLLM's default config{stages} stands in{where}"
             )
-        return Today(engine, name, dflt, why)
+        return Today(engine, name, stand, why, unmeasured)
 
     @property
     def stand_ins(self) -> list[Today]:
@@ -355,11 +404,20 @@ class Gains:
         out = [self.today(s.engine) for s in shipped_sets()]
         return [t for t in out if t.stand_in]
 
+    @property
+    def missing_today(self) -> list[Today]:
+        """The engines with no comparison of their own on these points that a page still has
+        something to say about: a stand-in (at the shapes they ship no file for), or shapes
+        they ship a file for that were not measured."""
+        out = [self.today(s.engine) for s in shipped_sets()]
+        return [t for t in out if t.stand_in or t.unmeasured]
+
 
 def gains(
     rows: list[BenchRow],
     installed: Mapping[tuple[int, int], TuneFile] | None = None,
     keys: Iterable[Key] | None = None,
+    device: str | None = None,
 ) -> Gains:
     """Compare the installed provider's rows with each reference (see the module docstring).
 
@@ -367,7 +425,9 @@ def gains(
     provider and of the reference; elsewhere the tuning record of the installed file at that M
     does (its baselines, or its default), so a shape whose rows predate its current file is
     still compared. ``installed``: the tuning files of the installed configs by (N, K).
-    ``keys``: the weight shapes to cover (default: those with rows)."""
+    ``keys``: the weight shapes to cover (default: those with rows). ``device``: the GPU
+    (vLLM's spelling), for which shapes each release ships a file for (:func:`ships`); None:
+    none known, and no default stands in for a shipped file anywhere."""
     installed = installed or {}
     g = grid(rows)
     names = {r.provider for r in rows}
@@ -379,6 +439,10 @@ def gains(
         subject,
         searches=sorted({r.search for t in used for r in t.records}),
         files=len(used),
+        shipped_shapes={
+            s.id: {nk for nk in nks if device is None or ships(s, device, *nk)}
+            for s in shipped_sets()
+        },
     )
     shipped_names = providers.shipped(names)
     vllm_default = providers.engine_default(names, "vllm")
@@ -386,7 +450,7 @@ def gains(
     def collect(
         bench_ref: Callable[[dict[str, BenchRow]], BenchRow | None] | None,
         has_ref: Callable[[dict[str, BenchRow]], bool],
-        tuning_ref: Callable[[TuneRecord], Measurement | None] | None,
+        tuning_ref: Callable[[TuneRecord, Key], Measurement | None] | None,
     ) -> tuple[list[Point], int, int]:
         pts: list[Point] = []
         n_bench = n_tuning = 0
@@ -404,7 +468,7 @@ def gains(
                         n_bench += 1
                 elif tuning_ref and m in records:
                     rec = records[m]
-                    ref_m = tuning_ref(rec)
+                    ref_m = tuning_ref(rec, key)
                     if ok(rec.winner) and ok(ref_m):
                         assert rec.winner is not None and ref_m is not None
                         aa = rec.runoff_aa_spread or 0.0  # the tuning session's A/A control
@@ -418,10 +482,24 @@ def gains(
         ship = shipped_names.get(s.id)
         default_name = providers.engine_default(names, s.engine)
         dk = f"{s.engine}-default"
+
+        def tuning_ref(
+            rec: TuneRecord,
+            key: Key,
+            s: ShippedSet = s,
+            dk: str = dk,
+            ships_here: set[tuple[int, int]] = out.shipped_shapes[s.id],
+        ) -> Measurement | None:
+            """The release's shipped entry as the session timed it; its default only where
+            it ships no file for the shape (never standing in for a file)."""
+            if rec.baselines.get(s.id) is not None:
+                return rec.baselines[s.id]
+            return None if (key[2], key[3]) in ships_here else rec.baselines.get(dk)
+
         pts, nb, nt = collect(
             (lambda at, ship=ship, dn=default_name: engine_today(at, ship, dn)) if ship else None,
             lambda at, ship=ship: ship in at,
-            lambda rec, s=s, dk=dk: rec.baselines.get(s.id) or rec.baselines.get(dk),
+            tuning_ref,
         )
         if pts:
             out.versus.append(
@@ -433,12 +511,13 @@ def gains(
                     "the shape where it ships one, else its default config",
                     nb,
                     nt,
+                    engine=s.engine,
                 )
             )
     pts, nb, nt = collect(
         (lambda at: _row(at, vllm_default)) if vllm_default else None,
         lambda at: vllm_default in at,
-        lambda rec: rec.default,
+        lambda rec, key: rec.default,
     )
     if pts:
         out.versus.append(

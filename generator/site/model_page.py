@@ -189,6 +189,8 @@ class EngineInstall:
     today: gains.Comparison | None  # the gain over what this engine runs today
     # where that was not measured: the default-config comparison standing in, and why
     stand_in: gains.Today | None = None
+    # shapes where the release ships a file here and that file was not measured (no figure)
+    unmeasured: tuple[tuple[int, int], ...] = ()
 
     @property
     def present(self) -> int:
@@ -215,6 +217,12 @@ class ModelPage:
     # the shapes that run only with data-parallel attention, judged apart (None: no such shape)
     dp: DataParallelOnly | None = None
 
+    @property
+    def refs(self) -> dict[str, verdict.Reference]:
+        """Per engine, how this page names its Triton kernel with its shipped files (by what
+        the dispatch rules say it runs here: "today" only where that is Triton)."""
+        return {v.engine: v.reference for v in self.verdicts}
+
 
 @dataclass
 class DataParallelOnly:
@@ -224,6 +232,11 @@ class DataParallelOnly:
     part: ModelTP
     gains: gains.Gains
     verdicts: list[verdict.EngineVerdict]
+
+    @property
+    def refs(self) -> dict[str, verdict.Reference]:
+        """Per engine, how these shapes name its Triton kernel with its shipped files."""
+        return {v.engine: v.reference for v in self.verdicts}
 
 
 def publishes(d: Device, shapes: list[tuple[int, int]]) -> Callable[[str], bool]:
@@ -375,7 +388,20 @@ def build(
     """Everything the page template needs, and the page's bundles (``readme``: renders a
     bundle's README from its context)."""
     pooled = ModelTP(mt.model, mt.tp, mt.tp_shapes)  # what a plain TP deployment runs
-    g = gains.gains(pooled.rows, installed, pooled.keys)
+    g = gains.gains(pooled.rows, installed, pooled.keys, d.name)
+
+    def verdicts_of(part: ModelTP) -> list[verdict.EngineVerdict]:
+        return verdict.verdicts(
+            d.name,
+            verdict.recorded_arch(d.provenance, *(r.provenance for r in mt.rows)),
+            part.rows,
+            part.keys,
+            {key: s.layers for key, s in zip(part.keys, part.shapes, strict=True)},
+            d.out_dtypes.get("model", "bfloat16"),
+        )
+
+    verdicts = verdicts_of(pooled)
+    refs = {v.engine: v.reference for v in verdicts}
     installs = []
     dl: dict[str, bytes] = {}
     for eng in engines.engines():
@@ -400,22 +426,26 @@ def build(
         src = None
         if any(f.present for f in files):
             src = bundle_src(d, mt, eng.id)
-            dl[src] = _bundle(d, mt, eng, files, g, today, readme, stand_in)
-        installs.append(EngineInstall(eng, files, src, today, stand_in))
+            dl[src] = _bundle(d, mt, eng, files, g, today, readme, stand_in, refs.get(eng.id))
+        installs.append(EngineInstall(eng, files, src, today, stand_in, now.unmeasured))
     dp_part = ModelTP(mt.model, mt.tp, mt.dp_shapes)
-    dp_gains = gains.gains(dp_part.rows, installed, dp_part.keys) if dp_part.shapes else None
+    dp = None
+    if dp_part.shapes:
+        dp_gains = gains.gains(dp_part.rows, installed, dp_part.keys, d.name)
+        dp = DataParallelOnly(dp_part, dp_gains, verdicts_of(dp_part) if dp_part.rows else [])
     advice = []
     for s in mt.shapes:
         if not s.rows:
             continue
-        of = dp_gains if s.dp_only and dp_gains is not None else g
+        of, names = (dp.gains, dp.refs) if s.dp_only and dp is not None else (g, refs)
         bands = []
         for a in recommend.advice(s.rows):
             today = []
             for c in (c for c in of.versus if c.id not in ("default", "bf16")):
-                st = c.only(s.N, s.K).stat(a.band)
-                if st.n:
-                    today.append((c.label, st.median))
+                gm = c.only(s.N, s.K).geomean(a.band)
+                ref = names.get(c.engine or "")
+                if gm is not None:
+                    today.append((ref.short if ref else c.label, gm))
             bands.append({"a": a, "today": today})
         advice.append({"shape": s, "bands": bands})
     sections = []
@@ -429,21 +459,6 @@ def build(
             }
         )
     used = [installed[(s.N, s.K)] for s in mt.shapes if (s.N, s.K) in installed]
-
-    def verdicts_of(part: ModelTP) -> list[verdict.EngineVerdict]:
-        return verdict.verdicts(
-            d.name,
-            verdict.recorded_arch(d.provenance, *(r.provenance for r in mt.rows)),
-            part.rows,
-            part.keys,
-            {key: s.layers for key, s in zip(part.keys, part.shapes, strict=True)},
-            d.out_dtypes.get("model", "bfloat16"),
-        )
-
-    verdicts = verdicts_of(pooled)
-    dp = None
-    if dp_gains is not None:
-        dp = DataParallelOnly(dp_part, dp_gains, verdicts_of(dp_part) if dp_part.rows else [])
     return ModelPage(
         mt,
         g,
@@ -474,6 +489,7 @@ def _bundle(
     today: gains.Comparison | None,
     readme: Any,
     stand_in: gains.Today | None = None,
+    ref: verdict.Reference | None = None,
 ) -> bytes:
     entries = []
     for f in files:
@@ -531,12 +547,11 @@ def _bundle(
         files=files,
         today=today,
         stand_in=stand_in,
+        ref=ref,
         gains=g,
         bands=gains.BANDS,
         search_text=gains.search_text,
         SEARCH_V1=SEARCH_V1,
-        loaded_log=engines.LOADED_LOG,
-        default_log=engines.DEFAULT_LOG,
         hopper=engines.is_hopper(d.name),
     )
     return zip_bundle(entries, text, manifest)

@@ -152,8 +152,6 @@ class _Renderer:
             search_text=gains.search_text,
             SEARCH_V1=SEARCH_V1,
             ENGINE_NAMES=gains.ENGINE_NAMES,
-            LOADED_LOG=engines.LOADED_LOG,
-            DEFAULT_LOG=engines.DEFAULT_LOG,
             fact=self.fact,
             prov_summary=runs_summary,
         )
@@ -325,7 +323,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
     # shapes that run only with data-parallel attention are left out (model_page.dp_only_keys)
     dp = model_page.dp_only_keys(catalog, model_rows)
     tp_rows = [r for r in model_rows if (r.model, r.tp, r.N, r.K) not in dp]
-    dev_gains = gains.gains(tp_rows, installed)
+    dev_gains = gains.gains(tp_rows, installed, device=d.name)
     dev_others = gains.others(tp_rows)
     nav_children: list[Any] = [_device_src(d)]
     pages: list[tuple[ModelTP, str, model_page.ModelPage]] = []
@@ -339,7 +337,10 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
         out.pages.append(_mla_page(r, d, catalog))
         nav_children.append({"A16W8 MLA": _mla_src(d)})
     out.downloads.update(_device_downloads(d))
-    out.pages.append(_device_page(r, d, pages))
+    # how the device's and the home page's rows name each engine's Triton kernel with its
+    # shipped files: by what the dispatch rules say it runs on the device's pages
+    refs = verdict.combine(v.reference for _, _, mp in pages for v in mp.verdicts)
+    out.pages.append(_device_page(r, d, pages, refs))
     out.nav.append({_title(d.title): nav_children})
     return {
         "d": d,
@@ -350,6 +351,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
         "runs": model_page.tune_runs(list(installed.values())),
         "scope": f"{d.name}|all",
         "verdicts": verdict.tally(mp.verdicts for _, _, mp in pages),
+        "refs": refs,
     }
 
 
@@ -520,7 +522,10 @@ def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[BenchRun]]]:
 
 
 def _device_page(
-    r: _Renderer, d: Device, pages: list[tuple[ModelTP, str, model_page.ModelPage]]
+    r: _Renderer,
+    d: Device,
+    pages: list[tuple[ModelTP, str, model_page.ModelPage]],
+    refs: dict[str, verdict.Reference] | None = None,
 ) -> Page:
     """A device's own page: its model pages, other sweeps, record files and bundle."""
     base = _device_base(d)
@@ -548,6 +553,7 @@ def _device_page(
         tuning_csv=base + "-tuning.csv",
         hopper=engines.is_hopper(d.name),
         engines=engines.engines(),
+        refs=refs or {},
     )
 
 

@@ -271,6 +271,134 @@ class EngineVerdict:
         want = State(state)
         return sum(1 for c in self.cells(forced) if c.state is want)
 
+    def band_backends(self, band: Band) -> list[str]:
+        """What the engine runs by default in ``band`` where forcing acts, over every layer,
+        each once ("FlashInfer swap-AB (M = 24)", "DeepGEMM (M 32–512)"): a column heading
+        of the per-layer table, so that a cell names its backends only where they differ."""
+        names: list[str] = []
+        for layer in self.layers:
+            for c in layer.cells:
+                if c.band == band and c.forced:
+                    names += [b for b in c.backends if b not in names]
+        return names
+
+    def band_cells(self, band: Band) -> int:
+        """The band's cells where forcing acts (one per layer with a point in the band)."""
+        return sum(1 for c in self.cells(True) if c.band == band)
+
+    @property
+    def measured_cells(self) -> int:
+        """Cells where forcing acts that have a measurement (0: the band table would be all
+        zeros and "not measured": the page says so in one line instead)."""
+        return sum(1 for c in self.cells(True) if c.state is not State.MISSING)
+
+    @property
+    def triton_default(self) -> TritonDefault:
+        """Where the rules give these pages' points to the Triton kernel by default."""
+        pts = [p for layer in self.layers for c in layer.cells for p in c.points]
+        if self.arch is None or not pts:
+            return TritonDefault.UNKNOWN
+        forced = {p.forced for p in pts}
+        if forced == {False}:
+            return TritonDefault.ALL
+        return TritonDefault.NONE if forced == {True} else TritonDefault.SOME
+
+    @property
+    def reference(self) -> Reference:
+        """How this page names the engine's Triton kernel with its own files."""
+        others = tuple(b.short for b in self.default_backends if b.id != TRITON)
+        return Reference(self.engine, self.name, self.triton_default, others)
+
+
+class TritonDefault(str, enum.Enum):
+    """Where an engine runs the Triton kernel by default, over a page's (or a device's) points,
+    by its dispatch rules."""
+
+    ALL = "all"  # at every point: what it runs today without our files is this kernel
+    SOME = "some"  # at some points (shapes another backend refuses, say), another elsewhere
+    NONE = "none"  # nowhere: this kernel runs only when forced
+    UNKNOWN = "unknown"  # the rules do not cover the GPU, or there is no point
+
+
+@dataclass(frozen=True)
+class Reference:
+    """How a page names "the engine's Triton kernel with the files it ships (else its default
+    config)", the reference of every gain of our files, by what the dispatch rules say the
+    engine runs on that GPU: "today" only where the rules give Triton every point (AMD
+    Instinct, fp16 output where Triton takes it); elsewhere it is what runs only if Triton
+    runs, and the page says so, never "what you run"."""
+
+    engine: str  # "vllm"
+    name: str  # "vLLM 0.33.0"
+    default: TritonDefault
+    others: tuple[str, ...] = ()  # the other backends it runs by default here ("DeepGEMM")
+
+    @property
+    def today(self) -> bool:
+        return self.default is TritonDefault.ALL
+
+    @property
+    def label(self) -> str:
+        """A row heading: the reference with its release."""
+        if self.today:
+            return f"{self.name} today (its Triton kernel, its shipped files)"
+        return f"{self.name}'s Triton kernel, its shipped files"
+
+    @property
+    def short(self) -> str:
+        """In a table cell after a ratio: "1.20× vLLM 0.33.0 Triton"."""
+        return f"{self.name} today" if self.today else f"{self.name}'s Triton"
+
+    @property
+    def when(self) -> str:
+        """A sentence: what this reference is on this GPU, and when it is what runs."""
+        others = ", ".join(self.others) or "another backend"
+        what = (
+            f"{self.name}'s Triton kernel with the config files it ships (for a shape it ships "
+            "no file for, its default config)"
+        )
+        if self.default is TritonDefault.ALL:
+            return (
+                f"{what}: by its dispatch rules it runs this kernel here for every layer, so "
+                "this is what it runs today without our files"
+            )
+        if self.default is TritonDefault.NONE:
+            return (
+                f"{what}: by its dispatch rules it runs {others} here by default, so this is "
+                "what runs only if Triton runs (when forced: see the verdict above), not what "
+                "it runs today"
+            )
+        if self.default is TritonDefault.SOME:
+            return (
+                f"{what}: by its dispatch rules it runs this kernel here by default for some "
+                f"layers or batch sizes and {others} for the others, where this is what runs "
+                "only if Triton is forced (the verdict above says which)"
+            )
+        return (
+            f"{what}: its dispatch rules do not say what it runs on this GPU, so this is what "
+            "runs if it runs the Triton kernel"
+        )
+
+
+def combine(refs: Iterable[Reference]) -> dict[str, Reference]:
+    """Per engine, one :class:`Reference` for several pages (a device, the home page): "today"
+    only if every page with a known default runs Triton everywhere, "none" if none does."""
+    by: dict[str, list[Reference]] = {}
+    for r in refs:
+        by.setdefault(r.engine, []).append(r)
+    out = {}
+    for engine, rs in by.items():
+        known = {r.default for r in rs} - {TritonDefault.UNKNOWN}
+        if not known:
+            default = TritonDefault.UNKNOWN
+        elif len(known) == 1:
+            default = known.pop()
+        else:
+            default = TritonDefault.SOME
+        others = tuple(dict.fromkeys(o for r in rs for o in r.others))
+        out[engine] = Reference(engine, rs[0].name, default, others)
+    return out
+
 
 def same_run(a: BenchRow, b: BenchRow) -> bool:
     """Whether two rows were measured by one run (same code version and start time)."""

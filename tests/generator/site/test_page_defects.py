@@ -126,10 +126,12 @@ def _geomean(xs: list[float]) -> float:
     return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
 
-def test_per_layer_captions_name_the_statistic_of_each_number(tmp_path: Path) -> None:
-    """The per-layer table's speedup over bf16 is a geometric mean over the band's batch sizes
-    and its speedup over an engine's files a median: with one batch size far faster, the two
-    statistics differ, and each number the page prints is the one its caption names."""
+def test_per_layer_cells_use_one_statistic(tmp_path: Path) -> None:
+    """A per-layer cell's speedups, over bf16 and over an engine's Triton kernel with its
+    shipped files, are both geometric means over the band's batch sizes (D8 of 2026-12-03: a
+    geomean beside a median in one cell read as one statistic): with one batch size far
+    faster, geomean and median differ, and each number the page prints is the geomean its
+    caption and its title name."""
     import statistics
 
     from generator.data.records import BenchFile, Status, load
@@ -170,12 +172,13 @@ def test_per_layer_captions_name_the_statistic_of_each_number(tmp_path: Path) ->
     got = re.search(r"ours ([0-9.]+)× bf16, ([0-9.]+)× vLLM 0\.33\.0", plain)
     assert got, plain
     assert got.group(1) == f"{_geomean(bf16):.2f}"
-    assert got.group(2) == f"{statistics.median(vllm):.2f}"
+    assert got.group(2) == f"{_geomean(vllm):.2f}"
+    assert "bg-median" not in decode and "median" not in decode
+    assert decode.count('title="geometric mean over the band') >= 2
     caption = re.sub(r"<[^>]+>|\s+", " ", text[text.index('class="bg-caption"') :][:900])
     caption = re.sub(r"\s+", " ", caption)
-    assert "speedup over bf16 (ours or the fastest's) is the geometric mean" in caption
-    assert "over what an engine runs without our files is the median" in caption
-    assert "Speedups are geometric means" not in text
+    assert "are each the geometric mean over the band's batch sizes" in caption
+    assert "median" not in caption
 
 
 # --- the provenance line's providers can be read back -------------------------------------------
@@ -365,27 +368,32 @@ def test_a_stand_in_for_what_an_engine_runs_is_said_next_to_the_number(
             assert "STAND-IN" not in readme
             continue
         gains_table = text[text.index('class="bg-gains"') :]
-        row = gains_table[gains_table.index("vLLM's default config") :]
-        row = row[: row.index("</th>")]
-        for name in ("SGLang 0.5.23", "vLLM 0.33.0"):
-            assert f"stand-in for {name} without our files: not measured on this GPU" in row
+        for name, engine in (("SGLang 0.5.23", "sglang"), ("vLLM 0.33.0", "vllm")):
+            row = gains_table[
+                gains_table.index(f'class="bg-today-missing" data-engine="{engine}"') :
+            ]
+            row = row[: row.index("</th>")]
+            assert f"{name}'s Triton kernel, its shipped files" in row
+            assert "stand-in: vLLM's default config, at the" in row
+            assert f"weight shapes {name} ships no file for here" in row
         note = re.search(r'<p class="bg-stand-in-note" data-engine="sglang">(.*?)</p>', text, re.S)
         assert note and f"own default config ({stages['sglang']} stages)" in note.group(1)
         assert f"vLLM's default config ({stages['vllm']} stages) stands in" in note.group(1)
         card = text[text.index('<section class="bg-engine" data-engine="sglang">') :]
         card = re.sub(r"<[^>]+>", "", card[: card.index("</section>")])
-        assert "Gain over SGLang 0.5.23 without our files: not measured on this GPU" in card
+        assert "Gain over SGLang 0.5.23's Triton kernel, its shipped files: not measured" in card
         assert "only a stand-in" in card
         # the device page's "× SGLang today" shows the stand-in's medians, marked as one
         cell = re.search(
             r'<span class="bg-stand-in" data-engine="sglang"[^>]*>(.*?)</span>'
-            r"<br><small>(.*?)</small>",
+            r"×?<br><small>(.*?)</small>",
             device,
             re.S,
         )
-        assert cell and "a stand-in: SGLang's own not measured here" in cell.group(2)
+        assert cell and "× vLLM's default config, a stand-in at the" in cell.group(2)
+        assert "shapes SGLang ships no file for" in cell.group(2)
         stated = dict(re.findall(r'data-fact="([^"]+)">([^<]*)<', cell.group(1)))
-        assert stated and all("|default|" in k for k in stated)
+        assert stated and all("|sglang-0.5.23-stand-in|" in k for k in stated)
         assert all(text.count(f'data-fact="{k}">{v}<') == 1 for k, v in stated.items())
         assert "STAND-IN for what" in readme and "SGLang 0.5.23 runs without our files" in readme
 
@@ -462,3 +470,71 @@ def test_the_palette_is_declared_once_and_its_colours_differ() -> None:
         assert worst >= 19, bg
     unknown = providers.style("never-registered@SYNTHETIC_GPU_A").color
     assert unknown in providers.PALETTE and unknown not in colours
+
+
+# --- 2026-12-03: what the gains compare with, and verdict tables a phone can read ---------------
+
+
+def test_the_triton_reference_is_named_by_what_the_rules_say_runs(built: tuple[Path, Path]) -> None:
+    """Device A is a Hopper (the engines run DeepGEMM / FlashInfer by default), C an AMD
+    Instinct (they run Triton): only C's pages call the engine's Triton kernel with its
+    shipped files what it runs "today"; A's say it is what runs only if Triton runs (D1)."""
+    _, site = built
+    page = "synthetic-dense-00-tp1.html"
+    for dev, today in (("SYNTHETIC_GPU_A", False), ("SYNTHETIC_GPU_C", True)):
+        text = html.unescape((site / f"devices/{dev}/{page}").read_text())
+        device = html.unescape((site / f"devices/{dev}/index.html").read_text())
+        install = text[text.index('id="what-to-install"') : text.index('id="per-layer"')]
+        layers = text[text.index('class="bg-recommend"') :]
+        layers = layers[: layers.index("</table>")]
+        for where in (install, device, layers):
+            assert ("vLLM 0.33.0 today" in where) == today, (dev, where[:300])
+            assert "× vLLM today" not in where and "the Triton kernel the engines run" not in where
+        refs = re.findall(r'<li data-engine="(\w+)" data-triton-default="(\w+)">', install)
+        assert dict(refs) == {e: ("all" if today else "none") for e in ("vllm", "sglang")}
+        if not today:
+            assert "only if Triton runs" in install and "not what it runs today" in install
+    home = html.unescape((site / "index.html").read_text())
+    assert "without our files<br>" not in home  # the gains rows name their reference
+
+
+def test_verdict_band_tables_state_only_what_occurs_with_units(built: tuple[Path, Path]) -> None:
+    """Each band row of a verdict table says its counts in layers, lists only the states that
+    occur (no column of zeros pushing "not measured" off a phone) and gives the worst layer's
+    ratio by name; a verdict with nothing measured shows one line, not a table of zeros (D3)."""
+    _, site = built
+    text = html.unescape((site / "devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text())
+    tables = re.findall(r'<table class="bg-verdict-bands">(.*?)</table>', text, re.S)
+    assert len(tables) == 2
+    for table in tables:
+        rows = re.findall(r'<tr data-band="(\w+)">(.*?)</tr>', table, re.S)
+        assert [b for b, _ in rows] == ["decode", "mid", "prefill"]
+        for _, row in rows:
+            counts = re.findall(r"<td>(.*?)</td>", row, re.S)[0]
+            assert re.search(r"\(of <span[^>]*>\d+</span> layers", counts), counts
+            stated = re.findall(r'data-fact="[^"]+\|(\w+)">(\d+)<', counts)
+            assert stated and all(v != "0" for k, v in stated if k != "cells"), stated
+    assert "layer × band cells" in text
+    assert "slowest layer" not in text
+
+
+def test_nothing_measured_is_one_line(tmp_path: Path) -> None:
+    """Device A without its DeepGEMM rows: the default is not measured anywhere, so each
+    engine's verdict says so in one line and no all-zero band table is drawn (D3)."""
+    from generator.data.records import BenchFile, load, save
+
+    site_data = tmp_path / "site_data"
+    write_catalog(site_data, n_devices=1, n_models=1, mla=False)
+    path = site_data / "devices/SYNTHETIC_GPU_A/bench/model.json"
+    bf = load(path, BenchFile)
+    bf.rows = [r for r in bf.rows if not r.provider.startswith(("deepgemm", "flashinfer"))]
+    bf.providers = {k: v for k, v in bf.providers.items() if k in {r.provider for r in bf.rows}}
+    save(path, bf)
+    assert mkdocs_build(site_data, tmp_path / "site").returncode == 0
+    text = html.unescape(
+        (tmp_path / "site/devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
+    )
+    assert text.count('data-decision="unmeasured"') >= 2
+    assert 'class="bg-verdict-bands"' not in text
+    lines = re.findall(r'<p class="bg-verdict-none">(.*?)</p>', text, re.S)
+    assert len(lines) == 2 and all("layer × band cells is measured" in x for x in lines)

@@ -629,6 +629,54 @@ def test_copy_button_does_not_cover_the_command(browser: Any, server: str, width
                 assert block["width"] > 0 and block["inside"], (rel, block)
                 assert not block["overlap"], (rel, width, block)
         assert seen >= 4
+    finally:
+        w.close()
+
+
+VERDICT_FIT = """() => {
+  document.querySelectorAll('details.bg-verdict-layers').forEach(d => d.setAttribute('open', ''));
+  const vw = document.documentElement.clientWidth;
+  return Array.from(document.querySelectorAll('table[class^="bg-verdict"]')).map(t => {
+    const w = t.closest('.bg-table-wrap');
+    const heads = () => Array.from(t.querySelectorAll('thead th'))
+      .map(h => h.getBoundingClientRect());
+    const box = w.getBoundingClientRect();
+    const before = heads();
+    const overflow = getComputedStyle(w).overflowX;
+    w.scrollLeft = w.scrollWidth;
+    const after = heads();
+    const wbox = w.getBoundingClientRect();
+    const res = {
+      cls: t.className, fits: w.scrollWidth <= w.clientWidth + 1, overflow: overflow,
+      offscreen: before.filter(r => r.right > vw + 1).length,
+      lastReachable: after[after.length - 1].right <= wbox.right + 1,
+      boxInView: box.left >= -1 && box.right <= vw + 1,
+    };
+    w.scrollLeft = 0;
+    return res;
+  });
+}"""
+
+
+def test_verdict_tables_fit_or_scroll_in_their_box_on_a_phone(browser: Any, server: str) -> None:
+    """At 390 px the page never scrolls sideways; the verdict's band table fits (every column,
+    "not measured" included, on screen without scrolling); the per-layer table fits, or
+    scrolls inside its own box, whose last column scrolling brings into view (D3, D4)."""
+    w = Watch(browser, server, viewport={"width": 390, "height": 844})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        tables = w.page.evaluate(VERDICT_FIT)
+        assert {t["cls"] for t in tables} == {"bg-verdict-bands", "bg-verdict-cells"}, tables
+        for t in tables:
+            assert t["boxInView"], t
+            if t["cls"] == "bg-verdict-bands":
+                assert t["fits"] and t["offscreen"] == 0, t
+            else:
+                assert t["fits"] or t["overflow"] in ("auto", "scroll"), t
+                assert t["lastReachable"], t
+        assert w.page.evaluate(OVERFLOW) <= 0
+        w.page.goto(f"{server}/index.html", wait_until="load")
+        assert w.page.evaluate(OVERFLOW) <= 0
         assert not w.errors, w.errors
     finally:
         w.close()

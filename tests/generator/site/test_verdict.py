@@ -180,3 +180,47 @@ def test_rows_of_different_runs_are_not_compared():
     assert all(c.apart == len(c.points) and c.median is None for c in v.cells())
     same = vllm([r.model_copy(update={"provenance": first}) for r in rows])
     assert same.decision == Decision.FORCE
+
+
+# --- how the pages name the engine's Triton kernel (D1 of 2026-12-03) ---------------------------
+
+
+def test_the_reference_says_today_only_where_the_rules_give_triton_every_point():
+    """On a Hopper the engines run DeepGEMM / FlashInfer for bf16 output: the Triton kernel with
+    their files is what runs only if Triton runs, never "today"; on an AMD Instinct (the rules
+    give Triton every layer) it is what they run today; with fp16 output SGLang's rules give
+    Triton the layer on a Hopper too. The wording follows the rules, not the device's name."""
+    rows = points({TUNED: 10.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0, FLASHINFER: 7.0})
+    hopper = vllm(rows).reference
+    assert hopper.default == verdict.TritonDefault.NONE and not hopper.today
+    assert "today" not in hopper.label and "today" not in hopper.short
+    assert "only if Triton runs" in hopper.when and "DeepGEMM" in hopper.when
+    amd = vllm(rows, device="SOME_GPU", arch="gfx942").reference
+    assert amd.default == verdict.TritonDefault.ALL and amd.today
+    assert amd.label.startswith("vLLM 0.33.0 today") and "runs today" in amd.when
+    fp16 = sglang(points({TUNED: 10.0, SGLANG_FILE: 11.0}), out_dtype="float16").reference
+    assert fp16.today  # SGLang runs Triton for a non-bf16 output (its rules)
+    odd = vllm(
+        points({TUNED: 10.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0}, key=ODD_KEY) + rows,
+        keys=(KEY, ODD_KEY),
+    ).reference
+    assert odd.default in (verdict.TritonDefault.SOME, verdict.TritonDefault.NONE)
+    assert not odd.today
+    uncovered = vllm(rows, device="SOME_GPU").reference
+    assert uncovered.default == verdict.TritonDefault.UNKNOWN and not uncovered.today
+    both = verdict.combine([amd, hopper])
+    assert both["vllm"].default == verdict.TritonDefault.SOME and not both["vllm"].today
+    assert verdict.combine([amd, amd])["vllm"].today
+
+
+def test_a_verdict_with_nothing_measured_has_no_measured_cells():
+    """The default backend has no row: every cell "not measured"; the page shows one line
+    instead of a table of zeros (D3), and the band table's denominators are layers."""
+    v = vllm(points({TUNED: 10.0, VLLM_FILE: 11.0}))
+    assert v.decision == Decision.UNMEASURED and v.cells(True) and v.measured_cells == 0
+    measured = vllm(points({TUNED: 10.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0}))
+    assert measured.measured_cells == len(measured.cells(True))
+    for band in verdict.BANDS:
+        assert measured.band_cells(band) == 1  # one layer
+    decode, mid, prefill = (measured.band_backends(b) for b in verdict.BANDS)
+    assert (decode, mid, prefill) == (["FlashInfer swap-AB"], ["DeepGEMM"], ["DeepGEMM"])
