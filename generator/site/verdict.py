@@ -49,7 +49,7 @@ class State(str, enum.Enum):
     FASTER = "faster"  # faster beyond the noise at every measured point
     SLOWER = "slower"  # slower beyond the noise at every measured point
     TIE = "tie"  # within the noise at every point
-    MIXED = "mixed"  # faster at some points, slower or tied at others
+    MIXED = "mixed"  # the points disagree: faster, tied or slower at some, not at others
     MISSING = "not measured"  # no point with both times
 
 
@@ -58,8 +58,8 @@ class Decision(str, enum.Enum):
 
     INSTALL = "install"  # the engine runs Triton here: our files act without forcing
     FORCE = "force"  # forcing Triton is faster or tied in every measured cell it acts on
-    KEEP = "keep"  # forcing Triton is nowhere faster: keep the engine's default
-    MIXED = "mixed"  # faster in some cells, slower in others: depends on the traffic
+    KEEP = "keep"  # forcing Triton is faster in no cell it acts on: keep the engine's default
+    MIXED = "mixed"  # faster in some cells, slower or mixed in others: depends on the traffic
     UNMEASURED = "unmeasured"  # the default backend has no measurement here
     UNCOVERED = "uncovered"  # the rules do not cover this GPU (or output dtype)
 
@@ -512,16 +512,24 @@ def engine_verdict(
 
 
 def _decide(v: EngineVerdict) -> Decision:
+    """The page's advice for one engine, from the measured cells where forcing Triton acts.
+
+    Forcing is global (every layer, every batch size), so a cell counts for it only where
+    Triton is faster at *every* point of it: with no such cell the advice is to keep the
+    default, plainly, even where some cells are mixed (faster at a few batch sizes of one
+    layer, slower or tied at the others: no setting picks those out). The hedged advice
+    ("unless your batches are where Triton gains") is kept for pages where some cell is
+    faster and others are not."""
     forced = [c for c in v.cells(forced=True) if c.state != State.MISSING]
     if not v.cells(forced=True):
         return Decision.INSTALL if v.cells(forced=False) else Decision.UNMEASURED
     if not forced:
         return Decision.UNMEASURED
     states = {c.state for c in forced}
-    if states <= {State.FASTER, State.TIE} and State.FASTER in states:
-        return Decision.FORCE
-    if not states & {State.FASTER, State.MIXED}:
+    if State.FASTER not in states:
         return Decision.KEEP
+    if states <= {State.FASTER, State.TIE}:
+        return Decision.FORCE
     return Decision.MIXED
 
 

@@ -762,10 +762,10 @@ def _verdict_facts(
             decision = "install" if installs else "unmeasured"
         elif not states:
             decision = "unmeasured"
-        elif "faster" in states and states <= {"faster", "tie"}:
-            decision = "force"
-        elif not states & {"faster", "mixed"}:
+        elif "faster" not in states:  # no cell faster at every point: keep, unhedged
             decision = "keep"
+        elif states <= {"faster", "tie"}:
+            decision = "force"
         else:
             decision = "mixed"
         decisions[f"{ENGINE_LABELS[engine]} {rules['version']}"] = decision

@@ -224,3 +224,50 @@ def test_a_verdict_with_nothing_measured_has_no_measured_cells():
         assert measured.band_cells(band) == 1  # one layer
     decode, mid, prefill = (measured.band_backends(b) for b in verdict.BANDS)
     assert (decode, mid, prefill) == (["FlashInfer swap-AB"], ["DeepGEMM"], ["DeepGEMM"])
+
+
+# --- the decision when no cell is faster (2026-12-03) -------------------------------------------
+
+
+def _cells(decode: tuple[float, float], mid: float, prefill: float) -> list[BenchRow]:
+    """One layer with Triton (ours) at 10 us everywhere against the default: FlashInfer at
+    M = 1 and 16 (``decode``), DeepGEMM at M = 64 (``mid``) and 4096 (``prefill``)."""
+    rows = []
+    for m, us in ((1, decode[0]), (16, decode[1])):
+        rows += [row(TUNED, m, 10.0), row(VLLM_FILE, m, 11.0), row(FLASHINFER, m, us)]
+    for m, us in ((64, mid), (4096, prefill)):
+        rows += [row(TUNED, m, 10.0), row(VLLM_FILE, m, 11.0), row(DEEPGEMM, m, us)]
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("decode", "mid", "prefill", "states", "decision"),
+    [
+        # all slower: keep
+        ((8.0, 8.0), 8.0, 8.0, {State.SLOWER}, Decision.KEEP),
+        # slower and within the noise: keep
+        ((10.0, 10.0), 10.02, 8.0, {State.SLOWER, State.TIE}, Decision.KEEP),
+        # slower, and one cell faster at one of its batch sizes only (mixed): still no cell
+        # where Triton gains at every point, so keep, not "unless your batches are where..."
+        ((12.0, 8.0), 8.0, 8.0, {State.SLOWER, State.MIXED}, Decision.KEEP),
+        # one cell faster at every point, the others slower: the hedged advice
+        ((12.0, 12.0), 8.0, 8.0, {State.FASTER, State.SLOWER}, Decision.MIXED),
+        # one cell faster, one mixed, one tied: still hedged (the mixed cell loses somewhere)
+        ((12.0, 8.0), 12.0, 10.02, {State.FASTER, State.MIXED, State.TIE}, Decision.MIXED),
+        # faster or tied everywhere: force
+        ((12.0, 12.0), 12.0, 10.02, {State.FASTER, State.TIE}, Decision.FORCE),
+    ],
+)
+def test_with_no_faster_cell_the_decision_is_to_keep_the_default(
+    decode, mid, prefill, states, decision
+):
+    """Forcing Triton is global: a page advises keeping the default, without a hedge, when no
+    layer x band cell is faster at every point; "keep the default unless your batches are where
+    Triton gains" only where some cell is faster."""
+    v = vllm(_cells(decode, mid, prefill))
+    assert {c.state for c in v.cells(True)} == states
+    assert v.decision == decision
+    if decision == Decision.KEEP:
+        assert v.decision.short == "keep the default"
+    if decision == Decision.MIXED:
+        assert v.count(State.FASTER) >= 1 and "unless" in v.decision.short
