@@ -1,17 +1,21 @@
 """Chart specs for the catalog pages: compact JSON that the page script turns into Plotly plots.
 
 Why not Plotly figures: a chart here has several *views* of the same rows (TFLOP/s, speedup
-over bf16, over what each engine runs today, over the default config, percent of roofline) and a
-legend the reader toggles; the page script (``docs/assets/javascripts/catalog.js``) builds the
-Plotly traces for the view shown, in the colours of the current light / dark palette. The spec
-holds only numbers and escaped labels, so every value a chart can draw is computed (and tested)
-here.
+over bf16, over each engine's Triton kernel with its own files, over the default config, percent
+of roofline) and a legend the reader toggles; the page script
+(``docs/assets/javascripts/catalog.js``) builds the Plotly traces for the view shown, in the
+colours of the current light / dark palette. The spec holds only numbers and escaped labels, so
+every value a chart can draw is computed (and tested) here.
 
 Rules every chart follows:
 
-* at most :data:`providers.MAX_SHOWN` providers are drawn by default: the installable one, what
-  the engines run without our files, bf16 and the fastest other kernel; the others are listed in
-  the legend, one click away;
+* at most :data:`providers.MAX_SHOWN` providers are drawn by default: the installable one, the
+  engines' Triton kernel with their own files, bf16 and the fastest other kernel; the others are
+  listed in the legend, one click away;
+* the engines' Triton kernel with their own files is named by what the dispatch rules say the
+  engine runs on the page's GPU (:class:`verdict.Reference`): "today", "what the engines run
+  without our files", only where that is Triton; elsewhere (DeepGEMM on Hopper) it is what runs
+  only if Triton runs, and a view or a legend group never reads as what the reader runs;
 * a provider's line joins only rows whose status is ``ok``; an invalid row is a gap in its line
   and a cross in the provider's colour at the bottom of the plot whose hover says the status and
   the message, so a failed or wrong result can never be read as a number;
@@ -25,7 +29,7 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from generator.data.records import BenchRow, Status
@@ -33,6 +37,7 @@ from generator.data.shipped import shipped_sets
 from generator.site import providers
 from generator.site.gains import ENGINE_NAMES
 from generator.site.providers import ROLE_TITLES, Role
+from generator.site.verdict import Reference, TritonDefault
 
 Spec = dict[str, Any]
 LOG_SPAN = 30.0  # max / min beyond which an axis is logarithmic
@@ -57,12 +62,16 @@ def _invalid_text(row: BenchRow) -> str:
     return html.escape(msg)
 
 
-def _group(name: str, published: Callable[[str], bool] | None) -> str:
+def _group(name: str, published: Callable[[str], bool] | None, engines_today: bool = False) -> str:
     """The legend group: the provider's role, except that an installable provider whose files
-    the page does not publish is not "installed by our files" there."""
+    the page does not publish is not "installed by our files" there, and that the engines'
+    Triton kernel with their own files is "what the engines run without our files" only where
+    they run Triton by default (``engines_today``)."""
     st = providers.style(name)
     if st.role == Role.INSTALLABLE and published is not None and not published(name):
         return providers.NOT_PUBLISHED_TITLE
+    if st.role == Role.ENGINE and engines_today:
+        return providers.ENGINE_TODAY_TITLE
     return ROLE_TITLES[st.role]
 
 
@@ -71,12 +80,13 @@ def _series(
     visible: bool,
     group: str | None = None,
     published: Callable[[str], bool] | None = None,
+    engines_today: bool = False,
 ) -> dict[str, Any]:
     st = providers.style(name)
     return {
         "key": name,  # the provider (JSON-escaped when embedded; never rendered by Plotly)
         "name": html.escape(st.label),
-        "group": group or _group(name, published),
+        "group": group or _group(name, published, engines_today),
         "color": st.color_light,
         "color_dark": st.color_dark,
         "dash": st.dash,
@@ -141,15 +151,39 @@ def default_visible(rows: list[BenchRow]) -> list[str]:
     return picked
 
 
-def _today(names: list[str]) -> list[tuple[str, str, str | None]]:
-    """(label, shipped provider, engine default provider) per engine release with rows."""
+def _today(names: list[str]) -> list[tuple[str, str, str, str | None]]:
+    """(engine, release name, shipped provider, engine default provider) per engine release
+    with rows."""
     out = []
     ship = providers.shipped(names)
     for s in shipped_sets():
         if s.id in ship:
             label = f"{ENGINE_NAMES.get(s.engine, s.engine)} {s.version}"
-            out.append((label, ship[s.id], providers.engine_default(names, s.engine)))
+            out.append((s.engine, label, ship[s.id], providers.engine_default(names, s.engine)))
     return out
+
+
+def _reference(refs: Mapping[str, Reference] | None, engine: str, name: str) -> Reference:
+    """How the chart names ``engine``'s Triton kernel with its own files: the page's reference
+    (by its dispatch rules), else one that claims nothing about what runs by default."""
+    ref = (refs or {}).get(engine)
+    return ref if ref is not None else Reference(engine, name, TritonDefault.UNKNOWN)
+
+
+def _engine_help(ref: Reference) -> str:
+    """A view's hover help: what the reference is, and whether it is what the engine runs."""
+    what = "its Triton kernel with its shipped config file, else its default config"
+    if ref.today:
+        return f"time of what {ref.name} runs today without our files ({what}) / provider time"
+    where = (
+        f"; by default it runs {', '.join(ref.others)} here, so this runs only if Triton runs"
+        if ref.others
+        else "; what runs only if it runs the Triton kernel"
+    )
+    return (
+        f"time of {ref.name}'s Triton kernel with its shipped files, else its default "
+        f"config{where} / provider time"
+    )
 
 
 def _today_latency(
@@ -195,10 +229,13 @@ def lines_chart(
     x_name: str = "M",
     speedups: bool = True,
     published: Callable[[str], bool] | None = None,
+    refs: Mapping[str, Reference] | None = None,
 ) -> Spec | None:
     """One line per provider against M, with the views a reader switches between.
     ``published(provider)``: whether the page publishes a file that installs it (None: not
-    known, the provider's role decides its legend group)."""
+    known, the provider's role decides its legend group). ``refs``: per engine, how the page
+    names its Triton kernel with its own files (:attr:`verdict.EngineVerdict.reference`; None:
+    not known, and no view or group says it is what the engine runs)."""
     if not rows:
         return None
     xs = sorted({x_of(r) for r in rows})
@@ -213,9 +250,12 @@ def lines_chart(
         for i, r in pts.items():
             at_x[i][n] = r
 
+    today = _today(names)
+    # "what the engines run without our files" only where every engine runs Triton by default
+    engines_today = bool(refs) and all(r.today for r in (refs or {}).values())
     series, lat = [], []
     for n in names:
-        s = _series(n, n in shown, published=published)
+        s = _series(n, n in shown, published=published, engines_today=engines_today)
         pts = by_provider[n]
         lat.append(
             [
@@ -267,20 +307,18 @@ def lines_chart(
                     help_text="bf16 time / provider time: above 1 is faster than the layer in bf16",
                 )
             )
-        for label, ship, default in _today(names):
+        for engine, label, ship, default in today:
             ref_lat = [_num(_today_latency(at_x[i], ship, default)) for i in range(len(xs))]
+            ref = _reference(refs, engine, label)
             views.append(
                 _view(
                     "today-" + html.escape(ship),
-                    f"× {label}",
-                    f"speedup over {label} without our files",
+                    f"× {ref.short}",
+                    f"speedup over {ref.label}",
                     "×",
                     ratio_view(ref_lat),
                     ref=1.0,
-                    help_text=(
-                        f"time of what {label} runs without our files (its shipped config "
-                        "file, else its default config) / provider time"
-                    ),
+                    help_text=_engine_help(ref),
                 )
             )
         default = providers.engine_default(names, "vllm")
@@ -327,19 +365,24 @@ def lines_chart(
 
 
 def model_chart(
-    rows: list[BenchRow], published: Callable[[str], bool] | None = None
+    rows: list[BenchRow],
+    published: Callable[[str], bool] | None = None,
+    refs: Mapping[str, Reference] | None = None,
 ) -> Spec | None:
-    return lines_chart(rows, published=published)
+    return lines_chart(rows, published=published, refs=refs)
 
 
 def square_chart(
-    rows: list[BenchRow], published: Callable[[str], bool] | None = None
+    rows: list[BenchRow],
+    published: Callable[[str], bool] | None = None,
+    refs: Mapping[str, Reference] | None = None,
 ) -> Spec | None:
     """Sweeps other than model / mla: TFLOP/s against the swept size."""
     square = all(r.M == r.N == r.K for r in rows)
     return lines_chart(
         rows,
         published=published,
+        refs=refs,
         x_title="M = N = K (log scale)" if square else "M (tokens in the batch, log scale)",
         x_name="M=N=K" if square else "M",
     )

@@ -450,10 +450,11 @@ def build(
         advice.append({"shape": s, "bands": bands})
     sections = []
     for s in mt.shapes:
+        names = dp.refs if s.dp_only and dp is not None else refs
         sections.append(
             {
                 "shape": s,
-                "chart": charts.model_chart(s.rows, publishes(d, [(s.N, s.K)])),
+                "chart": charts.model_chart(s.rows, publishes(d, [(s.N, s.K)]), names),
                 "ranges": recommend.ranges(s.rows),
                 "tunes": [tune_table(t) for t in s.tunes],
             }

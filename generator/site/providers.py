@@ -63,10 +63,16 @@ ROLE_TAGS = {
 # an installable provider on a page that has no file of it: tuned by us, nothing to install here
 NOT_PUBLISHED_TITLE = "Tuned by us, no file of it published here"
 
+# The engines' Triton kernel with their own files is what they run without our files only on
+# a GPU where their dispatch rules pick Triton by default (AMD Instinct); on a Hopper they run
+# DeepGEMM or FlashInfer there, and this kernel runs only if Triton runs. The role's title says
+# what it is everywhere; a chart whose every engine runs Triton by default says the other.
+ENGINE_TODAY_TITLE = "What the engines run without our files (their Triton kernel)"
+
 ROLE_TITLES = {
     Role.BASELINE: "Baseline",
     Role.INSTALLABLE: "Installed by our files",
-    Role.ENGINE: "What the engines run without our files",
+    Role.ENGINE: "The engines' Triton kernel, their own files or default",
     Role.LIBRARY: "Libraries (not changed by our files)",
     Role.OURS: "Research kernels (no engine runs them)",
     Role.UNKNOWN: "Other",

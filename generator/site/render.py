@@ -231,6 +231,7 @@ class _Renderer:
                 groups.setdefault(s["group"], []).append((k, s, desc))
             order = [ROLE_TITLES[role] for role in ROLE_ORDER]
             order.insert(1, providers.NOT_PUBLISHED_TITLE)  # after "Installed by our files"
+            order.insert(order.index(ROLE_TITLES[Role.ENGINE]), providers.ENGINE_TODAY_TITLE)
             ordered = sorted(
                 groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)
             )
@@ -498,9 +499,12 @@ def _device_downloads(d: Device) -> dict[str, bytes]:
     return out
 
 
-def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[BenchRun]]]:
+def _other_sweeps(
+    d: Device, refs: dict[str, verdict.Reference] | None = None
+) -> list[tuple[str, dict | None, list[BenchRun]]]:
     """A chart per sweep other than the model and MLA ones: one for a square sweep, one per
-    (N, K) otherwise; each with the runs that measured its rows."""
+    (N, K) otherwise; each with the runs that measured its rows (``refs``: how the device's
+    pages name each engine's Triton kernel with its own files)."""
     other_sweeps = []
     for sweep, rows in sorted(d.bench.items()):
         if sweep in ("model", "mla"):
@@ -516,7 +520,7 @@ def _other_sweeps(d: Device) -> list[tuple[str, dict | None, list[BenchRun]]]:
                 else f"{sweep} sweep, N={nk[0]} K={nk[1]}"
             )
             shapes = sorted({(r.N, r.K) for r in grows})
-            chart = charts.square_chart(grows, model_page.publishes(d, shapes))
+            chart = charts.square_chart(grows, model_page.publishes(d, shapes), refs)
             other_sweeps.append((label, chart, bench_runs(grows)))
     return other_sweeps
 
@@ -547,7 +551,7 @@ def _device_page(
         mla_src=_mla_src(d) if d.mla_rows else None,
         bundle_src=_bundle_src(d) if d.bundle is not None else None,
         config_counts={fw: len(files) for fw, files in d.configs.items()},
-        other_sweeps=_other_sweeps(d),
+        other_sweeps=_other_sweeps(d, refs),
         raw=raw,
         bench_csv=base + "-bench.csv",
         tuning_csv=base + "-tuning.csv",

@@ -538,3 +538,66 @@ def test_nothing_measured_is_one_line(tmp_path: Path) -> None:
     assert 'class="bg-verdict-bands"' not in text
     lines = re.findall(r'<p class="bg-verdict-none">(.*?)</p>', text, re.S)
     assert len(lines) == 2 and all("layer × band cells is measured" in x for x in lines)
+
+
+def test_chart_views_and_legend_name_the_triton_reference_by_the_rules(
+    built: tuple[Path, Path],
+) -> None:
+    """The charts' "× vLLM 0.33.0" view and the legend group of the engines' Triton kernel:
+    on a Hopper (device A: DeepGEMM / FlashInfer by default) they name the engine's Triton
+    kernel with its shipped files and never say "today" or "without our files" (what the
+    reader would run); on an AMD Instinct (device C: Triton by default) the group says it is
+    what the engines run without our files (D1, the chart toggle)."""
+    from generator.site import providers
+    from generator.site.providers import ROLE_TITLES, Role
+
+    _, site = built
+    views = 0
+    for dev, today in (("SYNTHETIC_GPU_A", False), ("SYNTHETIC_GPU_C", True)):
+        groups: set[str] = set()
+        for page in (site / "devices" / dev).glob("*.html"):
+            for spec in _chart_specs(page.read_text()):
+                for v in spec["views"]:
+                    if not v["id"].startswith("today-"):
+                        continue
+                    views += 1
+                    said = " ".join((v["label"], v["y_title"], v["help"]))
+                    assert ("today" in said) == today, (page.name, said)
+                    assert "without our files" not in said or today, (page.name, said)
+                    if not today:
+                        assert v["label"].endswith("'s Triton"), v["label"]
+                        assert "only if Triton runs" in v["help"], v["help"]
+                groups |= {
+                    s["group"]
+                    for s in spec["series"]
+                    if s["key"] and providers.style(s["key"]).role == Role.ENGINE
+                }
+        want = providers.ENGINE_TODAY_TITLE if today else ROLE_TITLES[Role.ENGINE]
+        assert groups == {want}, (dev, groups)
+        assert "run" not in ROLE_TITLES[Role.ENGINE]  # it says what the kernel is, not that it runs
+    assert views > 5
+
+
+def test_a_chart_with_no_reference_claims_nothing_about_the_default(
+    built: tuple[Path, Path],
+) -> None:
+    """A chart built without the page's references names the engine's Triton kernel neutrally
+    (no "today"); given a reference that runs Triton everywhere, its view says "today"."""
+    from generator.data.records import BenchFile, load
+    from generator.site import charts, providers
+    from generator.site.verdict import Reference, TritonDefault
+
+    site_data, _ = built
+    providers.forget()
+    rows = load(site_data / "devices/SYNTHETIC_GPU_A/bench/model.json", BenchFile).rows
+    shape = [r for r in rows if (r.N, r.K) == (rows[0].N, rows[0].K) and r.model == rows[0].model]
+    for refs, today in (
+        (None, False),
+        ({"vllm": Reference("vllm", "vLLM 0.33.0", TritonDefault.NONE, ("DeepGEMM",))}, False),
+        ({"vllm": Reference("vllm", "vLLM 0.33.0", TritonDefault.ALL)}, True),
+    ):
+        spec = charts.model_chart(shape, refs=refs)
+        assert spec is not None
+        (view,) = [v for v in spec["views"] if v["id"] == "today-triton-fp8-block-vllm-0.33.0"]
+        assert view["label"] == ("× vLLM 0.33.0 today" if today else "× vLLM 0.33.0's Triton")
+        assert ("runs today" in view["help"]) == today, view["help"]
