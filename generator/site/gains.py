@@ -52,6 +52,8 @@ from generator.data.records import (
     SEARCH_V2,
     SEARCH_V3,
     SEARCH_V4,
+    SEARCH_V5,
+    SEARCH_V6,
     BenchRow,
     Measurement,
     Status,
@@ -82,6 +84,15 @@ SEARCH_TEXT = {
         "the search seeded with the engines' shipped configs and defaults, which times its "
         "winner and every shipped or default entry against each other, interleaved, and keeps "
         "a shipped or default entry unless its own winner is faster beyond the noise"
+    ),
+    SEARCH_V5: (
+        "the search seeded with the engines' shipped configs and defaults, whose interleaved "
+        "runoff keeps a shipped or default entry unless its own winner is faster than identical "
+        "work timed twice in that runoff differs (since 2026-12-02)"
+    ),
+    SEARCH_V6: (
+        "the search of 2026-12-02 with a tie of at least 1 %: its runoff keeps a shipped or "
+        "default entry unless its own winner is faster by more than that (since 2026-12-03)"
     ),
 }
 
@@ -356,6 +367,12 @@ class Gains:
     def get(self, comparison_id: str) -> Comparison | None:
         return next((c for c in self.versus if c.id == comparison_id), None)
 
+    def band_points(self, band: Band) -> int:
+        """The band's points where our files were compared with any reference: the one
+        denominator of every row of a gain table, so that a reference timed at fewer points
+        says where it was not compared instead of counting out of a total of its own."""
+        return _band_points(self.versus, band)
+
     def today(self, engine: str) -> Today:
         """What ``engine`` runs without our files on these points (see :class:`Today`). Where
         its release's comparison has no point (no rows of its shipped files or its default, no
@@ -541,6 +558,11 @@ def gains(
     return out
 
 
+def _band_points(comparisons: Iterable[Comparison | None], band: Band) -> int:
+    """Distinct (weight shape, M) points of ``band`` among the comparisons."""
+    return len({(p.key, p.M) for c in comparisons if c for p in c.points if band.holds(p.M)})
+
+
 @dataclass
 class Others:
     """The fastest correct kernel that our files do not install, per point, against bf16 and
@@ -549,6 +571,11 @@ class Others:
     vs_bf16: Comparison
     vs_installed: Comparison | None
     fastest: dict[str, Counter]  # band id -> provider -> points where it was the fastest
+
+    def band_points(self, band: Band) -> int:
+        """The band's points where one of these kernels was compared (the table's one
+        denominator, as :meth:`Gains.band_points`)."""
+        return _band_points((self.vs_bf16, self.vs_installed), band)
 
 
 def others(rows: list[BenchRow]) -> Others | None:

@@ -352,6 +352,7 @@ def _render_device(r: _Renderer, out: SiteOutput, catalog: Catalog, d: Device) -
         "runs": model_page.tune_runs(list(installed.values())),
         "scope": f"{d.name}|all",
         "verdicts": verdict.tally(mp.verdicts for _, _, mp in pages),
+        "engines": {v.name: v.engine for _, _, mp in pages for v in mp.verdicts},
         "refs": refs,
     }
 
@@ -576,6 +577,9 @@ def _home_page(r: _Renderer, catalog: Catalog, summaries: list[dict[str, Any]]) 
         model_ids=model_ids,
         cells=cells,
         mla={d.name: _mla_src(d) for d in catalog.devices if d.mla_rows},
+        # the models the MLA sweeps measured (the row's label names them, not a model it
+        # shares an architecture with)
+        mla_models=sorted({r.model for d in catalog.devices for r in d.mla_rows if r.model}),
         device_srcs={d.name: _device_src(d) for d in catalog.devices},
         summaries=summaries,
         summary_src=SUMMARY_SRC,

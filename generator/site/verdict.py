@@ -74,7 +74,7 @@ _DECISION_SHORT = {
     Decision.FORCE: "force Triton, with our files",
     Decision.KEEP: "keep the default",
     Decision.MIXED: "keep the default unless your batches are where Triton gains",
-    Decision.UNMEASURED: "no verdict yet: the default is not measured here",
+    Decision.UNMEASURED: "no verdict yet: the default backend is not measured on this GPU",
     Decision.UNCOVERED: "not covered by the dispatch rules",
 }
 

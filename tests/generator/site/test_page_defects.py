@@ -601,3 +601,96 @@ def test_a_chart_with_no_reference_claims_nothing_about_the_default(
         (view,) = [v for v in spec["views"] if v["id"] == "today-triton-fp8-block-vllm-0.33.0"]
         assert view["label"] == ("× vLLM 0.33.0 today" if today else "× vLLM 0.33.0's Triton")
         assert ("runs today" in view["help"]) == today, view["help"]
+
+
+# --- D9: the home page --------------------------------------------------------------------------
+
+
+def _visible(fragment: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)))
+
+
+def test_home_names_gpus_and_says_what_runs_by_default_per_gpu(built: tuple[Path, Path]) -> None:
+    """The home page's tables show each GPU by its title (as its own page does), not its
+    folder; its section on what the engines run makes no claim that they run Triton today:
+    per GPU and engine it says what the dispatch rules give the layers (DeepGEMM on the
+    Hopper A, Triton on the AMD Instinct C), and each verdict count is "of N pages" (D9)."""
+    from generator.site.catalog import load_catalog
+
+    site_data, site = built
+    home = (site / "index.html").read_text()
+    devices = load_catalog(site_data).devices
+    matrix = home[home.index('<table class="bg-matrix">') :]
+    matrix = matrix[: matrix.index("</table>")]
+    heads = re.findall(r"<th><a [^>]*>(.*?)</a>", matrix)
+    assert heads == [html.escape(d.title) for d in devices] and all(
+        d.title != d.name for d in devices
+    )
+    for d in devices:
+        assert f"on {d.name}" not in matrix  # the links' tooltips too
+    assert "What your engine runs today" not in _visible(home)
+    table = home[home.index('<table class="bg-verdict-home">') :]
+    table = table[: table.index("</table>")]
+    row_re = r'<tr data-engine="(\w+)" data-triton-default="(\w+)">(.*?)</tr>'
+    rows = re.findall(row_re, table, re.S)
+    assert len(rows) == 2 * len(devices)
+    by_gpu = {}
+    for engine, default, row in rows:
+        cells = [_visible(c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+        gpu, _, runs, verdicts = cells
+        by_gpu[(gpu, engine)] = (default, runs)
+        counts = re.findall(r"(\d+) of (\d+) pages: ", verdicts)
+        assert counts and len({total for _, total in counts}) == 1, verdicts
+        assert sum(int(n) for n, _ in counts) == int(counts[0][1]), verdicts
+    a, c = (next(d.title for d in devices if d.name.endswith(x)) for x in ("_A", "_C"))
+    assert by_gpu[(a, "vllm")][0] == "none" and "DeepGEMM" in by_gpu[(a, "vllm")][1]
+    assert "only when forced" in by_gpu[(a, "sglang")][1]
+    assert by_gpu[(c, "vllm")][0] == "all" and by_gpu[(c, "vllm")][1].startswith("the Triton")
+
+
+def test_home_gain_tables_count_every_row_out_of_one_total(built: tuple[Path, Path]) -> None:
+    """In each gain table of the home page, every row of a band column counts its points out
+    of the same total, the band's points; a reference timed at fewer says where it was not
+    compared (device C: vLLM's shipped files only at the tuner's points), so its counts add up
+    to that total (D9)."""
+    _, site = built
+    home = (site / "index.html").read_text()
+    tables = re.findall(r'<table class="bg-gains">(.*?)</table>', home, re.S)
+    assert len(tables) >= 4
+    missing = 0
+    for table in tables:
+        columns: dict[int, set[int]] = {}
+        for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1], re.S):
+            for i, cell in enumerate(re.findall(r"<td>(.*?)</td>", row, re.S)):
+                text = _visible(cell)
+                total = re.search(r"of (\d+) points", text)
+                if not total:
+                    continue
+                columns.setdefault(i, set()).add(int(total.group(1)))
+                counts = [
+                    int(n) for n in re.findall(r"(?:faster|tie|slower|not compared) at (\d+)", text)
+                ]
+                if "tie at" in text:  # our files' table: every point is one of these
+                    assert sum(counts) == int(total.group(1)), text
+                missing += "not compared at" in text
+        assert columns and all(len(t) == 1 for t in columns.values()), columns
+    assert missing
+
+
+def test_home_explains_or_links_its_terms(built: tuple[Path, Path]) -> None:
+    """No undefined jargon on the home page: a search version is a link to the methodology's
+    list of them, the timing method's text is behind a link to how the timing works, "timed
+    while tuning" links the tuning section; no "tuning session", "slowest layer" or bare
+    "search 5" (D9)."""
+    _, site = built
+    home = (site / "index.html").read_text()
+    text = _visible(home)
+    for term in ("tuning session", "slowest layer", "the tuner", "What your engine runs today"):
+        assert term not in text, term
+    assert not re.search(r"\(search \d", text)
+    searches = re.findall(r'<a href="([^"]+)"[^>]*>search version</a>', home)
+    assert searches and all(h.endswith("methodology.html#search-versions") for h in searches)
+    methodology = (site / "methodology.html").read_text()
+    assert 'id="search-versions"' in methodology
+    assert re.search(r'<a href="[^"]*methodology.html#timing">timing</a>: ', home)
+    assert re.search(r'<a href="[^"]*methodology.html#tuning">while tuning</a>', home)

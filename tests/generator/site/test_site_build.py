@@ -252,7 +252,8 @@ def test_pages_say_which_rows_were_timed_the_earlier_way(built: tuple[Path, Path
     note = "their rows were timed with the"
     link = '<a href="../../methodology.html#timing">earlier method</a>'
     assert note in old and link in old
-    assert note not in current and "(timing: synthetic: interleaved, made-up numbers)" in current
+    method = '(<a href="../../methodology.html#timing">timing</a>: synthetic: interleaved, made-up'
+    assert note not in current and method in current
     home = (site / "index.html").read_text()
     assert '<a href="methodology.html#timing">earlier method</a>' in home
     assert (site / "methodology.html").read_text().count('id="timing"') == 1
@@ -291,7 +292,7 @@ def test_eras_are_told_apart(built: tuple[Path, Path]) -> None:
     assert gains.search_text(1) in old
     assert ">vLLM 0.33.0's Triton kernel, its shipped files<br><small>from" not in old  # a stand-in
     assert ">vLLM 0.33.0 today (its Triton kernel, its shipped files)<br>" in tuning
-    assert "timed by the tuner beside our configs" in tuning
+    assert "while tuning</a> our files" in tuning
 
 
 def test_methodology_lists_every_provider_and_defines_terms(built: tuple[Path, Path]) -> None:
@@ -561,12 +562,18 @@ def _point(subject: dict, ref: dict, control: float = 0.0) -> tuple[float, int]:
     return r, (1 if r > 1 + tol else -1 if r < 1 / (1 + tol) else 0)
 
 
-def _stats(points: list[tuple[str, float, int]], key: str) -> dict[str, str]:
+def _stats(
+    points: list[tuple[str, float, int]], key: str, totals: dict[str, int] | None = None
+) -> dict[str, str]:
+    """A comparison's figures per band; ``totals``: the band's points of the whole table (its
+    one denominator), where this comparison's are fewer the rest are "not compared"."""
     out = {}
     for band in ("decode", "mid", "prefill"):
         pts = [(r, v) for b, r, v in points if b == band]
         if not pts:
             continue
+        if totals and totals.get(band, 0) > len(pts):
+            out[f"{key}|{band}|missing"] = str(totals[band] - len(pts))
         out[f"{key}|{band}|n"] = str(len(pts))
         out[f"{key}|{band}|faster"] = str(sum(1 for _, v in pts if v > 0))
         out[f"{key}|{band}|ties"] = str(sum(1 for _, v in pts if v == 0))
@@ -873,6 +880,10 @@ def expected_facts(site_data: Path) -> dict[str, str]:
             cmp: dict[str, list] = defaultdict(list)
             source: dict[str, list[str]] = defaultdict(list)
             dflt_shapes: list[tuple[int, int]] = []  # the (N, K) of each "default" point
+            # the (key, M) points compared with anything, per band: the gain table's one
+            # denominator; ``at_point`` holds the point being compared
+            compared: dict[str, set] = defaultdict(set)
+            at_point: dict[str, Any] = {}
 
             def add(
                 cid: str,
@@ -883,10 +894,13 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 control: float,
                 cmp=cmp,
                 src=source,
+                compared=compared,
+                at_point=at_point,
             ) -> None:
                 if _good(mine) and _good(ref):
                     cmp[cid].append((band, *_point(mine, ref, control)))
                     src[cid].append(how)
+                    compared[band].add(at_point["point"])
 
             apart = scope.endswith("|dp")
             pooled = keys if apart else [k for k in keys if k not in dp_keys]
@@ -894,6 +908,7 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 t = installed.get((key[2], key[3]))
                 records = {r["M"]: r for r in t["records"]} if t else {}
                 for m in sorted(set(grid[key]) | set(records)):
+                    at_point["point"] = (key, m)
                     at = grid[key].get(m, {})
                     rec = records.get(m)
                     aa = (rec or {}).get("runoff_aa_spread") or 0.0  # the tuning session's A/A
@@ -931,6 +946,9 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                     if tuned in at and bf16 in at:
                         c = ctrl(at, tuned, bf16)
                         add("bf16", _band(m), mine, row_meas(at, bf16), "bench", c)
+            totals = {band: len(pts) for band, pts in compared.items()}
+            for band, n in totals.items():
+                out[f"{pre}|points|{band}"] = str(n)
             # an engine with no comparison of its own: vLLM's default stands in, only at the
             # shapes its release ships no file for on this device (elsewhere: not measured)
             for set_id in engines:
@@ -942,13 +960,15 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                     if shipped_set(set_id).table(dev, *nk) is None
                 ]
                 if stand:
-                    out.update(_stats(stand, f"{pre}|{set_id}-stand-in"))
+                    out.update(_stats(stand, f"{pre}|{set_id}-stand-in", totals))
             for cid, pts in cmp.items():
-                out.update(_stats(pts, f"{pre}|{cid}"))
+                out.update(_stats(pts, f"{pre}|{cid}", totals))
+                out[f"{pre}|{cid}|compared"] = str(len(pts))
                 out[f"{pre}|{cid}|from_bench"] = str(source[cid].count("bench"))
                 out[f"{pre}|{cid}|from_tuning"] = str(source[cid].count("tuning"))
             if scope == "all" and others and bf16:
                 vs_bf16, vs_tuned = [], []
+                others_at: dict[str, set] = defaultdict(set)  # points compared, per band
                 for key in pooled:
                     for m, at in grid[key].items():
                         good = [n for n in others if _good(row_meas(at, n))]
@@ -959,11 +979,16 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                         if _good(row_meas(at, bf16)):
                             c = ctrl(at, top, bf16)
                             vs_bf16.append((_band(m), *_point(best, row_meas(at, bf16), c)))
+                            others_at[_band(m)].add((key, m))
                         if _good(row_meas(at, tuned)):
                             c = ctrl(at, top, tuned)
                             vs_tuned.append((_band(m), *_point(best, row_meas(at, tuned), c)))
-                out.update(_stats(vs_bf16, f"{pre}|others-bf16"))
-                out.update(_stats(vs_tuned, f"{pre}|others-installed"))
+                            others_at[_band(m)].add((key, m))
+                others_totals = {band: len(pts) for band, pts in others_at.items()}
+                for band, n in others_totals.items():
+                    out[f"{pre}|others-points|{band}"] = str(n)
+                out.update(_stats(vs_bf16, f"{pre}|others-bf16", others_totals))
+                out.update(_stats(vs_tuned, f"{pre}|others-installed", others_totals))
             if apart:
                 out.update(_verdict_facts(pre, keys, grid, infos, arch, out_dtype, {}))
                 continue
@@ -1016,6 +1041,8 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                     out[f"{pre}|replaces|{s.engine}"] = str(len(replaced))
         for (name, decision), n in tally.items():
             out[f"{dev}|all|verdicts|{name}|{decision}"] = str(n)
+            pages = sum(c for (other, _), c in tally.items() if other == name)
+            out[f"{dev}|all|verdicts|{name}|pages"] = str(pages)  # the counts' denominator
     return out
 
 
