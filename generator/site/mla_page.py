@@ -75,6 +75,7 @@ class ModelHeads:
     """How one MLA model's batch B follows from TP, and which projections the GEMMs are."""
 
     model: str
+    hf_name: str  # the checkpoint the model's record was read from ("deepseek-ai/DeepSeek-V3")
     heads: int  # attention heads of the model: B = heads / TP
     tps: list[tuple[int, int]]  # (TP, B) of the TP sizes among the rows
     layers: list[tuple[str, int, int]]  # (layer, N, K) of the batched GEMMs
@@ -101,7 +102,7 @@ def heads(specs: dict[str, models.ModelSpec], rows: list[BenchRow]) -> list[Mode
         layers = (
             [(s.layer, s.N, s.K) for s in models.mla_batched_shapes(spec, tps[0][0])] if tps else []
         )
-        out.append(ModelHeads(model, spec.num_attention_heads, tps, layers))
+        out.append(ModelHeads(model, spec.hf_name, spec.num_attention_heads, tps, layers))
     return out
 
 
@@ -225,17 +226,28 @@ class MeasuredBefore:
     rows: list[Provenance]  # the runs that measured the rows of this (B, N, K)
     newer: list[tuple[Provenance, int]]  # (run, records) of the file newer than every row
     records: int  # records in the file
+    # what the shape is in a deployment (B = heads / TP), as the page's table says it
+    tp: int | None = None
+    layer: str | None = None
 
 
 def _day(p: Provenance) -> datetime:
     return p.date
 
 
-def measured_before(rows: list[BenchRow], tunes: list[TuneFile]) -> list[MeasuredBefore]:
+def measured_before(
+    rows: list[BenchRow],
+    tunes: list[TuneFile],
+    specs: dict[str, models.ModelSpec] | None = None,
+) -> list[MeasuredBefore]:
     """The batched tuning files with records tuned after the last run that measured the rows
-    of their shape, from the rows' and the records' own provenance."""
+    of their shape, from the rows' and the records' own provenance; each with the TP and layer
+    its (B, N, K) stands for (:func:`shapes_by_key`, as the page's table names them)."""
     runs: dict[tuple[int, int, int], dict[tuple[str, datetime], Provenance]] = {}
+    where = shapes_by_key(specs or {}, rows)
+    at: dict[tuple[int, int, int], Where] = {}
     for r in rows:
+        at.setdefault((r.B, r.N, r.K), where.get((r.model, r.B, r.N, r.K), Where(r.tp, r.layer)))
         if r.provenance is not None:
             runs.setdefault((r.B, r.N, r.K), {})[(r.provenance.git_sha, r.provenance.date)] = (
                 r.provenance
@@ -261,6 +273,8 @@ def measured_before(rows: list[BenchRow], tunes: list[TuneFile]) -> list[Measure
                     sorted(measured.values(), key=_day),
                     sorted(((p, n) for p, n in newer.values()), key=lambda pn: _day(pn[0])),
                     len(t.records),
+                    at[(t.B, t.N, t.K)].tp,
+                    at[(t.B, t.N, t.K)].layer,
                 )
             )
     return sorted(out, key=lambda m: (m.B, -m.N, m.kernel))

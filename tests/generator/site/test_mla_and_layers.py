@@ -141,8 +141,8 @@ def test_mla_rows_measured_before_their_file_are_said_to_be(built: tuple[Path, P
     box = text[text.index("Measured before these files") :][:1500]
     rows_day = "2025-01-01"
     file_day = f"2025-01-{1 + MLA_RETUNE_DAYS:02d}"
-    assert f"B = {MLA_RETUNED_B}," in box and rows_day in box and file_day in box
-    assert "B = 128," not in box  # tuned in the run that measured its rows
+    assert f"B = {MLA_RETUNED_B} (TP" in box and rows_day in box and file_day in box
+    assert not re.search(r"B = 128\b", box)  # tuned in the run that measured its rows
 
 
 def test_measured_before_is_computed_from_the_provenance(built: tuple[Path, Path]) -> None:
@@ -250,3 +250,40 @@ def test_bar_colours_hold_their_distance_on_both_palettes() -> None:
             charts.delta_e(a[k], b[k]) for i, a in enumerate(picked) for b in picked[i + 1 :]
         )
         assert worst >= charts.BAR_MIN_DELTA_E
+
+
+# --- 2026-12-03: the MLA page names its TP and its model ----------------------------------------
+
+
+def test_measured_before_names_the_tp_of_its_batch(built: tuple[Path, Path]) -> None:
+    """The "measured before these files" box says which TP each re-tuned B is (B = heads /
+    TP, as the table's rows), and the layer of each (N, K)."""
+    site_data, site = built
+    spec = _mla_model(site_data)
+    tp = spec.num_attention_heads // MLA_RETUNED_B
+    layers = {(s.N, s.K): s.layer for s in models.mla_batched_shapes(spec, tp)}
+    text = re.sub(r"\s+", " ", _text(site / f"devices/{GPU}/a16w8-mla.html"))
+    box = text[text.index("Measured before these files") :]
+    box = box[: box.index("The batched GEMMs")]
+    items = re.findall(r"B = (\d+) \(TP (\d+)\), N × K = (\d+) × (\d+) \( (.+?) \):", box)
+    assert {(int(n), int(k)): (int(b), int(t), layer) for b, t, n, k, layer in items} == {
+        nk: (MLA_RETUNED_B, tp, layer) for nk, layer in layers.items()
+    }
+
+
+def test_mla_pages_name_the_model_the_rows_were_measured_for(built: tuple[Path, Path]) -> None:
+    """The rows were measured for one model (the synthetic MLA one here, DeepSeek-V3 in the
+    real data, whose record says DeepSeek-R1 shares its shapes): the MLA page, the device page
+    and the home page name that model, not another one of its family."""
+    site_data, site = built
+    spec = _mla_model(site_data)
+    mla = re.sub(r"\s+", " ", _text(site / f"devices/{GPU}/a16w8-mla.html"))
+    assert f"absorbed MLA attention of {spec.hf_name} , the model the rows were measured" in mla
+    record = json.loads((site_data / f"models/{spec.id}.json").read_text())["source"]
+    assert f"Its shapes come from the model's record: {record}." in mla
+    device = re.sub(r"\s+", " ", _text(site / f"devices/{GPU}/index.html"))
+    home = re.sub(r"\s+", " ", _text(site / "index.html"))
+    assert f"MLA attention shapes of {spec.id}:" in device
+    assert f"{spec.id}: A16W8 MLA attention" in home
+    for text in (mla, device, home):
+        assert "DeepSeek-R1" not in text

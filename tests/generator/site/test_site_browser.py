@@ -170,8 +170,16 @@ def test_every_page_loads_clean_and_charts_draw(browser: Any, server: str, site:
     assert total > 50
 
 
-@pytest.mark.parametrize("width", [420, 360])
+CARD_TABLES_FIT = """() => Array.from(document.querySelectorAll('table[data-cards]')).map(t => {
+  const wrap = t.closest('.bg-table-wrap');
+  return [t.className, wrap.scrollWidth - wrap.clientWidth];
+}).filter(([, over]) => over > 0)"""
+
+
+@pytest.mark.parametrize("width", [420, 390, 360])
 def test_no_page_scrolls_sideways(browser: Any, server: str, site: Path, width: int) -> None:
+    """No page scrolls sideways; on a phone the tables laid out as cards (the MLA page's)
+    fit their box too, with nothing to scroll inside it."""
     w = Watch(browser, server, viewport={"width": width, "height": 900})
     pages = _pages(site)
     if width < 420:  # the widest kinds of page, once each
@@ -189,6 +197,8 @@ def test_no_page_scrolls_sideways(browser: Any, server: str, site: Path, width: 
             w.page.evaluate("window.bgCharts.renderAll()")
             w.page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
             assert w.page.evaluate(OVERFLOW) <= 0, rel
+            if width < 420:
+                assert w.page.evaluate(CARD_TABLES_FIT) == [], rel
             assert not w.errors, (rel, w.errors)
     finally:
         w.close()
@@ -496,6 +506,29 @@ def test_mla_table_columns_are_reachable_on_a_phone(browser: Any, server: str) -
             assert c["hit"], c
             assert c["label"] and c["head"].startswith(c["label"].split(", TFLOP/s")[0]), c
             assert c["before"] == json.dumps(c["label"], ensure_ascii=False), c
+        assert not w.errors
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_mla_external_figures_fit_a_phone(browser: Any, server: str, width: int) -> None:
+    """The other vendor's published figures (B, TP, layer, M, N, K and the figure), opened,
+    are one card per row on a phone like this GPU's table: nothing sticks out of its box (it
+    was 8 px wider than a 390 px screen's), every cell on screen under its column's name."""
+    w = Watch(browser, server, viewport={"width": width, "height": 844})
+    try:
+        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/a16w8-mla.html", wait_until="load")
+        w.page.evaluate("document.querySelector('details.bg-external').open = true")
+        got = w.page.evaluate(CARDS, "table.bg-mla-external")
+        assert got["overflow"] <= 0, got["overflow"]
+        assert got["cells"] and {c["i"] for c in got["cells"]} == set(range(got["n"]))
+        for c in got["cells"]:
+            assert c["width"] > 0 and c["left"] >= 0 and c["right"] <= got["vw"], c
+            assert c["hit"], c
+            assert c["label"] and c["head"] == c["label"], c
+            assert c["before"] == json.dumps(c["label"], ensure_ascii=False), c
+        assert w.page.evaluate(OVERFLOW) <= 0
         assert not w.errors
     finally:
         w.close()
