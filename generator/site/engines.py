@@ -29,10 +29,16 @@ loader opens, and no other.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from generator.configs.engine_files import FileFormat, file_name
+from generator.data import dispatch
 from generator.data.shipped import ShippedSet, shipped_sets
+from generator.errors import UserError
+
+TRITON = "triton"  # the dispatch rules' id of the Triton backend
+HOPPER = "sm_90"  # the rules' architecture of the Hopper generation
 
 LOADED_LOG = "Using configuration from {file} for W8A8 Block FP8 kernel."
 DEFAULT_LOG = "Using default W8A8 Block FP8 kernel config. Performance might be sub-optimal!"
@@ -109,10 +115,92 @@ class Engine:
     package: str  # the Python package: its folder is where the config folder below is
     folder: str  # the one folder inside the package the engine loads these files from
     loader: tuple[str, str]  # (file in the wheel, function) that opens that folder
-    hopper: str  # what it runs on Hopper, and how to get the Triton kernel
-    force_triton: str | None  # a flag that forces the Triton kernel, if the engine has one
     sources: tuple[tuple[str, str], ...]  # (label, URL)
     log: LogCheck  # what its log says about our files
+
+    # When the engine runs the Triton kernel at all is not typed here: it is the engine's
+    # dispatch rules, read from its source (generator/data/reference/dispatch_rules.json), the
+    # same facts the model pages' verdicts follow (an earlier sentence here said vLLM's Triton
+    # kernel "may not run" on Hopper, where by its rules it runs only when forced).
+
+    @property
+    def rules(self) -> dispatch.EngineRules | None:
+        """The dispatch rules of the release the catalog compares against (None: none kept)."""
+        try:
+            return dispatch.engine_rules(self.id, self.release.version if self.release else None)
+        except UserError:
+            return None
+
+    @property
+    def force_triton(self) -> str | None:
+        """The first setting the rules give that forces the Triton kernel (a flag)."""
+        rules = self.rules
+        force = rules.backends[TRITON].force if rules and TRITON in rules.backends else ()
+        return force[0].setting if force else None
+
+    def runs_on(self, arch: str) -> str:
+        """What the engine runs for a block-FP8 layer on ``arch``, rule by rule ("DeepGEMM
+        where bfloat16 output, N % 64 == 0, K % 128 == 0; Triton for any other layer")."""
+        rules = self.rules
+        if rules is None:
+            return "not recorded"
+        parts = []
+        for r in rules.rules:
+            if r.when.arch is not None and arch not in r.when.arch:
+                continue
+            where = dataclasses.replace(r.when, arch=None).describe()
+            backend = rules.backends[r.backend].short
+            parts.append(
+                f"{backend} for any other layer"
+                if where == "always"
+                else f"{backend} where {where}"
+            )
+            if where == "always":
+                break
+        return "; ".join(parts) or "nothing the rules record"
+
+    def triton_by_default(self, arch: str) -> bool:
+        """Whether any rule gives the Triton kernel a layer on ``arch`` by default."""
+        rules = self.rules
+        return bool(rules) and any(
+            r.backend == TRITON and (r.when.arch is None or arch in r.when.arch)
+            for r in (rules.rules if rules else ())
+        )
+
+    @property
+    def hopper(self) -> str:
+        """What it runs on Hopper, and when the Triton kernel (and with it our files) runs."""
+        rules = self.rules
+        if rules is None:
+            return f"The dispatch rules of {self.name} are not recorded here."
+        then = (
+            "The Triton kernel, and with it these files, runs there only where the rules give "
+            "it Triton, or when forced."
+            if self.triton_by_default(HOPPER)
+            else "The Triton kernel, and with it these files, runs there only when forced."
+        )
+        return (
+            f"By its dispatch rules ({self.name} {rules.version}, read from its source), on "
+            f"Hopper {self.name} runs {self.runs_on(HOPPER)}. {then}"
+        )
+
+    @property
+    def triton_gpus(self) -> list[str]:
+        """The GPUs (the rules' architectures) where some layer runs the Triton kernel by
+        default, each with what runs where ("AMD Instinct on ROCm (...): every layer")."""
+        rules = self.rules
+        if rules is None:
+            return []
+        table = dispatch.rule_table()
+        out = []
+        for arch, what in table.archs.items():
+            if not self.triton_by_default(arch):
+                continue
+            first = next(r for r in rules.rules if r.when.arch is None or arch in r.when.arch)
+            out.append(
+                f"{what}: " + ("every layer" if first.backend == TRITON else self.runs_on(arch))
+            )
+        return out
 
     @property
     def loader_text(self) -> str:
@@ -152,12 +240,6 @@ def engines() -> list[Engine]:
                 "vllm/model_executor/layers/quantization/utils/fp8_utils.py",
                 "get_w8a8_block_fp8_configs",
             ),
-            hopper=(
-                "On Hopper GPUs vLLM tries FlashInfer, DeepGEMM and CUTLASS block-FP8 GEMMs "
-                "before the Triton kernel, so the Triton kernel, and with it these files, may "
-                "not run at all."
-            ),
-            force_triton=None,
             sources=((f"vLLM {vllm.version} config folder", vllm.source),) if vllm else (),
             log=LogCheck(
                 who="each worker process logs its own",
@@ -176,13 +258,6 @@ def engines() -> list[Engine]:
             package="sglang",
             folder="kernels/ops/gemm/configs",
             loader=("sglang/kernels/ops/gemm/fp8_kernel.py", "get_w8a8_block_fp8_configs"),
-            hopper=(
-                "On Hopper GPUs SGLang runs DeepGEMM when the output is bf16, and tries "
-                "FlashInfer and CUTLASS first where enabled; it runs the Triton kernel when "
-                "N is not a multiple of 64, K not a multiple of 128, the output is not bf16, "
-                "or when started with --fp8-gemm-backend triton."
-            ),
-            force_triton="--fp8-gemm-backend triton",
             sources=((f"SGLang {sglang.version} config folder", sglang.source),) if sglang else (),
             log=LogCheck(
                 who=(

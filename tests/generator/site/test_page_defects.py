@@ -636,8 +636,10 @@ def test_home_names_gpus_and_says_what_runs_by_default_per_gpu(built: tuple[Path
     assert len(rows) == 2 * len(devices)
     by_gpu = {}
     for engine, default, row in rows:
-        cells = [_visible(c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
-        gpu, _, runs, verdicts = cells
+        head = re.search(r"<th><a [^>]*>(.*?)</a>", row)
+        assert head, row
+        gpu = _visible(head.group(1)).strip()
+        runs, verdicts = [_visible(c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
         by_gpu[(gpu, engine)] = (default, runs)
         counts = re.findall(r"(\d+) of (\d+) pages: ", verdicts)
         assert counts and len({total for _, total in counts}) == 1, verdicts
@@ -694,3 +696,39 @@ def test_home_explains_or_links_its_terms(built: tuple[Path, Path]) -> None:
     assert 'id="search-versions"' in methodology
     assert re.search(r'<a href="[^"]*methodology.html#timing">timing</a>: ', home)
     assert re.search(r'<a href="[^"]*methodology.html#tuning">while tuning</a>', home)
+
+
+def test_when_the_triton_kernel_runs_is_the_dispatch_rules(built: tuple[Path, Path]) -> None:
+    """The install cards, the installing page and the READMEs say when each engine runs the
+    Triton kernel from its dispatch rules, as the verdicts do: on Hopper vLLM 0.33.0 runs it
+    only when forced (the sentence said it "may not run at all", with no way to force it),
+    SGLang where DeepGEMM does not take the layer; the flag given is the rules' first forcing
+    setting, and the GPUs where it runs by default are the rules' (vLLM: not Ada, where its
+    rules give FP8 Marlin)."""
+    _, site = built
+    table = dispatch.rule_table()
+    for e in engines.engines():
+        rules = dispatch.engine_rules(e.id)
+        assert e.force_triton == rules.backends["triton"].force[0].setting
+        hopper = [r for r in rules.rules if r.when.arch is None or "sm_90" in r.when.arch]
+        for r in hopper:
+            assert rules.backends[r.backend].short in e.hopper, (e.id, r.id)
+        forced_only = all(r.backend != "triton" for r in hopper)
+        assert ("only when forced" in e.hopper) == forced_only, e.hopper
+        by_default = {a for a in table.archs if e.triton_by_default(a)}
+        assert by_default == {
+            a for a in table.archs for r in rules.rules if r.backend == "triton"
+            if r.when.arch is None or a in r.when.arch
+        }  # fmt: skip
+        gpus = [table.archs[a] for a in table.archs if a in by_default]
+        assert len(e.triton_gpus) == len(gpus)
+        assert all(g.startswith(f"{what}: ") for g, what in zip(e.triton_gpus, gpus, strict=True))
+    assert engines.engine("vllm").force_triton == "--linear-backend triton"
+    assert not engines.engine("vllm").triton_by_default("sm_89")  # FP8 Marlin on Ada
+    texts = _texts(site)
+    for where, text in texts.items():
+        assert "may not run at all" not in text, where
+    page = texts["devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html"]
+    assert "Forced with <code>--linear-backend triton</code>" in page
+    installing = _visible(texts["installing.html"])
+    assert "(Ada, consumer cards, AMD" not in installing
