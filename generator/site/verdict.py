@@ -28,6 +28,7 @@ has no measurement, the cell says "not measured" and no decision is drawn from i
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import statistics
 from collections import Counter
@@ -302,6 +303,42 @@ class EngineVerdict:
         if forced == {False}:
             return TritonDefault.ALL
         return TritonDefault.NONE if forced == {True} else TritonDefault.SOME
+
+    @property
+    def triton_here(self) -> str | None:
+        """Where the engine's rules give the Triton kernel a layer by default on this GPU, in
+        words ("for every layer", "for a layer with an output other than bfloat16 or N not a
+        multiple of 64 or ..."), read from the rules in their order; None: nowhere, it runs
+        only when forced (vLLM on Hopper: CUTLASS takes what DeepGEMM and FlashInfer do not,
+        fp16 output included)."""
+        if self.rules is None or self.arch is None:
+            return None
+        before: list[dispatch.Condition] = []
+        for r in self.rules.rules:
+            if r.when.arch is not None and self.arch not in r.when.arch:
+                continue
+            if r.backend != TRITON:
+                before.append(r.when)
+                continue
+            own = dataclasses.replace(r.when, arch=None).describe()
+            if own != "always":
+                return f"where {own}"
+            if not before:
+                return "for every layer"
+            outs = []
+            dtypes = sorted({d for c in before for d in (c.out_dtype or ())})
+            if dtypes:
+                outs.append(f"an output other than {'/'.join(dtypes)}")
+            for axis, field_name in (("N", "n_multiple"), ("K", "k_multiple")):
+                ms = sorted({getattr(c, field_name) for c in before if getattr(c, field_name)})
+                if ms:
+                    outs.append(f"{axis} not a multiple of {'/'.join(map(str, ms))}")
+            return (
+                "for a layer with " + " or ".join(outs)
+                if outs
+                else "for any layer its other rules here do not take"
+            )
+        return None
 
     @property
     def reference(self) -> Reference:

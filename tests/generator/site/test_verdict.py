@@ -271,3 +271,20 @@ def test_with_no_faster_cell_the_decision_is_to_keep_the_default(
         assert v.decision.short == "keep the default"
     if decision == Decision.MIXED:
         assert v.count(State.FASTER) >= 1 and "unless" in v.decision.short
+
+
+def test_where_triton_runs_anyway_is_the_rules():
+    """A "keep the default" page says where our files still matter, from the rules: nowhere
+    by default for vLLM on a Hopper (CUTLASS takes fp16 output and odd shapes: the sentence
+    said "fp16 output"), the layers DeepGEMM refuses or another output for SGLang there,
+    every layer on an AMD Instinct."""
+    rows = points({TUNED: 10.0, VLLM_FILE: 11.0, DEEPGEMM: 8.0, FLASHINFER: 7.0})
+    assert vllm(rows).decision == Decision.KEEP and vllm(rows).triton_here is None
+    s = sglang(points({TUNED: 10.0, SGLANG_FILE: 11.0, DEEPGEMM: 8.0}))
+    assert s.decision == Decision.KEEP
+    assert s.triton_here == (
+        "for a layer with an output other than bfloat16 or N not a multiple of 64 or K not a "
+        "multiple of 128"
+    )
+    assert vllm(rows, device="SOME_GPU", arch="gfx942").triton_here == "for every layer"
+    assert vllm(rows, device="SOME_GPU").triton_here is None  # not covered
