@@ -314,7 +314,7 @@ def lines_chart(
                 _view(
                     "today-" + html.escape(ship),
                     f"× {ref.short}",
-                    f"speedup over {ref.label}",
+                    f"speedup over {ref.short}",  # short: the axis title must fit the plot
                     "×",
                     ratio_view(ref_lat),
                     ref=1.0,
