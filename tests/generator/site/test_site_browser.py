@@ -326,7 +326,7 @@ def test_navigation(browser: Any, server: str) -> None:
     w = Watch(browser, server)
     try:
         w.page.goto(f"{server}/index.html")
-        w.page.locator("table.bg-matrix a", has_text="SYNTHETIC_GPU_B").click()
+        w.page.locator("table.bg-matrix a", has_text="SYNTHETIC GPU B").click()  # its title
         w.page.wait_for_url("**/devices/SYNTHETIC_GPU_B/index.html")
         w.page.locator("article a", has_text="synthetic-mla-02, TP 8").first.click()
         w.page.wait_for_url("**/devices/SYNTHETIC_GPU_B/synthetic-mla-02-tp8.html")
