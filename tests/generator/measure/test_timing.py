@@ -154,10 +154,13 @@ class FakeDevice:
         self.log.append(("capture", calls[0].name, inner))
         return _FakeGraph(self, calls[0].name, inner, len(calls))
 
-    def replay_us(self, graph, replays):
-        name, inner, n = graph
-        self.log.append(("time", name, inner, replays))
-        return 2.0 + inner * n * self.us[name], 1e-5
+    def replay_us(self, graphs, replays):
+        self.log.append(("hold", len(graphs)))  # one hold for the graphs timed together
+        out = []
+        for name, inner, n in graphs:
+            self.log.append(("time", name, inner, replays))
+            out.append((2.0 + inner * n * self.us[name], 1e-5))
+        return out
 
     def enqueue_round(self, graphs, pacer, hold_ms):
         ahead = self.ahead(self.rounds)
@@ -202,10 +205,46 @@ def test_every_candidate_is_warmed_up_before_any_graph_is_captured():
     # each sized from its own graph: one pass (the median of 3 replays), then the passes
     # that hold 1 ms (one replay)
     timed = [e[1:] for e in dev.log if e[0] == "time"]
-    assert timed[:2] == [("a", 1, timing.SIZE_REPLAYS), ("a", 46, 1)]
+    assert [t for t in timed if t[0] == "a"] == [("a", 1, timing.SIZE_REPLAYS), ("a", 46, 1)]
     captures = [e[1:] for e in dev.log if e[0] == "capture"]
     # (a: 22 us for one pass of two 10 us calls and the launch, then 46 passes: 922 us)
-    assert captures[:2] == [("a", 1), ("a", 46)] and ("c", 13) in captures
+    assert [c for c in captures if c[0] == "a"] == [("a", 1), ("a", 46)]
+    assert ("c", 13) in captures
+    # sized together: one hold per attempt for every candidate still growing
+    assert [e for e in dev.log if e[0] == "hold"] == [("hold", 3), ("hold", 3)]
+
+
+def test_sizing_together_keeps_each_candidates_own_size():
+    """Candidates sized together get the passes each would get sized alone (plan_inner's
+    rule), whatever the others need: one holds 1 ms at one pass and stops there, one needs a
+    second capture, one a third."""
+    us = {"big": 600.0, "mid": 10.0, "tiny": 0.4}
+    alone = {}
+    for name, call_us in us.items():
+        inner, _ = timing.plan_inner(lambda k, c=call_us: 2.0 + k * 2 * c, 2, 1000.0)
+        alone[name] = inner
+    dev = FakeDevice(us)
+    dev.new_pool()
+    sets = [[_Call(n), _Call(n)] for n in us]
+    got = timing._size_all(dev, sets, 12, 1e9, 1000.0, "pool")
+    assert {n: c.launches // 2 for n, c in zip(us, got, strict=True)} == alone
+    assert len(set(alone.values())) == 3  # three different sizes: the test can tell them apart
+    assert [e for e in dev.log if e[0] == "hold"] == [("hold", 3), ("hold", 2), ("hold", 1)]
+
+
+def test_a_pass_takes_the_rounds_its_candidates_ask_for_not_whole_blocks():
+    """Three candidates asking for 5 replays: a pass (whole_blocks=False) runs 5 rounds, each
+    with every candidate once; timed for a comparison (whole Williams blocks of 6) it runs 6."""
+    for whole, rounds in ((False, 5), (True, 6)):
+        dev = FakeDevice({"a": 10.0, "b": 20.0, "c": 40.0})
+        sets = [[_Call(n), _Call(n)] for n in "abc"]
+        stats = timing._interleave(
+            dev, sets, 5, 1e9, 1000.0, timing.order_seed("pass"), whole_blocks=whole
+        )
+        played = [e[1] for e in dev.log if e[0] == "round"]
+        assert len(played) == rounds and all(sorted(p) == ["a", "b", "c"] for p in played)
+        assert [s.median_us for s in stats] == [10.0, 20.0, 40.0]
+        assert all(s.replays == rounds for s in stats)
 
 
 def test_a_lone_candidate_resized_keeps_its_pool_alive():
