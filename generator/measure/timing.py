@@ -7,7 +7,7 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
   the L2 cache (``rotation_count``), and each timed replay walks through all of them;
 * launches are captured once into a CUDA graph and the graph is replayed, so the GPU sees
   back-to-back kernels with no host gaps. The graph's size comes from a timed replay of the
-  graph itself (:func:`plan_inner`), never from eager calls: at small M an eager pass is
+  graph itself (:func:`grown_inner`), never from eager calls: at small M an eager pass is
   host-bound, and sized from it the replays held well under the 1 ms they are meant to;
 * every candidate is warmed up (compiled, autotuned, its caches grown) before any graph is
   captured: a call that grows a cache (the decode kernel's tile-counter buffer) frees memory
@@ -90,10 +90,11 @@ HOLD_GROWTH = 4.0
 SIZE_ATTEMPTS = 3
 SIZE_SLACK = 0.9
 SIZE_REPLAYS = 3  # replays timed of the one-pass graph (their median); larger ones: one
-# The sizing replays are enqueued behind one hold: 1 ms, and 50 us per replay (a graph's
-# launch takes 10-20 us of host time on the H200).
+# The sizing replays are enqueued behind one hold: 1 ms, and 100 us per replay (a replay's
+# host work, its graph launch and two events, takes tens of us); checked, and held longer
+# while the host fell behind.
 SIZE_HOLD_MS = 1.0
-SIZE_HOLD_PER_REPLAY_MS = 0.05
+SIZE_HOLD_PER_REPLAY_MS = 0.1
 MIN_CALL_US = 0.05  # a call is never taken for less (a zero would size an endless graph)
 
 
@@ -219,29 +220,6 @@ def grown_inner(
     return grown if grown > inner else None
 
 
-def plan_inner(
-    measure: Callable[[int], float],
-    n_calls: int,
-    min_replay_us: float,
-    attempts: int = SIZE_ATTEMPTS,
-) -> tuple[int, float]:
-    """(passes per replay, one call's time in us), from graph replays: ``measure(inner)``
-    captures a graph of ``inner`` passes over the ``n_calls`` sets and returns one replay's us.
-    Starts from one pass and recaptures while a replay holds less than SIZE_SLACK of
-    ``min_replay_us`` (the first estimate carries the graph's own launch, so it is too high at
-    small sizes); the last graph measured is the one to keep, and the inner returned is its."""
-    if attempts < 1:
-        raise ValueError("plan_inner: attempts must be at least 1")
-    inner = 1
-    for attempt in range(attempts):
-        replay_us = measure(inner)
-        grown = grown_inner(inner, replay_us, n_calls, min_replay_us, attempt == attempts - 1)
-        if grown is None:
-            return inner, max(replay_us / (inner * max(1, n_calls)), MIN_CALL_US)
-        inner = grown
-    raise AssertionError("unreachable: the last attempt always keeps its graph")
-
-
 # --------------------------------------------------------------------------------------------
 # rounds
 
@@ -358,24 +336,31 @@ class _Cuda:
     ) -> list[tuple[float, float]]:
         """Per graph, (median us of ``replays`` event-timed replays, host seconds to enqueue
         its first): the graphs are uploaded (``capture``), so the host time is the launch
-        alone. One hold for all of them: the replays are enqueued while the GPU is held."""
-        hold_gpu(SIZE_HOLD_MS + SIZE_HOLD_PER_REPLAY_MS * len(graphs) * replays)
-        timed = []
-        for graph in graphs:
-            events = []
-            launch = 0.0
-            for i in range(replays):
-                start = torch.cuda.Event(enable_timing=True)
-                end = torch.cuda.Event(enable_timing=True)
-                start.record()
-                t0 = time.perf_counter()
-                graph.replay()
-                if i == 0:
-                    launch = time.perf_counter() - t0
-                end.record()
-                events.append((start, end))
-            timed.append((events, launch))
-        torch.cuda.synchronize()
+        alone. One hold for all of them, checked as a round's is: timed again, held
+        HOLD_GROWTH times longer, while the host fell behind it (at most HOLD_ATTEMPTS)."""
+        hold_ms = SIZE_HOLD_MS + SIZE_HOLD_PER_REPLAY_MS * len(graphs) * replays
+        for attempt in range(HOLD_ATTEMPTS):
+            released = hold_gpu(hold_ms)
+            timed = []
+            for graph in graphs:
+                events = []
+                launch = 0.0
+                for i in range(replays):
+                    start = torch.cuda.Event(enable_timing=True)
+                    end = torch.cuda.Event(enable_timing=True)
+                    start.record()
+                    t0 = time.perf_counter()
+                    graph.replay()
+                    if i == 0:
+                        launch = time.perf_counter() - t0
+                    end.record()
+                    events.append((start, end))
+                timed.append((events, launch))
+            ahead = not released.query()
+            torch.cuda.synchronize()
+            if ahead or attempt == HOLD_ATTEMPTS - 1:
+                break  # the last try is kept: sizing only needs a replay's rough length
+            hold_ms *= HOLD_GROWTH
         return [
             (statistics.median(s.elapsed_time(e) * 1e3 for s, e in events), launch)
             for events, launch in timed
@@ -418,9 +403,12 @@ def _size_all(
     pool: object,
 ) -> list[_Captured]:
     """Every candidate's ``calls`` (already warmed up) captured with as many passes as the
-    sizing rule finds (:func:`grown_inner`, as :func:`plan_inner`), each sized from its own
-    graph's replays. The candidates still growing are captured and timed together, one hold
-    for all of them per attempt (a pass of the search sizes 30 graphs at once)."""
+    sizing rule finds (:func:`grown_inner`: one pass first, recaptured while a replay holds
+    less than SIZE_SLACK of ``min_replay_us``, at most SIZE_ATTEMPTS captures; the first
+    estimate carries the graph's own launch, so it is too high at small sizes), each sized
+    from its own graph's replays, the last graph measured kept. The candidates still growing
+    are captured and timed together, one hold for all of them per attempt (a pass of the
+    search sizes up to 32 graphs at once)."""
     n = len(call_sets)
     inner = [1] * n
     graphs: list[Any] = [None] * n
@@ -528,7 +516,7 @@ def time_cuda_graph(
 
     An eager pass compiles and warms up; a graph of one pass over the sets is captured and
     timed, and captured again with ``inner`` passes (at least ``min_replay_us`` of work, so
-    event overhead stays small, :func:`plan_inner`); there are enough replays for ``target_us``
+    event overhead stays small, :func:`grown_inner`); there are enough replays for ``target_us``
     of GPU time (at least MIN_REPLAYS, at most ``max_replays``). A replay's time divided by the
     launches in it is one sample.
     """

@@ -39,9 +39,9 @@ from generator.tune.store import check_existing, finished_tasks, merge_result, s
 # How a tune measures, stored in every record's provenance (docs/methodology.md).
 TUNE_METHOD = (
     f"tune (search {SEARCH_CURRENT}): {{timing}}; each pass's configs timed together (up to"
-    f" {PASS_SIZE} interleaved); the winner decided by an interleaved runoff against the"
-    " engines' shipped entries and defaults, with an A/A control, a shipped entry or default"
-    " kept within 1 %"
+    f" {PASS_SIZE} interleaved, as many rounds as asked, not whole balanced blocks); the"
+    " winner decided by an interleaved runoff against the engines' shipped entries and"
+    " defaults, with an A/A control, a shipped entry or default kept within 1 %"
 )
 
 

@@ -31,9 +31,11 @@ control is wider than ``AA_TARGET``, the runoff is repeated with twice the round
 ``RUNOFF_ATTEMPTS``), never judged with a wider margin; still wider after the last, the runoff
 cannot tell the configs apart and the search's config is not published over what users run: the
 fastest shipped entry is kept (else the baselines are judged among themselves), and the record
-says why (``TuneRecord.runoff_note``). Why a runoff and not the search's own numbers: configs
-timed one after the other in a long session drift apart by several per cent on the H200 (its
-clock settles under sustained load), enough to make an identical config look 6 % slower; and a
+says why (``TuneRecord.runoff_note``). Why a runoff and not the search's own numbers: the
+search's passes, and the seeds, are timed one after the other, and timings taken apart in a long
+session drift by several per cent on the H200 (its clock settles under sustained load), enough
+to make an identical config look 6 % slower; the baselines are never in the search's passes;
+and a
 fixed margin of the runoff's widest p20-p80 spread (search 4, up to ~10 % at prefill) kept the
 baseline listed first where another was 2-5 % faster.
 """
@@ -220,8 +222,7 @@ class _Session:
                     self.results[key] = launch_error
                     continue
                 runnable.append(cfg)
-            for start in range(0, len(runnable), PASS_SIZE):
-                chunk = runnable[start : start + PASS_SIZE]
+            for chunk in even_chunks(runnable, PASS_SIZE):
                 for cfg, m in zip(chunk, self._time_together(chunk, target_us), strict=True):
                     self.results[config_key(cfg)] = m
         return [self.results[config_key(c)] for c in configs]
@@ -254,8 +255,13 @@ class _Session:
                 seed=order_seed(self.task.label(), "pass", len(self.results)),
             )
         except Exception:  # noqa: BLE001 - found below, config by config
+            stats = None
+        if stats is None:
+            # Outside the except: its traceback would keep the failed pass's graphs (and
+            # their pool's memory) alive while each config is timed alone.
             if self.on_cuda:
                 torch.cuda.synchronize()
+                torch.cuda.empty_cache()
             return [self._time(c, target_us) for c in configs]
         return [
             _measured(self.task, self.tunable, c, st) for c, st in zip(configs, stats, strict=True)
@@ -373,6 +379,21 @@ class _Verifier:
                 "message": f"relative error {err:.3g} > bound {self.tol:.3g}",
             }
         return m.model_copy(update=update)
+
+
+def even_chunks(items: list, most: int) -> list[list]:
+    """``items`` in the fewest chunks of at most ``most``, their sizes as even as can be (33
+    configs: 17 and 16, not 32 and a last one timed almost alone)."""
+    if not items:
+        return []
+    count = -(-len(items) // most)
+    size, extra = divmod(len(items), count)
+    out, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        out.append(items[start:end])
+        start = end
+    return out
 
 
 def _measured(task: Task, tunable: Tunable, cfg: dict[str, int], stats: TimingStats) -> Measurement:

@@ -358,6 +358,62 @@ def test_a_pass_that_raises_is_timed_again_config_by_config(monkeypatch):
     assert rec.winner is not None and rec.winner.config["BLOCK_SIZE_M"] != 64
 
 
+def test_passes_are_split_evenly_never_leaving_one_config_alone(monkeypatch):
+    """With PASS_SIZE 4, a pass of n configs is timed in ceil(n / 4) chunks whose sizes differ
+    by at most one (9 configs: 3, 3, 3, not 4, 4, 1)."""
+    from generator.tune import search
+
+    assert [len(c) for c in search.even_chunks(list(range(9)), 4)] == [3, 3, 3]
+    assert [len(c) for c in search.even_chunks(list(range(33)), 32)] == [17, 16]
+    assert [len(c) for c in search.even_chunks(list(range(8)), 4)] == [4, 4]
+    assert search.even_chunks([], 4) == []
+    sizes = []
+
+    def pass_(call_sets, *a, **kw):
+        sizes.append(len(call_sets))
+        return [TimingStats(5.0, 5.0, 5.0, 5) for _ in call_sets]
+
+    from generator.measure.timing import TimingStats
+
+    monkeypatch.setattr(search, "PASS_SIZE", 4)
+    monkeypatch.setattr(search, "time_pass", pass_)
+    tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    assert sizes and max(sizes) <= 4
+    assert any(s > 1 for s in sizes)
+    coarse = sizes[: -(-12 // 4)]  # the tiny task's coarse pass: 12 tile shapes, 3 chunks
+    assert coarse == [4, 4, 4]
+
+
+def test_a_failed_pass_is_released_before_its_configs_are_timed_alone(monkeypatch):
+    """The failed pass's graphs (here: an object held by the raising frame) are freed before
+    the configs are timed one by one: while its traceback lived they held their pool's
+    memory, and the configs timed alone could run out of it."""
+    import weakref
+
+    from generator.measure.timing import TimingStats
+    from generator.tune import search
+
+    class Graphs:
+        pass
+
+    held: list[weakref.ref] = []
+    alive_when_alone: list[bool] = []
+
+    def pass_(call_sets, *a, **kw):
+        graphs = Graphs()  # what _interleave's frame holds when a replay raises
+        held.append(weakref.ref(graphs))
+        raise RuntimeError("CUDA error: out of memory")
+
+    def one(calls, *a, **kw):
+        alive_when_alone.append(any(ref() is not None for ref in held))
+        return TimingStats(7.0, 7.0, 7.0, 5)
+
+    monkeypatch.setattr(search, "time_pass", pass_)
+    monkeypatch.setattr(search, "time_calls", one)
+    tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    assert alive_when_alone and not any(alive_when_alone)
+
+
 def test_registry_rejects_duplicate_names():
     with pytest.raises(ValueError, match="already registered"):
         registry(W8A8Block(), W8A8Block())
