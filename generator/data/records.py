@@ -127,7 +127,9 @@ class Measurement(_Record):
 # where it is wide; operands shared, interleaving in seeded random order. 6: as 5, but the tie
 # is never below 1 % (AA_TARGET): a search config that wins the GEMM-only runoff by less lost
 # to the shipped entry in the bench's quant+GEMM timing at 3 of 35 H200 points, up to 3.6 %
-# (lab/tune_vs_bench.py). A rerun re-tunes records of an older search.
+# (lab/tune_vs_bench.py); and each pass's configs are timed together, interleaved
+# (measure.timing.time_pass), not one after the other. A rerun re-tunes records of an older
+# search.
 SEARCH_V1 = 1
 SEARCH_V2 = 2
 SEARCH_V3 = 3

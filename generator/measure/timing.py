@@ -7,7 +7,7 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
   the L2 cache (``rotation_count``), and each timed replay walks through all of them;
 * launches are captured once into a CUDA graph and the graph is replayed, so the GPU sees
   back-to-back kernels with no host gaps. The graph's size comes from a timed replay of the
-  graph itself (:func:`plan_inner`), never from eager calls: at small M an eager pass is
+  graph itself (:func:`grown_inner`), never from eager calls: at small M an eager pass is
   host-bound, and sized from it the replays held well under the 1 ms they are meant to;
 * every candidate is warmed up (compiled, autotuned, its caches grown) before any graph is
   captured: a call that grows a cache (the decode kernel's tile-counter buffer) frees memory
@@ -90,6 +90,11 @@ HOLD_GROWTH = 4.0
 SIZE_ATTEMPTS = 3
 SIZE_SLACK = 0.9
 SIZE_REPLAYS = 3  # replays timed of the one-pass graph (their median); larger ones: one
+# The sizing replays are enqueued behind one hold: 1 ms, and 100 us per replay (a replay's
+# host work, its graph launch and two events, takes tens of us); checked, and held longer
+# while the host fell behind.
+SIZE_HOLD_MS = 1.0
+SIZE_HOLD_PER_REPLAY_MS = 0.1
 MIN_CALL_US = 0.05  # a call is never taken for less (a zero would size an endless graph)
 
 
@@ -201,28 +206,18 @@ def replay_count(call_us: float, launches: int, target_us: float, max_replays: i
     return max(MIN_REPLAYS, min(max_replays, math.ceil(target_us / work)))
 
 
-def plan_inner(
-    measure: Callable[[int], float],
-    n_calls: int,
-    min_replay_us: float,
-    attempts: int = SIZE_ATTEMPTS,
-) -> tuple[int, float]:
-    """(passes per replay, one call's time in us), from graph replays: ``measure(inner)``
-    captures a graph of ``inner`` passes over the ``n_calls`` sets and returns one replay's us.
-    Starts from one pass and recaptures while a replay holds less than SIZE_SLACK of
-    ``min_replay_us`` (the first estimate carries the graph's own launch, so it is too high at
-    small sizes); the last graph measured is the one to keep, and the inner returned is its."""
-    inner = 1
-    for attempt in range(attempts):
-        replay_us = measure(inner)
-        call_us = max(replay_us / (inner * max(1, n_calls)), MIN_CALL_US)
-        if replay_us >= SIZE_SLACK * min_replay_us or attempt == attempts - 1:
-            return inner, call_us
-        grown = inner_for(call_us, n_calls, min_replay_us)
-        if grown <= inner:
-            return inner, call_us
-        inner = grown
-    raise ValueError("plan_inner: attempts must be at least 1")
+def grown_inner(
+    inner: int, replay_us: float, n_calls: int, min_replay_us: float, last: bool
+) -> int | None:
+    """The sizing rule, one step: the passes to capture next after a graph of ``inner`` passes
+    over ``n_calls`` sets measured ``replay_us`` a replay, or None to keep this graph (it holds
+    SIZE_SLACK of ``min_replay_us``, it is the ``last`` attempt, or growing would not add a
+    pass)."""
+    if replay_us >= SIZE_SLACK * min_replay_us or last:
+        return None
+    call_us = max(replay_us / (inner * max(1, n_calls)), MIN_CALL_US)
+    grown = inner_for(call_us, n_calls, min_replay_us)
+    return grown if grown > inner else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,7 +262,7 @@ class _Device(Protocol):
     def synchronize(self) -> None: ...
     def new_pool(self) -> object: ...
     def capture(self, calls: Sequence[Callable[[], object]], inner: int, pool: object) -> Any: ...
-    def replay_us(self, graph: Any, replays: int) -> tuple[float, float]: ...
+    def replay_us(self, graphs: Sequence[Any], replays: int) -> list[tuple[float, float]]: ...
     def enqueue_round(self, graphs: Sequence[Any], pacer: Any, hold_ms: float) -> _Round: ...
 
 
@@ -336,23 +331,40 @@ class _Cuda:
         torch.cuda.synchronize()
         return graph
 
-    def replay_us(self, graph: torch.cuda.CUDAGraph, replays: int) -> tuple[float, float]:
-        """(median us of ``replays`` event-timed replays, host seconds to enqueue the first):
-        the graph is uploaded (``capture``), so the host time is the launch alone."""
-        hold_gpu(1.0)  # the few replays below are enqueued while the GPU is still held
-        events = []
-        launch = 0.0
-        for i in range(replays):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            t0 = time.perf_counter()
-            graph.replay()
-            if i == 0:
-                launch = time.perf_counter() - t0
-            end.record()
-            events.append((start, end))
-        torch.cuda.synchronize()
-        return statistics.median(s.elapsed_time(e) * 1e3 for s, e in events), launch
+    def replay_us(
+        self, graphs: Sequence[torch.cuda.CUDAGraph], replays: int
+    ) -> list[tuple[float, float]]:
+        """Per graph, (median us of ``replays`` event-timed replays, host seconds to enqueue
+        its first): the graphs are uploaded (``capture``), so the host time is the launch
+        alone. One hold for all of them, checked as a round's is: timed again, held
+        HOLD_GROWTH times longer, while the host fell behind it (at most HOLD_ATTEMPTS)."""
+        hold_ms = SIZE_HOLD_MS + SIZE_HOLD_PER_REPLAY_MS * len(graphs) * replays
+        for attempt in range(HOLD_ATTEMPTS):
+            released = hold_gpu(hold_ms)
+            timed = []
+            for graph in graphs:
+                events = []
+                launch = 0.0
+                for i in range(replays):
+                    start = torch.cuda.Event(enable_timing=True)
+                    end = torch.cuda.Event(enable_timing=True)
+                    start.record()
+                    t0 = time.perf_counter()
+                    graph.replay()
+                    if i == 0:
+                        launch = time.perf_counter() - t0
+                    end.record()
+                    events.append((start, end))
+                timed.append((events, launch))
+            ahead = not released.query()
+            torch.cuda.synchronize()
+            if ahead or attempt == HOLD_ATTEMPTS - 1:
+                break  # the last try is kept: sizing only needs a replay's rough length
+            hold_ms *= HOLD_GROWTH
+        return [
+            (statistics.median(s.elapsed_time(e) * 1e3 for s, e in events), launch)
+            for events, launch in timed
+        ]
 
     def enqueue_round(
         self, graphs: Sequence[torch.cuda.CUDAGraph], pacer: Any, hold_ms: float
@@ -382,36 +394,55 @@ class _Captured:
     launch_s: float  # host seconds to enqueue one replay (an uploaded graph)
 
 
-def _sized(
+def _size_all(
     dev: _Device,
-    calls: Sequence[Callable[[], object]],
+    call_sets: Sequence[Sequence[Callable[[], object]]],
     max_replays: int,
     target_us: float,
     min_replay_us: float,
     pool: object,
-) -> _Captured:
-    """``calls`` (already warmed up) captured with as many passes as :func:`plan_inner`
-    finds, sized from its own graph's replays."""
-    last: list[Any] = []
-
-    def measure(inner: int) -> float:
-        # Capture the new size before dropping the previous graph: a pool with no live graph
+) -> list[_Captured]:
+    """Every candidate's ``calls`` (already warmed up) captured with as many passes as the
+    sizing rule finds (:func:`grown_inner`: one pass first, recaptured while a replay holds
+    less than SIZE_SLACK of ``min_replay_us``, at most SIZE_ATTEMPTS captures; the first
+    estimate carries the graph's own launch, so it is too high at small sizes), each sized
+    from its own graph's replays, the last graph measured kept. The candidates still growing
+    are captured and timed together, one hold for all of them per attempt (a pass of the
+    search sizes up to 32 graphs at once)."""
+    n = len(call_sets)
+    inner = [1] * n
+    graphs: list[Any] = [None] * n
+    kept: dict[int, tuple[float, float]] = {}  # candidate -> (one call's us, launch s)
+    pending = list(range(n))
+    for attempt in range(SIZE_ATTEMPTS):
+        # Capture the new sizes before dropping the previous graphs: a pool with no live graph
         # is released, and capturing into it again fails inside torch's caching allocator
         # (``use_count > 0`` assert, torch 2.11; it broke the fp8 ceiling, the one call timed
         # alone whose first size is re-captured and that allocates while captured).
-        graph = dev.capture(calls, inner, pool)
-        last.clear()  # the previous size's graph is dropped; its memory returns to the pool
+        new = [dev.capture(call_sets[i], inner[i], pool) for i in pending]
+        for i, graph in zip(pending, new, strict=True):
+            graphs[i] = graph  # the previous size's graph is dropped; its memory returns
         # a one-pass graph is cheap: the median of a few; a larger one is timed once
-        us, launch_s = dev.replay_us(graph, SIZE_REPLAYS if inner == 1 else 1)
-        last.extend((graph, launch_s))
-        return us
-
-    inner, call_us = plan_inner(measure, len(calls), min_replay_us)
-    launches = inner * len(calls)
-    graph, launch_s = last
-    return _Captured(
-        graph, launches, replay_count(call_us, launches, target_us, max_replays), launch_s
-    )
+        timed = dev.replay_us(new, SIZE_REPLAYS if attempt == 0 else 1)
+        growing = []
+        for i, (us, launch_s) in zip(pending, timed, strict=True):
+            sets = len(call_sets[i])
+            grown = grown_inner(inner[i], us, sets, min_replay_us, attempt == SIZE_ATTEMPTS - 1)
+            if grown is None:
+                kept[i] = (max(us / (inner[i] * max(1, sets)), MIN_CALL_US), launch_s)
+            else:
+                inner[i] = grown
+                growing.append(i)
+        pending = growing
+        if not pending:
+            break
+    out = []
+    for i in range(n):
+        call_us, launch_s = kept[i]
+        launches = inner[i] * len(call_sets[i])
+        replays = replay_count(call_us, launches, target_us, max_replays)
+        out.append(_Captured(graphs[i], launches, replays, launch_s))
+    return out
 
 
 def _interleave(
@@ -421,18 +452,20 @@ def _interleave(
     target_us: float,
     min_replay_us: float,
     seed: int,
+    whole_blocks: bool = True,
 ) -> list[TimingStats]:
     """The steps of the module doc over ``dev``: warm up every candidate, then size and
-    capture each, then run balanced rounds held ahead of the host; stats of the kept rounds."""
+    capture each, then run rounds held ahead of the host (whole balanced blocks of them, or,
+    for a search's pass, as many as the most demanding candidate asks for); stats of the kept
+    rounds."""
     for calls in call_sets:
         dev.warm_up(calls)  # all of them before any capture (module doc)
     dev.synchronize()
     pool = dev.new_pool()
-    captured = [
-        _sized(dev, calls, max_replays, target_us, min_replay_us, pool) for calls in call_sets
-    ]
+    captured = _size_all(dev, call_sets, max_replays, target_us, min_replay_us, pool)
     n = len(captured)
-    rounds = balanced_rounds(max(c.replays for c in captured), n)
+    wanted = max(c.replays for c in captured)
+    rounds = balanced_rounds(wanted, n) if whole_blocks else wanted
     orders = round_orders(n, rounds, seed)
     pacing = n > 1  # one candidate has no neighbour to be fair to: no pacer
     launch_s = sum(c.launch_s for c in captured) + (
@@ -470,7 +503,7 @@ def _capture(
     dev = _Cuda()
     dev.warm_up(calls)
     dev.synchronize()
-    return _sized(dev, calls, max_replays, target_us, min_replay_us, pool)
+    return _size_all(dev, [calls], max_replays, target_us, min_replay_us, pool)[0]
 
 
 def time_cuda_graph(
@@ -483,7 +516,7 @@ def time_cuda_graph(
 
     An eager pass compiles and warms up; a graph of one pass over the sets is captured and
     timed, and captured again with ``inner`` passes (at least ``min_replay_us`` of work, so
-    event overhead stays small, :func:`plan_inner`); there are enough replays for ``target_us``
+    event overhead stays small, :func:`grown_inner`); there are enough replays for ``target_us``
     of GPU time (at least MIN_REPLAYS, at most ``max_replays``). A replay's time divided by the
     launches in it is one sample.
     """
@@ -547,6 +580,34 @@ def time_interleaved(
         raise ValueError("time_interleaved: nothing to time")
     if on_cuda:
         return time_cuda_graphs_interleaved(call_sets, max_replays, target_us, MIN_REPLAY_US, seed)
+    return [time_host(calls, min(max_replays, 3)) for calls in call_sets]
+
+
+def time_pass(
+    call_sets: Sequence[Sequence[Callable[[], object]]],
+    on_cuda: bool,
+    max_replays: int = 30,
+    target_us: float = 10_000.0,
+    seed: int = ORDER_SEED,
+) -> list[TimingStats]:
+    """One pass of a search: its candidates ranked against each other in one interleaved
+    timing (the steps of :func:`time_interleaved`), with as many rounds as the most demanding
+    candidate asks for, not whole balanced blocks: a pass of 30 configs would otherwise take
+    30 rounds where 5 rank them. Every candidate is in every round, in seeded orders.
+
+    Why one timing for the pass and not one per config: timed alone, a config paid a hold
+    of the GPU (1 ms and more) for its sizing and one per round, six or more holds for its
+    five replays of about 1 ms; the H200's DeepSeek-V3 TP 8 tune of 2026-12-03 spent 25 ms
+    per config timed (9567 configs, 238 s). Together, the holds are shared, and the configs
+    are compared under the same conditions (configs timed one after the other drift apart by
+    several per cent, ``generator.tune.search``).
+    Raises what a candidate raises: the caller times them alone to tell which one failed."""
+    if not call_sets or not all(call_sets):
+        raise ValueError("time_pass: nothing to time")
+    if on_cuda:
+        return _interleave(
+            _Cuda(), call_sets, max_replays, target_us, MIN_REPLAY_US, seed, whole_blocks=False
+        )
     return [time_host(calls, min(max_replays, 3)) for calls in call_sets]
 
 

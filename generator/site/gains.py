@@ -92,7 +92,8 @@ SEARCH_TEXT = {
     ),
     SEARCH_V6: (
         "the search of 2026-12-02 with a tie of at least 1 %: its runoff keeps a shipped or "
-        "default entry unless its own winner is faster by more than that (since 2026-12-03)"
+        "default entry unless its own winner is faster by more than that, and each pass's "
+        "configs are timed together, interleaved (since 2026-12-03)"
     ),
 }
 

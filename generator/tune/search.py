@@ -6,6 +6,11 @@ Search (pruned mode):
   3. group: the best config with each surviving GROUP_SIZE_M.
 Exhaustive mode times every config that survives the hard rules (the pruning check).
 
+Each pass's configs are launched once alone (a config that fails to launch gets its status),
+then timed together: interleaved in one timing of up to PASS_SIZE configs
+(``timing.time_pass``), which shares the GPU holds the timing needs between them and compares
+them under the same conditions; a pass that raises is timed again config by config.
+
 Seeds: for the kernel the engines run, the entries vLLM and SGLang would pick from the files
 they ship for this device and shape, and both engines' defaults, are timed in the same session
 the same way (``generator.tune.baselines``); the kernel's own default is timed for every kernel,
@@ -26,9 +31,11 @@ control is wider than ``AA_TARGET``, the runoff is repeated with twice the round
 ``RUNOFF_ATTEMPTS``), never judged with a wider margin; still wider after the last, the runoff
 cannot tell the configs apart and the search's config is not published over what users run: the
 fastest shipped entry is kept (else the baselines are judged among themselves), and the record
-says why (``TuneRecord.runoff_note``). Why a runoff and not the search's own numbers: configs
-timed one after the other in a long session drift apart by several per cent on the H200 (its
-clock settles under sustained load), enough to make an identical config look 6 % slower; and a
+says why (``TuneRecord.runoff_note``). Why a runoff and not the search's own numbers: the
+search's passes, and the seeds, are timed one after the other, and timings taken apart in a long
+session drift by several per cent on the H200 (its clock settles under sustained load), enough
+to make an identical config look 6 % slower; the baselines are never in the search's passes;
+and a
 fixed margin of the runoff's widest p20-p80 spread (search 4, up to ~10 % at prefill) kept the
 baseline listed first where another was 2-5 % faster.
 """
@@ -56,6 +63,7 @@ from generator.measure.timing import (
     tflops,
     time_calls,
     time_interleaved,
+    time_pass,
 )
 from generator.tune.baselines import engine_baselines
 from generator.tune.strategy import (
@@ -69,6 +77,7 @@ from kernels.platform import is_rocm
 from kernels.reference import relative_error, tolerance
 
 TOP_TILES = 2
+PASS_SIZE = 32  # configs timed together in one pass (time_pass); more wait in the next
 RUNNERS_UP = 3
 MAX_VERIFIED = 12  # stop looking for runners-up after this many checks
 AA_TARGET = 0.01  # identical work within 1 %: a wider control repeats the runoff
@@ -190,11 +199,17 @@ class _Session:
     def measure_all(
         self, configs: list[dict[str, int]], target_us: float | None = None
     ) -> list[Measurement]:
-        todo = [c for c in configs if config_key(c) not in self.results]
+        """Each config not yet timed: compiled (ahead, in parallel), launched once alone (a
+        config that fails to launch gets its status), then the rest timed together in passes
+        of at most PASS_SIZE (``time_pass``)."""
+        todo = list(
+            {config_key(c): c for c in configs if config_key(c) not in self.results}.values()
+        )
         with self.phase("compile"):
             compile_ahead = self.ensure_compiled and todo
             failed = self.ensure_compiled(self.task, todo) if compile_ahead else {}
         with self.phase("timing"):
+            runnable = []
             for cfg in todo:
                 key = config_key(cfg)
                 if key in failed:
@@ -202,8 +217,55 @@ class _Session:
                         config=cfg, status=Status.COMPILE_ERROR, message=failed[key]
                     )
                     continue
-                self.results[key] = self._time(cfg, target_us)
+                launch_error = self._launch_error(cfg)
+                if launch_error is not None:
+                    self.results[key] = launch_error
+                    continue
+                runnable.append(cfg)
+            for chunk in even_chunks(runnable, PASS_SIZE):
+                for cfg, m in zip(chunk, self._time_together(chunk, target_us), strict=True):
+                    self.results[config_key(cfg)] = m
         return [self.results[config_key(c)] for c in configs]
+
+    def _launch_error(self, cfg: dict[str, int]) -> Measurement | None:
+        """The config launched once on the first input set: None if it ran, else its status
+        (out of resources, a compile error at launch, ...), recorded and never fatal."""
+        try:
+            self.tunable.run(self.task, self.sets[0], cfg, self.outs[0])
+            if self.on_cuda:
+                torch.cuda.synchronize()  # an error of this launch surfaces here, not later
+        except Exception as exc:  # one bad config must not stop a tune
+            if self.on_cuda:
+                torch.cuda.synchronize()
+            return Measurement(config=cfg, status=_classify(exc), message=_one_line(exc))
+        return None
+
+    def _time_together(
+        self, configs: list[dict[str, int]], target_us: float | None
+    ) -> list[Measurement]:
+        """``configs`` (each launched once already) timed against each other in one pass; if
+        the pass raises, each is timed alone, which tells the one that fails."""
+        target = self.opts.target_us if target_us is None else target_us
+        try:
+            stats = time_pass(
+                [self._calls(c) for c in configs],
+                self.on_cuda,
+                self.opts.max_replays,
+                target,
+                seed=order_seed(self.task.label(), "pass", len(self.results)),
+            )
+        except Exception:  # noqa: BLE001 - found below, config by config
+            stats = None
+        if stats is None:
+            # Outside the except: its traceback would keep the failed pass's graphs (and
+            # their pool's memory) alive while each config is timed alone.
+            if self.on_cuda:
+                torch.cuda.synchronize()
+                torch.cuda.empty_cache()
+            return [self._time(c, target_us) for c in configs]
+        return [
+            _measured(self.task, self.tunable, c, st) for c, st in zip(configs, stats, strict=True)
+        ]
 
     def _calls(self, cfg: dict[str, int]) -> list[Callable[[], torch.Tensor]]:
         return [
@@ -219,14 +281,7 @@ class _Session:
             if self.on_cuda:
                 torch.cuda.synchronize()
             return Measurement(config=cfg, status=_classify(exc), message=_one_line(exc))
-        return Measurement(
-            config=cfg,
-            status=Status.OK,
-            latency_us=stats.median_us,
-            p20_us=stats.p20_us,
-            p80_us=stats.p80_us,
-            tflops=tflops(self.tunable.flops(self.task), stats.median_us),
-        )
+        return _measured(self.task, self.tunable, cfg, stats)
 
     def checked(self, verifier: _Verifier, cfg: dict[str, int]) -> Measurement:
         """The measurement of ``cfg``, verified against the reference (once)."""
@@ -324,6 +379,32 @@ class _Verifier:
                 "message": f"relative error {err:.3g} > bound {self.tol:.3g}",
             }
         return m.model_copy(update=update)
+
+
+def even_chunks(items: list, most: int) -> list[list]:
+    """``items`` in the fewest chunks of at most ``most``, their sizes as even as can be (33
+    configs: 17 and 16, not 32 and a last one timed almost alone)."""
+    if not items:
+        return []
+    count = -(-len(items) // most)
+    size, extra = divmod(len(items), count)
+    out, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        out.append(items[start:end])
+        start = end
+    return out
+
+
+def _measured(task: Task, tunable: Tunable, cfg: dict[str, int], stats: TimingStats) -> Measurement:
+    return Measurement(
+        config=cfg,
+        status=Status.OK,
+        latency_us=stats.median_us,
+        p20_us=stats.p20_us,
+        p80_us=stats.p80_us,
+        tflops=tflops(tunable.flops(task), stats.median_us),
+    )
 
 
 def _aa_spread(a: TimingStats, b: TimingStats) -> float:

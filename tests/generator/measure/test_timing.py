@@ -54,33 +54,37 @@ def test_round_counts_are_whole_blocks():
 # sizing
 
 
+def _sized(us: dict[str, float], sets: int, overhead: float = 2.0):
+    """Each candidate sized by ``_size_all`` on the fake device (its calls ``us[name]`` each,
+    at ``sets`` input sets, a replay carrying ``overhead`` us of the graph's own launch): the
+    passes captured per candidate, in order, and the captured results."""
+    dev = FakeDevice(us, overhead=overhead)
+    dev.new_pool()
+    got = timing._size_all(dev, [[_Call(n)] * sets for n in us], 30, 5_000.0, 1000.0, "pool")
+    passes = {n: [e[2] for e in dev.log if e[0] == "capture" and e[1] == n] for n in us}
+    return passes, got
+
+
 def test_the_graph_is_sized_from_its_own_replays():
     """A 3 us call at one input set: an eager pass said 20 us (host-bound) and sized the
     replay at 150 us. From graph replays (each carrying 2.5 us of the graph's own launch):
     one pass measures 5.5 us, the recapture 182 passes 548.5 us (under 0.9 ms), the next 332
     passes hold 1 ms."""
-    call_us, overhead = 3.0, 2.5
-    asked = []
-
-    def measure(inner):
-        asked.append(inner)
-        return overhead + inner * call_us
-
-    inner, est = timing.plan_inner(measure, 1, 1000.0)
-    assert asked == [1, 182, 332] and inner == 332
-    assert inner * call_us >= 0.9 * 1000.0 and est == pytest.approx(call_us, rel=0.01)
-    assert timing.inner_for(20.0, 1, 1000.0) * call_us < 200  # what the eager estimate gave
+    passes, (c,) = _sized({"a": 3.0}, 1, overhead=2.5)
+    assert passes == {"a": [1, 182, 332]} and c.launches == 332
+    assert c.launches * 3.0 >= 0.9 * 1000.0
+    assert timing.inner_for(20.0, 1, 1000.0) * 3.0 < 200  # what the eager estimate gave
 
 
 def test_sizing_stops_once_a_replay_holds_the_minimum():
-    asked = []
-
-    def measure(inner):
-        asked.append(inner)
-        return inner * 8 * 40.0  # 8 sets of 40 us: 320 us a pass, no launch overhead
-
-    assert timing.plan_inner(measure, 8, 1000.0) == (4, 40.0) and asked == [1, 4]
-    assert timing.plan_inner(lambda inner: 5000.0, 4, 1000.0) == (1, 1250.0)
+    """8 sets of 40 us (320 us a pass): one recapture at 4 passes holds 1 ms; a pass of 4
+    sets of 1250 us already does; the replay count follows the GPU time asked for."""
+    passes, (c,) = _sized({"a": 40.0}, 8, overhead=0.0)
+    assert passes == {"a": [1, 4]} and c.launches == 32 and c.replays == timing.MIN_REPLAYS
+    passes, (c,) = _sized({"b": 1250.0}, 4, overhead=0.0)
+    assert passes == {"b": [1]} and c.launches == 4
+    assert timing.grown_inner(1, 5000.0, 4, 1000.0, last=False) is None
+    assert timing.grown_inner(1, 320.0, 8, 1000.0, last=True) is None  # the last keeps its graph
     assert timing.replay_count(40.0, 32, 5_000.0, 30) == timing.MIN_REPLAYS
     assert timing.replay_count(1.0, 10, 10_000.0, 30) == 30
 
@@ -128,8 +132,8 @@ class FakeDevice:
     ...; retries come after the first pass) was ahead of the host. A round that was not ahead
     times 3x slower (its samples would hold the host's launch)."""
 
-    def __init__(self, us, ahead=lambda k: True):
-        self.us, self.ahead = us, ahead
+    def __init__(self, us, ahead=lambda k: True, overhead=2.0):
+        self.us, self.ahead, self.overhead = us, ahead, overhead
         self.log: list[tuple] = []
         self.rounds = 0
 
@@ -154,10 +158,13 @@ class FakeDevice:
         self.log.append(("capture", calls[0].name, inner))
         return _FakeGraph(self, calls[0].name, inner, len(calls))
 
-    def replay_us(self, graph, replays):
-        name, inner, n = graph
-        self.log.append(("time", name, inner, replays))
-        return 2.0 + inner * n * self.us[name], 1e-5
+    def replay_us(self, graphs, replays):
+        self.log.append(("hold", len(graphs)))  # one hold for the graphs timed together
+        out = []
+        for name, inner, n in graphs:
+            self.log.append(("time", name, inner, replays))
+            out.append((self.overhead + inner * n * self.us[name], 1e-5))
+        return out
 
     def enqueue_round(self, graphs, pacer, hold_ms):
         ahead = self.ahead(self.rounds)
@@ -202,10 +209,43 @@ def test_every_candidate_is_warmed_up_before_any_graph_is_captured():
     # each sized from its own graph: one pass (the median of 3 replays), then the passes
     # that hold 1 ms (one replay)
     timed = [e[1:] for e in dev.log if e[0] == "time"]
-    assert timed[:2] == [("a", 1, timing.SIZE_REPLAYS), ("a", 46, 1)]
+    assert [t for t in timed if t[0] == "a"] == [("a", 1, timing.SIZE_REPLAYS), ("a", 46, 1)]
     captures = [e[1:] for e in dev.log if e[0] == "capture"]
     # (a: 22 us for one pass of two 10 us calls and the launch, then 46 passes: 922 us)
-    assert captures[:2] == [("a", 1), ("a", 46)] and ("c", 13) in captures
+    assert [c for c in captures if c[0] == "a"] == [("a", 1), ("a", 46)]
+    assert ("c", 13) in captures
+    # sized together: one hold per attempt for every candidate still growing
+    assert [e for e in dev.log if e[0] == "hold"] == [("hold", 3), ("hold", 3)]
+
+
+def test_sizing_together_keeps_each_candidates_own_size():
+    """Candidates sized together get the passes each gets sized alone, whatever the others
+    need: one holds 1 ms at one pass and stops there, one needs a second capture, one a
+    third."""
+    us = {"big": 600.0, "mid": 10.0, "tiny": 0.4}
+    alone = {n: _sized({n: call_us}, 2)[1][0].launches // 2 for n, call_us in us.items()}
+    dev = FakeDevice(us)
+    dev.new_pool()
+    sets = [[_Call(n), _Call(n)] for n in us]
+    got = timing._size_all(dev, sets, 12, 1e9, 1000.0, "pool")
+    assert {n: c.launches // 2 for n, c in zip(us, got, strict=True)} == alone
+    assert len(set(alone.values())) == 3  # three different sizes: the test can tell them apart
+    assert [e for e in dev.log if e[0] == "hold"] == [("hold", 3), ("hold", 2), ("hold", 1)]
+
+
+def test_a_pass_takes_the_rounds_its_candidates_ask_for_not_whole_blocks():
+    """Three candidates asking for 5 replays: a pass (whole_blocks=False) runs 5 rounds, each
+    with every candidate once; timed for a comparison (whole Williams blocks of 6) it runs 6."""
+    for whole, rounds in ((False, 5), (True, 6)):
+        dev = FakeDevice({"a": 10.0, "b": 20.0, "c": 40.0})
+        sets = [[_Call(n), _Call(n)] for n in "abc"]
+        stats = timing._interleave(
+            dev, sets, 5, 1e9, 1000.0, timing.order_seed("pass"), whole_blocks=whole
+        )
+        played = [e[1] for e in dev.log if e[0] == "round"]
+        assert len(played) == rounds and all(sorted(p) == ["a", "b", "c"] for p in played)
+        assert [s.median_us for s in stats] == [10.0, 20.0, 40.0]
+        assert all(s.replays == rounds for s in stats)
 
 
 def test_a_lone_candidate_resized_keeps_its_pool_alive():

@@ -59,12 +59,12 @@ def _favour_amd_knobs(monkeypatch):
         us = cfg["BLOCK_SIZE_M"] + (0.0 if amd else 30.0)
         return TimingStats(us, us * 0.999, us * 1.001, 1)
 
+    def each(sets, on_cuda, r, t, **kw):
+        return [fake(c, on_cuda, r, t) for c in sets]
+
     monkeypatch.setattr(search, "time_calls", fake)
-    monkeypatch.setattr(
-        search,
-        "time_interleaved",
-        lambda sets, on_cuda, r, t, **kw: [fake(c, on_cuda, r, t) for c in sets],
-    )
+    monkeypatch.setattr(search, "time_pass", each)
+    monkeypatch.setattr(search, "time_interleaved", each)
     monkeypatch.setattr(search, "device_platform", lambda device: "rocm")
 
 

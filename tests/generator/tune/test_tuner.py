@@ -298,6 +298,122 @@ def test_wrong_or_failing_configs_are_recorded_never_published(broken_tunable):
     assert rec.status_counts.get(Status.ERROR, 0) >= 1
 
 
+def test_a_pass_times_only_the_configs_that_launch_together(broken_tunable, monkeypatch):
+    """Configs that raise at launch (BLOCK_SIZE_M 32) get their status from one launch alone;
+    every other config of a pass is timed in one ``time_pass`` call of at most PASS_SIZE, and
+    none alone."""
+    from generator.measure import timing
+    from generator.tune import search
+
+    passes, alone = [], []
+
+    def pass_(call_sets, *a, **kw):
+        passes.append([c[0].args[2]["BLOCK_SIZE_M"] for c in call_sets])
+        return timing.time_pass(call_sets, *a, **kw)
+
+    def one(calls, *a, **kw):
+        alone.append(calls[0].args[2])
+        return timing.time_calls(calls, *a, **kw)
+
+    monkeypatch.setattr(search, "time_pass", pass_)
+    monkeypatch.setattr(search, "time_calls", one)
+    rec = tune_task(
+        tiny_task(3, kernel=broken_tunable.name), TuneOptions(device="cpu", max_replays=1)
+    )
+    assert passes and not alone
+    assert all(32 not in p and 0 < len(p) <= search.PASS_SIZE for p in passes)
+    assert any(len(p) > 1 for p in passes)
+    errors = [m for m in rec.runners_up if m.status == Status.ERROR]
+    assert not errors and rec.status_counts[Status.ERROR] >= 1
+
+
+def test_a_pass_that_raises_is_timed_again_config_by_config(monkeypatch):
+    """A pass fails as a whole when one of its graphs does (here: a fake pass that raises
+    whenever a BLOCK_SIZE_M 64 config is in it); each of its configs is then timed alone, the
+    one that fails gets its status and the others their times."""
+    from generator.measure.timing import TimingStats
+    from generator.tune import search
+
+    def pass_(call_sets, *a, **kw):
+        if any(c[0].args[2]["BLOCK_SIZE_M"] == 64 for c in call_sets):
+            raise RuntimeError("CUDA error: simulated failure in a captured graph")
+        return [TimingStats(5.0, 5.0, 5.0, 5) for _ in call_sets]
+
+    alone = []
+
+    def one(calls, *a, **kw):
+        alone.append(calls[0].args[2]["BLOCK_SIZE_M"])
+        if calls[0].args[2]["BLOCK_SIZE_M"] == 64:
+            raise RuntimeError("CUDA error: simulated failure in a captured graph")
+        return TimingStats(7.0, 7.0, 7.0, 5)
+
+    monkeypatch.setattr(search, "time_pass", pass_)
+    monkeypatch.setattr(search, "time_calls", one)
+    rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    # the configs of every failed pass, 64s and others, were timed alone, none dropped
+    assert 64 in alone and set(alone) - {64}
+    assert rec.status_counts[Status.ERROR] == alone.count(64)
+    # and the configs of passes without one were timed together, not alone
+    assert rec.status_counts[Status.OK] > len(alone) - alone.count(64)
+    assert rec.winner is not None and rec.winner.config["BLOCK_SIZE_M"] != 64
+
+
+def test_passes_are_split_evenly_never_leaving_one_config_alone(monkeypatch):
+    """With PASS_SIZE 4, a pass of n configs is timed in ceil(n / 4) chunks whose sizes differ
+    by at most one (9 configs: 3, 3, 3, not 4, 4, 1)."""
+    from generator.tune import search
+
+    assert [len(c) for c in search.even_chunks(list(range(9)), 4)] == [3, 3, 3]
+    assert [len(c) for c in search.even_chunks(list(range(33)), 32)] == [17, 16]
+    assert [len(c) for c in search.even_chunks(list(range(8)), 4)] == [4, 4]
+    assert search.even_chunks([], 4) == []
+    sizes = []
+
+    def pass_(call_sets, *a, **kw):
+        sizes.append(len(call_sets))
+        return [TimingStats(5.0, 5.0, 5.0, 5) for _ in call_sets]
+
+    from generator.measure.timing import TimingStats
+
+    monkeypatch.setattr(search, "PASS_SIZE", 4)
+    monkeypatch.setattr(search, "time_pass", pass_)
+    tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    assert sizes and max(sizes) <= 4
+    assert any(s > 1 for s in sizes)
+    coarse = sizes[: -(-12 // 4)]  # the tiny task's coarse pass: 12 tile shapes, 3 chunks
+    assert coarse == [4, 4, 4]
+
+
+def test_a_failed_pass_is_released_before_its_configs_are_timed_alone(monkeypatch):
+    """The failed pass's graphs (here: an object held by the raising frame) are freed before
+    the configs are timed one by one: while its traceback lived they held their pool's
+    memory, and the configs timed alone could run out of it."""
+    import weakref
+
+    from generator.measure.timing import TimingStats
+    from generator.tune import search
+
+    class Graphs:
+        pass
+
+    held: list[weakref.ref] = []
+    alive_when_alone: list[bool] = []
+
+    def pass_(call_sets, *a, **kw):
+        graphs = Graphs()  # what _interleave's frame holds when a replay raises
+        held.append(weakref.ref(graphs))
+        raise RuntimeError("CUDA error: out of memory")
+
+    def one(calls, *a, **kw):
+        alive_when_alone.append(any(ref() is not None for ref in held))
+        return TimingStats(7.0, 7.0, 7.0, 5)
+
+    monkeypatch.setattr(search, "time_pass", pass_)
+    monkeypatch.setattr(search, "time_calls", one)
+    tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    assert alive_when_alone and not any(alive_when_alone)
+
+
 def test_registry_rejects_duplicate_names():
     with pytest.raises(ValueError, match="already registered"):
         registry(W8A8Block(), W8A8Block())
@@ -572,17 +688,15 @@ def slow_except_seed(monkeypatch):
 
 
 def _fake_timings(monkeypatch, fake):
-    """Replace both timing entry points of the search by ``fake(calls, ...)``."""
+    """Replace the timing entry points of the search by ``fake(calls, ...)``."""
     from generator.tune import search
 
+    def each(call_sets, on_cuda, max_replays, target_us, **kw):
+        return [fake(calls, on_cuda, max_replays, target_us) for calls in call_sets]
+
     monkeypatch.setattr(search, "time_calls", fake)
-    monkeypatch.setattr(
-        search,
-        "time_interleaved",
-        lambda call_sets, on_cuda, max_replays, target_us, **kw: [
-            fake(calls, on_cuda, max_replays, target_us) for calls in call_sets
-        ],
-    )
+    monkeypatch.setattr(search, "time_pass", each)
+    monkeypatch.setattr(search, "time_interleaved", each)
 
 
 def test_a_faster_baseline_is_published_never_beaten_by_the_search(slow_except_seed):
@@ -630,6 +744,9 @@ def test_a_search_win_within_the_control_goes_to_the_baseline(slow_except_seed, 
         return [*stats[:-1], TimingStats(twin, twin, twin, 1)]
 
     monkeypatch.setattr(search, "time_calls", close_call)
+    monkeypatch.setattr(
+        search, "time_pass", lambda sets, *a, **kw: [close_call(c, *a) for c in sets]
+    )
     monkeypatch.setattr(search, "time_interleaved", runoff)
     rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
     assert rec.winner_source == "vllm-test" and rec.winner.config == seed
