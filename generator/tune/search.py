@@ -179,7 +179,9 @@ class _Session:
         self.results: dict[tuple[int, ...], Measurement] = {}
         # Where the task's time goes (TuneRecord.phase_s): "operands", "compile" (waiting for
         # the compile-ahead pool), "timing" (the search's passes and the seeds), "verify",
-        # "runoff"; the rest of the task's wall time is host work between them.
+        # "runoff"; the rest of the task's wall time is host work between them. Inside
+        # "timing", "timing_alone" is also kept apart: configs of a failed pass timed one by
+        # one (their times are sequential, not interleaved with the pass's others).
         self.phase_s: Counter[str] = Counter()
         with self.phase("operands"):
             n_sets = rotation_count(self.tunable.bytes(task)) if self.on_cuda else 1
@@ -262,7 +264,8 @@ class _Session:
             if self.on_cuda:
                 torch.cuda.synchronize()
                 torch.cuda.empty_cache()
-            return [self._time(c, target_us) for c in configs]
+            with self.phase("timing_alone"):  # the record says these times are sequential
+                return [self._time(c, target_us) for c in configs]
         return [
             _measured(self.task, self.tunable, c, st) for c, st in zip(configs, stats, strict=True)
         ]

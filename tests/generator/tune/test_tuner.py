@@ -356,6 +356,7 @@ def test_a_pass_that_raises_is_timed_again_config_by_config(monkeypatch):
     # and the configs of passes without one were timed together, not alone
     assert rec.status_counts[Status.OK] > len(alone) - alone.count(64)
     assert rec.winner is not None and rec.winner.config["BLOCK_SIZE_M"] != 64
+    assert rec.phase_s["timing_alone"] <= rec.phase_s["timing"]  # the record says so
 
 
 def test_passes_are_split_evenly_never_leaving_one_config_alone(monkeypatch):
@@ -377,7 +378,8 @@ def test_passes_are_split_evenly_never_leaving_one_config_alone(monkeypatch):
 
     monkeypatch.setattr(search, "PASS_SIZE", 4)
     monkeypatch.setattr(search, "time_pass", pass_)
-    tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    rec = tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    assert "timing_alone" not in rec.phase_s  # no pass failed: none timed alone
     assert sizes and max(sizes) <= 4
     assert any(s > 1 for s in sizes)
     coarse = sizes[: -(-12 // 4)]  # the tiny task's coarse pass: 12 tile shapes, 3 chunks
