@@ -37,7 +37,7 @@ from generator.data.shipped import shipped_sets
 from generator.site import providers
 from generator.site.gains import ENGINE_NAMES
 from generator.site.providers import ROLE_TITLES, Role
-from generator.site.verdict import Reference, TritonDefault
+from generator.site.verdict import DefaultTimes, Reference, TritonDefault, same_run
 
 Spec = dict[str, Any]
 LOG_SPAN = 30.0  # max / min beyond which an axis is logarithmic
@@ -186,13 +186,25 @@ def _engine_help(ref: Reference) -> str:
     )
 
 
-def _today_latency(
+def _today_row(
     at: dict[str, BenchRow], shipped_name: str, default_name: str | None
-) -> float | None:
+) -> BenchRow | None:
     row = at.get(shipped_name)
     if row is not None and row.measurement.status == Status.UNSUPPORTED and default_name:
         row = at.get(default_name)
-    return row.measurement.latency_us if _ok(row) else None
+    return row if _ok(row) else None
+
+
+def _default_help(d: DefaultTimes) -> str:
+    """The engine-default view's hover help: which backend runs at which M, and what stands in
+    where it was not measured."""
+    where = ", ".join(
+        f"{short} at M = {lo}" + (f"-{hi}" if hi != lo else "") for short, lo, hi in d.backends
+    )
+    stand = "".join(
+        f"; {short} not measured, {providers.style(p).label} stands in" for short, p in d.stand_ins
+    )
+    return f"time of what {d.name} runs by default ({where}{stand}) / provider time"
 
 
 def _view(
@@ -230,12 +242,16 @@ def lines_chart(
     speedups: bool = True,
     published: Callable[[str], bool] | None = None,
     refs: Mapping[str, Reference] | None = None,
+    defaults: Iterable[DefaultTimes] = (),
 ) -> Spec | None:
     """One line per provider against M, with the views a reader switches between.
     ``published(provider)``: whether the page publishes a file that installs it (None: not
     known, the provider's role decides its legend group). ``refs``: per engine, how the page
     names its Triton kernel with its own files (:attr:`verdict.EngineVerdict.reference`; None:
-    not known, and no view or group says it is what the engine runs)."""
+    not known, and no view or group says it is what the engine runs). ``defaults``: per engine
+    whose default is not Triton at some M, what it runs by default and its rows (a view of
+    every provider against it). A ratio view divides only rows of one run: a pair measured
+    by different runs is a gap, never a ratio."""
     if not rows:
         return None
     xs = sorted({x_of(r) for r in rows})
@@ -251,6 +267,9 @@ def lines_chart(
             at_x[i][n] = r
 
     today = _today(names)
+    row_at = [
+        [at_x[i].get(n) if _ok(at_x[i].get(n)) else None for i in range(len(xs))] for n in names
+    ]
     # "what the engines run without our files" only where every engine runs Triton by default
     engines_today = bool(refs) and all(r.today for r in (refs or {}).values())
     series, lat = [], []
@@ -271,10 +290,20 @@ def lines_chart(
     ):
         return None
 
-    def ratio_view(ref_lat: list[float | None]) -> list[list[float | None]]:
+    def ratio_view(ref_rows: list[BenchRow | None]) -> list[list[float | None]]:
+        """Every provider against ``ref_rows`` (by x), where both rows are of one run."""
         return [
-            [_num(ref_lat[i] / v) if v and ref_lat[i] else None for i, v in enumerate(lat_s)]
-            for lat_s in lat
+            [
+                _num(ref.measurement.latency_us / row.measurement.latency_us)
+                if row is not None
+                and ref is not None
+                and same_run(ref, row)
+                and row.measurement.latency_us
+                and ref.measurement.latency_us
+                else None
+                for ref, row in zip(ref_rows, rows_k, strict=True)
+            ]
+            for rows_k in row_at
         ]
 
     views = [
@@ -302,13 +331,13 @@ def lines_chart(
                     "× bf16",
                     "speedup over bf16",
                     "×",
-                    ratio_view(lat[names.index(base)]),
+                    ratio_view(row_at[names.index(base)]),
                     ref=1.0,
                     help_text="bf16 time / provider time: above 1 is faster than the layer in bf16",
                 )
             )
         for engine, label, ship, default in today:
-            ref_lat = [_num(_today_latency(at_x[i], ship, default)) for i in range(len(xs))]
+            ref_rows = [_today_row(at_x[i], ship, default) for i in range(len(xs))]
             ref = _reference(refs, engine, label)
             views.append(
                 _view(
@@ -316,9 +345,24 @@ def lines_chart(
                     f"× {ref.short}",
                     f"speedup over {ref.short}",  # short: the axis title must fit the plot
                     "×",
-                    ratio_view(ref_lat),
+                    ratio_view(ref_rows),
                     ref=1.0,
                     help_text=_engine_help(ref),
+                )
+            )
+        for d in defaults:
+            d_rows = [d.rows.get(x) for x in xs]
+            if not any(r is not None for r in d_rows):
+                continue
+            views.append(
+                _view(
+                    "engine-default-" + html.escape(d.engine),
+                    f"× {d.name} default",
+                    f"speedup over {d.name}'s default",
+                    "×",
+                    ratio_view([r if _ok(r) else None for r in d_rows]),
+                    ref=1.0,
+                    help_text=_default_help(d),
                 )
             )
         default = providers.engine_default(names, "vllm")
@@ -329,7 +373,7 @@ def lines_chart(
                     "× default config",
                     "speedup over the default config",
                     "×",
-                    ratio_view(lat[names.index(default)]),
+                    ratio_view(row_at[names.index(default)]),
                     ref=1.0,
                     help_text="time with the kernel's default config (no file) / provider time",
                 )
@@ -368,8 +412,9 @@ def model_chart(
     rows: list[BenchRow],
     published: Callable[[str], bool] | None = None,
     refs: Mapping[str, Reference] | None = None,
+    defaults: Iterable[DefaultTimes] = (),
 ) -> Spec | None:
-    return lines_chart(rows, published=published, refs=refs)
+    return lines_chart(rows, published=published, refs=refs, defaults=defaults)
 
 
 def square_chart(

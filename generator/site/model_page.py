@@ -449,12 +449,13 @@ def build(
             bands.append({"a": a, "today": today})
         advice.append({"shape": s, "bands": bands})
     sections = []
-    for s in mt.shapes:
-        names = dp.refs if s.dp_only and dp is not None else refs
+    for s, key in zip(mt.shapes, mt.keys, strict=True):
+        names, vs = (dp.refs, dp.verdicts) if s.dp_only and dp is not None else (refs, verdicts)
+        defaults = [t for t in (verdict.default_times(v, key) for v in vs) if t is not None]
         sections.append(
             {
                 "shape": s,
-                "chart": charts.model_chart(s.rows, publishes(d, [(s.N, s.K)]), names),
+                "chart": charts.model_chart(s.rows, publishes(d, [(s.N, s.K)]), names, defaults),
                 "ranges": recommend.ranges(s.rows),
                 "tunes": [tune_table(t) for t in s.tunes],
             }

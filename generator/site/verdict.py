@@ -437,6 +437,41 @@ def combine(refs: Iterable[Reference]) -> dict[str, Reference]:
     return out
 
 
+@dataclass(frozen=True)
+class DefaultTimes:
+    """What one engine runs by default at each M of one layer, and its measured time: a chart's
+    "x <engine>'s default" view (the time of the default / a provider's)."""
+
+    engine: str
+    name: str  # "vLLM 0.33.0"
+    rows: dict[int, BenchRow]  # by M, where the default (or its stand-in) was measured
+    backends: list[tuple[str, int, int]]  # (backend short, first M, last M), in M order
+    stand_ins: list[tuple[str, str]]  # (backend short, provider measured in its place)
+
+
+def default_times(v: EngineVerdict, key: Key) -> DefaultTimes | None:
+    """``v``'s default at every M of the layer ``key``, where the default is not Triton at
+    some M (where it is Triton everywhere, the chart's view of the engine's Triton kernel with
+    its own files already is the default); None when nothing of it was measured."""
+    layer = next((lay for lay in v.layers if lay.key == key), None)
+    if layer is None:
+        return None
+    points = sorted((p for c in layer.cells for p in c.points), key=lambda p: p.M)
+    if not points or all(not p.forced for p in points):
+        return None
+    rows = {p.M: p.default_row for p in points if p.default_row is not None}
+    if not rows:
+        return None
+    runs: list[tuple[str, int, int]] = []
+    for p in points:
+        if runs and runs[-1][0] == p.backend.short:
+            runs[-1] = (runs[-1][0], runs[-1][1], p.M)
+        else:
+            runs.append((p.backend.short, p.M, p.M))
+    stand = sorted({(p.backend.short, p.stand_in) for p in points if p.stand_in})
+    return DefaultTimes(v.engine, v.name, rows, runs, stand)
+
+
 def same_run(a: BenchRow, b: BenchRow) -> bool:
     """Whether two rows were measured by one run (same code version and start time)."""
     pa, pb = a.provenance, b.provenance

@@ -288,3 +288,56 @@ def test_where_triton_runs_anyway_is_the_rules():
     )
     assert vllm(rows, device="SOME_GPU", arch="gfx942").triton_here == "for every layer"
     assert vllm(rows, device="SOME_GPU").triton_here is None  # not covered
+
+
+# --- the charts' "x <engine>'s default" view --------------------------------------------------
+
+
+def test_default_times_name_each_backend_and_its_stand_in():
+    """vLLM on a Hopper: FlashInfer at M < 32 (not measured: DeepGEMM stands in), DeepGEMM
+    from 32; the view's rows are the verdict's default rows, by M."""
+    rows = points({TUNED: 10.0, DEEPGEMM: 8.0, FLASHINFER: None}, ms=(1, 16, 64, 4096))
+    d = verdict.default_times(vllm(rows), KEY)
+    assert d is not None and d.name == "vLLM 0.33.0"
+    assert d.backends == [("FlashInfer swap-AB", 1, 16), ("DeepGEMM", 64, 4096)]
+    assert d.stand_ins == [("FlashInfer swap-AB", DEEPGEMM)]
+    assert sorted(d.rows) == [1, 16, 64, 4096]
+    assert all(r.provider == DEEPGEMM for r in d.rows.values())
+
+
+def test_no_default_view_where_the_engine_runs_triton_everywhere():
+    """fp16 output on SGLang runs its Triton kernel at every point: the view of its Triton
+    kernel with its own files already is its default, no second one."""
+    rows = points({TUNED: 10.0, SGLANG_FILE: 11.0, DEEPGEMM: 8.0})
+    assert verdict.default_times(sglang(rows, out_dtype="float16"), KEY) is None
+    assert verdict.default_times(sglang(rows), KEY) is not None  # bf16: DeepGEMM
+    assert verdict.default_times(sglang(rows), ODD_KEY) is None  # not a layer of the page
+
+
+def test_the_chart_divides_only_rows_of_one_run():
+    """The engine-default view is the default's time over each provider's, at every M; a
+    provider measured by another run than the default gets a gap there, never a ratio (the
+    bf16 view alike)."""
+    from datetime import datetime, timezone
+
+    from generator.site import charts
+    from tests.fixtures.make_synthetic import provenance
+
+    first = provenance("NVIDIA_H200", "SYNTHETIC GPU")
+    later = first.model_copy(update={"date": datetime(2025, 2, 1, tzinfo=timezone.utc)})
+    rows = [
+        r.model_copy(update={"provenance": later if r.provider == VLLM_DEFAULT else first})
+        for r in points({TUNED: 10.0, DEEPGEMM: 8.0, "torch-bf16": 20.0, VLLM_DEFAULT: 16.0})
+    ]
+    d = verdict.default_times(vllm(rows), KEY)
+    spec = charts.model_chart(rows, defaults=[d])
+    names = [s["key"] for s in spec["series"]]
+    views = {v["id"]: v for v in spec["views"]}
+    view = views["engine-default-vllm"]
+    assert view["label"] == "× vLLM 0.33.0 default"
+    assert view["ys"][names.index(TUNED)] == [0.8] * 4
+    assert view["ys"][names.index(DEEPGEMM)] == [1.0] * 4
+    assert view["ys"][names.index(VLLM_DEFAULT)] == [None] * 4  # another run: no ratio
+    assert views["bf16"]["ys"][names.index(TUNED)] == [2.0] * 4
+    assert views["bf16"]["ys"][names.index(VLLM_DEFAULT)] == [None] * 4
+    assert "DeepGEMM at M = 64-4096" in view["help"]
