@@ -219,7 +219,7 @@ def test_views_and_legend(browser: Any, server: str) -> None:
         w.page.wait_for_function(f"({title})().startsWith('speedup over bf16')")
         assert w.page.evaluate(visible) == n0
         fig.locator("button.bg-view", has_text="× vLLM 0.33.0 default").click()
-        w.page.wait_for_function(f"({title})().includes(\"vLLM 0.33.0's default\")")
+        w.page.wait_for_function(f'({title})().includes("vLLM 0.33.0\'s default")')
         fig.locator("button.bg-view", has_text="× vLLM 0.33.0's Triton").click()
         w.page.wait_for_function(f"({title})().includes('vLLM 0.33.0')")
         hidden = fig.locator("input[data-series]:not(:checked)").first
