@@ -401,24 +401,18 @@ def test_a_stand_in_for_what_an_engine_runs_is_said_next_to_the_number(
 # --- every provider its own colour, overlapping lines their own dash, hover on all lines ---------
 
 
-def _lab(color: str) -> tuple[float, float, float]:
-    """CIELAB of an sRGB colour (D65), for the perceptual distance between two line colours."""
-    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    r, g, b = (v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in rgb)
-    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
-    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
-
-    def f(t: float) -> float:
-        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
-
-    return (116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z)))
-
-
 def _delta_e(a: str, b: str) -> float:
-    import math
+    from generator.site.charts import delta_e
 
-    return math.dist(_lab(a), _lab(b))
+    return delta_e(a, b)
+
+
+def test_delta_e_is_cie76_in_lab():
+    """The distance the colour tests use: black to white is 100 (L* alone), a colour to itself
+    0, and pure red to pure green about 170 (CIE76 on D65 sRGB)."""
+    assert _delta_e("#000000", "#ffffff") == pytest.approx(100.0, abs=0.01)
+    assert _delta_e("#1f77b4", "#1f77b4") == 0.0
+    assert _delta_e("#ff0000", "#00ff00") == pytest.approx(170.6, abs=0.5)
 
 
 def test_every_provider_of_a_chart_has_its_own_colour(built: tuple[Path, Path]) -> None:
