@@ -41,6 +41,8 @@ from generator.site.verdict import DefaultTimes, Reference, TritonDefault, same_
 
 Spec = dict[str, Any]
 LOG_SPAN = 30.0  # max / min beyond which an axis is logarithmic
+# every speedup view's help ends with the rule that leaves a provider's line with gaps there
+SAME_RUN_HELP = "; only rows of one run are divided (a row of another run is a gap)"
 
 
 def _num(x: float | None) -> float | None:
@@ -290,6 +292,18 @@ def lines_chart(
     ):
         return None
 
+    def ratio(view_id: str, label: str, y_title: str, ref_rows, help_text: str) -> dict:
+        """A speedup view: every provider against ``ref_rows``; its help says the rule."""
+        return _view(
+            view_id,
+            label,
+            y_title,
+            "×",
+            ratio_view(ref_rows),
+            ref=1.0,
+            help_text=help_text + SAME_RUN_HELP,
+        )
+
     def ratio_view(ref_rows: list[BenchRow | None]) -> list[list[float | None]]:
         """Every provider against ``ref_rows`` (by x), where both rows are of one run."""
         return [
@@ -326,28 +340,24 @@ def lines_chart(
         base = next((n for n in names if providers.style(n).is_baseline), None)
         if base:
             views.append(
-                _view(
+                ratio(
                     "bf16",
                     "× bf16",
                     "speedup over bf16",
-                    "×",
-                    ratio_view(row_at[names.index(base)]),
-                    ref=1.0,
-                    help_text="bf16 time / provider time: above 1 is faster than the layer in bf16",
+                    row_at[names.index(base)],
+                    "bf16 time / provider time: above 1 is faster than the layer in bf16",
                 )
             )
         for engine, label, ship, default in today:
             ref_rows = [_today_row(at_x[i], ship, default) for i in range(len(xs))]
             ref = _reference(refs, engine, label)
             views.append(
-                _view(
+                ratio(
                     "today-" + html.escape(ship),
                     f"× {ref.short}",
                     f"speedup over {ref.short}",  # short: the axis title must fit the plot
-                    "×",
-                    ratio_view(ref_rows),
-                    ref=1.0,
-                    help_text=_engine_help(ref),
+                    ref_rows,
+                    _engine_help(ref),
                 )
             )
         for d in defaults:
@@ -355,27 +365,23 @@ def lines_chart(
             if not any(r is not None for r in d_rows):
                 continue
             views.append(
-                _view(
+                ratio(
                     "engine-default-" + html.escape(d.engine),
                     f"× {d.name} default",
                     f"speedup over {d.name}'s default",
-                    "×",
-                    ratio_view([r if _ok(r) else None for r in d_rows]),
-                    ref=1.0,
-                    help_text=_default_help(d),
+                    [r if _ok(r) else None for r in d_rows],
+                    _default_help(d),
                 )
             )
         default = providers.engine_default(names, "vllm")
         if default:
             views.append(
-                _view(
+                ratio(
                     "default",
                     "× default config",
                     "speedup over the default config",
-                    "×",
-                    ratio_view(row_at[names.index(default)]),
-                    ref=1.0,
-                    help_text="time with the kernel's default config (no file) / provider time",
+                    row_at[names.index(default)],
+                    "time with the kernel's default config (no file) / provider time",
                 )
             )
     if any(r.roofline_pct is not None for r in rows):

@@ -341,3 +341,4 @@ def test_the_chart_divides_only_rows_of_one_run():
     assert views["bf16"]["ys"][names.index(TUNED)] == [2.0] * 4
     assert views["bf16"]["ys"][names.index(VLLM_DEFAULT)] == [None] * 4
     assert "DeepGEMM at M = 64-4096" in view["help"]
+    assert all(v["help"].endswith(charts.SAME_RUN_HELP) for v in spec["views"] if v["ref"] == 1.0)
