@@ -35,9 +35,8 @@ says why (``TuneRecord.runoff_note``). Why a runoff and not the search's own num
 search's passes, and the seeds, are timed one after the other, and timings taken apart in a long
 session drift by several per cent on the H200 (its clock settles under sustained load), enough
 to make an identical config look 6 % slower; the baselines are never in the search's passes;
-and a
-fixed margin of the runoff's widest p20-p80 spread (search 4, up to ~10 % at prefill) kept the
-baseline listed first where another was 2-5 % faster.
+and a fixed margin of the runoff's widest p20-p80 spread (search 4, up to ~10 % at prefill)
+kept the baseline listed first where another was 2-5 % faster.
 """
 
 from __future__ import annotations
@@ -231,7 +230,9 @@ class _Session:
 
     def _launch_error(self, cfg: dict[str, int]) -> Measurement | None:
         """The config launched once on the first input set: None if it ran, else its status
-        (out of resources, a compile error at launch, ...), recorded and never fatal."""
+        (out of resources, a compile error at launch, ...), recorded. An error that breaks the
+        CUDA context (an illegal address) raises again at the second synchronize and ends the
+        task, as a timing of it did before: nothing after it on that device could be trusted."""
         try:
             self.tunable.run(self.task, self.sets[0], cfg, self.outs[0])
             if self.on_cuda:
