@@ -398,15 +398,23 @@
     new MutationObserver(function () {
       drawn.forEach(draw);
     }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
-    // a new width (a phone turned, a window resized): the height and the hover labels' wrap
-    // follow it
+    // a new width (a phone turned, a window resized, a <details> around the chart opened):
+    // the height and the hover labels' wrap follow it
     var resizing = null;
-    window.addEventListener("resize", function () {
+    var redrawResized = function () {
       window.clearTimeout(resizing);
       resizing = window.setTimeout(function () {
-        drawn.forEach(function (el) { if (el.clientWidth !== el.__bgWidth) draw(el); });
+        drawn.forEach(function (el) {
+          if (el.clientWidth && el.clientWidth !== el.__bgWidth) draw(el);
+        });
       }, 150);
-    });
+    };
+    if ("ResizeObserver" in window) {
+      var watched = new ResizeObserver(redrawResized);
+      charts().forEach(function (el) { watched.observe(el); });
+    } else {
+      window.addEventListener("resize", redrawResized);
+    }
   }
 
   function cellValue(row, index) {

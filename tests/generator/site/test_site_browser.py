@@ -923,3 +923,25 @@ def test_gains_tables_fit_a_phone(browser: Any, server: str) -> None:
         assert not w.errors, w.errors
     finally:
         w.close()
+
+
+def test_hover_label_follows_a_new_width(browser: Any, server: str) -> None:
+    """Drawn at 1280 px, then the window narrowed to a phone's 390 (a phone turned): the chart
+    is drawn again for its new width, and its hover label still lies inside it."""
+    w = Watch(browser, server, viewport={"width": 1280, "height": 900})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        w.page.evaluate("window.bgCharts.renderAll()")
+        fid = w.page.locator(".bg-figure").first.get_attribute("id")
+        w.page.set_viewport_size({"width": 390, "height": 900})
+        w.page.wait_for_function(
+            f"document.querySelector('#{fid} .js-plotly-plot')._fullLayout.width < 400"
+        )
+        w.page.wait_for_timeout(400)  # the redraw after the width settles
+        w.page.locator(f"#{fid}").scroll_into_view_if_needed()
+        for frac in (0.01, 0.99):
+            got = w.page.evaluate(HOVER_AT, [f"#{fid}", frac])
+            assert got is not None and got["left"] >= -1 and got["right"] >= -1, (frac, got)
+        assert not w.errors, w.errors
+    finally:
+        w.close()
