@@ -56,12 +56,29 @@ def _ok(r: BenchRow | None) -> bool:
     return r is not None and r.measurement.status == Status.OK and bool(r.measurement.latency_us)
 
 
+# a reason in a hover label: its first words, so that the label fits a phone's plot (the full
+# message is in the page's tables and the raw data)
+REASON_CHARS = 90
+
+
+def short_reason(status: str, message: str | None, limit: int = REASON_CHARS) -> str:
+    """``status: message`` for a hover label: the message's own leading copy of the status
+    dropped ("unsupported: Unsupported: ..." reads as a stutter), cut at a word to ``limit``
+    characters with an ellipsis."""
+    msg = (message or "").strip()
+    if msg.lower().startswith(status.lower() + ":"):
+        msg = msg[len(status) + 1 :].strip()
+    text = f"{status}: {msg}" if msg else status
+    if len(text) > limit:
+        cut = text[: limit - 1]
+        space = cut.rfind(" ")
+        text = (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
+    return text
+
+
 def _invalid_text(row: BenchRow) -> str:
     meas = row.measurement
-    msg = f"{meas.status.value}"
-    if meas.message:
-        msg += f": {meas.message[:200]}"
-    return html.escape(msg)
+    return html.escape(short_reason(meas.status.value, meas.message))
 
 
 def _group(name: str, published: Callable[[str], bool] | None, engines_today: bool = False) -> str:
@@ -127,10 +144,21 @@ def best_other(rows: Iterable[BenchRow]) -> str | None:
     return max(sorted(wins), key=lambda n: wins[n]) if wins else None
 
 
+def _no_file(rows: list[BenchRow]) -> bool:
+    """Whether a shipped-files provider has no file for these rows: none of them ran, and
+    they say so (unsupported: the release ships no file for the device and shape)."""
+    return (
+        bool(rows)
+        and not any(_ok(r) for r in rows)
+        and any(r.measurement.status == Status.UNSUPPORTED for r in rows)
+    )
+
+
 def default_visible(rows: list[BenchRow]) -> list[str]:
     """Providers drawn before the reader asks: all of them when they are few, else (up to
-    MAX_SHOWN) bf16, the installable one, each engine's shipped files, the default config, each
-    engine's default, and the fastest kernel that no file of ours installs."""
+    MAX_SHOWN) bf16, the installable one, each engine's shipped files (its default config
+    instead where the release ships no file for the shape: that is what it runs), the default
+    config, each engine's default, and the fastest kernel that no file of ours installs."""
     names = providers.ordered({r.provider for r in rows})
     if len(names) <= providers.MAX_SHOWN:
         return names
@@ -144,8 +172,12 @@ def default_visible(rows: list[BenchRow]) -> list[str]:
         if providers.style(n).is_baseline:
             add(n)
     add(providers.tuned_fp8(names))
-    for n in providers.shipped(names).values():
-        add(n)
+    engine_of = {s.id: s.engine for s in shipped_sets()}
+    for set_id, n in providers.shipped(names).items():
+        # no file of the release for this shape: what the engine runs is its default config,
+        # drawn in place of a line of crosses
+        fallback = providers.engine_default(names, engine_of.get(set_id, ""))
+        add(fallback if fallback and _no_file([r for r in rows if r.provider == n]) else n)
     add(providers.engine_default(names, "vllm"))
     add(best_other(rows))
     for engine in ENGINE_NAMES:
@@ -207,6 +239,24 @@ def _default_help(d: DefaultTimes) -> str:
         f"; {short} not measured, {providers.style(p).label} stands in" for short, p in d.stand_ins
     )
     return f"time of what {d.name} runs by default ({where}{stand}) / provider time"
+
+
+def stand_in_notes(d: DefaultTimes, xs: list[int], names: list[str]) -> list[list[Any]]:
+    """``[series, x index, note]`` for each point of the engine-default view where the row
+    dividing is a stand-in: the stand-in's own point there reads "1×" and must say that it
+    stands in for the backend the engine runs there, which was not measured (its hover
+    label carries the note)."""
+    stand = dict(d.stand_ins)
+    out: list[list[Any]] = []
+    for i, m in enumerate(xs):
+        short = next((b for b, lo, hi in d.backends if lo <= m <= hi), None)
+        row = d.rows.get(m)
+        if short is None or row is None or stand.get(short) != row.provider:
+            continue
+        if row.provider in names:
+            note = f"stands in for {short}, not measured"
+            out.append([names.index(row.provider), i, html.escape(note)])
+    return out
 
 
 def _view(
@@ -364,15 +414,17 @@ def lines_chart(
             d_rows = [d.rows.get(x) for x in xs]
             if not any(r is not None for r in d_rows):
                 continue
-            views.append(
-                ratio(
-                    "engine-default-" + html.escape(d.engine),
-                    f"× {d.name} default",
-                    f"speedup over {d.name}'s default",
-                    [r if _ok(r) else None for r in d_rows],
-                    _default_help(d),
-                )
+            view = ratio(
+                "engine-default-" + html.escape(d.engine),
+                f"× {d.name} default",
+                f"speedup over {d.name}'s default",
+                [r if _ok(r) else None for r in d_rows],
+                _default_help(d),
             )
+            notes = stand_in_notes(d, xs, names)
+            if notes:
+                view["notes"] = notes
+            views.append(view)
         default = providers.engine_default(names, "vllm")
         if default:
             views.append(

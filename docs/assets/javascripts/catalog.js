@@ -25,25 +25,74 @@
 
   function themeColors() {
     return dark()
-      ? { text: "#e2e4ed", grid: "#3b3f52", line: "#9aa0b8" }
-      : { text: "#2b2b2b", grid: "#e6e6e6", line: "#7a7a7a" };
+      ? { text: "#e2e4ed", grid: "#3b3f52", line: "#9aa0b8", bg: "#1e2129" }
+      : { text: "#2b2b2b", grid: "#e6e6e6", line: "#7a7a7a", bg: "#ffffff" };
   }
 
   function narrow(el) {
     return el.clientWidth < 480;
   }
 
-  /* Plot height: the legend's when it stands beside the plot (no empty band under the plot),
-   * within bounds; a fixed one when it wraps below. */
-  function plotHeight(el, bars) {
-    if (narrow(el)) return 300;
-    var base = bars ? 420 : 380;
+  /* Whether the figure's legend stands beside the plot (not wrapped below it). */
+  function legendBeside(el) {
     var fig = el.closest(".bg-figure");
     var legend = fig ? fig.querySelector(".bg-legend") : null;
-    if (legend && legend.offsetTop < el.offsetTop + 40) {
-      return Math.max(base, Math.min(620, legend.offsetHeight));
-    }
+    return legend && legend.offsetTop < el.offsetTop + 40 ? legend : null;
+  }
+
+  /* Plot height: the legend's when it stands beside the plot (no empty band under the plot,
+   * however narrow the plot is: a desktop's plot beside its legend is under 480 px wide),
+   * within bounds; a fixed one when the legend wraps below (a phone: shorter, except bars,
+   * whose every category label stands upright under the plot). */
+  function plotHeight(el, bars) {
+    var base = bars ? 420 : 380;
+    var legend = legendBeside(el);
+    if (legend) return Math.max(base, Math.min(620, legend.offsetHeight));
+    if (narrow(el)) return bars ? 420 : 300;
     return base;
+  }
+
+  /* Hover labels: one line per provider, wrapped at spaces so that the label is never wider
+   * than the plot (Plotly moves a label that fits to the free side of the pointer, and cuts
+   * one wider than the plot). Entities (the labels are HTML-escaped) count as one character. */
+  var HOVER_FONT = 12, HOVER_FONT_NARROW = 11;
+
+  function hoverFont(el) {
+    return narrow(el) ? HOVER_FONT_NARROW : HOVER_FONT;
+  }
+
+  function hoverChars(el) {
+    var font = hoverFont(el);
+    // the label's padding and the provider's key take ~40 px; a character ~0.6 em at most
+    return Math.max(24, Math.floor((el.clientWidth - 48) / (font * 0.6)));
+  }
+
+  function visibleLength(s) {
+    return s.replace(/&#?\w+;/g, "x").length;
+  }
+
+  /* A word longer than a line (an error's identifier run into its message) is cut into
+   * pieces of one line each, never inside an entity. */
+  function pieces(word, width) {
+    if (visibleLength(word) <= width) return [word];
+    var units = word.match(/&#?\w+;|[\s\S]/g), out = [];
+    for (var i = 0; i < units.length; i += width) out.push(units.slice(i, i + width).join(""));
+    return out;
+  }
+
+  function wrap(text, width) {
+    var lines = [], line = "", words = [];
+    text.split(" ").forEach(function (word) { words.push.apply(words, pieces(word, width - 2)); });
+    words.forEach(function (word) {
+      if (line && visibleLength(line) + 1 + visibleLength(word) > width) {
+        lines.push(line);
+        line = "\u00a0\u00a0" + word;  // a continued line is indented
+      } else {
+        line = line ? line + " " + word : word;
+      }
+    });
+    if (line) lines.push(line);
+    return lines.join("<br>");
   }
 
   function fmt(v) {
@@ -53,16 +102,27 @@
     return Number(v.toPrecision(3)).toString();
   }
 
-  /* One Plotly trace per series for view v. */
-  function traces(spec, state) {
+  /* One Plotly trace per series for view v. Its hover text at each x is the whole line of
+   * the label (provider, a note such as a stand-in's, value), wrapped to the plot's width. */
+  function traces(spec, state, el) {
     var view = spec.views[state.view];
     var floor = view.floor;
+    var width = hoverChars(el);
+    var unified = spec.hovermode === "x unified";
+    var notes = {};
+    (view.notes || []).forEach(function (n) { notes[n[0] + ":" + n[1]] = n[2]; });
     return spec.series.map(function (s, k) {
       var color = dark() ? s.color_dark : s.color;
       var ys = view.ys[k];
       var bad = {};
       (s.bad || []).forEach(function (b) { bad[b[0]] = b[1]; });
       var visible = state.visible[k] ? true : "legendonly";
+      var line = function (i, value) {
+        if (!unified) return value;
+        if (value === "") return "";
+        var note = notes[k + ":" + i];
+        return wrap(s.name + (note ? " (" + note + ")" : "") + ": " + value, width);
+      };
       if (spec.type === "bars") {
         return {
           type: "bar",
@@ -70,12 +130,12 @@
           x: spec.x,
           y: ys,
           text: ys.map(function (y, i) {
-            if (bad[i] !== undefined) return bad[i];
-            return y === null ? "" : fmt(y) + view.unit + (s.lat[i] ? " · " + fmt(s.lat[i]) + " µs" : "");
+            if (bad[i] !== undefined) return line(i, bad[i]);
+            return line(i, y === null ? "" : fmt(y) + view.unit + (s.lat[i] ? " · " + fmt(s.lat[i]) + " µs" : ""));
           }),
           textposition: "none",
-          hovertemplate: spec.hovermode === "x unified"
-            ? "%{fullData.name}: %{text}<extra></extra>"
+          hovertemplate: unified
+            ? "%{text}<extra></extra>"
             : "%{fullData.name}<br>%{x}<br>%{text}<extra></extra>",
           marker: s.pattern
             ? { color: "rgba(0,0,0,0)", line: { color: color, width: 1 }, pattern: { shape: s.pattern, fgcolor: color } }
@@ -89,13 +149,13 @@
         if (bad[i] !== undefined) {
           x.push(xv, xv, xv);
           y.push(null, floor, null);
-          text.push("", bad[i], "");
+          text.push("", line(i, bad[i]), "");
           symbol.push(s.symbol, INVALID, s.symbol);
           size.push(7, 11, 7);
         } else {
           x.push(xv);
           y.push(ys[i]);
-          text.push(ys[i] === null ? "" : fmt(ys[i]) + view.unit + (s.lat[i] ? " · " + fmt(s.lat[i]) + " µs" : ""));
+          text.push(line(i, ys[i] === null ? "" : fmt(ys[i]) + view.unit + (s.lat[i] ? " · " + fmt(s.lat[i]) + " µs" : "")));
           symbol.push(s.symbol);
           size.push(7);
         }
@@ -108,8 +168,8 @@
         y: y,
         text: text,
         // unified hover: a header with the x value, then one line per provider at that x
-        hovertemplate: spec.hovermode === "x unified"
-          ? "%{fullData.name}: %{text}<extra></extra>"
+        hovertemplate: unified
+          ? "%{text}<extra></extra>"
           : "%{fullData.name}<br>" + (spec.x_name || "M") + "=%{x}<br>%{text}<extra></extra>",
         connectgaps: false,
         line: { color: color, dash: s.dash, width: 2 },
@@ -128,6 +188,14 @@
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: c.text, size: 12 },
+      // the hover label would take the transparent plot background: its text on the lines
+      hoverlabel: {
+        bgcolor: c.bg,
+        bordercolor: c.line,
+        font: { color: c.text, size: hoverFont(el) },
+        align: "left",
+        namelength: -1,
+      },
       margin: { l: 8, r: 8, t: 8, b: 8 },
       height: plotHeight(el, bars),
       showlegend: false,
@@ -140,7 +208,9 @@
         gridcolor: c.grid,
         linecolor: c.line,
         zerolinecolor: c.line,
-        tickangle: bars ? -40 : "auto",
+        tickangle: bars ? (narrow(el) ? -90 : -40) : "auto",
+        // the hover label's header: what the x value is, not a bare number
+        unifiedhovertitle: { text: bars ? "%{x}" : (spec.x_name || "M") + " = %{x}" },
       },
       yaxis: {
         title: { text: view.y_title },
@@ -153,6 +223,14 @@
       },
       shapes: [],
     };
+    if (bars && narrow(el)) {
+      // a phone: every category labelled (Plotly skips every other one where they crowd),
+      // upright and small enough to stand side by side
+      lay.xaxis.tickmode = "array";
+      lay.xaxis.tickvals = spec.x;
+      lay.xaxis.ticktext = spec.x;
+      lay.xaxis.tickfont = { size: 9 };
+    }
     if (view.ref !== null && view.ref !== undefined) {
       lay.shapes.push({
         type: "line", xref: "paper", x0: 0, x1: 1, y0: view.ref, y1: view.ref,
@@ -165,7 +243,8 @@
   var drawn = [];
 
   function draw(el) {
-    return Plotly.react(el.__bgTarget, traces(el.__bgSpec, el.__bgState), layout(el.__bgSpec, el.__bgState, el), {
+    el.__bgWidth = el.clientWidth;
+    return Plotly.react(el.__bgTarget, traces(el.__bgSpec, el.__bgState, el), layout(el.__bgSpec, el.__bgState, el), {
       responsive: true,
       displaylogo: false,
       displayModeBar: "hover",
@@ -319,6 +398,23 @@
     new MutationObserver(function () {
       drawn.forEach(draw);
     }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
+    // a new width (a phone turned, a window resized, a <details> around the chart opened):
+    // the height and the hover labels' wrap follow it
+    var resizing = null;
+    var redrawResized = function () {
+      window.clearTimeout(resizing);
+      resizing = window.setTimeout(function () {
+        drawn.forEach(function (el) {
+          if (el.clientWidth && el.clientWidth !== el.__bgWidth) draw(el);
+        });
+      }, 150);
+    };
+    if ("ResizeObserver" in window) {
+      var watched = new ResizeObserver(redrawResized);
+      charts().forEach(function (el) { watched.observe(el); });
+    } else {
+      window.addEventListener("resize", redrawResized);
+    }
   }
 
   function cellValue(row, index) {
@@ -352,9 +448,59 @@
     });
   }
 
+  /* A table wider than its box scrolls inside it; nothing showed that it does (a column cut at
+   * the box's edge reads as the last one). Each box that overflows says so above it and fades
+   * its right edge until scrolled to its end; kept in step as the box resizes (a phone turned,
+   * a <details> opened). */
+  function setupScrollHints() {
+    document.querySelectorAll(".bg-table-wrap").forEach(function (wrap) {
+      var hint = document.createElement("p");
+      hint.className = "bg-scroll-hint";
+      hint.setAttribute("aria-hidden", "true");
+      hint.textContent = "more columns: scroll the table sideways →";
+      hint.hidden = true;
+      wrap.parentNode.insertBefore(hint, wrap);
+      var update = function () {
+        var more = wrap.scrollWidth > wrap.clientWidth + 1;
+        hint.hidden = !more;
+        if (!more) wrap.removeAttribute("data-more");
+        else wrap.setAttribute("data-more", wrap.scrollLeft + wrap.clientWidth >= wrap.scrollWidth - 1 ? "end" : "right");
+      };
+      wrap.addEventListener("scroll", update, { passive: true });
+      if ("ResizeObserver" in window) new ResizeObserver(update).observe(wrap);
+      else window.addEventListener("resize", update);
+      update();
+    });
+  }
+
+  /* A command-line flag never breaks inside itself ("-" / "-fp8-gemm-backend triton" is a copy
+   * hazard): inline code that starts with a dash stays on one line. */
+  var FLAG_WHOLE = 32;
+
+  function setupFlags() {
+    document.querySelectorAll(".md-typeset code").forEach(function (code) {
+      if (code.closest("pre") || code.children.length) return;
+      var t = code.textContent;
+      if (!/^--?[A-Za-z]/.test(t)) return;
+      // a short flag with its value on one line; a long one keeps each word on one line,
+      // breaking only between words
+      code.classList.add("bg-flag");
+      code.textContent = "";
+      (t.length <= FLAG_WHOLE ? [t] : t.split(" ")).forEach(function (word, i) {
+        if (i) code.appendChild(document.createTextNode(" "));
+        var span = document.createElement("span");
+        span.className = "bg-nobr";
+        span.textContent = word;
+        code.appendChild(span);
+      });
+    });
+  }
+
   function init() {
     setupCharts();
     setupTables();
+    setupScrollHints();
+    setupFlags();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

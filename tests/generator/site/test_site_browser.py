@@ -451,7 +451,7 @@ STICKY = """(sel) => {
     "rel, table",
     [
         (MODEL_PAGE, "table.bg-recommend"),
-        (MODEL_PAGE, "table.bg-gains"),
+        (MODEL_PAGE, "table.bg-sortable"),  # the gains tables now fit (next test)
     ],
 )
 def test_first_column_stays_in_view_on_a_phone(
@@ -712,6 +712,236 @@ def test_verdict_tables_fit_or_scroll_in_their_box_on_a_phone(browser: Any, serv
         assert w.page.evaluate(OVERFLOW) <= 0
         w.page.goto(f"{server}/index.html", wait_until="load")
         assert w.page.evaluate(OVERFLOW) <= 0
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+# --- hover labels (review 1, 4), plot height beside the legend, bar labels, scroll hints and
+# flags (review 10) ----------------------------------------------------------------------------
+
+HOVER_AT = """async ([sel, frac]) => {
+  const gd = document.querySelector(sel + ' .js-plotly-plot');
+  const drag = gd.querySelector('.nsewdrag').getBoundingClientRect();
+  const x = drag.left + drag.width * frac, y = drag.top + drag.height / 2;
+  gd.querySelector('.nsewdrag').dispatchEvent(new MouseEvent('mousemove',
+    {clientX: x, clientY: y, bubbles: true}));
+  await new Promise(r => setTimeout(r, 150));
+  const legend = gd.querySelector('.hoverlayer .legend');
+  if (!legend) return null;
+  const box = legend.getBoundingClientRect(), svg = gd.getBoundingClientRect();
+  const bg = legend.querySelector('rect.bg');
+  return {left: box.left - svg.left, right: svg.right - box.right, width: box.width,
+          fill: bg ? getComputedStyle(bg).fill : null,
+          opacity: bg ? Number(getComputedStyle(bg).fillOpacity) : null,
+          text: legend.textContent,
+          widest: Array.from(legend.querySelectorAll('text'))
+            .map(t => [t.getBBox().width, t.textContent]).sort((a, b) => b[0] - a[0])[0]};
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_hover_label_is_opaque_and_inside_the_chart(browser: Any, server: str, width: int) -> None:
+    """The unified hover label has an opaque background (the plot's is transparent: its text
+    sat on the lines) and lies inside the chart wherever the pointer is, on a phone too (its
+    lines lost their first letters); in the engine-default view the stand-in's point says it
+    stands in (review 1, 4)."""
+    w = Watch(browser, server, viewport={"width": width, "height": 900})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        w.page.evaluate("window.bgCharts.renderAll()")
+        fig = w.page.locator(
+            ".bg-figure", has=w.page.locator("button.bg-view", has_text="× vLLM 0.33.0 default")
+        ).first
+        fid = fig.get_attribute("id")
+        fig.locator("button.bg-view", has_text="× vLLM 0.33.0 default").click()
+        w.page.wait_for_function(
+            f"document.querySelector('#{fid} .js-plotly-plot').layout.yaxis.title.text"
+            '.includes("default")'
+        )
+        fig.scroll_into_view_if_needed()
+        seen = []
+        for frac in (0.01, 0.5, 0.99):
+            got = w.page.evaluate(HOVER_AT, [f"#{fid}", frac])
+            assert got is not None, frac
+            assert got["left"] >= -1 and got["right"] >= -1, (
+                width,
+                frac,
+                got["widest"],
+                got["width"],
+            )
+            assert got["opacity"] == 1 and got["fill"] not in ("none", "rgba(0, 0, 0, 0)"), got
+            seen.append(got["text"])
+        shown = w.page.evaluate(
+            f"document.querySelector('#{fid} .js-plotly-plot').data"
+            ".filter(t => t.visible === true).map(t => t.name)"
+        )
+        if any(n.startswith("DeepGEMM") for n in shown):
+            assert "stands in for FlashInfer swap-AB, not measured" in seen[0], seen[0]
+            assert "stands in" not in seen[2], seen[2]  # the largest M: DeepGEMM runs there
+        assert not any("Unsupported: Unsupported" in t for t in seen)
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+def test_plot_beside_its_legend_takes_its_height(browser: Any, server: str) -> None:
+    """On a desktop the plot (under 480 px wide beside its legend) is as tall as the legend
+    (within 380-620 px), not the phone's 300 px beside a legend of 800 (review 10)."""
+    w = Watch(browser, server, viewport={"width": 1280, "height": 900})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        got = w.page.evaluate(
+            """async () => { await window.bgCharts.renderAll();
+            return Array.from(document.querySelectorAll('.bg-figure:not(.bg-wide)')).map(f => {
+              const c = f.querySelector('.bg-chart'), l = f.querySelector('.bg-legend');
+              return {beside: l.offsetTop < c.offsetTop + 40, width: c.clientWidth,
+                      plot: f.querySelector('.js-plotly-plot').offsetHeight,
+                      legend: l.offsetHeight}; }); }"""
+        )
+        beside = [g for g in got if g["beside"]]
+        assert beside and any(g["width"] < 480 for g in beside), got
+        for g in beside:
+            assert g["plot"] >= min(620, max(380, g["legend"])) - 1, g
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+def test_mla_bars_label_every_category_on_a_phone(browser: Any, server: str) -> None:
+    """The MLA chart's 24 bars each have their label at 390 px (Plotly skipped every other)."""
+    w = Watch(browser, server, viewport={"width": 390, "height": 844})
+    try:
+        w.page.goto(f"{server}/devices/SYNTHETIC_GPU_A/a16w8-mla.html", wait_until="load")
+        got = w.page.evaluate(
+            """async () => { await window.bgCharts.renderAll();
+            const gd = document.querySelector('.bg-chart .js-plotly-plot');
+            return {cats: gd.data[0].x.length,
+                    labels: gd.querySelectorAll('.xaxislayer-above .xtick text').length}; }"""
+        )
+        assert got["cats"] == 24 and got["labels"] == got["cats"], got
+        assert w.page.evaluate(OVERFLOW) <= 0
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+SCROLL_HINTS = """() => Array.from(document.querySelectorAll('.bg-table-wrap')).filter(
+  w => w.getBoundingClientRect().width > 0).map(w => {
+  const hint = w.previousElementSibling;
+  const over = w.scrollWidth > w.clientWidth + 1;
+  const res = {over, hint: !!hint && hint.classList.contains('bg-scroll-hint')
+                 && hint.getBoundingClientRect().height > 0,
+               before: w.dataset.more || null};
+  w.scrollLeft = w.scrollWidth;
+  w.dispatchEvent(new Event('scroll'));
+  res.after = w.dataset.more || null;
+  w.scrollLeft = 0;
+  w.dispatchEvent(new Event('scroll'));
+  return res;
+})"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_table_that_scrolls_in_its_box_says_so(browser: Any, server: str, width: int) -> None:
+    """A table wider than its box (the per-layer one at 1280 px, several on a phone) has a line
+    above it saying it scrolls and a faded right edge until scrolled to its end; a table that
+    fits has neither (review 10)."""
+    w = Watch(browser, server, viewport={"width": width, "height": 900})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        w.page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        w.page.wait_for_timeout(100)  # the resize observers run
+        got = w.page.evaluate(SCROLL_HINTS)
+        assert got
+        for t in got:
+            if t["over"]:
+                assert t["hint"] and t["before"] == "right" and t["after"] == "end", t
+            else:
+                assert not t["hint"] and t["before"] is None, t
+        if width == 390:
+            assert any(t["over"] for t in got)
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+FLAGS = """() => Array.from(document.querySelectorAll('article code')).filter(
+  c => !c.closest('pre') && /^--[a-z]/.test(c.textContent)).map(c => {
+  c.scrollIntoView({block: 'center'});
+  const tops = (node) => {
+    const r = document.createRange();
+    r.selectNodeContents(node);
+    return new Set(Array.from(r.getClientRects()).filter(b => b.width > 0)
+      .map(b => Math.round(b.top))).size;
+  };
+  // the flag itself (up to its first space) and every other word: each on one line
+  const words = c.querySelectorAll('.bg-nobr');
+  return {text: c.textContent, words: words.length,
+          broken: Array.from(words).filter(s => tops(s) > 1).map(s => s.textContent),
+          short: c.textContent.length <= 32 ? tops(c) : 1};
+})"""
+
+
+@pytest.mark.parametrize("width", [360, 390])
+def test_a_flag_never_breaks_across_lines(browser: Any, server: str, width: int) -> None:
+    """A command-line flag (``--fp8-gemm-backend triton``) stays on one line: it wrapped as
+    "-" / "-fp8-gemm-backend triton", which copies wrong (review 10)."""
+    w = Watch(browser, server, viewport={"width": width, "height": 900})
+    try:
+        seen = 0
+        for rel in (MODEL_PAGE, "installing.html"):
+            w.page.goto(f"{server}/{rel}", wait_until="load")
+            for f in w.page.evaluate(FLAGS):
+                seen += 1
+                assert f["words"] >= 1 and not f["broken"], (rel, f)
+                assert f["short"] == 1, (rel, f)  # a short flag and its value: one line
+            assert w.page.evaluate(OVERFLOW) <= 0, rel
+        assert seen >= 2
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+def test_gains_tables_fit_a_phone(browser: Any, server: str) -> None:
+    """At 390 px every gains table fits its box: its prefill column was off-screen behind a
+    sideways scroll (review 10)."""
+    w = Watch(browser, server, viewport={"width": 390, "height": 844})
+    try:
+        for rel in (MODEL_PAGE, "index.html"):
+            w.page.goto(f"{server}/{rel}", wait_until="load")
+            got = w.page.evaluate(
+                """() => Array.from(document.querySelectorAll('table.bg-gains')).map(t => {
+                  const w = t.closest('.bg-table-wrap');
+                  const last = t.querySelector('thead tr').lastElementChild.getBoundingClientRect();
+                  return {over: w.scrollWidth - w.clientWidth,
+                          right: last.right - document.documentElement.clientWidth}; })"""
+            )
+            assert got, rel
+            for t in got:
+                assert t["over"] <= 1 and t["right"] <= 1, (rel, t)
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+def test_hover_label_follows_a_new_width(browser: Any, server: str) -> None:
+    """Drawn at 1280 px, then the window narrowed to a phone's 390 (a phone turned): the chart
+    is drawn again for its new width, and its hover label still lies inside it."""
+    w = Watch(browser, server, viewport={"width": 1280, "height": 900})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        w.page.evaluate("window.bgCharts.renderAll()")
+        fid = w.page.locator(".bg-figure").first.get_attribute("id")
+        w.page.set_viewport_size({"width": 390, "height": 900})
+        w.page.wait_for_function(
+            f"document.querySelector('#{fid} .js-plotly-plot')._fullLayout.width < 400"
+        )
+        w.page.wait_for_timeout(400)  # the redraw after the width settles
+        w.page.locator(f"#{fid}").scroll_into_view_if_needed()
+        for frac in (0.01, 0.99):
+            got = w.page.evaluate(HOVER_AT, [f"#{fid}", frac])
+            assert got is not None and got["left"] >= -1 and got["right"] >= -1, (frac, got)
         assert not w.errors, w.errors
     finally:
         w.close()
