@@ -585,6 +585,9 @@ def _home_page(r: _Renderer, catalog: Catalog, summaries: list[dict[str, Any]]) 
         device_srcs={d.name: _device_src(d) for d in catalog.devices},
         summaries=summaries,
         summary_src=SUMMARY_SRC,
+        # what each engine runs on Hopper, from its dispatch rules (never typed)
+        engine_list=engines.engines(),
+        hopper_arch=engines.HOPPER,
     )
 
 

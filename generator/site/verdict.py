@@ -75,7 +75,8 @@ _DECISION_SHORT = {
     Decision.FORCE: "force Triton, with our files",
     Decision.KEEP: "keep the default",
     Decision.MIXED: "keep the default unless your batches are where Triton gains",
-    Decision.UNMEASURED: "no verdict yet: the default backend is not measured on this GPU",
+    Decision.UNMEASURED: "no verdict yet: the default backend is not measured for this model's "
+    "shapes",
     Decision.UNCOVERED: "not covered by the dispatch rules",
 }
 
@@ -577,8 +578,8 @@ def engine_verdict(
     if out.decision == Decision.UNMEASURED:
         missing = sorted({b.short for b in out.default_backends if b.id != TRITON})
         out.reason = (
-            f"what {name} runs here by default ({', '.join(missing)}) has not been measured on "
-            "this GPU"
+            f"what {name} runs here by default ({', '.join(missing)}) has not been measured for "
+            "this model's shapes on this GPU"
         )
     return out
 

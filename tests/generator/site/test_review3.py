@@ -1,0 +1,73 @@
+"""The third first-time reader's review (2026-12-03): each defect of the text, the verdicts and
+the gain tables that it found, checked on a built synthetic catalog or on the modules that
+compute what the pages say. Every expectation is read from the dispatch rules or recomputed
+from the rows, never typed as a page's figure."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from generator.data import dispatch
+from generator.site import engines, verdict
+from tests.fixtures.make_synthetic import write_catalog
+from tests.fixtures.sitebuild import mkdocs_build
+from tests.generator.site.test_verdict import TUNED, VLLM_DEFAULT, points, vllm
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("review3")
+    write_catalog(root / "site_data", n_devices=3, n_models=3)
+    result = mkdocs_build(root / "site_data", root / "site")
+    assert result.returncode == 0, result.stderr
+    return root / "site_data", root / "site"
+
+
+def _visible(fragment: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)))
+
+
+def _section(page: str, heading_id: str) -> str:
+    start = page.index(f'id="{heading_id}"')
+    end = page.find("<h2", start)
+    return page[start : end if end > 0 else None]
+
+
+# --- 2: what each engine runs by default, per engine from its rules ----------------------------
+
+
+def test_home_says_per_engine_what_runs_on_hopper_from_the_rules(built: tuple[Path, Path]) -> None:
+    """The home page's sentence on what runs by default is each engine's own rules: for vLLM
+    fp16 output runs CUTLASS (its last Hopper rule), not Triton; for SGLang the Triton
+    fallback. No sentence pools the engines ("Triton runs ... for fp16 output")."""
+    _, site = built
+    text = _visible(
+        _section((site / "index.html").read_text(), "what-each-engine-runs-by-default-per-gpu")
+    )
+    assert "for fp16 output" not in text
+    for e in engines.engines():
+        assert f"{e.name} {e.rules.version} runs {e.runs_on(engines.HOPPER)}" in text, e.id
+    vllm_hopper = [
+        r
+        for r in dispatch.engine_rules("vllm").rules
+        if r.when.arch and engines.HOPPER in r.when.arch
+    ]
+    assert vllm_hopper[-1].backend == "cutlass"
+    assert "CUTLASS for any other layer: the Triton kernel only when forced" in text
+
+
+# --- 3: "not measured" is about this model's shapes ---------------------------------------------
+
+
+def test_an_unmeasured_verdict_is_about_this_models_shapes() -> None:
+    """DeepGEMM measured on a GPU for one model's shapes gives another model's page no verdict:
+    it says its shapes are not measured, never that the default is not measured on the GPU."""
+    v = vllm(points({TUNED: 10.0, VLLM_DEFAULT: 12.0}))
+    assert v.decision is verdict.Decision.UNMEASURED
+    for said in (v.decision.short, v.reason):
+        assert "this model's shapes" in said
+        assert not said.endswith("on this GPU") or "shapes on this GPU" in said
