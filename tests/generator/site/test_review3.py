@@ -15,7 +15,7 @@ from generator.data import dispatch
 from generator.site import engines, verdict
 from tests.fixtures.make_synthetic import write_catalog
 from tests.fixtures.sitebuild import mkdocs_build
-from tests.generator.site.test_verdict import TUNED, VLLM_DEFAULT, points, vllm
+from tests.generator.site.test_verdict import DEEPGEMM, TUNED, VLLM_DEFAULT, points, vllm
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +71,35 @@ def test_an_unmeasured_verdict_is_about_this_models_shapes() -> None:
     for said in (v.decision.short, v.reason):
         assert "this model's shapes" in said
         assert not said.endswith("on this GPU") or "shapes on this GPU" in said
+
+
+# --- 4: stand-ins are said where they are used ---------------------------------------------------
+
+
+def test_a_stand_in_row_is_named_in_the_band_heading_and_the_decision() -> None:
+    """vLLM's decode band on Hopper is FlashInfer swap-AB by its rules; with no FlashInfer row
+    every ratio there is against DeepGEMM standing in, and the heading, each cell and the
+    decision's list of backends say so."""
+    v = vllm(points({TUNED: 10.0, VLLM_DEFAULT: 12.0, DEEPGEMM: 8.0}, ms=(4, 16, 64)))
+    decode = next(b for b in verdict.BANDS if b.holds(4))
+    heading = v.band_backends(decode)
+    assert heading and all("stands in" in h for h in heading if h.startswith("FlashInfer"))
+    assert "FlashInfer swap-AB (DeepGEMM stands in)" in v.default_labels
+    assert v.stand_ins and v.stand_ins[0][0] == DEEPGEMM
+
+
+def test_sglang_deepgemm_is_a_stand_in_until_measured_as_sglang_calls_it() -> None:
+    """The DeepGEMM row is DeepGEMM called as vLLM 0.33.0 calls it (the provider's own
+    description): SGLang's verdict uses it as a stand-in, says why, and names it in its
+    cells, so that its figures equal vLLM's only with that said."""
+    from tests.generator.site.test_verdict import sglang
+
+    rules = dispatch.engine_rules("sglang")
+    deepgemm = rules.backends["deepgemm"]
+    assert deepgemm.provider is None and deepgemm.stand_in == DEEPGEMM
+    assert "as vLLM 0.33.0 calls it" in (deepgemm.stand_in_reason or "")
+    v = sglang(points({TUNED: 10.0, "triton-fp8-block-sglang-default": 12.0, DEEPGEMM: 8.0}))
+    assert v.decision is verdict.Decision.KEEP
+    assert dict(v.stand_ins)[DEEPGEMM] == deepgemm.stand_in_reason
+    assert all("stands in" in h for b in verdict.BANDS for h in v.band_backends(b))
+    assert v.default_labels == ["DeepGEMM (vLLM's DeepGEMM call stands in)"]
