@@ -103,3 +103,50 @@ def test_sglang_deepgemm_is_a_stand_in_until_measured_as_sglang_calls_it() -> No
     assert dict(v.stand_ins)[DEEPGEMM] == deepgemm.stand_in_reason
     assert all("stands in" in h for b in verdict.BANDS for h in v.band_backends(b))
     assert v.default_labels == ["DeepGEMM (vLLM's DeepGEMM call stands in)"]
+
+
+# --- 6: the methodology names the statistic the model pages compute ------------------------------
+
+
+def test_methodology_names_the_recommendations_statistic_the_page_uses(
+    built: tuple[Path, Path],
+) -> None:
+    """The model page's recommendation cells say (and compute: model_page's geomean) the
+    geometric mean of an engine's time over ours; the methodology says the same, and no longer
+    calls it "the same statistic as the gain tables" (which are medians)."""
+    _, site = built
+    methodology = _visible((site / "methodology.html").read_text())
+    section = methodology[methodology.index("Recommendations") :]
+    assert "the same statistic as the gain tables" not in section
+    assert "geometric mean of that engine's time over ours" in section
+    model = _visible((site / "devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text())
+    assert "geometric mean" in model
+
+
+# --- 12: names a reader can find, no internal machinery ----------------------------------------
+
+
+def test_installing_names_the_table_as_titled_and_pages_hide_machinery(
+    built: tuple[Path, Path],
+) -> None:
+    """The installing page names the gains table by the heading it has on the model pages;
+    no page tells a reader about the lent GPU machine's transfer limits or a lab script; the
+    folded provenance's "earlier timing method" links the methodology's Timing."""
+    _, site = built
+    installing = _visible((site / "installing.html").read_text())
+    model = (site / "devices/SYNTHETIC_GPU_A/synthetic-dense-00-tp1.html").read_text()
+    title = re.search(r"<th>(Our files' speedup over) <small>", model)
+    assert title and f"table {title.group(1)} gives" in installing
+    earlier = 0
+    for page in site.rglob("*.html"):
+        if page.name == "kernel-notes.html":  # the research notes cite their lab scripts
+            continue
+        raw = page.read_text()
+        text = _visible(raw)
+        for machinery in ("lent GPU machine", "64 MiB a call", "lab/tune_vs_bench.py"):
+            assert machinery not in text, (page, machinery)
+        for summary in re.findall(r'<summary class="bg-prov-summary">(.*?)</summary>', raw, re.S):
+            if "earlier timing method" in summary:
+                earlier += 1
+                assert re.search(r'<a href="[^"]*methodology.html#timing">earlier timing', summary)
+    assert earlier
