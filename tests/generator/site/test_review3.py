@@ -150,3 +150,30 @@ def test_installing_names_the_table_as_titled_and_pages_hide_machinery(
                 earlier += 1
                 assert re.search(r'<a href="[^"]*methodology.html#timing">earlier timing', summary)
     assert earlier
+
+
+# --- 8: the data-parallel-attention gains table is captioned -------------------------------------
+
+
+def test_the_dp_attention_gains_table_has_a_caption_with_its_shape_count(
+    built: tuple[Path, Path],
+) -> None:
+    """The gains of the "(unsplit)" shapes sit right above "What to install" with other
+    numbers: their table says what it is and over how many weight shapes (the shapes the
+    section lists)."""
+    _, site = built
+    pages = [p for p in site.rglob("*.html") if 'class="bg-dp-apart"' in p.read_text()]
+    assert pages
+    for page in pages:
+        raw = page.read_text()
+        listed = re.search(r'<p class="bg-dp-only">(.*?)</p>', raw, re.S)
+        n = len(re.findall(r"<code>", listed.group(1)))
+        apart = raw[raw.index('class="bg-dp-apart"') :]
+        apart = apart[: apart.index('id="what-to-install"')]
+        tables = re.findall(r'<table class="bg-gains">(.*?)</table>', apart, re.S)
+        assert tables, page
+        for t in tables:
+            cap = re.search(r'<caption class="bg-gains-caption">(.*?)</caption>', t, re.S)
+            assert cap, page
+            shapes = "weight shape" if n == 1 else "weight shapes"
+            assert f"at the {n} {shapes} that run only with data-parallel attention" in cap.group(1)
