@@ -469,9 +469,11 @@ def gains(
         bench_ref: Callable[[dict[str, BenchRow]], BenchRow | None] | None,
         has_ref: Callable[[dict[str, BenchRow]], bool],
         tuning_ref: Callable[[TuneRecord, Key], Measurement | None] | None,
-    ) -> tuple[list[Point], int, int]:
-        pts: list[Point] = []
-        n_bench = n_tuning = 0
+    ) -> tuple[list[Point], list[Point]]:
+        """(bench points, tuning points): the benchmark's where it compared the pair, the
+        tuning records' at the other points; never pooled into one figure."""
+        bench_pts: list[Point] = []
+        tuning_pts: list[Point] = []
         for key in keys:
             by_m = g.get(key, {})
             t = installed.get((key[2], key[3]))
@@ -482,8 +484,7 @@ def gains(
                     mine, ref = _row(at, subject), bench_ref(at)
                     if ok(_meas(mine)) and ok(_meas(ref)):
                         assert mine is not None and ref is not None
-                        pts.append(Point(key, m, *judge_rows(mine, ref)))
-                        n_bench += 1
+                        bench_pts.append(Point(key, m, *judge_rows(mine, ref)))
                 elif tuning_ref and m in records:
                     rec = records[m]
                     ref_m = tuning_ref(rec, key)
@@ -492,9 +493,42 @@ def gains(
                         aa = rec.runoff_aa_spread or 0.0  # the tuning session's A/A control
                         # the runoff's medians where it timed both (what decided the winner)
                         mine_m, ref_m = tune_times.comparable(rec, rec.winner, ref_m)
-                        pts.append(Point(key, m, *judge(mine_m, ref_m, aa)))
-                        n_tuning += 1
-        return pts, n_bench, n_tuning
+                        tuning_pts.append(Point(key, m, *judge(mine_m, ref_m, aa)))
+        return bench_pts, tuning_pts
+
+    def add(
+        cid: str,
+        label: str,
+        description: str,
+        found: tuple[list[Point], list[Point]],
+        engine: str | None = None,
+    ) -> None:
+        """One comparison per source: the benchmark's rows where it has any (quant + GEMM,
+        graph replay); the tuner's runoff (GEMM only) apart, as ``<id>-tuning``, at the points
+        the benchmark did not compare. Where the benchmark compared nothing, the tuning points
+        are the comparison (its source says so)."""
+        bench_pts, tuning_pts = found
+        if bench_pts:
+            out.versus.append(
+                Comparison(cid, label, bench_pts, description, len(bench_pts), 0, engine)
+            )
+            if tuning_pts:
+                out.versus.append(
+                    Comparison(
+                        f"{cid}-tuning",
+                        label,
+                        tuning_pts,
+                        f"{description}; timed while tuning (GEMM only), at the points the "
+                        "benchmark did not compare",
+                        0,
+                        len(tuning_pts),
+                        engine,
+                    )
+                )
+        elif tuning_pts:
+            out.versus.append(
+                Comparison(cid, label, tuning_pts, description, 0, len(tuning_pts), engine)
+            )
 
     for s in shipped_sets():
         ship = shipped_names.get(s.id)
@@ -514,48 +548,39 @@ def gains(
                 return rec.baselines[s.id]
             return None if (key[2], key[3]) in ships_here else rec.baselines.get(dk)
 
-        pts, nb, nt = collect(
-            (lambda at, ship=ship, dn=default_name: engine_today(at, ship, dn)) if ship else None,
-            lambda at, ship=ship: ship in at,
-            tuning_ref,
+        add(
+            s.id,
+            _release(s),
+            f"what {_release(s)} runs without our files: its shipped config file for "
+            "the shape where it ships one, else its default config",
+            collect(
+                (lambda at, ship=ship, dn=default_name: engine_today(at, ship, dn))
+                if ship
+                else None,
+                lambda at, ship=ship: ship in at,
+                tuning_ref,
+            ),
+            s.engine,
         )
-        if pts:
-            out.versus.append(
-                Comparison(
-                    s.id,
-                    _release(s),
-                    pts,
-                    f"what {_release(s)} runs without our files: its shipped config file for "
-                    "the shape where it ships one, else its default config",
-                    nb,
-                    nt,
-                    engine=s.engine,
-                )
-            )
-    pts, nb, nt = collect(
-        (lambda at: _row(at, vllm_default)) if vllm_default else None,
-        lambda at: vllm_default in at,
-        lambda rec, key: rec.default,
+    add(
+        "default",
+        "vLLM's default config",
+        "the kernel's default config as vLLM sets it: what vLLM runs for a shape it has "
+        "no file for",
+        collect(
+            (lambda at: _row(at, vllm_default)) if vllm_default else None,
+            lambda at: vllm_default in at,
+            lambda rec, key: rec.default,
+        ),
     )
-    if pts:
-        out.versus.append(
-            Comparison(
-                "default",
-                "vLLM's default config",
-                pts,
-                "the kernel's default config as vLLM sets it: what vLLM runs for a shape it has "
-                "no file for",
-                nb,
-                nt,
-            )
-        )
     base = next((n for n in providers.ordered(names) if providers.style(n).is_baseline), None)
     if base:
-        pts, nb, nt = collect(lambda at: _row(at, base), lambda at: base in at, None)
-        if pts:
-            out.versus.append(
-                Comparison("bf16", "bf16", pts, "the same layer in bf16 (cuBLAS)", nb, nt)
-            )
+        add(
+            "bf16",
+            "bf16",
+            "the same layer in bf16 (cuBLAS)",
+            collect(lambda at: _row(at, base), lambda at: base in at, None),
+        )
     return out
 
 

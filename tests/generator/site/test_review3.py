@@ -177,3 +177,40 @@ def test_the_dp_attention_gains_table_has_a_caption_with_its_shape_count(
             assert cap, page
             shapes = "weight shape" if n == 1 else "weight shapes"
             assert f"at the {n} {shapes} that run only with data-parallel attention" in cap.group(1)
+
+
+# --- 5: one source per figure ---------------------------------------------------------------------
+
+
+def test_bench_and_tuning_points_are_never_pooled_into_one_median() -> None:
+    """Where the benchmark compared our file with the default at some points and only the
+    tuner's runoff timed the pair at others, the page's figure is the benchmark's, and the
+    tuner's points are a comparison of their own (its id ends in "-tuning"), never one
+    median over both."""
+    from generator.data.records import Measurement, Status, TuneFile, TuneRecord
+    from generator.site import gains
+    from tests.generator.site.test_verdict import KEY, row
+
+    def meas(us: float) -> Measurement:
+        return Measurement(
+            status=Status.OK, latency_us=us, p20_us=us * 0.999, p80_us=us * 1.001, rel_error=1e-3
+        )
+
+    rows = [row(TUNED, 1, 10.0), row(VLLM_DEFAULT, 1, 20.0)]  # bench: 2.00x at M = 1
+    # synthetic tuning records, only the fields gains reads (model_construct: no run to record)
+    records = [
+        TuneRecord.model_construct(
+            M=m, winner=meas(10.0), default=meas(11.0), baselines={}, runoff_us={},
+            runoff_aa_spread=None, search=6, winner_source="search",
+        )
+        for m in (1, 2)
+    ]  # fmt: skip
+    tune = TuneFile.model_construct(
+        N=KEY[2], K=KEY[3], B=1, input_type="fp8", block_n=128, block_k=128, records=records
+    )
+    g = gains.gains(rows, {(KEY[2], KEY[3]): tune}, [KEY])
+    dflt, tuned = g.get("default"), g.get("default-tuning")
+    assert dflt is not None and dflt.source == "bench" and [p.M for p in dflt.points] == [1]
+    assert dflt.stat(gains.BANDS[0]).median == pytest.approx(2.0)
+    assert tuned is not None and tuned.source == "tuning" and [p.M for p in tuned.points] == [2]
+    assert all(c.source != "both" for c in g.versus)
