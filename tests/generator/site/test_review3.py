@@ -214,3 +214,45 @@ def test_bench_and_tuning_points_are_never_pooled_into_one_median() -> None:
     assert dflt.stat(gains.BANDS[0]).median == pytest.approx(2.0)
     assert tuned is not None and tuned.source == "tuning" and [p.M for p in tuned.points] == [2]
     assert all(c.source != "both" for c in g.versus)
+
+
+def test_where_a_release_ships_no_file_its_default_is_what_runs_on_every_gpu() -> None:
+    """H200-like rows: at a shape vLLM 0.33.0 ships no file for on the GPU, its shipped
+    provider was not run, but vLLM's default config was: that row is what vLLM runs (its own
+    comparison, not a stand-in, not "not compared"); at a shape it ships a file for whose row
+    is missing: not measured, never the default."""
+    from generator.site import gains
+    from tests.generator.site.test_gains_stand_in import H100, SHIPPED, UNSHIPPED, _row
+
+    rows = [
+        _row(p, nk, m, us)
+        for nk in (SHIPPED, UNSHIPPED)
+        for m in (1, 64)
+        for p, us in ((TUNED, 10.0), (VLLM_DEFAULT, 15.0))
+    ]
+    g = gains.gains(rows, None, [("m", 8, *SHIPPED), ("m", 8, *UNSHIPPED)], H100)
+    own = g.get("vllm-0.33.0")
+    assert own is not None and own.shapes == {UNSHIPPED} and own.all_default
+    assert not g.has_shipped  # every point of it is the default: no shipped file compared
+    t = g.today("vllm")
+    assert t.comparison is own and t.stand_in is None and t.unmeasured == (SHIPPED,)
+
+
+# --- 7: an engine's row that is its default config says so ------------------------------------
+
+
+def test_an_engine_row_that_is_its_default_config_says_so(built: tuple[Path, Path]) -> None:
+    """Device B has no rows of the shipped files, and the engines ship no file for it: vLLM's
+    row is its default config at every point, and the row says that (not "its shipped files",
+    repeating the default-config row's figures under another name)."""
+    _, site = built
+    page = (site / "devices/SYNTHETIC_GPU_B/synthetic-dense-00-tp1.html").read_text()
+    table = page[page.index('id="what-to-install"') :]
+    table = table[: table.index("</table>")]
+    row = re.search(
+        r'<tr class="bg-engine-default" data-engine="vllm"><th[^>]*>(.*?)</th>', table, re.S
+    )
+    assert row, "vLLM's row is not marked as its default config"
+    text = _visible(row.group(1))
+    assert "its default config" in text and "ships no file for these shapes" in text
+    assert "its shipped files" not in text

@@ -915,13 +915,21 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                     mine = row_meas(at, tuned)
                     for set_id, engine in engines.items():
                         name = shipped.get(set_id)
-                        if tuned in at and name in at:
+                        want = "default" if engine == "vllm" else f"default:{engine}"
+                        own_default = _pick(
+                            infos, lambda i, w=want: _fp8(i) and i.get("config_source") == w
+                        )
+                        # the release's reference files: where it ships none for the (GPU,
+                        # shape), its default config is what runs (on every GPU alike)
+                        no_file = shipped_set(set_id).table(
+                            dev, key[2], key[3]
+                        ) is None and not any(
+                            r.get("baselines", {}).get(set_id) for r in (t or {}).get("records", [])
+                        )  # none in its reference files, none timed for it while tuning
+                        if tuned in at and (name in at or (no_file and own_default in at)):
                             today, today_name = row_meas(at, name), name
-                            if today["status"] == "unsupported":
-                                want = "default" if engine == "vllm" else f"default:{engine}"
-                                today_name = _pick(
-                                    infos, lambda i, w=want: _fp8(i) and i.get("config_source") == w
-                                )
+                            if today is None or today["status"] == "unsupported":
+                                today_name = own_default if no_file else None
                                 today = row_meas(at, today_name)
                             add(set_id, _band(m), mine, today, "bench", ctrl(at, tuned, today_name))
                         elif rec:
