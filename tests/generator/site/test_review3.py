@@ -256,3 +256,62 @@ def test_an_engine_row_that_is_its_default_config_says_so(built: tuple[Path, Pat
     text = _visible(row.group(1))
     assert "its default config" in text and "ships no file for these shapes" in text
     assert "its shipped files" not in text
+
+
+# --- 9: the decision where the install is offered ----------------------------------------------
+
+
+def test_forcing_is_said_from_the_verdicts_per_gpu(built: tuple[Path, Path]) -> None:
+    """The installing page's word on forcing each engine is the model pages' verdicts per GPU
+    (the home page's tally of them), never typed: a GPU is named with its count of pages for
+    each verdict that weighs forcing (keep, mixed, force), and no other GPU is."""
+    from generator.site.verdict import Decision
+
+    _, site = built
+    home = (site / "index.html").read_text()
+    table = home[home.index('<table class="bg-verdict-home">') :]
+    table = table[: table.index("</table>")]
+    weighs = {d.short: d for d in (Decision.KEEP, Decision.MIXED, Decision.FORCE)}
+    expected: dict[str, list[str]] = {}
+    for engine, row in re.findall(r'<tr data-engine="(\w+)"[^>]*>(.*?)</tr>', table, re.S):
+        gpu = _visible(re.search(r"<th><a [^>]*>(.*?)</a>", row).group(1)).strip()
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        for n, total, short in re.findall(r"(\d+) of (\d+) pages: ([^;]+)", _visible(cells[1])):
+            if short.strip() in weighs:
+                expected.setdefault(engine, []).append(
+                    f"{gpu}, {n} of {total} model pages: {short.strip()}"
+                )
+    assert expected, "the synthetic catalog has no verdict that weighs forcing"
+    installing = (site / "installing.html").read_text()
+    for e in engines.engines():
+        li = re.search(
+            rf'<li class="bg-forcing-measured" data-engine="{e.id}">(.*?)</li>', installing, re.S
+        )
+        assert li, e.id
+        text = re.sub(r"\s+,", ",", _visible(li.group(1)))
+        for said in expected.get(e.id, []):
+            assert said in text, (e.id, said, text)
+        if e.id not in expected:
+            assert "not yet on any GPU" in text
+
+
+def test_the_device_install_table_shows_each_pages_verdict(built: tuple[Path, Path]) -> None:
+    """Beside each model's zip, the device page says what the model page's verdict is for
+    each engine (the default backend may be faster than anything the zip changes)."""
+    _, site = built
+    for dev in ("SYNTHETIC_GPU_A", "SYNTHETIC_GPU_C"):
+        device = (site / f"devices/{dev}/index.html").read_text()
+        table = device[device.index("bg-install-index") :]
+        table = table[: table.index("</table>")]
+        rows = re.findall(r"<tr><td><a href=\"([^\"]+)\">.*?</tr>", table, re.S)
+        assert rows
+        for href in rows:
+            page = (site / f"devices/{dev}" / href).resolve().read_text()
+            for e in engines.engines():
+                want = re.search(
+                    rf'<section class="bg-verdict" data-engine="{e.id}" data-decision="(\w+)">',
+                    page,
+                ).group(1)
+                row = table[table.index(f'href="{href}"') :]
+                row = row[: row.index("</tr>")]
+                assert f'data-engine="{e.id}" data-decision="{want}"' in row, (dev, href, e.id)
