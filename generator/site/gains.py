@@ -377,6 +377,16 @@ class Gains:
         ids |= {f"{i}-tuning" for i in ids}
         return any(c.id in ids and not c.all_default for c in self.versus)
 
+    @property
+    def default_runs_nowhere(self) -> bool:
+        """Whether every engine release ships a file for every weight shape of the
+        default-config comparison on this GPU: no engine runs the default config here, so its
+        row is a reference only (the DeepSeek-V3 pages, where vLLM ships all 15 files)."""
+        dflt = self.get("default")
+        if dflt is None or not dflt.points or not self.shipped_shapes:
+            return False
+        return all(dflt.shapes <= shapes for shapes in self.shipped_shapes.values())
+
     def get(self, comparison_id: str) -> Comparison | None:
         return next((c for c in self.versus if c.id == comparison_id), None)
 

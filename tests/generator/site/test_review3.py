@@ -315,3 +315,16 @@ def test_the_device_install_table_shows_each_pages_verdict(built: tuple[Path, Pa
                 row = table[table.index(f'href="{href}"') :]
                 row = row[: row.index("</tr>")]
                 assert f'data-engine="{e.id}" data-decision="{want}"' in row, (dev, href, e.id)
+
+
+def test_a_default_config_row_no_engine_runs_says_so() -> None:
+    """Where every release ships a file for every shape (vLLM and SGLang on the H100 at
+    576 x 7168), the default-config row compares with what no engine runs there, and
+    :attr:`Gains.default_runs_nowhere` says so; with one shape shipped by none, it is not."""
+    from generator.site import gains
+    from tests.generator.site.test_gains_stand_in import H100, SHIPPED, UNSHIPPED, _rows
+
+    only_shipped = [r for r in _rows() if (r.N, r.K) == SHIPPED]
+    assert gains.gains(only_shipped, None, [("m", 8, *SHIPPED)], H100).default_runs_nowhere
+    both = gains.gains(_rows(), None, [("m", 8, *SHIPPED), ("m", 8, *UNSHIPPED)], H100)
+    assert not both.default_runs_nowhere
