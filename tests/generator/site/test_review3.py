@@ -328,3 +328,31 @@ def test_a_default_config_row_no_engine_runs_says_so() -> None:
     assert gains.gains(only_shipped, None, [("m", 8, *SHIPPED)], H100).default_runs_nowhere
     both = gains.gains(_rows(), None, [("m", 8, *SHIPPED), ("m", 8, *UNSHIPPED)], H100)
     assert not both.default_runs_nowhere
+
+
+# --- 12: nothing to install for A16W8 ------------------------------------------------------------
+
+
+def test_no_bundle_or_command_installs_the_a16w8_tables(built: tuple[Path, Path]) -> None:
+    """The MLA page says the A16W8 kernel is research, nothing to install, and no engine's
+    dispatch rules cover an A16W8 scheme: the device zips hold no a16w8/ file and the CLI's
+    --framework offers only the engines' folders."""
+    import argparse
+    import zipfile
+
+    from generator.site import install_cli
+
+    _, site = built
+    assert all(t == "fp8" for t in dispatch.rule_table().input_types)  # W8A8 only
+    zips = list(site.glob("devices/*/downloads/*-configs.zip"))
+    assert zips
+    for z in zips:
+        with zipfile.ZipFile(z) as zf:
+            assert not any(n.startswith("a16w8/") for n in zf.namelist()), z
+    parser = argparse.ArgumentParser()
+    install_cli.add_parser(parser.add_subparsers(), "install-configs")
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(
+            ["install-configs", "--device", "X", "--framework", "a16w8", "--dest", str(site)]
+        )
+    assert exc.value.code == 2
