@@ -84,6 +84,14 @@ class Backend:
     disable: tuple[Forcing, ...]
     stand_in: str | None = None  # the provider that stands in where this one is not measured
     stand_in_reason: str | None = None
+    stand_in_short: str | None = None  # in a table cell: "DeepGEMM stands in"
+
+    def measured_as(self, stand_in: str | None) -> str:
+        """The backend in a table cell, saying so where a stand-in's row gave its time
+        ("FlashInfer swap-AB (DeepGEMM stands in)")."""
+        if not stand_in:
+            return self.short
+        return f"{self.short} ({self.stand_in_short or f'{stand_in} stands in'})"
 
 
 @dataclass(frozen=True)
@@ -303,6 +311,7 @@ def _engine(raw: dict[str, Any], archs: dict[str, str], where: str) -> EngineRul
             disable=tuple(_forcing(f, repo, ref, f"{where}: {name} {bid}") for f in b["disable"]),
             stand_in=b.get("stand_in"),
             stand_in_reason=b.get("stand_in_reason"),
+            stand_in_short=b.get("stand_in_short"),
         )
         for bid, b in raw["backends"].items()
     }

@@ -64,7 +64,8 @@ vllm/    copy into vLLM's config folder ({vllm_as_of}, the only one it loads the
          vLLM picks the file up by name (N, K, device_name, dtype, block_shape) at startup.
 sglang/  copy into SGLang's config folder ({sglang_as_of}, the only one it loads them from):
            <site-packages>/sglang/{sglang_folder}/
-a16w8/   configs of the batched A16W8 kernel (our own format, see the catalog site).
+(No A16W8 tables: they tune this project's research kernel, which no engine loads; the
+catalog's A16W8 MLA page has its measurements.)
 
 Or let the CLI copy them for you:
   python -m generator install-configs --device {device} --framework vllm --dest <folder>
@@ -73,6 +74,12 @@ manifest.json lists every file with its sha256; check with `sha256sum`.
 The device name in the file names must equal torch.cuda.get_device_name() with spaces and '/'
 replaced by '_'; if your GPU reports another name, the files will not be found.
 """
+
+
+# The config folders an engine loads (vLLM's, SGLang's): what a bundle holds and the CLI
+# installs. Our A16W8 tables tune a research kernel no engine runs (the dispatch rules cover
+# no A16W8 scheme, and no engine has a loader for the format): nothing to install.
+INSTALLABLE = (FileFormat.VLLM.value, FileFormat.SGLANG.value)
 
 
 @dataclass(frozen=True)
@@ -234,14 +241,19 @@ def read_device_bundle(
 
 
 def build_bundle(site_data: Path, device: str) -> bytes:
-    """One device's zip: ``vllm/``, ``sglang/``, ``a16w8/``, ``manifest.json``, ``README.txt``."""
+    """One device's zip: ``vllm/``, ``sglang/``, ``manifest.json``, ``README.txt`` (the
+    installable files only: see :data:`INSTALLABLE`)."""
     return zip_device_bundle(read_device_bundle(site_data, device))
 
 
 def zip_device_bundle(bundle: DeviceBundle) -> bytes:
     """The zip of what :func:`read_device_bundle` read: made from memory, so the site renders
     it without touching the disk."""
-    configs = [(f"{f.framework}/{f.name}", f.data, provs) for f, provs in bundle.files]
+    configs = [
+        (f"{f.framework}/{f.name}", f.data, provs)
+        for f, provs in bundle.files
+        if f.framework in INSTALLABLE
+    ]
     fallback = bundle.device_file
     runs = {p.model_dump_json(): p for _, _, provs in configs for p in provs}
     measured = [_run_line(p) for p in sorted(runs.values(), key=lambda p: p.date)]
@@ -295,9 +307,14 @@ def install_configs(
 
     A file of the same name with other contents is replaced only with ``backup`` (a copy of
     it is kept beside, and the result lists it); without, nothing is installed."""
-    if framework not in layout.CONFIG_FOLDERS:
-        known = ", ".join(layout.CONFIG_FOLDERS)
-        raise UserError(f"unknown framework '{framework}'; one of: {known}")
+    if framework not in INSTALLABLE:
+        known = ", ".join(INSTALLABLE)
+        why = (
+            ": no engine loads the A16W8 tables (research kernel)"
+            if framework == FileFormat.A16W8.value
+            else ""
+        )
+        raise UserError(f"unknown framework '{framework}'{why}; one of: {known}")
     site_data = Path(site_data)
     name = find_device_dir(site_data, device).name
     files = config_files(site_data, name, (framework,))

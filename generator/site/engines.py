@@ -203,6 +203,22 @@ class Engine:
         return out
 
     @property
+    def triton_every_layer(self) -> list[str]:
+        """The GPUs (the rules' architectures, by name without the models) where the first
+        rule that applies gives every layer to the Triton kernel ("AMD Instinct on ROCm")."""
+        rules = self.rules
+        if rules is None:
+            return []
+        out = []
+        for arch, what in dispatch.rule_table().archs.items():
+            first = next(
+                (r for r in rules.rules if r.when.arch is None or arch in r.when.arch), None
+            )
+            if first is not None and first.backend == TRITON:
+                out.append(what.split(" (")[0])
+        return out
+
+    @property
     def loader_text(self) -> str:
         """Where the folder comes from, for a reader: "get_w8a8_block_fp8_configs in
         sglang/kernels/ops/gemm/fp8_kernel.py of SGLang 0.5.23"."""

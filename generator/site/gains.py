@@ -169,6 +169,15 @@ class Comparison:
     from_bench: int = 0
     from_tuning: int = 0
     engine: str | None = None  # the engine whose shipped files this is ("vllm"); None: none
+    # points where the engine ran its default config because its release ships no file for
+    # the (GPU, shape): what it runs there; all of them: the row is its default config
+    via_default: int = 0
+
+    @property
+    def all_default(self) -> bool:
+        """Whether every point of an engine's row is its default config (no shipped file at
+        any of its shapes): the row says so instead of "its shipped files"."""
+        return bool(self.engine) and bool(self.points) and self.via_default == len(self.points)
 
     @property
     def source(self) -> str:
@@ -362,8 +371,21 @@ class Gains:
 
     @property
     def has_shipped(self) -> bool:
-        """Whether any comparison with an engine's shipped files exists."""
-        return any(c.id in {s.id for s in shipped_sets()} for c in self.versus)
+        """Whether any comparison with an engine's shipped files exists (a row that is its
+        default config at every point, no file shipped there, is not one)."""
+        ids = {s.id for s in shipped_sets()}
+        ids |= {f"{i}-tuning" for i in ids}
+        return any(c.id in ids and not c.all_default for c in self.versus)
+
+    @property
+    def default_runs_nowhere(self) -> bool:
+        """Whether every engine release ships a file for every weight shape of the
+        default-config comparison on this GPU: no engine runs the default config here, so its
+        row is a reference only (the DeepSeek-V3 pages, where vLLM ships all 15 files)."""
+        dflt = self.get("default")
+        if dflt is None or not dflt.points or not self.shipped_shapes:
+            return False
+        return all(dflt.shapes <= shapes for shapes in self.shipped_shapes.values())
 
     def get(self, comparison_id: str) -> Comparison | None:
         return next((c for c in self.versus if c.id == comparison_id), None)
@@ -385,7 +407,9 @@ class Gains:
         name = _release(release) if release else ENGINE_NAMES.get(engine, engine)
         own = self.get(release.id) if release else None
         if own is not None and own.points:
-            return Today(engine, name, own, None)
+            shipped = self.shipped_shapes.get(release.id, set()) if release else set()
+            seen = {nk for c in self.versus for nk in c.shapes}
+            return Today(engine, name, own, None, tuple(sorted((shipped & seen) - own.shapes)))
         dflt = self.get("default")
         if dflt is None or not dflt.points:
             return Today(engine, name, None, None)
@@ -428,7 +452,8 @@ class Gains:
         something to say about: a stand-in (at the shapes they ship no file for), or shapes
         they ship a file for that were not measured."""
         out = [self.today(s.engine) for s in shipped_sets()]
-        return [t for t in out if t.stand_in or t.unmeasured]
+        own = {c.engine for c in self.versus if c.engine}  # a row of their own says the rest
+        return [t for t in out if t.stand_in or (t.unmeasured and t.engine not in own)]
 
 
 def gains(
@@ -466,24 +491,25 @@ def gains(
     vllm_default = providers.engine_default(names, "vllm")
 
     def collect(
-        bench_ref: Callable[[dict[str, BenchRow]], BenchRow | None] | None,
-        has_ref: Callable[[dict[str, BenchRow]], bool],
+        bench_ref: Callable[[dict[str, BenchRow], Key], BenchRow | None] | None,
+        has_ref: Callable[[dict[str, BenchRow], Key], bool],
         tuning_ref: Callable[[TuneRecord, Key], Measurement | None] | None,
-    ) -> tuple[list[Point], int, int]:
-        pts: list[Point] = []
-        n_bench = n_tuning = 0
+    ) -> tuple[list[Point], list[Point]]:
+        """(bench points, tuning points): the benchmark's where it compared the pair, the
+        tuning records' at the other points; never pooled into one figure."""
+        bench_pts: list[Point] = []
+        tuning_pts: list[Point] = []
         for key in keys:
             by_m = g.get(key, {})
             t = installed.get((key[2], key[3]))
             records = {r.M: r for r in t.records} if t else {}
             for m in sorted(set(by_m) | set(records)):
                 at = by_m.get(m, {})
-                if bench_ref and subject in at and has_ref(at):
-                    mine, ref = _row(at, subject), bench_ref(at)
+                if bench_ref and subject in at and has_ref(at, key):
+                    mine, ref = _row(at, subject), bench_ref(at, key)
                     if ok(_meas(mine)) and ok(_meas(ref)):
                         assert mine is not None and ref is not None
-                        pts.append(Point(key, m, *judge_rows(mine, ref)))
-                        n_bench += 1
+                        bench_pts.append(Point(key, m, *judge_rows(mine, ref)))
                 elif tuning_ref and m in records:
                     rec = records[m]
                     ref_m = tuning_ref(rec, key)
@@ -492,14 +518,90 @@ def gains(
                         aa = rec.runoff_aa_spread or 0.0  # the tuning session's A/A control
                         # the runoff's medians where it timed both (what decided the winner)
                         mine_m, ref_m = tune_times.comparable(rec, rec.winner, ref_m)
-                        pts.append(Point(key, m, *judge(mine_m, ref_m, aa)))
-                        n_tuning += 1
-        return pts, n_bench, n_tuning
+                        tuning_pts.append(Point(key, m, *judge(mine_m, ref_m, aa)))
+        return bench_pts, tuning_pts
+
+    def add(
+        cid: str,
+        label: str,
+        description: str,
+        found: tuple[list[Point], list[Point]],
+        engine: str | None = None,
+        via_default: Callable[[Point, bool], bool] | None = None,
+    ) -> None:
+        """One comparison per source: the benchmark's rows where it has any (quant + GEMM,
+        graph replay); the tuner's runoff (GEMM only) apart, as ``<id>-tuning``, at the points
+        the benchmark did not compare. Where the benchmark compared nothing, the tuning points
+        are the comparison (its source says so)."""
+        bench_pts, tuning_pts = found
+        before = len(out.versus)
+        if bench_pts:
+            out.versus.append(
+                Comparison(cid, label, bench_pts, description, len(bench_pts), 0, engine)
+            )
+            if tuning_pts:
+                out.versus.append(
+                    Comparison(
+                        f"{cid}-tuning",
+                        label,
+                        tuning_pts,
+                        f"{description}; timed while tuning (GEMM only), at the points the "
+                        "benchmark did not compare",
+                        0,
+                        len(tuning_pts),
+                        engine,
+                    )
+                )
+        elif tuning_pts:
+            out.versus.append(
+                Comparison(cid, label, tuning_pts, description, 0, len(tuning_pts), engine)
+            )
+        if via_default is not None:
+            for c in out.versus[before:]:
+                c.via_default = sum(1 for p in c.points if via_default(p, c.source == "tuning"))
 
     for s in shipped_sets():
         ship = shipped_names.get(s.id)
         default_name = providers.engine_default(names, s.engine)
         dk = f"{s.engine}-default"
+
+        def bench_ref(
+            at: dict[str, BenchRow],
+            key: Key,
+            ship: str | None = ship,
+            dn: str | None = default_name,
+            ships_here: set[tuple[int, int]] = out.shipped_shapes[s.id],
+        ) -> BenchRow | None:
+            """What the release runs at this point: its shipped file's row where it was
+            timed; where the release ships no file for the (GPU, shape) (the reference copies
+            of its files), its default config's row, whether or not its shipped provider was
+            run here (what runs there, not a stand-in; the same policy on every GPU); where
+            it ships a file that was not timed, nothing (never the default)."""
+            row = at.get(ship) if ship else None
+            if row is not None and row.measurement.status != Status.UNSUPPORTED:
+                return row
+            if device is None:
+                return engine_today(at, ship, dn) if ship else None
+            return _row(at, dn) if no_file(key, ships_here) else None
+
+        def has_ref(
+            at: dict[str, BenchRow],
+            key: Key,
+            ship: str | None = ship,
+            dn: str | None = default_name,
+            ships_here: set[tuple[int, int]] = out.shipped_shapes[s.id],
+        ) -> bool:
+            if ship is not None and ship in at:
+                return True
+            return device is not None and no_file(key, ships_here) and dn is not None and dn in at
+
+        def no_file(key: Key, ships_here: set[tuple[int, int]], release: str = s.id) -> bool:
+            """The release ships no file for the (GPU, shape): none in its reference copies,
+            and none timed for it while tuning (a session that timed its entry found one)."""
+            nk = (key[2], key[3])
+            t = installed.get(nk)
+            timed = t is not None and any(r.baselines.get(release) for r in t.records)
+            return nk not in ships_here and not timed
 
         def tuning_ref(
             rec: TuneRecord,
@@ -514,49 +616,54 @@ def gains(
                 return rec.baselines[s.id]
             return None if (key[2], key[3]) in ships_here else rec.baselines.get(dk)
 
-        pts, nb, nt = collect(
-            (lambda at, ship=ship, dn=default_name: engine_today(at, ship, dn)) if ship else None,
-            lambda at, ship=ship: ship in at,
-            tuning_ref,
+        add(
+            s.id,
+            _release(s),
+            f"what {_release(s)} runs without our files: its shipped config file for "
+            "the shape where it ships one, else its default config",
+            collect(bench_ref, has_ref, tuning_ref),
+            s.engine,
+            lambda p, tuning, s=s, ship=ship: _ran_default(g, installed, p, tuning, s.id, ship),
         )
-        if pts:
-            out.versus.append(
-                Comparison(
-                    s.id,
-                    _release(s),
-                    pts,
-                    f"what {_release(s)} runs without our files: its shipped config file for "
-                    "the shape where it ships one, else its default config",
-                    nb,
-                    nt,
-                    engine=s.engine,
-                )
-            )
-    pts, nb, nt = collect(
-        (lambda at: _row(at, vllm_default)) if vllm_default else None,
-        lambda at: vllm_default in at,
-        lambda rec, key: rec.default,
+    add(
+        "default",
+        "vLLM's default config",
+        "the kernel's default config as vLLM sets it: what vLLM runs for a shape it has "
+        "no file for",
+        collect(
+            (lambda at, key: _row(at, vllm_default)) if vllm_default else None,
+            lambda at, key: vllm_default in at,
+            lambda rec, key: rec.default,
+        ),
     )
-    if pts:
-        out.versus.append(
-            Comparison(
-                "default",
-                "vLLM's default config",
-                pts,
-                "the kernel's default config as vLLM sets it: what vLLM runs for a shape it has "
-                "no file for",
-                nb,
-                nt,
-            )
-        )
     base = next((n for n in providers.ordered(names) if providers.style(n).is_baseline), None)
     if base:
-        pts, nb, nt = collect(lambda at: _row(at, base), lambda at: base in at, None)
-        if pts:
-            out.versus.append(
-                Comparison("bf16", "bf16", pts, "the same layer in bf16 (cuBLAS)", nb, nt)
-            )
+        add(
+            "bf16",
+            "bf16",
+            "the same layer in bf16 (cuBLAS)",
+            collect(lambda at, key: _row(at, base), lambda at, key: base in at, None),
+        )
     return out
+
+
+def _ran_default(
+    g: Grid,
+    installed: Mapping[tuple[int, int], TuneFile],
+    p: Point,
+    tuning: bool,
+    release: str,
+    ship: str | None,
+) -> bool:
+    """Whether an engine row's point was its default config rather than a shipped file: the
+    shipped provider had no correct row there (bench), or the session timed no shipped entry
+    (tuning)."""
+    if tuning:
+        t = installed.get((p.key[2], p.key[3]))
+        rec = next((r for r in t.records if r.M == p.M), None) if t else None
+        return rec is None or rec.baselines.get(release) is None
+    row = g.get(p.key, {}).get(p.M, {}).get(ship) if ship else None
+    return row is None or row.measurement.status == Status.UNSUPPORTED
 
 
 def _band_points(comparisons: Iterable[Comparison | None], band: Band) -> int:

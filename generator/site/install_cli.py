@@ -17,7 +17,7 @@ from generator.data.cli_args import env_folder, folder
 from generator.data.validate import validate_device
 from generator.data.writable import require_writable_dir
 from generator.errors import UserError
-from generator.site.bundles import find_device_dir, install_configs
+from generator.site.bundles import INSTALLABLE, find_device_dir, install_configs
 from generator.site.engines import engines
 
 DEFAULT_SITE_DATA = layout.DEFAULT_SITE_DATA
@@ -38,7 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         ),
     )
     p.add_argument("--device", required=True, help="device name, e.g. NVIDIA_H100_80GB_HBM3")
-    p.add_argument("--framework", required=True, choices=layout.CONFIG_FOLDERS)
+    # engines' folders only: no engine loads our A16W8 tables (research, nothing to install)
+    p.add_argument("--framework", required=True, choices=INSTALLABLE)
     p.add_argument("--dest", required=True, type=folder, help="folder to write the files into")
     p.add_argument(
         "--backup",

@@ -441,8 +441,14 @@ def build(
         bands = []
         for a in recommend.advice(s.rows):
             today = []
-            for c in (c for c in of.versus if c.id not in ("default", "bf16")):
+            skip = ("default", "bf16", "default-tuning", "bf16-tuning")
+            for c in (c for c in of.versus if c.id not in skip and not c.id.endswith("-tuning")):
+                # one source per figure: the benchmark's points of the shape, else (where it
+                # compared none in the band) the tuner's, never the two pooled
                 gm = c.only(s.N, s.K).geomean(a.band)
+                twin = of.get(f"{c.id}-tuning")
+                if gm is None and twin is not None:
+                    gm = twin.only(s.N, s.K).geomean(a.band)
                 ref = names.get(c.engine or "")
                 if gm is not None:
                     today.append((ref.short if ref else c.label, gm))

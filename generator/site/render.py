@@ -306,11 +306,39 @@ def render_site(catalog: Catalog, use_directory_urls: bool = False) -> SiteOutpu
     )
     out.splices["installing.md"] = (
         ENGINES_MARKER,
-        r.page("engines.md.j2", "installing.md", engines=engines.engines()),
+        r.page(
+            "engines.md.j2",
+            "installing.md",
+            engines=engines.engines(),
+            forcing_measured=_forcing_measured(summaries),
+        ),
     )
     out.facts = dict(r.facts)  # every page is rendered: every figure has been stated
     out.downloads[SUMMARY_SRC] = _summary_csv(out.facts)
     out.charts = r.n_charts
+    return out
+
+
+# the verdicts that weigh forcing Triton against the engine's default (measured cells where
+# forcing acts); "install" and the others draw nothing about forcing
+_FORCING_DECISIONS = (verdict.Decision.KEEP, verdict.Decision.MIXED, verdict.Decision.FORCE)
+
+
+def _forcing_measured(
+    summaries: list[dict[str, Any]],
+) -> dict[str, list[tuple[Device, str, list[tuple[verdict.Decision, int]], int]]]:
+    """Per engine id, the GPUs where forcing Triton was measured against the default: (device,
+    its page, the model pages' verdicts that weigh forcing with their counts, its model
+    pages). Computed from the verdicts, so that the installing page's word on forcing is what
+    was measured, per GPU, never typed."""
+    out: dict[str, list[tuple[Device, str, list[tuple[verdict.Decision, int]], int]]] = {}
+    for s in summaries:
+        for name, counts in s["verdicts"]:
+            weighed = [(dec, n) for dec, n in counts if dec in _FORCING_DECISIONS]
+            if weighed:
+                engine = s["engines"][name]
+                total = sum(n for _, n in counts)
+                out.setdefault(engine, []).append((s["d"], _device_src(s["d"]), weighed, total))
     return out
 
 
@@ -585,6 +613,9 @@ def _home_page(r: _Renderer, catalog: Catalog, summaries: list[dict[str, Any]]) 
         device_srcs={d.name: _device_src(d) for d in catalog.devices},
         summaries=summaries,
         summary_src=SUMMARY_SRC,
+        # what each engine runs on Hopper, from its dispatch rules (never typed)
+        engine_list=engines.engines(),
+        hopper_arch=engines.HOPPER,
     )
 
 

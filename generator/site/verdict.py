@@ -75,7 +75,8 @@ _DECISION_SHORT = {
     Decision.FORCE: "force Triton, with our files",
     Decision.KEEP: "keep the default",
     Decision.MIXED: "keep the default unless your batches are where Triton gains",
-    Decision.UNMEASURED: "no verdict yet: the default backend is not measured on this GPU",
+    Decision.UNMEASURED: "no verdict yet: the default backend is not measured for this model's "
+    "shapes",
     Decision.UNCOVERED: "not covered by the dispatch rules",
 }
 
@@ -147,7 +148,7 @@ class Cell:
         swap-AB (M = 24)", "DeepGEMM (M 32–512)" in vLLM's mid band on Hopper)."""
         seen: dict[str, list[int]] = {}
         for p in sorted(self.points, key=lambda p: p.M):
-            seen.setdefault(p.backend.short, []).append(p.M)
+            seen.setdefault(p.backend.measured_as(p.stand_in), []).append(p.M)
         if len(seen) == 1:
             return list(seen)
         return [
@@ -224,6 +225,21 @@ class EngineVerdict:
         """Every backend the engine runs by default on this page, in the rules' order."""
         ids = {p.backend.id for layer in self.layers for c in layer.cells for p in c.points}
         return [b for bid, b in (self.rules.backends.items() if self.rules else []) if bid in ids]
+
+    @property
+    def default_labels(self) -> list[str]:
+        """Every backend the engine runs by default on this page, each as its measured time
+        was had: "FlashInfer swap-AB (DeepGEMM stands in)" where a stand-in's row gave it."""
+        labels: dict[str, None] = {}
+        for b in self.default_backends:
+            for layer in self.layers:
+                for c in layer.cells:
+                    for p in c.points:
+                        if p.backend.id == b.id and p.default_row is not None:
+                            labels[b.measured_as(p.stand_in)] = None
+            if not any(lab.startswith(b.short) for lab in labels):
+                labels[b.short] = None
+        return list(labels)
 
     @property
     def decided_by(self) -> list[dispatch.Rule]:
@@ -577,8 +593,8 @@ def engine_verdict(
     if out.decision == Decision.UNMEASURED:
         missing = sorted({b.short for b in out.default_backends if b.id != TRITON})
         out.reason = (
-            f"what {name} runs here by default ({', '.join(missing)}) has not been measured on "
-            "this GPU"
+            f"what {name} runs here by default ({', '.join(missing)}) has not been measured for "
+            "this model's shapes on this GPU"
         )
     return out
 

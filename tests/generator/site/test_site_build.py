@@ -915,13 +915,21 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                     mine = row_meas(at, tuned)
                     for set_id, engine in engines.items():
                         name = shipped.get(set_id)
-                        if tuned in at and name in at:
+                        want = "default" if engine == "vllm" else f"default:{engine}"
+                        own_default = _pick(
+                            infos, lambda i, w=want: _fp8(i) and i.get("config_source") == w
+                        )
+                        # the release's reference files: where it ships none for the (GPU,
+                        # shape), its default config is what runs (on every GPU alike)
+                        no_file = shipped_set(set_id).table(
+                            dev, key[2], key[3]
+                        ) is None and not any(
+                            r.get("baselines", {}).get(set_id) for r in (t or {}).get("records", [])
+                        )  # none in its reference files, none timed for it while tuning
+                        if tuned in at and (name in at or (no_file and own_default in at)):
                             today, today_name = row_meas(at, name), name
-                            if today["status"] == "unsupported":
-                                want = "default" if engine == "vllm" else f"default:{engine}"
-                                today_name = _pick(
-                                    infos, lambda i, w=want: _fp8(i) and i.get("config_source") == w
-                                )
+                            if today is None or today["status"] == "unsupported":
+                                today_name = own_default if no_file else None
                                 today = row_meas(at, today_name)
                             add(set_id, _band(m), mine, today, "bench", ctrl(at, tuned, today_name))
                         elif rec:
@@ -954,18 +962,30 @@ def expected_facts(site_data: Path) -> dict[str, str]:
             for set_id in engines:
                 if cmp.get(set_id):
                     continue
+                d_src = source.get("default", [])
+                d_how = "bench" if "bench" in d_src else "tuning"  # the default's one source
                 stand = [
                     p
-                    for p, nk in zip(cmp.get("default", []), dflt_shapes, strict=True)
-                    if shipped_set(set_id).table(dev, *nk) is None
+                    for p, nk, how in zip(cmp.get("default", []), dflt_shapes, d_src, strict=True)
+                    if how == d_how and shipped_set(set_id).table(dev, *nk) is None
                 ]
                 if stand:
                     out.update(_stats(stand, f"{pre}|{set_id}-stand-in", totals))
-            for cid, pts in cmp.items():
-                out.update(_stats(pts, f"{pre}|{cid}", totals))
-                out[f"{pre}|{cid}|compared"] = str(len(pts))
-                out[f"{pre}|{cid}|from_bench"] = str(source[cid].count("bench"))
-                out[f"{pre}|{cid}|from_tuning"] = str(source[cid].count("tuning"))
+            for cid, pts in list(cmp.items()):
+                # one source per figure: the benchmark's points where it compared the pair,
+                # the tuner's apart ("<id>-tuning"); tuning alone where the bench has none
+                bench = [p for p, how in zip(pts, source[cid], strict=True) if how == "bench"]
+                tuning = [p for p, how in zip(pts, source[cid], strict=True) if how == "tuning"]
+                parts = [(cid, bench, "bench"), (f"{cid}-tuning", tuning, "tuning")]
+                if not bench:
+                    parts = [(cid, tuning, "tuning")]
+                for pid, ppts, how in parts:
+                    if not ppts:
+                        continue
+                    out.update(_stats(ppts, f"{pre}|{pid}", totals))
+                    out[f"{pre}|{pid}|compared"] = str(len(ppts))
+                    out[f"{pre}|{pid}|from_bench"] = str(len(ppts) if how == "bench" else 0)
+                    out[f"{pre}|{pid}|from_tuning"] = str(len(ppts) if how == "tuning" else 0)
             if scope == "all" and others and bf16:
                 vs_bf16, vs_tuned = [], []
                 others_at: dict[str, set] = defaultdict(set)  # points compared, per band
