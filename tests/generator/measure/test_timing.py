@@ -306,3 +306,58 @@ def test_the_point_seed_is_the_same_in_another_process():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert int(out.stdout) == timing.order_seed(1, 4, 7168, 2304)
+
+
+# --------------------------------------------------------------------------------------------
+# the CUDA side's sizing replays, on stand-ins for torch.cuda (no GPU here)
+
+
+class _FakeEvent:
+    """A CUDA event on a fake clock: ``record`` stamps the fake GPU time."""
+
+    def __init__(self, clock, enable_timing=False):
+        self.clock, self.t = clock, None
+
+    def record(self):
+        self.t = self.clock["t"]
+
+    def elapsed_time(self, end):
+        return (end.t - self.t) / 1e3  # ms, as torch reports it
+
+
+class _FakeCudaGraph:
+    def __init__(self, clock, us):
+        self.clock, self.us = clock, us
+
+    def replay(self):
+        self.clock["t"] += self.us
+
+
+def test_sizing_replays_share_one_hold_and_retry_a_hold_the_host_outran(monkeypatch):
+    """``_Cuda.replay_us`` holds the GPU once for every graph's replays, sized by their count;
+    when the host fell behind (the hold's event already complete once all were enqueued), it
+    times them again behind a hold HOLD_GROWTH times longer, and reports each graph's median."""
+    clock = {"t": 0.0}
+    holds: list[float] = []
+    ahead_after = 2  # the first two holds are outrun by the host
+
+    class _Released:
+        def __init__(self, n):
+            self.n = n
+
+        def query(self):
+            return self.n <= ahead_after  # complete: the host fell behind it
+
+    def hold(ms):
+        holds.append(ms)
+        return _Released(len(holds))
+
+    monkeypatch.setattr(timing, "hold_gpu", hold)
+    monkeypatch.setattr(timing.torch.cuda, "Event", lambda **kw: _FakeEvent(clock, **kw))
+    monkeypatch.setattr(timing.torch.cuda, "synchronize", lambda: None)
+    graphs = [_FakeCudaGraph(clock, 40.0), _FakeCudaGraph(clock, 900.0)]
+    out = timing._Cuda().replay_us(graphs, timing.SIZE_REPLAYS)
+    first = timing.SIZE_HOLD_MS + timing.SIZE_HOLD_PER_REPLAY_MS * 2 * timing.SIZE_REPLAYS
+    assert holds == pytest.approx([first, first * timing.HOLD_GROWTH, first * 16.0])
+    assert [us for us, _ in out] == pytest.approx([40.0, 900.0])
+    assert all(launch >= 0.0 for _, launch in out)
