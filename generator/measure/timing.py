@@ -529,16 +529,20 @@ def time_cuda_graphs_interleaved(
     target_us: float = 10_000.0,
     min_replay_us: float = MIN_REPLAY_US,
     seed: int = ORDER_SEED,
+    whole_blocks: bool = True,
 ) -> list[TimingStats]:
     """:func:`time_cuda_graph` for several candidates at once: each gets its graph, then the
     graphs are replayed in turn (balanced orders from ``seed``, :func:`round_orders`), so
     every candidate is timed under the same conditions. Every candidate gets the round count
-    the most demanding one asks for (to whole balanced blocks, :func:`balanced_rounds`).
+    the most demanding one asks for (to whole balanced blocks, :func:`balanced_rounds`, unless
+    ``whole_blocks`` is False).
     Raises :class:`NotAheadOfHost` when no round could be kept."""
     # One memory pool for every candidate's graph: what a call allocates while it runs (the
     # quantized activation, its scales, the output) comes from the same pool for every
     # candidate, as its inputs come from the same rotated sets (issue 22, lab/README.md).
-    return _interleave(_Cuda(), call_sets, max_replays, target_us, min_replay_us, seed)
+    return _interleave(
+        _Cuda(), call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks
+    )
 
 
 def time_host(calls: Sequence[Callable[[], object]], replays: int = 5) -> TimingStats:
@@ -573,13 +577,17 @@ def time_interleaved(
     max_replays: int = 30,
     target_us: float = 10_000.0,
     seed: int = ORDER_SEED,
+    whole_blocks: bool = True,
 ) -> list[TimingStats]:
     """Time several candidates against each other (see the module doc); one stats each.
-    ``seed``: the orders' (:func:`order_seed` of the point, so points differ)."""
+    ``seed``: the orders' (:func:`order_seed` of the point, so points differ);
+    ``whole_blocks``: rounds in whole balanced blocks (False: :func:`time_pass`)."""
     if not call_sets or not all(call_sets):
         raise ValueError("time_interleaved: nothing to time")
     if on_cuda:
-        return time_cuda_graphs_interleaved(call_sets, max_replays, target_us, MIN_REPLAY_US, seed)
+        return time_cuda_graphs_interleaved(
+            call_sets, max_replays, target_us, MIN_REPLAY_US, seed, whole_blocks
+        )
     return [time_host(calls, min(max_replays, 3)) for calls in call_sets]
 
 
@@ -591,9 +599,9 @@ def time_pass(
     seed: int = ORDER_SEED,
 ) -> list[TimingStats]:
     """One pass of a search: its candidates ranked against each other in one interleaved
-    timing (the steps of :func:`time_interleaved`), with as many rounds as the most demanding
-    candidate asks for, not whole balanced blocks: a pass of 30 configs would otherwise take
-    30 rounds where 5 rank them. Every candidate is in every round, in seeded orders.
+    timing (:func:`time_interleaved`), with as many rounds as the most demanding candidate
+    asks for, not whole balanced blocks: a pass of 30 configs would otherwise take 30 rounds
+    where 5 rank them. Every candidate is in every round, in seeded orders.
 
     Why one timing for the pass and not one per config: timed alone, a config paid a hold
     of the GPU (1 ms and more) for its sizing and one per round, six or more holds for its
@@ -602,13 +610,7 @@ def time_pass(
     are compared under the same conditions (configs timed one after the other drift apart by
     several per cent, ``generator.tune.search``).
     Raises what a candidate raises: the caller times them alone to tell which one failed."""
-    if not call_sets or not all(call_sets):
-        raise ValueError("time_pass: nothing to time")
-    if on_cuda:
-        return _interleave(
-            _Cuda(), call_sets, max_replays, target_us, MIN_REPLAY_US, seed, whole_blocks=False
-        )
-    return [time_host(calls, min(max_replays, 3)) for calls in call_sets]
+    return time_interleaved(call_sets, on_cuda, max_replays, target_us, seed, whole_blocks=False)
 
 
 def tflops(flops: int, latency_us: float) -> float:

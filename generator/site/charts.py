@@ -324,18 +324,12 @@ def lines_chart(
     ]
     # "what the engines run without our files" only where every engine runs Triton by default
     engines_today = bool(refs) and all(r.today for r in (refs or {}).values())
-    series, lat = [], []
-    for n in names:
+    lat = [[_num(r.measurement.latency_us) if r else None for r in rows_k] for rows_k in row_at]
+    series = []
+    for n, lat_n in zip(names, lat, strict=True):
         s = _series(n, n in shown, published=published, engines_today=engines_today)
-        pts = by_provider[n]
-        lat.append(
-            [
-                _num(pts[i].measurement.latency_us) if _ok(pts.get(i)) else None
-                for i in range(len(xs))
-            ]
-        )
-        s["lat"] = lat[-1]
-        s["bad"] = [[i, _invalid_text(r)] for i, r in sorted(pts.items()) if not _ok(r)]
+        s["lat"] = lat_n
+        s["bad"] = [[i, _invalid_text(r)] for i, r in sorted(by_provider[n].items()) if not _ok(r)]
         series.append(s)
     if not any(any(v is not None for v in lat_s) for lat_s in lat) and not any(
         s["bad"] for s in series
