@@ -945,3 +945,28 @@ def test_hover_label_follows_a_new_width(browser: Any, server: str) -> None:
         assert not w.errors, w.errors
     finally:
         w.close()
+
+
+# --- the methodology page's provider table and the device page's ceilings on a phone ----------
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_provider_table_fits_a_phone(browser: Any, server: str, width: int) -> None:
+    """The methodology page's provider table (the provider, its id, role, what it computes and
+    what it is) fits a phone: it was 372 px wider than its box at 390 px. One card per provider,
+    every column kept: each cell on screen under its column's name, what a tap there hits."""
+    w = Watch(browser, server, viewport={"width": width, "height": 844})
+    try:
+        w.page.goto(f"{server}/methodology.html", wait_until="load")
+        got = w.page.evaluate(CARDS, "table.bg-providers")
+        assert got["overflow"] <= 0, got["overflow"]
+        assert got["n"] == 5 and {c["i"] for c in got["cells"]} == set(range(got["n"]))
+        for c in got["cells"]:
+            assert c["width"] > 0 and c["left"] >= 0 and c["right"] <= got["vw"], c
+            assert c["hit"], c
+            assert c["label"] == c["head"], c
+            assert c["before"] == json.dumps(c["label"], ensure_ascii=False), c
+        assert w.page.evaluate(OVERFLOW) <= 0
+        assert not w.errors, w.errors
+    finally:
+        w.close()
