@@ -970,3 +970,40 @@ def test_provider_table_fits_a_phone(browser: Any, server: str, width: int) -> N
         assert not w.errors, w.errors
     finally:
         w.close()
+
+
+KV_FIT = """() => {
+  const vw = document.documentElement.clientWidth;
+  return Array.from(document.querySelectorAll('table.bg-kv')).map(t => {
+    const wrap = t.closest('.bg-table-wrap');
+    const r = t.getBoundingClientRect();
+    return {wrapped: !!wrap, over: wrap ? wrap.scrollWidth - wrap.clientWidth : null,
+            left: r.left, right: r.right - vw, own: t.scrollWidth - t.clientWidth};
+  });
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_device_ceilings_table_fits_a_phone(
+    browser: Any, server: str, site: Path, width: int
+) -> None:
+    """Every device page's table of measured ceilings (a key / value table) sits in its own
+    box like every other data table, and that box fits a phone with nothing to scroll: it was
+    the one table outside a box, so a probe of its box read the text column's overflow (16 px,
+    Material's code blocks reaching the screen's edges) as its own."""
+    w = Watch(browser, server, viewport={"width": width, "height": 844})
+    pages = [p for p in _pages(site) if re.fullmatch(r"devices/[^/]+/index\.html", p)]
+    assert len(pages) == 3
+    try:
+        for rel in pages:
+            w.page.goto(f"{server}/{rel}", wait_until="load")
+            got = w.page.evaluate(KV_FIT)
+            assert len(got) == 1, (rel, got)
+            for t in got:
+                assert t["wrapped"], (rel, t)
+                assert t["over"] <= 0 and t["own"] <= 0, (rel, t)
+                assert t["left"] >= 0 and t["right"] <= 0, (rel, t)
+            assert w.page.evaluate(OVERFLOW) <= 0, rel
+        assert not w.errors, w.errors
+    finally:
+        w.close()
