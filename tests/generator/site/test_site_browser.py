@@ -1007,3 +1007,44 @@ def test_device_ceilings_table_fits_a_phone(
         assert not w.errors, w.errors
     finally:
         w.close()
+
+
+HOSTILE_HOVER = """async () => {
+  await window.bgCharts.renderAll();
+  for (const fig of document.querySelectorAll('.bg-figure')) {
+    const spec = JSON.parse(fig.querySelector('.bg-chart script').textContent);
+    const k = spec.series.findIndex(s => (s.bad || []).some(b => b[1].includes('xss')));
+    if (k < 0 || spec.type !== 'lines') continue;
+    const box = fig.querySelector(`input[data-series="${k}"]`);
+    if (!box.checked) box.click();
+    return {id: fig.id, k: k, x0: spec.x[spec.series[k].bad[0][0]], x: spec.x};
+  }
+  return null;
+}"""
+
+
+def test_hover_shows_quotes_and_markup_as_written(browser: Any, server: str) -> None:
+    """A hover label shows a message holding ``"``, ``'``, ``<`` and ``&`` as written (the
+    fixture's hostile text), escaped once for Plotly: no ``&quot;`` (Plotly decodes only a few
+    named entities, and printed that one as it is), no ``&amp;``, and no tag drawn."""
+    w = Watch(browser, server, viewport={"width": 1280, "height": 900})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        found = w.page.evaluate(HOSTILE_HOVER)
+        assert found is not None and found["x0"] == found["x"][0], found
+        fid = found["id"]
+        w.page.wait_for_function(
+            f"document.querySelector('#{fid} .js-plotly-plot').data[{found['k']}].visible === true"
+        )
+        w.page.locator(f"#{fid}").scroll_into_view_if_needed()
+        got = w.page.evaluate(HOVER_AT, [f"#{fid}", 0.01])
+        assert got is not None
+        text = got["text"].replace("\u00a0", " ")
+        assert "xss" in text, text
+        assert "<script>alert('xss')</script>&\"'" in text.replace("\n", ""), text
+        for entity in ("&quot;", "&amp;", "&lt;", "&#"):
+            assert entity not in text, (entity, text)
+        assert not w.page.evaluate(f"!!document.querySelector('#{fid} .hoverlayer script')")
+        assert not w.errors, w.errors
+    finally:
+        w.close()
