@@ -361,7 +361,7 @@ def test_colours_stand_out_in_both_palettes() -> None:
     from generator.bench import registry
 
     for p in registry.all_providers():
-        st = providers.ProviderStyle(p.name, p.info.label, p.info.color, "", "", p.info)
+        st = providers.style(p.name)
         assert providers.contrast(st.color_light, providers.LIGHT_BG) >= providers.MIN_CONTRAST
         assert providers.contrast(st.color_dark, providers.DARK_BG) >= providers.MIN_CONTRAST
 
