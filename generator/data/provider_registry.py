@@ -13,9 +13,10 @@ and kept equal to :mod:`generator.bench.registry` by a test); a file may only re
   refuses the file (:func:`disagreements`), save the values older runs legitimately
   recorded (:data:`FORMER`);
 * how it looks (label, description, dash, symbol) is the registry's wherever shown; a file's
-  older wording is ignored; its colour on the pages is the site's one palette's
+  older wording is ignored; its colour is declared nowhere but the site's one palette
   (``generator.site.providers.PALETTE``, slot = its place in the registry), so that no two
-  providers look alike;
+  providers look alike (the ``color`` that files before 2026-12-03 record is dropped when
+  read: :class:`ProviderInfo`);
 * a provider the registry does not know (a contributed kernel) keeps the metadata its own
   file records, on its own device's pages only (``generator.site.providers``), and can never
   be a baseline or installable: those roles decide every speedup and every bundle.

@@ -241,12 +241,22 @@ class ProviderInfo(_Record):
     library: str | None = Field(default=None, pattern=r"^[A-Za-z0-9 ._:()+,-]{1,120}$")
     quant_timed: bool = False  # the activation quantization is inside the timed region
     baseline: bool = False  # the reference its kind's speedups are measured against
-    color: str = Field(pattern=COLOR_PATTERN)
     dash: Dash = "solid"
     symbol: str = Field(default="circle", pattern=SYMBOL_PATTERN)
     # The dtype of its output whatever ``bench --out-dtype`` says (the bf16 providers compute
     # and return bf16), which sets the error bound its rows are judged by; None: the run's.
     output_dtype: Literal["bfloat16", "float16", "float32"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_color(cls, data: Any) -> Any:
+        """A file written before 2026-12-03 records a ``color`` per provider: read and
+        dropped. No code read it (a provider's colour on the pages is the site's one palette's,
+        ``generator.site.providers.PALETTE``, so that no two providers of a chart look alike),
+        and a second, unread colour could only contradict it. The input is not changed."""
+        if isinstance(data, dict) and "color" in data:
+            data = {k: v for k, v in data.items() if k != "color"}
+        return data
 
 
 class AAControl(_Record):

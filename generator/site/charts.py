@@ -21,7 +21,8 @@ Rules every chart follows:
   the message, so a failed or wrong result can never be read as a number;
 * a y axis is logarithmic where its values span more than :data:`LOG_SPAN`;
 * colours come from :mod:`generator.site.providers`, adjusted to stand out from each palette's
-  background; strings from the data are HTML-escaped (Plotly renders a subset of HTML).
+  background; strings from the data are escaped once for Plotly's subset of HTML
+  (:func:`plotly_text`), which the legend's HTML reads the same.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ Spec = dict[str, Any]
 LOG_SPAN = 30.0  # max / min beyond which an axis is logarithmic
 # every speedup view's help ends with the rule that leaves a provider's line with gaps there
 SAME_RUN_HELP = "; only rows of one run are divided (a row of another run is a gap)"
+
+
+def plotly_text(text: str) -> str:
+    """``text`` escaped once for a Plotly label, and valid as HTML text or attribute too (the
+    legend shows the same names). Plotly reads its labels as a subset of HTML and decodes only
+    a few named entities (plotly.js 4.1.1, src/lib/svg_text_utils.js, ``convertEntities``:
+    ``amp``, ``lt``, ``gt``, ``nbsp``, ``mu``, ``times``, ``plusmn``, ``deg``) but any numeric
+    one: ``html.escape``'s ``&quot;`` was shown as it is, so quotes go as ``&#34;`` and
+    ``&#39;``."""
+    return html.escape(text, quote=False).replace('"', "&#34;").replace("'", "&#39;")
 
 
 def _num(x: float | None) -> float | None:
@@ -78,7 +89,7 @@ def short_reason(status: str, message: str | None, limit: int = REASON_CHARS) ->
 
 def _invalid_text(row: BenchRow) -> str:
     meas = row.measurement
-    return html.escape(short_reason(meas.status.value, meas.message))
+    return plotly_text(short_reason(meas.status.value, meas.message))
 
 
 def _group(name: str, published: Callable[[str], bool] | None, engines_today: bool = False) -> str:
@@ -104,7 +115,7 @@ def _series(
     st = providers.style(name)
     return {
         "key": name,  # the provider (JSON-escaped when embedded; never rendered by Plotly)
-        "name": html.escape(st.label),
+        "name": plotly_text(st.label),
         "group": group or _group(name, published, engines_today),
         "color": st.color_light,
         "color_dark": st.color_dark,
@@ -255,7 +266,7 @@ def stand_in_notes(d: DefaultTimes, xs: list[int], names: list[str]) -> list[lis
             continue
         if row.provider in names:
             note = f"stands in for {short}, not measured"
-            out.append([names.index(row.provider), i, html.escape(note)])
+            out.append([names.index(row.provider), i, plotly_text(note)])
     return out
 
 
@@ -578,7 +589,7 @@ def mla_chart(rows: list[BenchRow], reference_label: str | None) -> Spec | None:
         series.append(
             {
                 "key": None,
-                "name": html.escape(
+                "name": plotly_text(
                     f"{reference_label or 'reference'} (published figure, another GPU)"
                 ),
                 "group": "Another vendor's published figure (not measured here)",

@@ -72,10 +72,10 @@ def _setup(p: Problem, ctx: BenchContext, input_type: str, tuned: bool) -> Prepa
 
 
 _STYLE = {
-    ("fp8", False): ("#ff9896", "dot", "diamond-open"),
-    ("fp8", True): ("#d62728", "solid", "diamond"),
-    ("int8", False): ("#c5b0d5", "dot", "triangle-up-open"),
-    ("int8", True): ("#9467bd", "solid", "triangle-up"),
+    ("fp8", False): ("dot", "diamond-open"),
+    ("fp8", True): ("solid", "diamond"),
+    ("int8", False): ("dot", "triangle-up-open"),
+    ("int8", True): ("solid", "triangle-up"),
 }
 
 
@@ -112,7 +112,7 @@ def _setup_shipped(p: Problem, ctx: BenchContext, shipped: ShippedSet) -> Prepar
     return prepare_block(p, ctx, "fp8", pick_config(table, p.M))
 
 
-def _shipped_provider(shipped: ShippedSet, color: str) -> Provider:
+def _shipped_provider(shipped: ShippedSet) -> Provider:
     engine = {"vllm": "vLLM", "sglang": "SGLang"}.get(shipped.engine, shipped.engine)
     return block_provider(
         info(
@@ -123,7 +123,6 @@ def _shipped_provider(shipped: ShippedSet, color: str) -> Provider:
             "size key, as the engine picks; activation quant (Triton) timed",
             Scheme.FP8_BLOCK,
             Origin.ENGINE,
-            color,
             "dashdot",
             "diamond-tall",
             config_source=f"shipped:{shipped.id}",
@@ -146,7 +145,6 @@ SGLANG_DEFAULT = block_provider(
         "SGLang runs for a shape it has no file for; activation quant (Triton) timed",
         Scheme.FP8_BLOCK,
         Origin.ENGINE,
-        "#ffbb78",
         "dot",
         "diamond-wide",
         config_source="default:sglang",
@@ -155,10 +153,8 @@ SGLANG_DEFAULT = block_provider(
     _setup_sglang_default,
 )
 
-_SHIPPED_COLORS = ("#2b2b8c", "#5e3c99", "#6a51a3", "#9e9ac8")
-
 PROVIDERS = [
     *(_provider(t, tuned) for t in ("fp8", "int8") for tuned in (False, True)),
-    *(_shipped_provider(s, c) for s, c in zip(shipped_sets(), _SHIPPED_COLORS, strict=False)),
+    *(_shipped_provider(s) for s in shipped_sets()),
     SGLANG_DEFAULT,
 ]

@@ -48,7 +48,6 @@ TORCH_BF16 = Provider(
         "torch.matmul in bf16 (cuBLAS on GPU): the baseline",
         Scheme.BF16,
         Origin.LIBRARY,
-        "#555555",
         "dash",
         "circle",
         baseline=True,
@@ -116,10 +115,10 @@ def _scaled_mm_provider(quant: bool, rowwise: bool) -> Provider:
     )
     label = "cuBLAS FP8 " + ("channel-wise" if rowwise else "tensor-wise")
     style = {
-        (False, True): ("#2ca02c", "dashdot", "cross"),
-        (False, False): ("#b5e0a6", "dot", "cross"),
-        (True, True): ("#3b7d3b", "dashdot", "x"),
-        (True, False): ("#98df8a", "dashdot", "x"),
+        (False, True): ("dashdot", "cross"),
+        (False, False): ("dot", "cross"),
+        (True, True): ("dashdot", "x"),
+        (True, False): ("dashdot", "x"),
     }[(rowwise, quant)]
     return Provider(
         info=info(
@@ -183,7 +182,6 @@ def _cublas_block_provider(quant: bool) -> Provider:
             + QUANT_WORDS[quant].format("Triton"),
             Scheme.FP8_BLOCK,
             Origin.LIBRARY,
-            "#1f77b4" if quant else "#aec7e8",
             "solid" if quant else "dot",
             "square",
             quant_timed=quant,
@@ -239,7 +237,6 @@ CUBLAS_BLOCK_V2 = Provider(
         "BlockWise128x128, padded scales); activation quant (Triton) timed",
         Scheme.FP8_BLOCK,
         Origin.LIBRARY,
-        "#6baed6",
         "dashdot",
         "square-open",
         quant_timed=True,
@@ -291,7 +288,6 @@ def _int_mm_provider(quant: bool) -> Provider:
             + QUANT_WORDS[quant].format("torch"),
             Scheme.INT8_CHANNEL,
             Origin.LIBRARY,
-            "#7f7f7f" if quant else "#c7c7c7",
             "dashdot" if quant else "dot",
             "triangle-down",
             quant_timed=quant,

@@ -88,7 +88,7 @@ def _block_fp8(
     label: str,
     description: str,
     setup: Callable[[Problem, BenchContext], Prepared],
-    style: tuple[str, str, str],
+    style: tuple[str, str],
     requires: Requirement = Requirement.TRITON,
 ) -> Provider:
     return block_provider(
@@ -113,14 +113,14 @@ BLOCK_FP8 = [
         "Triton FP8 block, split-K (ours, small M)",
         "our Triton block FP8 split-K + swap-AB kernel for small M (deterministic reduce)",
         _setup_splitk,
-        ("#ff7f0e", "dot", "star"),
+        ("dot", "star"),
     ),
     _block_fp8(
         "triton-fp8-block-persistent",
         "Triton FP8 block, persistent TMA (ours, large M)",
         "our Triton block FP8 persistent kernel with TMA loads for large M",
         _setup_persistent,
-        ("#8c564b", "dot", "pentagon"),
+        ("dot", "pentagon"),
         Requirement.TMA,
     ),
     _block_fp8(
@@ -129,7 +129,7 @@ BLOCK_FP8 = [
         "our warp-specialized Hopper block FP8 kernel (Gluon: TMA producer warp, one partition "
         "per consumer warpgroup, lagged promotion) for large M",
         _setup_gluon,
-        ("#17becf", "solid", "star-diamond"),
+        ("solid", "star-diamond"),
         Requirement.HOPPER,
     ),
     _block_fp8(
@@ -138,7 +138,7 @@ BLOCK_FP8 = [
         "our Triton block FP8 decode kernel: activation quant fused into a split-K swap-AB GEMM "
         "with an in-kernel deterministic reduction (one launch)",
         _setup_decode,
-        ("#e377c2", "solid", "hexagon"),
+        ("solid", "hexagon"),
     ),
 ]
 
@@ -196,7 +196,6 @@ def _azp_provider(with_bias: bool) -> Provider:
             + "; activation quant (Triton) timed",
             Scheme.INT8_AZP,
             Origin.OURS,
-            "#dbdb8d" if with_bias else "#bcbd22",
             "dot" if with_bias else "solid",
             "bowtie",
             config_source="default",

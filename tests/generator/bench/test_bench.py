@@ -65,7 +65,7 @@ def _raise(message: str, exc_type: type[Exception] = RuntimeError):
 
 def _test_provider(name: str, setup, library: bool = False) -> pv.Provider:
     return pv.Provider(
-        info=info(name, name, "deliberately broken (test)", Scheme.BF16, Origin.OURS, "#000"),
+        info=info(name, name, "deliberately broken (test)", Scheme.BF16, Origin.OURS),
         compute=pv.Compute.BF16,
         setup=setup,
         reference=pv.get("torch-bf16").reference,

@@ -49,7 +49,7 @@ EXPECTED = {
 
 def _dummy(name: str) -> pv.Provider:
     return pv.Provider(
-        info=common.info(name, name, "test", Scheme.BF16, Origin.OURS, "#000000"),
+        info=common.info(name, name, "test", Scheme.BF16, Origin.OURS),
         compute=pv.Compute.BF16,
         setup=lambda p, ctx: pv.Prepared([]),
         reference=lambda p, ctx: torch.zeros(1),
@@ -67,7 +67,7 @@ def test_metadata_says_what_each_provider_is():
     """What the site reads instead of names: the scheme a provider computes, who wrote it,
     and which engines' users can install it (only the tuned drop-in files)."""
     infos = {p.name: p.info for p in pv.all_providers()}
-    assert all(isinstance(i, ProviderInfo) and i.label and i.color for i in infos.values())
+    assert all(isinstance(i, ProviderInfo) and i.label for i in infos.values())
     assert len({i.label for i in infos.values()}) == len(infos)  # legends tell them apart
     installable = {n: i.installable for n, i in infos.items() if i.installable}
     assert installable == {

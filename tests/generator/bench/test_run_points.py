@@ -82,7 +82,7 @@ def _fake(name: str, origin: Origin = Origin.OURS, work=None, nbytes: int = 1000
         return pv.Prepared([_Call(name, lambda: torch.matmul(x, w.t()))], config=None, work=work)
 
     return pv.Provider(
-        info=info(name, name, "fake provider (test)", Scheme.BF16, origin, "#000"),
+        info=info(name, name, "fake provider (test)", Scheme.BF16, origin),
         compute=pv.Compute.BF16,
         setup=setup,
         reference=pv.get("torch-bf16").reference,

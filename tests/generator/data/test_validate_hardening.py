@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from generator.data.records import BenchFile, BenchRow, Ceilings, Measurement, Status, save
+from generator.data.records import (
+    BenchFile,
+    BenchRow,
+    Ceilings,
+    Measurement,
+    ProviderInfo,
+    Status,
+    save,
+)
 from generator.data.validate import validate_tree
 from tests.fixtures.make_synthetic import provenance, write_catalog
 
@@ -206,7 +214,6 @@ def test_metadata_is_filed_under_its_own_name(tree):
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("color", "red; position: fixed; inset: 0; background: url(https://x.example/)"),
         ("dash", 'solid" onmouseover="alert(1)'),
         ("symbol", "circle<script>"),
         ("label", "<img src=x onerror=alert(1)>"),
@@ -215,6 +222,17 @@ def test_metadata_is_filed_under_its_own_name(tree):
 def test_styles_that_reach_html_or_css_match_a_strict_pattern(tree, field, value):
     path = _square_infos(tree, A, lambda infos: infos["torch-bf16"].update({field: value}))
     _says(tree, path, f"providers.torch-bf16.{field}")
+
+
+def test_a_recorded_colour_is_no_problem_and_is_dropped(tree):
+    """Files before 2026-12-03 record a colour per provider, which nothing reads (the site's
+    palette colours every provider): validate accepts one, whatever it holds, and reading
+    drops it, so it can reach no page."""
+    hostile = "red; position: fixed; inset: 0; background: url(https://x.example/)"
+    path = _square_infos(tree, A, lambda infos: infos["torch-bf16"].update(color=hostile))
+    assert not [line for line in _problems(tree) if line.startswith(f"{path}: ")]
+    raw = json.loads(path.read_text())["providers"]["torch-bf16"]
+    assert "color" in raw and "color" not in ProviderInfo.model_validate(raw).model_dump()
 
 
 def test_values_older_runs_recorded_are_accepted_and_named():

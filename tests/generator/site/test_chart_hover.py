@@ -6,6 +6,8 @@ release ships no file for the shape."""
 
 from __future__ import annotations
 
+import re
+
 from generator.data.records import Status
 from generator.site import charts, verdict
 from tests.generator.site.test_verdict import (
@@ -90,3 +92,36 @@ def test_the_stand_in_point_of_the_engine_default_view_says_it_stands_in():
     assert spec["x"][:2] == [1, 16]
     assert view["ys"][names.index(DEEPGEMM)] == [1.0] * 4
     assert all("notes" not in v for v in spec["views"] if v["id"] != "engine-default-vllm")
+
+
+# Plotly's decoding of a label's entities (plotly.js 4.1.1, src/lib/svg_text_utils.js,
+# convertEntities): these names, and any numeric reference; any other entity stays as written
+PLOTLY_NAMED = {"mu": "μ", "amp": "&", "lt": "<", "gt": ">", "nbsp": "\xa0", "times": "×"}
+PLOTLY_NAMED |= {"plusmn": "±", "deg": "°"}
+
+
+def _as_plotly_shows(text: str) -> str:
+    def one(m: re.Match) -> str:
+        ref = m.group(1)
+        if ref.startswith("#x"):
+            return chr(int(ref[2:], 16))
+        if ref.startswith("#"):
+            return chr(int(ref[1:]))
+        return PLOTLY_NAMED.get(ref, m.group(0))
+
+    return re.sub(r"&(#\d+|#x[\da-fA-F]+|[a-z]+);", one, text)
+
+
+def test_a_hover_text_with_quotes_and_markup_reads_as_written():
+    """A message holding ``"``, ``'``, ``<`` and ``&`` reads as written in a cross's hover
+    label once Plotly decodes it (``&quot;`` it leaves as it is), and carries no tag."""
+    message = 'bad "tile" <b>x</b> & co\'s'
+    rows = points({BF16: 20.0, TUNED: 10.0})
+    r = row(DEEPGEMM, 16, None, status=Status.UNSUPPORTED)
+    r.measurement.message = message
+    spec = charts.model_chart(rows + [r])
+    (text,) = [t for s in spec["series"] for _, t in s.get("bad", [])]
+    assert "<" not in text and '"' not in text and "'" not in text
+    assert _as_plotly_shows(text) == f"unsupported: {message}"
+    for name in ('a "quoted" <label> & more', "plain"):
+        assert _as_plotly_shows(charts.plotly_text(name)) == name

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from generator.data.records import SiteDataError
 from generator.site import providers
 from generator.site.catalog import load_catalog
 from generator.site.render import render_site
@@ -120,7 +119,8 @@ _SAFE_STYLE = re.compile(r"^--bg-c: #[0-9a-fA-F]{3,6}; --bg-cd: #[0-9a-fA-F]{3,6
 
 
 def test_a_colour_cannot_inject_css(tree):
-    """Refused when the file is read; and were it read, no style attribute holds it."""
+    """A colour a file records (files before 2026-12-03 record one per provider) is dropped
+    when read: a CSS declaration list there reaches no style attribute."""
     hostile = "red; position: fixed; inset: 0; background: url(https://x.example/p.png)"
 
     def paint(infos: dict) -> None:
@@ -129,11 +129,7 @@ def test_a_colour_cannot_inject_css(tree):
         infos["torch-bf16"]["color"] = hostile
 
     _plant(tree, B, paint)
-    try:
-        out = render_site(load_catalog(tree), use_directory_urls=True)
-    except SiteDataError as exc:
-        assert "color" in str(exc)
-        return
+    out = render_site(load_catalog(tree), use_directory_urls=True)
     html = "".join("".join(p.fragments.values()) for p in out.pages)
     assert "position: fixed" not in html and "x.example" not in html
     for style in _STYLE_ATTR.findall(html):
@@ -151,3 +147,42 @@ def test_a_colour_cannot_inject_css(tree):
 )
 def test_only_a_hex_colour_reaches_a_style_attribute(color, shown):
     assert providers.css_color(color) == shown
+
+
+_SPEC = re.compile(r'<script type="application/json">(.*?)</script>', re.S)
+
+
+def test_no_provider_declares_a_colour_and_the_palette_draws_every_line(tree):
+    """A provider's colour has one source, the site's palette: neither the registry's snapshot
+    nor the record of a provider has a colour (the one that files before 2026-12-03 record no
+    code read), and one recorded, black for bf16 and for a contributed kernel, is dropped: every
+    chart draws each provider in its palette colour, no two alike."""
+    from generator.data.provider_registry import SNAPSHOT, registered
+    from generator.data.records import ProviderInfo
+
+    assert "color" not in ProviderInfo.model_fields
+    assert not [i["name"] for i in json.loads(SNAPSHOT.read_text()) if "color" in i]
+    assert "color" not in registered()["torch-bf16"].model_dump()
+
+    def paint(infos: dict) -> None:
+        _redefine(infos)
+        for info in infos.values():
+            info["color"] = "#000000"
+
+    _plant(tree, B, paint)
+    out = render_site(load_catalog(tree), use_directory_urls=True)
+    specs = [
+        json.loads(m) for p in out.pages for f in p.fragments.values() for m in _SPEC.findall(f)
+    ]
+    contributed = 0
+    for spec in specs:
+        mine = [s for s in spec["series"] if s["key"]]
+        for s in mine:
+            declared = providers.style(s["key"]).color
+            assert declared in providers.PALETTE, s["key"]
+            assert s["color"] == providers.legible(declared, providers.LIGHT_BG), s["key"]
+            assert s["color_dark"] == providers.legible(declared, providers.DARK_BG), s["key"]
+            contributed += s["key"].startswith("mystery-kernel@")
+        colours = [s["color"] for s in mine]
+        assert len(set(colours)) == len(colours), colours
+    assert len(specs) > 5 and contributed > 0

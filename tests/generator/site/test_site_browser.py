@@ -945,3 +945,106 @@ def test_hover_label_follows_a_new_width(browser: Any, server: str) -> None:
         assert not w.errors, w.errors
     finally:
         w.close()
+
+
+# --- the methodology page's provider table and the device page's ceilings on a phone ----------
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_provider_table_fits_a_phone(browser: Any, server: str, width: int) -> None:
+    """The methodology page's provider table (the provider, its id, role, what it computes and
+    what it is) fits a phone: it was 372 px wider than its box at 390 px. One card per provider,
+    every column kept: each cell on screen under its column's name, what a tap there hits."""
+    w = Watch(browser, server, viewport={"width": width, "height": 844})
+    try:
+        w.page.goto(f"{server}/methodology.html", wait_until="load")
+        got = w.page.evaluate(CARDS, "table.bg-providers")
+        assert got["overflow"] <= 0, got["overflow"]
+        assert got["n"] == 5 and {c["i"] for c in got["cells"]} == set(range(got["n"]))
+        for c in got["cells"]:
+            assert c["width"] > 0 and c["left"] >= 0 and c["right"] <= got["vw"], c
+            assert c["hit"], c
+            assert c["label"] == c["head"], c
+            assert c["before"] == json.dumps(c["label"], ensure_ascii=False), c
+        assert w.page.evaluate(OVERFLOW) <= 0
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+KV_FIT = """() => {
+  const vw = document.documentElement.clientWidth;
+  return Array.from(document.querySelectorAll('table.bg-kv')).map(t => {
+    const wrap = t.closest('.bg-table-wrap');
+    const r = t.getBoundingClientRect();
+    return {wrapped: !!wrap, over: wrap ? wrap.scrollWidth - wrap.clientWidth : null,
+            left: r.left, right: r.right - vw, own: t.scrollWidth - t.clientWidth};
+  });
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_device_ceilings_table_fits_a_phone(
+    browser: Any, server: str, site: Path, width: int
+) -> None:
+    """Every device page's table of measured ceilings (a key / value table) sits in its own
+    box like every other data table, and that box fits a phone with nothing to scroll: it was
+    the one table outside a box, so a probe of its box read the text column's overflow (16 px,
+    Material's code blocks reaching the screen's edges) as its own."""
+    w = Watch(browser, server, viewport={"width": width, "height": 844})
+    pages = [p for p in _pages(site) if re.fullmatch(r"devices/[^/]+/index\.html", p)]
+    assert len(pages) == 3
+    try:
+        for rel in pages:
+            w.page.goto(f"{server}/{rel}", wait_until="load")
+            got = w.page.evaluate(KV_FIT)
+            assert len(got) == 1, (rel, got)
+            for t in got:
+                assert t["wrapped"], (rel, t)
+                assert t["over"] <= 0 and t["own"] <= 0, (rel, t)
+                assert t["left"] >= 0 and t["right"] <= 0, (rel, t)
+            assert w.page.evaluate(OVERFLOW) <= 0, rel
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
+HOSTILE_HOVER = """async () => {
+  await window.bgCharts.renderAll();
+  for (const fig of document.querySelectorAll('.bg-figure')) {
+    const spec = JSON.parse(fig.querySelector('.bg-chart script').textContent);
+    const k = spec.series.findIndex(s => (s.bad || []).some(b => b[1].includes('xss')));
+    if (k < 0 || spec.type !== 'lines') continue;
+    const box = fig.querySelector(`input[data-series="${k}"]`);
+    if (!box.checked) box.click();
+    return {id: fig.id, k: k, x0: spec.x[spec.series[k].bad[0][0]], x: spec.x};
+  }
+  return null;
+}"""
+
+
+def test_hover_shows_quotes_and_markup_as_written(browser: Any, server: str) -> None:
+    """A hover label shows a message holding ``"``, ``'``, ``<`` and ``&`` as written (the
+    fixture's hostile text), escaped once for Plotly: no ``&quot;`` (Plotly decodes only a few
+    named entities, and printed that one as it is), no ``&amp;``, and no tag drawn."""
+    w = Watch(browser, server, viewport={"width": 1280, "height": 900})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        found = w.page.evaluate(HOSTILE_HOVER)
+        assert found is not None and found["x0"] == found["x"][0], found
+        fid = found["id"]
+        w.page.wait_for_function(
+            f"document.querySelector('#{fid} .js-plotly-plot').data[{found['k']}].visible === true"
+        )
+        w.page.locator(f"#{fid}").scroll_into_view_if_needed()
+        got = w.page.evaluate(HOVER_AT, [f"#{fid}", 0.01])
+        assert got is not None
+        text = got["text"].replace("\u00a0", " ")
+        assert "xss" in text, text
+        assert "<script>alert('xss')</script>&\"'" in text.replace("\n", ""), text
+        for entity in ("&quot;", "&amp;", "&lt;", "&#"):
+            assert entity not in text, (entity, text)
+        assert not w.page.evaluate(f"!!document.querySelector('#{fid} .hoverlayer script')")
+        assert not w.errors, w.errors
+    finally:
+        w.close()
