@@ -72,7 +72,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
             "Default (make bench): --sweep model --sweep square --sweep mla, all bundled\n"
             "models at their default TP sizes, vLLM's 18 batch sizes, every provider.\n"
             "About 11,000 points; estimated 5-7 minutes on one H100 (not yet measured).\n"
-            "If cut short, rerun with --resume: finished rows are kept, the rest is measured."
+            "If cut short, rerun with --resume from the same commit: finished shapes are kept,\n"
+            "the rest is measured."
         ),
     )
     parser.add_argument(
@@ -166,8 +167,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="skip (shape, provider) pairs already in the sweep files, timed the way this run"
-        " times (rows of another timing method are measured again)",
+        help="skip shapes whose rows, for every provider asked, are already in the sweep files,"
+        " measured by this commit and timed the way this run times (any other shape is measured"
+        " again for all its providers)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)

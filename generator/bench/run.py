@@ -27,6 +27,7 @@ from generator.bench.store import RowKey, load_file, merge, row_key
 from generator.data import layout
 from generator.data.external_figures import mla_figures
 from generator.data.locking import device_lock
+from generator.data.provenance import same_commit
 from generator.data.records import BenchFile, BenchRow, Ceilings, Measurement, Provenance, Status
 from generator.data.recovery import WriteFailed, keep, record_text, save_or_keep
 from generator.errors import UserError
@@ -66,18 +67,26 @@ def run_sweep(
 ) -> SweepResult:
     """Measure every (point, provider of the point's kind) and merge the rows into the sweep file.
 
-    With ``resume``, pairs whose rows are all already in the file, timed with this run's
-    method (``Provenance.method``), are skipped; otherwise they are measured again and replace
-    the old rows.
+    With ``resume``, a point whose rows are all already in the file for every provider asked,
+    measured by this code version (``Provenance.git_sha``) and timed with this run's method
+    (``Provenance.method``), is skipped; otherwise all of its providers are measured again and
+    replace the old rows. Why the whole point and the code version: a point's providers are
+    compared on the same operands in one run (``measure_points``), and rows of an earlier
+    commit measured other files (a re-tune changes the tuned provider's config) with other
+    code; kept as done, they made one sweep of two runs (issue 22).
     """
     path = layout.bench_file(save_path, provenance.device_name, sweep)
     rows, _ = load_file(path)  # fail before measuring if the existing file is corrupt
     ours = {p.name: p.info for p in providers}
     mine: dict[RowKey, BenchRow] = {}  # measured by this run
-    # done, for --resume: rows timed the way this run times (a row of another method is
-    # measured again, never kept as if it were comparable)
+    # done, for --resume: rows of this code version timed the way this run times (any other
+    # row is measured again, never kept as if it were comparable)
     existing = {
-        k for k, r in rows.items() if r.provenance and r.provenance.method == provenance.method
+        k
+        for k, r in rows.items()
+        if r.provenance
+        and r.provenance.method == provenance.method
+        and same_commit(r.provenance.git_sha, provenance.git_sha)
     }
     measured = skipped = 0
     last_save = time.monotonic()
@@ -131,19 +140,14 @@ def run_sweep(
     try:
         for point in bar:
             p = point.problem
-            todo = []
-            for prov in providers:
-                if prov.kind != p.kind:
-                    continue
-                keys = [
-                    (prov.name, lb.model, lb.layer, lb.tp, p.B, p.M, p.N, p.K)
-                    for lb in point.labels
-                ]
-                if resume and all(k in existing for k in keys):
-                    skipped += 1
-                    continue
-                todo.append(prov)
-            if not todo:
+            todo = [prov for prov in providers if prov.kind == p.kind]
+            keys = [
+                (prov.name, lb.model, lb.layer, lb.tp, p.B, p.M, p.N, p.K)
+                for prov in todo
+                for lb in point.labels
+            ]
+            if not todo or (resume and all(k in existing for k in keys)):
+                skipped += len(todo)
                 continue
             bar.set_postfix_str(f"B={p.B} M={p.M} N={p.N} K={p.K}", refresh=False)
             # the point's own failure (its sources could not be made), not the save's flag

@@ -82,6 +82,19 @@ def git_sha() -> str:
         return "unknown"
 
 
+def same_commit(a: str, b: str) -> bool:
+    """Whether two provenance ``git_sha`` values name one commit: the GPU machine records the
+    abbreviated sha it is given (BLOCKGEMM_GIT_SHA), a checkout the full one, so one must be a
+    prefix of the other (7 hex digits at least). A dirty tree (``<sha>-dirty``) matches only
+    itself; an unknown commit matches nothing."""
+    short, full = sorted((a.lower(), b.lower()), key=len)
+    if "unknown" in (a, b) or len(short) < 7:
+        return False
+    if short == full:
+        return True
+    return set(full) <= set("0123456789abcdef") and full.startswith(short)
+
+
 def driver_version() -> str:
     try:
         out = subprocess.run(

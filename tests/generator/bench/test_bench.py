@@ -175,7 +175,8 @@ def test_tuned_config_is_used_when_present(tmp_path, device):
 def test_rerun_replaces_rows_by_key(tmp_path, device):
     chosen = pv.select(["torch-bf16"])
     tasks = [plan.SweepPoint(pv.Problem(M=m, N=32, K=64)) for m in (1, 3)]
-    args = ("square", tasks, chosen, _ctx(device), collect_cpu(), CEILINGS, tmp_path)
+    prov = collect_cpu().model_copy(update={"git_sha": "c" * 40})  # one code version
+    args = ("square", tasks, chosen, _ctx(device), prov, CEILINGS, tmp_path)
     first = run_sweep(*args, replays=1, progress=False)
     second = run_sweep(*args, replays=1, progress=False)
     assert len(first.rows) == len(second.rows) == 2 and second.measured == 2

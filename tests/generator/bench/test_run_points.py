@@ -245,8 +245,9 @@ def test_resume_counts_only_rows_of_this_runs_timing_method(tmp_path, device):
     another method are measured again (and replaced), never kept as done."""
     chosen = pv.select(["torch-bf16"])
     points = [plan.SweepPoint(pv.Problem(M=m, N=32, K=64)) for m in (1, 3)]
-    old = collect_cpu().model_copy(update={"method": "host clock, one replay (old)"})
-    new = collect_cpu().model_copy(update={"method": "cuda graphs (this run)"})
+    one_commit = collect_cpu().model_copy(update={"git_sha": "c" * 40})
+    old = one_commit.model_copy(update={"method": "host clock, one replay (old)"})
+    new = one_commit.model_copy(update={"method": "cuda graphs (this run)"})
 
     def sweep(prov, pts, resume):
         return run_sweep(
@@ -268,3 +269,50 @@ def test_resume_counts_only_rows_of_this_runs_timing_method(tmp_path, device):
     assert resumed.skipped == 1 and resumed.measured == 1
     saved = records.load(resumed.path, BenchFile)
     assert {r.M: r.provenance.method for r in saved.rows} == {1: new.method, 3: new.method}
+
+
+def test_resume_measures_again_rows_of_another_commit_and_whole_points(tmp_path, device):
+    """--resume keeps a point only where every provider asked has rows of this code version:
+    rows of an earlier commit (another tuned file, other code) are measured again, and a point
+    with one provider missing is measured again for all of them, so a point's providers always
+    come from one run on the same operands (issue 22)."""
+    bf16, default = pv.get("torch-bf16"), pv.get("triton-fp8-block-default")
+    points = [plan.SweepPoint(pv.Problem(M=m, N=32, K=64)) for m in (1, 3, 5)]
+    before = collect_cpu().model_copy(update={"git_sha": "1" * 40})
+    now = collect_cpu().model_copy(update={"git_sha": "2" * 40})
+
+    def sweep(prov, pts, chosen, resume):
+        return run_sweep(
+            "square", pts, chosen, _ctx(device), prov, CEILINGS, tmp_path,
+            replays=1, resume=resume, progress=False,
+        )  # fmt: skip
+
+    sweep(before, points[:1], [bf16, default], False)  # M = 1: an earlier commit
+    sweep(now, points[1:2], [bf16], False)  # M = 3: this commit, one provider of two
+    sweep(now, points[2:], [bf16, default], False)  # M = 5: this commit, both providers
+    # the machine that measured M = 5 knew its commit by the abbreviated sha: the same version
+    resumed = sweep(now.model_copy(update={"git_sha": "2" * 7}), points, [bf16, default], True)
+    assert resumed.skipped == 2 and resumed.measured == 4
+    saved = records.load(resumed.path, BenchFile)
+    sha = {(r.provider, r.M): r.provenance.git_sha for r in saved.rows}
+    assert sha[bf16.name, 1] == sha[default.name, 1] == "2" * 7  # re-measured
+    assert sha[bf16.name, 3] == sha[default.name, 3] == "2" * 7  # the whole point
+    assert sha[bf16.name, 5] == sha[default.name, 5] == "2" * 40  # kept
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("92c81c9", "92c81c9" + "0" * 33, True),
+        ("92c81c9" + "0" * 33, "92c81c9", True),
+        ("92c81c9", "92c81ca" + "0" * 33, False),
+        ("92c81c", "92c81c9" + "0" * 34, False),  # too short to name a commit
+        ("92c81c9-dirty", "92c81c9-dirty", True),
+        ("92c81c9-dirty", "92c81c9", False),
+        ("unknown", "unknown", False),
+    ],
+)
+def test_same_commit(a, b, same):
+    from generator.data.provenance import same_commit
+
+    assert same_commit(a, b) is same
