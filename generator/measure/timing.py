@@ -32,10 +32,11 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
   :class:`NotAheadOfHost` rather than report a number. The hold's end is followed by an
   untimed *pacer* replay (the round's last candidate), so the first timed replay of a round
   follows a GEMM as every other does, not the sleep kernel's end;
-* every candidate's graph is captured into one memory pool, so what the calls allocate while
-  they run lands in the same memory for every candidate, as their inputs do. A graph's first
-  replay uploads it and is never timed (nor counted in the host's launch time that sizes the
-  hold).
+* every candidate's graph is captured into one memory pool on one stream, so what the calls
+  allocate while they run lands at the same addresses for every candidate, as their inputs do
+  (where an in-graph activation landed moved identical work by up to 21 %:
+  :meth:`_Cuda.capture`). A graph's first replay uploads it and is never timed (nor counted in
+  the host's launch time that sizes the hold).
 
 Identical work still timed apart in the bench's sweeps after these (issue 22, open:
 ``lab/README.md``, ``aa_bias.py`` / ``aa_sweep.py``), which is why every point carries an A/A
@@ -80,7 +81,8 @@ TIMING_METHOD = (
     "cuda-graph replays >= 1 ms sized from a timed graph replay, every candidate warmed up"
     " before any capture, interleaved in balanced (Williams) orders seeded per point with an"
     " untimed pacer after each hold, the GPU held ahead of the host (rounds never ahead"
-    " dropped), one memory pool for every candidate's graph"
+    " dropped), one memory pool for every candidate's graph, captured on one stream (in-graph"
+    " allocations at the same addresses)"
 )
 HOLD_ATTEMPTS = 4  # a round not ahead of the host is run again, held 4x longer each time
 HOLD_GROWTH = 4.0
@@ -293,6 +295,18 @@ def hold_gpu(ms: float) -> torch.cuda.Event:
     return released
 
 
+_CAPTURE_STREAMS: dict[int, torch.cuda.Stream] = {}
+
+
+def _capture_stream() -> torch.cuda.Stream:
+    """The one side stream every graph on the current GPU is captured on (``_Cuda.capture``
+    says why one)."""
+    device = torch.cuda.current_device()
+    if device not in _CAPTURE_STREAMS:
+        _CAPTURE_STREAMS[device] = torch.cuda.Stream(device)
+    return _CAPTURE_STREAMS[device]
+
+
 @dataclass
 class _CudaRound:
     ahead: bool
@@ -318,17 +332,36 @@ class _Cuda:
     def capture(
         self, calls: Sequence[Callable[[], object]], inner: int, pool: object
     ) -> torch.cuda.CUDAGraph:
+        """``inner`` passes over ``calls`` captured into ``pool`` on the device's one capture
+        stream (:func:`_capture_stream`), and launched once, untimed, to upload the graph; the
+        caller synchronizes before timing it (``replay_us`` does).
+
+        Why not ``torch.cuda.graph(graph, pool, stream=torch.cuda.Stream())`` as before: the
+        caching allocator hands a freed block only to an allocation on the stream it was
+        freed on, so with a new stream per capture, what a call allocates inside the graph
+        (the bench's quantized activation, its scales, the output) landed at new addresses in
+        every graph, and where it landed changed the time: six graphs of the same calls at
+        24576x7168, M = 2, timed 114 to 139 us, copy for copy in every repeat, and 0.2 %
+        apart with the activation quantized before capture (``lab/aa_alloc.py``). On one
+        stream each graph's allocations reuse the blocks the previous capture freed, so the
+        same calls get the same addresses. (Graphs that share blocks overwrite each other's
+        outputs and intermediates; each graph makes and reads its own within a replay, so
+        replays in any order stay correct.) And ``torch.cuda.graph`` synchronizes the device
+        and empties the allocator's cache on entry, twice a config in a tune: the caller
+        synchronizes once, before the first capture (``_interleave``)."""
         graph = torch.cuda.CUDAGraph()
-        stream = torch.cuda.Stream()
+        stream = _capture_stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            with torch.cuda.graph(graph, pool=pool, stream=stream):
+            graph.capture_begin(pool=pool)
+            try:
                 for _ in range(inner):
                     for fn in calls:
                         fn()
+            finally:
+                graph.capture_end()
         torch.cuda.current_stream().wait_stream(stream)
         graph.replay()  # the first launch uploads the graph: never timed
-        torch.cuda.synchronize()
         return graph
 
     def replay_us(
