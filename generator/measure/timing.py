@@ -38,9 +38,9 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
   :meth:`_Cuda.capture`). A graph's first replay uploads it and is never timed (nor counted in
   the host's launch time that sizes the hold).
 
-Identical work still timed apart in the bench's sweeps after these (issue 22, open:
-``lab/README.md``, ``aa_bias.py`` / ``aa_sweep.py``), which is why every point carries an A/A
-control and identical work is timed once.
+Identical work is still not timed identically everywhere (one point in 234 of the H200's
+DeepSeek-V3 TP 8 sweep above 1 %, prefill shapes at 1-2 %: ``lab/README.md``, ``aa_alloc.py``),
+which is why every point carries an A/A control and identical work is timed once.
 
 The orchestration is written over a small device interface (:class:`_Cuda`; the tests give it
 a fake): the order of warm-ups and captures, the graph sizing, the round bookkeeping and the
