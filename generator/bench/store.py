@@ -1,10 +1,12 @@
 """Where a sweep's rows go: ``site_data/devices/<dev>/bench/<sweep>.json``, merged by key.
 
-Rows are keyed by (provider, model, layer, tp, B, M, N, K); a rerun or ``--resume`` replaces
-rows with the same key instead of adding duplicates. Each write is a read-merge-write under the
-device's lock (:mod:`generator.data.locking`), as the tuner's: two runs of one sweep keep each
-other's rows, each row with the provenance of the run that measured it
-(``BenchRow.provenance`` where it is not the file's).
+Rows are keyed by (provider, model, layer, tp, B, M, N, K); a rerun or ``--resume`` replaces a
+provider's rows at every point it measures, whatever their layer labels (the labels of a shape
+are the current plan's: when a model's layers were named anew, the rows under the old name
+stayed beside the new ones, and a page counted both), instead of adding duplicates. Each write
+is a read-merge-write under the device's lock (:mod:`generator.data.locking`), as the tuner's:
+two runs of one sweep keep each other's rows, each row with the provenance of the run that
+measured it (``BenchRow.provenance`` where it is not the file's).
 
 A file holds the rows of one output dtype (``bench --out-dtype``, :func:`check_out_dtype`):
 they are judged by its error bound, so a run of another dtype is refused before it measures
@@ -46,10 +48,10 @@ def merge(
     path: Path, mine: dict[RowKey, BenchRow], out_dtype: str | None = None
 ) -> tuple[dict[RowKey, BenchRow], dict[str, ProviderInfo]]:
     """The file's rows and provider metadata as they are on disk now, with this run's rows
-    replacing theirs by key (``out_dtype``: this run's, which the file's must be). Every row
-    keeps the provenance it has: the run that measured it, never the file's or this run's (a
-    row of an older file with none stays without, and ``validate`` says so until it is
-    re-measured or dropped)."""
+    replacing theirs at every (provider, point) it measured, under any layer label
+    (``out_dtype``: this run's, which the file's must be). Every row keeps the provenance it
+    has: the run that measured it, never the file's or this run's (a row of an older file with
+    none stays without, and ``validate`` says so until it is re-measured or dropped)."""
     merged: dict[RowKey, BenchRow] = {}
     infos: dict[str, ProviderInfo] = {}
     if path.exists():
@@ -59,8 +61,16 @@ def merge(
             raise UserError(problem)
         infos = dict(disk.providers)
         merged = {row_key(row): row for row in disk.rows}
+    measured = {_point_of(k) for k in mine}
+    merged = {k: row for k, row in merged.items() if _point_of(k) not in measured}
     merged.update(mine)
     return merged, infos
+
+
+def _point_of(key: RowKey) -> tuple:
+    """A row's key without its layer: one provider at one point of one model and TP size."""
+    provider, model, _layer, *rest = key
+    return (provider, model, *rest)
 
 
 def file_out_dtype(bf: BenchFile) -> str:

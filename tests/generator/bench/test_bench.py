@@ -186,6 +186,27 @@ def test_rerun_replaces_rows_by_key(tmp_path, device):
     assert resumed.measured == 0 and resumed.skipped == 2 and len(resumed.rows) == 2
 
 
+def test_rerun_replaces_a_providers_rows_under_an_old_layer_name(tmp_path, device):
+    """A model's layers named anew (1536x7168 of DeepSeek-V3: "unattributed (vLLM list)", then
+    "q_a_proj (unfused)"): a rerun of a point replaces the provider's rows under the old name
+    instead of leaving them beside the new ones, and another provider's rows there stay."""
+    bf16, fp8 = pv.select(["torch-bf16"]), pv.select(["triton-fp8-block-default"])
+    problem = pv.Problem(M=2, N=32, K=64)
+
+    def at(layer: str) -> list[plan.SweepPoint]:
+        return [plan.SweepPoint(problem, [plan.RowLabel("some-model", layer, 8)])]
+
+    prov = collect_cpu().model_copy(update={"git_sha": "c" * 40})
+    args = (_ctx(device), prov, CEILINGS, tmp_path)
+    run_sweep("model", at("old name"), bf16 + fp8, *args, replays=1, progress=False)
+    result = run_sweep("model", at("new name"), bf16, *args, replays=1, progress=False)
+    saved = records.load(result.path, BenchFile)
+    assert sorted((r.provider, r.layer) for r in saved.rows) == [
+        ("torch-bf16", "new name"),
+        ("triton-fp8-block-default", "old name"),
+    ]
+
+
 def _renamed(provider: pv.Provider, name: str) -> pv.Provider:
     """The same provider under another name: identical work, as the tuned file's provider is
     wherever its entry equals an engine's."""
