@@ -611,15 +611,17 @@ def time_interleaved(
     target_us: float = 10_000.0,
     seed: int = ORDER_SEED,
     whole_blocks: bool = True,
+    min_replay_us: float = MIN_REPLAY_US,
 ) -> list[TimingStats]:
     """Time several candidates against each other (see the module doc); one stats each.
     ``seed``: the orders' (:func:`order_seed` of the point, so points differ);
-    ``whole_blocks``: rounds in whole balanced blocks (False: :func:`time_pass`)."""
+    ``whole_blocks``: rounds in whole balanced blocks (False: :func:`time_pass`);
+    ``min_replay_us``: the least GPU work in one replay (MIN_REPLAY_US says why 1 ms)."""
     if not call_sets or not all(call_sets):
         raise ValueError("time_interleaved: nothing to time")
     if on_cuda:
         return time_cuda_graphs_interleaved(
-            call_sets, max_replays, target_us, MIN_REPLAY_US, seed, whole_blocks
+            call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks
         )
     return [time_host(calls, min(max_replays, 3)) for calls in call_sets]
 
@@ -630,6 +632,7 @@ def time_pass(
     max_replays: int = 30,
     target_us: float = 10_000.0,
     seed: int = ORDER_SEED,
+    min_replay_us: float = MIN_REPLAY_US,
 ) -> list[TimingStats]:
     """One pass of a search: its candidates ranked against each other in one interleaved
     timing (:func:`time_interleaved`), with as many rounds as the most demanding candidate
@@ -643,7 +646,7 @@ def time_pass(
     are compared under the same conditions (configs timed one after the other drift apart by
     several per cent, ``generator.tune.search``).
     Raises what a candidate raises: the caller times them alone to tell which one failed."""
-    return time_interleaved(call_sets, on_cuda, max_replays, target_us, seed, whole_blocks=False)
+    return time_interleaved(call_sets, on_cuda, max_replays, target_us, seed, False, min_replay_us)
 
 
 def tflops(flops: int, latency_us: float) -> float:

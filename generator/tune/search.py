@@ -56,6 +56,7 @@ from generator.configs.spaces import SMEM_BYTES_SM90, Problem
 from generator.data.records import SEARCH_CURRENT, Measurement, Status, TuneRecord
 from generator.data.tasks import Task
 from generator.measure.timing import (
+    MIN_REPLAY_US,
     TimingStats,
     order_seed,
     rotation_count,
@@ -101,6 +102,10 @@ class TuneOptions:
     coarse_target_us: float = 2_000.0  # the first pass only ranks tile shapes
     seed: int = 0
     device_name: str = ""  # vLLM's spelling: which shipped files are this device's baselines
+    # Least GPU work in one replay of a search's pass (the runoff keeps MIN_REPLAY_US). A pass
+    # only ranks configs, and a shorter replay captures fewer calls per graph, where most of
+    # a config's host time goes (lab/pass_replay.py compares the two; until it has, 1 ms).
+    pass_min_replay_us: float = MIN_REPLAY_US
 
 
 def device_smem_bytes(device: str) -> int:
@@ -256,6 +261,7 @@ class _Session:
                 self.opts.max_replays,
                 target,
                 seed=order_seed(self.task.label(), "pass", len(self.results)),
+                min_replay_us=self.opts.pass_min_replay_us,
             )
         except Exception:  # noqa: BLE001 - found below, config by config
             stats = None
