@@ -425,6 +425,7 @@ class _Captured:
     launches: int  # kernel calls in one replay
     replays: int  # replays this candidate wants for its share of GPU time
     launch_s: float  # host seconds to enqueue one replay (an uploaded graph)
+    call_us: float  # one call's time as the sizing measured it (the last graph's replay)
 
 
 def _size_all(
@@ -474,7 +475,7 @@ def _size_all(
         call_us, launch_s = kept[i]
         launches = inner[i] * len(call_sets[i])
         replays = replay_count(call_us, launches, target_us, max_replays)
-        out.append(_Captured(graphs[i], launches, replays, launch_s))
+        out.append(_Captured(graphs[i], launches, replays, launch_s, call_us))
     return out
 
 
@@ -486,16 +487,38 @@ def _interleave(
     min_replay_us: float,
     seed: int,
     whole_blocks: bool = True,
+    drop_over: float | None = None,
 ) -> list[TimingStats]:
     """The steps of the module doc over ``dev``: warm up every candidate, then size and
     capture each, then run rounds held ahead of the host (whole balanced blocks of them, or,
     for a search's pass, as many as the most demanding candidate asks for); stats of the kept
-    rounds."""
+    rounds.
+
+    ``drop_over`` (a ranking pass only): a candidate whose sized call is more than this many
+    times the fastest candidate's takes no part in the rounds, and its stats are its sizing's
+    (median = p20 = p80 = that call time, ``replays`` 0): it cannot come near the fastest,
+    and at prefill sizes such configs (several times the best, 5-15 ms a call) were most of
+    an exhaustive pass's GPU time."""
     for calls in call_sets:
         dev.warm_up(calls)  # all of them before any capture (module doc)
     dev.synchronize()
     pool = dev.new_pool()
-    captured = _size_all(dev, call_sets, max_replays, target_us, min_replay_us, pool)
+    sized = _size_all(dev, call_sets, max_replays, target_us, min_replay_us, pool)
+    fastest = min(c.call_us for c in sized)
+    timed = [
+        i for i, c in enumerate(sized) if drop_over is None or c.call_us <= drop_over * fastest
+    ]
+    stats = _rounds(dev, [sized[i] for i in timed], seed, whole_blocks)
+    out = [TimingStats(c.call_us, c.call_us, c.call_us, 0) for c in sized]
+    for i, st in zip(timed, stats, strict=True):
+        out[i] = st
+    return out
+
+
+def _rounds(
+    dev: _Device, captured: list[_Captured], seed: int, whole_blocks: bool
+) -> list[TimingStats]:
+    """The rounds of :func:`_interleave` over graphs already sized and captured."""
     n = len(captured)
     wanted = max(c.replays for c in captured)
     rounds = balanced_rounds(wanted, n) if whole_blocks else wanted
@@ -563,6 +586,7 @@ def time_cuda_graphs_interleaved(
     min_replay_us: float = MIN_REPLAY_US,
     seed: int = ORDER_SEED,
     whole_blocks: bool = True,
+    drop_over: float | None = None,
 ) -> list[TimingStats]:
     """:func:`time_cuda_graph` for several candidates at once: each gets its graph, then the
     graphs are replayed in turn (balanced orders from ``seed``, :func:`round_orders`), so
@@ -574,7 +598,7 @@ def time_cuda_graphs_interleaved(
     # quantized activation, its scales, the output) comes from the same pool for every
     # candidate, as its inputs come from the same rotated sets (issue 22, lab/README.md).
     return _interleave(
-        _Cuda(), call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks
+        _Cuda(), call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks, drop_over
     )
 
 
@@ -612,16 +636,19 @@ def time_interleaved(
     seed: int = ORDER_SEED,
     whole_blocks: bool = True,
     min_replay_us: float = MIN_REPLAY_US,
+    drop_over: float | None = None,
 ) -> list[TimingStats]:
     """Time several candidates against each other (see the module doc); one stats each.
     ``seed``: the orders' (:func:`order_seed` of the point, so points differ);
     ``whole_blocks``: rounds in whole balanced blocks (False: :func:`time_pass`);
-    ``min_replay_us``: the least GPU work in one replay (MIN_REPLAY_US says why 1 ms)."""
+    ``min_replay_us``: the least GPU work in one replay (MIN_REPLAY_US says why 1 ms);
+    ``drop_over``: candidates sized slower than this many times the fastest get no rounds
+    (:func:`_interleave`; a ranking pass only)."""
     if not call_sets or not all(call_sets):
         raise ValueError("time_interleaved: nothing to time")
     if on_cuda:
         return time_cuda_graphs_interleaved(
-            call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks
+            call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks, drop_over
         )
     return [time_host(calls, min(max_replays, 3)) for calls in call_sets]
 
@@ -633,6 +660,7 @@ def time_pass(
     target_us: float = 10_000.0,
     seed: int = ORDER_SEED,
     min_replay_us: float = MIN_REPLAY_US,
+    drop_over: float | None = None,
 ) -> list[TimingStats]:
     """One pass of a search: its candidates ranked against each other in one interleaved
     timing (:func:`time_interleaved`), with as many rounds as the most demanding candidate
@@ -646,7 +674,9 @@ def time_pass(
     are compared under the same conditions (configs timed one after the other drift apart by
     several per cent, ``generator.tune.search``).
     Raises what a candidate raises: the caller times them alone to tell which one failed."""
-    return time_interleaved(call_sets, on_cuda, max_replays, target_us, seed, False, min_replay_us)
+    return time_interleaved(
+        call_sets, on_cuda, max_replays, target_us, seed, False, min_replay_us, drop_over
+    )
 
 
 def tflops(flops: int, latency_us: float) -> float:

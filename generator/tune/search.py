@@ -106,6 +106,11 @@ class TuneOptions:
     # only ranks configs, and a shorter replay captures fewer calls per graph, where most of
     # a config's host time goes (lab/pass_replay.py compares the two; until it has, 1 ms).
     pass_min_replay_us: float = MIN_REPLAY_US
+    # A pass's configs sized slower than this many times its fastest get no rounds, their
+    # sizing's time recorded (timing._interleave); None: every config timed in full. For the
+    # exhaustive search at prefill sizes, where such configs were most of the GPU time
+    # (lab/pass_drop.py compares the winners with and without; until it has, None).
+    pass_drop_over: float | None = None
 
 
 def device_smem_bytes(device: str) -> int:
@@ -262,6 +267,7 @@ class _Session:
                 target,
                 seed=order_seed(self.task.label(), "pass", len(self.results)),
                 min_replay_us=self.opts.pass_min_replay_us,
+                drop_over=self.opts.pass_drop_over,
             )
         except Exception:  # noqa: BLE001 - found below, config by config
             stats = None

@@ -248,6 +248,22 @@ def test_a_pass_takes_the_rounds_its_candidates_ask_for_not_whole_blocks():
         assert all(s.replays == rounds for s in stats)
 
 
+def test_a_pass_leaves_out_of_its_rounds_what_is_sized_far_slower_than_its_fastest():
+    """drop_over 1.5: a candidate sized at 4x the fastest (40 against 10 us a call) gets no
+    round, and its stats are its sizing's (replays 0); the two within 1.5x are timed in every
+    round; without drop_over all three are."""
+    for drop, timed in ((1.5, ["a", "b"]), (None, ["a", "b", "c"])):
+        dev = FakeDevice({"a": 10.0, "b": 12.0, "c": 40.0}, overhead=0.0)
+        sets = [[_Call(n), _Call(n)] for n in "abc"]
+        stats = timing._interleave(
+            dev, sets, 5, 1e9, 1000.0, timing.order_seed("pass"), False, drop_over=drop
+        )
+        played = [e[1] for e in dev.log if e[0] == "round"]
+        assert played and all(sorted(p) == timed for p in played)
+        assert [s.median_us for s in stats] == [10.0, 12.0, 40.0]
+        assert [s.replays for s in stats] == [len(played), len(played), 0 if drop else len(played)]
+
+
 def test_a_lone_candidate_resized_keeps_its_pool_alive():
     """One candidate whose first graph is too short is captured again into the same pool: the
     first graph must still be alive then (the fp8 ceiling failed on the H200 without this)."""

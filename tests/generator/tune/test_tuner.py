@@ -328,15 +328,16 @@ def test_a_pass_times_only_the_configs_that_launch_together(broken_tunable, monk
 
 
 def test_a_pass_replays_as_little_as_the_options_say_and_the_runoff_a_millisecond(monkeypatch):
-    """``TuneOptions.pass_min_replay_us`` reaches every pass's timing down to the graph sizing;
-    the runoff, which decides what is published, keeps the 1 ms replays."""
+    """``TuneOptions.pass_min_replay_us`` and ``pass_drop_over`` reach every pass's timing down
+    to the graph sizing; the runoff, which decides what is published, keeps the 1 ms replays
+    and times every candidate in full."""
     from generator.measure import timing
     from generator.tune import search
 
     sized = []
 
-    def on_gpu(call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks):
-        sized.append((whole_blocks, min_replay_us))  # what the CUDA timing would size with
+    def on_gpu(call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks, drop_over):
+        sized.append((whole_blocks, min_replay_us, drop_over))  # what the CUDA timing gets
         return [timing.time_host(c, 1) for c in call_sets]
 
     monkeypatch.setattr(timing, "time_cuda_graphs_interleaved", on_gpu)
@@ -350,11 +351,12 @@ def test_a_pass_replays_as_little_as_the_options_say_and_the_runoff_a_millisecon
         "time_interleaved",
         lambda sets, on_cuda, *a, **kw: real_interleaved(sets, True, *a, **kw),
     )
-    tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1, pass_min_replay_us=250.0))
-    passes = [us for whole, us in sized if not whole]
-    runoffs = [us for whole, us in sized if whole]
-    assert passes and set(passes) == {250.0}
-    assert runoffs and set(runoffs) == {timing.MIN_REPLAY_US}
+    opts = TuneOptions(device="cpu", max_replays=1, pass_min_replay_us=250.0, pass_drop_over=2.0)
+    tune_task(tiny_task(3), opts)
+    passes = [(us, drop) for whole, us, drop in sized if not whole]
+    runoffs = [(us, drop) for whole, us, drop in sized if whole]
+    assert passes and set(passes) == {(250.0, 2.0)}
+    assert runoffs and set(runoffs) == {(timing.MIN_REPLAY_US, None)}
 
 
 def test_a_pass_that_raises_is_timed_again_config_by_config(monkeypatch):
