@@ -67,6 +67,7 @@ def main() -> int:
     full = TuneOptions(device="cuda", exhaustive=True, device_name=prov.device_name)
     dropping = TuneOptions(**{**full.__dict__, "pass_drop_over": DROP})
     compiler = AheadCompiler(min(16, os.cpu_count() or 1))
+    out = Path(os.environ.get("OUT", "."))
     rows = []
     try:
         for m in BATCHES:
@@ -104,15 +105,19 @@ def main() -> int:
             }
             rows.append(row)
             print(json.dumps(row))
+            # after each point: a call cut off at its time limit keeps the points it finished
+            (out / "pass_drop.json").write_text(
+                json.dumps(
+                    {
+                        "provenance": json.loads(prov.model_dump_json()),
+                        "drop": DROP,
+                        "points": rows,
+                    },
+                    indent=1,
+                )
+            )
     finally:
         compiler.close()
-    out = Path(os.environ.get("OUT", "."))
-    (out / "pass_drop.json").write_text(
-        json.dumps(
-            {"provenance": json.loads(prov.model_dump_json()), "drop": DROP, "points": rows},
-            indent=1,
-        )
-    )
     return 0
 
 

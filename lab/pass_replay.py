@@ -47,6 +47,32 @@ def _search_best(record):
     return record.runners_up[0].config if record.runners_up else None
 
 
+def _save(prov, rows: list[dict]) -> dict:
+    """Write ``$OUT/pass_replay.json`` with the tasks done so far and their summary."""
+    ratios = [r["ratio_250_over_1000"] for r in rows if "ratio_250_over_1000" in r]
+    timing = {
+        str(int(us)): sum(r["runs"][str(int(us))]["timing_s"] or 0 for r in rows)
+        for us in REPLAYS_US
+    }
+    summary = {
+        "worst_ratio": max(ratios) if ratios else None,
+        "tasks_over_limit": sum(r > LIMIT for r in ratios),
+        "same_pick": sum(
+            r["runs"]["1000"]["search_best"] == r["runs"]["250"]["search_best"] for r in rows
+        ),
+        "tasks": len(rows),
+        "timing_s": timing,
+    }
+    out = Path(os.environ.get("OUT", "."))
+    (out / "pass_replay.json").write_text(
+        json.dumps(
+            {"provenance": json.loads(prov.model_dump_json()), "summary": summary, "tasks": rows},
+            indent=1,
+        )
+    )
+    return summary
+
+
 def main() -> int:
     if not torch.cuda.is_available():
         print("pass_replay: no CUDA GPU, nothing measured")
@@ -89,29 +115,10 @@ def main() -> int:
                 row["ratio_250_over_1000"] = short_us / long_us
             rows.append(row)
             print(json.dumps(row))
+            _save(prov, rows)  # after each task: a call cut off keeps what it finished
     finally:
         compiler.close()
-    ratios = [r["ratio_250_over_1000"] for r in rows if "ratio_250_over_1000" in r]
-    timing = {
-        str(int(us)): sum(r["runs"][str(int(us))]["timing_s"] or 0 for r in rows)
-        for us in REPLAYS_US
-    }
-    summary = {
-        "worst_ratio": max(ratios) if ratios else None,
-        "tasks_over_limit": sum(r > LIMIT for r in ratios),
-        "same_pick": sum(
-            r["runs"]["1000"]["search_best"] == r["runs"]["250"]["search_best"] for r in rows
-        ),
-        "tasks": len(rows),
-        "timing_s": timing,
-    }
-    out = Path(os.environ.get("OUT", "."))
-    (out / "pass_replay.json").write_text(
-        json.dumps(
-            {"provenance": json.loads(prov.model_dump_json()), "summary": summary, "tasks": rows},
-            indent=1,
-        )
-    )
+    summary = _save(prov, rows)
     print(json.dumps(summary))
     return 0
 

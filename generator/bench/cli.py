@@ -169,7 +169,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.Ar
         action="store_true",
         help="skip shapes whose rows, for every provider asked, are already in the sweep files,"
         " measured by this commit and timed the way this run times (any other shape is measured"
-        " again for all its providers)",
+        " again for all its providers); after tuning at an uncommitted tree, rerun without it",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)

@@ -72,8 +72,10 @@ def run_sweep(
     (``Provenance.method``), is skipped; otherwise all of its providers are measured again and
     replace the old rows. Why the whole point and the code version: a point's providers are
     compared on the same operands in one run (``measure_points``), and rows of an earlier
-    commit measured other files (a re-tune changes the tuned provider's config) with other
-    code; kept as done, they made one sweep of two runs (issue 22).
+    commit measured other code and other committed files (a re-tune changes the tuned
+    provider's config); kept as done, they made one sweep of two runs (issue 22). A commit
+    names the files only once they are committed: after a re-tune that is not, rows of the
+    same commit measured the old files, and only a run without ``resume`` replaces them.
     """
     path = layout.bench_file(save_path, provenance.device_name, sweep)
     rows, _ = load_file(path)  # fail before measuring if the existing file is corrupt

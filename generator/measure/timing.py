@@ -54,6 +54,7 @@ Without a GPU (tests under the Triton interpreter) the same interface times with
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import statistics
@@ -327,6 +328,10 @@ class _Cuda:
         torch.cuda.synchronize()
 
     def new_pool(self) -> object:
+        """A graph memory pool, from an emptied cache: once a capture is under way the caching
+        allocator no longer frees cached blocks to satisfy it (``torch.cuda.graph`` emptied
+        the cache before every capture; this timing captures without it, ``capture``)."""
+        torch.cuda.empty_cache()
         return torch.cuda.graph_pool_handle()
 
     def capture(
@@ -348,7 +353,11 @@ class _Cuda:
         outputs and intermediates; each graph makes and reads its own within a replay, so
         replays in any order stay correct.) And ``torch.cuda.graph`` synchronizes the device
         and empties the allocator's cache on entry, twice a config in a tune: the caller
-        synchronizes once, before the first capture (``_interleave``)."""
+        does both once, before the first capture (``_interleave``, ``new_pool``).
+
+        A call that raises while captured ends the capture, and its own error is the one
+        raised (``capture_end`` of an invalidated capture raises too, which would hide it:
+        the tuner classifies a config by its error)."""
         graph = torch.cuda.CUDAGraph()
         stream = _capture_stream()
         stream.wait_stream(torch.cuda.current_stream())
@@ -358,8 +367,11 @@ class _Cuda:
                 for _ in range(inner):
                     for fn in calls:
                         fn()
-            finally:
-                graph.capture_end()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    graph.capture_end()
+                raise
+            graph.capture_end()
         torch.cuda.current_stream().wait_stream(stream)
         graph.replay()  # the first launch uploads the graph: never timed
         return graph
@@ -505,6 +517,8 @@ def _interleave(
     pool = dev.new_pool()
     sized = _size_all(dev, call_sets, max_replays, target_us, min_replay_us, pool)
     fastest = min(c.call_us for c in sized)
+    if drop_over is not None and not drop_over >= 1.0:
+        raise ValueError(f"drop_over {drop_over}: must be at least 1 (the fastest is kept)")
     timed = [
         i for i, c in enumerate(sized) if drop_over is None or c.call_us <= drop_over * fastest
     ]

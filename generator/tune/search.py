@@ -112,6 +112,14 @@ class TuneOptions:
     # (lab/pass_drop.py compares the winners with and without; until it has, None).
     pass_drop_over: float | None = None
 
+    def __post_init__(self) -> None:
+        # A bad value would fail every pass, and a failed pass is timed config by config:
+        # the tune would go on, quietly without its interleaving.
+        if not self.pass_min_replay_us > 0:
+            raise ValueError(f"pass_min_replay_us {self.pass_min_replay_us}: must be > 0")
+        if self.pass_drop_over is not None and not self.pass_drop_over >= 1.0:
+            raise ValueError(f"pass_drop_over {self.pass_drop_over}: must be at least 1")
+
 
 def device_smem_bytes(device: str) -> int:
     """Shared memory one block may use on ``device``: the budget of the spaces' shared-memory

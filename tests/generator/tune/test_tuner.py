@@ -359,6 +359,16 @@ def test_a_pass_replays_as_little_as_the_options_say_and_the_runoff_a_millisecon
     assert runoffs and set(runoffs) == {(timing.MIN_REPLAY_US, None)}
 
 
+@pytest.mark.parametrize(
+    "bad", [{"pass_drop_over": 0.5}, {"pass_drop_over": float("nan")}, {"pass_min_replay_us": 0}]
+)
+def test_pass_options_out_of_range_are_refused(bad):
+    """A drop below 1 would drop every config of a pass and fail it; the tune would then time
+    each config alone, quietly: the options are refused instead."""
+    with pytest.raises(ValueError, match="pass_"):
+        TuneOptions(device="cpu", **bad)
+
+
 def test_a_pass_that_raises_is_timed_again_config_by_config(monkeypatch):
     """A pass fails as a whole when one of its graphs does (here: a fake pass that raises
     whenever a BLOCK_SIZE_M 64 config is in it); each of its configs is then timed alone, the
