@@ -10,6 +10,8 @@
 # Usage, from the repository root on the GPU machine:
 #   BLOCKGEMM_GIT_SHA=<sha of the committed tree> bash lab/gpu_piece.sh <seconds> <generator args>
 # e.g. bash lab/gpu_piece.sh 540 bench --sweep model --model deepseek-v3 --tp-size 8 --resume
+# or a lab script in place of the generator command (its JSON goes to $OUT as it writes it):
+#   bash lab/gpu_piece.sh 280 lab/pass_replay.py
 # Carry: .whl (pydantic 2.14.4, pydantic_core 2.50.5, annotated-types 0.8.0, typing-inspection
 # 0.4.5, typing_extensions 4.16.0: `pip download --only-binary=:all: --python-version 3.12
 # --platform manylinux2014_x86_64 -d .whl pydantic==2.14.4`) and, for the DeepGEMM providers,
@@ -51,7 +53,12 @@ export PYTHONPATH="$paths${PYTHONPATH:+:$PYTHONPATH}"
 
 marker=$(mktemp)
 sleep 1 # a file written in the same second as the marker still counts as newer below
-timeout -s INT "$limit" python -m generator "$@" 2>&1 | tee "$OUT/piece.log"
+if [[ "$1" == *.py ]]; then
+    command=(python "$@") # a lab script: the same preamble, its own output
+else
+    command=(python -m generator "$@")
+fi
+timeout -s INT "$limit" "${command[@]}" 2>&1 | tee "$OUT/piece.log"
 rc=${PIPESTATUS[0]}
 find site_data -type f -newer "$marker" | tar -czf "$OUT/site_data.tgz" -T -
 if [ -n "$archive" ]; then
