@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from generator.bench.store import point_of, row_key  # noqa: E402
 from generator.data import records  # noqa: E402
 from generator.data.records import BenchFile  # noqa: E402
 
@@ -34,7 +35,7 @@ def superseded(bf: BenchFile) -> list[int]:
     another layer name."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, r in enumerate(bf.rows):
-        groups[(r.provider, r.model, r.tp, r.B, r.M, r.N, r.K)].append(i)
+        groups[point_of(row_key(r))].append(i)  # the merge's own grouping
     drop = []
     for members in groups.values():
         if len({bf.rows[i].layer for i in members}) < 2:

@@ -23,8 +23,10 @@ Without a CUDA GPU it prints one line and exits 0.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,10 +44,10 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("pass_drop: no CUDA GPU, nothing measured")
         return 0
+    from lab_tuning import compile_pool, drop_in_tasks
+
     from generator.data.provenance import collect
-    from generator.data.tasks import Task
     from generator.measure import timing
-    from generator.tune.compile_ahead import AheadCompiler
     from generator.tune.search import TuneOptions, paired_times, tune_task
 
     pairs: list[
@@ -65,13 +67,11 @@ def main() -> int:
 
     prov = collect()
     full = TuneOptions(device="cuda", exhaustive=True, device_name=prov.device_name)
-    dropping = TuneOptions(**{**full.__dict__, "pass_drop_over": DROP})
-    compiler = AheadCompiler(min(16, os.cpu_count() or 1))
+    dropping = dataclasses.replace(full, pass_drop_over=DROP)
     out = Path(os.environ.get("OUT", "."))
     rows = []
-    try:
-        for m in BATCHES:
-            task = Task("w8a8_block", "fp8", "bfloat16", 128, 128, *SHAPE, 1, m)
+    with compile_pool() as compiler:
+        for task in drop_in_tasks([SHAPE], BATCHES):
             pairs.clear()
             timing._rounds = recording_rounds
             try:
@@ -93,10 +93,10 @@ def main() -> int:
             row = {
                 "N": task.N,
                 "K": task.K,
-                "M": m,
+                "M": task.M,
                 "configs": len(pairs),
                 "sizing_error_worst": max(errors),
-                "sizing_error_median": sorted(errors)[len(errors) // 2],
+                "sizing_error_median": statistics.median(errors),
                 "rounds_gpu_share_over_drop": sum(over) / sum(gpu),
                 "full": {"wall_s": full_s, "phase_s": rec_full.phase_s, "winner": winners[0]},
                 "drop": {"wall_s": drop_s, "phase_s": rec_drop.phase_s, "winner": winners[1]},
@@ -116,8 +116,6 @@ def main() -> int:
                     indent=1,
                 )
             )
-    finally:
-        compiler.close()
     return 0
 
 

@@ -23,6 +23,7 @@ Without a CUDA GPU it prints one line and exits 0.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -77,27 +78,21 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("pass_replay: no CUDA GPU, nothing measured")
         return 0
+    from lab_tuning import compile_pool, drop_in_tasks
+
     from generator.data.provenance import collect
-    from generator.data.tasks import Task
-    from generator.tune.compile_ahead import AheadCompiler
     from generator.tune.search import TuneOptions, paired_times, tune_task
 
     prov = collect()
     base = TuneOptions(device="cuda", device_name=prov.device_name)
-    tasks = [
-        Task("w8a8_block", "fp8", "bfloat16", 128, 128, n, k, 1, m)
-        for n, k in SHAPES
-        for m in BATCHES
-    ]
-    compiler = AheadCompiler(min(16, os.cpu_count() or 1))
     rows = []
-    try:
-        for task in tasks:
+    with compile_pool() as compiler:
+        for task in drop_in_tasks(SHAPES, BATCHES):
             tune_task(task, base, compiler)  # compiles what the search reaches
             row = {"N": task.N, "K": task.K, "M": task.M, "runs": {}}
             picks = []
             for us in REPLAYS_US:
-                opts = TuneOptions(**{**base.__dict__, "pass_min_replay_us": us})
+                opts = dataclasses.replace(base, pass_min_replay_us=us)
                 t0 = time.perf_counter()
                 rec = tune_task(task, opts, compiler)
                 best = _search_best(rec)
@@ -116,8 +111,6 @@ def main() -> int:
             rows.append(row)
             print(json.dumps(row))
             _save(prov, rows)  # after each task: a call cut off keeps what it finished
-    finally:
-        compiler.close()
     summary = _save(prov, rows)
     print(json.dumps(summary))
     return 0

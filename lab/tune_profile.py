@@ -110,20 +110,15 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("tune_profile: no CUDA GPU, nothing measured")
         return 0
+    from lab_tuning import compile_pool, drop_in_tasks
+
     from generator.data.provenance import collect
-    from generator.data.tasks import Task
-    from generator.tune.compile_ahead import AheadCompiler
     from generator.tune.search import TuneOptions, tune_task
 
     prov = collect()
     opts = TuneOptions(device="cuda", device_name=prov.device_name)
-    tasks = [
-        Task("w8a8_block", "fp8", "bfloat16", 128, 128, n, k, 1, m)
-        for n, k in SHAPES
-        for m in BATCHES
-    ]
-    compiler = AheadCompiler(min(16, os.cpu_count() or 1))
-    try:
+    tasks = drop_in_tasks(SHAPES, BATCHES)
+    with compile_pool() as compiler:
         t0 = time.perf_counter()
         for task in tasks:
             tune_task(task, opts, compiler)  # compiles every config the search reaches
@@ -149,8 +144,6 @@ def main() -> int:
                 }
             )
             print(json.dumps(per_task[-1]))
-    finally:
-        compiler.close()
     stats = pstats.Stats(profile)
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(40)

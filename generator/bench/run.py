@@ -143,12 +143,12 @@ def run_sweep(
         for point in bar:
             p = point.problem
             todo = [prov for prov in providers if prov.kind == p.kind]
-            keys = [
-                (prov.name, lb.model, lb.layer, lb.tp, p.B, p.M, p.N, p.K)
+            done = resume and all(
+                (prov.name, lb.model, lb.layer, lb.tp, p.B, p.M, p.N, p.K) in existing
                 for prov in todo
                 for lb in point.labels
-            ]
-            if not todo or (resume and all(k in existing for k in keys)):
+            )
+            if not todo or done:
                 skipped += len(todo)
                 continue
             bar.set_postfix_str(f"B={p.B} M={p.M} N={p.N} K={p.K}", refresh=False)

@@ -61,13 +61,13 @@ def merge(
             raise UserError(problem)
         infos = dict(disk.providers)
         merged = {row_key(row): row for row in disk.rows}
-    measured = {_point_of(k) for k in mine}
-    merged = {k: row for k, row in merged.items() if _point_of(k) not in measured}
+    measured = {point_of(k) for k in mine}
+    merged = {k: row for k, row in merged.items() if point_of(k) not in measured}
     merged.update(mine)
     return merged, infos
 
 
-def _point_of(key: RowKey) -> tuple:
+def point_of(key: RowKey) -> tuple:
     """A row's key without its layer: one provider at one point of one model and TP size."""
     provider, model, _layer, *rest = key
     return (provider, model, *rest)

@@ -511,14 +511,14 @@ def _interleave(
     (median = p20 = p80 = that call time, ``replays`` 0): it cannot come near the fastest,
     and at prefill sizes such configs (several times the best, 5-15 ms a call) were most of
     an exhaustive pass's GPU time."""
+    if drop_over is not None and not drop_over >= 1.0:
+        raise ValueError(f"drop_over {drop_over}: must be at least 1 (the fastest is kept)")
     for calls in call_sets:
         dev.warm_up(calls)  # all of them before any capture (module doc)
     dev.synchronize()
     pool = dev.new_pool()
     sized = _size_all(dev, call_sets, max_replays, target_us, min_replay_us, pool)
     fastest = min(c.call_us for c in sized)
-    if drop_over is not None and not drop_over >= 1.0:
-        raise ValueError(f"drop_over {drop_over}: must be at least 1 (the fastest is kept)")
     timed = [
         i for i, c in enumerate(sized) if drop_over is None or c.call_us <= drop_over * fastest
     ]
