@@ -128,15 +128,17 @@ class Measurement(_Record):
 # is never below 1 % (AA_TARGET): a search config that wins the GEMM-only runoff by less lost
 # to the shipped entry in the bench's quant+GEMM timing at 3 of 35 H200 points, up to 3.6 %
 # (lab/tune_vs_bench.py); and each pass's configs are timed together, interleaved
-# (measure.timing.time_pass), not one after the other. A rerun re-tunes records of an older
-# search.
+# (measure.timing.time_pass), not one after the other. 7: as 6, each pass's replays hold
+# 250 us of work, not 1 ms, and a pass's configs sized over 1.5x its fastest get no rounds
+# (TuneOptions says why). A rerun re-tunes records of an older search.
 SEARCH_V1 = 1
 SEARCH_V2 = 2
 SEARCH_V3 = 3
 SEARCH_V4 = 4
 SEARCH_V5 = 5
 SEARCH_V6 = 6
-SEARCH_CURRENT = SEARCH_V6
+SEARCH_V7 = 7
+SEARCH_CURRENT = SEARCH_V7
 
 
 class TuneRecord(_Record):

@@ -54,6 +54,7 @@ from generator.data.records import (
     SEARCH_V4,
     SEARCH_V5,
     SEARCH_V6,
+    SEARCH_V7,
     BenchRow,
     Measurement,
     Status,
@@ -94,6 +95,11 @@ SEARCH_TEXT = {
         "the search of 2026-12-02 with a tie of at least 1 %: its runoff keeps a shipped or "
         "default entry unless its own winner is faster by more than that, and each pass's "
         "configs are timed together, interleaved (since 2026-12-03)"
+    ),
+    SEARCH_V7: (
+        "the search of 2026-12-03 with shorter replays in its passes and configs far slower "
+        "than a pass's fastest given no further rounds; the runoff that picks the winner is "
+        "unchanged (since 2026-12-04)"
     ),
 }
 

@@ -5,6 +5,14 @@ hundreds of configs that way is mostly waiting for the compiler. Here a pool of 
 each kernel's ``warmup`` (compile without launch) for the configs a task is about to time; the
 binaries land in Triton's on-disk cache, and the timing process then only loads them.
 
+Two ways in. A task's pass asks for its configs and waits for them (``AheadCompiler(task,
+configs)``). And while a task is being timed, the configs the *next* tasks will certainly ask
+for (their first pass, defaults and shipped entries, known before any timing) are compiled in
+the background (``prefetch``), on at most half the pool, so that a pass's own request never
+queues behind more than that. Why: the H200's DeepSeek-V3 TP 8 tune of 2026-12-03 (a850d82)
+waited 142 s of its 503 s for the compiler while the CPU cores idled during the timing, and of
+the 7180 distinct binaries its pruned spaces hold, 939 are known ahead.
+
 A compile key is the kernel, its dtypes and block, the config, and the *specialization class*
 of every integer argument (Triton specializes on == 1 and divisibility by 16): the task's sizes
 (B included: the batched kernels take it) and what a launch derives from them (the split-K
@@ -16,7 +24,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from generator.configs.keys import config_key
 from generator.data.tasks import Task
@@ -79,43 +90,124 @@ def _compile_one(job: tuple[Task, dict[str, int]]) -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
 
 
-class AheadCompiler:
-    """Callable ``(task, configs) -> {config_key: error}`` for the configs that failed."""
+Config = dict[str, int]
 
-    def __init__(self, workers: int | None = None):
+
+class AheadCompiler:
+    """Callable ``(task, configs) -> {config_key: error}`` for the configs that failed; each
+    distinct compile key is compiled once, whichever way it was asked for.
+
+    ``pool``: where compile jobs run (tests pass a thread pool); by default ``workers``
+    processes, none when ``workers`` is 0 (CPU runs: launches compile, prefetch does nothing).
+    """
+
+    def __init__(self, workers: int | None = None, pool: Executor | None = None):
         if workers is None:
             workers = os.cpu_count() or 1
-        self._pool = (
-            ProcessPoolExecutor(
+        if pool is None and workers > 0:
+            pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_compiler,  # a killed worker takes its compilers along
                 initargs=(os.getpid(),),
             )
-            if workers > 0
-            else None
-        )
-        self._done: dict[tuple, str | None] = {}
+        self._pool = pool
+        self._futures: dict[tuple, Future] = {}  # every key asked for, by either way in
+        # prefetch state, under _cond: tasks still to expand into jobs, the jobs of the task
+        # being expanded, and how many prefetched jobs run now (at most _slots)
+        self._cond = threading.Condition()
+        self._ahead_tasks: deque[Task] = deque()
+        self._ahead_jobs: deque[tuple[tuple, Task, Config]] = deque()
+        self._configs_of: Callable[[Task], Sequence[Config]] | None = None
+        self._running = 0
+        self._slots = max(1, workers // 2)
+        self._generation = 0  # a new prefetch list makes what the feeder holds stale
+        self._closing = False
+        self._feeder: threading.Thread | None = None
 
-    def __call__(self, task: Task, configs: list[dict[str, int]]) -> dict[tuple, str]:
+    def __call__(self, task: Task, configs: list[Config]) -> dict[tuple, str]:
         if self._pool is None:  # no compile processes (CPU runs): launches compile
             return {}
         keys = [compile_key(task, c) for c in configs]
-        pending = {k: c for k, c in zip(keys, configs, strict=True) if k not in self._done}
-        if pending:
-            jobs = [(task, c) for c in pending.values()]
-            with children_hold_ctrl_c():  # the pool starts its processes here, on demand
-                errors = list(self._pool.map(_compile_one, jobs, chunksize=1))
-            for key, err in zip(pending, errors, strict=True):
-                self._done[key] = err
+        with self._cond, children_hold_ctrl_c():  # the pool starts its processes on demand
+            for key, cfg in zip(keys, configs, strict=True):
+                if key not in self._futures:
+                    self._futures[key] = self._pool.submit(_compile_one, (task, cfg))
+            futures = [self._futures[key] for key in keys]
         failed = {}
-        for c, key in zip(configs, keys, strict=True):
-            err = self._done.get(key)
+        for cfg, future in zip(configs, futures, strict=True):
+            err = future.result()
             if err:
-                failed[config_key(c)] = err
+                failed[config_key(cfg)] = err
         return failed
 
+    def prefetch(
+        self, tasks: Sequence[Task], configs_of: Callable[[Task], Sequence[Config]]
+    ) -> None:
+        """Compile ``configs_of(task)`` for each of ``tasks`` in the background, in order, on
+        at most half the pool. Replaces what an earlier call queued and has not started (the
+        tasks it named are under way or done); jobs already running finish."""
+        if self._pool is None:
+            return
+        with self._cond:
+            self._generation += 1
+            self._ahead_tasks = deque(tasks)
+            self._ahead_jobs.clear()
+            self._configs_of = configs_of
+            if self._feeder is None:
+                with children_hold_ctrl_c():  # the feeder may start pool processes too
+                    self._feeder = threading.Thread(
+                        target=self._feed, name="compile-ahead", daemon=True
+                    )
+                    self._feeder.start()
+            self._cond.notify_all()
+
+    def _feed(self) -> None:
+        """The feeder thread: expand the next task into jobs, submit while a slot is free."""
+        while True:
+            with self._cond:
+                while not self._closing and (
+                    self._running >= self._slots or not (self._ahead_jobs or self._ahead_tasks)
+                ):
+                    self._cond.wait()
+                if self._closing:
+                    return
+                generation = self._generation
+                if not self._ahead_jobs:
+                    task, configs_of = self._ahead_tasks.popleft(), self._configs_of
+                    job = None
+                else:
+                    job = self._ahead_jobs.popleft()
+                    if job[0] in self._futures:
+                        continue
+                    try:
+                        future = self._pool.submit(_compile_one, (job[1], job[2]))
+                    except RuntimeError:  # shut down or broken: the demand path reports it
+                        return
+                    self._futures[job[0]] = future
+                    self._running += 1
+            if job is not None:
+                future.add_done_callback(self._prefetched)
+                continue
+            try:  # outside the lock: pruning a space takes tens of ms
+                jobs = [(compile_key(task, c), task, c) for c in configs_of(task)]
+            except Exception:  # noqa: BLE001 - a prefetch is a hint; the task's own pass asks again
+                jobs = []
+            with self._cond:
+                if generation == self._generation:
+                    self._ahead_jobs.extend(j for j in jobs if j[0] not in self._futures)
+
+    def _prefetched(self, _future: Future) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
     def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._feeder is not None:
+            self._feeder.join(timeout=10)
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None

@@ -20,12 +20,14 @@ run out is reported as failed.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection, wait
 
 from generator.data.records import TuneRecord
@@ -35,6 +37,20 @@ from generator.tune.lifeline import children_hold_ctrl_c, die_with_parent, ignor
 from generator.tune.search import TuneOptions
 
 RAY_RETRIES = 3  # Ray's own default for a task whose worker or node died
+# With each task a worker is told the next ones in the queue, whose known configs its compile
+# pool prepares while this one is timed (compile_ahead.AheadCompiler.prefetch). A task takes
+# about a second on one GPU and its ahead configs a few seconds of half the pool, while most
+# are shared with the tasks before it: a few tasks keep the pool busy without compiling for
+# tasks another worker takes.
+LOOKAHEAD = 4
+
+
+@dataclass(frozen=True)
+class _Assignment:
+    """What the coordinator sends a worker: the task to tune, and what is queued after it."""
+
+    task: Task
+    upcoming: tuple[Task, ...] = ()
 
 
 @dataclass
@@ -71,6 +87,7 @@ def _local_worker(
     import torch
 
     from generator.tune.compile_ahead import AheadCompiler
+    from generator.tune.search import configs_known_ahead
 
     worker_opts = opts
     if opts.device.startswith("cuda"):
@@ -80,12 +97,13 @@ def _local_worker(
     try:
         while True:
             try:
-                task = conn.recv()
+                job = conn.recv()
             except EOFError:  # the coordinator is gone
                 break
-            if task is None:
+            if job is None:
                 break
-            conn.send(_tune_with_errors(task, worker_opts, compiler, f"worker{index}"))
+            compiler.prefetch(job.upcoming, partial(configs_known_ahead, opts=worker_opts))
+            conn.send(_tune_with_errors(job.task, worker_opts, compiler, f"worker{index}"))
     finally:
         compiler.close()
 
@@ -131,8 +149,9 @@ class _Pool:
     def feed(self, i: int, queue: deque[Task]) -> None:
         """Hand worker ``i`` the next task, or tell it to stop."""
         task = queue.popleft() if queue else None
+        upcoming = tuple(itertools.islice(queue, LOOKAHEAD))
         try:
-            self.conns[i].send(task)
+            self.conns[i].send(_Assignment(task, upcoming) if task is not None else None)
         except OSError:  # died since its last message: the task was never started
             if task is not None:
                 queue.appendleft(task)

@@ -33,13 +33,15 @@ from generator.tune.dispatch import (
     run_local,
     run_ray,
 )
-from generator.tune.search import PASS_SIZE, TuneOptions
+from generator.tune.search import PASS_DROP_OVER, PASS_MIN_REPLAY_US, PASS_SIZE, TuneOptions
 from generator.tune.store import check_existing, finished_tasks, merge_result, sync_config_files
 
 # How a tune measures, stored in every record's provenance (docs/methodology.md).
 TUNE_METHOD = (
     f"tune (search {SEARCH_CURRENT}): {{timing}}; each pass's configs timed together (up to"
-    f" {PASS_SIZE} interleaved, as many rounds as asked, not whole balanced blocks); the"
+    f" {PASS_SIZE} interleaved, as many rounds as asked, not whole balanced blocks, replays"
+    f" of >= {PASS_MIN_REPLAY_US:g} us, configs sized over {PASS_DROP_OVER:g}x the pass's"
+    " fastest given no rounds); the"
     " winner decided by an interleaved runoff against the engines' shipped entries and"
     " defaults, with an A/A control, a shipped entry or default kept within 1 %"
 )

@@ -56,7 +56,6 @@ from generator.configs.spaces import SMEM_BYTES_SM90, Problem
 from generator.data.records import SEARCH_CURRENT, Measurement, Status, TuneRecord
 from generator.data.tasks import Task
 from generator.measure.timing import (
-    MIN_REPLAY_US,
     TimingStats,
     order_seed,
     rotation_count,
@@ -77,6 +76,8 @@ from kernels.platform import is_rocm
 from kernels.reference import relative_error, tolerance
 
 TOP_TILES = 2
+PASS_MIN_REPLAY_US = 250.0  # TuneOptions.pass_min_replay_us says why
+PASS_DROP_OVER = 1.5  # TuneOptions.pass_drop_over says why
 PASS_SIZE = 32  # configs timed together in one pass (time_pass); more wait in the next
 RUNNERS_UP = 3
 MAX_VERIFIED = 12  # stop looking for runners-up after this many checks
@@ -103,14 +104,18 @@ class TuneOptions:
     seed: int = 0
     device_name: str = ""  # vLLM's spelling: which shipped files are this device's baselines
     # Least GPU work in one replay of a search's pass (the runoff keeps MIN_REPLAY_US). A pass
-    # only ranks configs, and a shorter replay captures fewer calls per graph, where most of
-    # a config's host time goes (lab/pass_replay.py compares the two; until it has, 1 ms).
-    pass_min_replay_us: float = MIN_REPLAY_US
+    # only ranks configs; a shorter replay captures fewer calls per graph and lets the first
+    # pass's 2 ms of GPU time a config be 8 rounds instead of 5 of 1 ms. At 12 H200 tasks the
+    # winners of 250 us passes timed within 1.004 of those of 1 ms passes, in 17 % less
+    # timing (lab/pass_replay.py, 2026-12-04).
+    pass_min_replay_us: float = PASS_MIN_REPLAY_US
     # A pass's configs sized slower than this many times its fastest get no rounds, their
-    # sizing's time recorded (timing._interleave); None: every config timed in full. For the
-    # exhaustive search at prefill sizes, where such configs were most of the GPU time
-    # (lab/pass_drop.py compares the winners with and without; until it has, None).
-    pass_drop_over: float | None = None
+    # sizing's time recorded (timing._interleave); None: every config timed in full. The
+    # sizing is within 9 % of the rounds' median at every config of two exhaustive H200
+    # searches (4608x7168, M = 1024 and 4096: 1889 configs); with the drop each found the
+    # same winner in 57-63 % of the timing (lab/pass_drop.py, 2026-12-04). The pruned search
+    # is judged with it by the pruning check.
+    pass_drop_over: float | None = PASS_DROP_OVER
 
     def __post_init__(self) -> None:
         # A bad value would fail every pass, and a failed pass is timed config by config:
@@ -160,6 +165,17 @@ def problem_of(task: Task, tunable: Tunable, device: str) -> Problem:
 def candidates_for(task: Task, device: str, exhaustive: bool):
     tunable = get_tunable(task.kernel)
     return tunable.space.prune(problem_of(task, tunable, device), exhaustive)
+
+
+def configs_known_ahead(task: Task, opts: TuneOptions) -> list[dict[str, int]]:
+    """The configs ``tune_task`` will time at ``task`` whatever the timings say: its first
+    pass (every candidate, for the exhaustive search), the default and the engines' shipped
+    entries; what the compile pool prepares before the task starts (``dispatch.LOOKAHEAD``)."""
+    tunable = get_tunable(task.kernel)
+    candidates, _ = candidates_for(task, opts.device, opts.exhaustive)
+    first = candidates if opts.exhaustive else coarse_representatives(candidates)
+    seeds = [b.config for b in engine_baselines(tunable, task, opts.device_name)]
+    return [*first, tunable.default_config(task), *seeds]
 
 
 def _classify(exc: BaseException) -> Status:

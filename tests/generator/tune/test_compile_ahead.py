@@ -1,0 +1,194 @@
+"""The compile pool: a task's own request, and the configs of the next tasks prepared ahead.
+
+The pool is a thread pool here and the compile a stand-in that blocks until the test lets it
+go, so what runs when is decided by the test, not by timing (no sleeps)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+
+from generator.configs.keys import config_key
+from generator.data.tasks import Task
+from generator.tune import compile_ahead
+from generator.tune.compile_ahead import AheadCompiler, compile_key
+from generator.tune.search import TuneOptions, configs_known_ahead, tune_task
+
+WAIT_S = 30  # a bound on a thread being scheduled, never reached when the code is right
+BASE = {"BLOCK_SIZE_N": 32, "BLOCK_SIZE_K": 128, "GROUP_SIZE_M": 1, "num_warps": 4}
+
+
+BASE_1 = {**BASE, "BLOCK_SIZE_M": 16, "num_stages": 1}
+
+
+def task(N: int = 48) -> Task:
+    return Task("w8a8_block", "fp8", "bfloat16", 128, 128, N, 256, 1, 1)
+
+
+def configs(n: int, **kw) -> list[dict[str, int]]:
+    return [{**BASE, "BLOCK_SIZE_M": 16, "num_stages": s, **kw} for s in range(1, n + 1)]
+
+
+class Gate:
+    """The stand-in compile: records what started, in order, and holds each until let go."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.started: list[tuple] = []
+        self.running = 0
+        self.most_running = 0
+        self.open = False
+
+    def __call__(self, job):
+        t, cfg = job
+        with self.cond:
+            self.started.append(compile_key(t, cfg))
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+            self.cond.notify_all()
+            assert self.cond.wait_for(lambda: self.open, WAIT_S)
+            self.running -= 1
+        return "CompilationError: stand-in" if cfg["num_stages"] == 3 else None
+
+    def wait_started(self, n: int) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.started) >= n, WAIT_S), self.started
+
+    def release(self) -> None:
+        with self.cond:
+            self.open = True
+            self.cond.notify_all()
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    g = Gate()
+    monkeypatch.setattr(compile_ahead, "_compile_one", g)
+    yield g
+    g.release()
+
+
+@pytest.fixture
+def compiler():
+    pool = ThreadPoolExecutor(4)
+    c = AheadCompiler(4, pool=pool)  # four compile slots, two of them for prefetching
+    yield c
+    c.close()
+
+
+def test_prefetch_leaves_half_the_pool_to_the_task_being_timed(gate, compiler):
+    """Six configs prefetched take two slots; a config the running task asks for starts at
+    once beside them, and the prefetched ones compile in the order given."""
+    t = task()
+    ahead = configs(6)
+    compiler.prefetch([t], lambda _t: ahead)
+    gate.wait_started(2)
+    now = configs(1, BLOCK_SIZE_M=32)
+    result = {}
+    asking = threading.Thread(target=lambda: result.update(compiler(t, now)))
+    asking.start()
+    gate.wait_started(3)
+    assert gate.started[2] == compile_key(t, now[0])  # not queued behind the prefetch
+    assert gate.running == 3
+    gate.release()
+    asking.join(WAIT_S)
+    assert result == {}
+    failed = compiler(t, ahead)  # waits for the prefetched ones, compiles nothing again
+    assert failed == {config_key(ahead[2]): "CompilationError: stand-in"}
+    prefetched = [k for k in gate.started if k != compile_key(t, now[0])]
+    assert prefetched == [compile_key(t, c) for c in ahead]
+    assert gate.most_running <= 3
+
+
+def test_a_new_prefetch_list_replaces_what_had_not_started(gate, compiler):
+    """When the next task starts, the prefetch of the one before is under way or done: what
+    it queued and had not started is dropped, not compiled behind the new list."""
+    first, second = task(48), task(64)
+    compiler.prefetch([first], lambda _t: configs(6))
+    gate.wait_started(2)
+    later = configs(2, BLOCK_SIZE_M=64)
+    compiler.prefetch([second], lambda _t: later)
+    gate.release()
+    compiler(second, later)
+    compiler(first, configs(2))  # the two that had started: done, nothing compiled again
+    expected = [compile_key(first, c) for c in configs(2)]
+    expected += [compile_key(second, c) for c in later]
+    assert gate.started == expected
+
+
+def test_a_config_already_asked_for_is_never_compiled_twice(gate, compiler):
+    """Keys are shared across tasks of one specialization class (M = 1 and M = 2 are not,
+    M = 16 and M = 32 are): what one task compiled, the next finds done."""
+    a = Task("w8a8_block", "fp8", "bfloat16", 128, 128, 48, 256, 1, 16)
+    b = Task("w8a8_block", "fp8", "bfloat16", 128, 128, 48, 256, 1, 32)
+    gate.release()
+    compiler(a, configs(2))
+    compiler.prefetch([b], lambda _t: configs(2))
+    compiler(b, configs(2))
+    assert gate.started == [compile_key(a, c) for c in configs(2)]
+
+
+def test_a_failing_config_list_is_only_a_hint(gate, compiler):
+    """A task whose ahead list cannot be built (here: it raises) is skipped; the next is
+    prefetched and the task's own request still compiles."""
+
+    def configs_of(t):
+        if t.N == 40:
+            raise ValueError("no space")
+        return configs(1)
+
+    assert compile_key(task(40), BASE_1) != compile_key(task(48), BASE_1)
+    compiler.prefetch([task(40), task(48)], configs_of)
+    gate.wait_started(1)  # nobody asked yet: the feeder went past the task it could not list
+    assert gate.started == [compile_key(task(48), BASE_1)]
+    gate.release()
+    assert compiler(task(48), configs(1)) == {}
+    assert compiler(task(40), configs(1)) == {}
+    assert gate.started == [compile_key(task(n), BASE_1) for n in (48, 40)]
+
+
+def test_close_with_prefetch_queued_returns():
+    """Closing with prefetched work queued stops the feeder and cancels what waits."""
+    pool = ThreadPoolExecutor(2)
+    c = AheadCompiler(2, pool=pool)
+    hold = threading.Event()
+    c.prefetch([task()], lambda _t: (hold.wait(WAIT_S), [])[1])
+    c.close()
+    hold.set()
+    assert c._feeder is not None and not c._feeder.is_alive()
+
+
+def test_no_pool_no_prefetch():
+    """CPU runs have no compile processes: launches compile, and prefetch does nothing."""
+    c = AheadCompiler(0)
+    c.prefetch([task()], lambda _t: configs(2))
+    assert c(task(), configs(2)) == {} and c._feeder is None
+    c.close()
+
+
+@pytest.mark.parametrize("exhaustive", [False, True])
+def test_the_configs_known_ahead_are_ones_the_task_asks_for(exhaustive, monkeypatch):
+    """Prefetching is worth it only if the search then times those configs: every config
+    known ahead is one the task's own passes ask the compile pool for."""
+    from generator.tune import search
+
+    t = Task("w8a8_block", "fp8", "bfloat16", 128, 128, 48, 256, 1, 3)
+    if exhaustive:  # a space small enough for the interpreter
+        space = configs(2) + configs(2, BLOCK_SIZE_M=32)
+        report = SimpleNamespace(in_space=len(space), pruned=0)
+        monkeypatch.setattr(search, "candidates_for", lambda *a: (space, report))
+    opts = TuneOptions(
+        device="cpu", max_replays=1, exhaustive=exhaustive, device_name="NVIDIA_H200"
+    )
+    asked: set[tuple] = set()
+
+    def ensure_compiled(task_, cfgs):
+        asked.update(config_key(c) for c in cfgs)
+        return {}
+
+    tune_task(t, opts, ensure_compiled)
+    ahead = {config_key(c) for c in configs_known_ahead(t, opts)}
+    assert ahead and ahead <= asked
