@@ -130,7 +130,10 @@ class Measurement(_Record):
 # (lab/tune_vs_bench.py); and each pass's configs are timed together, interleaved
 # (measure.timing.time_pass), not one after the other. 7: as 6, each pass's replays hold
 # 250 us of work, not 1 ms, and a pass's configs sized over 1.5x its fastest get no rounds
-# (TuneOptions says why). A rerun re-tunes records of an older search.
+# (TuneOptions says why). 8: as 7, the runoff (and the pruning check's paired re-timing) times
+# each config as the engine serves it, after the activation's per-token-group quantization
+# (Tunable.served): GEMM-only, a config that won by 1.8 % was 4.9 % slower so (H200 sweep of
+# a2ac973). A rerun re-tunes records of an older search.
 SEARCH_V1 = 1
 SEARCH_V2 = 2
 SEARCH_V3 = 3
@@ -138,7 +141,16 @@ SEARCH_V4 = 4
 SEARCH_V5 = 5
 SEARCH_V6 = 6
 SEARCH_V7 = 7
-SEARCH_CURRENT = SEARCH_V7
+SEARCH_V8 = 8
+SEARCH_CURRENT = SEARCH_V8
+# The last version that changed the exhaustive search (it has no runoff: search 8 changed only
+# the runoff), so an exhaustive record from it or later is current (the resume keeps it).
+EXHAUSTIVE_SEARCH_SINCE = SEARCH_V7
+
+
+def search_is_current(search: int, exhaustive: bool) -> bool:
+    """Does a record of ``search`` measure what this code's search would measure now?"""
+    return search >= (EXHAUSTIVE_SEARCH_SINCE if exhaustive else SEARCH_CURRENT)
 
 
 class TuneRecord(_Record):

@@ -55,6 +55,7 @@ from generator.data.records import (
     SEARCH_V5,
     SEARCH_V6,
     SEARCH_V7,
+    SEARCH_V8,
     BenchRow,
     Measurement,
     Status,
@@ -100,6 +101,11 @@ SEARCH_TEXT = {
         "the search of 2026-12-03 with shorter replays in its passes and configs far slower "
         "than a pass's fastest given no further rounds; the runoff that picks the winner is "
         "unchanged (since 2026-12-04)"
+    ),
+    SEARCH_V8: (
+        "the search of 2026-12-04 whose runoff times each config after the activation's "
+        "quantization, as the engine runs it, not on a pre-quantized activation (since "
+        "2026-12-04)"
     ),
 }
 

@@ -25,7 +25,6 @@ from generator.data import layout
 from generator.data.locking import device_lock
 from generator.data.lookup import tune_file_path, winner_table
 from generator.data.records import (
-    SEARCH_CURRENT,
     DeviceFile,
     Provenance,
     TuneFile,
@@ -33,6 +32,7 @@ from generator.data.records import (
     atomic_write_text,
     load,
     record_provenance,
+    search_is_current,
 )
 from generator.data.recovery import WriteFailed, save_or_keep
 from generator.data.tasks import Task
@@ -53,7 +53,8 @@ def finished_tasks(
     save_path: Path, device_name: str, tasks: list[Task], exhaustive: bool
 ) -> set[Task]:
     """Tasks whose M already has a record from the current search (what a rerun skips unless
-    --force); a record of an older search (``TuneRecord.search``) is tuned again."""
+    --force); a record of an older search (``TuneRecord.search``) is tuned again, an
+    exhaustive one only if the exhaustive search changed since (``search_is_current``)."""
     done: set[Task] = set()
     by_file: dict[Path, list[Task]] = {}
     for t in tasks:
@@ -61,7 +62,8 @@ def finished_tasks(
     for path, group in by_file.items():
         if not path.exists():
             continue
-        have = {r.M for r in load(path, TuneFile).records if r.search >= SEARCH_CURRENT}
+        records = load(path, TuneFile).records
+        have = {r.M for r in records if search_is_current(r.search, exhaustive)}
         done.update(t for t in group if t.M in have)
     return done
 

@@ -84,6 +84,12 @@ class Tunable(ABC):
     @abstractmethod
     def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor: ...
 
+    def served(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        """The call as an engine serving the model makes it: :meth:`run`, unless the engine
+        runs more around the kernel. The runoff that decides what is published times this
+        (``search._Session.interleaved``); the search's passes time :meth:`run`."""
+        return self.run(task, ops, cfg, out)
+
     @abstractmethod
     def new_output(self, task: Task, device: str) -> torch.Tensor: ...
 
@@ -121,11 +127,14 @@ class W8A8Block(Tunable):
     input_types = (InputType.FP8, InputType.INT8)
 
     def make_operands(self, task: Task, g: torch.Generator, device: str) -> Operands:
+        """The activation X in the model's dtype (the output's), (A, As) quantized from it as
+        the engine quantizes it, and the block-quantized weight (B, Bs)."""
         qdtype = QUANT_DTYPES[task.input_type]
-        A, As = per_token_group_quant(_randn((task.M, task.K), g, device), task.block_k, qdtype)
+        X = _randn((task.M, task.K), g, device).to(OUT_DTYPES[task.out_dtype])
+        A, As = per_token_group_quant(X, task.block_k, qdtype)
         w = _randn((task.N, task.K), g, device) * 0.05
         B, Bs = quantize_weight_blockwise(w, task.block, qdtype)
-        return {"A": A, "B": B, "As": As, "Bs": Bs}
+        return {"X": X, "A": A, "B": B, "As": As, "Bs": Bs}
 
     def matmul(self) -> Callable[..., torch.Tensor]:
         """The kernel's wrapper; variants with the same arguments override only this (and
@@ -140,6 +149,17 @@ class W8A8Block(Tunable):
         return self.matmul()(
             ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
         )
+
+    def served(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        """The activation's per-token-group quantization, then the GEMM: what vLLM and SGLang
+        run for every block-FP8 linear layer on the Triton path. Why the runoff times the two:
+        timed on pre-quantized activations, a config can rank differently than after the
+        quantization kernel; in the H200 sweep of a2ac973 (2026-12-04) a config that won the
+        GEMM-only runoff by 1.8 % was 4.9 % slower there (7168x18432, M = 2), and a default
+        1.3 % slower GEMM-only was 4.3 % faster (4096x512, M = 256)."""
+        A, As = per_token_group_quant(ops["X"], task.block_k, QUANT_DTYPES[task.input_type])
+        dtype = OUT_DTYPES[task.out_dtype]
+        return self.matmul()(A, ops["B"], As, ops["Bs"], task.block, dtype, config=cfg, out=out)
 
     def new_output(self, task: Task, device: str) -> torch.Tensor:
         return torch.empty((task.M, task.N), dtype=OUT_DTYPES[task.out_dtype], device=device)
@@ -264,6 +284,9 @@ class W8A8BlockDecode(W8A8Block):
         X = _randn((task.M, task.K), g, device).to(torch.bfloat16)
         A, As = per_token_group_quant(X, task.block_k, QUANT_DTYPES[task.input_type])
         return {**ops, "X": X, "A": A, "As": As}
+
+    def served(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        return self.run(task, ops, cfg, out)  # it quantizes the activation itself
 
     def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
         from kernels.w8a8_block_decode import w8a8_block_decode_matmul

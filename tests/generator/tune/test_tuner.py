@@ -359,6 +359,47 @@ def test_a_pass_replays_as_little_as_the_options_say_and_the_runoff_a_millisecon
     assert runoffs and set(runoffs) == {(timing.MIN_REPLAY_US, None)}
 
 
+def test_the_runoff_times_the_kernel_as_served_and_the_passes_the_kernel_alone(monkeypatch):
+    """What decides the published file is timed as the engine runs it (the activation's
+    quantization, then the GEMM); the passes, which only rank, time the GEMM alone."""
+    from generator.measure import timing
+    from generator.tune import search
+
+    paths = []
+
+    def on_gpu(call_sets, max_replays, target_us, min_replay_us, seed, whole_blocks, drop_over):
+        names = {calls[0].func.__name__ for calls in call_sets}
+        paths.append((whole_blocks, names))
+        return [timing.time_host(c, 1) for c in call_sets]
+
+    monkeypatch.setattr(timing, "time_cuda_graphs_interleaved", on_gpu)
+    for name in ("time_pass", "time_interleaved"):
+        real = getattr(search, name)
+        monkeypatch.setattr(
+            search, name, lambda sets, on_cuda, *a, _real=real, **kw: _real(sets, True, *a, **kw)
+        )
+    tune_task(tiny_task(3), TuneOptions(device="cpu", max_replays=1))
+    passes = set().union(*(n for whole, n in paths if not whole))
+    runoffs = set().union(*(n for whole, n in paths if whole))
+    assert passes == {"run"} and runoffs == {"served"}
+
+
+@pytest.mark.parametrize("name", ["w8a8_block", "w8a8_block_splitk", "w8a8_block_decode"])
+def test_served_is_the_same_product_as_run(name):
+    """The served call quantizes the operands' own activation: its result is the kernel's on
+    the operands' (A, As), bit for bit, so the runoff times the configs the passes ranked."""
+    tunable = TUNABLES[name]
+    task = tiny_task(5, kernel=name)
+    g = torch.Generator().manual_seed(5)
+    ops = tunable.make_operands(task, g, "cpu")
+    cfg = tunable.default_config(task)
+    ran = tunable.run(task, ops, cfg, torch.full_like(tunable.new_output(task, "cpu"), torch.nan))
+    served = tunable.served(
+        task, ops, cfg, torch.full_like(tunable.new_output(task, "cpu"), torch.nan)
+    )
+    assert not ran.isnan().any() and torch.equal(ran, served)
+
+
 @pytest.mark.parametrize(
     "bad", [{"pass_drop_over": 0.5}, {"pass_drop_over": float("nan")}, {"pass_min_replay_us": 0}]
 )
@@ -516,6 +557,24 @@ def test_results_from_several_workers_merge_into_one_file(tmp_path):
         tiny_task(1)
     }
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_rerun_keeps_exhaustive_records_of_a_search_that_changed_only_the_runoff(tmp_path):
+    """Search 8 changed only the runoff, which the exhaustive search does not have: its
+    records of search 7 are current (a resumed pruning check keeps them), while pruned
+    records of search 7 and exhaustive ones of search 6 are tuned again."""
+    from generator.data.records import EXHAUSTIVE_SEARCH_SINCE, SEARCH_V6, SEARCH_V7
+
+    assert EXHAUSTIVE_SEARCH_SINCE == SEARCH_V7 < SEARCH_CURRENT
+    prov = collect_cpu()
+    rec = _record(1)
+    for M, search in ((1, SEARCH_V7), (7, SEARCH_V6)):
+        old = rec.model_copy(update={"M": M, "search": search})
+        for exhaustive in (False, True):
+            merge_result(tmp_path, prov, tiny_task(M), old, exhaustive=exhaustive)
+    tasks = [tiny_task(1), tiny_task(7)]
+    assert finished_tasks(tmp_path, prov.device_name, tasks, True) == {tiny_task(1)}
+    assert finished_tasks(tmp_path, prov.device_name, tasks, False) == set()
 
 
 def test_interrupted_write_leaves_previous_file_intact(tmp_path, monkeypatch):
