@@ -118,6 +118,8 @@ class AheadCompiler:
         self._cond = threading.Condition()
         self._ahead_tasks: deque[Task] = deque()
         self._ahead_jobs: deque[tuple[tuple, Task, Config]] = deque()
+        # each task's ahead list, built once: a task is named in several successive lists
+        self._listed: dict[Task, list[tuple[tuple, Task, Config]]] = {}
         self._configs_of: Callable[[Task], Sequence[Config]] | None = None
         self._running = 0
         self._slots = max(1, workers // 2)
@@ -176,6 +178,9 @@ class AheadCompiler:
                 if not self._ahead_jobs:
                     task, configs_of = self._ahead_tasks.popleft(), self._configs_of
                     job = None
+                    if task in self._listed:
+                        self._ahead_jobs.extend(self._listed[task])
+                        continue
                 else:
                     job = self._ahead_jobs.popleft()
                     if job[0] in self._futures:
@@ -194,6 +199,7 @@ class AheadCompiler:
             except Exception:  # noqa: BLE001 - a prefetch is a hint; the task's own pass asks again
                 jobs = []
             with self._cond:
+                self._listed[task] = jobs
                 if generation == self._generation:
                     self._ahead_jobs.extend(j for j in jobs if j[0] not in self._futures)
 
@@ -203,11 +209,12 @@ class AheadCompiler:
             self._cond.notify_all()
 
     def close(self) -> None:
-        with self._cond:
+        """Stop prefetching and drop what is queued, without waiting for the jobs still
+        compiling: nobody needs them (a prefetch for tasks that will not come, a config of a
+        pass already given up), and one can take tens of seconds."""
+        with self._cond:  # the feeder (a daemon) sees this at its next step and returns
             self._closing = True
             self._cond.notify_all()
-        if self._feeder is not None:
-            self._feeder.join(timeout=10)
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

@@ -24,6 +24,7 @@ import itertools
 import multiprocessing as mp
 import os
 import socket
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,9 +41,11 @@ RAY_RETRIES = 3  # Ray's own default for a task whose worker or node died
 # With each task a worker is told the next ones in the queue, whose known configs its compile
 # pool prepares while this one is timed (compile_ahead.AheadCompiler.prefetch). A task takes
 # about a second on one GPU and its ahead configs a few seconds of half the pool, while most
-# are shared with the tasks before it: a few tasks keep the pool busy without compiling for
-# tasks another worker takes.
-LOOKAHEAD = 4
+# are shared with the tasks before it: a few tasks keep the pool busy without compiling much
+# for tasks another worker takes. (With 4, the H200's DeepSeek-V3 TP 8 tune still waited
+# 61 s for the compiler, 35 s of it in 20 tasks, most of those the first of their kernel or
+# shape; 2026-12-04.)
+LOOKAHEAD = 8
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,13 @@ def _local_worker(
             conn.send(_tune_with_errors(job.task, worker_opts, compiler, f"worker{index}"))
     finally:
         compiler.close()
+    # Every outcome is sent: exit now, not through the interpreter's shutdown, which waits for
+    # the compile processes to finish jobs nobody needs (they die with this process, see
+    # lifeline) and tears down CUDA. The H200's tune of 2026-12-04 spent 30 s after its last
+    # task that way, until the coordinator's join gave up and killed this worker.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run_inline(tasks: list[Task], opts: TuneOptions, on_outcome: OnOutcome) -> int:
@@ -205,8 +215,8 @@ def run_local(
                 outcome = pool.receive(i)
                 task = pool.in_flight.pop(i)
                 if outcome is not None:
+                    pool.feed(i, queue)  # first: the worker tunes on while this is merged
                     on_outcome(outcome)
-                    pool.feed(i, queue)
                     continue
                 pool.alive.discard(i)
                 pool.procs[i].join(timeout=10)

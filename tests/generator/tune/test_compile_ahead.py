@@ -150,15 +150,59 @@ def test_a_failing_config_list_is_only_a_hint(gate, compiler):
     assert gate.started == [compile_key(task(n), BASE_1) for n in (48, 40)]
 
 
-def test_close_with_prefetch_queued_returns():
-    """Closing with prefetched work queued stops the feeder and cancels what waits."""
-    pool = ThreadPoolExecutor(2)
-    c = AheadCompiler(2, pool=pool)
-    hold = threading.Event()
-    c.prefetch([task()], lambda _t: (hold.wait(WAIT_S), [])[1])
+def test_close_while_a_task_is_being_listed_submits_nothing_after(gate):
+    """Closing while the feeder lists a task's configs returns at once; the feeder then
+    stops without submitting what it listed."""
+    c = AheadCompiler(2, pool=ThreadPoolExecutor(2))
+    entered, hold = threading.Event(), threading.Event()
+
+    def configs_of(_t):
+        entered.set()
+        assert hold.wait(WAIT_S)
+        return configs(2)
+
+    c.prefetch([task()], configs_of)
+    assert entered.wait(WAIT_S)
     c.close()
     hold.set()
-    assert c._feeder is not None and not c._feeder.is_alive()
+    c._feeder.join(WAIT_S)
+    assert not c._feeder.is_alive() and gate.started == []
+
+
+def test_close_does_not_wait_for_a_compile_nobody_needs(gate):
+    """A worker that has sent its last outcome closes its pool and exits: a prefetched job
+    still compiling must not hold it (it held the H200 tune 30 s past its last task)."""
+    c = AheadCompiler(2, pool=ThreadPoolExecutor(2))
+    c.prefetch([task()], lambda _t: configs(1))
+    gate.wait_started(1)
+    closing = threading.Thread(target=c.close)
+    closing.start()
+    closing.join(WAIT_S)
+    assert not closing.is_alive() and gate.running == 1  # closed while the job still runs
+
+
+def test_a_task_named_again_is_not_listed_again(gate, compiler):
+    """Each task is in several successive prefetch lists (the next LOOKAHEAD): its configs
+    are listed once, not pruned again every time."""
+    listed = []
+    cond = threading.Condition()
+
+    def configs_of(t):
+        with cond:
+            listed.append(t.N)
+            cond.notify_all()
+        return configs(1)
+
+    def wait_listed(n):
+        with cond:
+            assert cond.wait_for(lambda: len(listed) >= n, WAIT_S), listed
+
+    gate.release()
+    compiler.prefetch([task(40), task(48)], configs_of)
+    wait_listed(2)
+    compiler.prefetch([task(48), task(64)], configs_of)
+    wait_listed(3)
+    assert listed == [40, 48, 64]
 
 
 def test_no_pool_no_prefetch():
