@@ -252,4 +252,4 @@ def run(args: argparse.Namespace) -> int:
     )
     if points is not None:
         return run_pruning_check(tasks, settings, points)
-    return tune(tasks, settings, args.exhaustive, req.label(), req.kernels)
+    return tune(tasks, settings, args.exhaustive, req.label(), req.kernels, req.command())

@@ -54,6 +54,27 @@ class TuneRequest:
             what += "__tp" + ",".join(str(t) for t in self.tp_sizes)
         return what.replace("/", "_")
 
+    def command(self) -> str:
+        """The ``python -m generator tune`` command line that asks for this, options left at
+        their defaults left out: what a tune-time record shows a reader to rerun."""
+        argv = ["python -m generator tune"]
+        argv += [f"--model {m}" for m in self.models]
+        argv += [f"--model-config {p}" for p in self.model_configs]
+        if self.models or self.model_configs or self.N is None:
+            argv += [f"--tp-size {tp}" for tp in self.tp_sizes]
+        if self.N is not None:
+            argv.append(f"--N {self.N} --K {self.K}")
+        if self.batch_sizes != DEFAULT_BATCH_SIZES:
+            argv.append("--batch-sizes " + ",".join(map(str, self.batch_sizes)))
+        if self.input_type != "fp8":
+            argv.append(f"--input-type {self.input_type}")
+        if self.out_dtype != "bfloat16":
+            argv.append(f"--out-dtype {self.out_dtype}")
+        if self.block != (128, 128):
+            argv.append(f"--block-n {self.block[0]} --block-k {self.block[1]}")
+        argv.append("--kernels " + ",".join(self.kernels))
+        return " ".join(argv)
+
 
 def _specs(req: TuneRequest) -> list[models.ModelSpec]:
     names = list(req.model_names)

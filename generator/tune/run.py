@@ -154,10 +154,16 @@ def run_tasks(tasks: list[Task], settings: RunSettings, exhaustive: bool) -> Mer
 
 
 def tune(
-    tasks: list[Task], settings: RunSettings, exhaustive: bool, label: str, kernels: tuple[str, ...]
+    tasks: list[Task],
+    settings: RunSettings,
+    exhaustive: bool,
+    label: str,
+    kernels: tuple[str, ...],
+    command: str = "",
 ) -> int:
     """Tune, report, and store the run's wall time when it tuned everything it was asked
-    (a full pruned run: the figure the catalog quotes). Exit code: 1 if a task failed."""
+    (a full pruned run: the figure the catalog quotes), with ``command``, the command line
+    that asks for the same tune (``TuneRequest.command``). Exit code: 1 if a task failed."""
     t0 = time.perf_counter()
     writer = run_tasks(tasks, settings, exhaustive)
     wall = time.perf_counter() - t0
@@ -172,7 +178,9 @@ def tune(
         print(f"work spread: {spread}")
     complete = writer.records and len(writer.records) == len(tasks)
     if settings.gpus > 0 and complete and not exhaustive:
-        store_tune_time(settings.save_path, writer.provenance, label, kernels, len(tasks), wall)
+        store_tune_time(
+            settings.save_path, writer.provenance, label, kernels, len(tasks), wall, command
+        )
     return 1 if writer.failed else 0
 
 
@@ -183,12 +191,14 @@ def store_tune_time(
     kernels: tuple[str, ...],
     tasks: int,
     wall: float,
+    command: str = "",
 ) -> Path:
-    """The wall time of a complete tune, named and described after what was tuned."""
+    """The wall time of a complete tune, named after what was tuned and described by the
+    command that reruns it (the page shows it as a command; the label alone without one)."""
+    what = command or f"{label.replace('__', ' ')}, --kernels {','.join(kernels)}"
     check = TuneTimeCheck(
         provenance=prov,
-        description=f"python -m generator tune: {label.replace('__', ' ')} "
-        f"--kernels {','.join(kernels)} ({tasks} tasks, {prov.gpu_count} GPU)",
+        description=f"{what} ({tasks} tasks, {prov.gpu_count} GPU)",
         tasks=tasks,
         wall_s=round(wall, 1),
     )

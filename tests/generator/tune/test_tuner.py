@@ -706,6 +706,37 @@ def test_tasks_cover_models_and_mla_shapes():
     assert len(tasks) == (15 + 2) * 2
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        [
+            "--model",
+            "deepseek-v3",
+            "--tp-size",
+            "1",
+            "--tp-size",
+            "2",
+            "--kernels",
+            "a16w8_batched",
+        ],
+        ["--model", "llama-3.1-8b", "--model", "qwen3-32b", "--tp-size", "1"],
+        ["--N", "4096", "--K", "7168", "--batch-sizes", "1,64", "--out-dtype", "float16"],
+        ["--input-type", "int8", "--block-n", "64", "--block-k", "128", "--kernels", "w8a8_block"],
+    ],
+)
+def test_the_command_a_tune_time_shows_asks_for_the_same_tune(argv):
+    """The device page shows each tune time's command: run as shown, it asks for the same
+    tune (an earlier description, ``tune: deepseek-v3 tp8``, could not be run)."""
+    import shlex
+
+    p = tune_cli.add_parser(__import__("argparse").ArgumentParser().add_subparsers(), "tune")
+    req = tune_cli._request(p.parse_args(argv))
+    words = shlex.split(req.command())
+    assert words[:4] == ["python", "-m", "generator", "tune"]
+    assert tune_cli._request(p.parse_args(words[4:])) == req
+
+
 def test_batched_kernels_of_our_own_get_the_mla_shapes():
     """A Tunable marked batched (the swapped A16W8 kernel) is tuned on the MLA shapes with its
     own input type, next to the linear-layer kernels on the dense ones."""
