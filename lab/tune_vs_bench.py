@@ -7,6 +7,10 @@ It answered why Search 6 floors the runoff's tie at 1 %: on the H200 (run 539cac
 2026-12-03), a runoff win under 1 % came out slower than the shipped entry in the bench at 3
 of 35 points (up to 3.6 %), a win of 1 % or more at none of 128 (worst 1.006).
 
+Records of search 8 and later time the runoff as served (quantization + GEMM, as the bench
+does), so for them the two ratios measure the same path; the 1 % split above is about the
+GEMM-only runoffs of searches 6 and 7.
+
 Usage: python lab/tune_vs_bench.py [DEVICE] [SITE_DATA]   (default NVIDIA_H200, site_data)
 Reads committed data only; prints a table and the split at 1 %.
 """

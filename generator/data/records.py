@@ -143,8 +143,10 @@ SEARCH_V6 = 6
 SEARCH_V7 = 7
 SEARCH_V8 = 8
 SEARCH_CURRENT = SEARCH_V8
-# The last version that changed the exhaustive search (it has no runoff: search 8 changed only
-# the runoff), so an exhaustive record from it or later is current (the resume keeps it).
+# The last version that changed the exhaustive search, so an exhaustive record from it or later
+# is current (the resume keeps it). Search 8 changed the runoff, which the exhaustive search
+# does not have, and quantizes the timed activation from a bf16 copy instead of fp32 (the
+# operands' values, not their sizes or layout: no kernel's time depends on them).
 EXHAUSTIVE_SEARCH_SINCE = SEARCH_V7
 
 

@@ -6,12 +6,15 @@ H200's clock drifts by several per cent; the runoff (``TuneRecord.runoff_us``, s
 later) timed the winner and the baselines against each other, interleaved, with an A/A
 control, and that is what decided the winner. The pages and downloads publish the runoff's
 medians, so what they show is what the decision saw; a config the runoff did not time keeps
-its search time, and a ratio is only ever taken between two times of the same timing.
+its search time, and a ratio is only ever taken between two times of the same timing. Since
+search 8 the runoff times each config after the activation's quantization, as the engine serves
+it; the search's own times, and runoffs before search 8, are of the GEMM alone
+(:func:`timing_of` says which a time is).
 """
 
 from __future__ import annotations
 
-from generator.data.records import Measurement, Status, TuneRecord
+from generator.data.records import SEARCH_V8, Measurement, Status, TuneRecord
 
 
 def runoff_config(rec: TuneRecord, name: str) -> dict[str, int] | None:
@@ -60,3 +63,11 @@ def comparable(rec: TuneRecord, a: Measurement, b: Measurement) -> tuple[Measure
     if ra is not None and rb is not None:
         return ra, rb
     return a, b
+
+
+def timing_of(rec: TuneRecord, m: Measurement | None) -> str:
+    """Which timing :func:`published` shows for ``m``: ``runoff, as served`` (search 8 and
+    later: activation quantization + GEMM), ``runoff, GEMM alone`` or ``search, GEMM alone``."""
+    if runoff_us(rec, m) is None:
+        return "search, GEMM alone"
+    return "runoff, as served" if rec.search >= SEARCH_V8 else "runoff, GEMM alone"

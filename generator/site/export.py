@@ -16,7 +16,7 @@ from typing import Any
 
 from generator.configs.keys import CONFIG_KEYS  # torch-free: the site needs no GPU stack
 from generator.data.records import BenchRow, TuneFile
-from generator.data.tune_times import published, runoff_us
+from generator.data.tune_times import published, timing_of
 
 BENCH_COLUMNS = [
     "provider",
@@ -96,7 +96,7 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
     entries and defaults, ``<baseline>_us``), which search produced it and what won. Times are
     the runoff's medians where the runoff timed the config (what decided the winner,
     :mod:`generator.data.tune_times`), else the search's; ``times_from`` says which the
-    winner's is."""
+    winner's is (``tune_times.timing_of``: the runoff as served or GEMM alone, or the search)."""
     tunes = list(tunes)
     baselines = list(dict.fromkeys(k for t in tunes for r in t.records for k in r.baselines))
     buf = io.StringIO()
@@ -138,7 +138,7 @@ def tune_csv(tunes: Iterable[TuneFile]) -> str:
                     *(_us(rec, rec.baselines.get(k)) for k in baselines),
                     rec.winner_source,
                     rec.search,
-                    "runoff" if runoff_us(rec, w) is not None else "search",
+                    timing_of(rec, w),
                     *(cfg.get(k) for k in CONFIG_KEYS),
                 )
             )

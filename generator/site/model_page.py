@@ -25,6 +25,7 @@ from generator.configs.engine_files import file_name
 from generator.data import models, tune_times
 from generator.data.records import (
     SEARCH_V1,
+    SEARCH_V8,
     BenchRow,
     Measurement,
     Status,
@@ -32,7 +33,7 @@ from generator.data.records import (
     TuneRecord,
     record_provenance,
 )
-from generator.data.tune_times import published
+from generator.data.tune_times import published, timing_of
 from generator.errors import UserError
 from generator.site import charts, engines, gains, providers, recommend, verdict
 from generator.site.catalog import Catalog, Device, ModelOnDevice
@@ -347,12 +348,19 @@ def tune_table(t: TuneFile) -> dict[str, Any]:
         best = [r.latency_us / mine.latency_us for mine, r in pairs if r.latency_us]
         return min(best) if best else None
 
+    def from_search(rec: TuneRecord, m: Measurement | None) -> bool:
+        return m is not None and timing_of(rec, m).startswith("search")
+
     rows = []
     for rec in t.records:
         w, dflt = rec.winner, rec.default
         rows.append(
             {
                 "M": rec.M,
+                # cells the runoff did not time show the search's GEMM-only time, marked
+                "tuned_search": from_search(rec, w),
+                "default_search": from_search(rec, dflt),
+                "baselines_search": [from_search(rec, rec.baselines.get(k)) for k in keys],
                 "config": (w.config or {}) if w else {},
                 "status": w.status.value if w else "no correct config",
                 "tuned_us": us(rec, w),
@@ -375,6 +383,12 @@ def tune_table(t: TuneFile) -> dict[str, Any]:
         "baseline_labels": [label(k) for k in keys],
         "has_baselines": bool(keys),
         "rows": rows,
+        # how the runoff timed, if any record's did: as served (search 8 on) or GEMM alone
+        "served": any(r.search >= SEARCH_V8 and r.runoff_us for r in t.records),
+        "gemm_alone": any(r.search < SEARCH_V8 and r.runoff_us for r in t.records),
+        "any_search_times": any(
+            r["tuned_search"] or r["default_search"] or any(r["baselines_search"]) for r in rows
+        ),
     }
 
 

@@ -147,8 +147,9 @@ class AheadCompiler:
         self, tasks: Sequence[Task], configs_of: Callable[[Task], Sequence[Config]]
     ) -> None:
         """Compile ``configs_of(task)`` for each of ``tasks`` in the background, in order, on
-        at most half the pool. Replaces what an earlier call queued and has not started (the
-        tasks it named are under way or done); jobs already running finish."""
+        at most half the pool (one process of a pool of one). Replaces what an earlier call
+        queued and has not started (this worker has moved on to the task after it); jobs
+        already running finish."""
         if self._pool is None:
             return
         with self._cond:
@@ -165,7 +166,11 @@ class AheadCompiler:
             self._cond.notify_all()
 
     def _feed(self) -> None:
-        """The feeder thread: expand the next task into jobs, submit while a slot is free."""
+        """The feeder thread: expand the next task into jobs, submit while a slot is free.
+
+        It returns only when the compiler closes or its pool is unusable: a pool process it
+        started (a submit may start one) dies with this thread (``PR_SET_PDEATHSIG`` follows
+        the thread that started a process, ``lifeline.die_with_parent``)."""
         while True:
             with self._cond:
                 while not self._closing and (

@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import socket
 import sys
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,19 +39,19 @@ from generator.tune.lifeline import children_hold_ctrl_c, die_with_parent, ignor
 from generator.tune.search import TuneOptions
 
 RAY_RETRIES = 3  # Ray's own default for a task whose worker or node died
-# With each task a worker is told the next ones in the queue, whose known configs its compile
-# pool prepares while this one is timed (compile_ahead.AheadCompiler.prefetch). A task takes
-# about a second on one GPU and its ahead configs a few seconds of half the pool, while most
-# are shared with the tasks before it: a few tasks keep the pool busy without compiling much
-# for tasks another worker takes. (With 4, the H200's DeepSeek-V3 TP 8 tune still waited
-# 61 s for the compiler, 35 s of it in 20 tasks, most of those the first of their kernel or
-# shape; 2026-12-04.)
+# With each task a worker is told the next ones it will likely take (with W workers, every
+# W-th of the queue), whose known configs its compile pool prepares while this one is timed
+# (compile_ahead.AheadCompiler.prefetch). A task takes about a second on one GPU and its ahead
+# configs a few seconds of half the pool, while most are shared with the tasks before it. (With
+# 4, the H200's DeepSeek-V3 TP 8 tune still waited 61 s for the compiler, 35 s of it in 20
+# tasks, most of those the first of their kernel or shape; 2026-12-04.)
 LOOKAHEAD = 8
 
 
 @dataclass(frozen=True)
 class _Assignment:
-    """What the coordinator sends a worker: the task to tune, and what is queued after it."""
+    """What the coordinator sends a worker: the task to tune, and the queued tasks it will
+    likely take after it (``LOOKAHEAD``)."""
 
     task: Task
     upcoming: tuple[Task, ...] = ()
@@ -97,6 +98,7 @@ def _local_worker(
         torch.cuda.set_device(index)
         worker_opts = TuneOptions(**{**opts.__dict__, "device": f"cuda:{index}"})
     compiler = AheadCompiler(compile_workers if opts.device.startswith("cuda") else 0)
+    code = 0
     try:
         while True:
             try:
@@ -107,15 +109,20 @@ def _local_worker(
                 break
             compiler.prefetch(job.upcoming, partial(configs_known_ahead, opts=worker_opts))
             conn.send(_tune_with_errors(job.task, worker_opts, compiler, f"worker{index}"))
+    except BaseException:  # noqa: BLE001 - reported here; the coordinator sees the exit code
+        traceback.print_exc()
+        code = 1
     finally:
         compiler.close()
-    # Every outcome is sent: exit now, not through the interpreter's shutdown, which waits for
-    # the compile processes to finish jobs nobody needs (they die with this process, see
-    # lifeline) and tears down CUDA. The H200's tune of 2026-12-04 spent 30 s after its last
-    # task that way, until the coordinator's join gave up and killed this worker.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+        # Exit now, whatever ended the loop, not through the interpreter's shutdown: it waits
+        # for the compile processes to finish jobs nobody needs (they die with this process,
+        # see lifeline) and tears down CUDA. The H200's tune of 2026-12-04 spent 30 s after
+        # its last task that way, until the coordinator's join gave up and killed this
+        # worker; and a worker leaving on an exception never exited at all (its pipe never
+        # closed, so the coordinator waited for it forever).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def run_inline(tasks: list[Task], opts: TuneOptions, on_outcome: OnOutcome) -> int:
@@ -159,7 +166,9 @@ class _Pool:
     def feed(self, i: int, queue: deque[Task]) -> None:
         """Hand worker ``i`` the next task, or tell it to stop."""
         task = queue.popleft() if queue else None
-        upcoming = tuple(itertools.islice(queue, LOOKAHEAD))
+        # the tasks this worker will likely take next: with W workers, about every W-th
+        w = len(self.conns)
+        upcoming = tuple(itertools.islice(queue, w - 1, w - 1 + w * LOOKAHEAD, w))
         try:
             self.conns[i].send(_Assignment(task, upcoming) if task is not None else None)
         except OSError:  # died since its last message: the task was never started

@@ -582,7 +582,8 @@ def _ok(m: Measurement) -> bool:
 
 
 def paired_times(task: Task, configs: list[dict[str, int]], opts: TuneOptions) -> list[float]:
-    """Median time of each config, timed interleaved on the same operands in one session: the
-    fair comparison of configs found by different searches."""
+    """Median time of each config, timed interleaved on the same operands in one session, as
+    the engine serves it (``_Session.interleaved``; GEMM alone before search 8): the fair
+    comparison of configs found by different searches."""
     s = _Session(task, opts, None)
     return [st.median_us for st in s.interleaved(configs)]

@@ -88,7 +88,7 @@ def test_the_tuning_download_and_table_show_the_runoff_medians():
     rec = _record()
     (row,) = csv.DictReader(io.StringIO(export.tune_csv([_file(rec)])))
     assert float(row["tuned_us"]) == 10.4 and float(row["vllm-0.33.0_us"]) == 10.45
-    assert float(row["default_us"]) == 11.0 and row["times_from"] == "runoff"
+    assert float(row["default_us"]) == 11.0 and row["times_from"] == "runoff, GEMM alone"
     (trow,) = model_page.tune_table(_file(rec))["rows"]
     assert trow["tuned_us"] == 10.4 and trow["baselines"] == [10.45, 11.0]
     assert trow["vs_default"] == pytest.approx(11.0 / 10.4)
@@ -113,3 +113,22 @@ def test_the_gains_judge_a_tuning_record_by_its_runoff():
     g = gains.gains([], {(512, 7168): _file(rec)}, [key])
     (point,) = g.get("vllm-0.33.0").points
     assert point.ratio == pytest.approx(10.45 / 10.4) and point.verdict == 0
+
+
+def test_every_time_says_how_it_was_timed():
+    """Since search 8 the runoff times each config after the activation's quantization: a
+    table mixing those with the search's GEMM-only times marks the latter, and the download
+    names the timing of each winner's time."""
+    served = _record(search=8, default=_m({**DEFAULT, "num_warps": 8}, 12.0))
+    assert tune_times.timing_of(served, served.winner) == "runoff, as served"
+    assert tune_times.timing_of(served, served.default) == "search, GEMM alone"
+    assert tune_times.timing_of(_record(), _record().winner) == "runoff, GEMM alone"
+    (row,) = csv.DictReader(io.StringIO(export.tune_csv([_file(served)])))
+    assert row["times_from"] == "runoff, as served"
+    table = model_page.tune_table(_file(served))
+    (trow,) = table["rows"]
+    assert not trow["tuned_search"] and trow["default_search"]
+    assert trow["baselines_search"] == [False, False]
+    assert table["served"] and not table["gemm_alone"] and table["any_search_times"]
+    alone = model_page.tune_table(_file(_record(runoff_us={}, baselines={}, runoff_aa_spread=None)))
+    assert not alone["served"] and not alone["gemm_alone"]
