@@ -65,9 +65,15 @@ def comparable(rec: TuneRecord, a: Measurement, b: Measurement) -> tuple[Measure
     return a, b
 
 
+def runoff_served(rec: TuneRecord) -> bool:
+    """Did ``rec``'s runoff time its configs as served (search 8 and later: activation
+    quantization + GEMM), not the GEMM alone?"""
+    return rec.search >= SEARCH_V8
+
+
 def timing_of(rec: TuneRecord, m: Measurement | None) -> str:
-    """Which timing :func:`published` shows for ``m``: ``runoff, as served`` (search 8 and
-    later: activation quantization + GEMM), ``runoff, GEMM alone`` or ``search, GEMM alone``."""
+    """Which timing :func:`published` shows for ``m``: ``runoff, as served``, ``runoff, GEMM
+    alone`` (:func:`runoff_served`) or ``search, GEMM alone``."""
     if runoff_us(rec, m) is None:
         return "search, GEMM alone"
-    return "runoff, as served" if rec.search >= SEARCH_V8 else "runoff, GEMM alone"
+    return "runoff, as served" if runoff_served(rec) else "runoff, GEMM alone"

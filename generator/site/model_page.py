@@ -25,7 +25,6 @@ from generator.configs.engine_files import file_name
 from generator.data import models, tune_times
 from generator.data.records import (
     SEARCH_V1,
-    SEARCH_V8,
     BenchRow,
     Measurement,
     Status,
@@ -33,7 +32,7 @@ from generator.data.records import (
     TuneRecord,
     record_provenance,
 )
-from generator.data.tune_times import published, timing_of
+from generator.data.tune_times import published
 from generator.errors import UserError
 from generator.site import charts, engines, gains, providers, recommend, verdict
 from generator.site.catalog import Catalog, Device, ModelOnDevice
@@ -349,7 +348,7 @@ def tune_table(t: TuneFile) -> dict[str, Any]:
         return min(best) if best else None
 
     def from_search(rec: TuneRecord, m: Measurement | None) -> bool:
-        return m is not None and timing_of(rec, m).startswith("search")
+        return m is not None and tune_times.runoff_us(rec, m) is None
 
     rows = []
     for rec in t.records:
@@ -384,8 +383,8 @@ def tune_table(t: TuneFile) -> dict[str, Any]:
         "has_baselines": bool(keys),
         "rows": rows,
         # how the runoff timed, if any record's did: as served (search 8 on) or GEMM alone
-        "served": any(r.search >= SEARCH_V8 and r.runoff_us for r in t.records),
-        "gemm_alone": any(r.search < SEARCH_V8 and r.runoff_us for r in t.records),
+        "served": any(r.runoff_us and tune_times.runoff_served(r) for r in t.records),
+        "gemm_alone": any(r.runoff_us and not tune_times.runoff_served(r) for r in t.records),
         "any_search_times": any(
             r["tuned_search"] or r["default_search"] or any(r["baselines_search"]) for r in rows
         ),

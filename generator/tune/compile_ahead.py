@@ -206,7 +206,7 @@ class AheadCompiler:
             with self._cond:
                 self._listed[task] = jobs
                 if generation == self._generation:
-                    self._ahead_jobs.extend(j for j in jobs if j[0] not in self._futures)
+                    self._ahead_jobs.extend(jobs)  # those already asked for are skipped above
 
     def _prefetched(self, _future: Future) -> None:
         with self._cond:

@@ -126,11 +126,15 @@ class W8A8Block(Tunable):
     name = "w8a8_block"
     input_types = (InputType.FP8, InputType.INT8)
 
+    def activation_dtype(self, task: Task) -> torch.dtype:
+        """The activation X's dtype: the model's (the output's)."""
+        return OUT_DTYPES[task.out_dtype]
+
     def make_operands(self, task: Task, g: torch.Generator, device: str) -> Operands:
-        """The activation X in the model's dtype (the output's), (A, As) quantized from it as
-        the engine quantizes it, and the block-quantized weight (B, Bs)."""
+        """The activation X (:meth:`activation_dtype`), (A, As) quantized from it as the
+        engine quantizes it, and the block-quantized weight (B, Bs)."""
         qdtype = QUANT_DTYPES[task.input_type]
-        X = _randn((task.M, task.K), g, device).to(OUT_DTYPES[task.out_dtype])
+        X = _randn((task.M, task.K), g, device).to(self.activation_dtype(task))
         A, As = per_token_group_quant(X, task.block_k, qdtype)
         w = _randn((task.N, task.K), g, device) * 0.05
         B, Bs = quantize_weight_blockwise(w, task.block, qdtype)
@@ -145,10 +149,20 @@ class W8A8Block(Tunable):
         return compile_w8a8_block
 
     def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
+        return self._gemm(task, ops["A"], ops["As"], ops, cfg, out)
+
+    def _gemm(
+        self,
+        task: Task,
+        A: torch.Tensor,
+        As: torch.Tensor,
+        ops: Operands,
+        cfg: Config,
+        out: torch.Tensor,
+    ) -> torch.Tensor:
+        """The kernel on the quantized activation (A, As) and the operands' weight."""
         dtype = OUT_DTYPES[task.out_dtype]
-        return self.matmul()(
-            ops["A"], ops["B"], ops["As"], ops["Bs"], task.block, dtype, config=cfg, out=out
-        )
+        return self.matmul()(A, ops["B"], As, ops["Bs"], task.block, dtype, config=cfg, out=out)
 
     def served(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
         """The activation's per-token-group quantization, then the GEMM: what vLLM and SGLang
@@ -158,8 +172,7 @@ class W8A8Block(Tunable):
         GEMM-only runoff by 1.8 % was 4.9 % slower there (7168x18432, M = 2), and a default
         1.3 % slower GEMM-only was 4.3 % faster (4096x512, M = 256)."""
         A, As = per_token_group_quant(ops["X"], task.block_k, QUANT_DTYPES[task.input_type])
-        dtype = OUT_DTYPES[task.out_dtype]
-        return self.matmul()(A, ops["B"], As, ops["Bs"], task.block, dtype, config=cfg, out=out)
+        return self._gemm(task, A, As, ops, cfg, out)
 
     def new_output(self, task: Task, device: str) -> torch.Tensor:
         return torch.empty((task.M, task.N), dtype=OUT_DTYPES[task.out_dtype], device=device)
@@ -270,8 +283,8 @@ class W8A8BlockGluon(W8A8Block):
 
 
 class W8A8BlockDecode(W8A8Block):
-    """The fused decode kernel: takes the bf16 activation and quantizes inside, so its operands
-    carry X next to the (A, As) its reference uses; its own space (SPLIT_K is a knob)."""
+    """The fused decode kernel: takes the bf16 activation X of the operands and quantizes inside
+    (the (A, As) quantized from X are its reference's); its own space (SPLIT_K is a knob)."""
 
     name = "w8a8_block_decode"
     input_types = (InputType.FP8,)
@@ -279,11 +292,8 @@ class W8A8BlockDecode(W8A8Block):
     def a_bytes(self, task: Task) -> int:
         return 2  # the bf16 activation tile is what the program loads
 
-    def make_operands(self, task: Task, g: torch.Generator, device: str) -> Operands:
-        ops = super().make_operands(task, g, device)
-        X = _randn((task.M, task.K), g, device).to(torch.bfloat16)
-        A, As = per_token_group_quant(X, task.block_k, QUANT_DTYPES[task.input_type])
-        return {**ops, "X": X, "A": A, "As": As}
+    def activation_dtype(self, task: Task) -> torch.dtype:
+        return torch.bfloat16  # the kernel loads a bf16 activation, whatever it writes
 
     def served(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
         return self.run(task, ops, cfg, out)  # it quantizes the activation itself
