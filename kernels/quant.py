@@ -141,12 +141,16 @@ def per_token_group_quant(
     group_size: int = 128,
     dtype: torch.dtype = FP8_DTYPE,
     column_major_scales: bool = False,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Quantize a (M, K) fp16/bf16/fp32 tensor per token and group; returns (q, scales).
 
     ``scales`` is (M, ceil(K / group_size)) fp32, row-major for the Triton kernels, or with
     column-major strides (1, M) when ``column_major_scales`` (the layout cuBLASLt's block-wise
-    FP8 expects).
+    FP8 expects). ``out``: (q, scales) to write instead of new tensors, the scales in either
+    layout (their strides are the kernel's); ``column_major_scales`` is then not used. Why: the
+    benchmark gives every rotated input set its own quantized activation, since where a new
+    one lands in memory moved a GEMM's time by up to 21 % (``generator.bench.context``).
     """
     check_dtype("x", x, (torch.float16, torch.bfloat16, torch.float32))
     if x.dim() != 2:
@@ -162,10 +166,14 @@ def per_token_group_quant(
             raise ValueError(f"dtype: {problem}")
     M, K = x.shape
     groups = triton.cdiv(K, group_size)
-    q = torch.empty((M, K), dtype=dtype, device=x.device)
-    if column_major_scales:
+    if out is not None:
+        q, s = out
+        check_quant_out(q, s, (M, K), (M, groups), dtype, torch.float32, x.device)
+    elif column_major_scales:
+        q = torch.empty((M, K), dtype=dtype, device=x.device)
         s = torch.empty((groups, M), dtype=torch.float32, device=x.device).t()
     else:
+        q = torch.empty((M, K), dtype=dtype, device=x.device)
         s = torch.empty((M, groups), dtype=torch.float32, device=x.device)
     if M == 0 or K == 0:
         return q, s
@@ -191,6 +199,30 @@ def per_token_group_quant(
         num_warps=4,
     )
     return q, s
+
+
+def check_quant_out(
+    q: torch.Tensor,
+    scales: torch.Tensor,
+    q_shape: tuple[int, int],
+    scales_shape: tuple[int, int],
+    dtype: torch.dtype,
+    scales_dtype: torch.dtype,
+    device: torch.device,
+) -> None:
+    """A caller's ``out=(q, scales)`` of a quantization: the shapes, dtypes and device the
+    result needs, ``q`` row-contiguous (its rows are written as wide vectors)."""
+    for name, t, shape, want in (
+        ("out[0]", q, q_shape, dtype),
+        ("out[1]", scales, scales_shape, scales_dtype),
+    ):
+        if tuple(t.shape) != tuple(shape):
+            raise ValueError(f"{name}: shape {tuple(t.shape)} != expected {tuple(shape)}")
+        if t.dtype != want:
+            raise ValueError(f"{name}: dtype {t.dtype} != {want}")
+        if t.device != device:
+            raise ValueError(f"{name}: on {t.device}, x on {device}")
+    check_inner_contiguous("out[0]", q)
 
 
 def _quantize_values(x: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -37,6 +37,7 @@ from kernels.quant import (
     FP8_MAX,
     SCALE_EPS,
     _round_to_e4m3_grid,
+    check_quant_out,
     dequantize_weight_blocks,
     group_tiling,
 )
@@ -165,14 +166,21 @@ def _quant_deepgemm_kernel(
 
 
 def per_token_group_quant_deepgemm(
-    x: torch.Tensor, group_size: int = 128, ue8m0: bool = True, packed: bool = False
+    x: torch.Tensor,
+    group_size: int = 128,
+    ue8m0: bool = True,
+    packed: bool = False,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Quantize (M, K) activations to FP8 per token and group, scales in DeepGEMM's layout.
 
     Returns ``(q, scales)``: ``q`` (M, K) float8_e4m3fn; ``scales`` (M, ceil(K / group_size))
     fp32, MN-major with strides (1, aligned M), or, ``packed`` (Blackwell), (M, ceil(groups /
     4)) int32 packed UE8M0 in the same layout. ``ue8m0`` rounds every scale up to a power of
-    two (vLLM's default for DeepGEMM); ``packed`` needs it.
+    two (vLLM's default for DeepGEMM); ``packed`` needs it. ``out``: (q, the scales' dense
+    buffer, as :func:`mn_major_storage` gives it) to write instead of new tensors; the scales
+    returned are its view (the benchmark's rotated sets, ``kernels.quant.per_token_group_quant``
+    says why).
     """
     check_dtype("x", x, (torch.float16, torch.bfloat16, torch.float32))
     if x.dim() != 2:
@@ -185,23 +193,24 @@ def per_token_group_quant_deepgemm(
         raise ValueError("packed: packed scales are UE8M0, so ue8m0 must be True")
     M, K = x.shape
     groups = triton.cdiv(K, group_size)
-    q = torch.empty((M, K), dtype=FP8_DTYPE, device=x.device)
-    if packed:
-        stored = -(-groups // 4) * 4
-        words = torch.empty(
-            (stored // 4, tma_aligned_size(M, 4)), dtype=torch.int32, device=x.device
-        )
-        scales, target, stride_sg = (
-            mn_major_view(words, M),
-            words.view(torch.uint8),
-            words.stride(0) * 4,
-        )
+    stored = -(-groups // 4) * 4 if packed else groups
+    storage_shape = (stored // 4 if packed else groups, tma_aligned_size(M, 4))
+    storage_dtype = torch.int32 if packed else torch.float32
+    if out is not None:
+        q, storage = out
+        check_quant_out(q, storage, (M, K), storage_shape, FP8_DTYPE, storage_dtype, x.device)
+        if not storage.is_contiguous():
+            raise ValueError(
+                f"out[1]: the scales' buffer must be dense (strides {storage.stride()})"
+            )
     else:
-        stored = groups
-        storage = torch.empty(
-            (groups, tma_aligned_size(M, 4)), dtype=torch.float32, device=x.device
-        )
-        scales, target, stride_sg = mn_major_view(storage, M), storage, storage.stride(0)
+        q = torch.empty((M, K), dtype=FP8_DTYPE, device=x.device)
+        storage = torch.empty(storage_shape, dtype=storage_dtype, device=x.device)
+    scales = mn_major_view(storage, M)
+    if packed:
+        target, stride_sg = storage.view(torch.uint8), storage.stride(0) * 4
+    else:
+        target, stride_sg = storage, storage.stride(0)
     if M == 0 or K == 0:
         return q, scales
     block, per_program = group_tiling(group_size, stored)

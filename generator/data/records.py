@@ -133,7 +133,11 @@ class Measurement(_Record):
 # (TuneOptions says why). 8: as 7, the runoff (and the pruning check's paired re-timing) times
 # each config as the engine serves it, after the activation's per-token-group quantization
 # (Tunable.served): GEMM-only, a config that won by 1.8 % was 4.9 % slower so (H200 sweep of
-# a2ac973). A rerun re-tunes records of an older search.
+# a2ac973). 9: as 8, the runoff's quantization writes each rotated input set's own activation
+# and scales instead of memory allocated inside the captured graph, where every call of a
+# graph wrote to one address and that address reordered configs: the H200 tuner and bench of
+# 2026-12-04 put the same two configs up to 29 % apart (generator.bench.context.rotate). A
+# rerun re-tunes records of an older search.
 SEARCH_V1 = 1
 SEARCH_V2 = 2
 SEARCH_V3 = 3
@@ -142,10 +146,11 @@ SEARCH_V5 = 5
 SEARCH_V6 = 6
 SEARCH_V7 = 7
 SEARCH_V8 = 8
-SEARCH_CURRENT = SEARCH_V8
+SEARCH_V9 = 9
+SEARCH_CURRENT = SEARCH_V9
 # The last version that changed the exhaustive search, so an exhaustive record from it or later
-# is current (the resume keeps it). Search 8 changed the runoff, which the exhaustive search
-# does not have, and quantizes the timed activation from a bf16 copy instead of fp32 (the
+# is current (the resume keeps it). Searches 8 and 9 changed the runoff, which the exhaustive
+# search does not have; 8 also quantizes the timed activation from a bf16 copy instead of fp32 (the
 # operands' values, not their sizes or layout: no kernel's time depends on them).
 EXHAUSTIVE_SEARCH_SINCE = SEARCH_V7
 

@@ -35,8 +35,11 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
 * every candidate's graph is captured into one memory pool on one stream, so what the calls
   allocate while they run lands at the same addresses for every candidate, as their inputs do
   (where an in-graph activation landed moved identical work by up to 21 %:
-  :meth:`_Cuda.capture`). A graph's first replay uploads it and is never timed (nor counted in
-  the host's launch time that sizes the hold).
+  :meth:`_Cuda.capture`). Callers avoid such allocations where they can: all of a graph's
+  calls get the same address, and which address it is still moves one config against another
+  (the bench's and the tuner's providers write into buffers of each input set,
+  ``generator.bench.context.BenchContext.rotate``). A graph's first replay uploads it and is
+  never timed (nor counted in the host's launch time that sizes the hold).
 
 Identical work is still not timed identically everywhere (one point in 234 of the H200's
 DeepSeek-V3 TP 8 sweep above 1 %, prefill shapes at 1-2 %: ``lab/README.md``, ``aa_alloc.py``),

@@ -56,6 +56,7 @@ from generator.data.records import (
     SEARCH_V6,
     SEARCH_V7,
     SEARCH_V8,
+    SEARCH_V9,
     BenchRow,
     Measurement,
     Status,
@@ -105,6 +106,11 @@ SEARCH_TEXT = {
     SEARCH_V8: (
         "the search of 2026-12-04 whose runoff times each config after the activation's "
         "quantization, as the engine runs it, not on a pre-quantized activation (since "
+        "2026-12-04)"
+    ),
+    SEARCH_V9: (
+        "the search of 2026-12-04 whose runoff quantizes each input set's activation into "
+        "memory of its own, as the bench does, not into one buffer per timing (since "
         "2026-12-04)"
     ),
 }

@@ -43,7 +43,8 @@ TUNE_METHOD = (
     f" of >= {PASS_MIN_REPLAY_US:g} us, configs sized over {PASS_DROP_OVER:g}x the pass's"
     " fastest given no rounds); the"
     " winner decided by an interleaved runoff against the engines' shipped entries and"
-    " defaults, each timed as served (after the activation's quantization), with an A/A"
+    " defaults, each timed as served (after the activation's quantization, into each input"
+    " set's own buffers), with an A/A"
     " control, a shipped entry or default kept within 1 %"
 )
 

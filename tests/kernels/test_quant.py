@@ -64,6 +64,32 @@ def test_column_major_scales_layout(rng, device):
     torch.testing.assert_close(s, s_ref, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("column_major", [False, True])
+def test_quant_into_given_buffers_writes_them_all_and_only_them(column_major, rng, device):
+    """``out=``: the caller's (q, scales), poisoned first, hold exactly what new tensors would,
+    in the scales' own layout; nothing new is returned."""
+    M, K = 7, 300
+    x = spread_randn(M, K, g=rng, dtype=torch.bfloat16).to(device)
+    q_new, s_new = per_token_group_quant(x, 128)
+    q = torch.full((M, K), float("nan"), device=device).to(q_new.dtype)
+    s = torch.full((3, M) if column_major else (M, 3), float("nan"), device=device)
+    s = s.t() if column_major else s
+    got_q, got_s = per_token_group_quant(x, 128, out=(q, s))
+    assert got_q is q and got_s is s
+    assert torch.equal(q.float(), q_new.float()) and torch.equal(s, s_new)
+
+
+def test_quant_refuses_a_buffer_that_cannot_hold_the_result(device):
+    x = torch.ones(4, 256, device=device)
+    q, s = per_token_group_quant(x, 128)
+    with pytest.raises(ValueError, match=r"out\[1\]: shape \(4, 3\) != expected \(4, 2\)"):
+        per_token_group_quant(x, 128, out=(q, torch.empty(4, 3, device=device)))
+    with pytest.raises(ValueError, match=r"out\[0\]: dtype torch.int8"):
+        per_token_group_quant(x, 128, out=(q.to(torch.int8), s))
+    with pytest.raises(ValueError, match=r"out\[0\]: last dimension must be contiguous"):
+        per_token_group_quant(x, 128, out=(torch.empty(256, 4, device=device).t().to(q.dtype), s))
+
+
 def test_all_zero_group_has_finite_scale(device):
     x = torch.zeros(2, 256, device=device)
     x[1, :128] = torch.linspace(-1, 1, 128)

@@ -116,6 +116,27 @@ def test_packed_scales_for_blackwell_hold_the_same_values(M, K, rng, device):
         per_token_group_quant_deepgemm(x, 128, ue8m0=False, packed=True)
 
 
+@pytest.mark.parametrize("packed", [False, True])
+def test_quant_into_a_given_scale_buffer_equals_new_tensors(packed, rng, device):
+    """``out=(q, the scales' dense buffer)``: written in place, poisoned first, and the
+    scales returned are the view of that buffer DeepGEMM reads."""
+    M, K = 6, 640
+    x = spread_randn(M, K, g=rng, dtype=torch.bfloat16).to(device)
+    q_new, s_new = per_token_group_quant_deepgemm(x, 128, packed=packed)
+    storage = mn_major_storage(s_new).clone()
+    storage.fill_(-1)
+    q = torch.full((M, K), float("nan"), device=device).to(FP8_DTYPE)
+    got_q, got_s = per_token_group_quant_deepgemm(x, 128, packed=packed, out=(q, storage))
+    assert got_q is q and got_s.data_ptr() == storage.data_ptr()
+    assert got_s.stride() == s_new.stride()
+    assert torch.equal(q.float(), q_new.float()) and torch.equal(got_s, s_new)
+    with pytest.raises(ValueError, match=r"out\[1\]: the scales' buffer must be dense"):
+        wide = torch.empty(storage.shape[0], storage.shape[1] * 2, dtype=storage.dtype)
+        per_token_group_quant_deepgemm(
+            x, 128, packed=packed, out=(q, wide.to(device)[:, : storage.shape[1]])
+        )
+
+
 def test_quant_refuses_bad_input_naming_the_argument(device):
     with pytest.raises(ValueError, match="x: expected a 2-D tensor"):
         per_token_group_quant_deepgemm(torch.zeros(2, 2, 128, device=device))

@@ -32,6 +32,11 @@ def a16w8_bytes(p: Problem, weight_bytes: int) -> int:
     return p.B * (2 * p.M * p.K + weight_bytes * p.N * p.K + 2 * p.M * p.N) + scales
 
 
+def _output(p: Problem, ctx: BenchContext, dtype: torch.dtype) -> torch.Tensor:
+    """The (B, M, N) output template of a batched call (``BenchContext.rotate(written=)``)."""
+    return torch.empty((p.B, p.M, p.N), dtype=dtype, device=ctx.device)
+
+
 def _ref_a16w8(p: Problem, ctx: BenchContext) -> torch.Tensor:
     W, Ws = fp8_block_weight(ctx)
     return a16w8_batched_reference(ctx.x_bf16, W, Ws, BLOCK)
@@ -40,14 +45,15 @@ def _ref_a16w8(p: Problem, ctx: BenchContext) -> torch.Tensor:
 def _prepare_a16w8(
     p: Problem, ctx: BenchContext, matmul: Callable[..., torch.Tensor], cfg: dict[str, int]
 ) -> Prepared:
-    """Timed: one of our batched A16W8 kernels with ``cfg`` on the FP8 block weights."""
+    """Timed: one of our batched A16W8 kernels with ``cfg`` on the FP8 block weights, into
+    the set's own output (``BenchContext.rotate``)."""
     W, Ws = fp8_block_weight(ctx)
     out_dtype = ctx.out_dtype
 
-    def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor) -> torch.Tensor:
-        return matmul(x, W, Ws, BLOCK, out_dtype, config=cfg)
+    def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return matmul(x, W, Ws, BLOCK, out_dtype, config=cfg, out=out)
 
-    sets = ctx.rotate((ctx.x_bf16, W, Ws), a16w8_bytes(p, 1))
+    sets = ctx.rotate((ctx.x_bf16, W, Ws), a16w8_bytes(p, 1), (_output(p, ctx, out_dtype),))
     return Prepared(calls(sets, run), config=dict(cfg), work=work_of(matmul, cfg, "x_bf16"))
 
 
@@ -67,8 +73,9 @@ def _setup_a16w8_swapped(p: Problem, ctx: BenchContext) -> Prepared:
 
 def _setup_bmm_bf16(p: Problem, ctx: BenchContext) -> Prepared:
     w = ctx.weight("bf16", lambda w: w.to(torch.bfloat16))
-    sets = ctx.rotate((ctx.x_bf16, w), a16w8_bytes(p, 2))
-    return Prepared(calls(sets, lambda x, w: torch.bmm(x, w.transpose(1, 2))))
+    out = _output(p, ctx, torch.bfloat16)
+    sets = ctx.rotate((ctx.x_bf16, w), a16w8_bytes(p, 2), (out,))
+    return Prepared(calls(sets, lambda x, w, out: torch.bmm(x, w.transpose(1, 2), out=out)))
 
 
 def dequantize_blocks_bf16(W: torch.Tensor, Ws: torch.Tensor) -> torch.Tensor:
@@ -87,10 +94,11 @@ def dequantize_blocks_bf16(W: torch.Tensor, Ws: torch.Tensor) -> torch.Tensor:
 def _setup_dequant_bmm(p: Problem, ctx: BenchContext) -> Prepared:
     W, Ws = fp8_block_weight(ctx)
 
-    def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor) -> torch.Tensor:
-        return torch.bmm(x, dequantize_blocks_bf16(W, Ws).transpose(1, 2))
+    def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        # the dequantized weight is the graph's own: an intermediate of torch ops
+        return torch.bmm(x, dequantize_blocks_bf16(W, Ws).transpose(1, 2), out=out)
 
-    sets = ctx.rotate((ctx.x_bf16, W, Ws), a16w8_bytes(p, 1))
+    sets = ctx.rotate((ctx.x_bf16, W, Ws), a16w8_bytes(p, 1), (_output(p, ctx, torch.bfloat16),))
     return Prepared(calls(sets, run))
 
 

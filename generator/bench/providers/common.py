@@ -122,6 +122,25 @@ def fp8_block_weight(ctx: BenchContext) -> tuple[torch.Tensor, torch.Tensor]:
     return ctx.weight("fp8_block", lambda w: quantize_weight_blockwise(w, BLOCK, FP8_DTYPE))
 
 
+def output_template(p: Problem, ctx: BenchContext) -> torch.Tensor:
+    """The (M, N) output a GEMM call writes, in the run's dtype: a template for
+    ``BenchContext.rotate(written=...)``, which gives each rotated set its own."""
+    return torch.empty((p.M, p.N), dtype=ctx.out_dtype, device=ctx.device)
+
+
+def group_quant_templates(
+    p: Problem, ctx: BenchContext, dtype: torch.dtype, column_major_scales: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (M, K) quantized activation and (M, K / 128) fp32 scales (row-major, or with
+    strides (1, M)) a timed per-token-group quantization writes: templates for
+    ``BenchContext.rotate(written=...)``."""
+    groups = -(-p.K // BLOCK[1])
+    q = torch.empty((p.M, p.K), dtype=dtype, device=ctx.device)
+    if column_major_scales:
+        return q, torch.empty((groups, p.M), dtype=torch.float32, device=ctx.device).t()
+    return q, torch.empty((p.M, groups), dtype=torch.float32, device=ctx.device)
+
+
 def block_operands(ctx: BenchContext, input_type: str):
     """(quantized dtype, B, Bs) of the block-quantized weight, once per weight shape."""
     if input_type == "fp8":

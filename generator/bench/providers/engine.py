@@ -20,7 +20,9 @@ from generator.bench.providers.common import (
     block_provider,
     bytes_block,
     calls,
+    group_quant_templates,
     info,
+    output_template,
     work_of,
 )
 from generator.configs.keys import Config
@@ -48,15 +50,24 @@ def prepare_block(
     cfg: Config,
     matmul: Callable[..., torch.Tensor] = w8a8_block_matmul,
 ) -> Prepared:
-    """Timed: our per-token-group quant (Triton) + a block W8A8 kernel with ``cfg``."""
+    """Timed: our per-token-group quant (Triton) + a block W8A8 kernel with ``cfg``, into the
+    set's own quantized activation, scales and output (``BenchContext.rotate``)."""
     dtype, B, Bs = block_operands(ctx, input_type)
     out_dtype = ctx.out_dtype
 
-    def run(x: torch.Tensor, B: torch.Tensor, Bs: torch.Tensor) -> torch.Tensor:
-        A, As = per_token_group_quant(x, BLOCK[1], dtype)
-        return matmul(A, B, As, Bs, BLOCK, out_dtype, config=cfg)
+    def run(
+        x: torch.Tensor,
+        B: torch.Tensor,
+        Bs: torch.Tensor,
+        A: torch.Tensor,
+        As: torch.Tensor,
+        out: torch.Tensor,
+    ) -> torch.Tensor:
+        per_token_group_quant(x, BLOCK[1], dtype, out=(A, As))
+        return matmul(A, B, As, Bs, BLOCK, out_dtype, config=cfg, out=out)
 
-    sets = ctx.rotate((ctx.x_bf16, B, Bs), bytes_block(p, out_dtype, True))
+    written = (*group_quant_templates(p, ctx, dtype), output_template(p, ctx))
+    sets = ctx.rotate((ctx.x_bf16, B, Bs), bytes_block(p, out_dtype, True), written)
     work = work_of(matmul, cfg, "x_bf16", f"{input_type}_block")
     return Prepared(calls(sets, run), config=dict(cfg), work=work)
 

@@ -37,7 +37,14 @@ from generator.bench import deep_gemm_lib
 from generator.bench.context import BenchContext
 from generator.bench.problem import Problem
 from generator.bench.provider import Compute, Prepared, Provider, Requirement, Unsupported
-from generator.bench.providers.common import BLOCK, bytes_block, calls, fp8_block_weight, info
+from generator.bench.providers.common import (
+    BLOCK,
+    bytes_block,
+    calls,
+    fp8_block_weight,
+    info,
+    output_template,
+)
 from generator.data.dispatch import engine_rules
 from generator.data.records import Origin, Scheme
 from kernels.quant_deepgemm import (
@@ -108,10 +115,10 @@ def deepgemm_weight_scales(ctx: BenchContext, dg: ModuleType) -> torch.Tensor:
     return ctx.weight(f"fp8_block_ue8m0_deepgemm_{dg.__name__}_{packed_scales(ctx)}", transform)
 
 
-def _gemm(dg: ModuleType, A, As, B, Bs, out_dtype: torch.dtype) -> torch.Tensor:
+def _gemm(dg: ModuleType, A, As, B, Bs, out: torch.Tensor) -> torch.Tensor:
     """vLLM's call: ``fp8_gemm_nt((A, As), (B, Bs), out)`` with the UE8M0 cast on
-    (``disable_ue8m0_cast = not is_deep_gemm_e8m0_used()``, False by default)."""
-    out = torch.empty((A.shape[0], B.shape[0]), dtype=out_dtype, device=A.device)
+    (``disable_ue8m0_cast = not is_deep_gemm_e8m0_used()``, False by default), into the
+    set's own output (vLLM allocates it just before; ``BenchContext.rotate`` says why not)."""
     dg.fp8_gemm_nt((A, As), (B, Bs), out, disable_ue8m0_cast=False)
     return out
 
@@ -122,27 +129,41 @@ def _setup(p: Problem, ctx: BenchContext, quant: bool) -> Prepared:
     packed = packed_scales(ctx)
     B, _ = ue8m0_weight(ctx)
     sfb = deepgemm_weight_scales(ctx, dg)
-    out_dtype = ctx.out_dtype
-    nbytes = bytes_block(p, out_dtype, quant)
-    if quant:
-
-        def run(x: torch.Tensor, B: torch.Tensor, sfb: torch.Tensor) -> torch.Tensor:
-            A, As = per_token_group_quant_deepgemm(x, BLOCK[1], ue8m0=True, packed=packed)
-            return _gemm(dg, A, As, B, sfb, out_dtype)
-
-        return Prepared(calls(ctx.rotate((ctx.x_bf16, B, sfb), nbytes), run))
-
+    nbytes = bytes_block(p, ctx.out_dtype, quant)
     A, As = ue8m0_act(ctx, packed)
     rows = A.shape[0]
+    # The scales are rotated as their dense buffer: a clone of the gapped MN-major view
+    # would be repacked, and DeepGEMM would copy it back inside the timed call.
+    storage = mn_major_storage(As)
+    out = output_template(p, ctx)
+    if quant:
+
+        def run(
+            x: torch.Tensor,
+            B: torch.Tensor,
+            sfb: torch.Tensor,
+            A: torch.Tensor,
+            storage: torch.Tensor,
+            out: torch.Tensor,
+        ) -> torch.Tensor:
+            A, As = per_token_group_quant_deepgemm(
+                x, BLOCK[1], ue8m0=True, packed=packed, out=(A, storage)
+            )
+            return _gemm(dg, A, As, B, sfb, out)
+
+        sets = ctx.rotate((ctx.x_bf16, B, sfb), nbytes, written=(A, storage, out))
+        return Prepared(calls(sets, run))
 
     def run_noquant(
-        A: torch.Tensor, storage: torch.Tensor, B: torch.Tensor, sfb: torch.Tensor
+        A: torch.Tensor,
+        storage: torch.Tensor,
+        B: torch.Tensor,
+        sfb: torch.Tensor,
+        out: torch.Tensor,
     ) -> torch.Tensor:
-        # the scales are rotated as their dense buffer (a clone of the gapped MN-major view
-        # would be repacked, and DeepGEMM would copy it back inside the timed call)
-        return _gemm(dg, A, mn_major_view(storage, rows), B, sfb, out_dtype)
+        return _gemm(dg, A, mn_major_view(storage, rows), B, sfb, out)
 
-    sets = ctx.rotate((A, mn_major_storage(As), B, sfb), nbytes)
+    sets = ctx.rotate((A, storage, B, sfb), nbytes, written=(out,))
     return Prepared(calls(sets, run_noquant))
 
 

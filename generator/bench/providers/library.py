@@ -18,8 +18,10 @@ from generator.bench.providers.common import (
     fp8_block_weight,
     fp8_quant_rowwise,
     fp8_quant_tensorwise,
+    group_quant_templates,
     info,
     int8_quant_rowwise,
+    output_template,
     ref_bf16,
 )
 from generator.data.records import Origin, Scheme
@@ -37,8 +39,9 @@ def _bf16_bytes(p: Problem, od: torch.dtype) -> int:
 
 def _setup_bf16(p: Problem, ctx: BenchContext) -> Prepared:
     w = ctx.weight("bf16", lambda w: w.to(torch.bfloat16))
-    sets = ctx.rotate((ctx.x_bf16, w), _bf16_bytes(p, ctx.out_dtype))
-    return Prepared(calls(sets, lambda x, w: torch.matmul(x, w.t())))
+    out = torch.empty((p.M, p.N), dtype=torch.bfloat16, device=ctx.device)  # bf16 in, bf16 out
+    sets = ctx.rotate((ctx.x_bf16, w), _bf16_bytes(p, ctx.out_dtype), written=(out,))
+    return Prepared(calls(sets, lambda x, w, out: torch.matmul(x, w.t(), out=out)))
 
 
 TORCH_BF16 = Provider(
@@ -89,20 +92,30 @@ def _setup_scaled_mm(p: Problem, ctx: BenchContext, quant: bool, rowwise: bool) 
     nbytes = bytes_8bit(p, out_dtype, quant)
     if quant:
 
-        def run(x: torch.Tensor, wq: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
-            xq, xs = quant_fn(x)
-            return torch._scaled_mm(xq, wq.t(), scale_a=xs, scale_b=ws, out_dtype=out_dtype)
+        def run(
+            x: torch.Tensor, wq: torch.Tensor, ws: torch.Tensor, out: torch.Tensor
+        ) -> torch.Tensor:
+            xq, xs = quant_fn(x)  # torch ops: their intermediates are allocated in the graph
+            return torch._scaled_mm(
+                xq, wq.t(), scale_a=xs, scale_b=ws, out_dtype=out_dtype, out=out
+            )
 
-        sets = ctx.rotate((ctx.x_bf16, wq, ws_arg), nbytes)
+        sets = ctx.rotate((ctx.x_bf16, wq, ws_arg), nbytes, written=(output_template(p, ctx),))
     else:
 
         def run(
-            xq: torch.Tensor, xs: torch.Tensor, wq: torch.Tensor, ws: torch.Tensor
+            xq: torch.Tensor,
+            xs: torch.Tensor,
+            wq: torch.Tensor,
+            ws: torch.Tensor,
+            out: torch.Tensor,
         ) -> torch.Tensor:
-            return torch._scaled_mm(xq, wq.t(), scale_a=xs, scale_b=ws, out_dtype=out_dtype)
+            return torch._scaled_mm(
+                xq, wq.t(), scale_a=xs, scale_b=ws, out_dtype=out_dtype, out=out
+            )
 
         xq, xs = ctx.act("fp8_token" if rowwise else "fp8_tensor", quant_fn)
-        sets = ctx.rotate((xq, xs, wq, ws_arg), nbytes)
+        sets = ctx.rotate((xq, xs, wq, ws_arg), nbytes, written=(output_template(p, ctx),))
     return Prepared(calls(sets, run))
 
 
@@ -151,25 +164,42 @@ def _setup_cublas_block(p: Problem, ctx: BenchContext, quant: bool) -> Prepared:
     B, Bs = fp8_block_weight(ctx)
     Bs_t = ctx.weight("fp8_block_scales_t", lambda w: Bs.t())
     nbytes = bytes_block(p, out_dtype, quant)
+    out = output_template(p, ctx)
     if quant:
 
-        def run(x: torch.Tensor, B: torch.Tensor, Bs_t: torch.Tensor) -> torch.Tensor:
-            A, As = per_token_group_quant(x, BLOCK[1], FP8_DTYPE, column_major_scales=True)
-            return torch._scaled_mm(A, B.t(), scale_a=As, scale_b=Bs_t, out_dtype=out_dtype)
+        def run(
+            x: torch.Tensor,
+            B: torch.Tensor,
+            Bs_t: torch.Tensor,
+            A: torch.Tensor,
+            As: torch.Tensor,
+            out: torch.Tensor,
+        ) -> torch.Tensor:
+            per_token_group_quant(x, BLOCK[1], FP8_DTYPE, out=(A, As))
+            return torch._scaled_mm(
+                A, B.t(), scale_a=As, scale_b=Bs_t, out_dtype=out_dtype, out=out
+            )
 
-        sets = ctx.rotate((ctx.x_bf16, B, Bs_t), nbytes)
+        written = (*group_quant_templates(p, ctx, FP8_DTYPE, column_major_scales=True), out)
+        sets = ctx.rotate((ctx.x_bf16, B, Bs_t), nbytes, written)
     else:
 
         def run(
-            A: torch.Tensor, As: torch.Tensor, B: torch.Tensor, Bs_t: torch.Tensor
+            A: torch.Tensor,
+            As: torch.Tensor,
+            B: torch.Tensor,
+            Bs_t: torch.Tensor,
+            out: torch.Tensor,
         ) -> torch.Tensor:
-            return torch._scaled_mm(A, B.t(), scale_a=As, scale_b=Bs_t, out_dtype=out_dtype)
+            return torch._scaled_mm(
+                A, B.t(), scale_a=As, scale_b=Bs_t, out_dtype=out_dtype, out=out
+            )
 
         A, As = ctx.act(
             "fp8_group_cm",
             lambda x: per_token_group_quant(x, BLOCK[1], FP8_DTYPE, column_major_scales=True),
         )
-        sets = ctx.rotate((A, As, B, Bs_t), nbytes)
+        sets = ctx.rotate((A, As, B, Bs_t), nbytes, written=(out,))
     return Prepared(calls(sets, run))
 
 
@@ -211,8 +241,11 @@ def _setup_cublas_block_v2(p: Problem, ctx: BenchContext) -> Prepared:
     B, Bs = fp8_block_weight(ctx)
     sb = ctx.weight("fp8_block_v2_scales", lambda w: _padded_weight_scales(Bs))
 
-    def run(x: torch.Tensor, B: torch.Tensor, sb: torch.Tensor) -> torch.Tensor:
-        A, As = per_token_group_quant(x, BLOCK[1], FP8_DTYPE, column_major_scales=True)
+    def run(
+        x: torch.Tensor, B: torch.Tensor, sb: torch.Tensor, A: torch.Tensor, As: torch.Tensor
+    ) -> torch.Tensor:
+        # scaled_mm (v2) takes no output: it allocates one inside the graph
+        per_token_group_quant(x, BLOCK[1], FP8_DTYPE, out=(A, As))
         return fn.scaled_mm(
             A,
             B.t(),
@@ -225,7 +258,8 @@ def _setup_cublas_block_v2(p: Problem, ctx: BenchContext) -> Prepared:
             output_dtype=out_dtype,
         )
 
-    sets = ctx.rotate((ctx.x_bf16, B, sb), bytes_block(p, out_dtype, True))
+    written = group_quant_templates(p, ctx, FP8_DTYPE, column_major_scales=True)
+    sets = ctx.rotate((ctx.x_bf16, B, sb), bytes_block(p, out_dtype, True), written)
     return Prepared(calls(sets, run))
 
 

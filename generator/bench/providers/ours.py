@@ -20,6 +20,7 @@ from generator.bench.providers.common import (
     bytes_block,
     calls,
     info,
+    output_template,
     work_of,
 )
 from generator.bench.providers.engine import lookup, prepare_block
@@ -75,10 +76,12 @@ def _setup_decode(p: Problem, ctx: BenchContext) -> Prepared:
     _, B, Bs = block_operands(ctx, "fp8")
     out_dtype = ctx.out_dtype
 
-    def run(x: torch.Tensor, B: torch.Tensor, Bs: torch.Tensor) -> torch.Tensor:
-        return w8a8_block_decode_matmul(x, B, Bs, BLOCK, out_dtype, config=cfg)
+    def run(x: torch.Tensor, B: torch.Tensor, Bs: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return w8a8_block_decode_matmul(x, B, Bs, BLOCK, out_dtype, config=cfg, out=out)
 
-    sets = ctx.rotate((ctx.x_bf16, B, Bs), bytes_block(p, out_dtype, True))
+    sets = ctx.rotate(
+        (ctx.x_bf16, B, Bs), bytes_block(p, out_dtype, True), (output_template(p, ctx),)
+    )
     work = work_of(w8a8_block_decode_matmul, cfg, "x_bf16", "fp8_block")
     return Prepared(calls(sets, run), config=dict(cfg), work=work)
 

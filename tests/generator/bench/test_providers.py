@@ -222,6 +222,27 @@ def test_rotated_sets_are_shared_by_every_provider_of_a_point(device):
     assert again[1][0].shape == (8, 64)
 
 
+def test_what_a_call_writes_is_its_own_poisoned_buffer_per_set(device):
+    """``written``: every set gets new memory for what the call writes, after its inputs,
+    poisoned, in the template's layout, and two providers never share it (one that skips
+    its output must not pass on another's)."""
+    ctx = pv.BenchContext(device=torch.device(device), l2_bytes=4096)
+    ctx.start(pv.Problem(M=4, N=32, K=64))
+    out = torch.empty(4, 32, device=device, dtype=torch.bfloat16)
+    scales = torch.empty(2, 4, device=device).t()  # column-major, as cuBLASLt's
+    counters = torch.empty(3, device=device, dtype=torch.int32)
+    first = ctx.rotate((ctx.x_bf16,), 1024, written=(out, scales, counters))
+    second = ctx.rotate((ctx.x_bf16,), 1024, written=(out, scales, counters))
+    assert len(first) == 12 and all(len(s) == 4 for s in first)
+    written = [t for s in (*first, *second) for t in s[1:]]
+    assert len({t.data_ptr() for t in written}) == len(written)  # none shared, none reused
+    assert all(s[0].data_ptr() == t[0].data_ptr() for s, t in zip(first, second, strict=True))
+    for s in first:
+        assert s[1].dtype == torch.bfloat16 and bool(s[1].isnan().all())
+        assert s[2].stride() == (1, 4) and bool(s[2].isnan().all())
+        assert bool((s[3] == torch.iinfo(torch.int32).min).all())
+
+
 def test_sources_are_reproducible(device):
     a = pv.BenchContext(device=torch.device(device))
     b = pv.BenchContext(device=torch.device(device))

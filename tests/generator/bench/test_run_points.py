@@ -316,3 +316,35 @@ def test_same_commit(a, b, same):
     from generator.data.provenance import same_commit
 
     assert same_commit(a, b) is same
+
+
+def test_a_provider_that_skips_part_of_its_output_is_caught_on_the_poisoned_buffer(device):
+    """The output a call writes comes from its set, poisoned (``BenchContext.rotate``): a
+    kernel that leaves one row unwritten is incorrect, even right after a correct provider
+    wrote the same result (the buffers are never shared)."""
+
+    def setup(p: pv.Problem, ctx: pv.BenchContext) -> pv.Prepared:
+        w = ctx.weight("bf16", lambda w: w.to(torch.bfloat16))
+        template = torch.empty((p.M, p.N), dtype=torch.bfloat16, device=ctx.device)
+
+        def run(x: torch.Tensor, w: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+            out[1:] = torch.matmul(x[1:], w.t())  # row 0 never written
+            return out
+
+        sets = ctx.rotate((ctx.x_bf16, w), 1000, written=(template,))
+        return pv.Prepared([lambda s=s: run(*s) for s in sets])
+
+    lazy = pv.Provider(
+        info=info("lazy", "lazy", "fake provider skipping a row (test)", Scheme.BF16, Origin.OURS),
+        compute=pv.Compute.BF16,
+        setup=setup,
+        reference=pv.get("torch-bf16").reference,
+        bytes_moved=lambda p, od: 1000,
+    )
+    ctx = _ctx(device)
+    problem = pv.Problem(M=3, N=32, K=64)
+    ctx.start(problem)
+    good, bad = measure_points([pv.get("torch-bf16"), lazy], problem, ctx, CEILINGS, replays=1)
+    assert good.measurement.status == Status.OK
+    assert bad.measurement.status == Status.INCORRECT
+    assert bad.measurement.message == "output has NaN/inf"

@@ -400,6 +400,25 @@ def test_served_is_the_same_product_as_run(name):
     assert not ran.isnan().any() and torch.equal(ran, served)
 
 
+def test_served_quantizes_into_the_sets_own_activation(monkeypatch):
+    """The served call writes the quantized activation into the set's (A, As), not into new
+    memory (whose one address per graph reordered configs, ``BenchContext.rotate``)."""
+    tunable = TUNABLES["w8a8_block"]
+    task = tiny_task(5, kernel="w8a8_block")
+    ops = tunable.make_operands(task, torch.Generator().manual_seed(5), "cpu")
+    A, As = ops["A"].clone(), ops["As"].clone()
+    ops["A"].zero_(), ops["As"].fill_(torch.nan)
+    seen = []
+    real = tunable._gemm
+    monkeypatch.setattr(
+        tunable, "_gemm", lambda t, a, s, o, c, out: seen.append((a, s)) or real(t, a, s, o, c, out)
+    )
+    tunable.served(task, ops, tunable.default_config(task), tunable.new_output(task, "cpu"))
+    ((a, s),) = seen
+    assert a is ops["A"] and s is ops["As"]
+    assert torch.equal(a.float(), A.float()) and torch.equal(s, As)
+
+
 @pytest.mark.parametrize(
     "bad", [{"pass_drop_over": 0.5}, {"pass_drop_over": float("nan")}, {"pass_min_replay_us": 0}]
 )
