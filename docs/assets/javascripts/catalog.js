@@ -180,6 +180,8 @@
     });
   }
 
+  var MODEBAR_PX = 30;
+
   function layout(spec, state, el) {
     var view = spec.views[state.view];
     var c = themeColors();
@@ -196,7 +198,9 @@
         align: "left",
         namelength: -1,
       },
-      margin: { l: 8, r: 8, t: 8, b: 8 },
+      // the top margin holds the toolbar (Plotly's mode bar, 26 px high with its padding):
+      // with none it lay over the plot's top right, on the highest point at the largest M
+      margin: { l: 8, r: 8, t: MODEBAR_PX, b: 8 },
       height: plotHeight(el, bars),
       showlegend: false,
       hovermode: spec.hovermode || "closest",

@@ -819,6 +819,31 @@ def test_hover_label_is_opaque_and_inside_the_chart(browser: Any, server: str, w
         w.close()
 
 
+@pytest.mark.parametrize("width", [420, 1280])
+def test_the_toolbar_never_covers_the_plot(browser: Any, server: str, width: int) -> None:
+    """Plotly's toolbar, shown while the pointer is on a chart (a tap on a phone), sits above
+    the plot area: it lay over the top right of the plot, on the highest point at the
+    largest M (review of 2026-12-04, at 420 px)."""
+    w = Watch(browser, server, viewport={"width": width, "height": 900})
+    try:
+        w.page.goto(f"{server}/{MODEL_PAGE}", wait_until="load")
+        w.page.evaluate("window.bgCharts.renderAll()")
+        plots = w.page.locator(".bg-figure .js-plotly-plot")
+        assert plots.count() > 0
+        for i in range(plots.count()):
+            plot = plots.nth(i)
+            plot.scroll_into_view_if_needed()
+            area = plot.locator(".draglayer .nsewdrag").first.bounding_box()
+            w.page.mouse.move(area["x"] + area["width"] - 2, area["y"] + 2)
+            bar = plot.locator(".modebar").first
+            bar.wait_for(state="visible")
+            box = bar.bounding_box()
+            assert box["y"] + box["height"] <= area["y"] + 0.5, (i, box, area)
+        assert not w.errors, w.errors
+    finally:
+        w.close()
+
+
 def test_plot_beside_its_legend_takes_its_height(browser: Any, server: str) -> None:
     """On a desktop the plot (under 480 px wide beside its legend) is as tall as the legend
     (within 380-620 px), not the phone's 300 px beside a legend of 800 (review 10)."""
