@@ -23,12 +23,14 @@ and SGLang's shipped entries and both defaults:
 1. ``one_address``: the tuner's session operands; each config timed with the activation
    quantized into one buffer shared by every call of its graph, at PLACEMENTS separately
    allocated buffers (one candidate per config and buffer), all interleaved in one timing.
-2. ``in_graph``: each config as the bench timed it before search 9 (activation and output
-   allocated inside the graph), interleaved with
-3. ``per_set``: the runoff as served now (``search._Session.interleaved``: buffers per set),
-   and a twin of the first (A/A); REPEATS times.
-4. ``bench``: the bench's own providers now (``points._check`` then ``time_interleaved`` as
-   ``measure_points`` times them, buffers per set) with a twin of the first; REPEATS times.
+2. ``in_graph``: each config with the activation and the output allocated inside the graph,
+   as the bench timed it before search 9 (on the tuner's input sets, not the bench's: the
+   same kind of sets, not the same count), interleaved with
+3. ``per_set``: the runoff as served now (``search._Session.interleaved``: buffers of each
+   set, up to ``timing.MAX_WRITTEN_SETS``), and a twin of the first (A/A); REPEATS times.
+4. ``bench``: the bench's own providers now (``points._check`` then ``time_interleaved``
+   with ``measure_points``' replays; buffers of each set, shared by the providers) with a
+   twin of the first; REPEATS times.
 Per point and config: each condition's median, and its ratio to the first config's.
 
 Without a CUDA GPU it prints one line and exits 0.
@@ -120,6 +122,9 @@ def main() -> int:
             if isinstance(c, bench_points._Checked) and config_key(c.prepared.config) not in seen:
                 seen.add(config_key(c.prepared.config))
                 ready.append((name, c))
+        if not ready:
+            print(f"{n}x{k} M={m}: no provider passed its check; skipped")
+            continue
         names = [name.removeprefix("triton-fp8-block-") for name, _ in ready]
         configs = [c.prepared.config for _, c in ready]
         row = {"N": n, "K": k, "M": m, "providers": names, "configs": configs}
@@ -128,7 +133,10 @@ def main() -> int:
         for rep in range(REPEATS):
             calls = [c.prepared.calls for _, c in ready]
             stats = timing.time_interleaved(
-                [*calls, calls[0]], True, seed=timing.order_seed(n, k, m, "placement", rep)
+                [*calls, calls[0]],
+                True,
+                bench_points.DEFAULT_REPLAYS,
+                seed=timing.order_seed(n, k, m, "placement", rep),
             )
             medians = [st.median_us for st in stats]
             bench.append({"median_us": medians[:-1], "aa": medians[-1] / medians[0] - 1})

@@ -29,9 +29,10 @@ RUN_ORDER = ("mla", "square", "range", "model")  # cheap sweeps first: they fini
 OUT_DTYPE_CHOICES = ("bfloat16", "float16")
 # How a sweep measures, stored in every row's provenance (docs/methodology.md).
 BENCH_METHOD = (
-    "bench: {timing}; operands shared by every provider; what a call writes (quantized"
-    " activation, scales, output) in buffers of its own rotated set; identical work timed"
-    " once; A/A control per point"
+    "bench: {timing}; operands shared by every provider; what the block-FP8, bf16 and"
+    " batched calls write (quantized activation, scales, output) in poisoned buffers of each"
+    " rotated set (up to 16), shared by layout; identical work timed once; A/A control per"
+    " point"
 )
 NO_GPU_MESSAGE = "no CUDA GPU: nothing benchmarked (site_data unchanged)"
 # Replays of one candidate at one point (each >= 1 ms): 1000 is a second per candidate, far

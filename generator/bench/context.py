@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from generator.bench.problem import Kind, Problem
-from generator.measure.timing import rotation_count
+from generator.measure.timing import rotation_count, written_set_count
 
 
 def _spread_randn(shape: tuple[int, ...], g: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -39,13 +39,20 @@ def _spread_randn(shape: tuple[int, ...], g: torch.Generator, device: torch.devi
     return x * rows * cols
 
 
+def _poison_value(dtype: torch.dtype) -> float | int:
+    return float("nan") if dtype.is_floating_point else torch.iinfo(dtype).min
+
+
 def poisoned(template: torch.Tensor) -> torch.Tensor:
     """A new buffer like ``template`` (shape, dtype, strides when dense) holding values no
     kernel writes: NaN, or an integer dtype's minimum; a check of a call that leaves any of
     it unwritten fails."""
-    if template.dtype.is_floating_point:
-        return torch.full_like(template, float("nan"))
-    return torch.full_like(template, torch.iinfo(template.dtype).min)
+    return torch.full_like(template, _poison_value(template.dtype))
+
+
+def fill_poison(t: torch.Tensor) -> None:
+    """``t`` filled again with what :func:`poisoned` fills."""
+    t.fill_(_poison_value(t.dtype))
 
 
 @dataclass
@@ -68,6 +75,8 @@ class BenchContext:
     # id(operand) -> (the operand, its clones): the rotated sets every provider shares
     _clones: dict[int, tuple[torch.Tensor, list[torch.Tensor]]] = field(default_factory=dict)
     _weight_ids: set[int] = field(default_factory=set)  # operands that live per weight shape
+    # (shape, strides, dtype) -> the poisoned buffers per set that calls write (``rotate``)
+    _written_sets: dict[tuple, list[torch.Tensor]] = field(default_factory=dict)
 
     @property
     def on_cuda(self) -> bool:
@@ -81,6 +90,7 @@ class BenchContext:
     def start(self, problem: Problem) -> None:
         """Make the sources of ``problem``: new activations always, new weights only when the
         weight shape changes (sweeps walk M innermost, so each weight is quantized once)."""
+        self._written_sets.clear()  # before a new weight's empty_cache, so their memory goes
         lead = (problem.B,) if problem.kind == Kind.BATCHED else ()
         w_shape = (*lead, problem.N, problem.K)
         if w_shape != self._weight_shape:
@@ -151,21 +161,46 @@ class BenchContext:
         column-major scales stay so. Anything that is not a tensor is the same in every set.
 
         ``written``: what the timed call writes (the quantized activation, its scales, the
-        output), as dense templates; each set gets its own buffer of each, poisoned
-        (:func:`poisoned`), after its inputs. Why per set: allocated inside the captured
-        graph, all of a graph's calls write to one place, and where that lands moved the
-        time of one config, and the order of two, by up to 21 % on the H200 (the quantized
-        activation, ``lab/aa_alloc.py``; of 1387 pairs of configs timed at the same point by
-        the tuner and the bench of 2026-12-04, 58 ranked over 5 % apart, up to 29 %); an
-        output written to one place call after call can stay in L2. Per set, a call writes
-        fresh memory as it reads fresh inputs, and the placements average out over the sets.
-        Never shared with another provider: a provider that does not write its whole output
-        would otherwise pass its check on another's result.
+        output), as dense templates; each set gets a buffer of each, poisoned
+        (:func:`poisoned`), after its inputs, and there are as many sets as rotate those
+        buffers beyond L2 too, up to ``timing.MAX_WRITTEN_SETS`` (their inputs cycling
+        through the clones where they need fewer). Why: in
+        memory allocated inside the captured graph all of a graph's calls write to one
+        address, and where the quantized activation lands moved identical work by up to
+        21 % on the H200 (``lab/aa_alloc.py``); the tuner and the bench of 2026-12-04, each
+        timing one such placement, put the same pairs of configs over 5 % apart at 58 of
+        1387 pairs, up to 29 % (``lab/placement.py`` tests whether this is why). Like the
+        inputs, the buffers are shared by every provider of the point that writes the same
+        layout, so no provider is timed on a placement of its own; :meth:`repoison` fills
+        the first set's again before each provider's accuracy check, so one that leaves
+        part of its output unwritten cannot pass on another's result.
         """
         count = rotation_count(bytes_per_set, self.l2_bytes)
+        # no L2 to rotate beyond (CPU runs, the interpreter's tests): no placements to average
+        written_bytes = sum(t.untyped_storage().nbytes() for t in written)
+        total = (
+            written_set_count(count, written_bytes, self.l2_bytes)
+            if written and self.l2_bytes > 0
+            else count
+        )
         columns = [self._rotations(t, count) for t in tensors]
-        columns += [[poisoned(t) for _ in range(count)] for t in written]
-        return [tuple(column[i] for column in columns) for i in range(count)]
+        columns = [[column[i % count] for i in range(total)] for column in columns]
+        columns += [self._written(t, total) for t in written]
+        return [tuple(column[i] for column in columns) for i in range(total)]
+
+    def _written(self, template: torch.Tensor, count: int) -> list[torch.Tensor]:
+        """``count`` poisoned buffers laid out like ``template``, shared by every provider of
+        the current problem that writes this layout."""
+        key = (tuple(template.shape), tuple(template.stride()), template.dtype)
+        buffers = self._written_sets.setdefault(key, [])
+        while len(buffers) < count:
+            buffers.append(poisoned(template))
+        return buffers[:count]
+
+    def repoison(self) -> None:
+        """The first set's written buffers poisoned again (before an accuracy check)."""
+        for buffers in self._written_sets.values():
+            fill_poison(buffers[0])
 
     def _rotations(self, t: Any, count: int) -> list[Any]:
         if not isinstance(t, torch.Tensor):

@@ -105,6 +105,7 @@ def _check(provider: Provider, problem: Problem, ctx: BenchContext) -> PointResu
     try:
         prepared = provider.setup(problem, ctx)
         config = prepared.config
+        ctx.repoison()  # the written buffers are shared: not another provider's result
         out = prepared.calls[0]()
         _sync(ctx)
         ref = ctx.reference_of(provider.reference, problem)

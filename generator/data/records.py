@@ -133,11 +133,13 @@ class Measurement(_Record):
 # (TuneOptions says why). 8: as 7, the runoff (and the pruning check's paired re-timing) times
 # each config as the engine serves it, after the activation's per-token-group quantization
 # (Tunable.served): GEMM-only, a config that won by 1.8 % was 4.9 % slower so (H200 sweep of
-# a2ac973). 9: as 8, the runoff's quantization writes each rotated input set's own activation
-# and scales instead of memory allocated inside the captured graph, where every call of a
-# graph wrote to one address and that address reordered configs: the H200 tuner and bench of
-# 2026-12-04 put the same two configs up to 29 % apart (generator.bench.context.rotate). A
-# rerun re-tunes records of an older search.
+# a2ac973). 9: as 8, the runoff's quantization and output write buffers of each rotated set,
+# rotated beyond L2 over up to 16 sets (search._Session._served_sets), instead of memory
+# allocated inside the captured graph, where every call of a graph wrote to one address: where
+# such a buffer lands moves identical work by up to 21 % (lab/aa_alloc.py), and the H200 tuner
+# and bench of 2026-12-04 put the same two configs up to 29 % apart (whether this is why:
+# lab/placement.py). It changes only the W8A8 runoff; A16W8 and decode records are re-tuned
+# with it all the same. A rerun re-tunes records of an older search.
 SEARCH_V1 = 1
 SEARCH_V2 = 2
 SEARCH_V3 = 3

@@ -36,9 +36,9 @@ host dominate at small M, and repeated launches over one buffer measure L2, not 
   allocate while they run lands at the same addresses for every candidate, as their inputs do
   (where an in-graph activation landed moved identical work by up to 21 %:
   :meth:`_Cuda.capture`). Callers avoid such allocations where they can: all of a graph's
-  calls get the same address, and which address it is still moves one config against another
-  (the bench's and the tuner's providers write into buffers of each input set,
-  ``generator.bench.context.BenchContext.rotate``). A graph's first replay uploads it and is
+  calls get the same address, one placement per timing, where buffers of each input set
+  (up to ``MAX_WRITTEN_SETS``) average over several
+  (``generator.bench.context.BenchContext.rotate``). A graph's first replay uploads it and is
   never timed (nor counted in the host's launch time that sizes the hold).
 
 Identical work is still not timed identically everywhere (one point in 234 of the H200's
@@ -72,6 +72,14 @@ import torch
 # Rotate through at least this many times the L2 size of input bytes, so no set is still cached.
 L2_MULTIPLE = 3
 MAX_INPUT_SETS = 64
+# What a call writes (the quantized activation, its scales, the output) is rotated beyond L2 as
+# its inputs are, over up to this many buffers, even where the inputs fit fewer sets (a 176 MB
+# weight: one): where one small buffer lands moves a kernel's time by up to 21 %
+# (lab/aa_alloc.py), so one or two would leave each timing one placement. The sets' calls then
+# cycle through the inputs. Whether 16 placements average it out is what lab/placement.py
+# measures. Large buffers (prefill outputs) get few: they span the cache's slices themselves,
+# and each extra set adds a whole call to every replay.
+MAX_WRITTEN_SETS = 16
 # Least GPU work in one timed replay. Each replay also carries the graph's launch and the gap
 # to the next graph, 2-3 us on the H100; with 50 us and one input set (a large weight: one
 # launch a replay) that added 3 % to a 72 us kernel (lab/timing_overhead.py). With
@@ -131,6 +139,13 @@ def rotation_count(bytes_per_set: int, l2_bytes: int | None = None) -> int:
     if l2 <= 0 or bytes_per_set <= 0:
         return 1
     return max(1, min(MAX_INPUT_SETS, math.ceil(L2_MULTIPLE * l2 / bytes_per_set)))
+
+
+def written_set_count(input_sets: int, written_bytes: int, l2_bytes: int | None = None) -> int:
+    """How many sets a call rotates over when its inputs fill ``input_sets`` and it writes
+    ``written_bytes`` a call: enough to rotate those beyond L2 too, up to
+    ``MAX_WRITTEN_SETS`` (which says why), never fewer than the inputs'."""
+    return max(input_sets, min(MAX_WRITTEN_SETS, rotation_count(written_bytes, l2_bytes)))
 
 
 def _percentiles(samples_us: list[float], replays: int) -> TimingStats:
@@ -354,9 +369,12 @@ class _Cuda:
         stream each graph's allocations reuse the blocks the previous capture freed, so the
         same calls get the same addresses. (Graphs that share blocks overwrite each other's
         outputs and intermediates; each graph makes and reads its own within a replay, so
-        replays in any order stay correct.) And ``torch.cuda.graph`` synchronizes the device
-        and empties the allocator's cache on entry, twice a config in a tune: the caller
-        does both once, before the first capture (``_interleave``, ``new_pool``).
+        replays in any order stay correct.) Since search 9 the bench's and the tuner's
+        block-FP8 calls no longer allocate there: they write buffers of each input set
+        (``BenchContext.rotate``); torch-composed calls still do. And ``torch.cuda.graph``
+        synchronizes the device and empties the allocator's cache on entry, twice a config in
+        a tune: the caller does both once, before the first capture (``_interleave``,
+        ``new_pool``).
 
         A call that raises while captured ends the capture, and its own error is the one
         raised (``capture_end`` of an invalidated capture raises too, which would hide it:

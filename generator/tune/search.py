@@ -64,6 +64,7 @@ from generator.measure.timing import (
     time_calls,
     time_interleaved,
     time_pass,
+    written_set_count,
 )
 from generator.tune.baselines import engine_baselines
 from generator.tune.strategy import (
@@ -72,7 +73,7 @@ from generator.tune.strategy import (
     refine_neighbours,
     tile_of,
 )
-from generator.tune.tunables import Tunable, get_tunable
+from generator.tune.tunables import Operands, Tunable, get_tunable
 from kernels.platform import is_rocm
 from kernels.reference import relative_error, tolerance
 
@@ -224,6 +225,7 @@ class _Session:
                 self.tunable.make_operands(task, self.gen, opts.device) for _ in range(n_sets)
             ]
             self.outs = [self.tunable.new_output(task, opts.device) for _ in self.sets]
+        self._served: list[tuple[Operands, torch.Tensor]] | None = None  # _served_sets
 
     @contextmanager
     def phase(self, name: str):
@@ -310,12 +312,41 @@ class _Session:
         ]
 
     def _calls(self, cfg: dict[str, int], served: bool = False) -> list[Callable[[], torch.Tensor]]:
-        """One call per input set: the kernel alone, or as served (``Tunable.served``)."""
-        fn = self.tunable.served if served else self.tunable.run
+        """One call per input set: the kernel alone, or as served (``Tunable.served``, over
+        :meth:`_served_sets`)."""
+        if served:
+            sets = self._served_sets()
+            return [partial(self.tunable.served, self.task, ops, cfg, out) for ops, out in sets]
         return [
-            partial(fn, self.task, ops, cfg, out)
+            partial(self.tunable.run, self.task, ops, cfg, out)
             for ops, out in zip(self.sets, self.outs, strict=True)
         ]
+
+    def _served_sets(self) -> list[tuple[Operands, torch.Tensor]]:
+        """The input sets with their outputs, and on a GPU more, up to
+        ``timing.written_set_count``: the same inputs again with buffers of their own for what
+        the served call writes (``Tunable.served_writes``, and the output), so those rotate
+        beyond L2 too. Where one buffer
+        lands moves a kernel's time (``lab/aa_alloc.py``), and a task whose inputs fill one
+        or two sets would time each config on one or two placements; the bench rotates what
+        its calls write the same way (``BenchContext.rotate``)."""
+        if self._served is None:
+            n = len(self.sets)
+            first = self.sets[0]
+            written = self.outs[0].untyped_storage().nbytes() + sum(
+                first[k].untyped_storage().nbytes() for k in self.tunable.served_writes
+            )
+            total = written_set_count(n, written) if self.on_cuda else n
+            sets = list(zip(self.sets, self.outs, strict=True))
+            with self.phase("operands"):
+                for i in range(n, total):
+                    ops = self.sets[i % n]
+                    own = {k: torch.empty_like(ops[k]) for k in self.tunable.served_writes}
+                    sets.append(
+                        ({**ops, **own}, self.tunable.new_output(self.task, self.opts.device))
+                    )
+            self._served = sets
+        return self._served
 
     def _time(self, cfg: dict[str, int], target_us: float | None = None) -> Measurement:
         target = self.opts.target_us if target_us is None else target_us

@@ -84,6 +84,10 @@ class Tunable(ABC):
     @abstractmethod
     def run(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor: ...
 
+    # The operands :meth:`served` writes (besides the output): the runoff gives each of its
+    # sets its own (``search._Session._served_sets``).
+    served_writes: tuple[str, ...] = ()
+
     def served(self, task: Task, ops: Operands, cfg: Config, out: torch.Tensor) -> torch.Tensor:
         """The call as an engine serving the model makes it: :meth:`run`, unless the engine
         runs more around the kernel. The runoff that decides what is published times this
@@ -125,6 +129,7 @@ class W8A8Block(Tunable):
 
     name = "w8a8_block"
     input_types = (InputType.FP8, InputType.INT8)
+    served_writes = ("A", "As")  # the activation's quantization (served)
 
     def activation_dtype(self, task: Task) -> torch.dtype:
         """The activation X's dtype: the model's (the output's)."""
@@ -172,10 +177,11 @@ class W8A8Block(Tunable):
         GEMM-only runoff by 1.8 % was 4.9 % slower there (7168x18432, M = 2), and a default
         1.3 % slower GEMM-only was 4.3 % faster (4096x512, M = 256).
 
-        The quantization writes into the set's own (A, As), as the bench's providers do
-        (``BenchContext.rotate``: allocated inside the graph, every call's activation landed
-        at one address, and where it landed reordered configs); they hold the same values
-        as before, so :meth:`run` on this set is unchanged."""
+        The quantization writes into the set's own (A, As) (``served_writes``), as the
+        bench's providers do (``BenchContext.rotate``: allocated inside the graph, every
+        call's activation landed at one address, and where such a buffer lands moves a
+        kernel's time); they hold the same values as before, so :meth:`run` on this set is
+        unchanged."""
         qdtype = QUANT_DTYPES[task.input_type]
         A, As = per_token_group_quant(ops["X"], task.block_k, qdtype, out=(ops["A"], ops["As"]))
         return self._gemm(task, A, As, ops, cfg, out)
@@ -294,6 +300,7 @@ class W8A8BlockDecode(W8A8Block):
 
     name = "w8a8_block_decode"
     input_types = (InputType.FP8,)
+    served_writes = ()  # it quantizes in registers
 
     def a_bytes(self, task: Task) -> int:
         return 2  # the bf16 activation tile is what the program loads

@@ -11,6 +11,7 @@ from generator.bench.providers.engine import lookup
 from generator.bench.requirements import unmet
 from generator.data.records import Origin, ProviderInfo, Scheme
 from generator.errors import UserError
+from generator.measure import timing
 from kernels.quant import dequantize_weight_blocks, quantize_weight_blockwise
 
 EXPECTED = {
@@ -222,25 +223,37 @@ def test_rotated_sets_are_shared_by_every_provider_of_a_point(device):
     assert again[1][0].shape == (8, 64)
 
 
-def test_what_a_call_writes_is_its_own_poisoned_buffer_per_set(device):
-    """``written``: every set gets new memory for what the call writes, after its inputs,
-    poisoned, in the template's layout, and two providers never share it (one that skips
-    its output must not pass on another's)."""
+def test_what_a_call_writes_is_a_poisoned_buffer_per_set_shared_by_layout(device):
+    """``written``: every set gets its own memory for what the call writes, after its inputs,
+    poisoned, in the template's layout; enough sets to rotate them beyond L2 too (at most
+    MAX_WRITTEN_SETS), the inputs cycling;
+    providers writing the same layout share the buffers (no provider gets a placement of its
+    own), and ``repoison`` refills the first set's before a check."""
     ctx = pv.BenchContext(device=torch.device(device), l2_bytes=4096)
     ctx.start(pv.Problem(M=4, N=32, K=64))
     out = torch.empty(4, 32, device=device, dtype=torch.bfloat16)
     scales = torch.empty(2, 4, device=device).t()  # column-major, as cuBLASLt's
     counters = torch.empty(3, device=device, dtype=torch.int32)
-    first = ctx.rotate((ctx.x_bf16,), 1024, written=(out, scales, counters))
-    second = ctx.rotate((ctx.x_bf16,), 1024, written=(out, scales, counters))
-    assert len(first) == 12 and all(len(s) == 4 for s in first)
-    written = [t for s in (*first, *second) for t in s[1:]]
-    assert len({t.data_ptr() for t in written}) == len(written)  # none shared, none reused
-    assert all(s[0].data_ptr() == t[0].data_ptr() for s, t in zip(first, second, strict=True))
+    first = ctx.rotate((ctx.x_bf16,), 4096, written=(out, scales, counters))
+    inputs = ctx.rotate((ctx.x_bf16,), 4096)
+    assert len(inputs) == 3 and len(first) == timing.MAX_WRITTEN_SETS == 16
+    assert all(len(s) == 4 for s in first)
+    assert [s[0].data_ptr() for s in first] == [inputs[i % 3][0].data_ptr() for i in range(16)]
+    written = [t for s in first for t in s[1:]]
+    assert len({t.data_ptr() for t in written}) == len(written)  # a buffer per set and layout
     for s in first:
         assert s[1].dtype == torch.bfloat16 and bool(s[1].isnan().all())
         assert s[2].stride() == (1, 4) and bool(s[2].isnan().all())
         assert bool((s[3] == torch.iinfo(torch.int32).min).all())
+    second = ctx.rotate((ctx.x_bf16,), 4096, written=(out.clone(),))  # same layout: shared
+    assert [s[1].data_ptr() for s in second] == [s[1].data_ptr() for s in first]
+    first[0][1].zero_(), first[0][3].zero_(), first[5][1].zero_()
+    ctx.repoison()
+    assert bool(first[0][1].isnan().all()) and bool((first[0][3] < 0).all())
+    assert not bool(first[5][1].isnan().any())  # only the first set, which the check runs
+    ctx.start(pv.Problem(M=8, N=32, K=64))  # a new problem: new buffers
+    again = ctx.rotate((ctx.x_bf16,), 4096, written=(torch.empty(8, 32, device=device),))
+    assert again[0][1].shape == (8, 32) and len(ctx._written_sets) == 1  # the old ones dropped
 
 
 def test_sources_are_reproducible(device):

@@ -459,3 +459,16 @@ def test_a_call_that_raises_while_captured_ends_the_capture_with_its_own_error(m
     with pytest.raises(MemoryError, match="shared memory"):
         timing._Cuda().capture([bad], 1, "pool")
     assert log.count(("end",)) == 1 and ("replay",) not in log
+
+
+def test_written_buffers_rotate_beyond_l2_up_to_sixteen_sets():
+    """What a call writes gets as many sets as rotate it beyond L2 (three times the cache),
+    at most MAX_WRITTEN_SETS, and never fewer than its inputs fill: a 176 MB weight's one set
+    at decode gets 16 placements of its small activation and output, at prefill (hundreds of
+    MB written a call) none extra."""
+    l2 = 50 * 2**20
+    assert timing.written_set_count(1, 100_000, l2) == timing.MAX_WRITTEN_SETS == 16
+    assert timing.written_set_count(1, 230 * 2**20, l2) == 1
+    assert timing.written_set_count(2, 15 * 2**20, l2) == 10  # ceil(150 / 15)
+    assert timing.written_set_count(40, 100_000, l2) == 40  # the inputs' count stands
+    assert timing.written_set_count(3, 100_000, 0) == 3  # no L2 known: the inputs'

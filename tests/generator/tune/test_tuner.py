@@ -1069,3 +1069,35 @@ def test_the_record_says_why_the_search_was_not_published(slow_except_seed, monk
     assert rec.runoff_note and "the shipped entry is kept" in rec.runoff_note
     old = rec.model_dump(mode="json", exclude={"runoff_note"})
     assert TuneRecord.model_validate(old).runoff_note is None
+
+
+def test_the_runoff_rotates_what_it_writes_beyond_l2_over_up_to_sixteen_sets(monkeypatch):
+    """On a GPU the served calls of a runoff write MAX_WRITTEN_SETS placements of a small
+    quantized activation and output (they rotate beyond L2 like the inputs), the inputs
+    cycling through the task's sets; the first sets are the task's own (so the runoff runs on
+    what the passes ran)."""
+    from generator.measure.timing import MAX_WRITTEN_SETS
+    from generator.tune.search import TuneOptions, _Session
+
+    task = tiny_task(5, kernel="w8a8_block")
+    s = _Session(task, TuneOptions(device="cpu"), None)
+    assert len(s._served_sets()) == len(s.sets)  # no GPU: no placements to average
+    from generator.measure import timing
+
+    monkeypatch.setattr(timing, "l2_cache_bytes", lambda device=None: 50 * 2**20)  # an H100's
+    s = _Session(task, TuneOptions(device="cpu"), None)
+    s.on_cuda = True  # the GPU branch, on the CPU tensors
+    sets = s._served_sets()
+    n = len(s.sets)
+    assert len(sets) == MAX_WRITTEN_SETS > n
+    assert all(ops is s.sets[i] and out is s.outs[i] for i, (ops, out) in enumerate(sets[:n]))
+    for i, (ops, _) in enumerate(sets):
+        base = s.sets[i % n]
+        assert all(ops[k] is base[k] for k in ("X", "B", "Bs"))
+    owned = [t.data_ptr() for ops, out in sets for t in (ops["A"], ops["As"], out)]
+    assert len(set(owned)) == len(owned)
+    cfg = s.tunable.default_config(task)
+    results = [c() for c in s._calls(cfg, served=True)]
+    assert torch.equal(
+        results[-1], s.tunable.run(task, s.sets[(len(sets) - 1) % n], cfg, s.outs[0])
+    )
