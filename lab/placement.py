@@ -48,6 +48,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "lab"))
 
 POINTS = [
     (7168, 2048, 4),
@@ -94,32 +95,23 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("placement: no CUDA GPU, nothing measured")
         return 0
+    from bench_here import checked, gpu_context
+
     from generator.bench import points as bench_points
     from generator.bench import registry as pv
     from generator.configs.keys import config_key
-    from generator.data.provenance import collect
     from generator.data.tasks import Task
     from generator.measure import timing
     from generator.tune import search
 
-    prov = collect()
-    ctx = pv.BenchContext(
-        device=torch.device("cuda"),
-        site_data=REPO / "site_data",
-        device_name=prov.device_name,
-        l2_bytes=timing.l2_cache_bytes(),
-    )
+    prov, ctx = gpu_context()
     opts = search.TuneOptions(device="cuda", device_name=prov.device_name)
     out_dir = Path(os.environ.get("OUT", "."))
     rows = []
     for n, k, m in POINTS:
-        problem = pv.Problem(M=m, N=n, K=k)
-        ctx.start(problem)
-        with bench_points.full_precision_reductions():
-            checked = [bench_points._check(pv.get(name), problem, ctx) for name in PROVIDERS]
         ready, seen = [], set()
-        for name, c in zip(PROVIDERS, checked, strict=True):
-            if isinstance(c, bench_points._Checked) and config_key(c.prepared.config) not in seen:
+        for name, c in checked(PROVIDERS, pv.Problem(M=m, N=n, K=k), ctx):
+            if config_key(c.prepared.config) not in seen:  # distinct configs only
                 seen.add(config_key(c.prepared.config))
                 ready.append((name, c))
         if not ready:

@@ -35,6 +35,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "lab"))
 
 POINTS = [(3072, 7168, 2048), (24576, 7168, 3072), (576, 7168, 1536), (7168, 18432, 512)]
 PROVIDERS = [
@@ -66,18 +67,12 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("prefill_spread: no CUDA GPU, nothing measured")
         return 0
-    from generator.bench import points as bench_points
+    from bench_here import checked, gpu_context
+
     from generator.bench import registry as pv
-    from generator.data.provenance import collect
     from generator.measure import timing
 
-    prov = collect()
-    ctx = pv.BenchContext(
-        device=torch.device("cuda"),
-        site_data=REPO / "site_data",
-        device_name=prov.device_name,
-        l2_bytes=timing.l2_cache_bytes(),
-    )
+    prov, ctx = gpu_context()
     recorded: list[list[float]] = []
     real = timing._percentiles
 
@@ -88,15 +83,7 @@ def main() -> int:
     out = Path(os.environ.get("OUT", "."))
     rows = []
     for n, k, m in POINTS:
-        problem = pv.Problem(M=m, N=n, K=k)
-        ctx.start(problem)
-        with bench_points.full_precision_reductions():
-            checked = [bench_points._check(pv.get(name), problem, ctx) for name in PROVIDERS]
-        ready = [
-            (name, c)
-            for name, c in zip(PROVIDERS, checked, strict=True)
-            if isinstance(c, bench_points._Checked)
-        ]
+        ready = checked(PROVIDERS, pv.Problem(M=m, N=n, K=k), ctx)
         row = {
             "N": n,
             "K": k,
