@@ -164,20 +164,20 @@ class BenchContext:
         output), as dense templates; each set gets a buffer of each, poisoned
         (:func:`poisoned`), after its inputs, and there are as many sets as rotate those
         buffers beyond L2 too, up to ``timing.MAX_WRITTEN_SETS`` (their inputs cycling
-        through the clones where they need fewer). Why: in
-        memory allocated inside the captured graph all of a graph's calls write to one
-        address, and where the quantized activation lands moved identical work by up to
-        21 % on the H200 (``lab/aa_alloc.py``); the tuner and the bench of 2026-12-04, each
-        timing one such placement, put the same pairs of configs over 5 % apart at 58 of
-        1387 pairs, up to 29 % (``lab/placement.py`` tests whether this is why). Like the
-        inputs, the buffers are shared by every provider of the point that writes the same
-        layout, so no provider is timed on a placement of its own; :meth:`repoison` fills
-        the first set's again before each provider's accuracy check, so one that leaves
-        part of its output unwritten cannot pass on another's result.
+        through the clones where they need fewer). Why: in memory allocated inside the
+        captured graph all of a graph's calls write to one address, and where the quantized
+        activation lands moved identical work by up to 21 % on the H200
+        (``lab/aa_alloc.py``); the tuner and the bench of 2026-12-04, each timing one such
+        placement, put the same pairs of configs over 5 % apart at 58 of 1387 pairs, up to
+        29 % (``lab/placement.py`` tests whether this is why). Like the inputs, the buffers
+        are shared by every provider of the point that writes the same layout, so no
+        provider is timed on a placement of its own; :meth:`repoison` fills the first set's
+        again before each provider's accuracy check, so one that leaves part of its output
+        unwritten cannot pass on another's result.
         """
         count = rotation_count(bytes_per_set, self.l2_bytes)
-        # no L2 to rotate beyond (CPU runs, the interpreter's tests): no placements to average
         written_bytes = sum(t.untyped_storage().nbytes() for t in written)
+        # no L2 to rotate beyond (CPU runs, the interpreter's tests): no placements to average
         total = (
             written_set_count(count, written_bytes, self.l2_bytes)
             if written and self.l2_bytes > 0

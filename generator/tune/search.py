@@ -326,10 +326,10 @@ class _Session:
         """The input sets with their outputs, and on a GPU more, up to
         ``timing.written_set_count``: the same inputs again with buffers of their own for what
         the served call writes (``Tunable.served_writes``, and the output), so those rotate
-        beyond L2 too. Where one buffer
-        lands moves a kernel's time (``lab/aa_alloc.py``), and a task whose inputs fill one
-        or two sets would time each config on one or two placements; the bench rotates what
-        its calls write the same way (``BenchContext.rotate``)."""
+        beyond L2 too. Where one buffer lands moves a kernel's time (``lab/aa_alloc.py``),
+        and a task whose inputs fill one or two sets would time each config on one or two
+        placements; the bench rotates what its calls write the same way
+        (``BenchContext.rotate``)."""
         if self._served is None:
             n = len(self.sets)
             first = self.sets[0]
