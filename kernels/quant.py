@@ -169,12 +169,8 @@ def per_token_group_quant(
     if out is not None:
         q, s = out
         check_quant_out(q, s, (M, K), (M, groups), dtype, torch.float32, x.device)
-    elif column_major_scales:
-        q = torch.empty((M, K), dtype=dtype, device=x.device)
-        s = torch.empty((groups, M), dtype=torch.float32, device=x.device).t()
     else:
-        q = torch.empty((M, K), dtype=dtype, device=x.device)
-        s = torch.empty((M, groups), dtype=torch.float32, device=x.device)
+        q, s = empty_token_group_quant(M, K, group_size, dtype, column_major_scales, x.device)
     if M == 0 or K == 0:
         return q, s
     block, per_program = group_tiling(group_size, groups)
@@ -199,6 +195,23 @@ def per_token_group_quant(
         num_warps=4,
     )
     return q, s
+
+
+def empty_token_group_quant(
+    M: int,
+    K: int,
+    group_size: int,
+    dtype: torch.dtype,
+    column_major_scales: bool,
+    device: torch.device | str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Uninitialized (q, scales) as :func:`per_token_group_quant` returns them: q (M, K) of
+    ``dtype``, scales (M, ceil(K / group_size)) fp32, row-major or with strides (1, M)."""
+    groups = triton.cdiv(K, group_size)
+    q = torch.empty((M, K), dtype=dtype, device=device)
+    if column_major_scales:
+        return q, torch.empty((groups, M), dtype=torch.float32, device=device).t()
+    return q, torch.empty((M, groups), dtype=torch.float32, device=device)
 
 
 def check_quant_out(

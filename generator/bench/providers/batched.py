@@ -18,6 +18,7 @@ from generator.bench.providers.common import (
     calls,
     fp8_block_weight,
     info,
+    output_template,
     ref_bf16,
     work_of,
 )
@@ -30,11 +31,6 @@ def a16w8_bytes(p: Problem, weight_bytes: int) -> int:
     """bf16 X and Y, weights at ``weight_bytes`` per element, fp32 block scales if 8-bit."""
     scales = 4 * p.B * (-(-p.N // BLOCK[0])) * (-(-p.K // BLOCK[1])) if weight_bytes == 1 else 0
     return p.B * (2 * p.M * p.K + weight_bytes * p.N * p.K + 2 * p.M * p.N) + scales
-
-
-def _output(p: Problem, ctx: BenchContext, dtype: torch.dtype) -> torch.Tensor:
-    """The (B, M, N) output template of a batched call (``BenchContext.rotate(written=)``)."""
-    return torch.empty((p.B, p.M, p.N), dtype=dtype, device=ctx.device)
 
 
 def _ref_a16w8(p: Problem, ctx: BenchContext) -> torch.Tensor:
@@ -53,7 +49,7 @@ def _prepare_a16w8(
     def run(x: torch.Tensor, W: torch.Tensor, Ws: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         return matmul(x, W, Ws, BLOCK, out_dtype, config=cfg, out=out)
 
-    sets = ctx.rotate((ctx.x_bf16, W, Ws), a16w8_bytes(p, 1), (_output(p, ctx, out_dtype),))
+    sets = ctx.rotate((ctx.x_bf16, W, Ws), a16w8_bytes(p, 1), (output_template(p, ctx),))
     return Prepared(calls(sets, run), config=dict(cfg), work=work_of(matmul, cfg, "x_bf16"))
 
 
@@ -73,7 +69,7 @@ def _setup_a16w8_swapped(p: Problem, ctx: BenchContext) -> Prepared:
 
 def _setup_bmm_bf16(p: Problem, ctx: BenchContext) -> Prepared:
     w = ctx.weight("bf16", lambda w: w.to(torch.bfloat16))
-    out = _output(p, ctx, torch.bfloat16)
+    out = output_template(p, ctx, torch.bfloat16)
     sets = ctx.rotate((ctx.x_bf16, w), a16w8_bytes(p, 2), (out,))
     return Prepared(calls(sets, lambda x, w, out: torch.bmm(x, w.transpose(1, 2), out=out)))
 
@@ -98,7 +94,9 @@ def _setup_dequant_bmm(p: Problem, ctx: BenchContext) -> Prepared:
         # the dequantized weight is the graph's own: an intermediate of torch ops
         return torch.bmm(x, dequantize_blocks_bf16(W, Ws).transpose(1, 2), out=out)
 
-    sets = ctx.rotate((ctx.x_bf16, W, Ws), a16w8_bytes(p, 1), (_output(p, ctx, torch.bfloat16),))
+    sets = ctx.rotate(
+        (ctx.x_bf16, W, Ws), a16w8_bytes(p, 1), (output_template(p, ctx, torch.bfloat16),)
+    )
     return Prepared(calls(sets, run))
 
 

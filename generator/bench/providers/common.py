@@ -18,6 +18,7 @@ from kernels.quant import (
     FP8_MAX,
     INT8_MAX,
     SCALE_EPS,
+    empty_token_group_quant,
     per_token_group_quant,
     quantize_weight_blockwise,
 )
@@ -122,23 +123,23 @@ def fp8_block_weight(ctx: BenchContext) -> tuple[torch.Tensor, torch.Tensor]:
     return ctx.weight("fp8_block", lambda w: quantize_weight_blockwise(w, BLOCK, FP8_DTYPE))
 
 
-def output_template(p: Problem, ctx: BenchContext) -> torch.Tensor:
-    """The (M, N) output a GEMM call writes, in the run's dtype: a template for
-    ``BenchContext.rotate(written=...)``, which gives each rotated set its own."""
-    return torch.empty((p.M, p.N), dtype=ctx.out_dtype, device=ctx.device)
+def output_template(
+    p: Problem, ctx: BenchContext, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """The output a call writes, (M, N), or (B, M, N) for a batched problem, in the run's
+    dtype unless ``dtype``: a template for ``BenchContext.rotate(written=...)``, which gives
+    each rotated set its own."""
+    lead = (p.B,) if p.kind == Kind.BATCHED else ()
+    return torch.empty((*lead, p.M, p.N), dtype=dtype or ctx.out_dtype, device=ctx.device)
 
 
 def group_quant_templates(
     p: Problem, ctx: BenchContext, dtype: torch.dtype, column_major_scales: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (M, K) quantized activation and (M, K / 128) fp32 scales (row-major, or with
-    strides (1, M)) a timed per-token-group quantization writes: templates for
+    """What a timed per-token-group quantization of the activation writes, as
+    :func:`kernels.quant.per_token_group_quant` allocates it: templates for
     ``BenchContext.rotate(written=...)``."""
-    groups = -(-p.K // BLOCK[1])
-    q = torch.empty((p.M, p.K), dtype=dtype, device=ctx.device)
-    if column_major_scales:
-        return q, torch.empty((groups, p.M), dtype=torch.float32, device=ctx.device).t()
-    return q, torch.empty((p.M, groups), dtype=torch.float32, device=ctx.device)
+    return empty_token_group_quant(p.M, p.K, BLOCK[1], dtype, column_major_scales, ctx.device)
 
 
 def block_operands(ctx: BenchContext, input_type: str):

@@ -39,7 +39,7 @@ def _bf16_bytes(p: Problem, od: torch.dtype) -> int:
 
 def _setup_bf16(p: Problem, ctx: BenchContext) -> Prepared:
     w = ctx.weight("bf16", lambda w: w.to(torch.bfloat16))
-    out = torch.empty((p.M, p.N), dtype=torch.bfloat16, device=ctx.device)  # bf16 in, bf16 out
+    out = output_template(p, ctx, torch.bfloat16)  # bf16 in, bf16 out
     sets = ctx.rotate((ctx.x_bf16, w), _bf16_bytes(p, ctx.out_dtype), written=(out,))
     return Prepared(calls(sets, lambda x, w, out: torch.matmul(x, w.t(), out=out)))
 
