@@ -210,8 +210,9 @@ def check_on_cpu() -> int:
     return 0 if ok else 1
 
 
-def measure_point(n, k, m, folder, failed, copy_gbps):
-    """One (N, K, M): checks, the ranking pass, the runoff; returns the point's record."""
+def measure_point(n, k, m, folder, failed, copy_gbps, device="cuda"):
+    """One (N, K, M): checks, the ranking pass, the runoff; returns the point's record
+    (``device`` "cpu" only for a dry run of this code under the interpreter)."""
     from small_m_floors import _read_calls, read_floor
 
     from generator.data.tasks import Task
@@ -221,10 +222,11 @@ def measure_point(n, k, m, folder, failed, copy_gbps):
 
     tunable = get_tunable("w8a8_block_decode")
     task = Task("w8a8_block_decode", "fp8", "bfloat16", 128, 128, n, k, 1, m)
-    g = torch.Generator(device="cuda").manual_seed(n * 7 + k * 3 + m)
+    g = torch.Generator(device=device).manual_seed(n * 7 + k * 3 + m)
+    on_cuda = device == "cuda"
     count = timing.rotation_count(n * k, timing.l2_cache_bytes())
-    sets = [tunable.make_operands(task, g, "cuda") for _ in range(count)]
-    outs = [torch.empty((m, n), dtype=torch.bfloat16, device="cuda") for _ in sets]
+    sets = [tunable.make_operands(task, g, device) for _ in range(count)]
+    outs = [torch.empty((m, n), dtype=torch.bfloat16, device=device) for _ in sets]
     ref = tunable.reference(task, sets[0])
     limit = tolerance(torch.bfloat16)
 
@@ -241,9 +243,11 @@ def measure_point(n, k, m, folder, failed, copy_gbps):
             try:
                 outs[0].fill_(float("nan"))
                 run(sets[0]["X"], sets[0]["B"], sets[0]["Bs"], config=cfg, out=outs[0])
-                torch.cuda.synchronize()
+                if on_cuda:
+                    torch.cuda.synchronize()
             except Exception as exc:  # a config that does not launch is recorded, not fatal
-                torch.cuda.synchronize()
+                if on_cuda:
+                    torch.cuda.synchronize()
                 row.update(status="error", message=f"{type(exc).__name__}: {exc}"[:300])
                 continue
             row["rel_error"] = relative_error(outs[0].float(), ref)
@@ -258,7 +262,7 @@ def measure_point(n, k, m, folder, failed, copy_gbps):
             candidates.append((row, calls))
     stats = timing.time_pass(
         [calls for _, calls in candidates],
-        True,
+        on_cuda,
         20,
         5_000.0,
         seed=timing.order_seed(n, k, m, "decode-stream"),
@@ -276,14 +280,14 @@ def measure_point(n, k, m, folder, failed, copy_gbps):
     floor = read_floor(n * k, copy_gbps)
     words = n * k // 4
     floor_sets = [
-        torch.randint(-100, 100, (words,), dtype=torch.int32, device="cuda")
+        torch.randint(-100, 100, (words,), dtype=torch.int32, device=device)
         for _ in range(timing.rotation_count(n * k))
     ]
     floor_calls = _read_calls(floor_sets, words, floor["BLOCK"], floor["STEPS"], floor["num_warps"])
     names = list(best)
     runoff = timing.time_interleaved(
         [*(best[v][1] for v in names), floor_calls, best["decode"][1]],
-        True,
+        on_cuda,
         60,
         20_000.0,
         seed=timing.order_seed(n, k, m, "decode-stream-runoff"),
