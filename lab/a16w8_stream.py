@@ -4,15 +4,16 @@ beat bf16 ``torch.bmm``? (issue 26, item 3: measure first)
     python lab/a16w8_stream.py                      # $OUT set: JSON to $OUT/a16w8_stream.json
     TRITON_INTERPRET=1 python lab/a16w8_stream.py   # no GPU: check the lab kernel on CPU
 
-The question. On the H200 (MLA sweep of 2026-11-29) the better of our batched A16W8 kernels ran at 0.62-0.91x
-bf16 ``torch.bmm`` at M = 128 and 0.80-0.98x at M = 32, though they move 22-25 % fewer bytes
-(fp8 weights). The worst row is B = 128, (N, K) = (512, 128), M = 128: 19.55 us against 11.09 us.
-Its 29 MB would take 7.3 us at 4 TB/s; our kernel moves them at 1.5 TB/s, bmm its 38 MB at
-3.4 TB/s. With K = 128 a tile is one K step, so a program loads, multiplies and stores once and
-has nothing to overlap with: the SM's only overlap is a second resident program. The
-swapped-operand kernel already walks several tiles a program in one flat loop, which Triton's
-pipeliner prefetches across tile boundaries, but it pays for its swap (the fifth round:
-narrow shared-memory copies feeding the register operand) and reached 17.92 us there.
+The question. On the H200 (MLA sweep of 2026-11-29) the better of our batched A16W8 kernels
+ran at 0.62-0.91x bf16 ``torch.bmm`` at M = 128 and 0.80-0.98x at M = 32, though they move
+22-25 % fewer bytes (fp8 weights). The worst row is B = 128, (N, K) = (512, 128), M = 128:
+19.55 us against 11.09 us. Its 29 MB would take 7.3 us at 4 TB/s; our kernel moves them at
+1.5 TB/s, bmm its 38 MB at 3.4 TB/s. With K = 128 a tile is one K step, so a program loads,
+multiplies and stores once and has nothing to overlap with: the SM's only overlap is a second
+resident program. The swapped-operand kernel already walks several tiles a program in one flat
+loop, which Triton's pipeliner prefetches across tile boundaries, but it pays for its swap (the
+fifth round: narrow shared-memory copies feeding the register operand) and reached 17.92 us
+there.
 
 The experiment changes one thing: ``flat``, the straightforward orientation (``X @
 widen(W)^T``, the widened weight the shared-memory operand, as :mod:`kernels.a16w8_batched`)
@@ -22,9 +23,10 @@ bench's own providers at the same point, on the same rotated operands (``BenchCo
 ``a16w8-bmm-bf16`` (the baseline).
 
 Prediction, written before any run: on the K = 128 rows at B >= 64 the flat loop reaches
-0.95-1.1x bmm at M = 128 (the straightforward kernel: 0.57-0.71x), because the next tile's loads then overlap this
-tile's store. On the K = 512 rows (four K steps a tile, already pipelined) it gains under 10 %.
-At B = 16-32 (16-64 tiles) it changes nothing: too few tiles to prefetch across.
+0.95-1.1x bmm at M = 128 (the straightforward kernel: 0.57-0.71x), because the next tile's
+loads then overlap this tile's store. On the K = 512 rows (four K steps a tile, already
+pipelined) it gains under 10 %. At B = 16-32 (16-64 tiles) it changes nothing: too few tiles
+to prefetch across.
 
 Per point (the 8 MLA rows x M = 32, 128): every ``flat`` config (16-32: token rows x weight
 rows x buffers x tiles a program, 4 warps) is checked against the fp32 reference on the
