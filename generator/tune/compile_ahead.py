@@ -27,7 +27,9 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 
 from generator.configs.keys import config_key
 from generator.data.tasks import Task
@@ -93,25 +95,66 @@ def _compile_one(job: tuple[Task, dict[str, int]]) -> str | None:
 Config = dict[str, int]
 
 
+def _done(result: str | None) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
+
+
+def _broke(future: Future) -> bool:
+    """Did this job fail because its pool broke or was shut down (not because its config
+    failed)?"""
+    return future.cancelled() or (
+        future.done() and isinstance(future.exception(), BrokenProcessPool)
+    )
+
+
+def _is_broken(pool: Executor) -> bool:
+    """A process pool marks itself broken once a process died (``_broken``, private but
+    stable since 3.8); any other executor counts as broken only when it says so."""
+    return bool(getattr(pool, "_broken", False))
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_compiler,  # a killed worker takes its compilers along
+        initargs=(os.getpid(),),
+    )
+
+
+DIED = "the compile process died building this config (killed, or the compiler crashed)"
+
+
 class AheadCompiler:
     """Callable ``(task, configs) -> {config_key: error}`` for the configs that failed; each
     distinct compile key is compiled once, whichever way it was asked for.
 
-    ``pool``: where compile jobs run (tests pass a thread pool); by default ``workers``
-    processes, none when ``workers`` is 0 (CPU runs: launches compile, prefetch does nothing).
+    ``new_pool``: makes the pool compile jobs run in (tests pass thread pools); by default
+    ``workers`` processes, none when ``workers`` is 0 (CPU runs: launches compile, prefetch
+    does nothing). ``job``: what a pool process runs for one (task, config).
+
+    A compile process that dies (killed for memory, a crashing compiler) breaks its whole
+    pool: every job in it fails, whichever one killed it, and so did every later compile of
+    the tuning worker, so each of its remaining tasks failed. Now the pool is replaced and the
+    unfinished jobs are asked again; if they break the new pool too, they are compiled one at
+    a time, and only a config that kills a process on its own is recorded as failed (DIED).
     """
 
-    def __init__(self, workers: int | None = None, pool: Executor | None = None):
+    def __init__(
+        self,
+        workers: int | None = None,
+        new_pool: Callable[[], Executor] | None = None,
+        job: Callable[[tuple[Task, Config]], str | None] | None = None,
+    ):
         if workers is None:
             workers = os.cpu_count() or 1
-        if pool is None and workers > 0:
-            pool = ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_compiler,  # a killed worker takes its compilers along
-                initargs=(os.getpid(),),
-            )
-        self._pool = pool
+        if new_pool is None and workers > 0:
+            new_pool = partial(_process_pool, workers)
+        self._new_pool = new_pool
+        self._pool = new_pool() if new_pool is not None else None
+        self._job = job  # None: _compile_one
         self._futures: dict[tuple, Future] = {}  # every key asked for, by either way in
         # prefetch state, under _cond: tasks still to expand into jobs, the jobs of the task
         # being expanded, and how many prefetched jobs run now (at most _slots)
@@ -130,18 +173,62 @@ class AheadCompiler:
     def __call__(self, task: Task, configs: list[Config]) -> dict[tuple, str]:
         if self._pool is None:  # no compile processes (CPU runs): launches compile
             return {}
-        keys = [compile_key(task, c) for c in configs]
+        jobs = [(compile_key(task, c), task, c) for c in configs]
+        errors = self._results(jobs)
+        return {config_key(c): err for c, err in zip(configs, errors, strict=True) if err}
+
+    def _results(self, jobs: list[tuple[tuple, Task, Config]]) -> list[str | None]:
+        """Each job's compile error or None, through as many fresh pools as it takes (see
+        the class doc): all together twice, then one at a time."""
+        for _ in range(2):
+            futures = self._submit(jobs)
+            try:
+                return [f.result() for f in futures]
+            except (BrokenProcessPool, CancelledError):
+                self._renew()
+        errors = []
+        for job in jobs:
+            (future,) = self._submit([job])
+            try:
+                errors.append(future.result())
+            except (BrokenProcessPool, CancelledError):
+                self._renew()
+                with self._cond:  # never tried again: it would kill the next pool too
+                    self._futures[job[0]] = _done(DIED)
+                errors.append(DIED)
+        return errors
+
+    def _submit(self, jobs: list[tuple[tuple, Task, Config]]) -> list[Future]:
+        """The future of each job: the one asked for before (by either way in), unless its
+        pool broke under it, else a new one."""
         with self._cond, children_hold_ctrl_c():  # the pool starts its processes on demand
-            for key, cfg in zip(keys, configs, strict=True):
-                if key not in self._futures:
-                    self._futures[key] = self._pool.submit(_compile_one, (task, cfg))
-            futures = [self._futures[key] for key in keys]
-        failed = {}
-        for cfg, future in zip(configs, futures, strict=True):
-            err = future.result()
-            if err:
-                failed[config_key(cfg)] = err
-        return failed
+            for key, task, cfg in jobs:
+                known = self._futures.get(key)
+                if known is None or _broke(known):
+                    self._futures[key] = self._submit_one(task, cfg)
+            return [self._futures[key] for key, _, _ in jobs]
+
+    def _submit_one(self, task: Task, cfg: Config) -> Future:
+        """Under ``_cond``: a submit to a pool found broken goes to a fresh one."""
+        if self._pool is None:
+            raise RuntimeError("the compile pool is closed")
+        job = self._job if self._job is not None else _compile_one
+        try:
+            return self._pool.submit(job, (task, cfg))
+        except BrokenProcessPool:
+            self._renew_locked()
+            return self._pool.submit(job, (task, cfg))
+
+    def _renew(self) -> None:
+        with self._cond:
+            self._renew_locked()
+
+    def _renew_locked(self) -> None:
+        """A fresh pool for a broken one (once per break, whoever notices it first)."""
+        if self._pool is None or self._closing or not _is_broken(self._pool):
+            return
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def prefetch(
         self, tasks: Sequence[Task], configs_of: Callable[[Task], Sequence[Config]]
@@ -191,8 +278,8 @@ class AheadCompiler:
                     if job[0] in self._futures:
                         continue
                     try:
-                        future = self._pool.submit(_compile_one, (job[1], job[2]))
-                    except RuntimeError:  # shut down or broken: the demand path reports it
+                        future = self._submit_one(job[1], job[2])
+                    except RuntimeError:  # shut down: nothing more to prefetch
                         return
                     self._futures[job[0]] = future
                     self._running += 1

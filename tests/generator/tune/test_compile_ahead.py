@@ -91,7 +91,7 @@ def pool():
 
 @pytest.fixture
 def compiler(pool):
-    c = AheadCompiler(4, pool=pool)  # four compile slots, two of them for prefetching
+    c = AheadCompiler(4, new_pool=lambda: pool)  # four compile slots, two of them for prefetching
     yield c
     c.close()
 
@@ -171,7 +171,7 @@ def test_a_failing_config_list_is_only_a_hint(gate, compiler):
 def test_close_while_a_task_is_being_listed_submits_nothing_after(gate):
     """Closing while the feeder lists a task's configs returns at once; the feeder then
     stops without submitting what it listed."""
-    c = AheadCompiler(2, pool=ThreadPoolExecutor(2))
+    c = AheadCompiler(2, new_pool=lambda: ThreadPoolExecutor(2))
     entered, hold = threading.Event(), threading.Event()
 
     def configs_of(_t):
@@ -190,7 +190,7 @@ def test_close_while_a_task_is_being_listed_submits_nothing_after(gate):
 def test_close_does_not_wait_for_a_compile_nobody_needs(gate):
     """A worker that has sent its last outcome closes its pool and exits: a prefetched job
     still compiling must not hold it (it held the H200 tune 30 s past its last task)."""
-    c = AheadCompiler(2, pool=ThreadPoolExecutor(2))
+    c = AheadCompiler(2, new_pool=lambda: ThreadPoolExecutor(2))
     c.prefetch([task()], lambda _t: configs(1))
     gate.wait_started(1)
     closing = threading.Thread(target=c.close)
@@ -254,3 +254,62 @@ def test_the_configs_known_ahead_are_ones_the_task_asks_for(exhaustive, monkeypa
     tune_task(t, opts, ensure_compiled)
     ahead = {config_key(c) for c in configs_known_ahead(t, opts)}
     assert ahead and ahead <= asked
+
+
+# --- a compile process that dies (real spawned pools: only they lose a process) -------------
+
+
+def test_a_config_that_kills_its_compiler_fails_alone_and_the_pool_lives_on():
+    """Its death broke the pool and every job in it; the others compile in a fresh pool, only
+    the config that kills a process on its own is recorded, and later tasks still compile."""
+    from tests.fixtures.compile_faults import DEADLY_STAGES, die_on_deadly
+
+    c = AheadCompiler(2, job=die_on_deadly)
+    try:
+        cfgs = configs(4)
+        failed = c(task(), cfgs)
+        deadly = next(cfg for cfg in cfgs if cfg["num_stages"] == DEADLY_STAGES)
+        assert failed == {config_key(deadly): compile_ahead.DIED}
+        assert c(task(64), configs(2)) == {}  # the next task's compiles run
+        assert c(task(), cfgs) == failed  # and the deadly one is not tried again
+    finally:
+        c.close()
+
+
+def test_a_compiler_that_died_once_costs_no_config(tmp_path, monkeypatch):
+    from tests.fixtures.compile_faults import die_once
+
+    monkeypatch.setenv("COMPILE_FAULTS_DIR", str(tmp_path))
+    c = AheadCompiler(2, job=die_once)
+    try:
+        assert c(task(), configs(4)) == {}
+        assert (tmp_path / "died").exists()  # it did die, and every config compiled after
+    finally:
+        c.close()
+
+
+def test_prefetch_goes_on_after_a_pool_broke():
+    """A prefetched config kills its process; the next prefetch's submit finds the pool
+    broken, renews it and goes on (the feeder used to stop there for good)."""
+    from tests.fixtures.compile_faults import DEADLY_STAGES, die_on_deadly
+
+    c = AheadCompiler(2, job=die_on_deadly)
+
+    def futures_of(t, cfgs):
+        return [c._futures.get(compile_key(t, cfg)) for cfg in cfgs]
+
+    def all_done(t, cfgs):
+        return all(f is not None and f.done() for f in futures_of(t, cfgs))
+
+    try:
+        deadly = [cfg for cfg in configs(DEADLY_STAGES) if cfg["num_stages"] == DEADLY_STAGES]
+        c.prefetch([task()], lambda t: deadly)
+        with c._cond:  # its job finished (the pool broke): a done job notifies
+            assert c._cond.wait_for(lambda: all_done(task(), deadly), WAIT_S)
+        later = configs(2)
+        c.prefetch([task(80)], lambda t: later)
+        with c._cond:
+            assert c._cond.wait_for(lambda: all_done(task(80), later), WAIT_S)
+            assert [f.result() for f in futures_of(task(80), later)] == [None, None]
+    finally:
+        c.close()
