@@ -61,7 +61,9 @@ file comes from which):
 
 vllm/    copy into vLLM's config folder ({vllm_as_of}, the only one it loads them from):
            <site-packages>/vllm/{vllm_folder}/
-         vLLM picks the file up by name (N, K, device_name, dtype, block_shape) at startup.
+         vLLM looks a file up by name (N, K, device_name, dtype, block_shape) the first
+         time its Triton kernel runs a layer of that shape; on Hopper it runs DeepGEMM or
+         FlashInfer by default, and the files are read only where Triton is forced.
 sglang/  copy into SGLang's config folder ({sglang_as_of}, the only one it loads them from):
            <site-packages>/sglang/{sglang_folder}/
 (No A16W8 tables: they tune this project's research kernel, which no engine loads; the

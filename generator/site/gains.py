@@ -405,6 +405,14 @@ class Gains:
             return False
         return all(dflt.shapes <= shapes for shapes in self.shipped_shapes.values())
 
+    def shipped_uncompared(self, c: Comparison) -> int:
+        """For an engine row that is its default config at every point compared
+        (``all_default``): how many of these points' weight shapes the release does ship a file
+        for on this GPU, none of whose points was compared. 0: the row is what the engine runs
+        at every shape here; more: "it ships no file for these shapes" would be false."""
+        release = c.id.removesuffix("-tuning")
+        return len(self.shipped_shapes.get(release, set()) - c.shapes)
+
     def get(self, comparison_id: str) -> Comparison | None:
         return next((c for c in self.versus if c.id == comparison_id), None)
 

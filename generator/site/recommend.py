@@ -5,7 +5,10 @@ answer per layer: in decode, mid and prefill batches, what do our files give (th
 Triton kernel with our tuned config, against bf16 and against what the engine runs today), and
 is anything else measurably faster. Only providers that compute the same block-scaled GEMM with
 its activation quantization (and the bf16 baseline) compete, only correct rows count, and a
-provider is a candidate for a band only if it is correct at every M of the band.
+provider is a candidate for a band only if it is correct at every M of the band. Rows are
+compared only with rows of the same run: at each M, the run that measured the bf16 row (a file
+collects rows of several runs, and a provider re-measured later would otherwise be ranked against
+rows timed by another code version, on another day, with another method).
 
 Two providers within the measured noise of each other are a tie and are named together
 ("cuBLAS block-wise ≈ cuBLAS block-wise v2"): a recommendation must not flip between them from
@@ -27,6 +30,7 @@ from generator.data.records import BenchRow, Status
 from generator.site import providers
 from generator.site.gains import BANDS, NOISE_FLOOR, Band, control_spread, spread
 from generator.site.providers import Role
+from generator.site.verdict import same_run
 
 
 def _ok(r: BenchRow | None) -> bool:
@@ -37,12 +41,28 @@ def _lat(r: BenchRow) -> float:
     return r.measurement.latency_us or 0.0
 
 
-def _candidates(rows: Iterable[BenchRow]) -> dict[int, dict[str, BenchRow]]:
-    """M -> provider -> correct row, for the providers that may replace each other."""
-    out: dict[int, dict[str, BenchRow]] = {}
+def _comparable(rows: Iterable[BenchRow]) -> dict[int, dict[str, BenchRow]]:
+    """M -> provider -> row (any status) of the providers that may replace each other, measured
+    by the run of the M's bf16 row (every row of an M without one)."""
+    at_m: dict[int, dict[str, BenchRow]] = {}
     for r in rows:
-        if _ok(r) and providers.style(r.provider).drop_in_block:
-            out.setdefault(r.M, {}).setdefault(r.provider, r)
+        if providers.style(r.provider).drop_in_block:
+            at_m.setdefault(r.M, {}).setdefault(r.provider, r)
+    out = {}
+    for m, at in at_m.items():
+        base = _baseline(at)
+        out[m] = {n: r for n, r in at.items() if base is None or same_run(base, r)}
+    return out
+
+
+def _candidates(rows: Iterable[BenchRow]) -> dict[int, dict[str, BenchRow]]:
+    """M -> provider -> correct row, for the providers that may replace each other, of one
+    run per M (:func:`_comparable`)."""
+    out = {}
+    for m, at in _comparable(rows).items():
+        ok = {n: r for n, r in at.items() if _ok(r)}
+        if ok:
+            out[m] = ok
     return out
 
 
@@ -160,8 +180,11 @@ class Choice:
 class BandAdvice:
     band: Band
     ms: tuple[int, ...]  # batch sizes of the band with a correct bf16 row
-    installed: Choice | None  # our files (None: not correct at every M of the band)
+    installed: Choice | None  # our files (None: see ``why_not_installed``)
     fastest: Choice | None  # the fastest candidate(s) correct at every M of the band
+    # Where ``installed`` is None and the band has batch sizes: why, for a reader ("not
+    # benchmarked in the run that measured the others at M = 2, 4"; "incorrect at M = 8").
+    why_not_installed: str | None = None
 
     @property
     def installed_is_fastest(self) -> bool:
@@ -174,8 +197,34 @@ def _geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def _ms_text(ms: Iterable[int]) -> str:
+    return ", ".join(str(m) for m in ms)
+
+
+def _why_not_installed(
+    rows: list[BenchRow], comparable: dict[int, dict[str, BenchRow]], ms: tuple[int, ...]
+) -> str:
+    """Why our files have no figure for a band: never benchmarked for the shape, rows missing
+    (or only of another run) at some M, or rows that are not correct, by status and M."""
+    name = providers.tuned_fp8({r.provider for r in rows})
+    if name is None:
+        return "our files not benchmarked for this shape"
+    missing = [m for m in ms if name not in comparable.get(m, {})]
+    if missing:
+        where = _ms_text(missing)
+        return f"ours not benchmarked in the run that measured the others at M = {where}"
+    bad: dict[str, list[int]] = {}
+    for m in ms:
+        r = comparable[m][name]
+        if not _ok(r):
+            bad.setdefault(r.measurement.status.value.replace("_", " "), []).append(m)
+    return "ours " + "; ".join(f"{st} at M = {_ms_text(m)}" for st, m in bad.items())
+
+
 def advice(rows: Iterable[BenchRow]) -> list[BandAdvice]:
     """Per band: what our files give, and the fastest candidates (ties merged)."""
+    rows = list(rows)
+    comparable = _comparable(rows)
     cands = _candidates(rows)
     names = {n for at in cands.values() for n in at}
     installed_name = providers.tuned_fp8(names)
@@ -193,7 +242,7 @@ def advice(rows: Iterable[BenchRow]) -> list[BandAdvice]:
             noise = statistics.median(_row_noise(cands[m][n]) for m in ms)
             choices[n] = (_geomean(sp), min(sp), max(sp), noise)
         if not choices:
-            out.append(BandAdvice(band, ms, None, None))
+            out.append(BandAdvice(band, ms, None, None, _why_not_installed(rows, comparable, ms)))
             continue
         best = max(choices, key=lambda n: choices[n][0])
         g_best, _, _, noise_best = choices[best]
@@ -204,9 +253,11 @@ def advice(rows: Iterable[BenchRow]) -> list[BandAdvice]:
         ]
         tied = sorted(tied, key=lambda n: -choices[n][0])
         fastest = Choice(tuple(tied), g_best, choices[best][1], choices[best][2])
-        installed = None
+        installed, why = None, None
         if installed_name in choices:
             g, lo, hi, _ = choices[installed_name]
             installed = Choice((installed_name,), g, lo, hi)
-        out.append(BandAdvice(band, ms, installed, fastest))
+        else:
+            why = _why_not_installed(rows, comparable, ms)
+        out.append(BandAdvice(band, ms, installed, fastest, why))
     return out

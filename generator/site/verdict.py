@@ -418,14 +418,14 @@ class Reference:
         if self.default is TritonDefault.NONE:
             return (
                 f"{what}: by its dispatch rules it runs {others} here by default, so this is "
-                "what runs only if Triton runs (when forced: see the verdict above), not what "
-                "it runs today"
+                "what runs only if Triton runs (when forced; the verdict on this model's page says "
+                "whether forcing gains), not what it runs today"
             )
         if self.default is TritonDefault.SOME:
             return (
                 f"{what}: by its dispatch rules it runs this kernel here by default for some "
                 f"layers or batch sizes and {others} for the others, where this is what runs "
-                "only if Triton is forced (the verdict above says which)"
+                "only if Triton is forced (the verdict on this model's page says which)"
             )
         return (
             f"{what}: its dispatch rules do not say what it runs on this GPU, so this is what "

@@ -233,6 +233,9 @@ def test_where_a_release_ships_no_file_its_default_is_what_runs_on_every_gpu() -
     g = gains.gains(rows, None, [("m", 8, *SHIPPED), ("m", 8, *UNSHIPPED)], H100)
     own = g.get("vllm-0.33.0")
     assert own is not None and own.shapes == {UNSHIPPED} and own.all_default
+    # the page's other shape has a shipped file, never compared: "it ships no file for these
+    # shapes" would be false for the page, so the row's label counts it
+    assert g.shipped_uncompared(own) == 1
     assert not g.has_shipped  # every point of it is the default: no shipped file compared
     t = g.today("vllm")
     assert t.comparison is own and t.stand_in is None and t.unmeasured == (SHIPPED,)
@@ -255,6 +258,7 @@ def test_an_engine_row_that_is_its_default_config_says_so(built: tuple[Path, Pat
     assert row, "vLLM's row is not marked as its default config"
     text = _visible(row.group(1))
     assert "its default config" in text and "ships no file for these shapes" in text
+    assert "were not compared" not in text  # it ships no file for any shape of the page
     assert "its shipped files" not in text
 
 

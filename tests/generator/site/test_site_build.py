@@ -25,6 +25,7 @@ from generator.data.records import (
     BenchFile,
     BenchRow,
     Measurement,
+    Provenance,
     Status,
     load,
 )
@@ -1126,3 +1127,56 @@ def test_committed_data_figures_are_the_records() -> None:
             stated.update(_stated(fragment))
     _check(stated, expected)
     assert any(k.startswith("NVIDIA_H200|deepseek-v3@tp8|bf16|decode") for k in stated)
+
+
+def _of_run(row: BenchRow, sha: str) -> BenchRow:
+    prov = Provenance(
+        gpu_name="Synthetic GPU",
+        device_name="Synthetic_GPU",
+        sm_count=1,
+        memory_gib=1.0,
+        driver="0",
+        cuda="0",
+        torch="0",
+        triton="0",
+        git_sha=sha,
+        date="2026-01-01T00:00:00Z",
+    )
+    return row.model_copy(update={"provenance": prov})
+
+
+def test_advice_compares_rows_of_one_run_and_says_why_ours_is_missing(recorded_metadata) -> None:
+    """At M = 2 our row is of an older run than bf16's and cuBLAS's: it is not ranked against
+    them (it would win there), and the band says it was not benchmarked in their run; a band
+    where it is incorrect says so, with the M."""
+    new, old = "aaaaaaa", "bbbbbbb"
+    rows = [
+        _of_run(_row("torch-bf16", 1, 10.0), new),
+        _of_run(_row("triton-fp8-block-tuned", 1, 8.0), new),
+        _of_run(_row("cublas-fp8-block", 1, 9.0), new),
+        _of_run(_row("torch-bf16", 2, 10.0), new),
+        _of_run(_row("triton-fp8-block-tuned", 2, 1.0), old),
+        _of_run(_row("cublas-fp8-block", 2, 9.0), new),
+        _of_run(_row("torch-bf16", 32, 10.0), new),
+        _of_run(_row("triton-fp8-block-tuned", 32, 5.0, Status.INCORRECT), new),
+        _of_run(_row("cublas-fp8-block", 32, 9.0), new),
+    ]
+    assert [p.tied for p in recommend.picks(rows)] == [
+        ("triton-fp8-block-tuned",),
+        ("cublas-fp8-block",),
+        ("cublas-fp8-block",),
+    ]
+    decode, mid = recommend.advice(rows)[:2]
+    assert decode.installed is None and decode.fastest is not None
+    assert decode.fastest.provider == "cublas-fp8-block"
+    assert decode.why_not_installed == (
+        "ours not benchmarked in the run that measured the others at M = 2"
+    )
+    assert mid.installed is None and mid.why_not_installed == "ours incorrect at M = 32"
+    fresh = [r for r in rows if r.M != 2] + [
+        _of_run(_row("triton-fp8-block-tuned", 2, 1.0), new),
+        _of_run(_row("torch-bf16", 2, 10.0), new),
+        _of_run(_row("cublas-fp8-block", 2, 9.0), new),
+    ]
+    decode = recommend.advice(fresh)[0]
+    assert decode.installed is not None and decode.why_not_installed is None
