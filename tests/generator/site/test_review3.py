@@ -360,3 +360,22 @@ def test_no_bundle_or_command_installs_the_a16w8_tables(built: tuple[Path, Path]
             ["install-configs", "--device", "X", "--framework", "a16w8", "--dest", str(site)]
         )
     assert exc.value.code == 2
+
+
+def test_a_model_page_opens_with_each_engines_decision(built: tuple[Path, Path]) -> None:
+    """Above the provenance and the verdict section, one line gives each engine's decision,
+    the same as the section draws for it, and links to it."""
+    _, site = built
+    pages = sorted((site / "devices").glob("*/synthetic-*-tp*.html"))
+    assert pages
+    for path in pages:
+        page = path.read_text()
+        brief = re.search(r'<p class="bg-verdict-brief">(.*?)</p>', page, re.S)
+        assert brief, path
+        assert page.index("bg-verdict-brief") < page.index('id="what-your-engine-runs-here"')
+        assert 'href="#what-your-engine-runs-here"' in brief.group(1)
+        for e in engines.engines():
+            want = re.search(
+                rf'<section class="bg-verdict" data-engine="{e.id}" data-decision="(\w+)">', page
+            ).group(1)
+            assert f'data-engine="{e.id}" data-decision="{want}"' in brief.group(1), (path, e.id)
