@@ -41,6 +41,7 @@ from generator.errors import UserError
 from generator.site import providers
 from generator.site.bundles import ConfigFile, DeviceBundle, read_device_bundle
 from generator.site.runs import PruningRow, Run, collect_runs, pruning_rows
+from generator.site.stale import stale_rows
 
 log = logging.getLogger("mkdocs.plugins.blockgemm")
 
@@ -112,6 +113,9 @@ class Device:
     # the output dtype of each sweep's 8-bit GEMMs (BenchFile.out_dtype; files from before it
     # was recorded were bf16): which of the engines' dispatch rules apply to its rows
     out_dtypes: dict[str, str] = field(default_factory=dict)
+    # sweep -> rows of our tuned files that timed an earlier file than the one installed now,
+    # left out of every page (generator.site.stale); the pages say how many
+    stale: dict[str, list[BenchRow]] = field(default_factory=dict)
 
     # What headings, page titles and the navigation call the device: the GPU's name as its run
     # recorded it ("NVIDIA H200"), the folder name ("NVIDIA_H200") only where that name is not
@@ -258,13 +262,18 @@ def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> D
         ceilings = bench_files[0].ceilings
 
     bench: dict[str, list[BenchRow]] = defaultdict(list)
+    stale: dict[str, list[BenchRow]] = {}
     for path, bf in zip(bench_paths, bench_files, strict=True):
         for i, row in enumerate(bf.rows):
             if row.sweep != bf.sweep:
                 raise SiteDataError(
                     f"{path}: field 'rows.{i}.sweep': '{row.sweep}' in a '{bf.sweep}' file"
                 )
-            bench[bf.sweep].append(row)
+        dropped = stale_rows(bf.rows, tunes, bf.out_dtype or "bfloat16")
+        if dropped:
+            stale[bf.sweep] = dropped
+        gone = {id(r) for r in dropped}
+        bench[bf.sweep].extend(r for r in bf.rows if id(r) not in gone)
 
     raw = [device_path] if device_file else []
     raw += tune_paths + bench_paths + tune_time_paths
@@ -293,6 +302,7 @@ def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> D
         sources=sources,
         file_rows=file_rows,
         out_dtypes={bf.sweep: bf.out_dtype or "bfloat16" for bf in bench_files},
+        stale=stale,
     )
     device.models = _models_on_device(device, specs)
     device.contributed_by = device_file.contributed_by if device_file else None

@@ -216,6 +216,9 @@ class ModelPage:
     verdicts: list[verdict.EngineVerdict] = field(default_factory=list)
     # the shapes that run only with data-parallel attention, judged apart (None: no such shape)
     dp: DataParallelOnly | None = None
+    # rows of our tuned files left out: they timed an earlier file than the one installed now
+    # (generator.site.stale)
+    stale: int = 0
 
     @property
     def refs(self) -> dict[str, verdict.Reference]:
@@ -492,6 +495,7 @@ def build(
         dl,
         verdicts,
         dp,
+        sum(1 for r in d.stale.get("model", []) if r.model == mt.model.id and r.tp == mt.tp),
     )
 
 

@@ -531,10 +531,11 @@ def _device_downloads(d: Device) -> dict[str, bytes]:
 
 def _other_sweeps(
     d: Device, refs: dict[str, verdict.Reference] | None = None
-) -> list[tuple[str, dict | None, list[BenchRun]]]:
+) -> list[tuple[str, dict | None, list[BenchRun], int]]:
     """A chart per sweep other than the model and MLA ones: one for a square sweep, one per
-    (N, K) otherwise; each with the runs that measured its rows (``refs``: how the device's
-    pages name each engine's Triton kernel with its own files)."""
+    (N, K) otherwise; each with the runs that measured its rows and how many rows of our tuned
+    files it leaves out as stale (``generator.site.stale``; ``refs``: how the device's pages
+    name each engine's Triton kernel with its own files)."""
     other_sweeps = []
     for sweep, rows in sorted(d.bench.items()):
         if sweep in ("model", "mla"):
@@ -551,7 +552,8 @@ def _other_sweeps(
             )
             shapes = sorted({(r.N, r.K) for r in grows})
             chart = charts.square_chart(grows, model_page.publishes(d, shapes), refs)
-            other_sweeps.append((label, chart, bench_runs(grows)))
+            stale = sum(1 for r in d.stale.get(sweep, []) if nk is None or (r.N, r.K) == nk)
+            other_sweeps.append((label, chart, bench_runs(grows), stale))
     return other_sweeps
 
 
