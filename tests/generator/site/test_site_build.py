@@ -851,7 +851,7 @@ def expected_facts(site_data: Path) -> dict[str, str]:
                 if t["input_type"] == "fp8" and t["out_dtype"] == out_dtype:
                     drop_in[(t["N"], t["K"])] = t
 
-        def _stale(r: dict) -> bool:
+        def _stale(r: dict, drop_in: dict = drop_in, tuned: str | None = tuned) -> bool:
             t = drop_in.get((r["N"], r["K"]))
             if r["provider"] != tuned or t is None or not t["records"]:
                 return False
