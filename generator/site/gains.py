@@ -413,6 +413,24 @@ class Gains:
         release = c.id.removesuffix("-tuning")
         return len(self.shipped_shapes.get(release, set()) - c.shapes)
 
+    def repeats(self, c: Comparison) -> Comparison | None:
+        """The engine row that ``c``, a default-config row, repeats point for point: vLLM's
+        own row where it is its default config at every point (it ships no file for these
+        shapes), from the same source. A table shows the two once, under the engine's name."""
+        if c.id.removesuffix("-tuning") != "default":
+            return None
+        return next(
+            (
+                e
+                for e in self.versus
+                if e.engine == "vllm"
+                and e.all_default
+                and e.id.endswith("-tuning") == c.id.endswith("-tuning")
+                and e.points == c.points
+            ),
+            None,
+        )
+
     def get(self, comparison_id: str) -> Comparison | None:
         return next((c for c in self.versus if c.id == comparison_id), None)
 
