@@ -113,6 +113,10 @@ class Device:
     # the output dtype of each sweep's 8-bit GEMMs (BenchFile.out_dtype; files from before it
     # was recorded were bf16): which of the engines' dispatch rules apply to its rows
     out_dtypes: dict[str, str] = field(default_factory=dict)
+    # sweep -> the ceilings its file's last run measured at its start, and that run: each run
+    # measures its own and computes its rows' % of roofline from them, so the page shows each
+    # file's, not one set for the device
+    sweep_ceilings: dict[str, tuple[Ceilings, Provenance]] = field(default_factory=dict)
     # sweep -> rows of our tuned files that timed an earlier file than the one installed now,
     # left out of every page (generator.site.stale); the pages say how many
     stale: dict[str, list[BenchRow]] = field(default_factory=dict)
@@ -303,6 +307,7 @@ def _load_device(site_data: Path, name: str, specs: list[models.ModelSpec]) -> D
         file_rows=file_rows,
         out_dtypes={bf.sweep: bf.out_dtype or "bfloat16" for bf in bench_files},
         stale=stale,
+        sweep_ceilings={bf.sweep: (bf.ceilings, bf.provenance) for bf in bench_files},
     )
     device.models = _models_on_device(device, specs)
     device.contributed_by = device_file.contributed_by if device_file else None

@@ -6,6 +6,7 @@ from the rows, never typed as a page's figure."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -379,3 +380,25 @@ def test_a_model_page_opens_with_each_engines_decision(built: tuple[Path, Path])
                 rf'<section class="bg-verdict" data-engine="{e.id}" data-decision="(\w+)">', page
             ).group(1)
             assert f'data-engine="{e.id}" data-decision="{want}"' in brief.group(1), (path, e.id)
+
+
+def test_a_device_page_gives_each_sweep_files_own_ceilings(built: tuple[Path, Path]) -> None:
+    """Each bench run computes its rows' % of roofline from the ceilings it measured: the
+    device page shows those of every sweep file (one column each, with its run), not one
+    file's as the device's."""
+    site_data, site = built
+    for dev in sorted((site_data / "devices").iterdir()):
+        files = sorted((dev / "bench").glob("*.json"))
+        if not files:
+            continue
+        page = (site / f"devices/{dev.name}/index.html").read_text()
+        table = re.search(r'<table class="bg-kv bg-ceilings">(.*?)</table>', page, re.S)
+        assert table, dev.name
+        heads = re.findall(r"<th>(\w+) sweep<br>", table.group(1))
+        raws = [json.loads(p.read_text()) for p in files]
+        assert heads == sorted(r["sweep"] for r in raws), dev.name
+        copy = re.search(r"copy bandwidth, GB/s.*?</tr>", table.group(1), re.S).group(0)
+        cells = re.findall(r"<td>([^<]+)</td>", copy)
+        by_sweep = {r["sweep"]: r["ceilings"]["copy_gbps"] for r in raws}
+        for sweep, cell in zip(heads, cells, strict=True):
+            assert float(cell) == pytest.approx(by_sweep[sweep], rel=1e-3), (dev.name, sweep)
