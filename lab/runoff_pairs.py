@@ -20,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from any directory
 
-from generator.data.records import BenchFile, TuneFile, load  # noqa: E402
+from generator.data.records import BenchFile, Status, TuneFile, load  # noqa: E402
+from generator.site.stale import stale_rows  # noqa: E402
 
 # the runoff's names for what it timed -> the bench provider timing the same config
 PROVIDER = {
@@ -34,11 +35,15 @@ PROVIDER = {
 
 def main(device: str, sha: str) -> None:
     root = REPO / "site_data" / "devices" / device
+    bf = load(root / "bench" / "model.json", BenchFile)
+    tunes = [load(p, TuneFile) for p in sorted((root / "tuning").glob("*.json"))]
+    # a tuned row older than its file's entry timed another config than the record's
+    stale = {id(r) for r in stale_rows(bf.rows, tunes, bf.out_dtype or "bfloat16")}
     bench = {}
-    for r in load(root / "bench" / "model.json", BenchFile).rows:
-        if r.provenance is None or not r.provenance.git_sha.startswith(sha):
+    for r in bf.rows:
+        if r.provenance is None or not r.provenance.git_sha.startswith(sha) or id(r) in stale:
             continue
-        if r.model == "deepseek-v3" and r.tp == 8 and r.measurement.status.value == "ok":
+        if r.model == "deepseek-v3" and r.tp == 8 and r.measurement.status == Status.OK:
             bench[(r.N, r.K, r.M, r.provider)] = r.measurement.latency_us
     pairs = []
     for path in sorted((root / "tuning").glob("w8a8_block__fp8__bfloat16__*_B1_*.json")):
@@ -71,4 +76,6 @@ def main(device: str, sha: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if len(sys.argv) != 3:
+        sys.exit("usage: python lab/runoff_pairs.py DEVICE SHA")
+    main(sys.argv[1], sys.argv[2])

@@ -145,6 +145,16 @@ def batch_key(key: object) -> int:
     return int(key)
 
 
+def nearest_batch(batches: list[int], m: int) -> int:
+    """The batch-size key of a table whose entry an engine runs at batch size ``m``: the
+    nearest, the first of two equally near (vLLM's and SGLang's ``min(keys, key=lambda x:
+    abs(int(x) - M))``, as ``kernels.tiling.pick_config`` does on the GPU side; this copy
+    keeps the catalog free of Triton). ValueError on an empty list."""
+    if not batches:
+        raise ValueError("nearest_batch: no batch size to choose from")
+    return min(batches, key=lambda b: abs(b - m))
+
+
 def read_table(path: Path) -> dict[int, Config] | None:
     """The {M: config} table of a file, or None when the file does not exist."""
     if not path.exists():

@@ -455,7 +455,12 @@ def build(
             continue
         of, names = (dp.gains, dp.refs) if s.dp_only and dp is not None else (g, refs)
         bands = []
-        for a in recommend.advice(s.rows):
+        stale = [
+            r
+            for r in d.stale.get("model", [])
+            if (r.model, r.tp, r.N, r.K) == (mt.model.id, mt.tp, s.N, s.K)
+        ]
+        for a in recommend.advice(s.rows, stale):
             today = []
             skip = ("default", "bf16", "default-tuning", "bf16-tuning")
             for c in (c for c in of.versus if c.id not in skip and not c.id.endswith("-tuning")):
@@ -531,7 +536,8 @@ def _bundle(
             about["compared_with"] = eng.release.id
         if today is not None:
             # the engine's Triton kernel with its own files: what runs where it runs Triton,
-            # which on Hopper is not its default (the verdict in the README says what is)
+            # which is not its default where its rules pick another backend (Hopper: DeepGEMM,
+            # FlashInfer); the README's warning and the page's verdict say where
             about["median_speedup_over_engine_triton"] = _band_medians(
                 today.only(f.shape.N, f.shape.K)
             )

@@ -202,14 +202,22 @@ def _ms_text(ms: Iterable[int]) -> str:
 
 
 def _why_not_installed(
-    rows: list[BenchRow], comparable: dict[int, dict[str, BenchRow]], ms: tuple[int, ...]
+    rows: list[BenchRow],
+    comparable: dict[int, dict[str, BenchRow]],
+    ms: tuple[int, ...],
+    stale: list[BenchRow],
 ) -> str:
-    """Why our files have no figure for a band: never benchmarked for the shape, rows missing
-    (or only of another run) at some M, or rows that are not correct, by status and M."""
-    name = providers.tuned_fp8({r.provider for r in rows})
+    """Why our files have no figure for a band: their rows left out as stale (the file was
+    re-tuned after them), never benchmarked for the shape, rows missing (or only of another
+    run) at some M, or rows that are not correct, by status and M."""
+    name = providers.tuned_fp8({r.provider for r in (*rows, *stale)})
     if name is None:
         return "our files not benchmarked for this shape"
     missing = [m for m in ms if name not in comparable.get(m, {})]
+    retuned = sorted({r.M for r in stale if r.provider == name} & set(missing))
+    if retuned:
+        where = _ms_text(retuned)
+        return f"ours re-tuned since it was benchmarked at M = {where}: not benchmarked since"
     if missing:
         where = _ms_text(missing)
         return f"ours not benchmarked in the run that measured the others at M = {where}"
@@ -218,12 +226,16 @@ def _why_not_installed(
         r = comparable[m][name]
         if not _ok(r):
             bad.setdefault(r.measurement.status.value.replace("_", " "), []).append(m)
+    if not bad:  # correct at every M: then it has a figure; not reached
+        return "ours not compared"
     return "ours " + "; ".join(f"{st} at M = {_ms_text(m)}" for st, m in bad.items())
 
 
-def advice(rows: Iterable[BenchRow]) -> list[BandAdvice]:
-    """Per band: what our files give, and the fastest candidates (ties merged)."""
-    rows = list(rows)
+def advice(rows: Iterable[BenchRow], stale: Iterable[BenchRow] = ()) -> list[BandAdvice]:
+    """Per band: what our files give, and the fastest candidates (ties merged). ``stale``: the
+    shape's rows of ours left out because the file was re-tuned after them
+    (``generator.site.stale``), named as the reason where they leave a band without ours."""
+    rows, stale = list(rows), list(stale)
     comparable = _comparable(rows)
     cands = _candidates(rows)
     names = {n for at in cands.values() for n in at}
@@ -242,7 +254,9 @@ def advice(rows: Iterable[BenchRow]) -> list[BandAdvice]:
             noise = statistics.median(_row_noise(cands[m][n]) for m in ms)
             choices[n] = (_geomean(sp), min(sp), max(sp), noise)
         if not choices:
-            out.append(BandAdvice(band, ms, None, None, _why_not_installed(rows, comparable, ms)))
+            out.append(
+                BandAdvice(band, ms, None, None, _why_not_installed(rows, comparable, ms, stale))
+            )
             continue
         best = max(choices, key=lambda n: choices[n][0])
         g_best, _, _, noise_best = choices[best]
@@ -258,6 +272,6 @@ def advice(rows: Iterable[BenchRow]) -> list[BandAdvice]:
             g, lo, hi, _ = choices[installed_name]
             installed = Choice((installed_name,), g, lo, hi)
         else:
-            why = _why_not_installed(rows, comparable, ms)
+            why = _why_not_installed(rows, comparable, ms, stale)
         out.append(BandAdvice(band, ms, installed, fastest, why))
     return out

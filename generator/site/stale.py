@@ -9,24 +9,38 @@ pages then compare, at those points, with the tuner's own timings of the current
 (``gains.gains``).
 
 Which record a row stands for: the engines load a file's entry for the batch size nearest M
-(vLLM's and SGLang's ``min(keys, key=lambda k: abs(k - M))``), so a row of M is stale when it
-was measured before that entry's record was tuned.
+(``engine_files.nearest_batch``) among the records with a winner (those the files hold), so a
+row of M is stale when it was measured before that record was tuned. A record is dated by its
+own provenance; records without one (before 2026-11-29) are dated by their file's only where no
+record of the file has its own (the file is then one run's): a file's provenance is its last
+writer's, and would date an old record to a later partial re-tune.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from generator.data.records import BenchRow, TuneFile, TuneRecord, record_provenance
+from generator.configs.engine_files import nearest_batch
+from generator.data.records import BenchRow, TuneFile
 from generator.site import providers
 
 # the kernel whose files the engines load (the drop-in configs); its records back the rows
 DROP_IN_KERNEL = "w8a8_block"
 
 
-def _entry(tf: TuneFile, m: int) -> TuneRecord | None:
-    """The record the engines would load for batch size ``m`` (the nearest tuned M)."""
-    return min(tf.records, key=lambda r: abs(r.M - m), default=None)
+def _tuned_at(tf: TuneFile, m: int) -> datetime | None:
+    """When the entry the engines load at batch size ``m`` was tuned; None: no entry, or one
+    that cannot be dated."""
+    held = {r.M: r for r in tf.records if r.winner and r.winner.config}
+    if not held:
+        return None
+    rec = held[nearest_batch(list(held), m)]
+    if rec.provenance is not None:
+        return rec.provenance.date
+    if any(r.provenance is not None for r in tf.records):
+        return None
+    return tf.provenance.date
 
 
 def stale_rows(
@@ -43,10 +57,10 @@ def stale_rows(
     out = []
     for row in rows:
         dtype = providers.file_dtype(row.provider)
-        if dtype is None or row.provenance is None:
+        tf = files.get((dtype, out_dtype, row.N, row.K)) if dtype else None
+        if tf is None or row.provenance is None:
             continue
-        tf = files.get((dtype, out_dtype, row.N, row.K))
-        rec = _entry(tf, row.M) if tf is not None else None
-        if rec is not None and row.provenance.date < record_provenance(tf, rec).date:
+        tuned_at = _tuned_at(tf, row.M)
+        if tuned_at is not None and row.provenance.date < tuned_at:
             out.append(row)
     return out

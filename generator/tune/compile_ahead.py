@@ -156,6 +156,8 @@ class AheadCompiler:
         self._pool = new_pool() if new_pool is not None else None
         self._job = job  # None: _compile_one
         self._futures: dict[tuple, Future] = {}  # every key asked for, by either way in
+        self._pool_of: dict[tuple, Executor] = {}  # the pool each submitted key's future is of
+        self._isolating = 0  # callers compiling one job at a time: the feeder waits
         # prefetch state, under _cond: tasks still to expand into jobs, the jobs of the task
         # being expanded, and how many prefetched jobs run now (at most _slots)
         self._cond = threading.Condition()
@@ -181,43 +183,70 @@ class AheadCompiler:
         """Each job's compile error or None, through as many fresh pools as it takes (see
         the class doc): all together twice, then one at a time."""
         for _ in range(2):
-            futures = self._submit(jobs)
             try:
-                return [f.result() for f in futures]
+                return [f.result() for f in self._submit(jobs)]
             except (BrokenProcessPool, CancelledError):
+                if self._closing:
+                    raise
                 self._renew()
-        errors = []
-        for job in jobs:
+        with self._cond:  # no prefetch while a job is judged alone (it could break the pool)
+            self._isolating += 1
+        try:
+            return [self._alone(job) for job in jobs]
+        finally:
+            with self._cond:
+                self._isolating -= 1
+                self._cond.notify_all()
+
+    def _alone(self, job: tuple[tuple, Task, Config]) -> str | None:
+        """One job's error, compiled with nothing else in the pool: once every prefetched job
+        has ended, so a break is this job's own. A job that breaks a pool alone is recorded as
+        failed (DIED) and never asked again: it would break the next pool too."""
+        with self._cond:
+            while self._running:
+                self._cond.wait()
+        for _ in range(2):
             (future,) = self._submit([job])
             try:
-                errors.append(future.result())
-            except (BrokenProcessPool, CancelledError):
+                return future.result()
+            except CancelledError:  # another caller renewed the pool under it: ask again
+                if self._closing:
+                    raise
+            except BrokenProcessPool:
                 self._renew()
-                with self._cond:  # never tried again: it would kill the next pool too
+                with self._cond:
                     self._futures[job[0]] = _done(DIED)
-                errors.append(DIED)
-        return errors
+                return DIED
+        return future.result()  # cancelled twice: the caller sees why
 
     def _submit(self, jobs: list[tuple[tuple, Task, Config]]) -> list[Future]:
-        """The future of each job: the one asked for before (by either way in), unless its
-        pool broke under it, else a new one."""
+        """The future of each job: the one asked for before (by either way in), unless it
+        failed with its pool or came from a pool replaced since (CPython marks a pool broken
+        before it fails the pool's futures: one still pending then would fail later), else a
+        new one from the current pool."""
         with self._cond, children_hold_ctrl_c():  # the pool starts its processes on demand
             for key, task, cfg in jobs:
                 known = self._futures.get(key)
-                if known is None or _broke(known):
-                    self._futures[key] = self._submit_one(task, cfg)
+                settled = known is not None and known.done() and not _broke(known)
+                if not settled and (
+                    known is None or _broke(known) or self._pool_of.get(key) is not self._pool
+                ):
+                    self._futures[key] = self._submit_one(key, task, cfg)
             return [self._futures[key] for key, _, _ in jobs]
 
-    def _submit_one(self, task: Task, cfg: Config) -> Future:
-        """Under ``_cond``: a submit to a pool found broken goes to a fresh one."""
+    def _submit_one(self, key: tuple, task: Task, cfg: Config) -> Future:
+        """Under ``_cond``: a submit to a pool found broken goes to a fresh one; the future's
+        pool is remembered (see :meth:`_submit`)."""
         if self._pool is None:
             raise RuntimeError("the compile pool is closed")
         job = self._job if self._job is not None else _compile_one
         try:
-            return self._pool.submit(job, (task, cfg))
+            future = self._pool.submit(job, (task, cfg))
         except BrokenProcessPool:
             self._renew_locked()
-            return self._pool.submit(job, (task, cfg))
+            future = self._pool.submit(job, (task, cfg))
+        self._pool_of[key] = self._pool
+        return future
 
     def _renew(self) -> None:
         with self._cond:
@@ -261,7 +290,9 @@ class AheadCompiler:
         while True:
             with self._cond:
                 while not self._closing and (
-                    self._running >= self._slots or not (self._ahead_jobs or self._ahead_tasks)
+                    self._isolating
+                    or self._running >= self._slots
+                    or not (self._ahead_jobs or self._ahead_tasks)
                 ):
                     self._cond.wait()
                 if self._closing:
@@ -278,7 +309,7 @@ class AheadCompiler:
                     if job[0] in self._futures:
                         continue
                     try:
-                        future = self._submit_one(job[1], job[2])
+                        future = self._submit_one(job[0], job[1], job[2])
                     except RuntimeError:  # shut down: nothing more to prefetch
                         return
                     self._futures[job[0]] = future

@@ -843,20 +843,37 @@ def expected_facts(site_data: Path) -> dict[str, str]:
             and not i.get("baseline")
         ]
         # rows of our tuned files measured before the entry the engines would load for their M
-        # (the nearest tuned M) was tuned again time an earlier file: the pages leave them out
+        # (the nearest tuned M with a winner) was tuned again time an earlier file: the pages
+        # leave them out. A record is dated by its own provenance, else by its file's only if
+        # no record of the file has its own.
         drop_in = {}
         for path in (dev_dir / "tuning").glob("*.json"):
             t = json.loads(path.read_text())
             if t["kernel"] == "w8a8_block" and t.get("B", 1) == 1 and not t.get("exhaustive"):
-                if t["input_type"] == "fp8" and t["out_dtype"] == out_dtype:
-                    drop_in[(t["N"], t["K"])] = t
+                if t["out_dtype"] == out_dtype:
+                    drop_in[(t["input_type"], t["N"], t["K"])] = t
+        ours = {  # installable provider -> the input dtype of its files
+            n: i["scheme"].split("-")[0]
+            for n, i in infos.items()
+            if i.get("installable") and not i.get("baseline")
+        }
 
-        def _stale(r: dict, drop_in: dict = drop_in, tuned: str | None = tuned) -> bool:
-            t = drop_in.get((r["N"], r["K"]))
-            if r["provider"] != tuned or t is None or not t["records"]:
+        def _stale(r: dict, drop_in: dict = drop_in, ours: dict = ours) -> bool:
+            t = drop_in.get((ours.get(r["provider"]), r["N"], r["K"]))
+            held = [
+                rec
+                for rec in (t or {}).get("records", [])
+                if (rec.get("winner") or {}).get("config")
+            ]
+            if not held:
                 return False
-            rec = min(t["records"], key=lambda rec: abs(rec["M"] - r["M"]))
-            tuned_at = (rec.get("provenance") or t["provenance"])["date"]
+            rec = min(held, key=lambda rec: abs(rec["M"] - r["M"]))
+            if rec.get("provenance"):
+                tuned_at = rec["provenance"]["date"]
+            elif any(x.get("provenance") for x in t["records"]):
+                return False
+            else:
+                tuned_at = t["provenance"]["date"]
             return datetime.fromisoformat(r["provenance"]["date"]) < datetime.fromisoformat(
                 tuned_at
             )
@@ -1208,3 +1225,10 @@ def test_advice_compares_rows_of_one_run_and_says_why_ours_is_missing(recorded_m
     ]
     decode = recommend.advice(fresh)[0]
     assert decode.installed is not None and decode.why_not_installed is None
+    # our row at M = 2 left out as stale (the file was re-tuned after it): the reason says so
+    stale = [_of_run(_row("triton-fp8-block-tuned", 2, 1.0), new)]
+    rest = [r for r in fresh if not (r.M == 2 and r.provider == "triton-fp8-block-tuned")]
+    decode = recommend.advice(rest, stale)[0]
+    assert decode.why_not_installed == (
+        "ours re-tuned since it was benchmarked at M = 2: not benchmarked since"
+    )

@@ -264,14 +264,24 @@ def test_a_config_that_kills_its_compiler_fails_alone_and_the_pool_lives_on():
     the config that kills a process on its own is recorded, and later tasks still compile."""
     from tests.fixtures.compile_faults import DEADLY_STAGES, die_on_deadly
 
-    c = AheadCompiler(2, job=die_on_deadly)
+    pools = []
+
+    def new_pool():
+        pools.append(compile_ahead._process_pool(2))
+        return pools[-1]
+
+    c = AheadCompiler(2, new_pool=new_pool, job=die_on_deadly)
     try:
         cfgs = configs(4)
         failed = c(task(), cfgs)
         deadly = next(cfg for cfg in cfgs if cfg["num_stages"] == DEADLY_STAGES)
         assert failed == {config_key(deadly): compile_ahead.DIED}
         assert c(task(64), configs(2)) == {}  # the next task's compiles run
-        assert c(task(), cfgs) == failed  # and the deadly one is not tried again
+        made = len(pools)
+        recorded = c._futures[compile_key(task(), deadly)]
+        assert c(task(), cfgs) == failed  # and the deadly one is not tried again:
+        assert len(pools) == made  # no pool broke, none was made
+        assert c._futures[compile_key(task(), deadly)] is recorded
     finally:
         c.close()
 
