@@ -26,13 +26,12 @@ from generator.data.records import (
     BenchFile,
     BenchRow,
     Measurement,
-    Provenance,
     Status,
     load,
 )
 from generator.data.shipped import shipped_set, shipped_sets
 from generator.site import charts, gains, providers, recommend
-from tests.fixtures.make_synthetic import HOSTILE, write_catalog
+from tests.fixtures.make_synthetic import HOSTILE, provenance, write_catalog
 from tests.fixtures.sitebuild import REPO, mkdocs_build
 
 DEVICES = ("SYNTHETIC_GPU_A", "SYNTHETIC_GPU_B", "SYNTHETIC_GPU_C")  # current, old, baselines
@@ -1175,18 +1174,7 @@ def test_committed_data_figures_are_the_records() -> None:
 
 
 def _of_run(row: BenchRow, sha: str) -> BenchRow:
-    prov = Provenance(
-        gpu_name="Synthetic GPU",
-        device_name="Synthetic_GPU",
-        sm_count=1,
-        memory_gib=1.0,
-        driver="0",
-        cuda="0",
-        torch="0",
-        triton="0",
-        git_sha=sha,
-        date="2026-01-01T00:00:00Z",
-    )
+    prov = provenance("SYNTHETIC_GPU", "Synthetic GPU").model_copy(update={"git_sha": sha})
     return row.model_copy(update={"provenance": prov})
 
 

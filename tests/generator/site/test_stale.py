@@ -13,20 +13,14 @@ from generator.data.records import (
     TuneRecord,
 )
 from generator.site.stale import stale_rows
+from tests.fixtures.make_synthetic import provenance
 
 
 def _prov(day: int) -> Provenance:
-    return Provenance(
-        gpu_name="Synthetic GPU",
-        device_name="Synthetic_GPU",
-        sm_count=1,
-        memory_gib=1.0,
-        driver="0",
-        cuda="0",
-        torch="0",
-        triton="0",
-        git_sha=f"{day:07d}",
-        date=datetime(2026, 1, day, tzinfo=UTC),
+    """A synthetic run on day ``day`` of January 2026."""
+    date = datetime(2026, 1, day, tzinfo=UTC)
+    return provenance("SYNTHETIC_GPU", "Synthetic GPU").model_copy(
+        update={"git_sha": f"{day:07d}", "date": date}
     )
 
 
