@@ -217,7 +217,7 @@ def _why_not_installed(
     retuned = sorted({r.M for r in stale if r.provider == name} & set(missing))
     if retuned:
         where = _ms_text(retuned)
-        return f"ours re-tuned since it was benchmarked at M = {where}: not benchmarked since"
+        return f"ours re-tuned after its benchmark at M = {where} (not measured again yet)"
     if missing:
         where = _ms_text(missing)
         return f"ours not benchmarked in the run that measured the others at M = {where}"

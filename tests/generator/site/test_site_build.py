@@ -1218,5 +1218,5 @@ def test_advice_compares_rows_of_one_run_and_says_why_ours_is_missing(recorded_m
     rest = [r for r in fresh if not (r.M == 2 and r.provider == "triton-fp8-block-tuned")]
     decode = recommend.advice(rest, stale)[0]
     assert decode.why_not_installed == (
-        "ours re-tuned since it was benchmarked at M = 2: not benchmarked since"
+        "ours re-tuned after its benchmark at M = 2 (not measured again yet)"
     )
