@@ -449,18 +449,16 @@ def build(
     if dp_part.shapes:
         dp_gains = gains.gains(dp_part.rows, installed, dp_part.keys, d.name)
         dp = DataParallelOnly(dp_part, dp_gains, verdicts_of(dp_part) if dp_part.rows else [])
+    # this page's rows of ours left out as stale (generator.site.stale)
+    stale = [r for r in d.stale.get("model", []) if (r.model, r.tp) == (mt.model.id, mt.tp)]
     advice = []
     for s in mt.shapes:
         if not s.rows:
             continue
         of, names = (dp.gains, dp.refs) if s.dp_only and dp is not None else (g, refs)
         bands = []
-        stale = [
-            r
-            for r in d.stale.get("model", [])
-            if (r.model, r.tp, r.N, r.K) == (mt.model.id, mt.tp, s.N, s.K)
-        ]
-        for a in recommend.advice(s.rows, stale):
+        of_shape = [r for r in stale if (r.N, r.K) == (s.N, s.K)]
+        for a in recommend.advice(s.rows, of_shape):
             today = []
             skip = ("default", "bf16", "default-tuning", "bf16-tuning")
             for c in (c for c in of.versus if c.id not in skip and not c.id.endswith("-tuning")):
@@ -500,7 +498,7 @@ def build(
         dl,
         verdicts,
         dp,
-        sum(1 for r in d.stale.get("model", []) if r.model == mt.model.id and r.tp == mt.tp),
+        len(stale),
     )
 
 

@@ -55,11 +55,10 @@ def _comparable(rows: Iterable[BenchRow]) -> dict[int, dict[str, BenchRow]]:
     return out
 
 
-def _candidates(rows: Iterable[BenchRow]) -> dict[int, dict[str, BenchRow]]:
-    """M -> provider -> correct row, for the providers that may replace each other, of one
-    run per M (:func:`_comparable`)."""
+def _candidates(comparable: dict[int, dict[str, BenchRow]]) -> dict[int, dict[str, BenchRow]]:
+    """M -> provider -> correct row, of the rows :func:`_comparable` keeps (one run per M)."""
     out = {}
-    for m, at in _comparable(rows).items():
+    for m, at in comparable.items():
         ok = {n: r for n, r in at.items() if _ok(r)}
         if ok:
             out[m] = ok
@@ -105,7 +104,7 @@ def _row_noise(r: BenchRow) -> float:
 
 def picks(rows: Iterable[BenchRow]) -> list[Pick]:
     out = []
-    for m, at in sorted(_candidates(rows).items()):
+    for m, at in sorted(_candidates(_comparable(rows)).items()):
         ranked = sorted(at.values(), key=_lat)
         best = ranked[0]
         tied = [r.provider for r in ranked if _lat(r) <= _lat(best) * (1 + _noise(best, r))]
@@ -237,7 +236,7 @@ def advice(rows: Iterable[BenchRow], stale: Iterable[BenchRow] = ()) -> list[Ban
     (``generator.site.stale``), named as the reason where they leave a band without ours."""
     rows, stale = list(rows), list(stale)
     comparable = _comparable(rows)
-    cands = _candidates(rows)
+    cands = _candidates(comparable)
     names = {n for at in cands.values() for n in at}
     installed_name = providers.tuned_fp8(names)
     out = []
